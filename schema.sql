@@ -1,0 +1,72 @@
+-- The annotask index: derived from the YAML files under tasks/, never edited by hand.
+-- When this version changes, annotask drops everything and rebuilds the index from the files
+-- instead of migrating.
+PRAGMA user_version = 1;
+
+-- Tasks are keyed by a small integer so the link tables stay narrow; the JSON body lives in
+-- its own table so list queries scan only ids.
+CREATE TABLE tasks (
+    key  INTEGER PRIMARY KEY,
+    id   TEXT NOT NULL UNIQUE,
+    file TEXT NOT NULL           -- the file the task was last read from, relative to the root
+);
+
+CREATE TABLE task_bodies (
+    task INTEGER PRIMARY KEY,    -- tasks.key
+    json TEXT NOT NULL           -- the canonical API JSON of the task
+);
+
+CREATE TABLE users (
+    key INTEGER PRIMARY KEY,
+    id  TEXT NOT NULL UNIQUE
+);
+
+CREATE TABLE task_workers (
+    user   INTEGER NOT NULL,     -- users.key
+    task   INTEGER NOT NULL,     -- tasks.key
+    weight REAL,                 -- under a WEIGHTED partition
+    PRIMARY KEY (user, task)
+) WITHOUT ROWID;
+
+CREATE TABLE task_reviewers (
+    user INTEGER NOT NULL,
+    task INTEGER NOT NULL,
+    PRIMARY KEY (user, task)
+) WITHOUT ROWID;
+
+CREATE TABLE task_concepts (
+    concept TEXT NOT NULL,
+    task    INTEGER NOT NULL,
+    PRIMARY KEY (concept, task)
+) WITHOUT ROWID;
+
+-- One row per task file: what it looked like when last read (a sync re-reads a file only when
+-- its size or mtime differ), the id it claims, and how many problems it has.
+CREATE TABLE files (
+    path     TEXT PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    claim    TEXT,               -- the task id the file defines, when known
+    errors   INTEGER NOT NULL,
+    warnings INTEGER NOT NULL,
+    conflict INTEGER NOT NULL    -- 1 while another file claims the same id
+) WITHOUT ROWID;
+
+CREATE TABLE diagnostics (
+    file     TEXT NOT NULL,      -- files.path
+    seq      INTEGER NOT NULL,
+    severity TEXT NOT NULL,      -- error | warning
+    line     INTEGER,
+    col      INTEGER,
+    field    TEXT NOT NULL,
+    message  TEXT NOT NULL,
+    hint     TEXT,
+    PRIMARY KEY (file, seq)
+) WITHOUT ROWID;
+
+-- Secondary indexes. A sync into an empty index builds them after loading, which is faster.
+-- [indexes]
+CREATE INDEX task_workers_task ON task_workers (task);
+CREATE INDEX task_reviewers_task ON task_reviewers (task);
+CREATE INDEX task_concepts_task ON task_concepts (task);
+CREATE INDEX files_claim ON files (claim);

@@ -1,0 +1,36 @@
+//! `annotask create -f FILE`: creates tasks from a PostTasks body.
+
+use std::path::PathBuf;
+
+use annotask::api::{PostTasks, TasksResponse, ok};
+use annotask::files;
+
+use super::{Format, Global, Outcome, locate_in_body, output, read_body};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The body, JSON or YAML: {"tasks": [...]}; `-` reads stdin.
+    #[arg(short = 'f', long = "file")]
+    file: PathBuf,
+}
+
+pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
+    let (body, bytes, name) = read_body::<PostTasks>(&args.file)?;
+    let mut repo = global.open()?;
+    let tasks = repo
+        .create(body.tasks)
+        .map_err(|e| locate_in_body(e, &bytes, &name))?;
+    match global.format {
+        Format::Json => output::json(&TasksResponse {
+            status: ok(),
+            tasks,
+        }),
+        Format::Yaml => output::structured(Format::Yaml, &tasks),
+        Format::Table => {
+            for task in &tasks {
+                println!("created {}", files::path_for_id(task.id()));
+            }
+        }
+    }
+    Ok(Outcome::Success)
+}

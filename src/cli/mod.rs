@@ -1,0 +1,172 @@
+//! The command line: argument parsing, one module per command, terminal output, exit codes.
+//! The only place that prints or decides how the process exits.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+
+use annotask::repo::{self, Repo};
+use annotask::yaml;
+
+mod create;
+mod delete;
+mod get;
+mod list;
+mod output;
+mod sync;
+mod update;
+mod validate;
+
+/// Annotation tasks as YAML files, indexed locally, answered with the hosted Tasks API's JSON.
+#[derive(Debug, Parser)]
+#[command(name = "annotask", version)]
+struct Cli {
+    /// The project folder; its task files are in ROOT/tasks.
+    #[arg(long, global = true, default_value = ".")]
+    root: PathBuf,
+    /// The index database [default: ROOT/.annotask/index.db].
+    #[arg(long, global = true)]
+    db: Option<PathBuf>,
+    /// How to print results: `json` prints the hosted API's response bodies.
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
+    output: Format,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+    Yaml,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Create the tasks folder and the .annotask state folder.
+    Init,
+    /// Check task files and print every problem; exit 1 if any file has an error.
+    Validate(validate::Args),
+    /// Bring the index up to date with the task files.
+    Sync,
+    /// Create tasks from a PostTasks body: {"tasks": [...]}.
+    Create(create::Args),
+    /// Print one task.
+    Get(get::Args),
+    /// List tasks, a page at a time, ordered by id.
+    List(list::Args),
+    /// Overwrite tasks from a PatchTasks body: {"action": "overwrite", "tasks": [...]}.
+    Update(update::Args),
+    /// Delete tasks and their files.
+    Delete(delete::Args),
+}
+
+/// How a command ended, when it did not fail outright.
+pub enum Outcome {
+    Success,
+    /// The command ran, and found invalid input (exit 1).
+    Invalid,
+}
+
+/// The global options every command sees.
+pub struct Global {
+    root: PathBuf,
+    db: Option<PathBuf>,
+    format: Format,
+}
+
+impl Global {
+    fn open(&self) -> Result<Repo, annotask::Error> {
+        Repo::open(&self.root, self.db.as_deref())
+    }
+
+    /// Opens the project with its index brought up to date, as every query needs.
+    fn open_synced(&self) -> Result<Repo, annotask::Error> {
+        let mut repo = self.open()?;
+        repo.sync()?;
+        Ok(repo)
+    }
+}
+
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let ctx = Global {
+        root: cli.root,
+        db: cli.db,
+        format: cli.output,
+    };
+    let result = match cli.command {
+        Command::Init => init(&ctx),
+        Command::Validate(args) => validate::run(&ctx, args),
+        Command::Sync => sync::run(&ctx),
+        Command::Create(args) => create::run(&ctx, args),
+        Command::Get(args) => get::run(&ctx, args),
+        Command::List(args) => list::run(&ctx, args),
+        Command::Update(args) => update::run(&ctx, args),
+        Command::Delete(args) => delete::run(&ctx, args),
+    };
+    match result {
+        Ok(Outcome::Success) => ExitCode::SUCCESS,
+        Ok(Outcome::Invalid) => ExitCode::from(1),
+        Err(err) => {
+            output::error(ctx.format, &err);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn init(ctx: &Global) -> anyhow::Result<Outcome> {
+    repo::init(&ctx.root)?;
+    if ctx.format == Format::Table {
+        println!(
+            "ready: put task files in {}",
+            ctx.root.join(annotask::files::TASKS_DIR).display()
+        );
+    }
+    Ok(Outcome::Success)
+}
+
+/// Request bodies larger than this are refused: a PostTasks body of 10,000 tasks is ~6 MiB.
+const MAX_BODY_BYTES: u64 = 64 << 20;
+
+/// Reads and decodes a request body from a file, or from stdin for `-`.
+fn read_body<T: serde::de::DeserializeOwned>(file: &Path) -> anyhow::Result<(T, Vec<u8>, String)> {
+    let name = file.display().to_string();
+    let mut bytes = Vec::new();
+    let source: Box<dyn Read> = if name == "-" {
+        Box::new(io::stdin())
+    } else {
+        Box::new(std::fs::File::open(file).with_context(|| format!("cannot open {name}"))?)
+    };
+    source
+        .take(MAX_BODY_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .with_context(|| format!("cannot read {name}"))?;
+    if bytes.len() as u64 > MAX_BODY_BYTES {
+        anyhow::bail!("{name} is larger than {MAX_BODY_BYTES} bytes");
+    }
+    let body = yaml::parse_body::<T>(&bytes).map_err(|d| {
+        annotask::Error::Invalid(vec![annotask::validate::Report {
+            file: name.clone(),
+            diagnostics: vec![d],
+        }])
+    })?;
+    Ok((body, bytes, name))
+}
+
+/// Gives the diagnostics of an invalid request the body's name and their line and column.
+fn locate_in_body(err: annotask::Error, bytes: &[u8], name: &str) -> anyhow::Error {
+    match err {
+        annotask::Error::Invalid(mut reports) => {
+            for report in &mut reports {
+                report.file = name.to_owned();
+                yaml::locate(bytes, &mut report.diagnostics);
+            }
+            annotask::Error::Invalid(reports).into()
+        }
+        other => other.into(),
+    }
+}

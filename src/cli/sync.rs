@@ -1,0 +1,48 @@
+//! `annotask sync`: brings the index up to date and reports what changed and what is invalid.
+
+use serde::Serialize;
+
+use annotask::validate::Report;
+
+use super::{Format, Global, Outcome, output};
+
+#[derive(Serialize)]
+struct SyncReport<'a> {
+    added: &'a [String],
+    updated: &'a [String],
+    removed: &'a [String],
+    invalid: &'a [Report],
+}
+
+pub fn run(global: &Global) -> anyhow::Result<Outcome> {
+    let mut repo = global.open()?;
+    let summary = repo.sync()?;
+    let invalid = repo.index().reports(true)?;
+    match global.format {
+        Format::Table => {
+            print!("{}", output::reports(&invalid));
+            println!(
+                "{} added, {} updated, {} removed, {} invalid; {} tasks indexed",
+                summary.added.len(),
+                summary.updated.len(),
+                summary.removed.len(),
+                invalid.len(),
+                repo.index().task_count()?,
+            );
+        }
+        format => output::structured(
+            format,
+            &SyncReport {
+                added: &summary.added,
+                updated: &summary.updated,
+                removed: &summary.removed,
+                invalid: &invalid,
+            },
+        ),
+    }
+    Ok(if invalid.is_empty() {
+        Outcome::Success
+    } else {
+        Outcome::Invalid
+    })
+}

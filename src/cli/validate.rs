@@ -1,0 +1,103 @@
+//! `annotask validate [PATH...]`: checks task files without touching the index.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use annotask::files::{self, DiskFile};
+use annotask::sync::{self, Outcome as Loaded};
+use annotask::validate::Report;
+
+use super::{Format, Global, Outcome, output};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Files or folders to check [default: ROOT/tasks].
+    paths: Vec<PathBuf>,
+}
+
+#[derive(Serialize)]
+struct Summary<'a> {
+    files: usize,
+    invalid: usize,
+    reports: &'a [Report],
+}
+
+pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
+    let mut targets = Vec::new();
+    let paths = if args.paths.is_empty() {
+        // `./tasks/a.yaml` reads worse than `tasks/a.yaml` in every message.
+        vec![if global.root == Path::new(".") {
+            PathBuf::from(files::TASKS_DIR)
+        } else {
+            global.root.join(files::TASKS_DIR)
+        }]
+    } else {
+        args.paths
+    };
+    for path in &paths {
+        targets.extend(task_files(path)?);
+    }
+    let mut claims: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut reports = Vec::new();
+    sync::load_all(Path::new(""), targets.clone(), |loaded: Loaded| {
+        if let Some(id) = &loaded.claim {
+            claims
+                .entry(id.clone())
+                .or_default()
+                .push(loaded.file.path.clone());
+        }
+        reports.push(Report {
+            file: loaded.file.path,
+            diagnostics: loaded.diagnostics,
+        });
+        Ok::<_, anyhow::Error>(())
+    })?;
+    // Two files defining one id make both invalid, as they do in the index.
+    for (id, paths) in claims.iter().filter(|(_, paths)| paths.len() > 1) {
+        for path in paths {
+            let others: Vec<String> = paths.iter().filter(|p| *p != path).cloned().collect();
+            let mut d = sync::conflict_diagnostic(id, &others);
+            let bytes = files::read(Path::new(""), path).unwrap_or_default();
+            annotask::yaml::locate(&bytes, std::slice::from_mut(&mut d));
+            if let Some(report) = reports.iter_mut().find(|r| &r.file == path) {
+                report.diagnostics.push(d);
+            }
+        }
+    }
+    reports.retain(|r| !r.diagnostics.is_empty());
+    let invalid = reports.iter().filter(|r| r.has_errors()).count();
+    match global.format {
+        Format::Table => {
+            print!("{}", output::reports(&reports));
+            println!("{} files checked, {invalid} invalid", targets.len());
+        }
+        format => output::structured(
+            format,
+            &Summary {
+                files: targets.len(),
+                invalid,
+                reports: &reports,
+            },
+        ),
+    }
+    Ok(if invalid > 0 {
+        Outcome::Invalid
+    } else {
+        Outcome::Success
+    })
+}
+
+/// A file named on the command line is checked whatever its name; a folder, for its task files.
+fn task_files(path: &Path) -> anyhow::Result<Vec<DiskFile>> {
+    let name = path.to_string_lossy().into_owned();
+    if path.is_dir() {
+        return files::walk(Path::new(""), &name).with_context(|| format!("cannot read {name}"));
+    }
+    files::stat(Path::new(""), &name)
+        .with_context(|| format!("cannot read {name}"))?
+        .map(|f| vec![f])
+        .with_context(|| format!("{name}: no such file"))
+}

@@ -1,0 +1,91 @@
+//! The library's error type, and which API status each error answers with. Must not print:
+//! the CLI and the server decide how an error is shown.
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::api::{ApiStatus, StatusCode};
+use crate::store::StoreError;
+use crate::validate::Report;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Documents that break the rules; nothing was written.
+    #[error("{}", invalid_summary(.0))]
+    Invalid(Vec<Report>),
+    #[error("no task with id {}", quoted(.0))]
+    NotFound(Vec<String>),
+    #[error("a task with id {} already exists", quoted(.0))]
+    AlreadyExists(Vec<String>),
+    #[error("unsupported action `{0}`; the only action is `overwrite`")]
+    UnsupportedAction(String),
+    #[error("there is no tasks folder at {0}")]
+    NoTasksDir(PathBuf),
+    #[error("cannot {action} {}", .path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+fn quoted(ids: &[String]) -> String {
+    ids.iter()
+        .map(|id| format!("`{id}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn invalid_summary(reports: &[Report]) -> String {
+    let mut lines = Vec::new();
+    for report in reports {
+        for d in report.diagnostics.iter().filter(|d| d.is_error()) {
+            let field = if d.field.is_empty() {
+                String::new()
+            } else {
+                format!("{}: ", d.field)
+            };
+            lines.push(format!("{field}{}", d.message));
+        }
+    }
+    format!("invalid input: {}", lines.join("; "))
+}
+
+impl Error {
+    pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+
+    /// The API status this error answers with; `details` carries the message.
+    pub fn status(&self) -> ApiStatus {
+        let code = match self {
+            Error::Invalid(_) => StatusCode::InvalidRequest,
+            Error::NotFound(_) => StatusCode::TaskMissing,
+            Error::AlreadyExists(_) => StatusCode::TaskConflict,
+            Error::UnsupportedAction(_) => StatusCode::TaskNotImplemented,
+            Error::NoTasksDir(_) | Error::Io { .. } | Error::Store(_) => StatusCode::ServerError,
+        };
+        code.status(Some(self.to_string()))
+    }
+
+    /// Whether the caller's input is at fault (as opposed to this machine).
+    pub fn is_input_error(&self) -> bool {
+        matches!(
+            self,
+            Error::Invalid(_)
+                | Error::NotFound(_)
+                | Error::AlreadyExists(_)
+                | Error::UnsupportedAction(_)
+        )
+    }
+}

@@ -1,0 +1,221 @@
+//! The task files on disk: finding them, reading them within limits, and writing them so that
+//! a crash never leaves a half-written file. Must not parse documents or touch the index.
+//!
+//! Paths handed out are relative to the project root and use `/` (`tasks/team/a.yaml`), so the
+//! index and every diagnostic name a file the same way on every machine.
+
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use crate::yaml::MAX_FILE_BYTES;
+
+/// The folder under the root that holds the task files.
+pub const TASKS_DIR: &str = "tasks";
+
+/// A task file as the file system describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DiskFile {
+    pub path: String,
+    pub size: u64,
+    pub mtime_ns: i64,
+}
+
+/// Whether a file name is a task file: YAML, and not an editor's scratch or hidden file.
+pub fn is_task_file(name: &str) -> bool {
+    (name.ends_with(".yaml") || name.ends_with(".yml"))
+        && !name.starts_with('.')
+        && !name.starts_with("___jb_")
+}
+
+/// Whether a root-relative path names a task file: under the tasks folder, in no hidden
+/// folder, with a task file name.
+pub fn is_task_path(path: &str) -> bool {
+    let mut parts = path.split('/');
+    parts.next() == Some(TASKS_DIR)
+        && path
+            .split('/')
+            .skip(1)
+            .all(|p| !p.starts_with('.') && !p.is_empty() && p != "..")
+        && path.rsplit('/').next().is_some_and(is_task_file)
+}
+
+/// The file name without its extension: the id of a task whose file has no `id` key.
+pub fn stem(path: &str) -> &str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    name.rsplit_once('.').map_or(name, |(stem, _)| stem)
+}
+
+/// Every task file under `root/tasks`, sorted by path.
+pub fn scan(root: &Path) -> io::Result<Vec<DiskFile>> {
+    walk(root, TASKS_DIR)
+}
+
+/// Every task file under `root/dir`, sorted by path, named `dir/…`. Hidden folders are
+/// skipped, and links to folders are not followed, so a walk always ends. A missing folder
+/// has no files.
+pub fn walk(root: &Path, dir: &str) -> io::Result<Vec<DiskFile>> {
+    let mut files = Vec::new();
+    let mut dirs = vec![dir.trim_end_matches('/').to_owned()];
+    while let Some(dir) = dirs.pop() {
+        let entries = match fs::read_dir(root.join(&dir)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
+        for entry in entries {
+            let entry = entry?;
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let path = format!("{dir}/{name}");
+            let file_type = entry.file_type()?;
+            if file_type.is_dir() {
+                if !name.starts_with('.') {
+                    dirs.push(path);
+                }
+            } else if is_task_file(&name)
+                && let Some(file) = describe(&path, entry.metadata())?
+            {
+                files.push(file);
+            }
+        }
+    }
+    files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    Ok(files)
+}
+
+/// The current description of one task file, or None when it is gone or not a file.
+pub fn stat(root: &Path, path: &str) -> io::Result<Option<DiskFile>> {
+    describe(path, fs::metadata(root.join(path)))
+}
+
+fn describe(path: &str, metadata: io::Result<fs::Metadata>) -> io::Result<Option<DiskFile>> {
+    let metadata = match metadata {
+        Ok(m) => m,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    if !metadata.is_file() {
+        return Ok(None);
+    }
+    let mtime_ns = metadata
+        .modified()?
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i64);
+    Ok(Some(DiskFile {
+        path: path.to_owned(),
+        size: metadata.len(),
+        mtime_ns,
+    }))
+}
+
+/// Reads a task file, refusing to read more than the size limit plus one byte, so a file that
+/// grew after it was listed still cannot exhaust memory.
+pub fn read(root: &Path, path: &str) -> io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    File::open(root.join(path))?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// The relative path of the file annotask writes for a new task. `id` must be a checked id.
+pub fn path_for_id(id: &str) -> String {
+    format!("{TASKS_DIR}/{id}.yaml")
+}
+
+/// How to place a new file's contents.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placement {
+    /// Fails with `AlreadyExists` rather than replace a file.
+    New,
+    /// Atomically replaces the file.
+    Replace,
+}
+
+/// Writes `bytes` to `root/path` through a temporary file that is flushed to disk before it
+/// takes the file's place, so readers see the old file or the new one, never a part.
+pub fn write_atomic(root: &Path, path: &str, bytes: &[u8], placement: Placement) -> io::Result<()> {
+    let target = root.join(path);
+    let dir = target.parent().unwrap_or(root);
+    fs::create_dir_all(dir)?;
+    let temp = temp_path(&target);
+    let result = (|| {
+        let mut file = File::create_new(&temp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+        match placement {
+            // A hard link fails if the target exists, where a rename would replace it.
+            Placement::New => fs::hard_link(&temp, &target),
+            Placement::Replace => fs::rename(&temp, &target),
+        }
+    })();
+    let _ = fs::remove_file(&temp);
+    result?;
+    sync_dir(dir)
+}
+
+/// Removes a task file, making the removal durable.
+pub fn remove(root: &Path, path: &str) -> io::Result<()> {
+    let target = root.join(path);
+    fs::remove_file(&target)?;
+    sync_dir(target.parent().unwrap_or(root))
+}
+
+/// Names the temporary file so that the scan ignores it (it starts with a dot).
+fn temp_path(target: &Path) -> PathBuf {
+    let name = target
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("task");
+    target.with_file_name(format!(".{name}.{}.tmp", std::process::id()))
+}
+
+fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_files() {
+        for (name, expected) in [
+            ("a.yaml", true),
+            ("a.yml", true),
+            ("a.json", false),
+            (".a.yaml", false),
+            (".a.yaml.swp", false),
+            ("a.yaml~", false),
+            ("4913", false),
+            ("___jb_tmp___a.yaml", false),
+        ] {
+            assert_eq!(is_task_file(name), expected, "{name}");
+        }
+    }
+
+    #[test]
+    fn stems() {
+        assert_eq!(stem("tasks/a/b.yaml"), "b");
+        assert_eq!(stem("tasks/b.c.yml"), "b.c");
+    }
+
+    #[test]
+    fn new_files_never_replace() {
+        let dir = tempfile::tempdir().unwrap();
+        write_atomic(dir.path(), "tasks/a.yaml", b"one", Placement::New).unwrap();
+        let err = write_atomic(dir.path(), "tasks/a.yaml", b"two", Placement::New).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
+        write_atomic(dir.path(), "tasks/a.yaml", b"three", Placement::Replace).unwrap();
+        assert_eq!(fs::read(dir.path().join("tasks/a.yaml")).unwrap(), b"three");
+        let names: Vec<_> = scan(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|f| f.path)
+            .collect();
+        assert_eq!(names, ["tasks/a.yaml"], "no temporary file is left behind");
+    }
+}

@@ -1,0 +1,18 @@
+//! annotask: annotation tasks as YAML files in git, indexed in SQLite, served with the hosted
+//! Tasks API's JSON.
+//!
+//! Dependencies point one way: [`model`] ← [`validate`] ← [`yaml`], [`store`] ← [`sync`] ←
+//! [`repo`] ← the CLI (and, later, the server). The files under `tasks/` are the truth; the
+//! index is derived from them and can always be rebuilt.
+
+pub mod api;
+pub mod error;
+pub mod files;
+pub mod model;
+pub mod repo;
+pub mod store;
+pub mod sync;
+pub mod validate;
+pub mod yaml;
+
+pub use error::{Error, Result};

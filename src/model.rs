@@ -1,0 +1,447 @@
+//! The Task document: the one set of types behind the YAML files, the API's JSON and the CLI's
+//! output. Owns field names, enums and (de)serialisation; must not do I/O or know about storage.
+//!
+//! [`TaskDoc`] is the raw document as written by a person or a client: every field optional,
+//! nothing checked beyond types. [`Task`] is a document that passed [`crate::validate`]; only
+//! that module can make one, so holding a `Task` means its invariants hold.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use jiff::Timestamp;
+use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Map, Value};
+
+/// A task, exactly as the hosted API's JSON spells it. Field order here is the canonical key
+/// order of the files annotask writes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskDoc {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub task_type: Option<TaskType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker: Option<Worker>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concept_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_source: Option<InputSource>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_ms: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub review: Option<Review>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TaskStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<Priority>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Metadata>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modified_at: Option<Timestamp>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Worker {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<WorkerStrategy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitioned_strategy_info: Option<PartitionedStrategyInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionedStrategyInfo {
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub partition_type: Option<PartitionType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers_per_input: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<Weights>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputSource {
+    #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+    pub source_type: Option<InputSourceType>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Review {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub strategy: Option<ReviewStrategy>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub user_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub manual_strategy_info: Option<ManualStrategyInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consensus_strategy_info: Option<ConsensusStrategyInfo>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManualStrategyInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sample_percentage: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConsensusStrategyInfo {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_threshold: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskStatus {
+    pub code: TaskStatusCode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// Declares a wire enum whose variants are spelled exactly as the API spells them.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => stringify!($variant)),+ }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(TaskType {
+    TYPE_NOT_SET,
+    CONCEPTS_CLASSIFICATION,
+    BOUNDING_BOX_DETECTION,
+    POLYGON_DETECTION,
+});
+wire_enum!(WorkerStrategy {
+    WORKER_STRATEGY_NOT_SET,
+    PARTITIONED,
+    FULL,
+    DYNAMIC,
+});
+wire_enum!(PartitionType {
+    PARTITIONED_WORKER_STRATEGY_NOT_SET,
+    EVENLY,
+    WEIGHTED,
+});
+wire_enum!(InputSourceType {
+    INPUT_SOURCE_TYPE_NOT_SET,
+    ALL_INPUTS,
+    SAVED_SEARCH,
+    DATASET,
+    INPUT,
+});
+wire_enum!(ReviewStrategy {
+    TASK_REVIEW_STRATEGY_NOT_SET,
+    NONE,
+    MANUAL,
+    CONSENSUS,
+});
+wire_enum!(Priority {
+    TASK_PRIORITY_NOT_SET,
+    LOW,
+    MEDIUM,
+    HIGH,
+});
+
+impl TaskType {
+    /// Types whose workers label inputs with concepts, so they need `concept_ids`.
+    pub fn labels_concepts(self) -> bool {
+        !matches!(self, TaskType::TYPE_NOT_SET)
+    }
+}
+
+/// The task statuses of the API's status code table. Written by name; read by name or number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskStatusCode {
+    InProgress,
+    Done,
+    WontDo,
+    Failed,
+    Idle,
+}
+
+impl TaskStatusCode {
+    pub const ALL: [TaskStatusCode; 5] = [
+        Self::InProgress,
+        Self::Done,
+        Self::WontDo,
+        Self::Failed,
+        Self::Idle,
+    ];
+    /// What a task without a `status` is: work on it has not been stopped.
+    pub const DEFAULT: TaskStatusCode = Self::InProgress;
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::InProgress => "TASK_IN_PROGRESS",
+            Self::Done => "TASK_DONE",
+            Self::WontDo => "TASK_WONT_DO",
+            Self::Failed => "TASK_FAILED",
+            Self::Idle => "TASK_IDLE",
+        }
+    }
+
+    pub fn number(self) -> u32 {
+        match self {
+            Self::InProgress => 54001,
+            Self::Done => 54002,
+            Self::WontDo => 54003,
+            Self::Failed => 54005,
+            Self::Idle => 54006,
+        }
+    }
+}
+
+impl Serialize for TaskStatusCode {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskStatusCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct CodeVisitor;
+        const NAMES: &[&str] = &[
+            "TASK_IN_PROGRESS",
+            "TASK_DONE",
+            "TASK_WONT_DO",
+            "TASK_FAILED",
+            "TASK_IDLE",
+        ];
+        impl Visitor<'_> for CodeVisitor {
+            type Value = TaskStatusCode;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a task status name (TASK_DONE) or number (54002)")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+                TaskStatusCode::ALL
+                    .into_iter()
+                    .find(|c| c.name() == v)
+                    .ok_or_else(|| E::unknown_variant(v, NAMES))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+                TaskStatusCode::ALL
+                    .into_iter()
+                    .find(|c| u64::from(c.number()) == v)
+                    .ok_or_else(|| E::custom(format_args!("{v} is not a task status code; expected one of 54001, 54002, 54003, 54005, 54006")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+                match u64::try_from(v) {
+                    Ok(v) => self.visit_u64(v),
+                    Err(_) => Err(E::invalid_value(de::Unexpected::Signed(v), &self)),
+                }
+            }
+        }
+        d.deserialize_any(CodeVisitor)
+    }
+}
+
+/// Worker weights by user id. Integral weights are written as integers (`90`, not `90.0`) so a
+/// file keeps the spelling people use; duplicate user ids are an error, not a silent overwrite.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Weights(pub BTreeMap<String, f64>);
+
+impl Serialize for Weights {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        struct Weight(f64);
+        impl Serialize for Weight {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                const EXACT: f64 = 9_007_199_254_740_992.0; // 2^53
+                if self.0.fract() == 0.0 && self.0.abs() < EXACT {
+                    s.serialize_i64(self.0 as i64)
+                } else {
+                    s.serialize_f64(self.0)
+                }
+            }
+        }
+        s.collect_map(self.0.iter().map(|(k, v)| (k, Weight(*v))))
+    }
+}
+
+impl<'de> Deserialize<'de> for Weights {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct WeightsVisitor;
+        impl<'de> Visitor<'de> for WeightsVisitor {
+            type Value = Weights;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a map from worker user id to weight")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Weights, A::Error> {
+                let mut weights = BTreeMap::new();
+                while let Some(user) = map.next_key::<String>()? {
+                    if weights.contains_key(&user) {
+                        return Err(de::Error::custom(format_args!("duplicate key `{user}`")));
+                    }
+                    let weight = map.next_value::<f64>()?;
+                    weights.insert(user, weight);
+                }
+                Ok(Weights(weights))
+            }
+        }
+        d.deserialize_map(WeightsVisitor)
+    }
+}
+
+/// Free-form JSON object (`google.protobuf.Struct`). Duplicate keys at any depth are an error.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Metadata(pub Map<String, Value>);
+
+impl<'de> Deserialize<'de> for Metadata {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match UniqueKeysValue.deserialize(d)? {
+            Value::Object(map) => Ok(Metadata(map)),
+            other => Err(de::Error::invalid_type(unexpected(&other), &"a map")),
+        }
+    }
+}
+
+fn unexpected(v: &Value) -> de::Unexpected<'_> {
+    match v {
+        Value::Null => de::Unexpected::Unit,
+        Value::Bool(b) => de::Unexpected::Bool(*b),
+        Value::Number(_) => de::Unexpected::Other("number"),
+        Value::String(s) => de::Unexpected::Str(s),
+        Value::Array(_) => de::Unexpected::Seq,
+        Value::Object(_) => de::Unexpected::Map,
+    }
+}
+
+/// Builds a JSON value like `serde_json::Value` does, but rejects duplicate map keys.
+struct UniqueKeysValue;
+
+impl<'de> DeserializeSeed<'de> for UniqueKeysValue {
+    type Value = Value;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for UniqueKeysValue {
+    type Value = Value;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(v.into())
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        self.deserialize(d)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(UniqueKeysValue)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(format_args!("duplicate key `{key}`")));
+            }
+            let value = map.next_value_seed(UniqueKeysValue)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
+}
+
+/// A task whose document passed validation: it has a valid `id`, a `status`, and every rule of
+/// [`crate::validate`] holds. Serialises as its document.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(transparent)]
+pub struct Task(TaskDoc);
+
+impl Task {
+    /// Only [`crate::validate`] may vouch for a document.
+    pub(crate) fn vouched(doc: TaskDoc) -> Task {
+        debug_assert!(doc.id.is_some() && doc.status.is_some());
+        Task(doc)
+    }
+
+    pub fn id(&self) -> &str {
+        self.0.id.as_deref().unwrap_or_default()
+    }
+
+    pub fn doc(&self) -> &TaskDoc {
+        &self.0
+    }
+
+    pub fn into_doc(self) -> TaskDoc {
+        self.0
+    }
+
+    pub fn status(&self) -> TaskStatusCode {
+        self.0
+            .status
+            .as_ref()
+            .map_or(TaskStatusCode::DEFAULT, |s| s.code)
+    }
+
+    pub fn worker_ids(&self) -> &[String] {
+        self.0.worker.as_ref().map_or(&[], |w| &w.user_ids)
+    }
+
+    pub fn reviewer_ids(&self) -> &[String] {
+        self.0.review.as_ref().map_or(&[], |r| &r.user_ids)
+    }
+
+    /// The weight of a worker under a WEIGHTED partition, if any.
+    pub fn weight(&self, user: &str) -> Option<f64> {
+        let info = self.0.worker.as_ref()?.partitioned_strategy_info.as_ref()?;
+        info.weights.as_ref()?.0.get(user).copied()
+    }
+}

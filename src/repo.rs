@@ -1,0 +1,300 @@
+//! A project: its tasks folder and its index, and the API's operations on them (create, get,
+//! list, overwrite, delete). The CLI and the server both call this, so a write behaves the same
+//! from either. Must not print or exit.
+//!
+//! Every write goes to the files first, each through a temporary file and a rename, then to
+//! the index by an incremental sync. Writers take a lock file, so two writers never interleave.
+
+use std::collections::HashSet;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+
+use jiff::{Timestamp, Unit};
+
+use crate::error::{Error, Result};
+use crate::files::{self, Placement, TASKS_DIR};
+use crate::model::{Task, TaskDoc};
+use crate::store::{Index, ListQuery};
+use crate::sync::{self, Summary};
+use crate::validate::{self, Diagnostic, Report};
+
+/// The folder under the root that holds annotask's own state.
+pub const STATE_DIR: &str = ".annotask";
+const GITIGNORE: &str = "# annotask's derived state: rebuilt from tasks/ at any time.\n*\n";
+
+pub struct Repo {
+    root: PathBuf,
+    db: PathBuf,
+    index: Index,
+}
+
+/// Creates the tasks and state folders; harmless when they exist.
+pub fn init(root: &Path) -> Result<()> {
+    let tasks = root.join(TASKS_DIR);
+    fs::create_dir_all(&tasks).map_err(Error::io("create", &tasks))?;
+    ensure_state_dir(root)
+}
+
+fn ensure_state_dir(root: &Path) -> Result<()> {
+    let state = root.join(STATE_DIR);
+    fs::create_dir_all(&state).map_err(Error::io("create", &state))?;
+    let gitignore = state.join(".gitignore");
+    if !gitignore.exists() {
+        fs::write(&gitignore, GITIGNORE).map_err(Error::io("write", &gitignore))?;
+    }
+    Ok(())
+}
+
+/// Where the index lives unless `--db` says otherwise.
+pub fn default_db(root: &Path) -> PathBuf {
+    root.join(STATE_DIR).join("index.db")
+}
+
+impl Repo {
+    /// Opens the project at `root`, creating the index when needed. The tasks folder must exist.
+    pub fn open(root: &Path, db: Option<&Path>) -> Result<Repo> {
+        let tasks = root.join(TASKS_DIR);
+        if !tasks.is_dir() {
+            return Err(Error::NoTasksDir(tasks));
+        }
+        let db = match db {
+            Some(db) => db.to_owned(),
+            None => {
+                ensure_state_dir(root)?;
+                default_db(root)
+            }
+        };
+        let index = Index::open(&db)?;
+        Ok(Repo {
+            root: root.to_owned(),
+            db,
+            index,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn index(&self) -> &Index {
+        &self.index
+    }
+
+    /// Brings the index up to date with every task file.
+    pub fn sync(&mut self) -> Result<Summary> {
+        let known = self.index.file_states()?;
+        let disk = files::scan(&self.root).map_err(Error::io("scan", self.root.join(TASKS_DIR)))?;
+        let plan = sync::plan(disk, &known);
+        Ok(sync::apply(&mut self.index, &self.root, plan, &known)?)
+    }
+
+    /// Brings the index up to date with just these root-relative paths.
+    pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
+        let known = self.index.file_states()?;
+        let plan = sync::plan_paths(&self.root, paths, &known)
+            .map_err(Error::io("read", self.root.join(TASKS_DIR)))?;
+        Ok(sync::apply(&mut self.index, &self.root, plan, &known)?)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Task> {
+        self.index
+            .get(id)?
+            .ok_or_else(|| Error::NotFound(vec![id.to_owned()]))
+    }
+
+    pub fn list(&self, query: &ListQuery) -> Result<Vec<Task>> {
+        Ok(self.index.list(query)?)
+    }
+
+    /// Creates tasks, generating ids where absent. All or nothing: when any task is invalid
+    /// or its id is taken, no file is written.
+    pub fn create(&mut self, docs: Vec<TaskDoc>) -> Result<Vec<Task>> {
+        let _lock = self.write_lock()?;
+        self.sync()?;
+        let now = now();
+        let mut taken = Vec::new();
+        let mut seen = HashSet::new();
+        let docs = docs
+            .into_iter()
+            .map(|mut doc| {
+                let id = doc.id.get_or_insert_with(new_id).clone();
+                if validate::check_id(&id).is_ok()
+                    && (!seen.insert(id.clone()) || self.id_taken(&id)?)
+                {
+                    taken.push(id);
+                }
+                doc.created_at.get_or_insert(now);
+                doc.modified_at = Some(now);
+                Ok(doc)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let tasks = validate_all(docs)?;
+        if !taken.is_empty() {
+            return Err(Error::AlreadyExists(taken));
+        }
+        let writes: Vec<(String, &Task)> = tasks
+            .iter()
+            .map(|t| (files::path_for_id(t.id()), t))
+            .collect();
+        self.write_files(&writes, Placement::New)?;
+        self.sync()?;
+        Ok(tasks)
+    }
+
+    /// Overwrites existing tasks, each in the file that defines it. `created_at` stays as it
+    /// was. All or nothing: when any task is invalid or unknown, no file is written.
+    pub fn update(&mut self, docs: Vec<TaskDoc>) -> Result<Vec<Task>> {
+        let _lock = self.write_lock()?;
+        self.sync()?;
+        let now = now();
+        let mut missing = Vec::new();
+        let mut targets = Vec::new();
+        let docs = docs
+            .into_iter()
+            .map(|mut doc| {
+                let Some(id) = doc.id.clone() else {
+                    return Ok(doc);
+                };
+                if validate::check_id(&id).is_err() {
+                    return Ok(doc);
+                }
+                match self.index.claimants(&id)?.into_iter().next() {
+                    Some(file) => targets.push(file),
+                    None => missing.push(id.clone()),
+                }
+                if let Some(created) = self.index.get(&id)?.and_then(|t| t.doc().created_at) {
+                    doc.created_at = Some(created);
+                }
+                doc.modified_at = Some(now);
+                Ok(doc)
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let tasks = validate_all(docs)?;
+        if !missing.is_empty() {
+            return Err(Error::NotFound(missing));
+        }
+        let writes: Vec<(String, &Task)> = targets.into_iter().zip(&tasks).collect();
+        self.write_files(&writes, Placement::Replace)?;
+        self.sync()?;
+        Ok(tasks)
+    }
+
+    /// Deletes tasks and their files. All or nothing: an unknown id deletes nothing.
+    pub fn delete(&mut self, ids: &[String]) -> Result<()> {
+        let reports: Vec<Report> = ids
+            .iter()
+            .enumerate()
+            .filter_map(|(i, id)| {
+                validate::check_id(id).err().map(|e| Report {
+                    file: "-".into(),
+                    diagnostics: vec![Diagnostic::error(format!("ids[{i}]"), e)],
+                })
+            })
+            .collect();
+        if !reports.is_empty() {
+            return Err(Error::Invalid(reports));
+        }
+        let _lock = self.write_lock()?;
+        self.sync()?;
+        let mut doomed = Vec::new();
+        let mut missing = Vec::new();
+        for id in ids {
+            match self.index.claimants(id)? {
+                files if files.is_empty() => missing.push(id.clone()),
+                files => doomed.extend(files),
+            }
+        }
+        if !missing.is_empty() {
+            return Err(Error::NotFound(missing));
+        }
+        for path in &doomed {
+            files::remove(&self.root, path).map_err(Error::io("delete", self.root.join(path)))?;
+        }
+        self.sync()?;
+        Ok(())
+    }
+
+    /// Whether an id is defined by any file, or its default file name is in use.
+    fn id_taken(&self, id: &str) -> Result<bool> {
+        Ok(
+            !self.index.claimants(id)?.is_empty()
+                || self.root.join(files::path_for_id(id)).exists(),
+        )
+    }
+
+    /// Writes every file or, if one write fails, puts back what was there.
+    fn write_files(&self, writes: &[(String, &Task)], placement: Placement) -> Result<()> {
+        let mut done: Vec<(&str, Option<Vec<u8>>)> = Vec::new();
+        for (path, task) in writes {
+            let old = match placement {
+                Placement::New => None,
+                Placement::Replace => files::read(&self.root, path).ok(),
+            };
+            let text = crate::yaml::to_yaml(task);
+            if let Err(e) = files::write_atomic(&self.root, path, text.as_bytes(), placement) {
+                for (path, old) in done.into_iter().rev() {
+                    let _ = match old {
+                        Some(bytes) => {
+                            files::write_atomic(&self.root, path, &bytes, Placement::Replace)
+                        }
+                        None => files::remove(&self.root, path),
+                    };
+                }
+                return Err(Error::io("write", self.root.join(path))(e));
+            }
+            done.push((path, old));
+        }
+        Ok(())
+    }
+
+    /// Serialises writers across processes: held until the returned file is dropped.
+    fn write_lock(&self) -> Result<File> {
+        let path = self.db.with_extension("lock");
+        let file = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(Error::io("open", &path))?;
+        file.lock().map_err(Error::io("lock", &path))?;
+        Ok(file)
+    }
+}
+
+/// Validates request documents, naming each one's fields `tasks[i].…`.
+fn validate_all(docs: Vec<TaskDoc>) -> Result<Vec<Task>> {
+    let mut tasks = Vec::new();
+    let mut diagnostics = Vec::new();
+    for (i, doc) in docs.into_iter().enumerate() {
+        let (task, found) = validate::validate(doc, None);
+        diagnostics.extend(found.into_iter().filter(Diagnostic::is_error).map(|mut d| {
+            d.field = if d.field.is_empty() {
+                format!("tasks[{i}]")
+            } else {
+                format!("tasks[{i}].{}", d.field)
+            };
+            d
+        }));
+        tasks.extend(task);
+    }
+    if diagnostics.is_empty() {
+        Ok(tasks)
+    } else {
+        Err(Error::Invalid(vec![Report {
+            file: "-".into(),
+            diagnostics,
+        }]))
+    }
+}
+
+/// A new task id: 32 lowercase hex digits, like the hosted API's.
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
+/// Timestamps are kept to microseconds, as the hosted API reports them.
+fn now() -> Timestamp {
+    Timestamp::now()
+        .round(Unit::Microsecond)
+        .unwrap_or_else(|_| Timestamp::now())
+}

@@ -1,0 +1,513 @@
+//! The only module that knows SQLite. Owns the index's schema (`schema.sql`), its queries and
+//! its write transactions; must not print, exit, or read task files: it stores what
+//! [`crate::sync`] decided.
+//!
+//! The index is derived from the files, so a schema version change drops and rebuilds it
+//! instead of migrating. Every writer takes an IMMEDIATE transaction and every connection
+//! waits on a busy timeout, so a CLI command and a running watcher share the file safely.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+
+use crate::model::Task;
+use crate::validate::{Diagnostic, Location, Report, Severity};
+
+const SCHEMA: &str = include_str!("../schema.sql");
+
+/// How long a connection waits for another writer before giving up.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the index database failed")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error(
+        "the index holds a task body that is not valid JSON (task `{0}`); delete the index to rebuild it"
+    )]
+    CorruptBody(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// What the index remembers of a task file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FileState {
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub claim: Option<String>,
+    pub conflict: bool,
+}
+
+/// What writing a task did to the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    Updated,
+    Unchanged,
+}
+
+/// The API's ListTasks filters. Filters combine with AND; the ids within one filter with OR.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub worker_user_ids: Vec<String>,
+    pub review_user_ids: Vec<String>,
+    pub ids: Vec<String>,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+pub struct Index {
+    conn: Connection,
+}
+
+fn schema_version() -> i64 {
+    SCHEMA
+        .split("PRAGMA user_version = ")
+        .nth(1)
+        .and_then(|rest| rest.split(';').next())
+        .and_then(|v| v.trim().parse().ok())
+        .expect("schema.sql sets PRAGMA user_version")
+}
+
+fn secondary_indexes() -> &'static str {
+    SCHEMA.split("-- [indexes]").nth(1).unwrap_or_default()
+}
+
+impl Index {
+    /// Opens the index at `path`, creating it, or rebuilding it empty when it was made by
+    /// another schema version.
+    pub fn open(path: &Path) -> Result<Index> {
+        let conn = Connection::open(path)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // WAL with NORMAL loses at most the last transactions on power loss, never consistency;
+        // the files are the truth and the next sync re-reads them.
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let mut index = Index { conn };
+        let version: i64 = index
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version != schema_version() {
+            index.rebuild_schema()?;
+        }
+        Ok(index)
+    }
+
+    fn rebuild_schema(&mut self) -> Result<()> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // Another process may have rebuilt it while we waited for the lock.
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        if version != schema_version() {
+            let tables: Vec<String> = tx
+                .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?
+                .query_map([], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            for table in tables {
+                tx.execute_batch(&format!("DROP TABLE \"{table}\""))?;
+            }
+            tx.execute_batch(SCHEMA)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Every file the index knows, by path.
+    pub fn file_states(&self) -> Result<HashMap<String, FileState>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT path, size, mtime_ns, claim, conflict FROM files")?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                FileState {
+                    size: r.get::<_, i64>(1)? as u64,
+                    mtime_ns: r.get(2)?,
+                    claim: r.get(3)?,
+                    conflict: r.get(4)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Starts the one write transaction of a sync or a write command.
+    pub fn writer(&mut self) -> Result<Writer<'_>> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        Ok(Writer {
+            tx,
+            users: HashMap::new(),
+        })
+    }
+
+    /// The canonical JSON of one task.
+    pub fn get_json(&self, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT b.json FROM tasks t JOIN task_bodies b ON b.task = t.key WHERE t.id = ?1",
+            )?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Task>> {
+        self.get_json(id)?
+            .map(|json| decode_body(id, &json))
+            .transpose()
+    }
+
+    /// One page of tasks matching `query`, ordered by id, as canonical JSON.
+    pub fn list_json(&self, query: &ListQuery) -> Result<Vec<String>> {
+        let mut sql =
+            String::from("SELECT b.json FROM tasks t JOIN task_bodies b ON b.task = t.key WHERE 1");
+        let mut args: Vec<&str> = Vec::new();
+        for (clause, ids) in [
+            (
+                " AND t.key IN (SELECT w.task FROM task_workers w JOIN users u ON u.key = w.user WHERE u.id IN ({}))",
+                &query.worker_user_ids,
+            ),
+            (
+                " AND t.key IN (SELECT r.task FROM task_reviewers r JOIN users u ON u.key = r.user WHERE u.id IN ({}))",
+                &query.review_user_ids,
+            ),
+            (" AND t.id IN ({})", &query.ids),
+        ] {
+            if !ids.is_empty() {
+                sql.push_str(&clause.replace("{}", &vec!["?"; ids.len()].join(", ")));
+                args.extend(ids.iter().map(String::as_str));
+            }
+        }
+        sql.push_str(" ORDER BY t.id LIMIT ? OFFSET ?");
+        let limit = i64::from(query.per_page);
+        let offset = i64::from(query.page.saturating_sub(1)) * limit;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut params: Vec<&dyn rusqlite::ToSql> =
+            args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+        params.push(&limit);
+        params.push(&offset);
+        let rows = stmt.query_map(params.as_slice(), |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    pub fn list(&self, query: &ListQuery) -> Result<Vec<Task>> {
+        self.list_json(query)?
+            .iter()
+            .map(|json| decode_body("", json))
+            .collect()
+    }
+
+    pub fn task_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM tasks", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// The files that claim `id`, in path order.
+    pub fn claimants(&self, id: &str) -> Result<Vec<String>> {
+        claimants(&self.conn, id)
+    }
+
+    /// The file a task was last read from.
+    pub fn task_file(&self, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT file FROM tasks WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Every file with diagnostics, in path order; with `errors_only`, just the invalid ones.
+    pub fn reports(&self, errors_only: bool) -> Result<Vec<Report>> {
+        let mut stmt = self.conn.prepare(
+            "SELECT d.file, d.severity, d.line, d.col, d.field, d.message, d.hint
+             FROM diagnostics d JOIN files f ON f.path = d.file
+             WHERE f.errors > 0 OR NOT ?1
+             ORDER BY d.file, d.seq",
+        )?;
+        let mut reports: Vec<Report> = Vec::new();
+        let mut rows = stmt.query([errors_only])?;
+        while let Some(r) = rows.next()? {
+            let file: String = r.get(0)?;
+            let line: Option<u32> = r.get(2)?;
+            let column: Option<u32> = r.get(3)?;
+            let diagnostic = Diagnostic {
+                severity: if r.get::<_, String>(1)? == "warning" {
+                    Severity::Warning
+                } else {
+                    Severity::Error
+                },
+                field: r.get(4)?,
+                message: r.get(5)?,
+                hint: r.get(6)?,
+                location: line
+                    .zip(column)
+                    .map(|(line, column)| Location { line, column }),
+            };
+            match reports.last_mut() {
+                Some(report) if report.file == file => report.diagnostics.push(diagnostic),
+                _ => reports.push(Report {
+                    file,
+                    diagnostics: vec![diagnostic],
+                }),
+            }
+        }
+        Ok(reports)
+    }
+}
+
+fn decode_body(id: &str, json: &str) -> Result<Task> {
+    serde_json::from_str(json)
+        .map(Task::vouched)
+        .map_err(|_| StoreError::CorruptBody(id.to_owned()))
+}
+
+fn claimants(conn: &Connection, id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT path FROM files WHERE claim = ?1 ORDER BY path")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// One write transaction. Dropped without [`Writer::commit`], it rolls back.
+pub struct Writer<'a> {
+    tx: Transaction<'a>,
+    users: HashMap<String, i64>,
+}
+
+impl Writer<'_> {
+    pub fn commit(self) -> Result<()> {
+        Ok(self.tx.commit()?)
+    }
+
+    /// True when the index holds no task and no file: a sync can bulk-load.
+    pub fn is_empty(&self) -> Result<bool> {
+        Ok(self.tx.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM files) AND NOT EXISTS (SELECT 1 FROM tasks)",
+            [],
+            |r| r.get(0),
+        )?)
+    }
+
+    /// Drops the secondary indexes for a bulk load; [`Writer::end_bulk_load`] builds them
+    /// again, which is faster than maintaining them row by row.
+    pub fn begin_bulk_load(&self) -> Result<()> {
+        for line in secondary_indexes().lines() {
+            if let Some(name) = line
+                .strip_prefix("CREATE INDEX ")
+                .and_then(|l| l.split_whitespace().next())
+            {
+                self.tx
+                    .execute_batch(&format!("DROP INDEX IF EXISTS {name}"))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn end_bulk_load(&self) -> Result<()> {
+        Ok(self.tx.execute_batch(secondary_indexes())?)
+    }
+
+    pub fn claimants(&self, id: &str) -> Result<Vec<String>> {
+        claimants(&self.tx, id)
+    }
+
+    /// Forgets a file and its diagnostics.
+    pub fn remove_file(&self, path: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("DELETE FROM files WHERE path = ?1")?
+            .execute([path])?;
+        self.tx
+            .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
+            .execute([path])?;
+        Ok(())
+    }
+
+    /// Drops the claim a file made, while it is being read again.
+    pub fn release_claim(&self, path: &str) -> Result<()> {
+        self.tx
+            .prepare_cached("UPDATE files SET claim = NULL WHERE path = ?1")?
+            .execute([path])?;
+        Ok(())
+    }
+
+    /// Records what a file looks like now, its claim and its diagnostics.
+    pub fn put_file(
+        &self,
+        path: &str,
+        size: u64,
+        mtime_ns: i64,
+        claim: Option<&str>,
+        diagnostics: &[Diagnostic],
+    ) -> Result<()> {
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        self.tx
+            .prepare_cached(
+                "INSERT OR REPLACE INTO files (path, size, mtime_ns, claim, errors, warnings, conflict)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+            )?
+            .execute(params![
+                path,
+                size as i64,
+                mtime_ns,
+                claim,
+                errors as i64,
+                (diagnostics.len() - errors) as i64
+            ])?;
+        let had: bool = self
+            .tx
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM diagnostics WHERE file = ?1)")?
+            .query_row([path], |r| r.get(0))?;
+        if had {
+            self.tx
+                .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
+                .execute([path])?;
+        }
+        for (seq, d) in diagnostics.iter().enumerate() {
+            self.insert_diagnostic(path, seq as i64, d)?;
+        }
+        Ok(())
+    }
+
+    /// Marks a file as claiming an id that another file claims too, adding the error.
+    pub fn add_conflict(&self, path: &str, diagnostic: &Diagnostic) -> Result<()> {
+        let seq: i64 = self
+            .tx
+            .prepare_cached("SELECT coalesce(max(seq) + 1, 0) FROM diagnostics WHERE file = ?1")?
+            .query_row([path], |r| r.get(0))?;
+        self.insert_diagnostic(path, seq, diagnostic)?;
+        self.tx
+            .prepare_cached("UPDATE files SET conflict = 1, errors = errors + 1 WHERE path = ?1")?
+            .execute([path])?;
+        Ok(())
+    }
+
+    fn insert_diagnostic(&self, path: &str, seq: i64, d: &Diagnostic) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO diagnostics (file, seq, severity, line, col, field, message, hint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                path,
+                seq,
+                d.severity.to_string(),
+                d.location.map(|l| l.line),
+                d.location.map(|l| l.column),
+                d.field,
+                d.message,
+                d.hint
+            ])?;
+        Ok(())
+    }
+
+    /// Writes a task read from `file`, whose canonical JSON is `json`.
+    pub fn put_task(&mut self, task: &Task, json: &str, file: &str) -> Result<Change> {
+        let existing: Option<(i64, String, String)> = self
+            .tx
+            .prepare_cached(
+                "SELECT t.key, t.file, b.json FROM tasks t JOIN task_bodies b ON b.task = t.key WHERE t.id = ?1",
+            )?
+            .query_row([task.id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let (key, change) = match existing {
+            Some((key, old_file, old_json)) => {
+                if old_json == json {
+                    if old_file != file {
+                        self.tx
+                            .prepare_cached("UPDATE tasks SET file = ?2 WHERE key = ?1")?
+                            .execute(params![key, file])?;
+                    }
+                    return Ok(Change::Unchanged);
+                }
+                self.tx
+                    .prepare_cached("UPDATE tasks SET file = ?2 WHERE key = ?1")?
+                    .execute(params![key, file])?;
+                self.tx
+                    .prepare_cached("UPDATE task_bodies SET json = ?2 WHERE task = ?1")?
+                    .execute(params![key, json])?;
+                self.delete_links(key)?;
+                (key, Change::Updated)
+            }
+            None => {
+                self.tx
+                    .prepare_cached("INSERT INTO tasks (id, file) VALUES (?1, ?2)")?
+                    .execute(params![task.id(), file])?;
+                let key = self.tx.last_insert_rowid();
+                self.tx
+                    .prepare_cached("INSERT INTO task_bodies (task, json) VALUES (?1, ?2)")?
+                    .execute(params![key, json])?;
+                (key, Change::Added)
+            }
+        };
+        for user in task.worker_ids() {
+            let user_key = self.user_key(user)?;
+            self.tx
+                .prepare_cached(
+                    "INSERT INTO task_workers (user, task, weight) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![user_key, key, task.weight(user)])?;
+        }
+        for user in task.reviewer_ids() {
+            let user_key = self.user_key(user)?;
+            self.tx
+                .prepare_cached("INSERT INTO task_reviewers (user, task) VALUES (?1, ?2)")?
+                .execute(params![user_key, key])?;
+        }
+        for concept in &task.doc().concept_ids {
+            self.tx
+                .prepare_cached("INSERT INTO task_concepts (concept, task) VALUES (?1, ?2)")?
+                .execute(params![concept, key])?;
+        }
+        Ok(change)
+    }
+
+    fn user_key(&mut self, user: &str) -> Result<i64> {
+        if let Some(key) = self.users.get(user) {
+            return Ok(*key);
+        }
+        let key: i64 = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO users (id) VALUES (?1) ON CONFLICT (id) DO UPDATE SET id = id RETURNING key",
+            )?
+            .query_row([user], |r| r.get(0))?;
+        self.users.insert(user.to_owned(), key);
+        Ok(key)
+    }
+
+    fn delete_links(&self, key: i64) -> Result<()> {
+        for sql in [
+            "DELETE FROM task_workers WHERE task = ?1",
+            "DELETE FROM task_reviewers WHERE task = ?1",
+            "DELETE FROM task_concepts WHERE task = ?1",
+        ] {
+            self.tx.prepare_cached(sql)?.execute([key])?;
+        }
+        Ok(())
+    }
+
+    /// Removes a task; false when the index had none with that id.
+    pub fn delete_task(&self, id: &str) -> Result<bool> {
+        let key: Option<i64> = self
+            .tx
+            .prepare_cached("SELECT key FROM tasks WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let Some(key) = key else { return Ok(false) };
+        self.delete_links(key)?;
+        self.tx
+            .prepare_cached("DELETE FROM task_bodies WHERE task = ?1")?
+            .execute([key])?;
+        self.tx
+            .prepare_cached("DELETE FROM tasks WHERE key = ?1")?
+            .execute([key])?;
+        Ok(true)
+    }
+}

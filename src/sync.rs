@@ -1,0 +1,364 @@
+//! Brings the index up to date with the task files. Owns the rules of identity (which file
+//! defines which task, what happens when two files claim one id or a file turns invalid); must
+//! not print. A sync is a pure [`plan`] (files on disk against files in the index), then
+//! [`apply`]: read the planned files on every core and write the outcome in one transaction.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::thread;
+
+use crate::files::{self, DiskFile};
+use crate::model::Task;
+use crate::store::{self, Change, FileState, Index, Writer};
+use crate::validate::{self, Diagnostic};
+use crate::yaml;
+
+/// What a sync must do.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// Files to read: new, changed, or in an id conflict that may have ended.
+    pub read: Vec<DiskFile>,
+    /// Files the index knows that are gone.
+    pub remove: Vec<String>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.read.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// Compares every task file on disk with what the index knows. A file is read again only when
+/// its size or mtime changed, or while it is in an id conflict (a change to another file may
+/// have ended it).
+pub fn plan(disk: Vec<DiskFile>, known: &HashMap<String, FileState>) -> Plan {
+    let on_disk: HashSet<&str> = disk.iter().map(|f| f.path.as_str()).collect();
+    let mut remove: Vec<String> = known
+        .keys()
+        .filter(|path| !on_disk.contains(path.as_str()))
+        .cloned()
+        .collect();
+    remove.sort_unstable();
+    let read = disk
+        .into_iter()
+        .filter(|f| match known.get(&f.path) {
+            Some(state) => state.size != f.size || state.mtime_ns != f.mtime_ns || state.conflict,
+            None => true,
+        })
+        .collect();
+    Plan { read, remove }
+}
+
+/// Like [`plan`], for just the given paths (what a file watcher reports): each is read if it
+/// is a task file that changed, or removed from the index if it is gone.
+pub fn plan_paths(
+    root: &Path,
+    paths: &[String],
+    known: &HashMap<String, FileState>,
+) -> std::io::Result<Plan> {
+    let mut disk = Vec::new();
+    let mut gone = Vec::new();
+    for path in paths {
+        match files::stat(root, path)? {
+            Some(file) if files::is_task_path(path) => disk.push(file),
+            _ if known.contains_key(path) => gone.push(path.clone()),
+            _ => {}
+        }
+    }
+    let conflicted = known
+        .iter()
+        .filter(|(path, state)| state.conflict && !paths.contains(path))
+        .filter_map(|(path, _)| files::stat(root, path).transpose());
+    for file in conflicted {
+        disk.push(file?);
+    }
+    let subset: HashMap<String, FileState> = disk
+        .iter()
+        .filter_map(|f| known.get(&f.path).map(|s| (f.path.clone(), s.clone())))
+        .collect();
+    let mut plan = plan(disk, &subset);
+    plan.remove = gone;
+    plan.remove.sort_unstable();
+    plan.read.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    Ok(plan)
+}
+
+/// A file after reading: its task when valid, the id it claims, and its diagnostics.
+#[derive(Debug)]
+pub struct Outcome {
+    pub file: DiskFile,
+    /// The task and its canonical JSON, when the file is valid.
+    pub task: Option<(Task, String)>,
+    /// The id the file defines; None when the file could not be decoded far enough to tell.
+    pub claim: Option<String>,
+    pub decoded: bool,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Reads, decodes and validates one task file.
+pub fn load(root: &Path, file: DiskFile) -> Outcome {
+    let failed = |file, diagnostic| Outcome {
+        file,
+        task: None,
+        claim: None,
+        decoded: false,
+        diagnostics: vec![diagnostic],
+    };
+    let bytes = match files::read(root, &file.path) {
+        Ok(bytes) if bytes.len() as u64 > yaml::MAX_FILE_BYTES => {
+            let size = file.size.max(bytes.len() as u64);
+            return failed(file, yaml::too_large(size));
+        }
+        Ok(bytes) => bytes,
+        Err(e) => {
+            return failed(
+                file,
+                Diagnostic::error("", format!("cannot read the file: {e}")),
+            );
+        }
+    };
+    let doc = match yaml::parse_task(&bytes) {
+        Ok(doc) => doc,
+        Err(d) => return failed(file, d),
+    };
+    let stem = files::stem(&file.path);
+    let claim = doc.id.as_deref().unwrap_or(stem).to_owned();
+    let claim = validate::check_id(&claim).is_ok().then_some(claim);
+    let (task, mut diagnostics) = validate::validate(doc, Some(stem));
+    yaml::locate(&bytes, &mut diagnostics);
+    // Read top to bottom, as the file is.
+    diagnostics.sort_by_key(|d| d.location.map(|l| (l.line, l.column)));
+    let task = task.map(|t| {
+        let json = serde_json::to_string(&t).expect("tasks always serialise");
+        (t, json)
+    });
+    Outcome {
+        file,
+        task,
+        claim,
+        decoded: true,
+        diagnostics,
+    }
+}
+
+/// What a sync changed, for the summary.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Task ids, in the order they were written.
+    pub added: Vec<String>,
+    pub updated: Vec<String>,
+    pub removed: Vec<String>,
+    /// Files read in this sync that are invalid.
+    pub invalid: Vec<String>,
+    /// Files read whose task did not change.
+    pub unchanged: usize,
+}
+
+impl Summary {
+    pub fn is_empty(&self) -> bool {
+        self == &Summary::default()
+    }
+}
+
+/// Below this many files a bulk load is not worth dropping the indexes for.
+const BULK_LOAD_MIN_FILES: usize = 1000;
+
+/// Applies a plan in one transaction. `known` is the index's file states the plan was made from.
+pub fn apply(
+    index: &mut Index,
+    root: &Path,
+    plan: Plan,
+    known: &HashMap<String, FileState>,
+) -> store::Result<Summary> {
+    let mut summary = Summary::default();
+    if plan.is_empty() {
+        return Ok(summary);
+    }
+    let writer = index.writer()?;
+    let bulk = plan.read.len() >= BULK_LOAD_MIN_FILES && writer.is_empty()?;
+    if bulk {
+        writer.begin_bulk_load()?;
+    }
+    let mut apply = Apply {
+        root,
+        writer,
+        known,
+        written: HashSet::new(),
+        summary: &mut summary,
+    };
+    for path in &plan.remove {
+        apply.writer.remove_file(path)?;
+        if let Some(claim) = known.get(path).and_then(|s| s.claim.as_deref()) {
+            apply.release(claim)?;
+        }
+    }
+    // Files being read again give up their claims until their new content says what they
+    // claim, so that a file does not seem to conflict with its own old version.
+    for file in &plan.read {
+        if known.get(&file.path).is_some_and(|s| s.claim.is_some()) {
+            apply.writer.release_claim(&file.path)?;
+        }
+    }
+    load_all(root, plan.read, |outcome| apply.outcome(outcome))?;
+    if bulk {
+        apply.writer.end_bulk_load()?;
+    }
+    apply.writer.commit()?;
+    Ok(summary)
+}
+
+struct Apply<'a, 'w> {
+    root: &'a Path,
+    writer: Writer<'w>,
+    known: &'a HashMap<String, FileState>,
+    /// Ids whose task this sync wrote, so a conflict found later can undo the write.
+    written: HashSet<String>,
+    summary: &'a mut Summary,
+}
+
+impl Apply<'_, '_> {
+    /// Deletes the task of an id that a file no longer claims, unless another file claims it.
+    fn release(&mut self, id: &str) -> store::Result<()> {
+        if self.writer.claimants(id)?.is_empty() && self.writer.delete_task(id)? {
+            self.summary.removed.push(id.to_owned());
+        }
+        Ok(())
+    }
+
+    fn outcome(&mut self, outcome: Outcome) -> store::Result<()> {
+        let path = outcome.file.path.as_str();
+        let previous = self.known.get(path).and_then(|s| s.claim.clone());
+        // A file that no longer decodes keeps its old claim, and so its task's last valid
+        // version stays in the index.
+        let claim = if outcome.decoded {
+            outcome.claim
+        } else {
+            previous.clone()
+        };
+        if let Some(old) = previous.as_deref()
+            && claim.as_deref() != Some(old)
+        {
+            self.release(old)?;
+        }
+        self.writer.put_file(
+            path,
+            outcome.file.size,
+            outcome.file.mtime_ns,
+            claim.as_deref(),
+            &outcome.diagnostics,
+        )?;
+        if outcome.diagnostics.iter().any(Diagnostic::is_error) {
+            self.summary.invalid.push(path.to_owned());
+        }
+        let Some(id) = claim else { return Ok(()) };
+        let others: Vec<String> = self
+            .writer
+            .claimants(&id)?
+            .into_iter()
+            .filter(|p| p != path)
+            .collect();
+        if others.is_empty() {
+            if let Some((task, json)) = &outcome.task {
+                match self.writer.put_task(task, json, path)? {
+                    Change::Added => self.summary.added.push(id.clone()),
+                    Change::Updated => self.summary.updated.push(id.clone()),
+                    Change::Unchanged => {
+                        self.summary.unchanged += 1;
+                        return Ok(());
+                    }
+                }
+                self.written.insert(id);
+            }
+            return Ok(());
+        }
+        self.conflict(&id, path, &others)
+    }
+
+    /// Two or more files claim `id`: all of them are in error, and the index keeps the task it
+    /// had before this sync (none, if this sync wrote it, since no version is then the older).
+    fn conflict(&mut self, id: &str, path: &str, others: &[String]) -> store::Result<()> {
+        self.writer
+            .add_conflict(path, &self.located(path, conflict_diagnostic(id, others)))?;
+        for other in others {
+            let diagnostic = conflict_diagnostic(id, std::slice::from_ref(&path.to_owned()));
+            self.writer
+                .add_conflict(other, &self.located(other, diagnostic))?;
+        }
+        if !self.summary.invalid.iter().any(|p| p == path) {
+            self.summary.invalid.push(path.to_owned());
+        }
+        if self.written.remove(id) && self.writer.delete_task(id)? {
+            let was_new = self.summary.added.iter().any(|a| a == id);
+            self.summary.added.retain(|a| a != id);
+            self.summary.updated.retain(|a| a != id);
+            if !was_new {
+                self.summary.removed.push(id.to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// Conflicts are rare, so their location is found by reading the file again.
+    fn located(&self, path: &str, mut diagnostic: Diagnostic) -> Diagnostic {
+        if let Ok(bytes) = files::read(self.root, path) {
+            yaml::locate(&bytes, std::slice::from_mut(&mut diagnostic));
+        }
+        diagnostic
+    }
+}
+
+/// The error of a file whose id other files define too.
+pub fn conflict_diagnostic(id: &str, others: &[String]) -> Diagnostic {
+    let others: Vec<String> = others.iter().map(|p| format!("`{p}`")).collect();
+    Diagnostic::error(
+        "id",
+        format!("id `{id}` is also defined by {}", others.join(", ")),
+    )
+    .hint("give one of the files another id, or delete it")
+}
+
+/// Loads files on every core and hands the outcomes to `sink` in the order of `files`, so a
+/// sync writes the same index whatever the thread timing.
+pub fn load_all<E: Send>(
+    root: &Path,
+    files: Vec<DiskFile>,
+    mut sink: impl FnMut(Outcome) -> Result<(), E>,
+) -> Result<(), E> {
+    const PER_THREAD_MIN: usize = 64;
+    let threads = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len() / PER_THREAD_MIN);
+    if threads <= 1 {
+        return files.into_iter().try_for_each(|f| sink(load(root, f)));
+    }
+    let next = AtomicUsize::new(0);
+    thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<(usize, Outcome)>(256);
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, files) = (&next, &files);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(file) = files.get(i) else { break };
+                    if tx.send((i, load(root, file.clone()))).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut wanted = 0;
+        for (i, outcome) in rx {
+            pending.insert(i, outcome);
+            while let Some(outcome) = pending.remove(&wanted) {
+                sink(outcome)?;
+                wanted += 1;
+            }
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,371 @@
+//! The only module that parses or writes YAML (and the JSON request bodies that share its error
+//! reporting). Owns turning text into documents and errors into located diagnostics; must not
+//! touch the file system or the index.
+//!
+//! Two parsers, for speed without losing locations: `yaml_serde` (libyaml) decodes every file
+//! on the fast path; only when a document has a problem is it walked again with
+//! `saphyr-parser`, whose events carry the line and column of every key and value, to place
+//! each diagnostic on the offending key.
+
+use std::collections::{HashMap, HashSet};
+
+use saphyr_parser::{Event, Parser, Span};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::model::{Task, TaskDoc};
+use crate::validate::{Diagnostic, Location, did_you_mean};
+
+/// Larger task files are refused unread: a real task is a few hundred bytes.
+pub const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// Reads one task document. A document that does not decode yields one located error (decoding
+/// stops at the first structural problem; rule checks in [`crate::validate`] report them all).
+pub fn parse_task(bytes: &[u8]) -> Result<TaskDoc, Diagnostic> {
+    parse_document(bytes, Format::Yaml)
+}
+
+/// Reads an API request body, JSON (the API's own format) or YAML, told apart by its first
+/// character. JSON goes to a JSON parser because request bodies pasted from the API's
+/// documentation indent with tabs, which YAML forbids.
+pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Diagnostic> {
+    let json = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{' || *b == b'[');
+    parse_document(bytes, if json { Format::Json } else { Format::Yaml })
+}
+
+#[derive(Clone, Copy)]
+enum Format {
+    Yaml,
+    Json,
+}
+
+fn parse_document<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T, Diagnostic> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    let text = match std::str::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) => {
+            let at = location_of_byte(bytes, e.valid_up_to());
+            return Err(Diagnostic::error("", "the file is not UTF-8 text")
+                .hint("save it as UTF-8; is it a binary file?")
+                .at(at));
+        }
+    };
+    if let Some(i) = text.find('\0') {
+        return Err(
+            Diagnostic::error("", "the file contains a NUL byte; it is not a text file")
+                .at(location_of_byte(bytes, i)),
+        );
+    }
+    let result = match format {
+        Format::Yaml => yaml_serde::from_str(text).map_err(|e| yaml_error(&e)),
+        Format::Json => serde_json::from_str(text).map_err(|e| json_error(&e)),
+    };
+    result.map_err(|d| relocate(text, d))
+}
+
+pub fn too_large(size: u64) -> Diagnostic {
+    Diagnostic::error(
+        "",
+        format!("the file is {size} bytes; task files are limited to {MAX_FILE_BYTES} bytes"),
+    )
+    .hint("is this really a task file?")
+}
+
+fn location_of_byte(bytes: &[u8], index: usize) -> Location {
+    let before = &bytes[..index];
+    let line_start = before
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map_or(0, |i| i + 1);
+    Location {
+        line: 1 + before.iter().filter(|b| **b == b'\n').count() as u32,
+        column: 1 + String::from_utf8_lossy(&before[line_start..])
+            .chars()
+            .count() as u32,
+    }
+}
+
+fn yaml_error(e: &yaml_serde::Error) -> Diagnostic {
+    let location = e.location().map(|l| Location {
+        line: l.line() as u32,
+        column: l.column() as u32,
+    });
+    // yaml_serde writes "<path>: <message> at line L column C"; take it apart so the path and
+    // the position become fields of their own.
+    let mut message = e.to_string();
+    if let Some(l) = &location {
+        let suffix = format!(" at line {} column {}", l.line, l.column);
+        if let Some(stripped) = message.strip_suffix(&suffix) {
+            message = stripped.to_owned();
+        }
+    }
+    let (field, message) = split_path(&message);
+    let mut d = serde_message(field, message);
+    d.location = location.filter(|l| l.line > 0);
+    d
+}
+
+fn json_error(e: &serde_json::Error) -> Diagnostic {
+    let message = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let message = message.strip_suffix(&suffix).unwrap_or(&message);
+    let mut d = serde_message("", message);
+    if e.line() > 0 {
+        d.location = Some(Location {
+            line: e.line() as u32,
+            column: e.column() as u32,
+        });
+    }
+    d
+}
+
+/// Splits `worker.user_ids[0]: invalid type…` into its path and message.
+fn split_path(message: &str) -> (&str, &str) {
+    match message.split_once(": ") {
+        Some((path, rest)) if !path.is_empty() && !path.contains([' ', '`']) => (path, rest),
+        _ => ("", message),
+    }
+}
+
+/// Backquoted words of a serde message: the offending name, then the names serde expected.
+fn backquoted(message: &str) -> Vec<&str> {
+    message.split('`').skip(1).step_by(2).collect()
+}
+
+/// Rewords serde's messages for people, with a did-you-mean where serde listed the choices.
+fn serde_message(field: &str, message: &str) -> Diagnostic {
+    let join = |parent: &str, key: &str| {
+        if parent.is_empty() {
+            key.to_owned()
+        } else {
+            format!("{parent}.{key}")
+        }
+    };
+    let names = backquoted(message);
+    let choices = |names: &[&str]| {
+        let list: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        list.join(", ")
+    };
+    if message.starts_with("unknown field ")
+        && let [name, expected @ ..] = names.as_slice()
+    {
+        let d = Diagnostic::error(join(field, name), format!("unknown key `{name}`"));
+        return match did_you_mean(name, expected.iter().copied()) {
+            Some(m) => d.hint(format!("did you mean `{m}`?")),
+            None => d.hint(format!("known keys here: {}", choices(expected))),
+        };
+    }
+    if message.starts_with("unknown variant ")
+        && let [name, expected @ ..] = names.as_slice()
+    {
+        let d = Diagnostic::error(field, format!("unknown value `{name}`"));
+        return match did_you_mean(name, expected.iter().copied()) {
+            Some(m) => d.hint(format!("did you mean `{m}`?")),
+            None => d.hint(format!("expected one of {}", choices(expected))),
+        };
+    }
+    if (message.starts_with("duplicate field ") || message.starts_with("duplicate key "))
+        && let [name, ..] = names.as_slice()
+    {
+        return Diagnostic::error(join(field, name), format!("duplicate key `{name}`"))
+            .hint("each key may appear once; remove one of them");
+    }
+    if message == "repetition limit exceeded" {
+        return Diagnostic::error(
+            field,
+            "the document expands too many aliases (an alias bomb?)",
+        )
+        .hint("write the values out instead of repeating `*alias` references");
+    }
+    if message == "recursion limit exceeded" {
+        return Diagnostic::error(field, "the document is nested too deeply")
+            .hint("task documents need only a few levels of nesting");
+    }
+    if message.starts_with("missing field ")
+        && let [name, ..] = names.as_slice()
+    {
+        return Diagnostic::error(join(field, name), format!("missing `{name}`"));
+    }
+    Diagnostic::error(field, message)
+}
+
+/// Points a decoding error at the offending key when the error names one: serde reports
+/// unknown and duplicate keys at the start of the enclosing map, not at the key itself.
+fn relocate(text: &str, d: Diagnostic) -> Diagnostic {
+    let keyed = d.message.starts_with("unknown key") || d.message.starts_with("duplicate key");
+    if !keyed && d.location.is_some() {
+        return d;
+    }
+    let spans = SpanMap::build(text);
+    let found = if d.message.starts_with("duplicate key") {
+        spans.duplicates.get(&d.field).copied()
+    } else {
+        spans.find(&d.field)
+    };
+    match found {
+        Some(at) => d.at(at),
+        None => d,
+    }
+}
+
+/// Gives every diagnostic that has no location the position of its field, or of the nearest
+/// enclosing field that the text has (a missing key is reported on its parent).
+pub fn locate(text: &[u8], diagnostics: &mut [Diagnostic]) {
+    if diagnostics.iter().all(|d| d.location.is_some()) {
+        return;
+    }
+    let Ok(text) = std::str::from_utf8(text) else {
+        return;
+    };
+    let spans = SpanMap::build(text);
+    for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
+        d.location = spans.find(&d.field);
+    }
+}
+
+/// Where each field path of a document starts: at its key inside a map, at the value itself
+/// inside a sequence. Also where the second occurrence of each duplicate key is.
+#[derive(Default)]
+struct SpanMap {
+    starts: HashMap<String, Location>,
+    duplicates: HashMap<String, Location>,
+}
+
+/// Deeper documents are not tasks; stop walking rather than grow without bound.
+const MAX_DEPTH: usize = 64;
+
+enum Frame {
+    Map {
+        path: String,
+        key: Option<String>,
+        seen: HashSet<String>,
+    },
+    Seq {
+        path: String,
+        index: usize,
+    },
+}
+
+impl SpanMap {
+    fn build(text: &str) -> SpanMap {
+        let mut map = SpanMap::default();
+        let mut stack: Vec<Frame> = Vec::new();
+        let mut parser = Parser::new_from_str(text);
+        while let Some(Ok((event, span))) = parser.next_event() {
+            let at = location(span);
+            let is_node = matches!(
+                event,
+                Event::Scalar(..)
+                    | Event::SequenceStart(..)
+                    | Event::MappingStart(..)
+                    | Event::Alias(_)
+            );
+            if !is_node {
+                if matches!(event, Event::SequenceEnd | Event::MappingEnd) {
+                    stack.pop();
+                }
+                continue;
+            }
+            // Where does this node stand: as a key, as a value of a key, or in a sequence?
+            let path = match stack.last_mut() {
+                None => String::new(),
+                Some(Frame::Seq { path, index }) => {
+                    let p = format!("{path}[{index}]");
+                    *index += 1;
+                    map.starts.entry(p.clone()).or_insert(at);
+                    p
+                }
+                Some(Frame::Map {
+                    path,
+                    key: key @ None,
+                    seen,
+                }) => {
+                    let name = match &event {
+                        Event::Scalar(v, ..) => v.to_string(),
+                        _ => "?".to_owned(),
+                    };
+                    let p = if path.is_empty() {
+                        name.clone()
+                    } else {
+                        format!("{path}.{name}")
+                    };
+                    if !seen.insert(name.clone()) {
+                        map.duplicates.entry(p.clone()).or_insert(at);
+                    } else {
+                        map.starts.entry(p.clone()).or_insert(at);
+                    }
+                    *key = Some(name);
+                    if matches!(event, Event::Scalar(..) | Event::Alias(_)) {
+                        continue;
+                    }
+                    // A complex key: walk into it under a path no field has.
+                    format!("{p}?")
+                }
+                Some(Frame::Map {
+                    path,
+                    key: key @ Some(_),
+                    ..
+                }) => {
+                    let name = key.take().unwrap_or_default();
+                    if path.is_empty() {
+                        name
+                    } else {
+                        format!("{path}.{name}")
+                    }
+                }
+            };
+            if stack.len() >= MAX_DEPTH {
+                break;
+            }
+            match event {
+                Event::MappingStart(..) => stack.push(Frame::Map {
+                    path,
+                    key: None,
+                    seen: HashSet::new(),
+                }),
+                Event::SequenceStart(..) => stack.push(Frame::Seq { path, index: 0 }),
+                _ => {}
+            }
+        }
+        map
+    }
+
+    /// The start of `field`, else of its nearest enclosing field, else of the document.
+    fn find(&self, field: &str) -> Option<Location> {
+        let mut path = field;
+        loop {
+            if let Some(at) = self.starts.get(path) {
+                return Some(*at);
+            }
+            if path.is_empty() {
+                return Some(Location { line: 1, column: 1 });
+            }
+            path = match path.rfind(['.', '[']) {
+                Some(i) => &path[..i],
+                None => "",
+            };
+        }
+    }
+}
+
+fn location(span: Span) -> Location {
+    Location {
+        line: span.start.line() as u32,
+        column: span.start.col() as u32 + 1,
+    }
+}
+
+/// The canonical text of a task file: keys in model order, no empty fields.
+pub fn to_yaml(task: &Task) -> String {
+    to_yaml_value(task)
+}
+
+/// Any serialisable value as YAML (the CLI's `-o yaml`).
+pub fn to_yaml_value<T: Serialize + ?Sized>(value: &T) -> String {
+    yaml_serde::to_string(value).expect("task documents always serialise")
+}
