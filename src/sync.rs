@@ -362,3 +362,102 @@ pub fn load_all<E: Send>(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn disk(path: &str, size: u64, mtime_ns: i64) -> DiskFile {
+        DiskFile {
+            path: path.into(),
+            size,
+            mtime_ns,
+        }
+    }
+
+    fn known(path: &str, size: u64, mtime_ns: i64, conflict: bool) -> (String, FileState) {
+        let claim = Some(files::stem(path).to_owned());
+        (
+            path.into(),
+            FileState {
+                size,
+                mtime_ns,
+                claim,
+                conflict,
+            },
+        )
+    }
+
+    #[track_caller]
+    fn check(
+        on_disk: Vec<DiskFile>,
+        index: Vec<(String, FileState)>,
+        read: &[&str],
+        remove: &[&str],
+    ) {
+        let plan = plan(on_disk, &index.into_iter().collect());
+        let planned: Vec<&str> = plan.read.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(
+            (planned.as_slice(), plan.remove.as_slice()),
+            (
+                read,
+                remove
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect::<Vec<_>>()
+                    .as_slice()
+            )
+        );
+    }
+
+    #[test]
+    fn plans_read_only_what_changed() {
+        check(vec![], vec![], &[], &[]);
+        check(
+            vec![disk("tasks/a.yaml", 1, 1)],
+            vec![],
+            &["tasks/a.yaml"],
+            &[],
+        );
+        check(
+            vec![disk("tasks/a.yaml", 1, 1)],
+            vec![known("tasks/a.yaml", 1, 1, false)],
+            &[],
+            &[],
+        );
+        check(
+            vec![disk("tasks/a.yaml", 2, 1)],
+            vec![known("tasks/a.yaml", 1, 1, false)],
+            &["tasks/a.yaml"],
+            &[],
+        );
+        check(
+            vec![disk("tasks/a.yaml", 1, 2)],
+            vec![known("tasks/a.yaml", 1, 1, false)],
+            &["tasks/a.yaml"],
+            &[],
+        );
+        check(
+            vec![],
+            vec![known("tasks/a.yaml", 1, 1, false)],
+            &[],
+            &["tasks/a.yaml"],
+        );
+        // A file in an id conflict is read again: another file's change may have ended it.
+        check(
+            vec![disk("tasks/a.yaml", 1, 1)],
+            vec![known("tasks/a.yaml", 1, 1, true)],
+            &["tasks/a.yaml"],
+            &[],
+        );
+        check(
+            vec![disk("tasks/a.yaml", 1, 1), disk("tasks/c.yaml", 1, 1)],
+            vec![
+                known("tasks/a.yaml", 1, 1, false),
+                known("tasks/b.yaml", 1, 1, false),
+            ],
+            &["tasks/c.yaml"],
+            &["tasks/b.yaml"],
+        );
+    }
+}

@@ -22,7 +22,22 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Reads one task document. A document that does not decode yields one located error (decoding
 /// stops at the first structural problem; rule checks in [`crate::validate`] report them all).
 pub fn parse_task(bytes: &[u8]) -> Result<TaskDoc, Diagnostic> {
-    parse_document(bytes, Format::Yaml)
+    let doc = parse_document(bytes, Format::Yaml)?;
+    // An editor that truncates a file before writing it shows watchers an empty file for a
+    // moment; that must read as "no content yet", not as a task with nothing in it.
+    if doc == TaskDoc::default() && is_blank(bytes) {
+        return Err(Diagnostic::error("", "the file is empty")
+            .hint("write a task, e.g. `type: CONCEPTS_CLASSIFICATION`, or delete the file")
+            .at(Location { line: 1, column: 1 }));
+    }
+    Ok(doc)
+}
+
+fn is_blank(bytes: &[u8]) -> bool {
+    String::from_utf8_lossy(bytes).lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    })
 }
 
 /// Reads an API request body, JSON (the API's own format) or YAML, told apart by its first
@@ -191,7 +206,17 @@ fn serde_message(field: &str, message: &str) -> Diagnostic {
     {
         return Diagnostic::error(join(field, name), format!("missing `{name}`"));
     }
-    Diagnostic::error(field, message)
+    if message.starts_with("deserializing from YAML containing more than one document") {
+        return Diagnostic::error(field, "the file holds more than one YAML document")
+            .hint("a task file holds one task; split the `---` sections into files");
+    }
+    Diagnostic::error(
+        field,
+        message.replace(
+            "expected struct TaskDoc",
+            "expected a map of task fields (id, type, worker, …)",
+        ),
+    )
 }
 
 /// Points a decoding error at the offending key when the error names one: serde reports
