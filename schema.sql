@@ -52,6 +52,9 @@ CREATE TABLE files (
     conflict INTEGER NOT NULL    -- 1 while another file claims the same id
 ) WITHOUT ROWID;
 
+-- Every sync asks who claims an id, so this index stays even during a bulk load.
+CREATE INDEX files_claim ON files (claim);
+
 CREATE TABLE diagnostics (
     file     TEXT NOT NULL,      -- files.path
     seq      INTEGER NOT NULL,
@@ -64,9 +67,9 @@ CREATE TABLE diagnostics (
     PRIMARY KEY (file, seq)
 ) WITHOUT ROWID;
 
--- Secondary indexes. A sync into an empty index builds them after loading, which is faster.
+-- Indexes only queries need. A sync into an empty index builds them after loading, which is
+-- faster than maintaining them row by row.
 -- [indexes]
 CREATE INDEX task_workers_task ON task_workers (task);
 CREATE INDEX task_reviewers_task ON task_reviewers (task);
 CREATE INDEX task_concepts_task ON task_concepts (task);
-CREATE INDEX files_claim ON files (claim);

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::time::Duration;
 
+use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 
 use crate::model::Task;
@@ -83,6 +84,13 @@ impl Index {
     pub fn open(path: &Path) -> Result<Index> {
         let conn = Connection::open(path)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // A sync uses a few dozen statements per file; the default cache of 16 would
+        // re-prepare them over and over.
+        conn.set_prepared_statement_cache_capacity(64);
+        // The bundled SQLite has STAT4, which re-prepares a statement whenever a new value is
+        // bound to a parameter that might change its plan: twice per file in a sync. The
+        // index's plans never depend on values, so pin them.
+        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // WAL with NORMAL loses at most the last transactions on power loss, never consistency;
         // the files are the truth and the next sync re-reads them.
@@ -360,15 +368,9 @@ impl Writer<'_> {
                 errors as i64,
                 (diagnostics.len() - errors) as i64
             ])?;
-        let had: bool = self
-            .tx
-            .prepare_cached("SELECT EXISTS (SELECT 1 FROM diagnostics WHERE file = ?1)")?
-            .query_row([path], |r| r.get(0))?;
-        if had {
-            self.tx
-                .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
-                .execute([path])?;
-        }
+        self.tx
+            .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
+            .execute([path])?;
         for (seq, d) in diagnostics.iter().enumerate() {
             self.insert_diagnostic(path, seq as i64, d)?;
         }
@@ -435,17 +437,26 @@ impl Writer<'_> {
                 self.delete_links(key)?;
                 (key, Change::Updated)
             }
-            None => {
-                self.tx
-                    .prepare_cached("INSERT INTO tasks (id, file) VALUES (?1, ?2)")?
-                    .execute(params![task.id(), file])?;
-                let key = self.tx.last_insert_rowid();
-                self.tx
-                    .prepare_cached("INSERT INTO task_bodies (task, json) VALUES (?1, ?2)")?
-                    .execute(params![key, json])?;
-                (key, Change::Added)
-            }
+            None => return self.insert_task(task, json, file),
         };
+        self.insert_links(key, task)?;
+        Ok(change)
+    }
+
+    /// Writes a task the index is known not to have.
+    pub fn insert_task(&mut self, task: &Task, json: &str, file: &str) -> Result<Change> {
+        self.tx
+            .prepare_cached("INSERT INTO tasks (id, file) VALUES (?1, ?2)")?
+            .execute(params![task.id(), file])?;
+        let key = self.tx.last_insert_rowid();
+        self.tx
+            .prepare_cached("INSERT INTO task_bodies (task, json) VALUES (?1, ?2)")?
+            .execute(params![key, json])?;
+        self.insert_links(key, task)?;
+        Ok(Change::Added)
+    }
+
+    fn insert_links(&mut self, key: i64, task: &Task) -> Result<()> {
         for user in task.worker_ids() {
             let user_key = self.user_key(user)?;
             self.tx
@@ -465,7 +476,7 @@ impl Writer<'_> {
                 .prepare_cached("INSERT INTO task_concepts (concept, task) VALUES (?1, ?2)")?
                 .execute(params![concept, key])?;
         }
-        Ok(change)
+        Ok(())
     }
 
     fn user_key(&mut self, user: &str) -> Result<i64> {

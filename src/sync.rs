@@ -177,7 +177,8 @@ pub fn apply(
         return Ok(summary);
     }
     let writer = index.writer()?;
-    let bulk = plan.read.len() >= BULK_LOAD_MIN_FILES && writer.is_empty()?;
+    let fresh = writer.is_empty()?;
+    let bulk = fresh && plan.read.len() >= BULK_LOAD_MIN_FILES;
     if bulk {
         writer.begin_bulk_load()?;
     }
@@ -185,6 +186,7 @@ pub fn apply(
         root,
         writer,
         known,
+        fresh_claims: fresh.then(HashMap::new),
         written: HashSet::new(),
         summary: &mut summary,
     };
@@ -213,6 +215,9 @@ struct Apply<'a, 'w> {
     root: &'a Path,
     writer: Writer<'w>,
     known: &'a HashMap<String, FileState>,
+    /// When the index was empty as the sync began, every claim is made in this sync, so
+    /// claims are kept here rather than asked of the index file by file.
+    fresh_claims: Option<HashMap<String, Vec<String>>>,
     /// Ids whose task this sync wrote, so a conflict found later can undo the write.
     written: HashSet<String>,
     summary: &'a mut Summary,
@@ -253,15 +258,27 @@ impl Apply<'_, '_> {
             self.summary.invalid.push(path.to_owned());
         }
         let Some(id) = claim else { return Ok(()) };
-        let others: Vec<String> = self
-            .writer
-            .claimants(&id)?
-            .into_iter()
-            .filter(|p| p != path)
-            .collect();
+        let others: Vec<String> = match &mut self.fresh_claims {
+            Some(claims) => {
+                let claimants = claims.entry(id.clone()).or_default();
+                claimants.push(path.to_owned());
+                claimants[..claimants.len() - 1].to_vec()
+            }
+            None => self
+                .writer
+                .claimants(&id)?
+                .into_iter()
+                .filter(|p| p != path)
+                .collect(),
+        };
         if others.is_empty() {
             if let Some((task, json)) = &outcome.task {
-                match self.writer.put_task(task, json, path)? {
+                let change = if self.fresh_claims.is_some() {
+                    self.writer.insert_task(task, json, path)?
+                } else {
+                    self.writer.put_task(task, json, path)?
+                };
+                match change {
                     Change::Added => self.summary.added.push(id.clone()),
                     Change::Updated => self.summary.updated.push(id.clone()),
                     Change::Unchanged => {
