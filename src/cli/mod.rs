@@ -148,25 +148,6 @@ fn read_body<T: serde::de::DeserializeOwned>(file: &Path) -> anyhow::Result<(T, 
     if bytes.len() as u64 > MAX_BODY_BYTES {
         anyhow::bail!("{name} is larger than {MAX_BODY_BYTES} bytes");
     }
-    let body = yaml::parse_body::<T>(&bytes).map_err(|d| {
-        annotask::Error::Invalid(vec![annotask::validate::Report {
-            file: name.clone(),
-            diagnostics: vec![d],
-        }])
-    })?;
+    let body = yaml::parse_body::<T>(&bytes).map_err(|d| annotask::Error::bad_body(&name, d))?;
     Ok((body, bytes, name))
-}
-
-/// Gives the diagnostics of an invalid request the body's name and their line and column.
-fn locate_in_body(err: annotask::Error, bytes: &[u8], name: &str) -> anyhow::Error {
-    match err {
-        annotask::Error::Invalid(mut reports) => {
-            for report in &mut reports {
-                report.file = name.to_owned();
-                yaml::locate(bytes, &mut report.diagnostics);
-            }
-            annotask::Error::Invalid(reports).into()
-        }
-        other => other.into(),
-    }
 }
