@@ -16,6 +16,7 @@ mod delete;
 mod get;
 mod list;
 mod output;
+mod serve;
 mod sync;
 mod update;
 mod validate;
@@ -62,6 +63,8 @@ enum Command {
     Update(update::Args),
     /// Delete tasks and their files.
     Delete(delete::Args),
+    /// Serve the hosted Tasks API on a local address, answered from the task files.
+    Serve(serve::Args),
 }
 
 /// How a command ended, when it did not fail outright.
@@ -107,6 +110,7 @@ pub fn run() -> ExitCode {
         Command::List(args) => list::run(&ctx, args),
         Command::Update(args) => update::run(&ctx, args),
         Command::Delete(args) => delete::run(&ctx, args),
+        Command::Serve(args) => serve::run(&ctx, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
