@@ -21,9 +21,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::middleware;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header::CONTENT_LENGTH;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
 
+use reply::Failure;
 use repos::Repos;
 
 /// Where `annotask serve` listens unless told otherwise: loopback only.
@@ -83,7 +86,9 @@ impl Server {
             return Err(StartError::NeedsKey(config.addr));
         }
         let repos = Arc::new(Repos::open(&config.root, config.db.as_deref())?);
-        let mut app = routes::router(repos.clone()).layer(DefaultBodyLimit::max(MAX_BODY_BYTES));
+        let mut app = routes::router(repos.clone())
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn(refuse_announced_excess));
         if let Some(key) = config.api_key {
             app = app.layer(middleware::from_fn_with_state(
                 Arc::<str>::from(key.trim()),
@@ -126,6 +131,19 @@ impl Server {
                 .await
         })
     }
+}
+
+/// Refuses a body whose Content-Length is over the limit before reading any of it. Bodies
+/// sent without one are cut off at the limit as they are read.
+async fn refuse_announced_excess(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Failure::too_large().into_response();
+    }
+    next.run(request).await
 }
 
 /// Completes on Ctrl-C or, on Unix, SIGTERM: how a terminal and a service manager ask a

@@ -52,6 +52,17 @@ impl Failure {
         )
     }
 
+    pub fn too_large() -> Failure {
+        Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            api::StatusCode::InvalidRequest,
+            format!(
+                "the request body is larger than {} bytes; send fewer tasks per request",
+                super::MAX_BODY_BYTES
+            ),
+        )
+    }
+
     pub fn internal(details: impl Into<String>) -> Failure {
         Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -90,14 +101,7 @@ impl From<crate::Error> for Failure {
 impl From<BytesRejection> for Failure {
     fn from(rejection: BytesRejection) -> Failure {
         match rejection.status() {
-            StatusCode::PAYLOAD_TOO_LARGE => Failure::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                api::StatusCode::InvalidRequest,
-                format!(
-                    "the request body is larger than {} bytes; send fewer tasks per request",
-                    super::MAX_BODY_BYTES
-                ),
-            ),
+            StatusCode::PAYLOAD_TOO_LARGE => Failure::too_large(),
             _ => Failure::bad_request(format!(
                 "cannot read the request body: {}",
                 rejection.body_text()
