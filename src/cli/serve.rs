@@ -56,7 +56,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let invalid = server.invalid_files()?;
     if invalid > 0 {
         eprintln!(
-            "warning: {invalid} task files are invalid and not served; `annotask sync` lists them"
+            "warning: {invalid} invalid task file(s) not served; `annotask sync` lists the problems"
         );
     }
     server.run().context("the server failed")?;

@@ -34,9 +34,9 @@ impl Repos {
         })
     }
 
-    /// A repo to write with. Its write path takes the project's write lock and syncs under
-    /// it, so writes need nothing more.
-    pub fn writer(&self) -> Result<Lease<'_>> {
+    /// A repo as the pool has it: enough for writes, whose path takes the project's write
+    /// lock and syncs under it.
+    pub fn checkout(&self) -> Result<Lease<'_>> {
         let repo = match lock(&self.idle).pop() {
             Some(repo) => repo,
             None => Repo::open(&self.root, self.db.as_deref())?,
@@ -49,9 +49,9 @@ impl Repos {
 
     /// A repo whose index answers for the files as they are now, edits made in an editor
     /// included. Until a watcher keeps the index current, that takes a sync (one stat per
-    /// file) before each read; with one, this becomes `self.writer()`.
+    /// file) before each read; with one, this becomes `self.checkout()`.
     pub fn fresh(&self) -> Result<Lease<'_>> {
-        let mut lease = self.writer()?;
+        let mut lease = self.checkout()?;
         let _one_at_a_time = lock(&self.syncing);
         lease.sync()?;
         Ok(lease)
@@ -59,7 +59,7 @@ impl Repos {
 
     /// How many task files the index holds as invalid (and so does not serve).
     pub fn invalid_files(&self) -> Result<usize> {
-        Ok(self.writer()?.index().reports(true)?.len())
+        Ok(self.checkout()?.index().reports(true)?.len())
     }
 }
 

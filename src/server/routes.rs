@@ -63,7 +63,7 @@ async fn post_tasks(
     blocking(repos, move |repos| {
         let request: PostTasks = decode(&body)?;
         let tasks = repos
-            .writer()?
+            .checkout()?
             .create(request.tasks)
             .map_err(|e| e.in_body(&body, BODY))?;
         Ok(reply::json(&TasksResponse {
@@ -137,7 +137,7 @@ async fn patch_tasks(
             return Err(Error::UnsupportedAction(request.action).into());
         }
         let tasks = repos
-            .writer()?
+            .checkout()?
             .update(request.tasks)
             .map_err(|e| e.in_body(&body, BODY))?;
         Ok(reply::json(&TasksResponse {
@@ -158,7 +158,7 @@ async fn delete_tasks(
     blocking(repos, move |repos| {
         let request: DeleteTasks = decode(&body)?;
         repos
-            .writer()?
+            .checkout()?
             .delete(&request.ids)
             .map_err(|e| e.in_body(&body, BODY))?;
         Ok(reply::json(&StatusResponse { status: ok() }))
