@@ -6,7 +6,8 @@ use std::path::PathBuf;
 
 use crate::api::{ApiStatus, StatusCode};
 use crate::store::StoreError;
-use crate::validate::Report;
+use crate::validate::{Diagnostic, Report};
+use crate::yaml;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -41,16 +42,27 @@ fn quoted(ids: &[String]) -> String {
         .join(", ")
 }
 
+/// One line for every error, as a client reading an API status's `details` needs it: the field,
+/// the message, and where the text has them, the position and the hint.
 fn invalid_summary(reports: &[Report]) -> String {
     let mut lines = Vec::new();
     for report in reports {
         for d in report.diagnostics.iter().filter(|d| d.is_error()) {
-            let field = if d.field.is_empty() {
-                String::new()
+            let mut line = if d.field.is_empty() {
+                d.message.clone()
             } else {
-                format!("{}: ", d.field)
+                format!("{}: {}", d.field, d.message)
             };
-            lines.push(format!("{field}{}", d.message));
+            let notes: Vec<String> = d
+                .location
+                .map(|at| format!("line {}, column {}", at.line, at.column))
+                .into_iter()
+                .chain(d.hint.as_ref().map(|hint| format!("hint: {hint}")))
+                .collect();
+            if !notes.is_empty() {
+                line.push_str(&format!(" ({})", notes.join("; ")));
+            }
+            lines.push(line);
         }
     }
     format!("invalid input: {}", lines.join("; "))
@@ -63,6 +75,29 @@ impl Error {
             action,
             path,
             source,
+        }
+    }
+
+    /// A request body that did not decode; `name` says where it came from (a file, `-`).
+    pub fn bad_body(name: &str, diagnostic: Diagnostic) -> Error {
+        Error::Invalid(vec![Report {
+            file: name.to_owned(),
+            diagnostics: vec![diagnostic],
+        }])
+    }
+
+    /// Names the request body an invalid request came in, and places its diagnostics (which
+    /// name fields such as `tasks[1].worker`) at their line and column in it.
+    pub fn in_body(self, bytes: &[u8], name: &str) -> Error {
+        match self {
+            Error::Invalid(mut reports) => {
+                for report in &mut reports {
+                    report.file = name.to_owned();
+                    yaml::locate(bytes, &mut report.diagnostics);
+                }
+                Error::Invalid(reports)
+            }
+            other => other,
         }
     }
 

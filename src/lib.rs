@@ -2,7 +2,7 @@
 //! Tasks API's JSON.
 //!
 //! Dependencies point one way: [`model`] ← [`validate`] ← [`yaml`], [`store`] ← [`sync`] ←
-//! [`repo`] ← the CLI (and, later, the server). The files under `tasks/` are the truth; the
+//! [`repo`] ← the CLI and the [`server`]. The files under `tasks/` are the truth; the
 //! index is derived from them and can always be rebuilt.
 
 pub mod api;
@@ -10,6 +10,7 @@ pub mod error;
 pub mod files;
 pub mod model;
 pub mod repo;
+pub mod server;
 pub mod store;
 pub mod sync;
 pub mod validate;

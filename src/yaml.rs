@@ -22,6 +22,9 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 /// Reads one task document. A document that does not decode yields one located error (decoding
 /// stops at the first structural problem; rule checks in [`crate::validate`] report them all).
 pub fn parse_task(bytes: &[u8]) -> Result<TaskDoc, Diagnostic> {
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
     let doc = parse_document(bytes, Format::Yaml)?;
     // An editor that truncates a file before writing it shows watchers an empty file for a
     // moment; that must read as "no content yet", not as a task with nothing in it.
@@ -42,7 +45,8 @@ fn is_blank(bytes: &[u8]) -> bool {
 
 /// Reads an API request body, JSON (the API's own format) or YAML, told apart by its first
 /// character. JSON goes to a JSON parser because request bodies pasted from the API's
-/// documentation indent with tabs, which YAML forbids.
+/// documentation indent with tabs, which YAML forbids. A body holds many tasks, so the limit
+/// of one task file does not apply; the caller bounds what it reads.
 pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Diagnostic> {
     let json = bytes
         .iter()
@@ -58,9 +62,6 @@ enum Format {
 }
 
 fn parse_document<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T, Diagnostic> {
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(too_large(bytes.len() as u64));
-    }
     let text = match std::str::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -78,7 +79,7 @@ fn parse_document<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T
     }
     let result = match format {
         Format::Yaml => yaml_serde::from_str(text).map_err(|e| yaml_error(&e)),
-        Format::Json => serde_json::from_str(text).map_err(|e| json_error(&e)),
+        Format::Json => from_json(text),
     };
     result.map_err(|d| relocate(text, d))
 }
@@ -125,11 +126,51 @@ fn yaml_error(e: &yaml_serde::Error) -> Diagnostic {
     d
 }
 
-fn json_error(e: &serde_json::Error) -> Diagnostic {
+/// serde_json's errors name no field, so a tracker records the path where decoding stopped.
+fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, Diagnostic> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de)
+        .map_err(|e| json_error(&json_path(e.path(), e.inner()), e.inner()))?;
+    de.end().map_err(|e| json_error("", &e))?;
+    Ok(value)
+}
+
+/// The tracked path in this module's spelling (`tasks[0].worker`), up to the last key known.
+/// An error about a key (unknown, duplicate) gets the path of its map, as YAML errors have,
+/// because the message names the key.
+fn json_path(path: &serde_path_to_error::Path, e: &serde_json::Error) -> String {
+    use serde_path_to_error::Segment;
+    let mut segments: Vec<&Segment> = path
+        .iter()
+        .take_while(|s| !matches!(s, Segment::Unknown))
+        .collect();
+    let message = e.to_string();
+    if let Some(Segment::Map { key }) = segments.last()
+        && backquoted(&message).first() == Some(&key.as_str())
+    {
+        segments.pop();
+    }
+    let mut out = String::new();
+    for segment in segments {
+        match segment {
+            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
+            Segment::Map { key } | Segment::Enum { variant: key } => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Segment::Unknown => {}
+        }
+    }
+    out
+}
+
+fn json_error(field: &str, e: &serde_json::Error) -> Diagnostic {
     let message = e.to_string();
     let suffix = format!(" at line {} column {}", e.line(), e.column());
     let message = message.strip_suffix(&suffix).unwrap_or(&message);
-    let mut d = serde_message("", message);
+    let mut d = serde_message(field, message);
     if e.line() > 0 {
         d.location = Some(Location {
             line: e.line() as u32,
@@ -393,4 +434,60 @@ pub fn to_yaml(task: &Task) -> String {
 /// Any serialisable value as YAML (the CLI's `-o yaml`).
 pub fn to_yaml_value<T: Serialize + ?Sized>(value: &T) -> String {
     yaml_serde::to_string(value).expect("task documents always serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::PostTasks;
+
+    #[test]
+    fn bodies_may_exceed_the_file_limit() {
+        let task =
+            r#"{"id": "t", "type": "TYPE_NOT_SET", "description": "padding padding padding"}"#;
+        let count = MAX_FILE_BYTES as usize / task.len() + 1;
+        let body = format!(r#"{{"tasks": [{}]}}"#, vec![task; count].join(","));
+        assert!(body.len() as u64 > MAX_FILE_BYTES);
+        let parsed: PostTasks = parse_body(body.as_bytes()).unwrap();
+        assert_eq!(parsed.tasks.len(), count);
+        assert!(
+            parse_task(body.as_bytes()).is_err(),
+            "a task file that large is refused"
+        );
+    }
+
+    #[test]
+    fn json_errors_name_their_field() {
+        for (body, field, message) in [
+            (
+                r#"{"tasks": [{"sample_ms": "fast"}]}"#,
+                "tasks[0].sample_ms",
+                "invalid type: string \"fast\", expected u32",
+            ),
+            (
+                r#"{"tasks": [{}, {"nmae": "x"}]}"#,
+                "tasks[1].nmae",
+                "unknown key `nmae`",
+            ),
+            (
+                r#"{"tasks": [{"worker": {"strategy": "FUL"}}]}"#,
+                "tasks[0].worker.strategy",
+                "unknown value `FUL`",
+            ),
+            (
+                r#"{"tasks": [{"id": "a", "id": "b"}]}"#,
+                "tasks[0].id",
+                "duplicate key `id`",
+            ),
+            (r#"{"tasks": []} x"#, "", "trailing characters"),
+        ] {
+            let d = parse_body::<PostTasks>(body.as_bytes()).unwrap_err();
+            assert_eq!(
+                (d.field.as_str(), d.message.as_str()),
+                (field, message),
+                "{body}"
+            );
+            assert!(d.location.is_some(), "{body}");
+        }
+    }
 }

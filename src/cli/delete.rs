@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use annotask::api::{DeleteTasks, StatusResponse, ok};
 
-use super::{Format, Global, Outcome, locate_in_body, output, read_body};
+use super::{Format, Global, Outcome, output, read_body};
 
 #[derive(Debug, clap::Args)]
 #[command(group = clap::ArgGroup::new("which").required(true).args(["ids", "file"]))]
@@ -26,8 +26,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     };
     let mut repo = global.open()?;
     repo.delete(&ids).map_err(|e| match &body {
-        Some((bytes, name)) => locate_in_body(e, bytes, name),
-        None => e.into(),
+        Some((bytes, name)) => e.in_body(bytes, name),
+        None => e,
     })?;
     match global.format {
         Format::Json => output::json(&StatusResponse { status: ok() }),

@@ -16,6 +16,7 @@ mod delete;
 mod get;
 mod list;
 mod output;
+mod serve;
 mod sync;
 mod update;
 mod validate;
@@ -62,6 +63,8 @@ enum Command {
     Update(update::Args),
     /// Delete tasks and their files.
     Delete(delete::Args),
+    /// Serve the hosted Tasks API on a local address, answered from the task files.
+    Serve(serve::Args),
 }
 
 /// How a command ended, when it did not fail outright.
@@ -107,6 +110,7 @@ pub fn run() -> ExitCode {
         Command::List(args) => list::run(&ctx, args),
         Command::Update(args) => update::run(&ctx, args),
         Command::Delete(args) => delete::run(&ctx, args),
+        Command::Serve(args) => serve::run(&ctx, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -148,25 +152,6 @@ fn read_body<T: serde::de::DeserializeOwned>(file: &Path) -> anyhow::Result<(T, 
     if bytes.len() as u64 > MAX_BODY_BYTES {
         anyhow::bail!("{name} is larger than {MAX_BODY_BYTES} bytes");
     }
-    let body = yaml::parse_body::<T>(&bytes).map_err(|d| {
-        annotask::Error::Invalid(vec![annotask::validate::Report {
-            file: name.clone(),
-            diagnostics: vec![d],
-        }])
-    })?;
+    let body = yaml::parse_body::<T>(&bytes).map_err(|d| annotask::Error::bad_body(&name, d))?;
     Ok((body, bytes, name))
-}
-
-/// Gives the diagnostics of an invalid request the body's name and their line and column.
-fn locate_in_body(err: annotask::Error, bytes: &[u8], name: &str) -> anyhow::Error {
-    match err {
-        annotask::Error::Invalid(mut reports) => {
-            for report in &mut reports {
-                report.file = name.to_owned();
-                yaml::locate(bytes, &mut report.diagnostics);
-            }
-            annotask::Error::Invalid(reports).into()
-        }
-        other => other.into(),
-    }
 }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use annotask::api::{PatchTasks, TasksResponse, ok};
 
-use super::{Format, Global, Outcome, locate_in_body, output, read_body};
+use super::{Format, Global, Outcome, output, read_body};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -21,7 +21,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let mut repo = global.open()?;
     let tasks = repo
         .update(body.tasks)
-        .map_err(|e| locate_in_body(e, &bytes, &name))?;
+        .map_err(|e| e.in_body(&bytes, &name))?;
     match global.format {
         Format::Json => output::json(&TasksResponse {
             status: ok(),

@@ -1,0 +1,64 @@
+//! `annotask serve`: the hosted Tasks API on a local address, answered from the task files.
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+
+use annotask::server::{self, Config, Server, StartError};
+
+use super::{Global, Outcome};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Where to listen, IP:PORT; port 0 picks a free port. Beyond loopback, an API key is
+    /// required.
+    #[arg(long, default_value = server::DEFAULT_ADDR)]
+    addr: SocketAddr,
+    /// Require `Authorization: Key KEY` on every request.
+    #[arg(
+        long,
+        value_name = "KEY",
+        env = "ANNOTASK_API_KEY",
+        hide_env_values = true
+    )]
+    api_key: Option<String>,
+}
+
+pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
+    let keyed = args.api_key.is_some();
+    let server = Server::bind(Config {
+        root: global.root.clone(),
+        db: global.db.clone(),
+        addr: args.addr,
+        api_key: args.api_key,
+    })
+    .map_err(|e| match e {
+        StartError::NeedsKey(_) => anyhow::anyhow!(
+            "{e}\n    hint: pass --api-key KEY (or set ANNOTASK_API_KEY), or listen on loopback, e.g. --addr {}",
+            server::DEFAULT_ADDR
+        ),
+        e => e.into(),
+    })?;
+    let addr = server
+        .local_addr()
+        .context("cannot read the bound address")?;
+    // The first line names the URL, so scripts and tests can read where to connect.
+    println!("listening on http://{addr}");
+    let auth = if keyed {
+        "requests need `Authorization: Key <key>`"
+    } else {
+        "no API key required"
+    };
+    eprintln!(
+        "serving {}; {auth}; Ctrl-C stops",
+        global.root.join(annotask::files::TASKS_DIR).display()
+    );
+    let invalid = server.invalid_files()?;
+    if invalid > 0 {
+        eprintln!(
+            "warning: {invalid} invalid task file(s) not served; `annotask sync` lists the problems"
+        );
+    }
+    server.run().context("the server failed")?;
+    Ok(Outcome::Success)
+}

@@ -1,0 +1,173 @@
+//! `annotask serve`: the hosted Tasks API over HTTP, answered from the same task files and
+//! index as the CLI. The only module that knows HTTP. Owns the listener, the routes, API keys
+//! and request limits; must not print or exit (the CLI reports the address and any error),
+//! and must not decide task rules: every write goes through [`crate::repo::Repo`], file first,
+//! then index, as the CLI's writes do.
+//!
+//! Handlers run on tokio's async threads; repo work (SQLite, files) runs on its blocking
+//! threads, each with a [`Repo`](crate::repo::Repo) from a small pool. Writers serialise on
+//! the repo's cross-process write lock and SQLite's busy timeout, so concurrent requests
+//! neither fail on a lock nor lose a write.
+
+mod auth;
+mod query;
+mod reply;
+mod repos;
+mod routes;
+
+use std::io;
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::header::CONTENT_LENGTH;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+
+use reply::Failure;
+use repos::Repos;
+
+/// Where `annotask serve` listens unless told otherwise: loopback only.
+pub const DEFAULT_ADDR: &str = "127.0.0.1:8080";
+
+/// Larger request bodies are refused with 413: a PostTasks body of 10,000 tasks is ~6 MiB.
+pub const MAX_BODY_BYTES: usize = 16 << 20;
+
+/// Blocking threads, and so at most this many repo connections at once; more concurrent
+/// requests wait their turn.
+const MAX_BLOCKING_THREADS: usize = 64;
+
+pub struct Config {
+    pub root: PathBuf,
+    pub db: Option<PathBuf>,
+    pub addr: SocketAddr,
+    /// When set, every request must carry `Authorization: Key <api_key>`.
+    pub api_key: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(
+        "refusing to listen on {0} without an API key: anyone who can reach it could read and change every task"
+    )]
+    NeedsKey(SocketAddr),
+    #[error("the API key is empty")]
+    EmptyKey,
+    #[error("cannot listen on {addr}")]
+    Bind {
+        addr: SocketAddr,
+        #[source]
+        source: io::Error,
+    },
+    #[error(transparent)]
+    Project(#[from] crate::Error),
+}
+
+/// A server bound to its address, not yet answering.
+pub struct Server {
+    listener: TcpListener,
+    repos: Arc<Repos>,
+    app: Router,
+}
+
+impl Server {
+    /// Checks the configuration, opens the project (bringing its index up to date) and binds.
+    pub fn bind(config: Config) -> Result<Server, StartError> {
+        if config
+            .api_key
+            .as_deref()
+            .is_some_and(|k| k.trim().is_empty())
+        {
+            return Err(StartError::EmptyKey);
+        }
+        if config.api_key.is_none() && !config.addr.ip().is_loopback() {
+            return Err(StartError::NeedsKey(config.addr));
+        }
+        let repos = Arc::new(Repos::open(&config.root, config.db.as_deref())?);
+        let mut app = routes::router(repos.clone())
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .layer(middleware::from_fn(refuse_announced_excess));
+        if let Some(key) = config.api_key {
+            app = app.layer(middleware::from_fn_with_state(
+                Arc::<str>::from(key.trim()),
+                auth::require_key,
+            ));
+        }
+        let bind_error = |source| StartError::Bind {
+            addr: config.addr,
+            source,
+        };
+        let listener = TcpListener::bind(config.addr).map_err(bind_error)?;
+        listener.set_nonblocking(true).map_err(bind_error)?;
+        Ok(Server {
+            listener,
+            repos,
+            app,
+        })
+    }
+
+    /// The address it listens on; with port 0 asked for, the port the system picked.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// How many task files are invalid, and so not served, as the server starts.
+    pub fn invalid_files(&self) -> crate::Result<usize> {
+        self.repos.invalid_files()
+    }
+
+    /// Answers requests until Ctrl-C or SIGTERM, then finishes the requests in flight.
+    pub fn run(self) -> io::Result<()> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .max_blocking_threads(MAX_BLOCKING_THREADS)
+            .build()?;
+        runtime.block_on(async move {
+            let listener = tokio::net::TcpListener::from_std(self.listener)?;
+            axum::serve(listener, self.app)
+                .with_graceful_shutdown(stop_signal())
+                .await
+        })
+    }
+}
+
+/// Refuses a body whose Content-Length is over the limit before reading any of it. Bodies
+/// sent without one are cut off at the limit as they are read.
+async fn refuse_announced_excess(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_BODY_BYTES as u64) {
+        return Failure::too_large().into_response();
+    }
+    next.run(request).await
+}
+
+/// Completes on Ctrl-C or, on Unix, SIGTERM: how a terminal and a service manager ask a
+/// server to stop.
+async fn stop_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,128 @@
+//! How the server answers: the API's JSON bodies, and every failure as an HTTP status with the
+//! API's `{"status": {...}}` body, so a client never has to parse anything else. Owns the
+//! mapping from library errors to HTTP statuses; must not decide what a request means.
+
+use std::error::Error as _;
+
+use axum::body::Body;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::api::{self, ApiStatus, StatusResponse};
+
+/// A `200 OK` with a JSON body.
+pub fn json<T: Serialize>(value: &T) -> Response {
+    with_json(StatusCode::OK, value)
+}
+
+fn with_json<T: Serialize>(http: StatusCode, value: &T) -> Response {
+    let body = serde_json::to_vec(value).expect("responses always serialise");
+    let mut response = Response::new(Body::from(body));
+    *response.status_mut() = http;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}
+
+/// A request that failed: the HTTP status, and the API status that says why.
+#[derive(Debug)]
+pub struct Failure {
+    http: StatusCode,
+    status: ApiStatus,
+}
+
+impl Failure {
+    pub fn new(http: StatusCode, code: api::StatusCode, details: impl Into<String>) -> Failure {
+        Failure {
+            http,
+            status: code.status(Some(details.into())),
+        }
+    }
+
+    /// A request the client got wrong before any task was looked at.
+    pub fn bad_request(details: impl Into<String>) -> Failure {
+        Failure::new(
+            StatusCode::BAD_REQUEST,
+            api::StatusCode::InvalidRequest,
+            details,
+        )
+    }
+
+    pub fn too_large() -> Failure {
+        Failure::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            api::StatusCode::InvalidRequest,
+            format!(
+                "the request body is larger than {} bytes; send fewer tasks per request",
+                super::MAX_BODY_BYTES
+            ),
+        )
+    }
+
+    pub fn internal(details: impl Into<String>) -> Failure {
+        Failure::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            api::StatusCode::ServerError,
+            details,
+        )
+    }
+}
+
+impl From<crate::Error> for Failure {
+    fn from(e: crate::Error) -> Failure {
+        use crate::Error;
+        let http = match &e {
+            Error::Invalid(_) | Error::UnsupportedAction(_) => StatusCode::BAD_REQUEST,
+            Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::AlreadyExists(_) => StatusCode::CONFLICT,
+            Error::NoTasksDir(_) | Error::Io { .. } | Error::Store(_) => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let mut status = e.status();
+        if !e.is_input_error() {
+            // "cannot write tasks/a.yaml" alone does not say what to fix; its cause does.
+            let mut details = e.to_string();
+            let mut source = e.source();
+            while let Some(cause) = source {
+                details.push_str(&format!(": {cause}"));
+                source = cause.source();
+            }
+            status.details = Some(details);
+        }
+        Failure { http, status }
+    }
+}
+
+impl From<BytesRejection> for Failure {
+    fn from(rejection: BytesRejection) -> Failure {
+        match rejection.status() {
+            StatusCode::PAYLOAD_TOO_LARGE => Failure::too_large(),
+            _ => Failure::bad_request(format!(
+                "cannot read the request body: {}",
+                rejection.body_text()
+            )),
+        }
+    }
+}
+
+impl IntoResponse for Failure {
+    fn into_response(self) -> Response {
+        let mut response = with_json(
+            self.http,
+            &StatusResponse {
+                status: self.status,
+            },
+        );
+        if self.http == StatusCode::UNAUTHORIZED {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Key"));
+        }
+        response
+    }
+}

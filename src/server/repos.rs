@@ -1,0 +1,102 @@
+//! Open projects for the request handlers, and where a read's freshness comes from. Owns the
+//! pool of [`Repo`]s (a SQLite connection is not shared between threads, and opening one per
+//! request would prepare every statement anew); must not know HTTP.
+
+use std::ops::{Deref, DerefMut};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use crate::error::Result;
+use crate::repo::Repo;
+
+/// More idle repos than this are closed: a burst of requests should not keep its connections.
+const MAX_IDLE: usize = 16;
+
+pub struct Repos {
+    root: PathBuf,
+    db: Option<PathBuf>,
+    idle: Mutex<Vec<Repo>>,
+    /// Serialises the syncs of reads, so a burst of readers syncs once, not once each.
+    syncing: Mutex<()>,
+}
+
+impl Repos {
+    /// Opens the project and brings its index up to date, so that a missing tasks folder or
+    /// a broken index fails at start rather than on the first request.
+    pub fn open(root: &Path, db: Option<&Path>) -> Result<Repos> {
+        let mut repo = Repo::open(root, db)?;
+        repo.sync()?;
+        Ok(Repos {
+            root: root.to_owned(),
+            db: db.map(Path::to_owned),
+            idle: Mutex::new(vec![repo]),
+            syncing: Mutex::new(()),
+        })
+    }
+
+    /// A repo as the pool has it: enough for writes, whose path takes the project's write
+    /// lock and syncs under it.
+    pub fn checkout(&self) -> Result<Lease<'_>> {
+        let repo = match lock(&self.idle).pop() {
+            Some(repo) => repo,
+            None => Repo::open(&self.root, self.db.as_deref())?,
+        };
+        Ok(Lease {
+            repos: self,
+            repo: Some(repo),
+        })
+    }
+
+    /// A repo whose index answers for the files as they are now, edits made in an editor
+    /// included. Until a watcher keeps the index current, that takes a sync (one stat per
+    /// file) before each read; with one, this becomes `self.checkout()`.
+    pub fn fresh(&self) -> Result<Lease<'_>> {
+        let mut lease = self.checkout()?;
+        let _one_at_a_time = lock(&self.syncing);
+        lease.sync()?;
+        Ok(lease)
+    }
+
+    /// How many task files the index holds as invalid (and so does not serve).
+    pub fn invalid_files(&self) -> Result<usize> {
+        Ok(self.checkout()?.index().reports(true)?.len())
+    }
+}
+
+/// A repo on loan from the pool; dropping it gives it back.
+pub struct Lease<'a> {
+    repos: &'a Repos,
+    repo: Option<Repo>,
+}
+
+impl Deref for Lease<'_> {
+    type Target = Repo;
+    fn deref(&self) -> &Repo {
+        self.repo
+            .as_ref()
+            .expect("a lease holds its repo until dropped")
+    }
+}
+
+impl DerefMut for Lease<'_> {
+    fn deref_mut(&mut self) -> &mut Repo {
+        self.repo
+            .as_mut()
+            .expect("a lease holds its repo until dropped")
+    }
+}
+
+impl Drop for Lease<'_> {
+    fn drop(&mut self) {
+        let mut idle = lock(&self.repos.idle);
+        if idle.len() < MAX_IDLE {
+            idle.extend(self.repo.take());
+        }
+    }
+}
+
+/// A panic while a lock was held leaves nothing half-done here (the pool is a list, the sync
+/// lock guards no data), so a poisoned lock is used as it is.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}

@@ -1,0 +1,209 @@
+//! The Tasks API's routes: each decodes its request, calls the same [`Repo`] operation as the
+//! CLI command of the same name on a blocking thread, and answers with the API's shapes. Must
+//! not implement task rules or touch files: that is the repo's job.
+//!
+//! [`Repo`]: crate::repo::Repo
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, PathRejection};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::value::RawValue;
+
+use crate::api::{
+    self, DeleteTasks, PatchTasks, PostTasks, StatusResponse, TaskResponse, TasksResponse, ok,
+};
+use crate::validate::check_id;
+use crate::{Error, yaml};
+
+use super::query;
+use super::reply::{self, Failure};
+use super::repos::Repos;
+
+type Reply = Result<Response, Failure>;
+
+/// What diagnostics call the request body.
+const BODY: &str = "body";
+
+/// Every task route, at `/v2/...` and under `/v2/users/{user_id}/apps/{app_id}/...`. annotask
+/// serves one app, so the user and app in the path are accepted and not checked.
+pub fn router(repos: Arc<Repos>) -> Router {
+    let mut router = Router::new();
+    for prefix in ["/v2", "/v2/users/{user_id}/apps/{app_id}"] {
+        router = router
+            .route(
+                &format!("{prefix}/tasks"),
+                get(list_tasks)
+                    .post(post_tasks)
+                    .patch(patch_tasks)
+                    .delete(delete_tasks),
+            )
+            .route(&format!("{prefix}/tasks/{{task_id}}"), get(get_task));
+    }
+    router
+        .fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .with_state(repos)
+}
+
+async fn post_tasks(
+    State(repos): State<Arc<Repos>>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    query::none_expected(raw.as_deref())?;
+    let body = body?;
+    blocking(repos, move |repos| {
+        let request: PostTasks = decode(&body)?;
+        let tasks = repos
+            .checkout()?
+            .create(request.tasks)
+            .map_err(|e| e.in_body(&body, BODY))?;
+        Ok(reply::json(&TasksResponse {
+            status: ok(),
+            tasks,
+        }))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+struct TaskPath {
+    task_id: String,
+}
+
+async fn get_task(
+    State(repos): State<Arc<Repos>>,
+    path: Result<Path<TaskPath>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let Path(TaskPath { task_id: id }) = path.map_err(|e| Failure::bad_request(e.body_text()))?;
+    query::none_expected(raw.as_deref())?;
+    // Ids are never used as paths here, but one that no task can have is the client's
+    // mistake, and worth saying so rather than "not found".
+    check_id(&id).map_err(Failure::bad_request)?;
+    blocking(repos, move |repos| {
+        let json = repos
+            .fresh()?
+            .index()
+            .get_json(&id)
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::NotFound(vec![id.clone()]))?;
+        Ok(reply::json(&TaskResponse {
+            status: ok(),
+            task: raw_json(json)?,
+        }))
+    })
+    .await
+}
+
+async fn list_tasks(State(repos): State<Arc<Repos>>, RawQuery(raw): RawQuery) -> Reply {
+    let query = query::list(raw.as_deref())?;
+    blocking(repos, move |repos| {
+        // The index holds each task's canonical JSON: it is passed through unparsed.
+        let tasks = repos
+            .fresh()?
+            .index()
+            .list_json(&query)
+            .map_err(Error::from)?
+            .into_iter()
+            .map(raw_json)
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(reply::json(&TasksResponse {
+            status: ok(),
+            tasks,
+        }))
+    })
+    .await
+}
+
+async fn patch_tasks(
+    State(repos): State<Arc<Repos>>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    query::none_expected(raw.as_deref())?;
+    let body = body?;
+    blocking(repos, move |repos| {
+        let request: PatchTasks = decode(&body)?;
+        if request.action != "overwrite" {
+            return Err(Error::UnsupportedAction(request.action).into());
+        }
+        let tasks = repos
+            .checkout()?
+            .update(request.tasks)
+            .map_err(|e| e.in_body(&body, BODY))?;
+        Ok(reply::json(&TasksResponse {
+            status: ok(),
+            tasks,
+        }))
+    })
+    .await
+}
+
+async fn delete_tasks(
+    State(repos): State<Arc<Repos>>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    query::none_expected(raw.as_deref())?;
+    let body = body?;
+    blocking(repos, move |repos| {
+        let request: DeleteTasks = decode(&body)?;
+        repos
+            .checkout()?
+            .delete(&request.ids)
+            .map_err(|e| e.in_body(&body, BODY))?;
+        Ok(reply::json(&StatusResponse { status: ok() }))
+    })
+    .await
+}
+
+async fn no_route(method: Method, uri: Uri) -> Failure {
+    Failure::new(
+        StatusCode::NOT_FOUND,
+        api::StatusCode::DoesNotExist,
+        format!(
+            "no route {method} {}; annotask serves /v2/tasks and /v2/tasks/{{task_id}}",
+            uri.path()
+        ),
+    )
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> Failure {
+    Failure::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        api::StatusCode::BadRequest,
+        format!("{method} is not allowed on {}", uri.path()),
+    )
+}
+
+/// Decodes a request body as the CLI does, so messages and field paths match.
+fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
+    yaml::parse_body(body).map_err(|d| Error::bad_body(BODY, d).into())
+}
+
+fn raw_json(json: String) -> Result<Box<RawValue>, Failure> {
+    RawValue::from_string(json).map_err(|_| {
+        Failure::internal(
+            "the index holds a task that is not valid JSON; delete the index to rebuild it",
+        )
+    })
+}
+
+/// Runs repo work, which blocks on SQLite and the file system, off the async threads.
+async fn blocking<F>(repos: Arc<Repos>, work: F) -> Reply
+where
+    F: FnOnce(&Repos) -> Reply + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || work(&repos))
+        .await
+        .unwrap_or_else(|e| Err(Failure::internal(format!("the request failed: {e}"))))
+}

@@ -1,0 +1,909 @@
+//! `annotask serve` over real HTTP: the binary on a port of its choosing, in a copy of the
+//! shipped project, driven with the API document's request bodies, the official Python client
+//! (when ANNOTASK_TEST_PYTHON names a Python that has it), bad input, API keys, body limits,
+//! concurrent clients and edits made on disk while it runs.
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+const BIN: &str = env!("CARGO_BIN_EXE_annotask");
+const STARTUP: Duration = Duration::from_secs(60);
+
+/// The four tasks the repository ships, by id.
+const SHIPPED: [&str; 4] = [
+    "annotate-birds-weighted",
+    "annotate-cars-consensus",
+    "annotate-dogs-reviewed",
+    "annotate-street-cats",
+];
+
+/// A running server on a copy of the shipped project; killed when dropped.
+struct Served {
+    child: Child,
+    base: String,
+    root: TempDir,
+    key: Option<String>,
+}
+
+impl Served {
+    fn start() -> Served {
+        Served::start_with(&[], &[])
+    }
+
+    fn start_with(args: &[&str], env: &[(&str, &str)]) -> Served {
+        let root = tempfile::tempdir().unwrap();
+        let tasks = root.path().join("tasks");
+        fs::create_dir(&tasks).unwrap();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("tasks");
+        for entry in fs::read_dir(shipped).unwrap() {
+            let entry = entry.unwrap();
+            fs::copy(entry.path(), tasks.join(entry.file_name())).unwrap();
+        }
+        let mut child = Command::new(BIN)
+            .arg("--root")
+            .arg(root.path())
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("ANNOTASK_API_KEY")
+            .envs(env.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // The first line of stdout names the URL; it is printed once the port is bound.
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            let mut line = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut line);
+            let _ = tx.send(line);
+        });
+        let line = rx
+            .recv_timeout(STARTUP)
+            .expect("the server prints its URL in time");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+            .to_owned();
+        let key = args
+            .iter()
+            .position(|a| *a == "--api-key")
+            .map(|i| args[i + 1].to_owned())
+            .or_else(|| {
+                env.iter()
+                    .find(|(k, _)| *k == "ANNOTASK_API_KEY")
+                    .map(|(_, v)| (*v).to_owned())
+            });
+        Served {
+            child,
+            base,
+            root,
+            key,
+        }
+    }
+
+    fn tasks_dir(&self) -> PathBuf {
+        self.root.path().join("tasks")
+    }
+
+    /// Sends a request with the server's key (if any); returns the status and JSON body.
+    fn call(&self, method: &str, path: &str, body: Option<&str>) -> (u16, Value) {
+        let auth = self.key.as_ref().map(|k| format!("Key {k}"));
+        self.call_as(auth.as_deref(), method, path, body)
+    }
+
+    fn call_as(
+        &self,
+        auth: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let url = format!("{}{path}", self.base);
+        fn authed<B>(r: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
+            match auth {
+                Some(a) => r.header("Authorization", a),
+                None => r,
+            }
+        }
+        let body = body.unwrap_or_default();
+        let sent = match method {
+            "GET" => authed(agent.get(&url), auth).call(),
+            "PUT" => authed(agent.put(&url), auth).send(body),
+            "POST" => authed(agent.post(&url), auth)
+                .content_type("application/json")
+                .send(body),
+            "PATCH" => authed(agent.patch(&url), auth)
+                .content_type("application/json")
+                .send(body),
+            "DELETE" => authed(agent.delete(&url), auth)
+                .force_send_body()
+                .content_type("application/json")
+                .send(body),
+            other => panic!("no such method in these tests: {other}"),
+        };
+        let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {text}"));
+        (status, value)
+    }
+
+    fn ok(&self, method: &str, path: &str, body: Option<&str>) -> Value {
+        let (status, value) = self.call(method, path, body);
+        assert_eq!(status, 200, "{method} {path}: {value}");
+        assert_eq!(value["status"], json!({"code": 10000, "description": "Ok"}));
+        value
+    }
+
+    fn task_files(&self) -> Vec<String> {
+        let mut names: Vec<String> = fs::read_dir(self.tasks_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn ids(response: &Value) -> Vec<String> {
+    response["tasks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The document's four PostTasks bodies (tasks-api.md), placeholders filled in. The first is
+/// kept as the document prints it, tabs and all.
+const NON_ASSIGNED: &str = r#"
+  {
+      "tasks": [
+          {
+              "type": "CONCEPTS_CLASSIFICATION",
+              "name": "Annotate owl",
+              "worker": {
+              	"strategy": "FULL"
+              },
+          	"concept_ids": [
+          		"owl"
+          	],
+          	"input_source": {
+          		"type": "ALL_INPUTS"
+          	},
+          	"sample_ms": 1000,
+          	"review": {
+          		"strategy": "NONE"
+          	}
+          }
+      ]
+  }"#;
+
+const ASSIGNED: &str = r#"
+    {
+        "tasks": [
+            {
+                "type": "CONCEPTS_CLASSIFICATION",
+                "name": "Annotate owl",
+                "worker": {
+                    "strategy": "FULL",
+                    "user_ids": [
+                        "ana"
+                    ]
+                },
+                "concept_ids": [
+                    "owl"
+                ],
+                "input_source": {
+                    "type": "ALL_INPUTS"
+                },
+                "sample_ms": 1000,
+                "review": {
+                    "strategy": "MANUAL",
+                    "manual_strategy_info": {
+                        "sample_percentage": 0.5
+                    },
+                    "user_ids": [
+                        "dee"
+                    ]
+                }
+            }
+        ]
+    }"#;
+
+const PARTITIONED: &str = r#"
+    {
+        "tasks": [
+            {
+                "type": "CONCEPTS_CLASSIFICATION",
+                "name": "Annotate owl",
+                "worker": {
+                    "strategy": "PARTITIONED",
+                    "user_ids": ["ana", "ben"],
+                    "partitioned_strategy_info": {
+                        "type": "WEIGHTED",
+                        "workers_per_input": 1,
+                        "weights": {
+                            "ana": 90,
+                            "ben": 10
+                        }
+                    }
+                },
+                "concept_ids": [
+                    "owl"
+                ],
+                "input_source": {
+                    "type": "ALL_INPUTS"
+                },
+                "sample_ms": 1000,
+                "review": {
+                    "strategy": "NONE"
+                }
+            }
+        ]
+    }"#;
+
+const CONSENSUS: &str = r#"
+    {
+        "tasks": [
+            {
+                "type": "CONCEPTS_CLASSIFICATION",
+                "name": "Annotate owl",
+                "worker": {
+                    "strategy": "PARTITIONED",
+                    "user_ids": ["ana", "ben", "cy"],
+                    "partitioned_strategy_info": {
+                        "type": "WEIGHTED",
+                        "workers_per_input": 1,
+                        "weights": {
+                            "ana": 1,
+                            "ben": 1,
+                            "cy": 1
+                        }
+                    }
+                },
+                "concept_ids": [
+                    "owl"
+                ],
+                "input_source": {
+                    "type": "ALL_INPUTS"
+                },
+                "sample_ms": 1000,
+                "review": {
+                    "strategy": "CONSENSUS",
+                    "consensus_strategy_info": {
+                        "approval_threshold": 2
+                    },
+                    "user_ids": [
+                        "dee"
+                    ]
+                }
+            }
+        ]
+    }"#;
+
+/// The document's PatchTasks body for a task id.
+fn update_body(id: &str) -> String {
+    r#"
+    {
+        "action": "overwrite",
+        "tasks": [
+            {
+                "id": "TASK_ID",
+                "type": "CONCEPTS_CLASSIFICATION",
+                "name": "Annotate owl",
+                "worker": {
+                    "strategy": "PARTITIONED",
+                    "user_ids": ["ana", "ben"],
+                    "partitioned_strategy_info": {
+                        "type": "WEIGHTED",
+                        "workers_per_input": 1,
+                        "weights": {
+                            "ana": 1,
+                            "ben": 1
+                        }
+                    }
+                },
+                "concept_ids": [
+                    "owl"
+                ],
+                "input_source": {
+                    "type": "ALL_INPUTS"
+                },
+                "sample_ms": 1000,
+                "review": {
+                    "strategy": "CONSENSUS",
+                    "consensus_strategy_info": {
+                        "approval_threshold": 2
+                    },
+                    "user_ids": [
+                        "eve"
+                    ]
+                },
+                "status": {
+                    "code": "TASK_DONE"
+                }
+            }
+        ]
+    }"#
+    .replace("TASK_ID", id)
+}
+
+/// Takes the server-made fields out of an answered task, checking them on the way.
+fn without_server_fields(mut task: Value) -> Value {
+    let object = task.as_object_mut().unwrap();
+    let id = object.remove("id").expect("an id");
+    let id = id.as_str().unwrap();
+    assert!(
+        id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit()),
+        "generated id {id}"
+    );
+    for key in ["created_at", "modified_at"] {
+        let at = object.remove(key).unwrap_or_else(|| panic!("a {key}"));
+        at.as_str()
+            .unwrap()
+            .parse::<jiff::Timestamp>()
+            .unwrap_or_else(|e| panic!("{key} {at}: {e}"));
+    }
+    task
+}
+
+#[test]
+fn the_documents_requests() {
+    let server = Served::start();
+    let mut created = Vec::new();
+    for body in [NON_ASSIGNED, ASSIGNED, PARTITIONED, CONSENSUS] {
+        let response = server.ok("POST", "/v2/tasks", Some(body));
+        let sent: Value = serde_json::from_str(body).unwrap();
+        let mut expected = sent["tasks"][0].clone();
+        expected["status"] = json!({"code": "TASK_IN_PROGRESS"});
+        assert_eq!(response["tasks"].as_array().unwrap().len(), 1);
+        let task = response["tasks"][0].clone();
+        assert_eq!(task["created_at"], task["modified_at"]);
+        assert_eq!(without_server_fields(task.clone()), expected, "{body}");
+        created.push(task);
+    }
+    let [non_assigned, assigned, partitioned, consensus] = created.try_into().unwrap();
+    let id = |t: &Value| t["id"].as_str().unwrap().to_owned();
+
+    // Get: each task comes back as it was created, and its file holds it.
+    for task in [&non_assigned, &assigned, &partitioned, &consensus] {
+        let got = server.ok("GET", &format!("/v2/tasks/{}", id(task)), None);
+        assert_eq!(&got["task"], task);
+        assert!(
+            server
+                .tasks_dir()
+                .join(format!("{}.yaml", id(task)))
+                .is_file()
+        );
+    }
+
+    // List all, in id order.
+    let mut all: Vec<String> = SHIPPED.iter().map(|s| (*s).to_owned()).collect();
+    all.extend([&non_assigned, &assigned, &partitioned, &consensus].map(id));
+    all.sort();
+    let listed = server.ok("GET", "/v2/tasks", None);
+    assert_eq!(ids(&listed), all);
+    let body_of = |wanted: &str| {
+        listed["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == wanted)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(body_of(&id(&consensus)), consensus);
+
+    // By worker, by reviewer.
+    let mut expected = vec![id(&assigned), id(&partitioned), id(&consensus)];
+    expected.sort();
+    assert_eq!(
+        ids(&server.ok("GET", "/v2/tasks?worker_user_ids=ana", None)),
+        expected
+    );
+    let mut expected = vec![id(&assigned), id(&consensus)];
+    expected.sort();
+    assert_eq!(
+        ids(&server.ok("GET", "/v2/tasks?review_user_ids=dee", None)),
+        expected
+    );
+    let mut expected = vec![
+        "annotate-birds-weighted".to_owned(),
+        "annotate-cars-consensus".to_owned(),
+        id(&consensus),
+    ];
+    expected.sort();
+    assert_eq!(
+        ids(&server.ok(
+            "GET",
+            "/v2/tasks?worker_user_ids=chen-wei&worker_user_ids=cy",
+            None
+        )),
+        expected
+    );
+    assert_eq!(
+        ids(&server.ok(
+            "GET",
+            "/v2/tasks?worker_user_ids=maria-lopez&review_user_ids=sam-okafor",
+            None
+        )),
+        ["annotate-cars-consensus", "annotate-dogs-reviewed"]
+    );
+
+    // Paginated: pages of 3 cover everything once, then come back empty.
+    let mut paged = Vec::new();
+    for page in 1..=3 {
+        let got = server.ok("GET", &format!("/v2/tasks?page={page}&per_page=3"), None);
+        assert_eq!(ids(&got).len(), if page < 3 { 3 } else { 2 });
+        paged.extend(ids(&got));
+    }
+    assert_eq!(paged, all);
+    assert!(ids(&server.ok("GET", "/v2/tasks?page=4&per_page=3", None)).is_empty());
+
+    // Update: overwritten, status taken, created_at kept, and the file says so.
+    let target = id(&partitioned);
+    let updated = server.ok("PATCH", "/v2/tasks", Some(&update_body(&target)));
+    let task = &updated["tasks"][0];
+    let sent: Value = serde_json::from_str(&update_body(&target)).unwrap();
+    let mut expected = sent["tasks"][0].clone();
+    expected["created_at"] = partitioned["created_at"].clone();
+    expected["modified_at"] = task["modified_at"].clone();
+    assert_eq!(task, &expected);
+    assert_ne!(task["modified_at"], partitioned["modified_at"]);
+    let got = server.ok("GET", &format!("/v2/tasks/{target}"), None);
+    assert_eq!(&got["task"], task);
+    let file = fs::read_to_string(server.tasks_dir().join(format!("{target}.yaml"))).unwrap();
+    assert!(file.contains("TASK_DONE") && file.contains("eve"), "{file}");
+    assert_eq!(
+        ids(&server.ok("GET", "/v2/tasks?review_user_ids=eve", None)),
+        [target]
+    );
+
+    // Delete: the document's body; the tasks and their files are gone.
+    let doomed = [id(&partitioned), id(&non_assigned)];
+    let deleted = server.ok(
+        "DELETE",
+        "/v2/tasks",
+        Some(&format!(
+            "\n    {{\n        \"ids\":[\"{}\", \"{}\"]\n    }}",
+            doomed[0], doomed[1]
+        )),
+    );
+    assert_eq!(
+        deleted,
+        json!({"status": {"code": 10000, "description": "Ok"}})
+    );
+    for gone in &doomed {
+        let (status, body) = server.call("GET", &format!("/v2/tasks/{gone}"), None);
+        assert_eq!(status, 404);
+        assert_eq!(body["status"]["code"], 54102);
+        assert!(!server.tasks_dir().join(format!("{gone}.yaml")).exists());
+    }
+    assert_eq!(ids(&server.ok("GET", "/v2/tasks", None)).len(), 6);
+}
+
+#[test]
+fn user_and_app_paths() {
+    let server = Served::start();
+    let prefix = "/v2/users/me/apps/annotations";
+    let body = r#"{"user_app_id": {"user_id": "me", "app_id": "annotations"},
+        "tasks": [{"id": "via-app", "type": "TYPE_NOT_SET", "name": "Scoped",
+                   "input_source": {"type": "ALL_INPUTS"}}]}"#;
+    let created = server.ok("POST", &format!("{prefix}/tasks"), Some(body));
+    assert_eq!(ids(&created), ["via-app"]);
+    let got = server.ok(
+        "GET",
+        &format!("{prefix}/tasks/via-app?user_app_id.user_id=me&user_app_id.app_id=annotations"),
+        None,
+    );
+    assert_eq!(got["task"]["name"], "Scoped");
+    let listed = server.ok(
+        "GET",
+        &format!("{prefix}/tasks?user_app_id.user_id=me&user_app_id.app_id=annotations&ids=via-app&ids=annotate-street-cats"),
+        None,
+    );
+    assert_eq!(ids(&listed), ["annotate-street-cats", "via-app"]);
+    let patch = r#"{"action": "overwrite", "tasks": [{"id": "via-app", "name": "Rescoped",
+        "input_source": {"type": "ALL_INPUTS"}}]}"#;
+    server.ok("PATCH", &format!("{prefix}/tasks"), Some(patch));
+    assert_eq!(
+        server.ok("GET", "/v2/tasks/via-app", None)["task"]["name"],
+        "Rescoped"
+    );
+    server.ok(
+        "DELETE",
+        &format!("{prefix}/tasks"),
+        Some(r#"{"user_app_id": {"app_id": "annotations"}, "ids": ["via-app"]}"#),
+    );
+    assert_eq!(server.call("GET", "/v2/tasks/via-app", None).0, 404);
+}
+
+#[test]
+fn api_keys() {
+    // From the environment, as a service manager would pass it.
+    let server = Served::start_with(&[], &[("ANNOTASK_API_KEY", "s3cret")]);
+    for auth in [
+        None,
+        Some("Key wrong"),
+        Some("Bearer s3cret"),
+        Some("s3cret"),
+    ] {
+        for (method, path, body) in [
+            ("GET", "/v2/tasks", None),
+            ("GET", "/v2/tasks/annotate-street-cats", None),
+            (
+                "POST",
+                "/v2/tasks",
+                Some(r#"{"tasks": [{"id": "sneaky"}]}"#),
+            ),
+            (
+                "DELETE",
+                "/v2/tasks",
+                Some(r#"{"ids": ["annotate-street-cats"]}"#),
+            ),
+        ] {
+            let (status, value) = server.call_as(auth, method, path, body);
+            assert_eq!(status, 401, "{auth:?} {method} {path}");
+            assert_eq!(value["status"]["code"], 11008);
+            assert!(!value["status"]["details"].as_str().unwrap().is_empty());
+        }
+    }
+    assert_eq!(server.task_files().len(), 4, "nothing written or deleted");
+    server.ok("GET", "/v2/tasks/annotate-street-cats", None);
+
+    // From the flag.
+    let server = Served::start_with(&["--api-key", "flag-key"], &[]);
+    assert_eq!(server.call_as(None, "GET", "/v2/tasks", None).0, 401);
+    server.ok("GET", "/v2/tasks", None);
+}
+
+#[test]
+fn refuses_to_listen_beyond_loopback_without_a_key() {
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir(root.path().join("tasks")).unwrap();
+    let output = Command::new(BIN)
+        .arg("--root")
+        .arg(root.path())
+        .args(["serve", "--addr", "0.0.0.0:0"])
+        .env_remove("ANNOTASK_API_KEY")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("without an API key") && stderr.contains("--api-key"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "it never listened");
+}
+
+#[test]
+fn bad_requests_write_nothing() {
+    let server = Served::start();
+    let before = server.task_files();
+    let cases: [(&str, &str, &str, &str); 12] = [
+        ("POST", "/v2/tasks", r#"{"tasks": [{"id": "half""#, "EOF"),
+        ("POST", "/v2/tasks", "{\"tasks\": [}", "expected value"),
+        (
+            "POST",
+            "/v2/tasks",
+            r#"{"tasks": [{"id": "t1", "nmae": "x"}]}"#,
+            "tasks[0].nmae: unknown key `nmae` (line 1, column 25; hint: did you mean `name`?)",
+        ),
+        (
+            "POST",
+            "/v2/tasks",
+            r#"{"tasks": [{"id": "t1", "sample_ms": "fast"}]}"#,
+            "tasks[0].sample_ms: invalid type: string \"fast\", expected u32",
+        ),
+        (
+            "POST",
+            "/v2/tasks",
+            r#"{"tasks": [{"id": "t1", "type": "TYPE_NOT_SET"}, {"id": "../escape", "type": "TYPE_NOT_SET"}]}"#,
+            "tasks[1].id: id `../escape` contains '.'",
+        ),
+        (
+            "POST",
+            "/v2/tasks",
+            r#"{"tasks": [{"id": "t1"}], "task": []}"#,
+            "unknown key `task`",
+        ),
+        ("POST", "/v2/tasks", "just some words", "invalid type"),
+        (
+            "POST",
+            "/v2/tasks",
+            r#"{"tasks": [{"id": "annotate-street-cats", "type": "TYPE_NOT_SET",
+                "input_source": {"type": "ALL_INPUTS"}}]}"#,
+            "already exists",
+        ),
+        (
+            "PATCH",
+            "/v2/tasks",
+            r#"{"action": "merge", "tasks": [{"id": "annotate-street-cats"}]}"#,
+            "unsupported action `merge`",
+        ),
+        (
+            "PATCH",
+            "/v2/tasks",
+            r#"{"action": "overwrite", "tasks": [
+                {"id": "annotate-street-cats", "input_source": {"type": "ALL_INPUTS"}},
+                {"id": "ghost", "input_source": {"type": "ALL_INPUTS"}}]}"#,
+            "no task with id `ghost`",
+        ),
+        (
+            "DELETE",
+            "/v2/tasks",
+            r#"{"ids": ["annotate-street-cats", "../../etc/passwd"]}"#,
+            "ids[1]: id `../../etc/passwd` contains '.'",
+        ),
+        (
+            "DELETE",
+            "/v2/tasks",
+            r#"{"ids": ["annotate-street-cats", "ghost"]}"#,
+            "no task with id `ghost`",
+        ),
+    ];
+    for (method, path, body, says) in cases {
+        let (status, value) = server.call(method, path, Some(body));
+        let details = value["status"]["details"].as_str().unwrap_or_default();
+        assert!(details.contains(says), "{body}: {details}");
+        let (http, code) = match says {
+            "already exists" => (409, 54100),
+            s if s.starts_with("no task") => (404, 54102),
+            s if s.starts_with("unsupported") => (400, 54101),
+            _ => (400, 11102),
+        };
+        assert_eq!(
+            (status, value["status"]["code"].as_u64().unwrap()),
+            (http, code),
+            "{body}: {value}"
+        );
+    }
+    for (path, says) in [
+        ("/v2/tasks/..%2F..%2Fetc%2Fpasswd", "contains '.'"),
+        (
+            "/v2/tasks?worker_user_id=maria-lopez",
+            "did you mean `worker_user_ids`?",
+        ),
+        ("/v2/tasks?per_page=5000", "per_page is `5000`"),
+        ("/v2/tasks?page=zero", "page is `zero`"),
+        ("/v2/tasks?input_source_type=DATASET", "not supported"),
+    ] {
+        let (status, value) = server.call("GET", path, None);
+        assert_eq!(
+            (status, &value["status"]["code"]),
+            (400, &json!(11102)),
+            "{path}"
+        );
+        let details = value["status"]["details"].as_str().unwrap();
+        assert!(details.contains(says), "{path}: {details}");
+    }
+    let (status, value) = server.call("GET", "/v2/tasks/ghost", None);
+    assert_eq!((status, &value["status"]["code"]), (404, &json!(54102)));
+    let (status, value) = server.call("GET", "/v2/models", None);
+    assert_eq!((status, &value["status"]["code"]), (404, &json!(11101)));
+    let (status, value) = server.call("PUT", "/v2/tasks", Some("{}"));
+    assert_eq!((status, &value["status"]["code"]), (405, &json!(90400)));
+
+    assert_eq!(
+        server.task_files(),
+        before,
+        "no request wrote or deleted a file"
+    );
+    assert!(!server.root.path().join("escape.yaml").exists());
+    assert_eq!(ids(&server.ok("GET", "/v2/tasks", None)), SHIPPED);
+}
+
+#[test]
+fn oversized_bodies_get_413() {
+    let server = Served::start();
+    let addr = server.base.strip_prefix("http://").unwrap();
+    let mut stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // The header announces more than the limit; the server answers without reading it all.
+    write!(
+        stream,
+        "POST /v2/tasks HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{{\"tasks\": [",
+        17 << 20
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    let body = &answer[answer.find("\r\n\r\n").unwrap() + 4..];
+    let value: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(value["status"]["code"], 11102);
+    assert!(
+        value["status"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("larger than 16777216 bytes")
+    );
+    assert_eq!(server.task_files().len(), 4);
+}
+
+#[test]
+fn concurrent_clients() {
+    let server = Served::start();
+    const WRITERS: usize = 20;
+    thread::scope(|scope| {
+        let server = &server;
+        let mut handles = Vec::new();
+        for i in 0..WRITERS {
+            handles.push(scope.spawn(move || {
+                let body = format!(
+                    r#"{{"tasks": [{{"id": "parallel-{i:02}", "type": "CONCEPTS_CLASSIFICATION",
+                        "concept_ids": ["c{i}"], "input_source": {{"type": "ALL_INPUTS"}},
+                        "worker": {{"strategy": "FULL", "user_ids": ["w{i}"]}}}}]}}"#
+                );
+                server.call("POST", "/v2/tasks", Some(&body))
+            }));
+        }
+        // Readers at the same time: each answer is a consistent list.
+        for _ in 0..5 {
+            handles.push(scope.spawn(move || server.call("GET", "/v2/tasks", None)));
+        }
+        for handle in handles {
+            let (status, value) = handle.join().unwrap();
+            assert_eq!(status, 200, "{value}");
+        }
+    });
+    let listed = server.ok("GET", "/v2/tasks?per_page=1000", None);
+    assert_eq!(ids(&listed).len(), 4 + WRITERS);
+    for i in 0..WRITERS {
+        assert!(
+            server
+                .tasks_dir()
+                .join(format!("parallel-{i:02}.yaml"))
+                .is_file()
+        );
+    }
+
+    // Overwrites of different tasks at once: every one lands.
+    thread::scope(|scope| {
+        let server = &server;
+        let handles: Vec<_> = (0..WRITERS)
+            .map(|i| {
+                scope.spawn(move || {
+                    let body = format!(
+                        r#"{{"action": "overwrite", "tasks": [{{"id": "parallel-{i:02}",
+                            "type": "TYPE_NOT_SET", "name": "renamed {i}",
+                            "input_source": {{"type": "ALL_INPUTS"}}}}]}}"#
+                    );
+                    server.call("PATCH", "/v2/tasks", Some(&body))
+                })
+            })
+            .collect();
+        for handle in handles {
+            let (status, value) = handle.join().unwrap();
+            assert_eq!(status, 200, "{value}");
+        }
+    });
+    for i in 0..WRITERS {
+        let got = server.ok("GET", &format!("/v2/tasks/parallel-{i:02}"), None);
+        assert_eq!(got["task"]["name"], format!("renamed {i}"));
+    }
+}
+
+#[test]
+fn edits_on_disk_show_up() {
+    let server = Served::start();
+    let cats = server.tasks_dir().join("annotate-street-cats.yaml");
+    let text = fs::read_to_string(&cats).unwrap();
+    fs::write(
+        &cats,
+        text.replace("name: Annotate cat", "name: Annotate tabby cat"),
+    )
+    .unwrap();
+    let got = server.ok("GET", "/v2/tasks/annotate-street-cats", None);
+    assert_eq!(got["task"]["name"], "Annotate tabby cat");
+
+    fs::create_dir(server.tasks_dir().join("team")).unwrap();
+    fs::write(
+        server.tasks_dir().join("team/annotate-hedgehogs.yaml"),
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [hedgehog]\ninput_source: {type: ALL_INPUTS}\n\
+         worker: {strategy: FULL, user_ids: [ana]}\n",
+    )
+    .unwrap();
+    assert_eq!(
+        ids(&server.ok("GET", "/v2/tasks?worker_user_ids=ana", None)),
+        ["annotate-hedgehogs"]
+    );
+
+    fs::remove_file(server.tasks_dir().join("annotate-dogs-reviewed.yaml")).unwrap();
+    assert_eq!(
+        server
+            .call("GET", "/v2/tasks/annotate-dogs-reviewed", None)
+            .0,
+        404
+    );
+    assert_eq!(
+        ids(&server.ok("GET", "/v2/tasks?review_user_ids=sam-okafor", None)),
+        ["annotate-cars-consensus"]
+    );
+
+    // A write through the API lands in the file the editor made.
+    let patch = r#"{"action": "overwrite", "tasks": [{"id": "annotate-hedgehogs",
+        "type": "TYPE_NOT_SET", "input_source": {"type": "ALL_INPUTS"}}]}"#;
+    server.ok("PATCH", "/v2/tasks", Some(patch));
+    let file = fs::read_to_string(server.tasks_dir().join("team/annotate-hedgehogs.yaml")).unwrap();
+    assert!(file.contains("TYPE_NOT_SET"), "{file}");
+}
+
+#[test]
+fn stops_cleanly_on_sigint() {
+    let mut server = Served::start();
+    server.ok("GET", "/v2/tasks", None);
+    let killed = Command::new("kill")
+        .args(["-INT", &server.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        thread::sleep(Duration::from_millis(20));
+    };
+    assert!(status.success(), "{status}");
+}
+
+/// The official Python client (clarifai-grpc's JSON channel) against the server. .ci/run sets
+/// ANNOTASK_TEST_PYTHON to a virtual environment's Python that has it installed.
+#[test]
+fn official_python_client() {
+    let Some(python) = std::env::var_os("ANNOTASK_TEST_PYTHON") else {
+        println!("skipped: set ANNOTASK_TEST_PYTHON (.ci/run does) to run the official client");
+        return;
+    };
+    let server = Served::start_with(&["--api-key", "client-key"], &[]);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_test.py");
+    let output = Command::new(python)
+        .arg(script)
+        .args([server.base.as_str(), "client-key"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        server.task_files().len(),
+        4,
+        "the client cleaned up after itself"
+    );
+}
