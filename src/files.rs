@@ -114,10 +114,10 @@ fn describe(path: &str, metadata: io::Result<fs::Metadata>) -> io::Result<Option
 /// Reads a task file, refusing to read more than the size limit plus one byte, so a file that
 /// grew after it was listed still cannot exhaust memory.
 pub fn read(root: &Path, path: &str) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::new();
-    File::open(root.join(path))?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+    let file = File::open(root.join(path))?;
+    let size = file.metadata()?.len().min(MAX_FILE_BYTES);
+    let mut bytes = Vec::with_capacity(size as usize + 1);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 

@@ -87,6 +87,9 @@ impl Index {
         // A sync uses a few dozen statements per file; the default cache of 16 would
         // re-prepare them over and over.
         conn.set_prepared_statement_cache_capacity(64);
+        // Room for the randomly ordered B-trees of 100,000 tasks (the id and claim indexes),
+        // so a bulk load does not spill and re-spill their pages to the WAL.
+        conn.pragma_update(None, "cache_size", -16 * 1024)?;
         // The bundled SQLite has STAT4, which re-prepares a statement whenever a new value is
         // bound to a parameter that might change its plan: twice per file in a sync. The
         // index's plans never depend on values, so pin them.
@@ -149,8 +152,14 @@ impl Index {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let fresh = tx.query_row(
+            "SELECT NOT EXISTS (SELECT 1 FROM files) AND NOT EXISTS (SELECT 1 FROM tasks)",
+            [],
+            |r| r.get(0),
+        )?;
         Ok(Writer {
             tx,
+            fresh,
             users: HashMap::new(),
         })
     }
@@ -286,6 +295,8 @@ fn claimants(conn: &Connection, id: &str) -> Result<Vec<String>> {
 /// One write transaction. Dropped without [`Writer::commit`], it rolls back.
 pub struct Writer<'a> {
     tx: Transaction<'a>,
+    /// The index held no file and no task when the transaction began.
+    fresh: bool,
     users: HashMap<String, i64>,
 }
 
@@ -294,13 +305,10 @@ impl Writer<'_> {
         Ok(self.tx.commit()?)
     }
 
-    /// True when the index holds no task and no file: a sync can bulk-load.
-    pub fn is_empty(&self) -> Result<bool> {
-        Ok(self.tx.query_row(
-            "SELECT NOT EXISTS (SELECT 1 FROM files) AND NOT EXISTS (SELECT 1 FROM tasks)",
-            [],
-            |r| r.get(0),
-        )?)
+    /// True when the index held no task and no file as the transaction began: nothing in it
+    /// is older than this transaction, and a sync can bulk-load.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
     }
 
     /// Drops the secondary indexes for a bulk load; [`Writer::end_bulk_load`] builds them
@@ -368,9 +376,11 @@ impl Writer<'_> {
                 errors as i64,
                 (diagnostics.len() - errors) as i64
             ])?;
-        self.tx
-            .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
-            .execute([path])?;
+        if !self.fresh {
+            self.tx
+                .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
+                .execute([path])?;
+        }
         for (seq, d) in diagnostics.iter().enumerate() {
             self.insert_diagnostic(path, seq as i64, d)?;
         }

@@ -177,7 +177,7 @@ pub fn apply(
         return Ok(summary);
     }
     let writer = index.writer()?;
-    let fresh = writer.is_empty()?;
+    let fresh = writer.is_fresh();
     let bulk = fresh && plan.read.len() >= BULK_LOAD_MIN_FILES;
     if bulk {
         writer.begin_bulk_load()?;
@@ -186,8 +186,11 @@ pub fn apply(
         root,
         writer,
         known,
-        fresh_claims: fresh.then(HashMap::new),
-        written: HashSet::new(),
+        seen: if fresh {
+            Seen::Fresh(HashSet::new())
+        } else {
+            Seen::Written(HashSet::new())
+        },
         summary: &mut summary,
     };
     for path in &plan.remove {
@@ -215,12 +218,17 @@ struct Apply<'a, 'w> {
     root: &'a Path,
     writer: Writer<'w>,
     known: &'a HashMap<String, FileState>,
-    /// When the index was empty as the sync began, every claim is made in this sync, so
-    /// claims are kept here rather than asked of the index file by file.
-    fresh_claims: Option<HashMap<String, Vec<String>>>,
-    /// Ids whose task this sync wrote, so a conflict found later can undo the write.
-    written: HashSet<String>,
+    seen: Seen,
     summary: &'a mut Summary,
+}
+
+/// What a sync remembers of the files it has applied so far.
+enum Seen {
+    /// The index was empty as the sync began: the ids claimed so far. An id not among them has
+    /// no other claimant, and any task row is this sync's, so the index need not be asked.
+    Fresh(HashSet<Box<str>>),
+    /// The ids whose task this sync wrote, so that a conflict found later can undo the write.
+    Written(HashSet<String>),
 }
 
 impl Apply<'_, '_> {
@@ -258,39 +266,39 @@ impl Apply<'_, '_> {
             self.summary.invalid.push(path.to_owned());
         }
         let Some(id) = claim else { return Ok(()) };
-        let others: Vec<String> = match &mut self.fresh_claims {
-            Some(claims) => {
-                let claimants = claims.entry(id.clone()).or_default();
-                claimants.push(path.to_owned());
-                claimants[..claimants.len() - 1].to_vec()
-            }
-            None => self
-                .writer
-                .claimants(&id)?
-                .into_iter()
-                .filter(|p| p != path)
-                .collect(),
+        let first_claim = match &mut self.seen {
+            Seen::Fresh(ids) => ids.insert(id.as_str().into()),
+            Seen::Written(_) => false,
         };
-        if others.is_empty() {
-            if let Some((task, json)) = &outcome.task {
-                let change = if self.fresh_claims.is_some() {
-                    self.writer.insert_task(task, json, path)?
-                } else {
-                    self.writer.put_task(task, json, path)?
-                };
-                match change {
-                    Change::Added => self.summary.added.push(id.clone()),
-                    Change::Updated => self.summary.updated.push(id.clone()),
-                    Change::Unchanged => {
-                        self.summary.unchanged += 1;
-                        return Ok(());
-                    }
-                }
-                self.written.insert(id);
-            }
-            return Ok(());
+        let others: Vec<String> = if first_claim {
+            Vec::new()
+        } else {
+            let mut claimants = self.writer.claimants(&id)?;
+            claimants.retain(|p| p != path);
+            claimants
+        };
+        if !others.is_empty() {
+            return self.conflict(&id, path, &others);
         }
-        self.conflict(&id, path, &others)
+        let Some((task, json)) = &outcome.task else {
+            return Ok(());
+        };
+        let change = match &mut self.seen {
+            Seen::Fresh(_) => self.writer.insert_task(task, json, path)?,
+            Seen::Written(written) => {
+                let change = self.writer.put_task(task, json, path)?;
+                if change != Change::Unchanged {
+                    written.insert(id.clone());
+                }
+                change
+            }
+        };
+        match change {
+            Change::Added => self.summary.added.push(id),
+            Change::Updated => self.summary.updated.push(id),
+            Change::Unchanged => self.summary.unchanged += 1,
+        }
+        Ok(())
     }
 
     /// Two or more files claim `id`: all of them are in error, and the index keeps the task it
@@ -306,7 +314,11 @@ impl Apply<'_, '_> {
         if !self.summary.invalid.iter().any(|p| p == path) {
             self.summary.invalid.push(path.to_owned());
         }
-        if self.written.remove(id) && self.writer.delete_task(id)? {
+        let written_here = match &mut self.seen {
+            Seen::Fresh(_) => true,
+            Seen::Written(written) => written.remove(id),
+        };
+        if written_here && self.writer.delete_task(id)? {
             let was_new = self.summary.added.iter().any(|a| a == id);
             self.summary.added.retain(|a| a != id);
             self.summary.updated.retain(|a| a != id);
@@ -343,24 +355,29 @@ pub fn load_all<E: Send>(
     files: Vec<DiskFile>,
     mut sink: impl FnMut(Outcome) -> Result<(), E>,
 ) -> Result<(), E> {
-    const PER_THREAD_MIN: usize = 64;
+    // Workers take files a chunk at a time and hand over whole chunks, so a sync of 100,000
+    // files is not 100,000 channel wake-ups.
+    const CHUNK: usize = 32;
     let threads = thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(files.len() / PER_THREAD_MIN);
+        .min(files.len() / (2 * CHUNK));
     if threads <= 1 {
         return files.into_iter().try_for_each(|f| sink(load(root, f)));
     }
     let next = AtomicUsize::new(0);
     thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<(usize, Outcome)>(256);
+        let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Outcome>)>(2 * threads);
         for _ in 0..threads {
             let tx = tx.clone();
             let (next, files) = (&next, &files);
             scope.spawn(move || {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(file) = files.get(i) else { break };
-                    if tx.send((i, load(root, file.clone()))).is_err() {
+                    let start = next.fetch_add(CHUNK, Ordering::Relaxed);
+                    let Some(chunk) = files.get(start..(start + CHUNK).min(files.len())) else {
+                        break;
+                    };
+                    let outcomes = chunk.iter().map(|f| load(root, f.clone())).collect();
+                    if chunk.is_empty() || tx.send((start, outcomes)).is_err() {
                         break;
                     }
                 }
@@ -369,11 +386,13 @@ pub fn load_all<E: Send>(
         drop(tx);
         let mut pending = BTreeMap::new();
         let mut wanted = 0;
-        for (i, outcome) in rx {
-            pending.insert(i, outcome);
-            while let Some(outcome) = pending.remove(&wanted) {
-                sink(outcome)?;
-                wanted += 1;
+        for (start, outcomes) in rx {
+            pending.insert(start, outcomes);
+            while let Some(outcomes) = pending.remove(&wanted) {
+                for outcome in outcomes {
+                    sink(outcome)?;
+                }
+                wanted += CHUNK;
             }
         }
         Ok(())

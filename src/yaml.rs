@@ -77,11 +77,36 @@ fn parse_document<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T
                 .at(location_of_byte(bytes, i)),
         );
     }
+    check_flow_nesting(text)?;
     let result = match format {
         Format::Yaml => yaml_serde::from_str(text).map_err(|e| yaml_error(&e)),
         Format::Json => from_json(text),
     };
     result.map_err(|d| relocate(text, d))
+}
+
+/// Deeper `[`/`{` nesting than any task needs. libyaml keeps a possible key per open bracket
+/// and rescans them all at every token, so 100,000 brackets would take minutes to refuse;
+/// counting them first refuses them at once.
+const MAX_FLOW_DEPTH: usize = 64;
+
+fn check_flow_nesting(text: &str) -> Result<(), Diagnostic> {
+    // Brackets inside quoted strings count too: telling them apart would take a YAML scanner,
+    // and no real string holds dozens of unclosed brackets.
+    let mut depth = 0usize;
+    for (i, c) in text.bytes().enumerate() {
+        match c {
+            b'[' | b'{' => depth += 1,
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => continue,
+        }
+        if depth > MAX_FLOW_DEPTH {
+            return Err(Diagnostic::error("", "the document is nested too deeply")
+                .hint("task documents need only a few levels of nesting")
+                .at(location_of_byte(text.as_bytes(), i)));
+        }
+    }
+    Ok(())
 }
 
 pub fn too_large(size: u64) -> Diagnostic {

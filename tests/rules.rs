@@ -471,3 +471,53 @@ fn hints_snapshot() {
     }
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn hostile_input() {
+    let alias_bomb = {
+        let mut yaml = String::from("id: x\nmetadata:\n  a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]\n");
+        for (name, prev) in ["b", "c", "d", "e", "f", "g", "h", "i"]
+            .iter()
+            .zip(["a", "b", "c", "d", "e", "f", "g", "h"])
+        {
+            yaml.push_str(&format!(
+                "  {name}: &{name} [{}]\n",
+                vec![format!("*{prev}"); 9].join(", ")
+            ));
+        }
+        yaml
+    };
+    check(
+        &alias_bomb,
+        &["1:1 error : the document expands too many aliases (an alias bomb?)"],
+    );
+    let deep = format!("metadata: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+    check(&deep, &["1:75 error : the document is nested too deeply"]);
+    let huge = format!("id: x\nname: {}\n", "x".repeat(1 << 20));
+    check(
+        &huge,
+        &["- error : the file is 1048589 bytes; task files are limited to 1048576 bytes"],
+    );
+    let not_utf8 = b"id: x\nname: caf\xe9\n";
+    assert_eq!(
+        render(&parse_task(not_utf8).unwrap_err()),
+        "2:10 error : the file is not UTF-8 text"
+    );
+    check(
+        "id: x\nname: a\0b\n",
+        &["2:8 error : the file contains a NUL byte; it is not a text file"],
+    );
+    // Random bytes: always an error, never a panic or a hang.
+    let mut state: u64 = 0x2545_f491_4f6c_dd1d;
+    for _ in 0..200 {
+        let garbage: Vec<u8> = (0..512)
+            .map(|_| {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                (state >> 32) as u8
+            })
+            .collect();
+        assert!(parse_task(&garbage).is_err());
+    }
+}
