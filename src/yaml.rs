@@ -77,7 +77,10 @@ fn parse_document<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T
                 .at(location_of_byte(bytes, i)),
         );
     }
-    check_flow_nesting(text)?;
+    // A small document cannot nest deeply enough to be slow.
+    if text.len() > 4096 {
+        check_flow_nesting(text)?;
+    }
     let result = match format {
         Format::Yaml => yaml_serde::from_str(text).map_err(|e| yaml_error(&e)),
         Format::Json => from_json(text),
