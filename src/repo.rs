@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 
 use jiff::{Timestamp, Unit};
 
+use crate::api::PatchTasks;
 use crate::error::{Error, Result};
 use crate::files::{self, Placement, TASKS_DIR};
 use crate::model::{Task, TaskDoc};
@@ -177,6 +178,14 @@ impl Repo {
         self.write_files(&writes, Placement::Replace)?;
         self.sync()?;
         Ok(tasks)
+    }
+
+    /// PatchTasks: only the `overwrite` action exists.
+    pub fn patch(&mut self, request: PatchTasks) -> Result<Vec<Task>> {
+        if request.action != "overwrite" {
+            return Err(Error::UnsupportedAction(request.action));
+        }
+        self.update(request.tasks)
     }
 
     /// Deletes tasks and their files. All or nothing: an unknown id deletes nothing.

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use annotask::api::{PostTasks, TasksResponse, ok};
+use annotask::api::PostTasks;
 use annotask::files;
 
-use super::{Format, Global, Outcome, output, read_body};
+use super::{Global, Outcome, output, read_body};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,17 +20,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let tasks = repo
         .create(body.tasks)
         .map_err(|e| e.in_body(&bytes, &name))?;
-    match global.format {
-        Format::Json => output::json(&TasksResponse {
-            status: ok(),
-            tasks,
-        }),
-        Format::Yaml => output::structured(Format::Yaml, &tasks),
-        Format::Table => {
-            for task in &tasks {
-                println!("created {}", files::path_for_id(task.id()));
-            }
-        }
-    }
+    output::written(global.format, tasks, |task| {
+        format!("created {}", files::path_for_id(task.id()))
+    });
     Ok(Outcome::Success)
 }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use annotask::api::{StatusCode, StatusResponse};
+use annotask::api::{StatusCode, StatusResponse, TasksResponse, ok};
 use annotask::model::Task;
 use annotask::validate::{Diagnostic, Report};
 use annotask::yaml;
@@ -53,6 +53,18 @@ pub fn structured<T: Serialize + ?Sized>(format: Format, value: &T) {
     match format {
         Format::Json => json(value),
         Format::Yaml | Format::Table => print!("{}", yaml::to_yaml_value(value)),
+    }
+}
+
+/// The tasks a write command wrote: the API's response body, task files, or one line each.
+pub fn written(format: Format, tasks: Vec<Task>, line: impl Fn(&Task) -> String) {
+    match format {
+        Format::Json => json(&TasksResponse {
+            status: ok(),
+            tasks,
+        }),
+        Format::Yaml => structured(Format::Yaml, &tasks),
+        Format::Table => tasks.iter().for_each(|task| println!("{}", line(task))),
     }
 }
 

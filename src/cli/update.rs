@@ -2,9 +2,9 @@
 
 use std::path::PathBuf;
 
-use annotask::api::{PatchTasks, TasksResponse, ok};
+use annotask::api::PatchTasks;
 
-use super::{Format, Global, Outcome, output, read_body};
+use super::{Global, Outcome, output, read_body};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -15,24 +15,10 @@ pub struct Args {
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let (body, bytes, name) = read_body::<PatchTasks>(&args.file)?;
-    if body.action != "overwrite" {
-        return Err(annotask::Error::UnsupportedAction(body.action).into());
-    }
     let mut repo = global.open()?;
-    let tasks = repo
-        .update(body.tasks)
-        .map_err(|e| e.in_body(&bytes, &name))?;
-    match global.format {
-        Format::Json => output::json(&TasksResponse {
-            status: ok(),
-            tasks,
-        }),
-        Format::Yaml => output::structured(Format::Yaml, &tasks),
-        Format::Table => {
-            for task in &tasks {
-                println!("updated {}", task.id());
-            }
-        }
-    }
+    let tasks = repo.patch(body).map_err(|e| e.in_body(&bytes, &name))?;
+    output::written(global.format, tasks, |task| {
+        format!("updated {}", task.id())
+    });
     Ok(Outcome::Success)
 }

@@ -133,12 +133,9 @@ async fn patch_tasks(
     let body = body?;
     blocking(repos, move |repos| {
         let request: PatchTasks = decode(&body)?;
-        if request.action != "overwrite" {
-            return Err(Error::UnsupportedAction(request.action).into());
-        }
         let tasks = repos
             .checkout()?
-            .update(request.tasks)
+            .patch(request)
             .map_err(|e| e.in_body(&body, BODY))?;
         Ok(reply::json(&TasksResponse {
             status: ok(),
