@@ -362,3 +362,31 @@ pub fn load_all<E: Send>(
         Ok(())
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use crate::repo::{self, Repo};
+
+    const TASK: &str = "id: other\ninput_source: {type: ALL_INPUTS}\n";
+
+    #[test]
+    fn a_truncated_file_keeps_its_task() {
+        let dir = tempfile::tempdir().unwrap();
+        repo::init(dir.path()).unwrap();
+        let file = dir.path().join("tasks/x.yaml");
+        fs::write(&file, TASK).unwrap();
+        let mut repo = Repo::open(dir.path(), None).unwrap();
+        assert_eq!(repo.sync().unwrap().added, ["other"]);
+
+        fs::write(&file, "").unwrap();
+        let summary = repo.sync().unwrap();
+        assert_eq!(summary.invalid, ["tasks/x.yaml"]);
+        assert!(summary.removed.is_empty(), "{summary:?}");
+        assert!(repo.get("other").is_ok());
+        assert!(repo.get("x").is_err(), "an empty file claims no id");
+        let reports = repo.index().reports(true).unwrap();
+        assert_eq!(reports[0].diagnostics[0].message, "the file is empty");
+    }
+}

@@ -21,8 +21,25 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// Reads one task document. A document that does not decode yields one located error (decoding
 /// stops at the first structural problem; rule checks in [`crate::validate`] report them all).
+///
+/// A file with no content is an error rather than an empty document: editors truncate a file
+/// before writing it, and an empty document would claim its file name as the id, giving up the
+/// task the file defined. As an error, the index keeps the task's last valid version.
 pub fn parse_task(bytes: &[u8]) -> Result<TaskDoc, Diagnostic> {
+    if std::str::from_utf8(bytes).is_ok_and(is_blank) {
+        return Err(Diagnostic::error("", "the file is empty")
+            .hint("a task needs at least `input_source`; if an editor is saving it, this passes")
+            .at(Location { line: 1, column: 1 }));
+    }
     parse_document(bytes, Format::Yaml)
+}
+
+/// Whether a YAML text holds no node: only blank lines, comments and document markers.
+fn is_blank(text: &str) -> bool {
+    text.lines().all(|line| {
+        let line = line.trim();
+        line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
+    })
 }
 
 /// Reads an API request body, JSON (the API's own format) or YAML, told apart by its first
@@ -368,4 +385,18 @@ pub fn to_yaml(task: &Task) -> String {
 /// Any serialisable value as YAML (the CLI's `-o yaml`).
 pub fn to_yaml_value<T: Serialize + ?Sized>(value: &T) -> String {
     yaml_serde::to_string(value).expect("task documents always serialise")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_an_error_not_an_empty_task() {
+        for text in ["", "  \n\n", "# all commented out\n#id: a\n", "---\n...\n"] {
+            let err = parse_task(text.as_bytes()).unwrap_err();
+            assert_eq!(err.message, "the file is empty", "{text:?}");
+        }
+        assert!(parse_task(b"# a comment\nid: a\n").is_ok());
+    }
 }
