@@ -88,9 +88,10 @@ impl Repo {
         Ok(sync::apply(&mut self.index, &self.root, plan, &known)?)
     }
 
-    /// Brings the index up to date with just these root-relative paths.
+    /// Brings the index up to date with just these root-relative paths: task files, or folders
+    /// under the tasks folder. Other paths are ignored.
     pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
-        let known = self.index.file_states()?;
+        let known = self.index.file_states_near(paths)?;
         let plan = sync::plan_paths(&self.root, paths, &known)
             .map_err(Error::io("read", self.root.join(TASKS_DIR)))?;
         Ok(sync::apply(&mut self.index, &self.root, plan, &known)?)

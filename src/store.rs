@@ -39,6 +39,8 @@ pub struct FileState {
     pub mtime_ns: i64,
     pub claim: Option<String>,
     pub conflict: bool,
+    /// Whether the file had an error when last read.
+    pub invalid: bool,
 }
 
 /// What writing a task did to the index.
@@ -119,10 +121,37 @@ impl Index {
 
     /// Every file the index knows, by path.
     pub fn file_states(&self) -> Result<HashMap<String, FileState>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT path, size, mtime_ns, claim, conflict FROM files")?;
-        let rows = stmt.query_map([], |r| {
+        let mut states = HashMap::new();
+        self.add_file_states(&mut states, "1", &[])?;
+        Ok(states)
+    }
+
+    /// What a sync of just `paths` needs to know: the state of the file at each path, of every
+    /// file under each (a path may name a folder), and of every file in an id conflict.
+    pub fn file_states_near(&self, paths: &[String]) -> Result<HashMap<String, FileState>> {
+        let mut states = HashMap::new();
+        for path in paths {
+            // `/` sorts just before `0`, so this range is exactly the paths under `path/`.
+            self.add_file_states(
+                &mut states,
+                "path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
+                &[path],
+            )?;
+        }
+        self.add_file_states(&mut states, "conflict", &[])?;
+        Ok(states)
+    }
+
+    fn add_file_states(
+        &self,
+        states: &mut HashMap<String, FileState>,
+        filter: &str,
+        args: &[&str],
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT path, size, mtime_ns, claim, conflict, errors > 0 FROM files WHERE {filter}"
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 FileState {
@@ -130,10 +159,15 @@ impl Index {
                     mtime_ns: r.get(2)?,
                     claim: r.get(3)?,
                     conflict: r.get(4)?,
+                    invalid: r.get(5)?,
                 },
             ))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        for row in rows {
+            let (path, state) = row?;
+            states.insert(path, state);
+        }
+        Ok(())
     }
 
     /// Starts the one write transaction of a sync or a write command.
