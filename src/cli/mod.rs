@@ -83,10 +83,13 @@ impl Global {
         Repo::open(&self.root, self.db.as_deref())
     }
 
-    /// Opens the project with its index brought up to date, as every query needs.
+    /// Opens the project with its index brought up to date, as every query needs. A running
+    /// watcher keeps it current, so then the query answers at once, without a scan.
     fn open_synced(&self) -> Result<Repo, annotask::Error> {
         let mut repo = self.open()?;
-        repo.sync()?;
+        if repo.watcher().is_none() {
+            repo.sync()?;
+        }
         Ok(repo)
     }
 }
