@@ -2,8 +2,8 @@
 //! Tasks API's JSON.
 //!
 //! Dependencies point one way: [`model`] ← [`validate`] ← [`yaml`], [`store`] ← [`sync`] ←
-//! [`repo`] ← the CLI (and, later, the server). The files under `tasks/` are the truth; the
-//! index is derived from them and can always be rebuilt.
+//! [`repo`] ← [`watch`] ← the CLI (and, later, the server). The files under `tasks/` are the
+//! truth; the index is derived from them and can always be rebuilt.
 
 pub mod api;
 pub mod error;
@@ -13,6 +13,7 @@ pub mod repo;
 pub mod store;
 pub mod sync;
 pub mod validate;
+pub mod watch;
 pub mod yaml;
 
 pub use error::{Error, Result};

@@ -260,14 +260,23 @@ impl Index {
 
     /// Every file with diagnostics, in path order; with `errors_only`, just the invalid ones.
     pub fn reports(&self, errors_only: bool) -> Result<Vec<Report>> {
-        let mut stmt = self.conn.prepare(
+        self.query_reports("f.errors > 0 OR NOT ?1", [errors_only])
+    }
+
+    /// The diagnostics of one file, if it has any.
+    pub fn file_report(&self, path: &str) -> Result<Option<Report>> {
+        Ok(self.query_reports("d.file = ?1", [path])?.pop())
+    }
+
+    fn query_reports(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Report>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT d.file, d.severity, d.line, d.col, d.field, d.message, d.hint
              FROM diagnostics d JOIN files f ON f.path = d.file
-             WHERE f.errors > 0 OR NOT ?1
-             ORDER BY d.file, d.seq",
-        )?;
+             WHERE {filter}
+             ORDER BY d.file, d.seq"
+        ))?;
         let mut reports: Vec<Report> = Vec::new();
-        let mut rows = stmt.query([errors_only])?;
+        let mut rows = stmt.query(args)?;
         while let Some(r) = rows.next()? {
             let file: String = r.get(0)?;
             let line: Option<u32> = r.get(2)?;

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use annotask::repo::{self, Repo};
+use annotask::sync::Summary;
 use annotask::yaml;
 
 mod create;
@@ -16,9 +17,11 @@ mod delete;
 mod get;
 mod list;
 mod output;
+mod status;
 mod sync;
 mod update;
 mod validate;
+mod watch;
 
 /// Annotation tasks as YAML files, indexed locally, answered with the hosted Tasks API's JSON.
 #[derive(Debug, Parser)]
@@ -62,6 +65,10 @@ enum Command {
     Update(update::Args),
     /// Delete tasks and their files.
     Delete(delete::Args),
+    /// Keep the index current while task files change, printing each change, until Ctrl-C.
+    Watch(watch::Args),
+    /// How many tasks are indexed, which files have problems, whether a watcher is running.
+    Status,
 }
 
 /// How a command ended, when it did not fail outright.
@@ -88,9 +95,14 @@ impl Global {
     fn open_synced(&self) -> Result<Repo, annotask::Error> {
         let mut repo = self.open()?;
         if repo.watcher().is_none() {
-            repo.sync()?;
+            self.sync(&mut repo)?;
         }
         Ok(repo)
+    }
+
+    /// A full sync, as every command that runs one does it.
+    fn sync(&self, repo: &mut Repo) -> Result<Summary, annotask::Error> {
+        repo.sync()
     }
 }
 
@@ -110,6 +122,8 @@ pub fn run() -> ExitCode {
         Command::List(args) => list::run(&ctx, args),
         Command::Update(args) => update::run(&ctx, args),
         Command::Delete(args) => delete::run(&ctx, args),
+        Command::Watch(args) => watch::run(&ctx, args),
+        Command::Status => status::run(&ctx),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
