@@ -94,6 +94,7 @@ pub fn human(reports: &[Report], read: impl Fn(&str) -> Option<String>, color: b
             if let Some(hint) = &d.hint {
                 let _ = writeln!(out, "{blue}{gutter} ={reset} hint: {hint}");
             }
+            out.push('\n');
         }
     }
     out
@@ -255,5 +256,24 @@ mod tests {
         assert_eq!(width("url: http://x", 6), 8, "a colon without a space");
         assert_eq!(width("short", 40), 1, "past the end of the line");
         assert_eq!(marked("\t- x", 4).0, "\t  ", "tabs line up");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let report = Report {
+            file: "a.yaml".into(),
+            diagnostics: vec![
+                Diagnostic::error("id", "bad id")
+                    .at(annotask::validate::Location { line: 1, column: 5 }),
+            ],
+        };
+        let read = |_: &str| Some("id: x y\n".to_owned());
+        let plain = human(std::slice::from_ref(&report), read, false);
+        assert_eq!(
+            plain,
+            "a.yaml:1:5: error: id: bad id\n  |\n1 | id: x y\n  |     ^^^\n\n"
+        );
+        let coloured = human(&[report], read, true);
+        assert!(coloured.contains("\x1b[1;31merror\x1b[0m"), "{coloured:?}");
     }
 }

@@ -20,7 +20,8 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
     let invalid = repo.index().reports(true)?;
     match global.format {
         Format::Table => {
-            print!("{}", output::reports(&invalid));
+            let read = |file: &str| std::fs::read_to_string(repo.root().join(file)).ok();
+            print!("{}", output::human(&invalid, read, output::color()));
             println!(
                 "{}",
                 output::sync_line(&summary, invalid.len(), repo.index().task_count()?)
