@@ -10,6 +10,7 @@ pub mod error;
 pub mod files;
 pub mod model;
 pub mod repo;
+pub mod schema;
 pub mod store;
 pub mod sync;
 pub mod validate;

@@ -9,7 +9,7 @@
 
 use std::collections::HashSet;
 use std::fs::{self, File, TryLockError};
-use std::io::{Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::Duration;
@@ -19,6 +19,7 @@ use jiff::{Timestamp, Unit};
 use crate::error::{Error, Result};
 use crate::files::{self, Placement, TASKS_DIR};
 use crate::model::{Task, TaskDoc};
+use crate::schema;
 use crate::store::{Index, ListQuery};
 use crate::sync::{self, Summary};
 use crate::validate::{self, Diagnostic, Report};
@@ -33,13 +34,46 @@ pub struct Repo {
     index: Index,
 }
 
-/// Creates the tasks and state folders; harmless when they exist.
-pub fn init(root: &Path) -> Result<()> {
-    let tasks = root.join(TASKS_DIR);
-    fs::create_dir_all(&tasks).map_err(Error::io("create", &tasks))?;
-    ensure_state_dir(root)
+/// What [`init`] did about editor settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditorSettings {
+    /// It wrote this file, mapping the task files to the schema.
+    Written(PathBuf),
+    /// This file maps the schema already.
+    Present(PathBuf),
+    /// This file exists and has no mapping; it is the user's, so it was left as it was.
+    LeftAlone(PathBuf),
 }
 
+/// VS Code's setting for the YAML extension (yaml-language-server), which maps the task files
+/// to the project's copy of the schema: completion, hover docs and errors as you type.
+pub const VSCODE_SETTINGS: &str = r#"{
+  "yaml.schemas": {
+    "./.annotask/task.schema.json": ["tasks/**/*.yaml", "tasks/**/*.yml"]
+  }
+}
+"#;
+
+/// Creates the tasks and state folders and sets up editors; harmless when they exist.
+pub fn init(root: &Path) -> Result<EditorSettings> {
+    let tasks = root.join(TASKS_DIR);
+    fs::create_dir_all(&tasks).map_err(Error::io("create", &tasks))?;
+    ensure_state_dir(root)?;
+    let settings = root.join(".vscode").join("settings.json");
+    match fs::read_to_string(&settings) {
+        Ok(text) if text.contains(schema::FILE_NAME) => Ok(EditorSettings::Present(settings)),
+        Ok(_) => Ok(EditorSettings::LeftAlone(settings)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let dir = root.join(".vscode");
+            fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+            fs::write(&settings, VSCODE_SETTINGS).map_err(Error::io("write", &settings))?;
+            Ok(EditorSettings::Written(settings))
+        }
+        Err(e) => Err(Error::io("read", &settings)(e)),
+    }
+}
+
+/// Creates the state folder, and keeps its copy of the schema current for editors.
 fn ensure_state_dir(root: &Path) -> Result<()> {
     let state = root.join(STATE_DIR);
     fs::create_dir_all(&state).map_err(Error::io("create", &state))?;
@@ -47,7 +81,22 @@ fn ensure_state_dir(root: &Path) -> Result<()> {
     if !gitignore.exists() {
         fs::write(&gitignore, GITIGNORE).map_err(Error::io("write", &gitignore))?;
     }
+    let schema = state.join(schema::FILE_NAME);
+    if fs::read(&schema).ok().as_deref() != Some(schema::TASK_SCHEMA.as_bytes()) {
+        fs::write(&schema, schema::TASK_SCHEMA).map_err(Error::io("write", &schema))?;
+    }
     Ok(())
+}
+
+/// The first line of every file annotask writes. It points yaml-language-server (VS Code,
+/// Neovim, Helix) at the project's copy of the schema by a path relative to the file, so the
+/// file is checked as it is edited even without editor settings.
+fn modeline(path: &str) -> String {
+    let up = "../".repeat(path.matches('/').count());
+    format!(
+        "# yaml-language-server: $schema={up}{STATE_DIR}/{}\n",
+        schema::FILE_NAME
+    )
 }
 
 /// Where the index lives unless `--db` says otherwise.
@@ -290,7 +339,7 @@ impl Repo {
                 Placement::New => None,
                 Placement::Replace => files::read(&self.root, path).ok(),
             };
-            let text = crate::yaml::to_yaml(task);
+            let text = modeline(path) + &crate::yaml::to_yaml(task);
             if let Err(e) = files::write_atomic(&self.root, path, text.as_bytes(), placement) {
                 for (path, old) in done.into_iter().rev() {
                     let _ = match old {
@@ -385,6 +434,48 @@ fn now() -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn written_files_point_editors_at_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = dir.path().join(".vscode/settings.json");
+        assert_eq!(
+            init(dir.path()).unwrap(),
+            EditorSettings::Written(settings.clone())
+        );
+        assert_eq!(
+            init(dir.path()).unwrap(),
+            EditorSettings::Present(settings.clone())
+        );
+        fs::write(&settings, "{}").unwrap();
+        assert_eq!(
+            init(dir.path()).unwrap(),
+            EditorSettings::LeftAlone(settings)
+        );
+
+        let repo = Repo::open(dir.path(), None).unwrap();
+        let (task, _) = validate::validate(
+            crate::yaml::parse_task(b"input_source: {type: ALL_INPUTS}").unwrap(),
+            Some("a"),
+        );
+        let task = task.unwrap();
+        for path in ["tasks/a.yaml", "tasks/team/deep/a.yaml"] {
+            repo.write_files(&[(path.to_owned(), &task)], Placement::New)
+                .unwrap();
+            let text = fs::read_to_string(dir.path().join(path)).unwrap();
+            let first = text.lines().next().unwrap();
+            let schema = first
+                .strip_prefix("# yaml-language-server: $schema=")
+                .unwrap();
+            let file = dir.path().join(path);
+            let schema = file.parent().unwrap().join(schema);
+            assert_eq!(
+                fs::read_to_string(schema).unwrap(),
+                schema::TASK_SCHEMA,
+                "{first}"
+            );
+        }
+    }
 
     #[test]
     fn an_index_has_one_watcher() {

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
-use annotask::repo::{self, Repo};
+use annotask::repo::{self, EditorSettings, Repo};
 use annotask::sync::Summary;
 use annotask::yaml;
 
@@ -69,6 +69,8 @@ enum Command {
     Watch(watch::Args),
     /// How many tasks are indexed, which files have problems, whether a watcher is running.
     Status,
+    /// Print the JSON Schema of a task file, for editors (see `task.schema.json`).
+    Schema,
 }
 
 /// How a command ended, when it did not fail outright.
@@ -124,6 +126,10 @@ pub fn run() -> ExitCode {
         Command::Delete(args) => delete::run(&ctx, args),
         Command::Watch(args) => watch::run(&ctx, args),
         Command::Status => status::run(&ctx),
+        Command::Schema => {
+            print!("{}", annotask::schema::generate());
+            Ok(Outcome::Success)
+        }
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -136,12 +142,24 @@ pub fn run() -> ExitCode {
 }
 
 fn init(ctx: &Global) -> anyhow::Result<Outcome> {
-    repo::init(&ctx.root)?;
+    let editor = repo::init(&ctx.root)?;
     if ctx.format == Format::Table {
         println!(
             "ready: put task files in {}",
             ctx.root.join(annotask::files::TASKS_DIR).display()
         );
+        match editor {
+            EditorSettings::Written(path) => println!(
+                "wrote {}: VS Code checks task files as you type (YAML extension)",
+                path.display()
+            ),
+            EditorSettings::Present(_) => {}
+            EditorSettings::LeftAlone(path) => println!(
+                "to check task files as you type in VS Code, add this to {}:\n{}",
+                path.display(),
+                repo::VSCODE_SETTINGS.trim_end()
+            ),
+        }
     }
     Ok(Outcome::Success)
 }
