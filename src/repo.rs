@@ -190,10 +190,21 @@ impl Repo {
 
     /// Brings the index up to date with every task file.
     pub fn sync(&mut self) -> Result<Summary> {
+        self.sync_with_progress(&|_, _| {})
+    }
+
+    /// [`Repo::sync`], telling `progress` after each file read how many of how many are done.
+    pub fn sync_with_progress(&mut self, progress: &dyn Fn(usize, usize)) -> Result<Summary> {
         let known = self.index.file_states()?;
         let disk = files::scan(&self.root).map_err(Error::io("scan", self.root.join(TASKS_DIR)))?;
         let plan = sync::plan(disk, &known);
-        Ok(sync::apply(&mut self.index, &self.root, plan, &known)?)
+        Ok(sync::apply(
+            &mut self.index,
+            &self.root,
+            plan,
+            &known,
+            progress,
+        )?)
     }
 
     /// Brings the index up to date with just these root-relative paths: task files, or folders
@@ -202,7 +213,13 @@ impl Repo {
         let known = self.index.file_states_near(paths)?;
         let plan = sync::plan_paths(&self.root, paths, &known)
             .map_err(Error::io("read", self.root.join(TASKS_DIR)))?;
-        Ok(sync::apply(&mut self.index, &self.root, plan, &known)?)
+        Ok(sync::apply(
+            &mut self.index,
+            &self.root,
+            plan,
+            &known,
+            &|_, _| {},
+        )?)
     }
 
     pub fn get(&self, id: &str) -> Result<Task> {

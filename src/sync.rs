@@ -191,11 +191,13 @@ impl Summary {
 const BULK_LOAD_MIN_FILES: usize = 1000;
 
 /// Applies a plan in one transaction. `known` is the index's file states the plan was made from.
+/// `progress` is told, after each file read, how many of how many are done.
 pub fn apply(
     index: &mut Index,
     root: &Path,
     plan: Plan,
     known: &HashMap<String, FileState>,
+    progress: &dyn Fn(usize, usize),
 ) -> store::Result<Summary> {
     let mut summary = Summary::default();
     if plan.is_empty() {
@@ -226,7 +228,13 @@ pub fn apply(
             apply.writer.release_claim(&file.path)?;
         }
     }
-    load_all(root, plan.read, |outcome| apply.outcome(outcome))?;
+    let total = plan.read.len();
+    let mut done = 0;
+    load_all(root, plan.read, |outcome| {
+        done += 1;
+        progress(done, total);
+        apply.outcome(outcome)
+    })?;
     if bulk {
         apply.writer.end_bulk_load()?;
     }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
 use annotask::repo::{self, EditorSettings, Repo};
 use annotask::sync::Summary;
@@ -17,6 +17,7 @@ mod delete;
 mod get;
 mod list;
 mod output;
+mod progress;
 mod status;
 mod sync;
 mod update;
@@ -71,6 +72,8 @@ enum Command {
     Status,
     /// Print the JSON Schema of a task file, for editors (see `task.schema.json`).
     Schema,
+    /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
 }
 
 /// How a command ended, when it did not fail outright.
@@ -102,9 +105,10 @@ impl Global {
         Ok(repo)
     }
 
-    /// A full sync, as every command that runs one does it.
+    /// A full sync, with a progress bar when it takes long on a terminal.
     fn sync(&self, repo: &mut Repo) -> Result<Summary, annotask::Error> {
-        repo.sync()
+        let bar = progress::Bar::new();
+        repo.sync_with_progress(&|done, total| bar.show(done, total))
     }
 }
 
@@ -128,6 +132,10 @@ pub fn run() -> ExitCode {
         Command::Status => status::run(&ctx),
         Command::Schema => {
             print!("{}", annotask::schema::generate());
+            Ok(Outcome::Success)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "annotask", &mut io::stdout());
             Ok(Outcome::Success)
         }
     };
