@@ -46,11 +46,18 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
                     output::color()
                 )
             );
+            let files = |n: usize| {
+                if n == 1 {
+                    "1 file".into()
+                } else {
+                    format!("{n} files")
+                }
+            };
             println!(
-                "{} tasks indexed; {} invalid files, {} with warnings only",
+                "{} tasks indexed; {} with errors, {} with warnings only",
                 status.tasks,
-                status.invalid,
-                reports.len() - status.invalid
+                files(status.invalid),
+                files(reports.len() - status.invalid)
             );
             match (status.watcher.running, status.watcher.pid) {
                 (true, Some(pid)) => println!("a watcher keeps the index current (pid {pid})"),
