@@ -125,7 +125,9 @@ impl Project {
             lines,
             _readers: readers,
         };
-        wait_until("the watcher is ready", || watch.printed("watching "));
+        wait_until("the watcher is ready", || {
+            watch.printed("watching ") || watch.printed(r#"{"event":"ready""#)
+        });
         watch
     }
 }
@@ -197,6 +199,28 @@ fn a_save_is_visible_at_once() {
         watch.printed("updated a (tasks/a.yaml)")
     });
     assert!(watch.stop().success(), "SIGTERM ends the watcher cleanly");
+}
+
+#[test]
+fn json_lines_for_scripts() {
+    let project = Project::new();
+    project.write("tasks/a.yaml", &task("a", "old"));
+    let watch = project.watch(&["-o", "json"]);
+    project.write("tasks/a.yaml", &task("a", "new"));
+    wait_until("the change is printed", || {
+        watch.printed(r#"{"event":"updated""#)
+    });
+    let lines: Vec<Value> = watch
+        .output()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("every line is JSON"))
+        .collect();
+    assert_eq!(lines[0]["event"], "ready");
+    assert_eq!(lines[0]["tasks"], 1);
+    assert_eq!(lines[0]["polling"], false);
+    let updated = lines.iter().find(|l| l["event"] == "updated").unwrap();
+    assert_eq!(updated["id"], "a");
+    assert_eq!(updated["file"], "tasks/a.yaml");
 }
 
 #[test]

@@ -19,11 +19,14 @@ pub struct Args {
     poll: bool,
 }
 
-/// One line of `-o json` output.
+/// What the watcher prints: one JSON object a line with `-o json`, else text for people.
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 enum Line<'a> {
+    /// The first sync is done and changes are being watched.
     Ready {
+        #[serde(skip)]
+        summary: &'a Summary,
         tasks: u64,
         invalid: &'a [Report],
         polling: bool,
@@ -57,113 +60,86 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let stopper = watcher.stopper();
     ctrlc::set_handler(move || stopper.stop()).context("cannot handle Ctrl-C")?;
     let json = global.format == Format::Json;
-    let polling = matches!(watcher.mode(), Mode::Poll { .. });
     if let Mode::Poll {
-        reason: Some(reason),
+        reason: Some(message),
     } = watcher.mode()
     {
-        warn(json, reason);
+        emit(&repo, json, &Line::Warning { message });
     }
     let summary = global.sync(&mut repo)?;
-    let invalid = repo.index().reports(true)?;
-    let tasks = repo.index().task_count()?;
-    if json {
-        line(&Line::Ready {
-            tasks,
-            invalid: &invalid,
-            polling,
-        });
-    } else {
-        print!(
-            "{}",
-            output::human(&invalid, |f| read(&repo, f), output::color())
-        );
-        println!("{}", output::sync_line(&summary, invalid.len(), tasks));
-        let how = if polling {
-            format!("scanning every {} ms", POLL_INTERVAL.as_millis())
-        } else {
-            "file notifications".to_owned()
-        };
-        println!(
-            "watching {} ({how}); Ctrl-C to stop",
-            repo.root().join(annotask::files::TASKS_DIR).display()
-        );
-    }
+    let ready = Line::Ready {
+        summary: &summary,
+        tasks: repo.index().task_count()?,
+        invalid: &repo.index().reports(true)?,
+        polling: matches!(watcher.mode(), Mode::Poll { .. }),
+    };
+    emit(&repo, json, &ready);
     watcher.run(&mut repo, |repo, event| match event {
-        Event::Changed(summary) => changed(repo, summary, json),
-        Event::Warning(message) => warn(json, &message),
+        Event::Changed(summary) => changed(repo, json, summary),
+        Event::Warning(message) => emit(repo, json, &Line::Warning { message: &message }),
     })?;
     Ok(Outcome::Success)
 }
 
-fn changed(repo: &Repo, summary: &Summary, json: bool) {
+fn changed(repo: &Repo, json: bool, summary: &Summary) {
     let file = |id: &str| repo.index().task_file(id).ok().flatten();
-    let mut lines = Vec::new();
-    lines.extend(summary.removed.iter().map(|id| Line::Removed { id }));
-    lines.extend(
-        summary
-            .added
-            .iter()
-            .map(|id| Line::Added { id, file: file(id) }),
-    );
-    lines.extend(
-        summary
-            .updated
-            .iter()
-            .map(|id| Line::Updated { id, file: file(id) }),
-    );
-    lines.extend(summary.fixed.iter().map(|file| Line::Fixed { file }));
-    let reports: Vec<Report> = summary
-        .invalid
-        .iter()
-        .filter_map(|path| repo.index().file_report(path).ok().flatten())
-        .collect();
-    lines.extend(reports.iter().map(|report| Line::Invalid { report }));
-    for l in &lines {
-        if json {
-            line(l);
-            continue;
+    for id in &summary.removed {
+        emit(repo, json, &Line::Removed { id });
+    }
+    for id in &summary.added {
+        emit(repo, json, &Line::Added { id, file: file(id) });
+    }
+    for id in &summary.updated {
+        emit(repo, json, &Line::Updated { id, file: file(id) });
+    }
+    for file in &summary.fixed {
+        emit(repo, json, &Line::Fixed { file });
+    }
+    for path in &summary.invalid {
+        if let Ok(Some(report)) = repo.index().file_report(path) {
+            emit(repo, json, &Line::Invalid { report: &report });
         }
-        let text = match l {
-            Line::Added { id, file } => format!("added {id}{}", within(file)),
-            Line::Updated { id, file } => format!("updated {id}{}", within(file)),
-            Line::Removed { id } => format!("removed {id}"),
-            Line::Fixed { file } => format!("fixed {file}"),
-            Line::Invalid { report } => format!(
-                "invalid {}\n{}",
-                report.file,
-                output::human(
-                    std::slice::from_ref(report),
-                    |f| read(repo, f),
-                    output::color()
-                )
-                .trim_end()
-            ),
-            Line::Ready { .. } | Line::Warning { .. } => continue,
-        };
-        println!("{text}");
     }
 }
 
-fn within(file: &Option<String>) -> String {
-    file.as_ref().map_or(String::new(), |f| format!(" ({f})"))
-}
-
-fn read(repo: &Repo, file: &str) -> Option<String> {
-    std::fs::read_to_string(repo.root().join(file)).ok()
-}
-
-fn line(line: &Line) {
-    println!(
-        "{}",
-        serde_json::to_string(line).expect("watch lines always serialise")
-    );
-}
-
-fn warn(json: bool, message: &str) {
+fn emit(repo: &Repo, json: bool, line: &Line) {
     if json {
-        line(&Line::Warning { message });
-    } else {
-        eprintln!("warning: {message}");
+        let text = serde_json::to_string(line).expect("watch lines always serialise");
+        println!("{text}");
+        return;
+    }
+    let within = |file: &Option<String>| file.as_ref().map_or(String::new(), |f| format!(" ({f})"));
+    let problems = |reports: &[Report]| {
+        let read = |file: &str| std::fs::read_to_string(repo.root().join(file)).ok();
+        output::human(reports, read, output::color())
+    };
+    match line {
+        Line::Ready {
+            summary,
+            tasks,
+            invalid,
+            polling,
+        } => {
+            print!("{}", problems(invalid));
+            println!("{}", output::sync_line(summary, invalid.len(), *tasks));
+            let how = if *polling {
+                format!("scanning every {} ms", POLL_INTERVAL.as_millis())
+            } else {
+                "file notifications".to_owned()
+            };
+            println!(
+                "watching {} ({how}); Ctrl-C to stop",
+                repo.root().join(annotask::files::TASKS_DIR).display()
+            );
+        }
+        Line::Added { id, file } => println!("added {id}{}", within(file)),
+        Line::Updated { id, file } => println!("updated {id}{}", within(file)),
+        Line::Removed { id } => println!("removed {id}"),
+        Line::Fixed { file } => println!("fixed {file}"),
+        Line::Invalid { report } => {
+            let text = problems(std::slice::from_ref(report));
+            println!("invalid {}\n{}", report.file, text.trim_end());
+        }
+        Line::Warning { message } => eprintln!("warning: {message}"),
     }
 }
