@@ -2,8 +2,9 @@
 //! Tasks API's JSON.
 //!
 //! Dependencies point one way: [`model`] ← [`validate`] ← [`yaml`], [`store`] ← [`sync`] ←
-//! [`repo`] ← [`watch`] ← the CLI (and, later, the server). The files under `tasks/` are the
-//! truth; the index is derived from them and can always be rebuilt.
+//! [`repo`] ← [`watch`] ← the CLI (and, later, the server); [`schema`] describes [`model`] for
+//! editors. The files under `tasks/` are the truth; the index is derived from them and can
+//! always be rebuilt.
 
 pub mod api;
 pub mod error;

@@ -57,8 +57,6 @@ enum Line<'a> {
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let mut repo = global.open()?;
     let watcher = Watcher::start(&repo, args.poll)?;
-    let stopper = watcher.stopper();
-    ctrlc::set_handler(move || stopper.stop()).context("cannot handle Ctrl-C")?;
     let json = global.format == Format::Json;
     if let Mode::Poll {
         reason: Some(message),
@@ -67,6 +65,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         emit(&repo, json, &Line::Warning { message });
     }
     let summary = global.sync(&mut repo)?;
+    // Only now: a stop during the first sync may as well end the process, since its one
+    // transaction then rolls back, and a long first sync should not have to run to the end.
+    // Before the ready line, so that whoever waits for it can stop the watcher cleanly.
+    let stopper = watcher.stopper();
+    ctrlc::set_handler(move || stopper.stop()).context("cannot handle Ctrl-C")?;
     let ready = Line::Ready {
         summary: &summary,
         tasks: repo.index().task_count()?,
