@@ -355,7 +355,57 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo;
     use notify::event::{CreateKind, DataChange, RemoveKind};
+
+    /// Runs a watcher over a project with one unsynced task file, feeding it `events` as
+    /// notify would, then a stop; returns what it reported.
+    fn run_on(events: Vec<notify::Result<notify::Event>>) -> Vec<String> {
+        let dir = tempfile::tempdir().unwrap();
+        repo::init(dir.path()).unwrap();
+        std::fs::write(
+            dir.path().join("tasks/a.yaml"),
+            "input_source: {type: ALL_INPUTS}\n",
+        )
+        .unwrap();
+        let mut repo = Repo::open(dir.path(), None).unwrap();
+        let watcher = Watcher::start(&repo, false).unwrap();
+        assert_eq!(watcher.mode(), &Mode::Notify);
+        for event in events {
+            watcher.sender.send(Message::Event(event)).unwrap();
+        }
+        watcher.stopper().stop();
+        let mut reports = Vec::new();
+        watcher
+            .run(&mut repo, |_, report| {
+                reports.push(match report {
+                    Report::Changed(summary) => format!("changed {:?}", summary.added),
+                    Report::Warning(warning) => warning,
+                })
+            })
+            .unwrap();
+        reports
+    }
+
+    #[test]
+    fn an_overflowing_queue_means_reading_everything() {
+        let overflow = notify::Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan);
+        assert_eq!(run_on(vec![Ok(overflow)]), [r#"changed ["a"]"#]);
+    }
+
+    #[test]
+    fn running_out_of_watches_falls_back_to_polling() {
+        // What notify sends when a new folder cannot be watched.
+        let limit = notify::Error::new(notify::ErrorKind::MaxFilesWatch);
+        let reports = run_on(vec![Err(limit)]);
+        assert_eq!(reports.len(), 2, "{reports:?}");
+        assert!(reports[0].contains("max_user_watches"), "{reports:?}");
+        assert!(
+            reports[0].contains("scanning it every 500 ms"),
+            "{reports:?}"
+        );
+        assert_eq!(reports[1], r#"changed ["a"]"#, "everything is read again");
+    }
 
     fn event(kind: EventKind, path: &str) -> notify::Result<notify::Event> {
         Ok(notify::Event::new(kind).add_path(PathBuf::from("/p").join(path)))
@@ -392,22 +442,5 @@ mod tests {
             Path::new("/p"),
         );
         assert!(batch.tasks_replaced);
-    }
-
-    #[test]
-    fn an_overflowing_queue_or_running_out_of_watches_is_not_trusted() {
-        let mut batch = Batch::default();
-        batch.add(
-            Ok(notify::Event::new(EventKind::Other).set_flag(notify::event::Flag::Rescan)),
-            Path::new("/p"),
-        );
-        assert!(batch.full);
-
-        let mut batch = Batch::default();
-        batch.add(
-            Err(notify::Error::new(notify::ErrorKind::MaxFilesWatch)),
-            Path::new("/p"),
-        );
-        assert!(batch.lost_watch.is_some());
     }
 }
