@@ -72,11 +72,8 @@ pub fn plan_paths(
             .iter()
             .take_while(|k| k.starts_with(path.as_str()))
             .filter(|k| **k == path || k.starts_with(&under));
-        for known_path in was {
-            if !found.iter().any(|f| f.path == *known_path) {
-                gone.insert(known_path.to_string());
-            }
-        }
+        let here: HashSet<&str> = found.iter().map(|f| f.path.as_str()).collect();
+        gone.extend(was.filter(|k| !here.contains(**k)).map(|k| k.to_string()));
         for file in found {
             disk.insert(file.path.clone(), file);
         }
