@@ -81,9 +81,12 @@ fn ensure_state_dir(root: &Path) -> Result<()> {
     if !gitignore.exists() {
         fs::write(&gitignore, GITIGNORE).map_err(Error::io("write", &gitignore))?;
     }
-    let schema = state.join(schema::FILE_NAME);
-    if fs::read(&schema).ok().as_deref() != Some(schema::TASK_SCHEMA.as_bytes()) {
-        fs::write(&schema, schema::TASK_SCHEMA).map_err(Error::io("write", &schema))?;
+    // Atomically, as commands running at once may both find it out of date.
+    let schema = format!("{STATE_DIR}/{}", schema::FILE_NAME);
+    let current = schema::TASK_SCHEMA.as_bytes();
+    if fs::read(root.join(&schema)).ok().as_deref() != Some(current) {
+        files::write_atomic(root, &schema, current, Placement::Replace)
+            .map_err(Error::io("write", root.join(&schema)))?;
     }
     Ok(())
 }
