@@ -22,6 +22,8 @@ pub enum Error {
     UnsupportedAction(String),
     #[error("there is no tasks folder at {0}")]
     NoTasksDir(PathBuf),
+    #[error("another watcher{} is already watching {}", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), .index.display())]
+    WatcherRunning { pid: Option<u32>, index: PathBuf },
     #[error("cannot {action} {}", .path.display())]
     Io {
         action: &'static str,
@@ -108,6 +110,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::TaskMissing,
             Error::AlreadyExists(_) => StatusCode::TaskConflict,
             Error::UnsupportedAction(_) => StatusCode::TaskNotImplemented,
+            Error::WatcherRunning { .. } => StatusCode::Failure,
             Error::NoTasksDir(_) | Error::Io { .. } | Error::Store(_) => StatusCode::ServerError,
         };
         code.status(Some(self.to_string()))

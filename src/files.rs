@@ -29,16 +29,18 @@ pub fn is_task_file(name: &str) -> bool {
         && !name.starts_with("___jb_")
 }
 
+/// Whether a root-relative path is under the tasks folder and in no hidden folder: somewhere
+/// a scan looks.
+pub fn in_tasks(path: &str) -> bool {
+    let mut parts = path.split('/');
+    parts.next() == Some(TASKS_DIR)
+        && parts.all(|p| !p.starts_with('.') && !p.is_empty() && p != "..")
+}
+
 /// Whether a root-relative path names a task file: under the tasks folder, in no hidden
 /// folder, with a task file name.
 pub fn is_task_path(path: &str) -> bool {
-    let mut parts = path.split('/');
-    parts.next() == Some(TASKS_DIR)
-        && path
-            .split('/')
-            .skip(1)
-            .all(|p| !p.starts_with('.') && !p.is_empty() && p != "..")
-        && path.rsplit('/').next().is_some_and(is_task_file)
+    in_tasks(path) && path.rsplit('/').next().is_some_and(is_task_file)
 }
 
 /// The file name without its extension: the id of a task whose file has no `id` key.
@@ -89,6 +91,29 @@ pub fn walk(root: &Path, dir: &str) -> io::Result<Vec<DiskFile>> {
 /// The current description of one task file, or None when it is gone or not a file.
 pub fn stat(root: &Path, path: &str) -> io::Result<Option<DiskFile>> {
     describe(path, fs::metadata(root.join(path)))
+}
+
+/// The task files a root-relative path names now, as a scan would find them: the file itself,
+/// every task file under it when it is a folder, none when it is gone or is no task file.
+pub fn find(root: &Path, path: &str) -> io::Result<Vec<DiskFile>> {
+    if !in_tasks(path) {
+        return Ok(Vec::new());
+    }
+    // Not following a link here, as a scan does not follow links to folders.
+    match fs::symlink_metadata(root.join(path)) {
+        Ok(m) if m.is_dir() => walk(root, path),
+        Ok(_) if is_task_path(path) => Ok(stat(root, path)?.into_iter().collect()),
+        Ok(_) => Ok(Vec::new()),
+        Err(e)
+            if matches!(
+                e.kind(),
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+            ) =>
+        {
+            Ok(Vec::new())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn describe(path: &str, metadata: io::Result<fs::Metadata>) -> io::Result<Option<DiskFile>> {
@@ -195,6 +220,42 @@ mod tests {
         ] {
             assert_eq!(is_task_file(name), expected, "{name}");
         }
+    }
+
+    #[test]
+    fn paths_in_tasks() {
+        for (path, expected) in [
+            ("tasks", true),
+            ("tasks/team", true),
+            ("tasks/team/a.yaml", true),
+            ("tasks/.git/a.yaml", false),
+            ("tasks/../a.yaml", false),
+            ("other/a.yaml", false),
+            ("tasksx/a.yaml", false),
+        ] {
+            assert_eq!(in_tasks(path), expected, "{path}");
+        }
+    }
+
+    #[test]
+    fn find_names_files_folders_and_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        for path in ["tasks/a.yaml", "tasks/team/b.yaml", "tasks/team/notes.txt"] {
+            write_atomic(dir.path(), path, b"x", Placement::New).unwrap();
+        }
+        let found = |path| -> Vec<String> {
+            find(dir.path(), path)
+                .unwrap()
+                .into_iter()
+                .map(|f| f.path)
+                .collect()
+        };
+        assert_eq!(found("tasks/a.yaml"), ["tasks/a.yaml"]);
+        assert_eq!(found("tasks/team"), ["tasks/team/b.yaml"]);
+        assert_eq!(found("tasks"), ["tasks/a.yaml", "tasks/team/b.yaml"]);
+        assert!(found("tasks/team/notes.txt").is_empty());
+        assert!(found("tasks/gone").is_empty());
+        assert!(found("tasks/a.yaml/under-a-file.yaml").is_empty());
     }
 
     #[test]

@@ -2,18 +2,21 @@
 //! Tasks API's JSON.
 //!
 //! Dependencies point one way: [`model`] ← [`validate`] ← [`yaml`], [`store`] ← [`sync`] ←
-//! [`repo`] ← the CLI and the [`server`]. The files under `tasks/` are the truth; the
-//! index is derived from them and can always be rebuilt.
+//! [`repo`] ← [`watch`], the [`server`] and the CLI; [`schema`] describes [`model`] for
+//! editors. The files under `tasks/` are the truth; the index is derived from them and can
+//! always be rebuilt.
 
 pub mod api;
 pub mod error;
 pub mod files;
 pub mod model;
 pub mod repo;
+pub mod schema;
 pub mod server;
 pub mod store;
 pub mod sync;
 pub mod validate;
+pub mod watch;
 pub mod yaml;
 
 pub use error::{Error, Result};

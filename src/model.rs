@@ -5,111 +5,163 @@
 //! nothing checked beyond types. [`Task`] is a document that passed [`crate::validate`]; only
 //! that module can make one, so holding a `Task` means its invariants hold.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt;
 
 use jiff::Timestamp;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value};
 
-/// A task, exactly as the hosted API's JSON spells it. Field order here is the canonical key
-/// order of the files annotask writes.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// An annotation task: one YAML file under `tasks/`, with the hosted Tasks API's field names.
+// Field order here is the canonical key order of the files annotask writes. Field docs are
+// what editors show on hover (through the JSON Schema), so they speak to the file's author.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(title = "annotask task")]
 pub struct TaskDoc {
+    /// The task's id: letters, digits, `-` and `_`, at most 128 characters. Without it, the
+    /// file name (without `.yaml`) is the id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128), pattern(r"^[A-Za-z0-9_-]+$"))]
     pub id: Option<String>,
+    /// What workers do with each input.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub task_type: Option<TaskType>,
+    /// A short name, shown in task lists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// What the task is about, for the workers and reviewers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// Who labels the inputs, and how the inputs are split between them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub worker: Option<Worker>,
+    /// The concepts workers label; every task type but TYPE_NOT_SET needs at least one.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("uniqueItems" = true))]
     pub concept_ids: Vec<String>,
+    /// Which inputs to label. Required.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_source: Option<InputSource>,
+    /// For video inputs: label one frame every this many milliseconds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sample_ms: Option<u32>,
+    /// Who reviews the labels, and how.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
+    /// Where the task stands; TASK_IN_PROGRESS when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TaskStatus>,
+    /// How urgent the task is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<Priority>,
+    /// Any JSON object, for your own use.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
+    /// When the task was created (RFC 3339); annotask sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "timestamp_schema")]
     pub created_at: Option<Timestamp>,
+    /// When the task last changed (RFC 3339); annotask sets it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(schema_with = "timestamp_schema")]
     pub modified_at: Option<Timestamp>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+fn timestamp_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({ "type": "string", "format": "date-time" })
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Worker {
+    /// FULL: every worker labels every input. PARTITIONED: each input goes to
+    /// `workers_per_input` of the workers (see `partitioned_strategy_info`). Or DYNAMIC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<WorkerStrategy>,
+    /// The workers' user ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("uniqueItems" = true))]
     pub user_ids: Vec<String>,
+    /// How PARTITIONED splits the inputs; only with `strategy: PARTITIONED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partitioned_strategy_info: Option<PartitionedStrategyInfo>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PartitionedStrategyInfo {
+    /// EVENLY splits the inputs equally; WEIGHTED by `weights`.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub partition_type: Option<PartitionType>,
+    /// How many workers label each input: from 1 to the number of workers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub workers_per_input: Option<i32>,
+    /// With WEIGHTED: each worker's share of the inputs, by user id. Weights need not add
+    /// up to 100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights: Option<Weights>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InputSource {
+    /// ALL_INPUTS of the app, or the SAVED_SEARCH, DATASET or INPUT that `id` names.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub source_type: Option<InputSourceType>,
+    /// The saved search, dataset or input id; not used with ALL_INPUTS.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Review {
+    /// NONE; MANUAL: reviewers check a sample of the inputs; CONSENSUS: inputs whose workers
+    /// agree are approved without review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub strategy: Option<ReviewStrategy>,
+    /// The reviewers' user ids.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("uniqueItems" = true))]
     pub user_ids: Vec<String>,
+    /// How much MANUAL review checks; only with `strategy: MANUAL`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub manual_strategy_info: Option<ManualStrategyInfo>,
+    /// When CONSENSUS approves an input; only with `strategy: CONSENSUS`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consensus_strategy_info: Option<ConsensusStrategyInfo>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ManualStrategyInfo {
+    /// The fraction of inputs sent to review: more than 0, at most 1 (0.5 is half).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("exclusiveMinimum" = 0, "maximum" = 1))]
     pub sample_percentage: Option<f64>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConsensusStrategyInfo {
+    /// How many workers must agree for an input to be approved without review.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
     pub approval_threshold: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TaskStatus {
+    /// TASK_IN_PROGRESS, TASK_DONE, TASK_WONT_DO, TASK_FAILED or TASK_IDLE, or its number
+    /// (54001 to 54006).
     pub code: TaskStatusCode,
+    /// Why the task has this status.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
 }
@@ -118,7 +170,7 @@ pub struct TaskStatus {
 macro_rules! wire_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
         #[allow(non_camel_case_types, clippy::upper_case_acronyms)]
         pub enum $name { $($variant),+ }
 
@@ -266,6 +318,23 @@ impl<'de> Deserialize<'de> for TaskStatusCode {
     }
 }
 
+impl JsonSchema for TaskStatusCode {
+    fn schema_name() -> Cow<'static, str> {
+        "TaskStatusCode".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        let names: Vec<&str> = Self::ALL.iter().map(|c| c.name()).collect();
+        let numbers: Vec<u32> = Self::ALL.iter().map(|c| c.number()).collect();
+        json_schema!({
+            "oneOf": [
+                { "type": "string", "enum": names },
+                { "type": "integer", "enum": numbers },
+            ]
+        })
+    }
+}
+
 /// Worker weights by user id. Integral weights are written as integers (`90`, not `90.0`) so a
 /// file keeps the spelling people use; duplicate user ids are an error, not a silent overwrite.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -312,6 +381,19 @@ impl<'de> Deserialize<'de> for Weights {
     }
 }
 
+impl JsonSchema for Weights {
+    fn schema_name() -> Cow<'static, str> {
+        "Weights".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "additionalProperties": { "type": "number", "exclusiveMinimum": 0 }
+        })
+    }
+}
+
 /// Free-form JSON object (`google.protobuf.Struct`). Duplicate keys at any depth are an error.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(transparent)]
@@ -323,6 +405,16 @@ impl<'de> Deserialize<'de> for Metadata {
             Value::Object(map) => Ok(Metadata(map)),
             other => Err(de::Error::invalid_type(unexpected(&other), &"a map")),
         }
+    }
+}
+
+impl JsonSchema for Metadata {
+    fn schema_name() -> Cow<'static, str> {
+        "Metadata".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": "object" })
     }
 }
 

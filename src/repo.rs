@@ -4,10 +4,15 @@
 //!
 //! Every write goes to the files first, each through a temporary file and a rename, then to
 //! the index by an incremental sync. Writers take a lock file, so two writers never interleave.
+//! A watcher holds another lock file for its lifetime, so an index has at most one watcher,
+//! and queries can tell that the index is being kept current.
 
 use std::collections::HashSet;
-use std::fs::{self, File};
+use std::fs::{self, File, TryLockError};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
 
 use jiff::{Timestamp, Unit};
 
@@ -15,6 +20,7 @@ use crate::api::PatchTasks;
 use crate::error::{Error, Result};
 use crate::files::{self, Placement, TASKS_DIR};
 use crate::model::{Task, TaskDoc};
+use crate::schema;
 use crate::store::{Index, ListQuery};
 use crate::sync::{self, Summary};
 use crate::validate::{self, Diagnostic, Report};
@@ -29,13 +35,46 @@ pub struct Repo {
     index: Index,
 }
 
-/// Creates the tasks and state folders; harmless when they exist.
-pub fn init(root: &Path) -> Result<()> {
-    let tasks = root.join(TASKS_DIR);
-    fs::create_dir_all(&tasks).map_err(Error::io("create", &tasks))?;
-    ensure_state_dir(root)
+/// What [`init`] did about editor settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EditorSettings {
+    /// It wrote this file, mapping the task files to the schema.
+    Written(PathBuf),
+    /// This file maps the schema already.
+    Present(PathBuf),
+    /// This file exists and has no mapping; it is the user's, so it was left as it was.
+    LeftAlone(PathBuf),
 }
 
+/// VS Code's setting for the YAML extension (yaml-language-server), which maps the task files
+/// to the project's copy of the schema: completion, hover docs and errors as you type.
+pub const VSCODE_SETTINGS: &str = r#"{
+  "yaml.schemas": {
+    "./.annotask/task.schema.json": ["tasks/**/*.yaml", "tasks/**/*.yml"]
+  }
+}
+"#;
+
+/// Creates the tasks and state folders and sets up editors; harmless when they exist.
+pub fn init(root: &Path) -> Result<EditorSettings> {
+    let tasks = root.join(TASKS_DIR);
+    fs::create_dir_all(&tasks).map_err(Error::io("create", &tasks))?;
+    ensure_state_dir(root)?;
+    let settings = root.join(".vscode").join("settings.json");
+    match fs::read_to_string(&settings) {
+        Ok(text) if text.contains(schema::FILE_NAME) => Ok(EditorSettings::Present(settings)),
+        Ok(_) => Ok(EditorSettings::LeftAlone(settings)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let dir = root.join(".vscode");
+            fs::create_dir_all(&dir).map_err(Error::io("create", &dir))?;
+            fs::write(&settings, VSCODE_SETTINGS).map_err(Error::io("write", &settings))?;
+            Ok(EditorSettings::Written(settings))
+        }
+        Err(e) => Err(Error::io("read", &settings)(e)),
+    }
+}
+
+/// Creates the state folder, and keeps its copy of the schema current for editors.
 fn ensure_state_dir(root: &Path) -> Result<()> {
     let state = root.join(STATE_DIR);
     fs::create_dir_all(&state).map_err(Error::io("create", &state))?;
@@ -43,7 +82,25 @@ fn ensure_state_dir(root: &Path) -> Result<()> {
     if !gitignore.exists() {
         fs::write(&gitignore, GITIGNORE).map_err(Error::io("write", &gitignore))?;
     }
+    // Atomically, as commands running at once may both find it out of date.
+    let schema = format!("{STATE_DIR}/{}", schema::FILE_NAME);
+    let current = schema::TASK_SCHEMA.as_bytes();
+    if fs::read(root.join(&schema)).ok().as_deref() != Some(current) {
+        files::write_atomic(root, &schema, current, Placement::Replace)
+            .map_err(Error::io("write", root.join(&schema)))?;
+    }
     Ok(())
+}
+
+/// The first line of every file annotask writes. It points yaml-language-server (VS Code,
+/// Neovim, Helix) at the project's copy of the schema by a path relative to the file, so the
+/// file is checked as it is edited even without editor settings.
+fn modeline(path: &str) -> String {
+    let up = "../".repeat(path.matches('/').count());
+    format!(
+        "# yaml-language-server: $schema={up}{STATE_DIR}/{}\n",
+        schema::FILE_NAME
+    )
 }
 
 /// Where the index lives unless `--db` says otherwise.
@@ -81,20 +138,92 @@ impl Repo {
         &self.index
     }
 
+    /// The index database's path.
+    pub fn db(&self) -> &Path {
+        &self.db
+    }
+
+    /// The watcher keeping this index current, if one is running.
+    pub fn watcher(&self) -> Option<Watcher> {
+        let mut file = File::open(watch_lock_path(&self.db)).ok()?;
+        // A shared lock, so that two commands checking at once do not see each other as a
+        // watcher; only a watcher takes the lock exclusively.
+        match file.try_lock_shared() {
+            Err(TryLockError::WouldBlock) => Some(Watcher {
+                pid: read_pid(&mut file),
+            }),
+            Ok(()) | Err(TryLockError::Error(_)) => None,
+        }
+    }
+
+    /// Makes this process the index's one watcher until the returned lock is dropped. Fails
+    /// when another watcher is running.
+    pub fn lock_watch(&self) -> Result<WatchLock> {
+        let path = watch_lock_path(&self.db);
+        let mut file = File::options()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(&path)
+            .map_err(Error::io("open", &path))?;
+        let running = |file: &mut File| Error::WatcherRunning {
+            pid: read_pid(file),
+            index: self.db.clone(),
+        };
+        // A command checking for a watcher holds a shared lock for a moment: wait those out.
+        for _ in 0..100 {
+            match file.try_lock() {
+                Ok(()) => {
+                    file.set_len(0)
+                        .and_then(|()| write!(file, "{}", std::process::id()))
+                        .map_err(Error::io("write", &path))?;
+                    return Ok(WatchLock { _file: file });
+                }
+                Err(TryLockError::WouldBlock) => match file.try_lock_shared() {
+                    Ok(()) => file.unlock().map_err(Error::io("unlock", &path))?,
+                    Err(TryLockError::WouldBlock) => return Err(running(&mut file)),
+                    Err(TryLockError::Error(e)) => return Err(Error::io("lock", &path)(e)),
+                },
+                Err(TryLockError::Error(e)) => return Err(Error::io("lock", &path)(e)),
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        Err(running(&mut file))
+    }
+
     /// Brings the index up to date with every task file.
     pub fn sync(&mut self) -> Result<Summary> {
+        self.sync_with_progress(&|_, _| {})
+    }
+
+    /// [`Repo::sync`], telling `progress` after each file read how many of how many are done.
+    pub fn sync_with_progress(&mut self, progress: &dyn Fn(usize, usize)) -> Result<Summary> {
         let known = self.index.file_states()?;
         let disk = files::scan(&self.root).map_err(Error::io("scan", self.root.join(TASKS_DIR)))?;
         let plan = sync::plan(disk, &known);
-        Ok(sync::apply(&mut self.index, &self.root, plan, &known)?)
+        Ok(sync::apply(
+            &mut self.index,
+            &self.root,
+            plan,
+            &known,
+            progress,
+        )?)
     }
 
-    /// Brings the index up to date with just these root-relative paths.
+    /// Brings the index up to date with just these root-relative paths: task files, or folders
+    /// under the tasks folder. Other paths are ignored.
     pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
-        let known = self.index.file_states()?;
+        let known = self.index.file_states_near(paths)?;
         let plan = sync::plan_paths(&self.root, paths, &known)
             .map_err(Error::io("read", self.root.join(TASKS_DIR)))?;
-        Ok(sync::apply(&mut self.index, &self.root, plan, &known)?)
+        Ok(sync::apply(
+            &mut self.index,
+            &self.root,
+            plan,
+            &known,
+            &|_, _| {},
+        )?)
     }
 
     pub fn get(&self, id: &str) -> Result<Task> {
@@ -239,7 +368,7 @@ impl Repo {
                 Placement::New => None,
                 Placement::Replace => files::read(&self.root, path).ok(),
             };
-            let text = crate::yaml::to_yaml(task);
+            let text = modeline(path) + &crate::yaml::to_yaml(task);
             if let Err(e) = files::write_atomic(&self.root, path, text.as_bytes(), placement) {
                 for (path, old) in done.into_iter().rev() {
                     let _ = match old {
@@ -268,6 +397,29 @@ impl Repo {
         file.lock().map_err(Error::io("lock", &path))?;
         Ok(file)
     }
+}
+
+/// A running watcher, as its lock file tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Watcher {
+    /// Its process id, when it has written it yet.
+    pub pid: Option<u32>,
+}
+
+/// Held by an index's one watcher; dropping it lets another start.
+pub struct WatchLock {
+    _file: File,
+}
+
+/// Beside the index, so that every index, the default or one given by `--db`, has its own.
+fn watch_lock_path(db: &Path) -> PathBuf {
+    db.with_extension("watch.lock")
+}
+
+fn read_pid(file: &mut File) -> Option<u32> {
+    let mut text = String::new();
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
 }
 
 /// Validates request documents, naming each one's fields `tasks[i].…`.
@@ -306,4 +458,76 @@ fn now() -> Timestamp {
     Timestamp::now()
         .round(Unit::Microsecond)
         .unwrap_or_else(|_| Timestamp::now())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_files_point_editors_at_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = dir.path().join(".vscode/settings.json");
+        assert_eq!(
+            init(dir.path()).unwrap(),
+            EditorSettings::Written(settings.clone())
+        );
+        assert_eq!(
+            init(dir.path()).unwrap(),
+            EditorSettings::Present(settings.clone())
+        );
+        fs::write(&settings, "{}").unwrap();
+        assert_eq!(
+            init(dir.path()).unwrap(),
+            EditorSettings::LeftAlone(settings)
+        );
+
+        let repo = Repo::open(dir.path(), None).unwrap();
+        let (task, _) = validate::validate(
+            crate::yaml::parse_task(b"input_source: {type: ALL_INPUTS}").unwrap(),
+            Some("a"),
+        );
+        let task = task.unwrap();
+        for path in ["tasks/a.yaml", "tasks/team/deep/a.yaml"] {
+            repo.write_files(&[(path.to_owned(), &task)], Placement::New)
+                .unwrap();
+            let text = fs::read_to_string(dir.path().join(path)).unwrap();
+            let first = text.lines().next().unwrap();
+            let schema = first
+                .strip_prefix("# yaml-language-server: $schema=")
+                .unwrap();
+            let file = dir.path().join(path);
+            let schema = file.parent().unwrap().join(schema);
+            assert_eq!(
+                fs::read_to_string(schema).unwrap(),
+                schema::TASK_SCHEMA,
+                "{first}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_index_has_one_watcher() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path()).unwrap();
+        let repo = Repo::open(dir.path(), None).unwrap();
+        assert_eq!(repo.watcher(), None);
+
+        let lock = repo.lock_watch().unwrap();
+        let me = Some(std::process::id());
+        assert_eq!(repo.watcher(), Some(Watcher { pid: me }));
+        assert_eq!(
+            repo.watcher(),
+            Some(Watcher { pid: me }),
+            "checking takes nothing"
+        );
+        match repo.lock_watch() {
+            Err(Error::WatcherRunning { pid, .. }) => assert_eq!(pid, me),
+            other => panic!("a second watcher started: {:?}", other.err()),
+        }
+
+        drop(lock);
+        assert_eq!(repo.watcher(), None);
+        let _again = repo.lock_watch().unwrap();
+    }
 }

@@ -40,6 +40,8 @@ pub struct FileState {
     pub mtime_ns: i64,
     pub claim: Option<String>,
     pub conflict: bool,
+    /// Whether the file had an error when last read.
+    pub invalid: bool,
 }
 
 /// What writing a task did to the index.
@@ -130,10 +132,37 @@ impl Index {
 
     /// Every file the index knows, by path.
     pub fn file_states(&self) -> Result<HashMap<String, FileState>> {
-        let mut stmt = self
-            .conn
-            .prepare("SELECT path, size, mtime_ns, claim, conflict FROM files")?;
-        let rows = stmt.query_map([], |r| {
+        let mut states = HashMap::new();
+        self.add_file_states(&mut states, "1", &[])?;
+        Ok(states)
+    }
+
+    /// What a sync of just `paths` needs to know: the state of the file at each path, of every
+    /// file under each (a path may name a folder), and of every file in an id conflict.
+    pub fn file_states_near(&self, paths: &[String]) -> Result<HashMap<String, FileState>> {
+        let mut states = HashMap::new();
+        for path in paths {
+            // `/` sorts just before `0`, so this range is exactly the paths under `path/`.
+            self.add_file_states(
+                &mut states,
+                "path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
+                &[path],
+            )?;
+        }
+        self.add_file_states(&mut states, "conflict", &[])?;
+        Ok(states)
+    }
+
+    fn add_file_states(
+        &self,
+        states: &mut HashMap<String, FileState>,
+        filter: &str,
+        args: &[&str],
+    ) -> Result<()> {
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT path, size, mtime_ns, claim, conflict, errors > 0 FROM files WHERE {filter}"
+        ))?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
             Ok((
                 r.get::<_, String>(0)?,
                 FileState {
@@ -141,10 +170,15 @@ impl Index {
                     mtime_ns: r.get(2)?,
                     claim: r.get(3)?,
                     conflict: r.get(4)?,
+                    invalid: r.get(5)?,
                 },
             ))
         })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        for row in rows {
+            let (path, state) = row?;
+            states.insert(path, state);
+        }
+        Ok(())
     }
 
     /// Starts the one write transaction of a sync or a write command.
@@ -231,14 +265,23 @@ impl Index {
 
     /// Every file with diagnostics, in path order; with `errors_only`, just the invalid ones.
     pub fn reports(&self, errors_only: bool) -> Result<Vec<Report>> {
-        let mut stmt = self.conn.prepare(
+        self.query_reports("f.errors > 0 OR NOT ?1", [errors_only])
+    }
+
+    /// The diagnostics of one file, if it has any.
+    pub fn file_report(&self, path: &str) -> Result<Option<Report>> {
+        Ok(self.query_reports("d.file = ?1", [path])?.pop())
+    }
+
+    fn query_reports(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Report>> {
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT d.file, d.severity, d.line, d.col, d.field, d.message, d.hint
              FROM diagnostics d JOIN files f ON f.path = d.file
-             WHERE f.errors > 0 OR NOT ?1
-             ORDER BY d.file, d.seq",
-        )?;
+             WHERE {filter}
+             ORDER BY d.file, d.seq"
+        ))?;
         let mut reports: Vec<Report> = Vec::new();
-        let mut rows = stmt.query([errors_only])?;
+        let mut rows = stmt.query(args)?;
         while let Some(r) = rows.next()? {
             let file: String = r.get(0)?;
             let line: Option<u32> = r.get(2)?;

@@ -3,7 +3,7 @@
 //! not print. A sync is a pure [`plan`] (files on disk against files in the index), then
 //! [`apply`]: read the planned files on every core and write the outcome in one transaction.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -51,37 +51,57 @@ pub fn plan(disk: Vec<DiskFile>, known: &HashMap<String, FileState>) -> Plan {
     Plan { read, remove }
 }
 
-/// Like [`plan`], for just the given paths (what a file watcher reports): each is read if it
-/// is a task file that changed, or removed from the index if it is gone.
+/// Like [`plan`], for just the given root-relative paths (what a file watcher reports). A
+/// path may name a task file, a folder (new, or removed with every task file under it), or
+/// anything else, which is ignored. `known` must hold the state of every file at or under each
+/// path, and of every file in an id conflict ([`Index::file_states_near`]).
 pub fn plan_paths(
     root: &Path,
     paths: &[String],
     known: &HashMap<String, FileState>,
 ) -> std::io::Result<Plan> {
-    let mut disk = Vec::new();
-    let mut gone = Vec::new();
+    let mut sorted: Vec<&str> = known.keys().map(String::as_str).collect();
+    sorted.sort_unstable();
+    let mut disk = BTreeMap::new();
+    let mut gone = BTreeSet::new();
     for path in paths {
-        match files::stat(root, path)? {
-            Some(file) if files::is_task_path(path) => disk.push(file),
-            _ if known.contains_key(path) => gone.push(path.clone()),
-            _ => {}
+        let found = files::find(root, path)?;
+        let under = format!("{path}/");
+        let first = sorted.partition_point(|k| *k < path.as_str());
+        let was = sorted[first..]
+            .iter()
+            .take_while(|k| k.starts_with(path.as_str()))
+            .filter(|k| **k == path || k.starts_with(&under));
+        let here: HashSet<&str> = found.iter().map(|f| f.path.as_str()).collect();
+        gone.extend(was.filter(|k| !here.contains(**k)).map(|k| k.to_string()));
+        for file in found {
+            disk.insert(file.path.clone(), file);
         }
     }
-    let conflicted = known
+    // A change elsewhere may have ended a conflict, so conflicted files are always read again.
+    let conflicted: Vec<&String> = known
         .iter()
-        .filter(|(path, state)| state.conflict && !paths.contains(path))
-        .filter_map(|(path, _)| files::stat(root, path).transpose());
-    for file in conflicted {
-        disk.push(file?);
+        .filter(|(path, state)| {
+            state.conflict && !disk.contains_key(*path) && !gone.contains(*path)
+        })
+        .map(|(path, _)| path)
+        .collect();
+    for path in conflicted {
+        match files::stat(root, path)? {
+            Some(file) => {
+                disk.insert(path.clone(), file);
+            }
+            None => {
+                gone.insert(path.clone());
+            }
+        }
     }
     let subset: HashMap<String, FileState> = disk
-        .iter()
-        .filter_map(|f| known.get(&f.path).map(|s| (f.path.clone(), s.clone())))
+        .keys()
+        .filter_map(|p| known.get(p).map(|s| (p.clone(), s.clone())))
         .collect();
-    let mut plan = plan(disk, &subset);
-    plan.remove = gone;
-    plan.remove.sort_unstable();
-    plan.read.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    let mut plan = plan(disk.into_values().collect(), &subset);
+    plan.remove = gone.into_iter().collect();
     Ok(plan)
 }
 
@@ -152,6 +172,8 @@ pub struct Summary {
     pub removed: Vec<String>,
     /// Files read in this sync that are invalid.
     pub invalid: Vec<String>,
+    /// Files read in this sync that had an error before and have none now.
+    pub fixed: Vec<String>,
     /// Files read whose task did not change.
     pub unchanged: usize,
 }
@@ -166,11 +188,13 @@ impl Summary {
 const BULK_LOAD_MIN_FILES: usize = 1000;
 
 /// Applies a plan in one transaction. `known` is the index's file states the plan was made from.
+/// `progress` is told, after each file read, how many of how many are done.
 pub fn apply(
     index: &mut Index,
     root: &Path,
     plan: Plan,
     known: &HashMap<String, FileState>,
+    progress: &dyn Fn(usize, usize),
 ) -> store::Result<Summary> {
     let mut summary = Summary::default();
     if plan.is_empty() {
@@ -206,7 +230,13 @@ pub fn apply(
             apply.writer.release_claim(&file.path)?;
         }
     }
-    load_all(root, plan.read, |outcome| apply.outcome(outcome))?;
+    let total = plan.read.len();
+    let mut done = 0;
+    load_all(root, plan.read, |outcome| {
+        done += 1;
+        progress(done, total);
+        apply.outcome(outcome)
+    })?;
     if bulk {
         apply.writer.end_bulk_load()?;
     }
@@ -264,6 +294,8 @@ impl Apply<'_, '_> {
         )?;
         if outcome.diagnostics.iter().any(Diagnostic::is_error) {
             self.summary.invalid.push(path.to_owned());
+        } else if self.known.get(path).is_some_and(|s| s.invalid) {
+            self.summary.fixed.push(path.to_owned());
         }
         let Some(id) = claim else { return Ok(()) };
         let first_claim = match &mut self.seen {
@@ -314,6 +346,9 @@ impl Apply<'_, '_> {
         if !self.summary.invalid.iter().any(|p| p == path) {
             self.summary.invalid.push(path.to_owned());
         }
+        self.summary
+            .fixed
+            .retain(|p| p != path && !others.contains(p));
         let written_here = match &mut self.seen {
             Seen::Fresh(_) => true,
             Seen::Written(written) => written.remove(id),
@@ -401,7 +436,114 @@ pub fn load_all<E: Send>(
 
 #[cfg(test)]
 mod tests {
+    use std::fs;
+
     use super::*;
+
+    use crate::repo::{self, Repo};
+
+    const TASK: &str = "id: other\ninput_source: {type: ALL_INPUTS}\n";
+
+    fn project() -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        repo::init(dir.path()).unwrap();
+        let repo = Repo::open(dir.path(), None).unwrap();
+        (dir, repo)
+    }
+
+    fn write(dir: &tempfile::TempDir, path: &str, text: &str) {
+        let path = dir.path().join(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    fn task(id: &str) -> String {
+        format!("id: {id}\ninput_source: {{type: ALL_INPUTS}}\n")
+    }
+
+    fn paths(paths: &[&str]) -> Vec<String> {
+        paths.iter().map(|p| p.to_string()).collect()
+    }
+
+    #[test]
+    fn a_truncated_file_keeps_its_task() {
+        let (dir, mut repo) = project();
+        let file = dir.path().join("tasks/x.yaml");
+        fs::write(&file, TASK).unwrap();
+        assert_eq!(repo.sync().unwrap().added, ["other"]);
+
+        fs::write(&file, "").unwrap();
+        let summary = repo.sync().unwrap();
+        assert_eq!(summary.invalid, ["tasks/x.yaml"]);
+        assert!(summary.removed.is_empty(), "{summary:?}");
+        assert!(repo.get("other").is_ok());
+        assert!(repo.get("x").is_err(), "an empty file claims no id");
+        let reports = repo.index().reports(true).unwrap();
+        assert_eq!(reports[0].diagnostics[0].message, "the file is empty");
+    }
+
+    #[test]
+    fn syncing_a_folder_path_adds_and_removes_everything_under_it() {
+        let (dir, mut repo) = project();
+        write(&dir, "tasks/team/a.yaml", &task("a"));
+        write(&dir, "tasks/team/deep/b.yaml", &task("b"));
+        write(&dir, "tasks/teammate.yaml", &task("c"));
+        let summary = repo.sync_paths(&paths(&["tasks/team"])).unwrap();
+        assert_eq!(summary.added, ["a", "b"], "only what is under the folder");
+
+        repo.sync().unwrap();
+        fs::remove_dir_all(dir.path().join("tasks/team")).unwrap();
+        let summary = repo.sync_paths(&paths(&["tasks/team"])).unwrap();
+        assert_eq!(summary.removed, ["a", "b"]);
+        assert!(
+            repo.get("c").is_ok(),
+            "a sibling whose name shares the prefix stays"
+        );
+    }
+
+    #[test]
+    fn ignored_paths_change_nothing() {
+        let (dir, mut repo) = project();
+        write(&dir, "tasks/.git/a.yaml", &task("a"));
+        write(&dir, "tasks/b.yaml~", &task("b"));
+        write(&dir, "notes/c.yaml", &task("c"));
+        let summary = repo
+            .sync_paths(&paths(&[
+                "tasks/.git",
+                "tasks/.git/a.yaml",
+                "tasks/b.yaml~",
+                "notes/c.yaml",
+            ]))
+            .unwrap();
+        assert!(summary.is_empty(), "{summary:?}");
+    }
+
+    #[test]
+    fn a_file_that_is_valid_again_is_reported_fixed() {
+        let (dir, mut repo) = project();
+        write(&dir, "tasks/a.yaml", "id: a\n");
+        assert_eq!(repo.sync().unwrap().invalid, ["tasks/a.yaml"]);
+        write(&dir, "tasks/a.yaml", &task("a"));
+        let summary = repo.sync_paths(&paths(&["tasks/a.yaml"])).unwrap();
+        assert_eq!(summary.fixed, ["tasks/a.yaml"]);
+        assert_eq!(summary.added, ["a"]);
+    }
+
+    #[test]
+    fn removing_one_of_two_claimants_ends_the_conflict() {
+        let (dir, mut repo) = project();
+        write(&dir, "tasks/a.yaml", &task("a"));
+        write(&dir, "tasks/copy.yaml", &task("a"));
+        let summary = repo.sync().unwrap();
+        assert!(summary.added.is_empty());
+        assert_eq!(repo.index().reports(true).unwrap().len(), 2);
+
+        fs::remove_file(dir.path().join("tasks/copy.yaml")).unwrap();
+        let summary = repo.sync_paths(&paths(&["tasks/copy.yaml"])).unwrap();
+        assert_eq!(summary.added, ["a"]);
+        assert_eq!(summary.fixed, ["tasks/a.yaml"]);
+        assert!(repo.index().reports(true).unwrap().is_empty());
+    }
 
     fn disk(path: &str, size: u64, mtime_ns: i64) -> DiskFile {
         DiskFile {
@@ -413,15 +555,14 @@ mod tests {
 
     fn known(path: &str, size: u64, mtime_ns: i64, conflict: bool) -> (String, FileState) {
         let claim = Some(files::stem(path).to_owned());
-        (
-            path.into(),
-            FileState {
-                size,
-                mtime_ns,
-                claim,
-                conflict,
-            },
-        )
+        let state = FileState {
+            size,
+            mtime_ns,
+            claim,
+            conflict,
+            invalid: false,
+        };
+        (path.into(), state)
     }
 
     #[track_caller]
@@ -433,65 +574,24 @@ mod tests {
     ) {
         let plan = plan(on_disk, &index.into_iter().collect());
         let planned: Vec<&str> = plan.read.iter().map(|f| f.path.as_str()).collect();
-        assert_eq!(
-            (planned.as_slice(), plan.remove.as_slice()),
-            (
-                read,
-                remove
-                    .iter()
-                    .map(|s| s.to_string())
-                    .collect::<Vec<_>>()
-                    .as_slice()
-            )
-        );
+        let removed: Vec<&str> = plan.remove.iter().map(String::as_str).collect();
+        assert_eq!((planned.as_slice(), removed.as_slice()), (read, remove));
     }
 
     #[test]
     fn plans_read_only_what_changed() {
+        let a = "tasks/a.yaml";
         check(vec![], vec![], &[], &[]);
-        check(
-            vec![disk("tasks/a.yaml", 1, 1)],
-            vec![],
-            &["tasks/a.yaml"],
-            &[],
-        );
-        check(
-            vec![disk("tasks/a.yaml", 1, 1)],
-            vec![known("tasks/a.yaml", 1, 1, false)],
-            &[],
-            &[],
-        );
-        check(
-            vec![disk("tasks/a.yaml", 2, 1)],
-            vec![known("tasks/a.yaml", 1, 1, false)],
-            &["tasks/a.yaml"],
-            &[],
-        );
-        check(
-            vec![disk("tasks/a.yaml", 1, 2)],
-            vec![known("tasks/a.yaml", 1, 1, false)],
-            &["tasks/a.yaml"],
-            &[],
-        );
-        check(
-            vec![],
-            vec![known("tasks/a.yaml", 1, 1, false)],
-            &[],
-            &["tasks/a.yaml"],
-        );
+        check(vec![disk(a, 1, 1)], vec![], &[a], &[]);
+        check(vec![disk(a, 1, 1)], vec![known(a, 1, 1, false)], &[], &[]);
+        check(vec![disk(a, 2, 1)], vec![known(a, 1, 1, false)], &[a], &[]);
+        check(vec![disk(a, 1, 2)], vec![known(a, 1, 1, false)], &[a], &[]);
+        check(vec![], vec![known(a, 1, 1, false)], &[], &[a]);
         // A file in an id conflict is read again: another file's change may have ended it.
+        check(vec![disk(a, 1, 1)], vec![known(a, 1, 1, true)], &[a], &[]);
         check(
-            vec![disk("tasks/a.yaml", 1, 1)],
-            vec![known("tasks/a.yaml", 1, 1, true)],
-            &["tasks/a.yaml"],
-            &[],
-        );
-        check(
-            vec![disk("tasks/a.yaml", 1, 1), disk("tasks/c.yaml", 1, 1)],
-            vec![
-                known("tasks/a.yaml", 1, 1, false),
-                known("tasks/b.yaml", 1, 1, false),
-            ],
+            vec![disk(a, 1, 1), disk("tasks/c.yaml", 1, 1)],
+            vec![known(a, 1, 1, false), known("tasks/b.yaml", 1, 1, false)],
             &["tasks/c.yaml"],
             &["tasks/b.yaml"],
         );

@@ -21,14 +21,16 @@ pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
 /// Reads one task document. A document that does not decode yields one located error (decoding
 /// stops at the first structural problem; rule checks in [`crate::validate`] report them all).
+///
+/// A file with no content is an error rather than an empty document: editors truncate a file
+/// before writing it, and an empty document would claim its file name as the id, giving up the
+/// task the file defined. As an error, the index keeps the task's last valid version.
 pub fn parse_task(bytes: &[u8]) -> Result<TaskDoc, Diagnostic> {
     if bytes.len() as u64 > MAX_FILE_BYTES {
         return Err(too_large(bytes.len() as u64));
     }
     let doc = parse_document(bytes, Format::Yaml)?;
-    // An editor that truncates a file before writing it shows watchers an empty file for a
-    // moment; that must read as "no content yet", not as a task with nothing in it.
-    if doc == TaskDoc::default() && is_blank(bytes) {
+    if doc == TaskDoc::default() && std::str::from_utf8(bytes).is_ok_and(is_blank) {
         return Err(Diagnostic::error("", "the file is empty")
             .hint("write a task, e.g. `type: CONCEPTS_CLASSIFICATION`, or delete the file")
             .at(Location { line: 1, column: 1 }));
@@ -36,8 +38,9 @@ pub fn parse_task(bytes: &[u8]) -> Result<TaskDoc, Diagnostic> {
     Ok(doc)
 }
 
-fn is_blank(bytes: &[u8]) -> bool {
-    String::from_utf8_lossy(bytes).lines().all(|line| {
+/// Whether a YAML text holds no node: only blank lines, comments and document markers.
+fn is_blank(text: &str) -> bool {
+    text.lines().all(|line| {
         let line = line.trim();
         line.is_empty() || line.starts_with('#') || line == "---" || line == "..."
     })
@@ -517,5 +520,14 @@ mod tests {
             );
             assert!(d.location.is_some(), "{body}");
         }
+    }
+
+    #[test]
+    fn an_empty_file_is_an_error_not_an_empty_task() {
+        for text in ["", "  \n\n", "# all commented out\n#id: a\n", "---\n...\n"] {
+            let err = parse_task(text.as_bytes()).unwrap_err();
+            assert_eq!(err.message, "the file is empty", "{text:?}");
+        }
+        assert!(parse_task(b"# a comment\nid: a\n").is_ok());
     }
 }

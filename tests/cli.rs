@@ -139,7 +139,9 @@ fn document_bodies_create_get_list_update_delete() {
         assert_eq!(got["task"], created, "{name}: get answers what create did");
         let file = fs::read_to_string(project.root().join(format!("tasks/{id}.yaml"))).unwrap();
         assert!(
-            file.starts_with(&format!("id: {id}\ntype: CONCEPTS_CLASSIFICATION\n")),
+            file.starts_with(&format!(
+                "# yaml-language-server: $schema=../.annotask/task.schema.json\nid: {id}\ntype: CONCEPTS_CLASSIFICATION\n"
+            )),
             "{file}"
         );
         ids.push(id);

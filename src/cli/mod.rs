@@ -6,9 +6,10 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 
-use annotask::repo::{self, Repo};
+use annotask::repo::{self, EditorSettings, Repo};
+use annotask::sync::Summary;
 use annotask::yaml;
 
 mod create;
@@ -16,10 +17,13 @@ mod delete;
 mod get;
 mod list;
 mod output;
+mod progress;
 mod serve;
+mod status;
 mod sync;
 mod update;
 mod validate;
+mod watch;
 
 /// Annotation tasks as YAML files, indexed locally, answered with the hosted Tasks API's JSON.
 #[derive(Debug, Parser)]
@@ -65,6 +69,14 @@ enum Command {
     Delete(delete::Args),
     /// Serve the hosted Tasks API on a local address, answered from the task files.
     Serve(serve::Args),
+    /// Keep the index current while task files change, printing each change, until Ctrl-C.
+    Watch(watch::Args),
+    /// How many tasks are indexed, which files have problems, whether a watcher is running.
+    Status,
+    /// Print the JSON Schema of a task file, for editors (see `task.schema.json`).
+    Schema,
+    /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
 }
 
 /// How a command ended, when it did not fail outright.
@@ -86,11 +98,20 @@ impl Global {
         Repo::open(&self.root, self.db.as_deref())
     }
 
-    /// Opens the project with its index brought up to date, as every query needs.
+    /// Opens the project with its index brought up to date, as every query needs. A running
+    /// watcher keeps it current, so then the query answers at once, without a scan.
     fn open_synced(&self) -> Result<Repo, annotask::Error> {
         let mut repo = self.open()?;
-        repo.sync()?;
+        if repo.watcher().is_none() {
+            self.sync(&mut repo)?;
+        }
         Ok(repo)
+    }
+
+    /// A full sync, with a progress bar when it takes long on a terminal.
+    fn sync(&self, repo: &mut Repo) -> Result<Summary, annotask::Error> {
+        let bar = progress::Bar::new();
+        repo.sync_with_progress(&|done, total| bar.show(done, total))
     }
 }
 
@@ -111,6 +132,16 @@ pub fn run() -> ExitCode {
         Command::Update(args) => update::run(&ctx, args),
         Command::Delete(args) => delete::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),
+        Command::Watch(args) => watch::run(&ctx, args),
+        Command::Status => status::run(&ctx),
+        Command::Schema => {
+            print!("{}", annotask::schema::generate());
+            Ok(Outcome::Success)
+        }
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "annotask", &mut io::stdout());
+            Ok(Outcome::Success)
+        }
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
@@ -123,12 +154,24 @@ pub fn run() -> ExitCode {
 }
 
 fn init(ctx: &Global) -> anyhow::Result<Outcome> {
-    repo::init(&ctx.root)?;
+    let editor = repo::init(&ctx.root)?;
     if ctx.format == Format::Table {
         println!(
             "ready: put task files in {}",
             ctx.root.join(annotask::files::TASKS_DIR).display()
         );
+        match editor {
+            EditorSettings::Written(path) => println!(
+                "wrote {}: VS Code checks task files as you type (YAML extension)",
+                path.display()
+            ),
+            EditorSettings::Present(_) => {}
+            EditorSettings::LeftAlone(path) => println!(
+                "to check task files as you type in VS Code, add this to {}:\n{}",
+                path.display(),
+                repo::VSCODE_SETTINGS.trim_end()
+            ),
+        }
     }
     Ok(Outcome::Success)
 }

@@ -3,12 +3,14 @@
 //! API's status object on stdout so scripts read one shape.
 
 use std::fmt::Write as _;
+use std::io::IsTerminal;
 
 use serde::Serialize;
 
 use annotask::api::{StatusCode, StatusResponse, TasksResponse, ok};
 use annotask::model::Task;
-use annotask::validate::{Diagnostic, Report};
+use annotask::sync::Summary;
+use annotask::validate::{Diagnostic, Report, Severity};
 use annotask::yaml;
 
 use super::Format;
@@ -28,6 +30,120 @@ pub fn diagnostic(file: &str, d: &Diagnostic) -> String {
         let _ = write!(out, "\n    hint: {hint}");
     }
     out
+}
+
+/// Whether to colour stdout: only on a terminal, and never when `NO_COLOR` is set
+/// (<https://no-color.org>).
+pub fn color() -> bool {
+    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+const RESET: &str = "\x1b[0m";
+const BLUE: &str = "\x1b[1;34m";
+
+/// Diagnostics for a person: the `file:line:column` line that editors and terminals link,
+/// then the source line with the offending span marked, then the hint. `read` gives a file's
+/// text, when it can be read; without it, only the first line is printed.
+pub fn human(reports: &[Report], read: impl Fn(&str) -> Option<String>, color: bool) -> String {
+    let paint = |code: &'static str| if color { code } else { "" };
+    let reset = paint(RESET);
+    let mut out = String::new();
+    for report in reports {
+        let source = read(&report.file);
+        for d in &report.diagnostics {
+            let severity = paint(match d.severity {
+                Severity::Error => "\x1b[1;31m",
+                Severity::Warning => "\x1b[1;33m",
+            });
+            let mut head = diagnostic(
+                &report.file,
+                &Diagnostic {
+                    hint: None,
+                    ..d.clone()
+                },
+            );
+            let word = format!(": {}: ", d.severity);
+            if color && let Some(at) = head.find(&word) {
+                head.replace_range(
+                    at..at + word.len(),
+                    &format!(": {severity}{}{reset}: ", d.severity),
+                );
+            }
+            out.push_str(&head);
+            out.push('\n');
+            let line = d.location.and_then(|at| {
+                let text = source
+                    .as_deref()?
+                    .lines()
+                    .nth(at.line.checked_sub(1)? as usize)?;
+                Some((at, text))
+            });
+            let number = line.map_or(String::new(), |(at, _)| at.line.to_string());
+            let gutter = " ".repeat(number.len());
+            let blue = paint(BLUE);
+            if let Some((at, text)) = line {
+                let (before, span) = marked(text, at.column as usize);
+                let _ = writeln!(out, "{blue}{gutter} |{reset}");
+                let _ = writeln!(out, "{blue}{number} |{reset} {text}");
+                let _ = writeln!(
+                    out,
+                    "{blue}{gutter} |{reset} {before}{severity}{}{reset}",
+                    "^".repeat(span)
+                );
+            }
+            if let Some(hint) = &d.hint {
+                let _ = writeln!(out, "{blue}{gutter} ={reset} hint: {hint}");
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// The whitespace that lines a marker up under column `column` (1-based, in characters) of
+/// `line`, keeping its tabs, and the width of the token that starts there.
+fn marked(line: &str, column: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    let start = column.saturating_sub(1).min(chars.len());
+    let before = chars[..start]
+        .iter()
+        .map(|c| if *c == '\t' { '\t' } else { ' ' })
+        .collect();
+    let rest = &chars[start..];
+    let width = match rest.first() {
+        Some(quote @ ('"' | '\'')) => rest[1..]
+            .iter()
+            .position(|c| c == quote)
+            .map_or(rest.len(), |end| end + 2),
+        Some(_) => {
+            // A plain scalar ends at a `: ` (it was a key), a comment, or flow punctuation.
+            let end = (0..rest.len())
+                .find(|&i| match rest[i] {
+                    ':' => rest.get(i + 1).is_none_or(|c| c.is_whitespace()),
+                    '#' => i > 0 && rest[i - 1].is_whitespace(),
+                    ',' | ']' | '}' => true,
+                    _ => false,
+                })
+                .unwrap_or(rest.len());
+            rest[..end]
+                .iter()
+                .rev()
+                .skip_while(|c| c.is_whitespace())
+                .count()
+        }
+        None => 0,
+    };
+    (before, width.max(1))
+}
+
+/// What a sync did, in one line.
+pub fn sync_line(summary: &Summary, invalid: usize, tasks: u64) -> String {
+    format!(
+        "{} added, {} updated, {} removed, {invalid} invalid; {tasks} tasks indexed",
+        summary.added.len(),
+        summary.updated.len(),
+        summary.removed.len(),
+    )
 }
 
 pub fn reports(reports: &[Report]) -> String {
@@ -131,4 +247,45 @@ fn chain(err: &anyhow::Error) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_cover_the_token_at_the_column() {
+        let width = |line: &str, column| marked(line, column).1;
+        assert_eq!(width("worker:", 1), 6, "a key");
+        assert_eq!(
+            width("name: Annotate birds  # soon", 7),
+            14,
+            "a plain scalar"
+        );
+        assert_eq!(width("  - \"bob: x\"", 5), 8, "a quoted scalar");
+        assert_eq!(width("info: {type: EVENLY, workers_per_input: 0}", 22), 17);
+        assert_eq!(width("  - [a, b]", 9), 1);
+        assert_eq!(width("url: http://x", 6), 8, "a colon without a space");
+        assert_eq!(width("short", 40), 1, "past the end of the line");
+        assert_eq!(marked("\t- x", 4).0, "\t  ", "tabs line up");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let report = Report {
+            file: "a.yaml".into(),
+            diagnostics: vec![
+                Diagnostic::error("id", "bad id")
+                    .at(annotask::validate::Location { line: 1, column: 5 }),
+            ],
+        };
+        let read = |_: &str| Some("id: x y\n".to_owned());
+        let plain = human(std::slice::from_ref(&report), read, false);
+        assert_eq!(
+            plain,
+            "a.yaml:1:5: error: id: bad id\n  |\n1 | id: x y\n  |     ^^^\n\n"
+        );
+        let coloured = human(&[report], read, true);
+        assert!(coloured.contains("\x1b[1;31merror\x1b[0m"), "{coloured:?}");
+    }
 }

@@ -16,18 +16,15 @@ struct SyncReport<'a> {
 
 pub fn run(global: &Global) -> anyhow::Result<Outcome> {
     let mut repo = global.open()?;
-    let summary = repo.sync()?;
+    let summary = global.sync(&mut repo)?;
     let invalid = repo.index().reports(true)?;
     match global.format {
         Format::Table => {
-            print!("{}", output::reports(&invalid));
+            let read = |file: &str| std::fs::read_to_string(repo.root().join(file)).ok();
+            print!("{}", output::human(&invalid, read, output::color()));
             println!(
-                "{} added, {} updated, {} removed, {} invalid; {} tasks indexed",
-                summary.added.len(),
-                summary.updated.len(),
-                summary.removed.len(),
-                invalid.len(),
-                repo.index().task_count()?,
+                "{}",
+                output::sync_line(&summary, invalid.len(), repo.index().task_count()?)
             );
         }
         format => output::structured(

@@ -1,4 +1,5 @@
-//! `annotask validate [PATH...]`: checks task files without touching the index.
+//! `annotask validate [PATH...]`: checks task files without touching the index, for people
+//! (`human`), scripts (`json`) and GitHub Actions (`github`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +17,19 @@ use super::{Format, Global, Outcome, output};
 pub struct Args {
     /// Files or folders to check [default: ROOT/tasks].
     paths: Vec<PathBuf>,
+    /// How to print problems [default: human, or json with `-o json`].
+    #[arg(long, value_enum)]
+    format: Option<Style>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Style {
+    /// Each problem on its source line, the offending text marked.
+    Human,
+    /// One JSON object: `{"files", "invalid", "reports"}` (stable; see docs/watch.md).
+    Json,
+    /// GitHub Actions workflow commands, which annotate the files in a pull request.
+    Github,
 }
 
 #[derive(Serialize)]
@@ -69,25 +83,66 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     }
     reports.retain(|r| !r.diagnostics.is_empty());
     let invalid = reports.iter().filter(|r| r.has_errors()).count();
-    match global.format {
-        Format::Table => {
-            print!("{}", output::reports(&reports));
+    let summary = Summary {
+        files: targets.len(),
+        invalid,
+        reports: &reports,
+    };
+    let style = args.format.unwrap_or(match global.format {
+        Format::Json => Style::Json,
+        Format::Table | Format::Yaml => Style::Human,
+    });
+    match (style, global.format) {
+        (Style::Human, Format::Yaml) => output::structured(Format::Yaml, &summary),
+        (Style::Human, _) => {
+            let read = |file: &str| std::fs::read_to_string(file).ok();
+            print!("{}", output::human(&reports, read, output::color()));
             println!("{} files checked, {invalid} invalid", targets.len());
         }
-        format => output::structured(
-            format,
-            &Summary {
-                files: targets.len(),
-                invalid,
-                reports: &reports,
-            },
-        ),
+        (Style::Json, _) => output::json(&summary),
+        (Style::Github, _) => {
+            print!("{}", github(&reports));
+            println!("{} files checked, {invalid} invalid", targets.len());
+        }
     }
     Ok(if invalid > 0 {
         Outcome::Invalid
     } else {
         Outcome::Success
     })
+}
+
+/// GitHub's workflow commands: `::error file=F,line=L,col=C,title=FIELD::MESSAGE`, one per
+/// problem, which the Actions runner turns into annotations on the files.
+fn github(reports: &[Report]) -> String {
+    // Values are escaped as the runner expects; properties escape `:` and `,` as well.
+    let data = |s: &str| {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    };
+    let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let mut out = String::new();
+    for report in reports {
+        for d in &report.diagnostics {
+            let mut props = format!("file={}", property(&report.file));
+            if let Some(at) = d.location {
+                props.push_str(&format!(",line={},col={}", at.line, at.column));
+            }
+            let title = if d.field.is_empty() {
+                "annotask"
+            } else {
+                &d.field
+            };
+            props.push_str(&format!(",title={}", property(title)));
+            let mut message = d.message.clone();
+            if let Some(hint) = &d.hint {
+                message.push_str(&format!("\nhint: {hint}"));
+            }
+            out.push_str(&format!("::{} {props}::{}\n", d.severity, data(&message)));
+        }
+    }
+    out
 }
 
 /// A file named on the command line is checked whatever its name; a folder, for its task files.

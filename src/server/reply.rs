@@ -79,9 +79,10 @@ impl From<crate::Error> for Failure {
             Error::Invalid(_) | Error::UnsupportedAction(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
             Error::AlreadyExists(_) => StatusCode::CONFLICT,
-            Error::NoTasksDir(_) | Error::Io { .. } | Error::Store(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
+            Error::NoTasksDir(_)
+            | Error::WatcherRunning { .. }
+            | Error::Io { .. }
+            | Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut status = e.status();
         if !e.is_input_error() {

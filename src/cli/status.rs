@@ -1,0 +1,71 @@
+//! `annotask status`: how many tasks are indexed, which files have problems, and whether a
+//! watcher keeps the index current.
+
+use serde::Serialize;
+
+use annotask::validate::Report;
+
+use super::{Format, Global, Outcome, output};
+
+#[derive(Serialize)]
+struct Status<'a> {
+    tasks: u64,
+    /// Files with an error; `reports` also lists files with only warnings.
+    invalid: usize,
+    watcher: Watcher,
+    reports: &'a [Report],
+}
+
+#[derive(Serialize)]
+struct Watcher {
+    running: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pid: Option<u32>,
+}
+
+pub fn run(global: &Global) -> anyhow::Result<Outcome> {
+    let repo = global.open_synced()?;
+    let reports = repo.index().reports(false)?;
+    let watcher = repo.watcher();
+    let status = Status {
+        tasks: repo.index().task_count()?,
+        invalid: reports.iter().filter(|r| r.has_errors()).count(),
+        watcher: Watcher {
+            running: watcher.is_some(),
+            pid: watcher.and_then(|w| w.pid),
+        },
+        reports: &reports,
+    };
+    match global.format {
+        Format::Table => {
+            print!(
+                "{}",
+                output::human(
+                    &reports,
+                    |f| std::fs::read_to_string(repo.root().join(f)).ok(),
+                    output::color()
+                )
+            );
+            let files = |n: usize| {
+                if n == 1 {
+                    "1 file".into()
+                } else {
+                    format!("{n} files")
+                }
+            };
+            println!(
+                "{} tasks indexed; {} with errors, {} with warnings only",
+                status.tasks,
+                files(status.invalid),
+                files(reports.len() - status.invalid)
+            );
+            match (status.watcher.running, status.watcher.pid) {
+                (true, Some(pid)) => println!("a watcher keeps the index current (pid {pid})"),
+                (true, None) => println!("a watcher keeps the index current"),
+                (false, _) => println!("no watcher is running"),
+            }
+        }
+        format => output::structured(format, &status),
+    }
+    Ok(Outcome::Success)
+}
