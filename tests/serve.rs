@@ -814,6 +814,16 @@ fn concurrent_clients() {
     }
 }
 
+/// Polls until `check` holds: the server's watcher applies an edit a moment after it is made.
+#[track_caller]
+fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
 #[test]
 fn edits_on_disk_show_up() {
     let server = Served::start();
@@ -824,8 +834,10 @@ fn edits_on_disk_show_up() {
         text.replace("name: Annotate cat", "name: Annotate tabby cat"),
     )
     .unwrap();
-    let got = server.ok("GET", "/v2/tasks/annotate-street-cats", None);
-    assert_eq!(got["task"]["name"], "Annotate tabby cat");
+    eventually("the edited name is served", || {
+        server.ok("GET", "/v2/tasks/annotate-street-cats", None)["task"]["name"]
+            == "Annotate tabby cat"
+    });
 
     fs::create_dir(server.tasks_dir().join("team")).unwrap();
     fs::write(
@@ -834,18 +846,17 @@ fn edits_on_disk_show_up() {
          worker: {strategy: FULL, user_ids: [ana]}\n",
     )
     .unwrap();
-    assert_eq!(
-        ids(&server.ok("GET", "/v2/tasks?worker_user_ids=ana", None)),
-        ["annotate-hedgehogs"]
-    );
+    eventually("a task in a new folder is listed", || {
+        ids(&server.ok("GET", "/v2/tasks?worker_user_ids=ana", None)) == ["annotate-hedgehogs"]
+    });
 
     fs::remove_file(server.tasks_dir().join("annotate-dogs-reviewed.yaml")).unwrap();
-    assert_eq!(
+    eventually("a deleted file's task is gone", || {
         server
             .call("GET", "/v2/tasks/annotate-dogs-reviewed", None)
-            .0,
-        404
-    );
+            .0
+            == 404
+    });
     assert_eq!(
         ids(&server.ok("GET", "/v2/tasks?review_user_ids=sam-okafor", None)),
         ["annotate-cars-consensus"]

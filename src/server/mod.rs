@@ -70,6 +70,8 @@ pub struct Server {
     listener: TcpListener,
     repos: Arc<Repos>,
     app: Router,
+    /// Keeps the index current while the server runs; stopped after the last request.
+    watcher: Option<repos::OwnWatcher>,
 }
 
 impl Server {
@@ -85,7 +87,8 @@ impl Server {
         if config.api_key.is_none() && !config.addr.ip().is_loopback() {
             return Err(StartError::NeedsKey(config.addr));
         }
-        let repos = Arc::new(Repos::open(&config.root, config.db.as_deref())?);
+        let (repos, watcher) = Repos::open(&config.root, config.db.as_deref())?;
+        let repos = Arc::new(repos);
         let mut app = routes::router(repos.clone())
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(middleware::from_fn(refuse_announced_excess));
@@ -105,6 +108,7 @@ impl Server {
             listener,
             repos,
             app,
+            watcher,
         })
     }
 
@@ -124,12 +128,14 @@ impl Server {
             .enable_all()
             .max_blocking_threads(MAX_BLOCKING_THREADS)
             .build()?;
-        runtime.block_on(async move {
+        let served = runtime.block_on(async move {
             let listener = tokio::net::TcpListener::from_std(self.listener)?;
             axum::serve(listener, self.app)
                 .with_graceful_shutdown(stop_signal())
                 .await
-        })
+        });
+        drop(self.watcher);
+        served
     }
 }
 

@@ -1,13 +1,18 @@
 //! Open projects for the request handlers, and where a read's freshness comes from. Owns the
 //! pool of [`Repo`]s (a SQLite connection is not shared between threads, and opening one per
-//! request would prepare every statement anew); must not know HTTP.
+//! request would prepare every statement anew) and the server's watcher thread; must not
+//! know HTTP.
 
 use std::ops::{Deref, DerefMut};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use crate::error::Result;
+use std::thread::{self, JoinHandle};
+
+use crate::error::{Error, Result};
+use crate::files::TASKS_DIR;
 use crate::repo::Repo;
+use crate::watch::{Stopper, Watcher};
 
 /// More idle repos than this are closed: a burst of requests should not keep its connections.
 const MAX_IDLE: usize = 16;
@@ -16,22 +21,70 @@ pub struct Repos {
     root: PathBuf,
     db: Option<PathBuf>,
     idle: Mutex<Vec<Repo>>,
+    /// Whether a watcher keeps the index current; without one, reads sync first.
+    watched: bool,
     /// Serialises the syncs of reads, so a burst of readers syncs once, not once each.
     syncing: Mutex<()>,
 }
 
+/// The watcher this server runs, if it runs one; dropping it stops the watcher once its batch
+/// in flight is applied.
+pub struct OwnWatcher {
+    stopper: Stopper,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Drop for OwnWatcher {
+    fn drop(&mut self) {
+        self.stopper.stop();
+        if let Some(thread) = self.thread.take() {
+            // A watcher thread that panicked has nothing left to finish.
+            let _ = thread.join();
+        }
+    }
+}
+
 impl Repos {
-    /// Opens the project and brings its index up to date, so that a missing tasks folder or
-    /// a broken index fails at start rather than on the first request.
-    pub fn open(root: &Path, db: Option<&Path>) -> Result<Repos> {
+    /// Opens the project, starts watching its task files (unless another process already
+    /// does, which keeps the index just as current) and brings its index up to date, so that
+    /// a missing tasks folder or a broken index fails at start rather than on the first
+    /// request. Where the system cannot watch, reads sync first.
+    pub fn open(root: &Path, db: Option<&Path>) -> Result<(Repos, Option<OwnWatcher>)> {
         let mut repo = Repo::open(root, db)?;
+        // Before the first sync, so that no change between the two goes unseen.
+        let (watched, watcher) = match Watcher::start(&repo, false) {
+            Ok(watcher) => (true, Some(watcher)),
+            Err(Error::WatcherRunning { .. }) => (true, None),
+            Err(e) => return Err(e),
+        };
         repo.sync()?;
-        Ok(Repos {
+        let own = match watcher {
+            Some(watcher) => {
+                let stopper = watcher.stopper();
+                let mut watching = Repo::open(root, db)?;
+                let thread = thread::Builder::new()
+                    .name("annotask-watch".into())
+                    .spawn(move || {
+                        // Its warnings and failures have no one to go to: a server prints
+                        // nothing, and a failed batch is retried by the watcher itself.
+                        let _ = watcher.run(&mut watching, |_, _| {});
+                    })
+                    .map_err(Error::io("start a thread for", root.join(TASKS_DIR)))?;
+                Some(OwnWatcher {
+                    stopper,
+                    thread: Some(thread),
+                })
+            }
+            None => None,
+        };
+        let repos = Repos {
             root: root.to_owned(),
             db: db.map(Path::to_owned),
             idle: Mutex::new(vec![repo]),
+            watched,
             syncing: Mutex::new(()),
-        })
+        };
+        Ok((repos, own))
     }
 
     /// A repo as the pool has it: enough for writes, whose path takes the project's write
@@ -48,12 +101,13 @@ impl Repos {
     }
 
     /// A repo whose index answers for the files as they are now, edits made in an editor
-    /// included. Until a watcher keeps the index current, that takes a sync (one stat per
-    /// file) before each read; with one, this becomes `self.checkout()`.
+    /// included: a watcher keeps it so, else a sync (one stat per file) comes first.
     pub fn fresh(&self) -> Result<Lease<'_>> {
         let mut lease = self.checkout()?;
-        let _one_at_a_time = lock(&self.syncing);
-        lease.sync()?;
+        if !self.watched {
+            let _one_at_a_time = lock(&self.syncing);
+            lease.sync()?;
+        }
         Ok(lease)
     }
 
