@@ -199,9 +199,11 @@ impl Repo {
 
     /// [`Repo::sync`], telling `progress` after each file read how many of how many are done.
     pub fn sync_with_progress(&mut self, progress: &dyn Fn(usize, usize)) -> Result<Summary> {
-        let known = self.index.file_states()?;
         let disk = files::scan(&self.root).map_err(Error::io("scan", self.root.join(TASKS_DIR)))?;
-        let plan = sync::plan(disk, &known);
+        let mut planner = sync::Planner::new(disk);
+        self.index
+            .visit_files(|path, state| planner.known(path, state))?;
+        let (plan, known) = planner.finish();
         Ok(sync::apply(
             &mut self.index,
             &self.root,

@@ -11,7 +11,7 @@ use std::thread;
 
 use crate::files::{self, DiskFile};
 use crate::model::Task;
-use crate::store::{self, Change, FileState, Index, Writer};
+use crate::store::{self, Change, FileRef, FileState, Index, Writer};
 use crate::validate::{self, Diagnostic};
 use crate::yaml;
 
@@ -30,25 +30,61 @@ impl Plan {
     }
 }
 
-/// Compares every task file on disk with what the index knows. A file is read again only when
-/// its size or mtime changed, or while it is in an id conflict (a change to another file may
-/// have ended it).
+/// Compares task files on disk with what the index knows of them, both in path order, and
+/// keeps the index's state of just the files it plans for (a sync needs their old claims).
+/// A file is read again only when its size or mtime changed, or while it is in an id conflict
+/// (a change to another file may have ended it).
+pub struct Planner {
+    disk: std::iter::Peekable<std::vec::IntoIter<DiskFile>>,
+    plan: Plan,
+    known: HashMap<String, FileState>,
+}
+
+impl Planner {
+    /// `disk` must be sorted by path.
+    pub fn new(disk: Vec<DiskFile>) -> Planner {
+        Planner {
+            disk: disk.into_iter().peekable(),
+            plan: Plan::default(),
+            known: HashMap::new(),
+        }
+    }
+
+    /// Takes the next file the index knows; paths must come in increasing order.
+    pub fn known(&mut self, path: &str, state: FileRef<'_>) {
+        while let Some(file) = self.disk.next_if(|f| f.path.as_str() < path) {
+            self.plan.read.push(file);
+        }
+        match self.disk.next_if(|f| f.path == path) {
+            Some(file) => {
+                if file.size != state.size || file.mtime_ns != state.mtime_ns || state.conflict {
+                    self.known.insert(file.path.clone(), state.to_owned());
+                    self.plan.read.push(file);
+                }
+            }
+            None => {
+                self.known.insert(path.to_owned(), state.to_owned());
+                self.plan.remove.push(path.to_owned());
+            }
+        }
+    }
+
+    /// The plan, and the index's state of every file in it.
+    pub fn finish(mut self) -> (Plan, HashMap<String, FileState>) {
+        self.plan.read.extend(self.disk);
+        (self.plan, self.known)
+    }
+}
+
+/// [`Planner`] over files the index knows, in any order.
 pub fn plan(disk: Vec<DiskFile>, known: &HashMap<String, FileState>) -> Plan {
-    let on_disk: HashSet<&str> = disk.iter().map(|f| f.path.as_str()).collect();
-    let mut remove: Vec<String> = known
-        .keys()
-        .filter(|path| !on_disk.contains(path.as_str()))
-        .cloned()
-        .collect();
-    remove.sort_unstable();
-    let read = disk
-        .into_iter()
-        .filter(|f| match known.get(&f.path) {
-            Some(state) => state.size != f.size || state.mtime_ns != f.mtime_ns || state.conflict,
-            None => true,
-        })
-        .collect();
-    Plan { read, remove }
+    let mut known: Vec<(&String, &FileState)> = known.iter().collect();
+    known.sort_unstable_by_key(|(path, _)| *path);
+    let mut planner = Planner::new(disk);
+    for (path, state) in known {
+        planner.known(path, state.as_ref());
+    }
+    planner.finish().0
 }
 
 /// Like [`plan`], for just the given root-relative paths (what a file watcher reports). A
