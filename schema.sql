@@ -1,7 +1,7 @@
 -- The annotask index: derived from the YAML files under tasks/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- Tasks are keyed by a small integer so the link tables stay narrow; the JSON body lives in
 -- its own table so list queries scan only ids.
@@ -21,17 +21,21 @@ CREATE TABLE users (
     id  TEXT NOT NULL UNIQUE
 );
 
+-- A user's tasks are stored in id order, the order lists answer in, so a page of them is read
+-- straight off the primary key without looking up (and sorting) every task of the user.
 CREATE TABLE task_workers (
     user   INTEGER NOT NULL,     -- users.key
+    id     TEXT NOT NULL,        -- tasks.id
     task   INTEGER NOT NULL,     -- tasks.key
     weight REAL,                 -- under a WEIGHTED partition
-    PRIMARY KEY (user, task)
+    PRIMARY KEY (user, id)
 ) WITHOUT ROWID;
 
 CREATE TABLE task_reviewers (
     user INTEGER NOT NULL,
+    id   TEXT NOT NULL,
     task INTEGER NOT NULL,
-    PRIMARY KEY (user, task)
+    PRIMARY KEY (user, id)
 ) WITHOUT ROWID;
 
 CREATE TABLE task_concepts (

@@ -260,26 +260,52 @@ impl Index {
 
     /// One page of tasks matching `query`, ordered by id, as canonical JSON.
     pub fn list_json(&self, query: &ListQuery) -> Result<Vec<String>> {
-        let mut sql =
-            String::from("SELECT b.json FROM tasks t JOIN task_bodies b ON b.task = t.key WHERE 1");
+        let marks = |n: usize| vec!["?"; n].join(", ");
+        // Whose tasks: one user is `= ?`, so the page comes off the link table's primary key
+        // in id order; several need a set.
+        let users = |n: usize| match n {
+            1 => "= (SELECT key FROM users WHERE id = ?)".to_owned(),
+            n => format!("IN (SELECT key FROM users WHERE id IN ({}))", marks(n)),
+        };
+        let mut base = None;
+        let mut filters = Vec::new();
         let mut args: Vec<&str> = Vec::new();
-        for (clause, ids) in [
-            (
-                " AND t.key IN (SELECT w.task FROM task_workers w JOIN users u ON u.key = w.user WHERE u.id IN ({}))",
-                &query.worker_user_ids,
-            ),
-            (
-                " AND t.key IN (SELECT r.task FROM task_reviewers r JOIN users u ON u.key = r.user WHERE u.id IN ({}))",
-                &query.review_user_ids,
-            ),
-            (" AND t.id IN ({})", &query.ids),
+        for (table, ids) in [
+            ("task_workers", &query.worker_user_ids),
+            ("task_reviewers", &query.review_user_ids),
         ] {
-            if !ids.is_empty() {
-                sql.push_str(&clause.replace("{}", &vec!["?"; ids.len()].join(", ")));
-                args.extend(ids.iter().map(String::as_str));
+            if ids.is_empty() {
+                continue;
             }
+            let who = users(ids.len());
+            if base.is_none() {
+                let distinct = if ids.len() > 1 { "DISTINCT" } else { "" };
+                base = Some(format!(
+                    "SELECT {distinct} task AS key, id FROM {table} WHERE user {who}"
+                ));
+            } else {
+                filters.push(format!(
+                    "key IN (SELECT task FROM {table} WHERE user {who})"
+                ));
+            }
+            args.extend(ids.iter().map(String::as_str));
         }
-        sql.push_str(" ORDER BY t.id LIMIT ? OFFSET ?");
+        if !query.ids.is_empty() {
+            filters.push(format!("id IN ({})", marks(query.ids.len())));
+            args.extend(query.ids.iter().map(String::as_str));
+        }
+        let base = base.unwrap_or_else(|| "SELECT key, id FROM tasks".to_owned());
+        let filters = if filters.is_empty() {
+            "1".to_owned()
+        } else {
+            filters.join(" AND ")
+        };
+        // The page is chosen before any body is read: joining the bodies first would read
+        // every match's body, a thousand for one user, to keep 128.
+        let sql = format!(
+            "SELECT b.json FROM (SELECT key, id FROM ({base}) WHERE {filters} ORDER BY id LIMIT ? OFFSET ?) page
+             JOIN task_bodies b ON b.task = page.key ORDER BY page.id"
+        );
         let limit = i64::from(query.per_page);
         let offset = i64::from(query.page.saturating_sub(1)) * limit;
         let mut stmt = self.conn.prepare_cached(&sql)?;
@@ -418,9 +444,11 @@ impl<'c> Writer<'c> {
             )?,
             insert_task: conn.prepare("INSERT INTO tasks (id, file) VALUES (?1, ?2)")?,
             insert_body: conn.prepare("INSERT INTO task_bodies (task, json) VALUES (?1, ?2)")?,
-            insert_worker: conn
-                .prepare("INSERT INTO task_workers (user, task, weight) VALUES (?1, ?2, ?3)")?,
-            insert_reviewer: conn.prepare("INSERT INTO task_reviewers (user, task) VALUES (?1, ?2)")?,
+            insert_worker: conn.prepare(
+                "INSERT INTO task_workers (user, id, task, weight) VALUES (?1, ?2, ?3, ?4)",
+            )?,
+            insert_reviewer: conn
+                .prepare("INSERT INTO task_reviewers (user, id, task) VALUES (?1, ?2, ?3)")?,
             insert_concept: conn.prepare("INSERT INTO task_concepts (concept, task) VALUES (?1, ?2)")?,
             committed: false,
         };
@@ -593,11 +621,12 @@ impl<'c> Writer<'c> {
         for user in task.worker_ids() {
             let user_key = self.user_key(user)?;
             self.insert_worker
-                .execute(params![user_key, key, task.weight(user)])?;
+                .execute(params![user_key, task.id(), key, task.weight(user)])?;
         }
         for user in task.reviewer_ids() {
             let user_key = self.user_key(user)?;
-            self.insert_reviewer.execute(params![user_key, key])?;
+            self.insert_reviewer
+                .execute(params![user_key, task.id(), key])?;
         }
         for concept in &task.doc().concept_ids {
             self.insert_concept.execute(params![concept, key])?;
