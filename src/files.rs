@@ -7,6 +7,7 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::time::UNIX_EPOCH;
 
 use crate::yaml::MAX_FILE_BYTES;
@@ -55,64 +56,69 @@ pub fn scan(root: &Path) -> io::Result<Vec<DiskFile>> {
 }
 
 /// Every task file under `root/dir`, sorted by path, named `dir/…`. Hidden folders are
-/// skipped, and links to folders are not followed, so a walk always ends. A missing folder
-/// has no files.
+/// skipped, and links are not followed, so a walk always ends. A missing folder has no files.
+/// The folders directly under `dir` are walked on every core: at 100,000 files, the stats
+/// are most of a scan.
 pub fn walk(root: &Path, dir: &str) -> io::Result<Vec<DiskFile>> {
-    let mut paths = Vec::new();
-    let mut dirs = vec![dir.trim_end_matches('/').to_owned()];
-    while let Some(dir) = dirs.pop() {
-        let entries = match fs::read_dir(root.join(&dir)) {
-            Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        for entry in entries {
-            let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
-            };
-            // The type comes with the directory entry: no stat yet.
-            let file_type = entry.file_type()?;
-            if file_type.is_dir() && !name.starts_with('.') {
-                dirs.push(format!("{dir}/{name}"));
-            } else if file_type.is_file() && is_task_file(&name) {
-                paths.push(format!("{dir}/{name}"));
+    let mut files = Vec::new();
+    let mut folders = Vec::new();
+    walk_folder(root, dir.trim_end_matches('/'), &mut files, &mut folders)?;
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(folders.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let walk_some = || -> io::Result<Vec<DiskFile>> {
+        let mut files = Vec::new();
+        while let Some(folder) = folders.get(next.fetch_add(1, Ordering::Relaxed)) {
+            let mut below = vec![folder.clone()];
+            while let Some(folder) = below.pop() {
+                walk_folder(root, &folder, &mut files, &mut below)?;
             }
         }
+        Ok(files)
+    };
+    if threads <= 1 {
+        files.extend(walk_some()?);
+    } else {
+        std::thread::scope(|scope| -> io::Result<()> {
+            let workers: Vec<_> = (0..threads).map(|_| scope.spawn(walk_some)).collect();
+            for worker in workers {
+                files.extend(worker.join().expect("a walk never panics")?);
+            }
+            Ok(())
+        })?;
     }
-    let mut files = stat_all(root, paths)?;
     files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     Ok(files)
 }
 
-/// Stats files on every core: at 100,000 files, the stats are most of a scan.
-fn stat_all(root: &Path, paths: Vec<String>) -> io::Result<Vec<DiskFile>> {
-    const PER_THREAD_MIN: usize = 1024;
-    let stat_part = |part: &[String]| -> io::Result<Vec<DiskFile>> {
-        let mut files = Vec::with_capacity(part.len());
-        for path in part {
-            // Not following links, as the listing did not.
-            files.extend(describe(path, fs::symlink_metadata(root.join(path)))?);
-        }
-        Ok(files)
+/// Adds the task files directly in `dir` to `files`, and its visible folders to `folders`.
+fn walk_folder(
+    root: &Path,
+    dir: &str,
+    files: &mut Vec<DiskFile>,
+    folders: &mut Vec<String>,
+) -> io::Result<()> {
+    let entries = match fs::read_dir(root.join(dir)) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(paths.len() / PER_THREAD_MIN);
-    if threads <= 1 {
-        return stat_part(&paths);
-    }
-    std::thread::scope(|scope| {
-        let workers: Vec<_> = paths
-            .chunks(paths.len().div_ceil(threads))
-            .map(|part| scope.spawn(move || stat_part(part)))
-            .collect();
-        let mut files = Vec::with_capacity(paths.len());
-        for worker in workers {
-            files.extend(worker.join().expect("a stat never panics")?);
+    for entry in entries {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        // The type comes with the directory entry, and the stat is relative to the open
+        // folder: no path is looked up again.
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() && !name.starts_with('.') {
+            folders.push(format!("{dir}/{name}"));
+        } else if file_type.is_file() && is_task_file(&name) {
+            files.extend(describe(&format!("{dir}/{name}"), entry.metadata())?);
         }
-        Ok(files)
-    })
+    }
+    Ok(())
 }
 
 /// The current description of one task file, or None when it is gone or not a file.
