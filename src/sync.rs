@@ -228,7 +228,7 @@ const BULK_LOAD_MIN_FILES: usize = 1000;
 pub fn apply(
     index: &mut Index,
     root: &Path,
-    plan: Plan,
+    mut plan: Plan,
     known: &HashMap<String, FileState>,
     progress: &dyn Fn(usize, usize),
 ) -> store::Result<Summary> {
@@ -238,6 +238,14 @@ pub fn apply(
     }
     let writer = index.writer()?;
     let fresh = writer.is_fresh();
+    if fresh {
+        // Files are usually named by their id: loading them in that order appends to the
+        // index's id-keyed B-trees instead of inserting all over them (a third less work for
+        // the inserting thread at 100,000 tasks).
+        plan.read.sort_unstable_by(|a, b| {
+            (files::stem(&a.path), &a.path).cmp(&(files::stem(&b.path), &b.path))
+        });
+    }
     let bulk = fresh && plan.read.len() >= BULK_LOAD_MIN_FILES;
     if bulk {
         writer.begin_bulk_load()?;
