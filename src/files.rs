@@ -173,12 +173,14 @@ fn describe(path: &str, metadata: io::Result<fs::Metadata>) -> io::Result<Option
 }
 
 /// Reads a task file, refusing to read more than the size limit plus one byte, so a file that
-/// grew after it was listed still cannot exhaust memory.
+/// grew after it was listed still cannot exhaust memory. The listing stated the file already,
+/// so no second stat sizes the buffer: a task file is a few hundred bytes, and larger ones
+/// grow it.
 pub fn read(root: &Path, path: &str) -> io::Result<Vec<u8>> {
-    let file = File::open(root.join(path))?;
-    let size = file.metadata()?.len().min(MAX_FILE_BYTES);
-    let mut bytes = Vec::with_capacity(size as usize + 1);
-    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    let mut bytes = Vec::with_capacity(4096);
+    File::open(root.join(path))?
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)?;
     Ok(bytes)
 }
 
