@@ -1,7 +1,7 @@
 -- The annotask index: derived from the YAML files under tasks/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- Tasks are keyed by a small integer so the link tables stay narrow; the JSON body lives in
 -- its own table so list queries scan only ids.
@@ -21,27 +21,21 @@ CREATE TABLE users (
     id  TEXT NOT NULL UNIQUE
 );
 
--- A user's tasks are stored in id order, the order lists answer in, so a page of them is read
--- straight off the primary key without looking up (and sorting) every task of the user.
+-- Who works on and reviews each task. Rows are keyed by task, so a sync into an empty index
+-- appends them; the per-user indexes below hold the task id too, so that a page of a user's
+-- tasks is read off them in list order without looking up (and sorting) every task of the user.
 CREATE TABLE task_workers (
-    user   INTEGER NOT NULL,     -- users.key
-    id     TEXT NOT NULL,        -- tasks.id
-    task   INTEGER NOT NULL,     -- tasks.key
-    weight REAL,                 -- under a WEIGHTED partition
-    PRIMARY KEY (user, id)
+    task INTEGER NOT NULL,       -- tasks.key
+    user INTEGER NOT NULL,       -- users.key
+    id   TEXT NOT NULL,          -- tasks.id
+    PRIMARY KEY (task, user)
 ) WITHOUT ROWID;
 
 CREATE TABLE task_reviewers (
+    task INTEGER NOT NULL,
     user INTEGER NOT NULL,
     id   TEXT NOT NULL,
-    task INTEGER NOT NULL,
-    PRIMARY KEY (user, id)
-) WITHOUT ROWID;
-
-CREATE TABLE task_concepts (
-    concept TEXT NOT NULL,
-    task    INTEGER NOT NULL,
-    PRIMARY KEY (concept, task)
+    PRIMARY KEY (task, user)
 ) WITHOUT ROWID;
 
 -- One row per task file: what it looked like when last read (a sync re-reads a file only when
@@ -74,6 +68,5 @@ CREATE TABLE diagnostics (
 -- Indexes only queries need. A sync into an empty index builds them after loading, which is
 -- faster than maintaining them row by row.
 -- [indexes]
-CREATE INDEX task_workers_task ON task_workers (task);
-CREATE INDEX task_reviewers_task ON task_reviewers (task);
-CREATE INDEX task_concepts_task ON task_concepts (task);
+CREATE INDEX task_workers_user ON task_workers (user, id);
+CREATE INDEX task_reviewers_user ON task_reviewers (user, id);

@@ -530,10 +530,4 @@ impl Task {
     pub fn reviewer_ids(&self) -> &[String] {
         self.0.review.as_ref().map_or(&[], |r| &r.user_ids)
     }
-
-    /// The weight of a worker under a WEIGHTED partition, if any.
-    pub fn weight(&self, user: &str) -> Option<f64> {
-        let info = self.0.worker.as_ref()?.partitioned_strategy_info.as_ref()?;
-        info.weights.as_ref()?.0.get(user).copied()
-    }
 }

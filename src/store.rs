@@ -420,7 +420,6 @@ pub struct Writer<'c> {
     insert_body: Statement<'c>,
     insert_worker: Statement<'c>,
     insert_reviewer: Statement<'c>,
-    insert_concept: Statement<'c>,
     committed: bool,
 }
 
@@ -446,12 +445,10 @@ impl<'c> Writer<'c> {
             )?,
             insert_task: conn.prepare("INSERT INTO tasks (id, file) VALUES (?1, ?2)")?,
             insert_body: conn.prepare("INSERT INTO task_bodies (task, json) VALUES (?1, ?2)")?,
-            insert_worker: conn.prepare(
-                "INSERT INTO task_workers (user, id, task, weight) VALUES (?1, ?2, ?3, ?4)",
-            )?,
+            insert_worker: conn
+                .prepare("INSERT INTO task_workers (task, user, id) VALUES (?1, ?2, ?3)")?,
             insert_reviewer: conn
-                .prepare("INSERT INTO task_reviewers (user, id, task) VALUES (?1, ?2, ?3)")?,
-            insert_concept: conn.prepare("INSERT INTO task_concepts (concept, task) VALUES (?1, ?2)")?,
+                .prepare("INSERT INTO task_reviewers (task, user, id) VALUES (?1, ?2, ?3)")?,
             committed: false,
         };
         writer.fresh = conn.query_row(
@@ -623,15 +620,12 @@ impl<'c> Writer<'c> {
         for user in task.worker_ids() {
             let user_key = self.user_key(user)?;
             self.insert_worker
-                .execute(params![user_key, task.id(), key, task.weight(user)])?;
+                .execute(params![key, user_key, task.id()])?;
         }
         for user in task.reviewer_ids() {
             let user_key = self.user_key(user)?;
             self.insert_reviewer
-                .execute(params![user_key, task.id(), key])?;
-        }
-        for concept in &task.doc().concept_ids {
-            self.insert_concept.execute(params![concept, key])?;
+                .execute(params![key, user_key, task.id()])?;
         }
         Ok(())
     }
@@ -654,7 +648,6 @@ impl<'c> Writer<'c> {
         for sql in [
             "DELETE FROM task_workers WHERE task = ?1",
             "DELETE FROM task_reviewers WHERE task = ?1",
-            "DELETE FROM task_concepts WHERE task = ?1",
         ] {
             self.conn.prepare_cached(sql)?.execute([key])?;
         }
