@@ -20,7 +20,11 @@ pub fn parse(text: &str) -> Option<Node<'_>> {
     }
     let mut marked = false;
     let mut lines: Vec<Line<'_>> = Vec::with_capacity(32);
-    for raw in text.split('\n') {
+    let mut rest = text;
+    while !rest.is_empty() {
+        let end = rest.bytes().position(|b| b == b'\n').unwrap_or(rest.len());
+        let raw = &rest[..end];
+        rest = rest.get(end + 1..).unwrap_or_default();
         let content = raw.trim_start_matches(' ');
         if content.is_empty() || content.starts_with('#') {
             continue;
@@ -89,7 +93,11 @@ fn insert<'a>(map: &mut Vec<(&'a str, Node<'a>)>, key: &'a str, value: Node<'a>)
 fn plain_characters(text: &str) -> bool {
     let ascii_ok = |b: u8| b == b'\n' || (0x20..0x7f).contains(&b);
     if text.is_ascii() {
-        return text.bytes().all(ascii_ok);
+        // Without an early exit per byte, this loop compiles to vector instructions.
+        return text
+            .as_bytes()
+            .chunks(64)
+            .all(|chunk| chunk.iter().fold(true, |ok, &b| ok & ascii_ok(b)));
     }
     text.chars().all(|c| match c {
         c if c.is_ascii() => ascii_ok(c as u8),
@@ -119,7 +127,7 @@ impl<'a> Reader<'a> {
 
     /// A block map whose keys are indented by `indent`.
     fn mapping(&mut self, indent: usize) -> Option<Node<'a>> {
-        let mut map = Vec::new();
+        let mut map = Vec::with_capacity(8);
         while let Some(line) = self.peek() {
             if line.indent < indent {
                 break;
@@ -189,23 +197,25 @@ fn after_spaces(s: &str) -> &str {
 /// Splits `key: rest` into the key and what follows the colon (without spaces or a comment).
 /// Keys are simple words; anything else is left to the full parser.
 fn split_key(content: &str) -> Option<(&str, &str)> {
-    let colon = content.find(':')?;
-    let (key, rest) = (&content[..colon], &content[colon + 1..]);
+    let key = &content[..key_len(content)];
+    let rest = content[key.len()..].strip_prefix(':')?;
     if !(rest.is_empty() || rest.starts_with(' ')) || !is_simple_key(key) {
         return None;
     }
     Some((key, after_spaces(rest)))
 }
 
-/// A key that every YAML reading takes for the same string: a word that is not null or a
-/// boolean.
+/// The length of the run of key characters (letters, digits, `_`, `-`, `.`) `s` starts with.
+fn key_len(s: &str) -> usize {
+    s.bytes()
+        .position(|b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.')))
+        .unwrap_or(s.len())
+}
+
+/// Whether a run of key characters is a key that every YAML reading takes for the same
+/// string: a word that is not null or a boolean.
 fn is_simple_key(key: &str) -> bool {
-    let mut bytes = key.bytes();
-    bytes
-        .next()
-        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'))
-        && !is_keyword(key)
+    key.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') && !is_keyword(key)
 }
 
 fn is_keyword(s: &str) -> bool {
@@ -223,15 +233,29 @@ fn inline_value(s: &str) -> Option<Node<'_>> {
         b'[' => flow_sequence(&s[1..])?,
         b'{' => flow_mapping(&s[1..])?,
         _ => {
-            let end = s.find(" #").unwrap_or(s.len());
+            let end = plain_end(s)?;
             let text = s[..end].trim_end_matches(' ');
-            if starts_with_indicator(text) || text.contains(": ") || text.ends_with(':') {
+            if starts_with_indicator(text) {
                 return None;
             }
             (resolve_plain(text)?, &s[end..])
         }
     };
     after_spaces(rest).is_empty().then_some(value)
+}
+
+/// Where a plain scalar at the start of `s` ends: before a comment (` #`) or at the end of the
+/// line. `None` when it holds `: ` or ends with `:`, which would make it a key.
+fn plain_end(s: &str) -> Option<usize> {
+    let bytes = s.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        match b {
+            b'#' if i > 0 && bytes[i - 1] == b' ' => return Some(i - 1),
+            b':' if bytes.get(i + 1).is_none_or(|c| *c == b' ') => return None,
+            _ => {}
+        }
+    }
+    Some(bytes.len())
 }
 
 /// Whether a plain scalar would begin with a character that YAML gives a meaning there.
@@ -305,18 +329,18 @@ fn flow_sequence(mut s: &str) -> Option<(Node<'_>, &str)> {
 
 /// The entries of a one-line flow map after its `{`, and the text after its `}`.
 fn flow_mapping(mut s: &str) -> Option<(Node<'_>, &str)> {
-    let mut map = Vec::new();
+    let mut map = Vec::with_capacity(4);
     s = s.trim_start_matches(' ');
     if let Some(rest) = s.strip_prefix('}') {
         return Some((Node::Map(map), rest));
     }
     loop {
-        let colon = s.find(':')?;
-        let key = &s[..colon];
-        if !is_simple_key(key) || !s[colon + 1..].starts_with(' ') {
+        let key = &s[..key_len(s)];
+        let rest = s[key.len()..].strip_prefix(": ")?;
+        if !is_simple_key(key) {
             return None;
         }
-        let (value, rest) = flow_scalar(s[colon + 1..].trim_start_matches(' '))?;
+        let (value, rest) = flow_scalar(rest.trim_start_matches(' '))?;
         insert(&mut map, key, value)?;
         s = rest.trim_start_matches(' ');
         match s.as_bytes().first()? {
@@ -334,9 +358,15 @@ fn flow_scalar(s: &str) -> Option<(Node<'_>, &str)> {
     if s.starts_with(['\'', '"']) {
         return quoted(s);
     }
-    let end = s.find([',', ']', '}']).unwrap_or(s.len());
+    let end = s
+        .bytes()
+        .position(|b| b",]}[{:#".contains(&b))
+        .unwrap_or(s.len());
     let text = s[..end].trim_end_matches(' ');
-    if starts_with_indicator(text) || text.starts_with('?') || text.contains(['[', '{', ':', '#']) {
+    if !matches!(s.as_bytes().get(end), None | Some(b',' | b']' | b'}'))
+        || starts_with_indicator(text)
+        || text.starts_with('?')
+    {
         return None;
     }
     Some((resolve_plain(text)?, &s[end..]))
@@ -345,19 +375,26 @@ fn flow_scalar(s: &str) -> Option<(Node<'_>, &str)> {
 /// What yaml_serde makes of a plain scalar (null, boolean, number or string), for the forms
 /// whose reading is certain; `None` for the rest (hex, exponents, leading zeros, `.inf`, …).
 fn resolve_plain(text: &str) -> Option<Node<'_>> {
-    match text {
-        "~" | "null" | "Null" | "NULL" => return Some(Node::Null),
-        "true" | "True" | "TRUE" => return Some(Node::Bool(true)),
-        "false" | "False" | "FALSE" => return Some(Node::Bool(false)),
-        _ => {}
+    if text.starts_with(|c: char| c.is_ascii_alphabetic()) {
+        return Some(match text {
+            "null" | "Null" | "NULL" => Node::Null,
+            "true" | "True" | "TRUE" => Node::Bool(true),
+            "false" | "False" | "FALSE" => Node::Bool(false),
+            // No number starts with a letter: Rust's float parser takes `inf` and `nan`, but
+            // yaml_serde refuses them as numbers.
+            _ => Node::Str(Cow::Borrowed(text)),
+        });
+    }
+    if text == "~" {
+        return Some(Node::Null);
     }
     if let Some(number) = decimal(text) {
         return Some(number);
     }
     // yaml_serde reads numbers with Rust's parsers, after its own `0x`, `0o`, `0b` and `.inf`
-    // forms. Those parsers take only digits, `.`, `e`, signs and the words `inf`, `infinity` and
-    // `nan`, whose values yaml_serde refuses as numbers; a scalar with any other character, or
-    // starting with a letter, is a string.
+    // forms. Past a sign, those parsers take only digits, `.`, `e` and the words `inf`,
+    // `infinity` and `nan`, whose values yaml_serde refuses as numbers; a scalar with any other
+    // character is a string.
     let unsigned = text.strip_prefix(['+', '-']).unwrap_or(text);
     if unsigned.starts_with('.') {
         return None;
@@ -368,10 +405,9 @@ fn resolve_plain(text: &str) -> Option<Node<'_>> {
             return no_number.then_some(Node::Str(Cow::Borrowed(text)));
         }
     }
-    let string = text.starts_with(|c: char| c.is_ascii_alphabetic())
-        || text
-            .bytes()
-            .any(|b| !matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'));
+    let string = text
+        .bytes()
+        .any(|b| !matches!(b, b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-'));
     string.then_some(Node::Str(Cow::Borrowed(text)))
 }
 
