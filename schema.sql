@@ -1,18 +1,14 @@
 -- The annotask index: derived from the YAML files under tasks/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
--- Tasks are keyed by a small integer so the link tables stay narrow; the JSON body lives in
--- its own table so list queries scan only ids.
+-- Tasks are keyed by a small integer so the link tables stay narrow. Queries find tasks through
+-- indexes (by id, by user) and read a row only for its body.
 CREATE TABLE tasks (
     key  INTEGER PRIMARY KEY,
     id   TEXT NOT NULL UNIQUE,
-    file TEXT NOT NULL           -- the file the task was last read from, relative to the root
-);
-
-CREATE TABLE task_bodies (
-    task INTEGER PRIMARY KEY,    -- tasks.key
+    file TEXT NOT NULL,          -- the file the task was last read from, relative to the root
     json TEXT NOT NULL           -- the canonical API JSON of the task
 );
 

@@ -173,14 +173,33 @@ fn describe(path: &str, metadata: io::Result<fs::Metadata>) -> io::Result<Option
 }
 
 /// Reads a task file, refusing to read more than the size limit plus one byte, so a file that
-/// grew after it was listed still cannot exhaust memory. The listing stated the file already,
-/// so no second stat sizes the buffer: a task file is a few hundred bytes, and larger ones
-/// grow it.
-pub fn read(root: &Path, path: &str) -> io::Result<Vec<u8>> {
-    let mut bytes = Vec::with_capacity(4096);
-    File::open(root.join(path))?
-        .take(MAX_FILE_BYTES + 1)
-        .read_to_end(&mut bytes)?;
+/// grew after it was listed still cannot exhaust memory.
+///
+/// `listed_size` is the size a listing found, when there was one: reading stops there instead
+/// of asking the system once more for the end of the file (a third of the system calls of a
+/// sync). A file that grew since it was listed is read short, and the next sync, finding
+/// another size, reads it again.
+pub fn read(root: &Path, path: &str, listed_size: Option<u64>) -> io::Result<Vec<u8>> {
+    let limit = MAX_FILE_BYTES + 1;
+    let mut file = File::open(root.join(path))?.take(limit);
+    let expected = listed_size.map_or(limit, |size| size.min(limit));
+    let mut bytes = vec![0; expected.min(4096) as usize + 1];
+    let mut len = 0;
+    loop {
+        if len == bytes.len() {
+            bytes.resize(2 * len, 0);
+        }
+        match file.read(&mut bytes[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+        if len as u64 == expected {
+            break;
+        }
+    }
+    bytes.truncate(len);
     Ok(bytes)
 }
 

@@ -368,7 +368,7 @@ impl Repo {
         for (path, task) in writes {
             let old = match placement {
                 Placement::New => None,
-                Placement::Replace => files::read(&self.root, path).ok(),
+                Placement::Replace => files::read(&self.root, path, None).ok(),
             };
             let text = modeline(path) + &crate::yaml::to_yaml(task);
             if let Err(e) = files::write_atomic(&self.root, path, text.as_bytes(), placement) {

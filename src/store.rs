@@ -5,9 +5,13 @@
 //! The index is derived from the files, so a schema version change drops and rebuilds it
 //! instead of migrating. Every writer takes an IMMEDIATE transaction and every connection
 //! waits on a busy timeout, so a CLI command and a running watcher share the file safely.
+//! An empty index is loaded into a new file instead, when no other connection has it open
+//! (see [`Index::load_fresh`]).
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::fs::{self, File, TryLockError};
+use std::io;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::config::DbConfig;
@@ -29,6 +33,21 @@ pub enum StoreError {
         "the index holds a task body that is not valid JSON (task `{0}`); delete the index to rebuild it"
     )]
     CorruptBody(String),
+    #[error("cannot {action} `{}`", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
+    let path = path.to_owned();
+    move |source| StoreError::Io {
+        action,
+        path,
+        source,
+    }
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -99,6 +118,11 @@ pub struct ListQuery {
 
 pub struct Index {
     conn: Connection,
+    path: PathBuf,
+    /// Held shared while this index is open, and exclusively while [`Index::load_fresh`]
+    /// replaces the file, which must not happen under another connection.
+    open_lock: File,
+    open_lock_path: PathBuf,
 }
 
 fn schema_version() -> i64 {
@@ -114,29 +138,101 @@ fn secondary_indexes() -> &'static str {
     SCHEMA.split("-- [indexes]").nth(1).unwrap_or_default()
 }
 
+/// How a connection writes.
+#[derive(Clone, Copy)]
+enum Journal {
+    /// The index in use: readers beside one writer, and a crash loses no committed write.
+    Wal,
+    /// A new file no one else reads until it is complete: nothing to share or to recover, so
+    /// no journal and no syncs.
+    Off,
+}
+
+fn connect(path: &Path, journal: Journal) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    // A sync uses a few dozen statements per file; the default cache of 16 would re-prepare
+    // them over and over.
+    conn.set_prepared_statement_cache_capacity(64);
+    // Room for the B-trees a bulk load writes to at once, within the memory a sync of 100,000
+    // files may use (64 MiB in all; 16 MiB here cost 17 MiB more and saved no time).
+    conn.pragma_update(None, "cache_size", -8 * 1024)?;
+    // The bundled SQLite has STAT4, which re-prepares a statement whenever a new value is
+    // bound to a parameter that might change its plan: twice per file in a sync. The index's
+    // plans never depend on values, so pin them.
+    conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
+    match journal {
+        Journal::Wal => {
+            conn.pragma_update(None, "journal_mode", "WAL")?;
+            // WAL with NORMAL loses at most the last transactions on power loss, never
+            // consistency; the files are the truth and the next sync re-reads them.
+            conn.pragma_update(None, "synchronous", "NORMAL")?;
+        }
+        Journal::Off => {
+            conn.pragma_update(None, "journal_mode", "OFF")?;
+            conn.pragma_update(None, "synchronous", "OFF")?;
+        }
+    }
+    Ok(conn)
+}
+
+/// `path` with `suffix` added to its file name.
+fn beside(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(suffix);
+    path.with_file_name(name)
+}
+
+fn remove_if_present(path: &Path) -> Result<()> {
+    match fs::remove_file(path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(io_error("remove", path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// The key of a user id, interned on first use; `known` remembers the keys seen so far.
+fn user_key(conn: &Connection, known: &mut HashMap<String, i64>, user: &str) -> Result<i64> {
+    if let Some(key) = known.get(user) {
+        return Ok(*key);
+    }
+    let key: i64 = conn
+        .prepare_cached(
+            "INSERT INTO users (id) VALUES (?1) ON CONFLICT (id) DO UPDATE SET id = id RETURNING key",
+        )?
+        .query_row([user], |r| r.get(0))?;
+    known.insert(user.to_owned(), key);
+    Ok(key)
+}
+
+fn is_empty(conn: &Connection) -> Result<bool> {
+    Ok(conn.query_row(
+        "SELECT NOT EXISTS (SELECT 1 FROM files) AND NOT EXISTS (SELECT 1 FROM tasks)",
+        [],
+        |r| r.get(0),
+    )?)
+}
+
 impl Index {
     /// Opens the index at `path`, creating it, or rebuilding it empty when it was made by
     /// another schema version.
     pub fn open(path: &Path) -> Result<Index> {
-        let conn = Connection::open(path)?;
-        conn.busy_timeout(BUSY_TIMEOUT)?;
-        // A sync uses a few dozen statements per file; the default cache of 16 would
-        // re-prepare them over and over.
-        conn.set_prepared_statement_cache_capacity(64);
-        // Room for the randomly ordered B-trees of a bulk load (the id and claim indexes), so
-        // that their pages are not spilled to the WAL again and again, within the memory a
-        // sync of 100,000 files may use (64 MiB in all; 16 MiB here cost 17 MiB more and
-        // saved no time).
-        conn.pragma_update(None, "cache_size", -8 * 1024)?;
-        // The bundled SQLite has STAT4, which re-prepares a statement whenever a new value is
-        // bound to a parameter that might change its plan: twice per file in a sync. The
-        // index's plans never depend on values, so pin them.
-        conn.set_db_config(DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG, true)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // WAL with NORMAL loses at most the last transactions on power loss, never consistency;
-        // the files are the truth and the next sync re-reads them.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let mut index = Index { conn };
+        let open_lock_path = beside(path, ".open.lock");
+        let open_lock = File::options()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&open_lock_path)
+            .map_err(io_error("open", &open_lock_path))?;
+        // Waits while another process loads the index into a new file.
+        open_lock
+            .lock_shared()
+            .map_err(io_error("lock", &open_lock_path))?;
+        let mut index = Index {
+            conn: connect(path, Journal::Wal)?,
+            path: path.to_owned(),
+            open_lock,
+            open_lock_path,
+        };
         let version: i64 = index
             .conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -243,13 +339,103 @@ impl Index {
         Writer::begin(&self.conn)
     }
 
+    /// Loads an empty index in a new file beside it, which then replaces it: `load` writes and
+    /// commits as through [`Index::writer`], but with no WAL to write everything to first and
+    /// to copy back afterwards (a third of a 100,000-file load). A failure or a crash leaves
+    /// the index as it was, and the next load removes the half-written file.
+    ///
+    /// Returns `None`, without calling `load`, when the index is not empty or another
+    /// connection has it open, since that connection would go on reading the replaced file;
+    /// write through [`Index::writer`] then.
+    pub fn load_fresh<T, E: From<StoreError>>(
+        &mut self,
+        load: impl FnOnce(Writer<'_>) -> Result<T, E>,
+    ) -> Result<Option<T>, E> {
+        if !is_empty(&self.conn)? || !self.lock_alone()? {
+            return Ok(None);
+        }
+        // Another process may have written, and closed, since the first look.
+        let loaded = match is_empty(&self.conn) {
+            Ok(true) => self.load_new_file(load).map(Some),
+            Ok(false) => Ok(None),
+            Err(e) => Err(e.into()),
+        };
+        self.lock_shared()?;
+        loaded
+    }
+
+    /// Trades this connection's shared lock for an exclusive one: true when no other
+    /// connection is open. Otherwise the lock is shared again.
+    fn lock_alone(&self) -> Result<bool> {
+        // A lock cannot be upgraded in place.
+        self.open_lock
+            .unlock()
+            .map_err(io_error("unlock", &self.open_lock_path))?;
+        match self.open_lock.try_lock() {
+            Ok(()) => Ok(true),
+            Err(TryLockError::WouldBlock) => self.lock_shared().map(|()| false),
+            Err(TryLockError::Error(e)) => {
+                self.lock_shared()?;
+                Err(io_error("lock", &self.open_lock_path)(e))
+            }
+        }
+    }
+
+    fn lock_shared(&self) -> Result<()> {
+        self.open_lock
+            .unlock()
+            .and_then(|()| self.open_lock.lock_shared())
+            .map_err(io_error("lock", &self.open_lock_path))
+    }
+
+    /// The body of [`Index::load_fresh`], while no other connection is open.
+    fn load_new_file<T, E: From<StoreError>>(
+        &mut self,
+        load: impl FnOnce(Writer<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let new_path = beside(&self.path, ".load");
+        remove_if_present(&new_path)?;
+        let new = connect(&new_path, Journal::Off)?;
+        new.execute_batch(SCHEMA).map_err(StoreError::from)?;
+        let old = std::mem::replace(&mut self.conn, new);
+        let loaded = Writer::begin(&self.conn).map_err(E::from).and_then(load);
+        let new = std::mem::replace(&mut self.conn, old);
+        drop(new);
+        match loaded {
+            Ok(value) => {
+                self.replace_with(&new_path)?;
+                Ok(value)
+            }
+            Err(e) => {
+                // The error that stopped the load is the one to report.
+                let _ = fs::remove_file(&new_path);
+                Err(e)
+            }
+        }
+    }
+
+    /// Puts the database at `new_path` in place of the index and connects to it.
+    fn replace_with(&mut self, new_path: &Path) -> Result<()> {
+        let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
+        // As the last connection, closing checkpoints the old WAL and removes it; a WAL left
+        // beside the new file would be read as the new file's.
+        let replaced = old
+            .close()
+            .map_err(|(_, e)| StoreError::from(e))
+            .and_then(|()| remove_if_present(&beside(&self.path, "-wal")))
+            .and_then(|()| remove_if_present(&beside(&self.path, "-shm")))
+            .and_then(|()| {
+                fs::rename(new_path, &self.path).map_err(io_error("replace", &self.path))
+            });
+        self.conn = connect(&self.path, Journal::Wal)?;
+        replaced
+    }
+
     /// The canonical JSON of one task.
     pub fn get_json(&self, id: &str) -> Result<Option<String>> {
         Ok(self
             .conn
-            .prepare_cached(
-                "SELECT b.json FROM tasks t JOIN task_bodies b ON b.task = t.key WHERE t.id = ?1",
-            )?
+            .prepare_cached("SELECT json FROM tasks WHERE id = ?1")?
             .query_row([id], |r| r.get(0))
             .optional()?)
     }
@@ -305,8 +491,8 @@ impl Index {
         // The page is chosen before any body is read: joining the bodies first would read
         // every match's body, a thousand for one user, to keep 128.
         let sql = format!(
-            "SELECT b.json FROM (SELECT key, id FROM ({base}) WHERE {filters} ORDER BY id LIMIT ? OFFSET ?) page
-             JOIN task_bodies b ON b.task = page.key ORDER BY page.id"
+            "SELECT t.json FROM (SELECT key, id FROM ({base}) WHERE {filters} ORDER BY id LIMIT ? OFFSET ?) page
+             JOIN tasks t ON t.key = page.key ORDER BY page.id"
         );
         let limit = i64::from(query.per_page);
         let offset = i64::from(query.page.saturating_sub(1)) * limit;
@@ -417,10 +603,61 @@ pub struct Writer<'c> {
     users: HashMap<String, i64>,
     insert_file: Statement<'c>,
     insert_task: Statement<'c>,
-    insert_body: Statement<'c>,
-    insert_worker: Statement<'c>,
-    insert_reviewer: Statement<'c>,
+    workers: LinkInserts<'c>,
+    reviewers: LinkInserts<'c>,
+    /// The user keys of the links being written, kept to spare an allocation per task.
+    user_keys: Vec<i64>,
     committed: bool,
+}
+
+/// Writes a task's links to one link table, with one statement for all of them: a statement
+/// per link cost a fifth more instructions (callgrind, a bulk load of 10,000 tasks).
+struct LinkInserts<'c> {
+    table: &'static str,
+    /// The statement inserting `n + 1` links, once prepared.
+    by_count: Vec<Option<Statement<'c>>>,
+}
+
+impl<'c> LinkInserts<'c> {
+    /// More links than this take several statements.
+    const MAX_ROWS: usize = 16;
+
+    fn new(table: &'static str) -> LinkInserts<'c> {
+        LinkInserts {
+            table,
+            by_count: Vec::new(),
+        }
+    }
+
+    fn insert(&mut self, conn: &'c Connection, task: i64, id: &str, users: &[i64]) -> Result<()> {
+        for users in users.chunks(Self::MAX_ROWS) {
+            let n = users.len();
+            if self.by_count.len() < n {
+                self.by_count.resize_with(n, || None);
+            }
+            let stmt = match &mut self.by_count[n - 1] {
+                Some(stmt) => stmt,
+                empty => {
+                    // ?1 is the task key and ?2 its id in every row.
+                    let rows: Vec<String> =
+                        (0..n).map(|i| format!("(?1, ?{}, ?2)", i + 3)).collect();
+                    let sql = format!(
+                        "INSERT INTO {} (task, user, id) VALUES {}",
+                        self.table,
+                        rows.join(", ")
+                    );
+                    empty.insert(conn.prepare(&sql)?)
+                }
+            };
+            stmt.raw_bind_parameter(1, task)?;
+            stmt.raw_bind_parameter(2, id)?;
+            for (i, user) in users.iter().enumerate() {
+                stmt.raw_bind_parameter(i + 3, user)?;
+            }
+            stmt.raw_execute()?;
+        }
+        Ok(())
+    }
 }
 
 impl Drop for Writer<'_> {
@@ -443,19 +680,13 @@ impl<'c> Writer<'c> {
                 "INSERT OR REPLACE INTO files (path, size, mtime_ns, claim, errors, warnings, conflict)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
             )?,
-            insert_task: conn.prepare("INSERT INTO tasks (id, file) VALUES (?1, ?2)")?,
-            insert_body: conn.prepare("INSERT INTO task_bodies (task, json) VALUES (?1, ?2)")?,
-            insert_worker: conn
-                .prepare("INSERT INTO task_workers (task, user, id) VALUES (?1, ?2, ?3)")?,
-            insert_reviewer: conn
-                .prepare("INSERT INTO task_reviewers (task, user, id) VALUES (?1, ?2, ?3)")?,
+            insert_task: conn.prepare("INSERT INTO tasks (id, file, json) VALUES (?1, ?2, ?3)")?,
+            workers: LinkInserts::new("task_workers"),
+            reviewers: LinkInserts::new("task_reviewers"),
+            user_keys: Vec::new(),
             committed: false,
         };
-        writer.fresh = conn.query_row(
-            "SELECT NOT EXISTS (SELECT 1 FROM files) AND NOT EXISTS (SELECT 1 FROM tasks)",
-            [],
-            |r| r.get(0),
-        )?;
+        writer.fresh = is_empty(conn)?;
         Ok(writer)
     }
 
@@ -487,7 +718,11 @@ impl<'c> Writer<'c> {
     }
 
     pub fn end_bulk_load(&self) -> Result<()> {
-        Ok(self.conn.execute_batch(secondary_indexes())?)
+        // The threads that read the files are done: SQLite's sorter may use their cores.
+        let helpers = std::thread::available_parallelism().map_or(0, |n| n.get() - 1);
+        self.conn.pragma_update(None, "threads", helpers as i64)?;
+        self.conn.execute_batch(secondary_indexes())?;
+        Ok(self.conn.pragma_update(None, "threads", 0)?)
     }
 
     pub fn claimants(&self, id: &str) -> Result<Vec<String>> {
@@ -578,9 +813,7 @@ impl<'c> Writer<'c> {
     pub fn put_task(&mut self, task: &Task, json: &str, file: &str) -> Result<Change> {
         let existing: Option<(i64, String, String)> = self
             .conn
-            .prepare_cached(
-                "SELECT t.key, t.file, b.json FROM tasks t JOIN task_bodies b ON b.task = t.key WHERE t.id = ?1",
-            )?
+            .prepare_cached("SELECT key, file, json FROM tasks WHERE id = ?1")?
             .query_row([task.id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         let (key, change) = match existing {
@@ -594,11 +827,8 @@ impl<'c> Writer<'c> {
                     return Ok(Change::Unchanged);
                 }
                 self.conn
-                    .prepare_cached("UPDATE tasks SET file = ?2 WHERE key = ?1")?
-                    .execute(params![key, file])?;
-                self.conn
-                    .prepare_cached("UPDATE task_bodies SET json = ?2 WHERE task = ?1")?
-                    .execute(params![key, json])?;
+                    .prepare_cached("UPDATE tasks SET file = ?2, json = ?3 WHERE key = ?1")?
+                    .execute(params![key, file, json])?;
                 self.delete_links(key)?;
                 (key, Change::Updated)
             }
@@ -610,38 +840,24 @@ impl<'c> Writer<'c> {
 
     /// Writes a task the index is known not to have.
     pub fn insert_task(&mut self, task: &Task, json: &str, file: &str) -> Result<Change> {
-        let key = self.insert_task.insert(params![task.id(), file])?;
-        self.insert_body.execute(params![key, json])?;
+        let key = self.insert_task.insert(params![task.id(), file, json])?;
         self.insert_links(key, task)?;
         Ok(Change::Added)
     }
 
     fn insert_links(&mut self, key: i64, task: &Task) -> Result<()> {
-        for user in task.worker_ids() {
-            let user_key = self.user_key(user)?;
-            self.insert_worker
-                .execute(params![key, user_key, task.id()])?;
-        }
-        for user in task.reviewer_ids() {
-            let user_key = self.user_key(user)?;
-            self.insert_reviewer
-                .execute(params![key, user_key, task.id()])?;
+        for (users, links) in [
+            (task.worker_ids(), &mut self.workers),
+            (task.reviewer_ids(), &mut self.reviewers),
+        ] {
+            self.user_keys.clear();
+            for user in users {
+                self.user_keys
+                    .push(user_key(self.conn, &mut self.users, user)?);
+            }
+            links.insert(self.conn, key, task.id(), &self.user_keys)?;
         }
         Ok(())
-    }
-
-    fn user_key(&mut self, user: &str) -> Result<i64> {
-        if let Some(key) = self.users.get(user) {
-            return Ok(*key);
-        }
-        let key: i64 = self
-            .conn
-            .prepare_cached(
-                "INSERT INTO users (id) VALUES (?1) ON CONFLICT (id) DO UPDATE SET id = id RETURNING key",
-            )?
-            .query_row([user], |r| r.get(0))?;
-        self.users.insert(user.to_owned(), key);
-        Ok(key)
     }
 
     fn delete_links(&self, key: i64) -> Result<()> {
@@ -664,11 +880,82 @@ impl<'c> Writer<'c> {
         let Some(key) = key else { return Ok(false) };
         self.delete_links(key)?;
         self.conn
-            .prepare_cached("DELETE FROM task_bodies WHERE task = ?1")?
-            .execute([key])?;
-        self.conn
             .prepare_cached("DELETE FROM tasks WHERE key = ?1")?
             .execute([key])?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn journal_mode(path: &Path) -> String {
+        Connection::open(path)
+            .unwrap()
+            .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_fresh_load_replaces_the_index_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.db");
+        let mut index = Index::open(&path).unwrap();
+        // Left by a load that crashed.
+        fs::write(beside(&path, ".load"), "half a database").unwrap();
+        #[cfg(unix)]
+        let inode = || std::os::unix::fs::MetadataExt::ino(&fs::metadata(&path).unwrap());
+        #[cfg(unix)]
+        let before = inode();
+
+        let loaded = index.load_fresh(|mut writer| {
+            writer.put_file("tasks/a.yaml", 1, 1, Some("a"), &[])?;
+            writer.commit()
+        });
+        assert!(matches!(loaded, Ok(Some(()))), "{loaded:?}");
+
+        #[cfg(unix)]
+        assert_ne!(inode(), before, "a new file took the index's place");
+        assert!(!beside(&path, ".load").exists());
+        assert_eq!(journal_mode(&path), "wal");
+        assert_eq!(index.claimants("a").unwrap(), ["tasks/a.yaml"]);
+        let other = Index::open(&path).unwrap();
+        assert_eq!(other.claimants("a").unwrap(), ["tasks/a.yaml"]);
+        // Only an empty index is loaded afresh.
+        drop(other);
+        assert!(index.load_fresh(|w| w.commit()).unwrap().is_none());
+    }
+
+    #[test]
+    fn no_fresh_load_under_another_connection() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.db");
+        let mut index = Index::open(&path).unwrap();
+        let other = Index::open(&path).unwrap();
+        assert!(index.load_fresh(|w| w.commit()).unwrap().is_none());
+        // The lock is shared again: more connections may open.
+        let third = Index::open(&path).unwrap();
+        drop((other, third));
+        assert!(index.load_fresh(|w| w.commit()).unwrap().is_some());
+    }
+
+    #[test]
+    fn a_failed_fresh_load_leaves_the_index_as_it_was() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.db");
+        let mut index = Index::open(&path).unwrap();
+        let failed = index.load_fresh(|mut writer| {
+            writer.put_file("tasks/a.yaml", 1, 1, Some("a"), &[])?;
+            Err::<(), _>(StoreError::CorruptBody("a".into()))
+        });
+        assert!(
+            matches!(failed, Err(StoreError::CorruptBody(_))),
+            "{failed:?}"
+        );
+        assert!(!beside(&path, ".load").exists());
+        assert!(index.claimants("a").unwrap().is_empty());
+        assert_eq!(journal_mode(&path), "wal");
+        drop(Index::open(&path).unwrap());
     }
 }

@@ -162,7 +162,7 @@ pub fn load(root: &Path, file: DiskFile) -> Outcome {
         decoded: false,
         diagnostics: vec![diagnostic],
     };
-    let bytes = match files::read(root, &file.path) {
+    let bytes = match files::read(root, &file.path, Some(file.size)) {
         Ok(bytes) if bytes.len() as u64 > yaml::MAX_FILE_BYTES => {
             let size = file.size.max(bytes.len() as u64);
             return failed(file, yaml::too_large(size));
@@ -232,11 +232,28 @@ pub fn apply(
     known: &HashMap<String, FileState>,
     progress: &dyn Fn(usize, usize),
 ) -> store::Result<Summary> {
-    let mut summary = Summary::default();
     if plan.is_empty() {
+        return Ok(Summary::default());
+    }
+    if known.is_empty()
+        && plan.read.len() >= BULK_LOAD_MIN_FILES
+        && let Some(summary) =
+            index.load_fresh(|writer| write(writer, root, &mut plan, known, progress))?
+    {
         return Ok(summary);
     }
-    let writer = index.writer()?;
+    write(index.writer()?, root, &mut plan, known, progress)
+}
+
+/// Applies a plan through `writer`, and commits.
+fn write(
+    writer: Writer<'_>,
+    root: &Path,
+    plan: &mut Plan,
+    known: &HashMap<String, FileState>,
+    progress: &dyn Fn(usize, usize),
+) -> store::Result<Summary> {
+    let mut summary = Summary::default();
     let fresh = writer.is_fresh();
     if fresh {
         // Files are usually named by their id: loading them in that order appends to the
@@ -274,9 +291,10 @@ pub fn apply(
             apply.writer.release_claim(&file.path)?;
         }
     }
-    let total = plan.read.len();
+    let read = std::mem::take(&mut plan.read);
+    let total = read.len();
     let mut done = 0;
-    load_all(root, plan.read, |outcome| {
+    load_all(root, read, |outcome| {
         done += 1;
         progress(done, total);
         apply.outcome(outcome)
@@ -410,7 +428,7 @@ impl Apply<'_, '_> {
 
     /// Conflicts are rare, so their location is found by reading the file again.
     fn located(&self, path: &str, mut diagnostic: Diagnostic) -> Diagnostic {
-        if let Ok(bytes) = files::read(self.root, path) {
+        if let Ok(bytes) = files::read(self.root, path, None) {
             yaml::locate(&bytes, std::slice::from_mut(&mut diagnostic));
         }
         diagnostic
@@ -507,6 +525,33 @@ mod tests {
 
     fn paths(paths: &[&str]) -> Vec<String> {
         paths.iter().map(|p| p.to_string()).collect()
+    }
+
+    /// A project with enough task files for a bulk load.
+    fn many_tasks(dir: &tempfile::TempDir) -> usize {
+        for i in 0..BULK_LOAD_MIN_FILES {
+            write(dir, &format!("tasks/t{i}.yaml"), &task(&format!("t{i}")));
+        }
+        BULK_LOAD_MIN_FILES
+    }
+
+    #[test]
+    fn a_bulk_load_is_seen_by_the_next_connection() {
+        let (dir, mut repo) = project();
+        let n = many_tasks(&dir);
+        assert_eq!(repo.sync().unwrap().added.len(), n);
+        assert_eq!(repo.index().task_count().unwrap(), n as u64);
+        let next = Index::open(repo.db()).unwrap();
+        assert_eq!(next.task_count().unwrap(), n as u64);
+    }
+
+    #[test]
+    fn a_bulk_load_is_seen_by_a_connection_open_during_it() {
+        let (dir, mut repo) = project();
+        let n = many_tasks(&dir);
+        let open = Index::open(repo.db()).unwrap();
+        assert_eq!(repo.sync().unwrap().added.len(), n);
+        assert_eq!(open.task_count().unwrap(), n as u64);
     }
 
     #[test]

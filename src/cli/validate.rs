@@ -74,7 +74,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         for path in paths {
             let others: Vec<String> = paths.iter().filter(|p| *p != path).cloned().collect();
             let mut d = sync::conflict_diagnostic(id, &others);
-            let bytes = files::read(Path::new(""), path).unwrap_or_default();
+            let bytes = files::read(Path::new(""), path, None).unwrap_or_default();
             annotask::yaml::locate(&bytes, std::slice::from_mut(&mut d));
             if let Some(report) = reports.iter_mut().find(|r| &r.file == path) {
                 report.diagnostics.push(d);
