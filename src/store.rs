@@ -22,6 +22,11 @@ use crate::validate::{Diagnostic, Location, Report, Severity};
 
 const SCHEMA: &str = include_str!("../schema.sql");
 
+/// A connection's page cache, as SQLite's `cache_size` takes it (negative: in KiB).
+const CACHE_KIB: i64 = -8 * 1024;
+/// The page cache while building indexes after a bulk load, which bounds the sorter's memory.
+const SORT_CACHE_KIB: i64 = -2 * 1024;
+
 /// How long a connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -156,7 +161,7 @@ fn connect(path: &Path, journal: Journal) -> Result<Connection> {
     conn.set_prepared_statement_cache_capacity(64);
     // Room for the B-trees a bulk load writes to at once, within the memory a sync of 100,000
     // files may use (64 MiB in all; 16 MiB here cost 17 MiB more and saved no time).
-    conn.pragma_update(None, "cache_size", -8 * 1024)?;
+    conn.pragma_update(None, "cache_size", CACHE_KIB)?;
     // The bundled SQLite has STAT4, which re-prepares a statement whenever a new value is
     // bound to a parameter that might change its plan: twice per file in a sync. The index's
     // plans never depend on values, so pin them.
@@ -416,6 +421,11 @@ impl Index {
 
     /// Puts the database at `new_path` in place of the index and connects to it.
     fn replace_with(&mut self, new_path: &Path) -> Result<()> {
+        // On disk before it takes the index's place, so that a power cut leaves either index
+        // whole. The load wrote without syncing; this is its one sync.
+        File::open(new_path)
+            .and_then(|file| file.sync_all())
+            .map_err(io_error("sync", new_path))?;
         let old = std::mem::replace(&mut self.conn, Connection::open_in_memory()?);
         // As the last connection, closing checkpoints the old WAL and removes it; a WAL left
         // beside the new file would be read as the new file's.
@@ -718,10 +728,16 @@ impl<'c> Writer<'c> {
     }
 
     pub fn end_bulk_load(&self) -> Result<()> {
-        // The threads that read the files are done: SQLite's sorter may use their cores.
+        // The threads that read the files are done: SQLite's sorter may use their cores. Each
+        // sorting thread keeps up to a page cache's worth of rows in memory before it writes a
+        // sorted run to a temporary file; runs of 2 MiB sort as fast as runs of 8 MiB here,
+        // with 12 MiB less at the peak of a 100,000-file load.
         let helpers = std::thread::available_parallelism().map_or(0, |n| n.get() - 1);
         self.conn.pragma_update(None, "threads", helpers as i64)?;
+        self.conn
+            .pragma_update(None, "cache_size", SORT_CACHE_KIB)?;
         self.conn.execute_batch(secondary_indexes())?;
+        self.conn.pragma_update(None, "cache_size", CACHE_KIB)?;
         Ok(self.conn.pragma_update(None, "threads", 0)?)
     }
 
