@@ -24,8 +24,11 @@ const SCHEMA: &str = include_str!("../schema.sql");
 
 /// A connection's page cache, as SQLite's `cache_size` takes it (negative: in KiB).
 const CACHE_KIB: i64 = -8 * 1024;
-/// The page cache while building indexes after a bulk load, which bounds the sorter's memory.
-const SORT_CACHE_KIB: i64 = -2 * 1024;
+/// The page cache of a bulk load. It appends to every B-tree, so a small cache holds all it
+/// works on (8 MiB was no faster); and the sorting threads that build the indexes afterwards
+/// each hold up to a cache of rows before writing a sorted run to a temporary file, which
+/// costs nothing measurable here. 12 MiB less at the peak of a 100,000-file load.
+const LOAD_CACHE_KIB: i64 = -2 * 1024;
 
 /// How long a connection waits for another writer before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -102,6 +105,28 @@ impl FileState {
     }
 }
 
+/// What the index keeps of a valid task: its canonical JSON, served as is, and the ids the
+/// link tables index. Made where the file is read, so that the inserting thread receives only
+/// this and not the whole document.
+#[derive(Debug)]
+pub struct TaskRow {
+    pub id: String,
+    pub json: String,
+    pub workers: Vec<String>,
+    pub reviewers: Vec<String>,
+}
+
+impl TaskRow {
+    pub fn new(task: &Task) -> TaskRow {
+        TaskRow {
+            id: task.id().to_owned(),
+            json: serde_json::to_string(task).expect("tasks always serialise"),
+            workers: task.worker_ids().to_vec(),
+            reviewers: task.reviewer_ids().to_vec(),
+        }
+    }
+}
+
 /// What writing a task did to the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -159,9 +184,13 @@ fn connect(path: &Path, journal: Journal) -> Result<Connection> {
     // A sync uses a few dozen statements per file; the default cache of 16 would re-prepare
     // them over and over.
     conn.set_prepared_statement_cache_capacity(64);
-    // Room for the B-trees a bulk load writes to at once, within the memory a sync of 100,000
-    // files may use (64 MiB in all; 16 MiB here cost 17 MiB more and saved no time).
-    conn.pragma_update(None, "cache_size", CACHE_KIB)?;
+    // Room for the B-trees a sync through the WAL updates at once (16 MiB cost more memory and
+    // saved no time); a load into a new file only appends and needs little.
+    let cache = match journal {
+        Journal::Wal => CACHE_KIB,
+        Journal::Off => LOAD_CACHE_KIB,
+    };
+    conn.pragma_update(None, "cache_size", cache)?;
     // The bundled SQLite has STAT4, which re-prepares a statement whenever a new value is
     // bound to a parameter that might change its plan: twice per file in a sync. The index's
     // plans never depend on values, so pin them.
@@ -728,16 +757,16 @@ impl<'c> Writer<'c> {
     }
 
     pub fn end_bulk_load(&self) -> Result<()> {
-        // The threads that read the files are done: SQLite's sorter may use their cores. Each
-        // sorting thread keeps up to a page cache's worth of rows in memory before it writes a
-        // sorted run to a temporary file; runs of 2 MiB sort as fast as runs of 8 MiB here,
-        // with 12 MiB less at the peak of a 100,000-file load.
+        // The threads that read the files are done: SQLite's sorter may use their cores.
         let helpers = std::thread::available_parallelism().map_or(0, |n| n.get() - 1);
+        let cache: i64 = self
+            .conn
+            .pragma_query_value(None, "cache_size", |r| r.get(0))?;
         self.conn.pragma_update(None, "threads", helpers as i64)?;
         self.conn
-            .pragma_update(None, "cache_size", SORT_CACHE_KIB)?;
+            .pragma_update(None, "cache_size", LOAD_CACHE_KIB)?;
         self.conn.execute_batch(secondary_indexes())?;
-        self.conn.pragma_update(None, "cache_size", CACHE_KIB)?;
+        self.conn.pragma_update(None, "cache_size", cache)?;
         Ok(self.conn.pragma_update(None, "threads", 0)?)
     }
 
@@ -825,16 +854,16 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
-    /// Writes a task read from `file`, whose canonical JSON is `json`.
-    pub fn put_task(&mut self, task: &Task, json: &str, file: &str) -> Result<Change> {
+    /// Writes a task read from `file`.
+    pub fn put_task(&mut self, task: &TaskRow, file: &str) -> Result<Change> {
         let existing: Option<(i64, String, String)> = self
             .conn
             .prepare_cached("SELECT key, file, json FROM tasks WHERE id = ?1")?
-            .query_row([task.id()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row([&task.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
         let (key, change) = match existing {
             Some((key, old_file, old_json)) => {
-                if old_json == json {
+                if old_json == task.json {
                     if old_file != file {
                         self.conn
                             .prepare_cached("UPDATE tasks SET file = ?2 WHERE key = ?1")?
@@ -844,34 +873,34 @@ impl<'c> Writer<'c> {
                 }
                 self.conn
                     .prepare_cached("UPDATE tasks SET file = ?2, json = ?3 WHERE key = ?1")?
-                    .execute(params![key, file, json])?;
+                    .execute(params![key, file, task.json])?;
                 self.delete_links(key)?;
                 (key, Change::Updated)
             }
-            None => return self.insert_task(task, json, file),
+            None => return self.insert_task(task, file),
         };
         self.insert_links(key, task)?;
         Ok(change)
     }
 
     /// Writes a task the index is known not to have.
-    pub fn insert_task(&mut self, task: &Task, json: &str, file: &str) -> Result<Change> {
-        let key = self.insert_task.insert(params![task.id(), file, json])?;
+    pub fn insert_task(&mut self, task: &TaskRow, file: &str) -> Result<Change> {
+        let key = self.insert_task.insert(params![task.id, file, task.json])?;
         self.insert_links(key, task)?;
         Ok(Change::Added)
     }
 
-    fn insert_links(&mut self, key: i64, task: &Task) -> Result<()> {
+    fn insert_links(&mut self, key: i64, task: &TaskRow) -> Result<()> {
         for (users, links) in [
-            (task.worker_ids(), &mut self.workers),
-            (task.reviewer_ids(), &mut self.reviewers),
+            (&task.workers, &mut self.workers),
+            (&task.reviewers, &mut self.reviewers),
         ] {
             self.user_keys.clear();
             for user in users {
                 self.user_keys
                     .push(user_key(self.conn, &mut self.users, user)?);
             }
-            links.insert(self.conn, key, task.id(), &self.user_keys)?;
+            links.insert(self.conn, key, &task.id, &self.user_keys)?;
         }
         Ok(())
     }

@@ -10,8 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::files::{self, DiskFile};
-use crate::model::Task;
-use crate::store::{self, Change, FileRef, FileState, Index, Writer};
+use crate::store::{self, Change, FileRef, FileState, Index, TaskRow, Writer};
 use crate::validate::{self, Diagnostic};
 use crate::yaml;
 
@@ -145,8 +144,8 @@ pub fn plan_paths(
 #[derive(Debug)]
 pub struct Outcome {
     pub file: DiskFile,
-    /// The task and its canonical JSON, when the file is valid.
-    pub task: Option<(Task, String)>,
+    /// What the index keeps of the task, when the file is valid.
+    pub task: Option<TaskRow>,
     /// The id the file defines; None when the file could not be decoded far enough to tell.
     pub claim: Option<String>,
     pub decoded: bool,
@@ -186,13 +185,9 @@ pub fn load(root: &Path, file: DiskFile) -> Outcome {
     yaml::locate(&bytes, &mut diagnostics);
     // Read top to bottom, as the file is.
     diagnostics.sort_by_key(|d| d.location.map(|l| (l.line, l.column)));
-    let task = task.map(|t| {
-        let json = serde_json::to_string(&t).expect("tasks always serialise");
-        (t, json)
-    });
     Outcome {
         file,
-        task,
+        task: task.as_ref().map(TaskRow::new),
         claim,
         decoded: true,
         diagnostics,
@@ -374,13 +369,13 @@ impl Apply<'_, '_> {
         if !others.is_empty() {
             return self.conflict(&id, path, &others);
         }
-        let Some((task, json)) = &outcome.task else {
+        let Some(task) = &outcome.task else {
             return Ok(());
         };
         let change = match &mut self.seen {
-            Seen::Fresh(_) => self.writer.insert_task(task, json, path)?,
+            Seen::Fresh(_) => self.writer.insert_task(task, path)?,
             Seen::Written(written) => {
-                let change = self.writer.put_task(task, json, path)?;
+                let change = self.writer.put_task(task, path)?;
                 if change != Change::Unchanged {
                     written.insert(id.clone());
                 }
@@ -455,6 +450,11 @@ pub fn load_all<E: Send>(
     // Workers take files a chunk at a time and hand over whole chunks, so a sync of 100,000
     // files is not 100,000 channel wake-ups.
     const CHUNK: usize = 32;
+    // How far the readers may run ahead of the sink. The sink takes chunks in order, and the
+    // reading and inserting threads outnumber the cores; with little room, a reader that is
+    // done waits for a slow one and a core idles (a fifth of a 100,000-file load with room for
+    // 4 chunks). 2,048 outcomes are a few MiB.
+    const AHEAD: usize = 2048 / CHUNK;
     let threads = thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(files.len() / (2 * CHUNK));
@@ -463,7 +463,7 @@ pub fn load_all<E: Send>(
     }
     let next = AtomicUsize::new(0);
     thread::scope(|scope| {
-        let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Outcome>)>(2 * threads);
+        let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Outcome>)>(AHEAD);
         for _ in 0..threads {
             let tx = tx.clone();
             let (next, files) = (&next, &files);
