@@ -432,7 +432,13 @@ impl Index {
         let new = connect(&new_path, Journal::Off)?;
         new.execute_batch(SCHEMA).map_err(StoreError::from)?;
         let old = std::mem::replace(&mut self.conn, new);
-        let loaded = Writer::begin(&self.conn).map_err(E::from).and_then(load);
+        let loaded = Writer::begin(&self.conn)
+            .map(|mut writer| {
+                writer.new_file = Some(&new_path);
+                writer
+            })
+            .map_err(E::from)
+            .and_then(load);
         let new = std::mem::replace(&mut self.conn, old);
         drop(new);
         match loaded {
@@ -646,6 +652,8 @@ pub struct Writer<'c> {
     reviewers: LinkInserts<'c>,
     /// The user keys of the links being written, kept to spare an allocation per task.
     user_keys: Vec<i64>,
+    /// The file of a load into a new file (see [`Index::load_fresh`]).
+    new_file: Option<&'c Path>,
     committed: bool,
 }
 
@@ -723,6 +731,7 @@ impl<'c> Writer<'c> {
             workers: LinkInserts::new("task_workers"),
             reviewers: LinkInserts::new("task_reviewers"),
             user_keys: Vec::new(),
+            new_file: None,
             committed: false,
         };
         writer.fresh = is_empty(conn)?;
@@ -765,7 +774,15 @@ impl<'c> Writer<'c> {
         self.conn.pragma_update(None, "threads", helpers as i64)?;
         self.conn
             .pragma_update(None, "cache_size", LOAD_CACHE_KIB)?;
-        self.conn.execute_batch(secondary_indexes())?;
+        std::thread::scope(|scope| {
+            // In a load into a new file the tables are written by now: putting them on disk
+            // while the indexes are built leaves the sync that ends the load a fraction to do.
+            // A failure shows again in that sync, which reports it.
+            if let Some(path) = self.new_file {
+                scope.spawn(move || File::open(path).and_then(|file| file.sync_data()));
+            }
+            self.conn.execute_batch(secondary_indexes())
+        })?;
         self.conn.pragma_update(None, "cache_size", cache)?;
         Ok(self.conn.pragma_update(None, "threads", 0)?)
     }
