@@ -175,10 +175,10 @@ fn describe(path: &str, metadata: io::Result<fs::Metadata>) -> io::Result<Option
 /// Reads a task file, refusing to read more than the size limit plus one byte, so a file that
 /// grew after it was listed still cannot exhaust memory.
 ///
-/// `listed_size` is the size a listing found, when there was one: reading stops there instead
-/// of asking the system once more for the end of the file (a third of the system calls of a
-/// sync). A file that grew since it was listed is read short, and the next sync, finding
-/// another size, reads it again.
+/// `listed_size` is the size a listing found, when there was one: a first read that returns
+/// just that many bytes is taken to have reached the end, without asking the system once more
+/// (a third of the system calls of a sync). A file that grew since it was listed is still read
+/// to its end.
 pub fn read(root: &Path, path: &str, listed_size: Option<u64>) -> io::Result<Vec<u8>> {
     let limit = MAX_FILE_BYTES + 1;
     let mut file = File::open(root.join(path))?.take(limit);
@@ -262,6 +262,19 @@ fn sync_dir(dir: &Path) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_whatever_the_listing_said() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = "id: a\n".repeat(1000);
+        fs::write(dir.path().join("a.yaml"), &text).unwrap();
+        let size = text.len() as u64;
+        // As listed, grown since, shrunk since, not listed.
+        for listed in [Some(size), Some(size / 2), Some(size * 2), Some(0), None] {
+            let bytes = read(dir.path(), "a.yaml", listed).unwrap();
+            assert_eq!(bytes, text.as_bytes(), "listed as {listed:?}");
+        }
+    }
 
     #[test]
     fn task_files() {
