@@ -199,10 +199,19 @@ impl Repo {
 
     /// [`Repo::sync`], telling `progress` after each file read how many of how many are done.
     pub fn sync_with_progress(&mut self, progress: &dyn Fn(usize, usize)) -> Result<Summary> {
-        let disk = files::scan(&self.root).map_err(Error::io("scan", self.root.join(TASKS_DIR)))?;
+        // The index's rows are read while the folders are listed rather than after: the
+        // listing leaves a core idle now and then, and the rows of 100,000 files took a
+        // quarter of a sync that had nothing to do.
+        let (disk, known) = thread::scope(|scope| {
+            let scan = scope.spawn(|| files::scan(&self.root));
+            let known = self.index.file_states();
+            (scan.join().expect("a scan never panics"), known)
+        });
+        let disk = disk.map_err(Error::io("scan", self.root.join(TASKS_DIR)))?;
         let mut planner = sync::Planner::new(disk);
-        self.index
-            .visit_files(|path, state| planner.known(path, state))?;
+        for (path, state) in &known? {
+            planner.known(path, state);
+        }
         let (plan, known) = planner.finish();
         Ok(sync::apply(
             &mut self.index,

@@ -71,40 +71,6 @@ pub struct FileState {
     pub invalid: bool,
 }
 
-/// A [`FileState`] borrowed from the row being visited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FileRef<'a> {
-    pub size: u64,
-    pub mtime_ns: i64,
-    pub claim: Option<&'a str>,
-    pub conflict: bool,
-    pub invalid: bool,
-}
-
-impl FileRef<'_> {
-    pub fn to_owned(self) -> FileState {
-        FileState {
-            size: self.size,
-            mtime_ns: self.mtime_ns,
-            claim: self.claim.map(str::to_owned),
-            conflict: self.conflict,
-            invalid: self.invalid,
-        }
-    }
-}
-
-impl FileState {
-    pub fn as_ref(&self) -> FileRef<'_> {
-        FileRef {
-            size: self.size,
-            mtime_ns: self.mtime_ns,
-            claim: self.claim.as_deref(),
-            conflict: self.conflict,
-            invalid: self.invalid,
-        }
-    }
-}
-
 /// What the index keeps of a valid task: its canonical JSON, served as is, and the ids the
 /// link tables index. Made where the file is read, so that the inserting thread receives only
 /// this and not the whole document.
@@ -296,32 +262,14 @@ impl Index {
         Ok(())
     }
 
-    /// Shows `visit` every file the index knows, in path order, without copying the rows: a
-    /// sync compares 100,000 of them with the disk to find the few that changed.
-    pub fn visit_files(&self, mut visit: impl FnMut(&str, FileRef<'_>)) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT path, size, mtime_ns, claim, conflict, errors > 0 FROM files ORDER BY path",
-        )?;
-        let mut rows = stmt.query([])?;
-        while let Some(r) = rows.next()? {
-            let text = |i| -> rusqlite::Result<Option<&str>> {
-                r.get_ref(i)?
-                    .as_str_or_null()
-                    .map_err(rusqlite::Error::from)
-            };
-            let path = text(0)?.unwrap_or_default();
-            visit(
-                path,
-                FileRef {
-                    size: r.get::<_, i64>(1)? as u64,
-                    mtime_ns: r.get(2)?,
-                    claim: text(3)?,
-                    conflict: r.get(4)?,
-                    invalid: r.get(5)?,
-                },
-            );
-        }
-        Ok(())
+    /// Every file the index knows, in path order: a sync compares them with the disk to find
+    /// the few that changed.
+    pub fn file_states(&self) -> Result<Vec<(String, FileState)>> {
+        let mut states = Vec::new();
+        self.query_file_states("1 ORDER BY path", &[], |path, state| {
+            states.push((path, state))
+        })?;
+        Ok(states)
     }
 
     /// What a sync of just `paths` needs to know: the state of the file at each path, of every
@@ -330,21 +278,25 @@ impl Index {
         let mut states = HashMap::new();
         for path in paths {
             // `/` sorts just before `0`, so this range is exactly the paths under `path/`.
-            self.add_file_states(
-                &mut states,
+            self.query_file_states(
                 "path = ?1 OR (path > ?1 || '/' AND path < ?1 || '0')",
                 &[path],
+                |path, state| {
+                    states.insert(path, state);
+                },
             )?;
         }
-        self.add_file_states(&mut states, "conflict", &[])?;
+        self.query_file_states("conflict", &[], |path, state| {
+            states.insert(path, state);
+        })?;
         Ok(states)
     }
 
-    fn add_file_states(
+    fn query_file_states(
         &self,
-        states: &mut HashMap<String, FileState>,
         filter: &str,
         args: &[&str],
+        mut add: impl FnMut(String, FileState),
     ) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT path, size, mtime_ns, claim, conflict, errors > 0 FROM files WHERE {filter}"
@@ -363,7 +315,7 @@ impl Index {
         })?;
         for row in rows {
             let (path, state) = row?;
-            states.insert(path, state);
+            add(path, state);
         }
         Ok(())
     }
