@@ -904,6 +904,14 @@ impl<'c> Writer<'c> {
 mod tests {
     use super::*;
 
+    /// An empty index in a folder of its own.
+    fn index() -> (tempfile::TempDir, PathBuf, Index) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.db");
+        let index = Index::open(&path).unwrap();
+        (dir, path, index)
+    }
+
     fn journal_mode(path: &Path) -> String {
         Connection::open(path)
             .unwrap()
@@ -913,9 +921,7 @@ mod tests {
 
     #[test]
     fn a_fresh_load_replaces_the_index_file() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index.db");
-        let mut index = Index::open(&path).unwrap();
+        let (_dir, path, mut index) = index();
         // Left by a load that crashed.
         fs::write(beside(&path, ".load"), "half a database").unwrap();
         #[cfg(unix)]
@@ -943,9 +949,7 @@ mod tests {
 
     #[test]
     fn no_fresh_load_under_another_connection() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index.db");
-        let mut index = Index::open(&path).unwrap();
+        let (_dir, path, mut index) = index();
         let other = Index::open(&path).unwrap();
         assert!(index.load_fresh(|w| w.commit()).unwrap().is_none());
         // The lock is shared again: more connections may open.
@@ -956,9 +960,7 @@ mod tests {
 
     #[test]
     fn a_failed_fresh_load_leaves_the_index_as_it_was() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index.db");
-        let mut index = Index::open(&path).unwrap();
+        let (_dir, path, mut index) = index();
         let failed = index.load_fresh(|mut writer| {
             writer.put_file("tasks/a.yaml", 1, 1, Some("a"), &[])?;
             Err::<(), _>(StoreError::CorruptBody("a".into()))
