@@ -202,14 +202,14 @@ impl Repo {
         // The index's rows are read while the folders are listed rather than after: the
         // listing leaves a core idle now and then, and the rows of 100,000 files took a
         // quarter of a sync that had nothing to do.
-        let (disk, known) = thread::scope(|scope| {
+        let (disk, indexed) = thread::scope(|scope| {
             let scan = scope.spawn(|| files::scan(&self.root));
-            let known = self.index.file_states();
-            (scan.join().expect("a scan never panics"), known)
+            let indexed = self.index.file_states();
+            (scan.join().expect("a scan never panics"), indexed)
         });
         let disk = disk.map_err(Error::io("scan", self.root.join(TASKS_DIR)))?;
         let mut planner = sync::Planner::new(disk);
-        for (path, state) in &known? {
+        for (path, state) in &indexed? {
             planner.known(path, state);
         }
         let (plan, known) = planner.finish();

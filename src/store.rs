@@ -118,7 +118,6 @@ pub struct Index {
     /// Held shared while this index is open, and exclusively while [`Index::load_fresh`]
     /// replaces the file, which must not happen under another connection.
     open_lock: File,
-    open_lock_path: PathBuf,
 }
 
 fn schema_version() -> i64 {
@@ -176,6 +175,11 @@ fn connect(path: &Path, journal: Journal) -> Result<Connection> {
     Ok(conn)
 }
 
+/// The lock file beside the index at `path` (see [`Index::load_fresh`]).
+fn open_lock_path(path: &Path) -> PathBuf {
+    beside(path, ".open.lock")
+}
+
 /// `path` with `suffix` added to its file name.
 fn beside(path: &Path, suffix: &str) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
@@ -216,7 +220,7 @@ impl Index {
     /// Opens the index at `path`, creating it, or rebuilding it empty when it was made by
     /// another schema version.
     pub fn open(path: &Path) -> Result<Index> {
-        let open_lock_path = beside(path, ".open.lock");
+        let open_lock_path = open_lock_path(path);
         let open_lock = File::options()
             .create(true)
             .truncate(false)
@@ -231,7 +235,6 @@ impl Index {
             conn: connect(path, Journal::Wal)?,
             path: path.to_owned(),
             open_lock,
-            open_lock_path,
         };
         let version: i64 = index
             .conn
@@ -356,13 +359,13 @@ impl Index {
         // A lock cannot be upgraded in place.
         self.open_lock
             .unlock()
-            .map_err(io_error("unlock", &self.open_lock_path))?;
+            .map_err(io_error("unlock", &open_lock_path(&self.path)))?;
         match self.open_lock.try_lock() {
             Ok(()) => Ok(true),
             Err(TryLockError::WouldBlock) => self.lock_shared().map(|()| false),
             Err(TryLockError::Error(e)) => {
                 self.lock_shared()?;
-                Err(io_error("lock", &self.open_lock_path)(e))
+                Err(io_error("lock", &open_lock_path(&self.path))(e))
             }
         }
     }
@@ -371,7 +374,7 @@ impl Index {
         self.open_lock
             .unlock()
             .and_then(|()| self.open_lock.lock_shared())
-            .map_err(io_error("lock", &self.open_lock_path))
+            .map_err(io_error("lock", &open_lock_path(&self.path)))
     }
 
     /// The body of [`Index::load_fresh`], while no other connection is open.

@@ -20,6 +20,7 @@ use serde_json::value::RawValue;
 use crate::api::{
     self, DeleteTasks, PatchTasks, PostTasks, StatusResponse, TaskResponse, TasksResponse, ok,
 };
+use crate::repo::Repo;
 use crate::validate::check_id;
 use crate::{Error, yaml};
 
@@ -58,14 +59,8 @@ async fn post_tasks(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
-    query::none_expected(raw.as_deref())?;
-    let body = body?;
-    blocking(repos, move |repos| {
-        let request: PostTasks = decode(&body)?;
-        let tasks = repos
-            .checkout()?
-            .create(request.tasks)
-            .map_err(|e| e.in_body(&body, BODY))?;
+    write(repos, raw, body, |repo, request: PostTasks| {
+        let tasks = repo.create(request.tasks)?;
         Ok(reply::json(&TasksResponse {
             status: ok(),
             tasks,
@@ -129,14 +124,8 @@ async fn patch_tasks(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
-    query::none_expected(raw.as_deref())?;
-    let body = body?;
-    blocking(repos, move |repos| {
-        let request: PatchTasks = decode(&body)?;
-        let tasks = repos
-            .checkout()?
-            .patch(request)
-            .map_err(|e| e.in_body(&body, BODY))?;
+    write(repos, raw, body, |repo, request: PatchTasks| {
+        let tasks = repo.patch(request)?;
         Ok(reply::json(&TasksResponse {
             status: ok(),
             tasks,
@@ -150,15 +139,31 @@ async fn delete_tasks(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
+    write(repos, raw, body, |repo, request: DeleteTasks| {
+        repo.delete(&request.ids)?;
+        Ok(reply::json(&StatusResponse { status: ok() }))
+    })
+    .await
+}
+
+/// The shape of the routes that write: no query string, a body decoded as the request `T`,
+/// and one repo operation, whose errors point into the body.
+async fn write<T, F>(
+    repos: Arc<Repos>,
+    raw: Option<String>,
+    body: Result<Bytes, BytesRejection>,
+    operate: F,
+) -> Reply
+where
+    T: DeserializeOwned,
+    F: FnOnce(&mut Repo, T) -> crate::Result<Response> + Send + 'static,
+{
     query::none_expected(raw.as_deref())?;
     let body = body?;
     blocking(repos, move |repos| {
-        let request: DeleteTasks = decode(&body)?;
-        repos
-            .checkout()?
-            .delete(&request.ids)
-            .map_err(|e| e.in_body(&body, BODY))?;
-        Ok(reply::json(&StatusResponse { status: ok() }))
+        let request: T = decode(&body)?;
+        let mut repo = repos.checkout()?;
+        Ok(operate(&mut repo, request).map_err(|e| e.in_body(&body, BODY))?)
     })
     .await
 }

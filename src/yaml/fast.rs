@@ -58,7 +58,7 @@ pub fn parse(text: &str) -> Option<Node<'_>> {
 /// disagree (a number where a string is wanted, say), so that the caller falls back to it.
 ///
 /// [`Deserializer`]: serde::Deserializer
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug)]
 pub enum Node<'a> {
     Null,
     Bool(bool),
