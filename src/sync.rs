@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::files::{self, DiskFile};
-use crate::store::{self, Change, FileState, Index, TaskRow, Writer};
+use crate::store::{self, Change, FileState, Index, KnownFile, TaskRow, Writer};
 use crate::validate::{self, Diagnostic};
 use crate::yaml;
 
@@ -50,20 +50,20 @@ impl Planner {
     }
 
     /// Takes the next file the index knows; paths must come in increasing order.
-    pub fn known(&mut self, path: &str, state: &FileState) {
-        while let Some(file) = self.disk.next_if(|f| f.path.as_str() < path) {
+    pub fn known(&mut self, known: KnownFile<'_>) {
+        while let Some(file) = self.disk.next_if(|f| f.path.as_str() < known.path) {
             self.plan.read.push(file);
         }
-        match self.disk.next_if(|f| f.path == path) {
+        match self.disk.next_if(|f| f.path == known.path) {
             Some(file) => {
-                if file.size != state.size || file.mtime_ns != state.mtime_ns || state.conflict {
-                    self.known.insert(file.path.clone(), state.clone());
+                if file.size != known.size || file.mtime_ns != known.mtime_ns || known.conflict {
+                    self.known.insert(file.path.clone(), known.state());
                     self.plan.read.push(file);
                 }
             }
             None => {
-                self.known.insert(path.to_owned(), state.clone());
-                self.plan.remove.push(path.to_owned());
+                self.known.insert(known.path.to_owned(), known.state());
+                self.plan.remove.push(known.path.to_owned());
             }
         }
     }
@@ -81,7 +81,7 @@ pub fn plan(disk: Vec<DiskFile>, known: &HashMap<String, FileState>) -> Plan {
     known.sort_unstable_by_key(|(path, _)| *path);
     let mut planner = Planner::new(disk);
     for (path, state) in known {
-        planner.known(path, state);
+        planner.known(state.at(path));
     }
     planner.finish().0
 }
