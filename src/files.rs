@@ -479,6 +479,9 @@ mod tests {
             .collect();
         assert_eq!(paths(walk(dir.path(), "tasks/a/").unwrap()), under_a);
         assert!(scan(&dir.path().join("nowhere")).unwrap().is_empty());
+        // An error ends the walk on every thread, rather than leaving some waiting.
+        let err = walk(dir.path(), "tasks/0.yaml").unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotADirectory);
         let sizes: Vec<u64> = scan(dir.path()).unwrap().iter().map(|f| f.size).collect();
         let lengths: Vec<u64> = expected.iter().map(|p| p.len() as u64).collect();
         assert_eq!(sizes, lengths, "each file is described by its own stat");
