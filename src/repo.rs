@@ -277,7 +277,7 @@ impl Repo {
             .map(|t| (files::path_for_id(t.id()), t))
             .collect();
         self.write_files(&writes, Placement::New)?;
-        self.sync()?;
+        self.sync_written(writes.into_iter().map(|(path, _)| path).collect())?;
         Ok(tasks)
     }
 
@@ -315,7 +315,7 @@ impl Repo {
         }
         let writes: Vec<(String, &Task)> = targets.into_iter().zip(&tasks).collect();
         self.write_files(&writes, Placement::Replace)?;
-        self.sync()?;
+        self.sync_written(writes.into_iter().map(|(path, _)| path).collect())?;
         Ok(tasks)
     }
 
@@ -358,8 +358,16 @@ impl Repo {
         for path in &doomed {
             files::remove(&self.root, path).map_err(Error::io("delete", self.root.join(path)))?;
         }
-        self.sync()?;
+        self.sync_written(doomed)?;
         Ok(())
+    }
+
+    /// Brings the index up to date after a write command changed just these files. The
+    /// command synced everything before it checked and wrote, under the write lock, so only
+    /// its own files need reading again: at 100,000 tasks a second full sync doubled the time
+    /// of every write.
+    fn sync_written(&mut self, paths: Vec<String>) -> Result<Summary> {
+        self.sync_paths(&paths)
     }
 
     /// Whether an id is defined by any file, or its default file name is in use.
@@ -473,6 +481,25 @@ fn now() -> Timestamp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn writes_leave_the_index_current() {
+        let dir = tempfile::tempdir().unwrap();
+        init(dir.path()).unwrap();
+        let mut repo = Repo::open(dir.path(), None).unwrap();
+        let doc = |name: &str| {
+            let yaml = format!("id: a\nname: {name}\ninput_source: {{type: ALL_INPUTS}}");
+            crate::yaml::parse_task(yaml.as_bytes()).unwrap()
+        };
+        // Read straight from the index: nothing syncs between a write and the check.
+        let name = |repo: &Repo| repo.get("a").map(|task| task.doc().name.clone());
+        repo.create(vec![doc("first")]).unwrap();
+        assert_eq!(name(&repo).unwrap().as_deref(), Some("first"));
+        repo.update(vec![doc("second")]).unwrap();
+        assert_eq!(name(&repo).unwrap().as_deref(), Some("second"));
+        repo.delete(&["a".to_owned()]).unwrap();
+        assert!(matches!(name(&repo), Err(Error::NotFound(_))));
+    }
 
     #[test]
     fn written_files_point_editors_at_the_schema() {
