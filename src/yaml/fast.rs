@@ -532,6 +532,7 @@ impl<'de> IntoDeserializer<'de, Error> for Node<'de> {
 
 #[cfg(test)]
 mod tests {
+    use serde::Deserialize;
     use yaml_serde::Value;
 
     use super::*;
@@ -574,8 +575,6 @@ mod tests {
     fn check(text: &str, in_subset: bool) {
         assert_eq!(agrees(text), in_subset, "{text:?}");
     }
-
-    use serde::Deserialize;
 
     #[test]
     fn scalars() {
