@@ -22,13 +22,34 @@ pub struct DiskFile {
     pub path: String,
     pub size: u64,
     pub mtime_ns: i64,
+    /// Why this path cannot be read as a task file (a link, a folder that cannot be listed, a
+    /// name that is not UTF-8), so that it is reported instead of skipped. Its size is then 0
+    /// and its mtime [`UNREAD`].
+    pub problem: Option<Box<str>>,
 }
 
-/// Whether a file name is a task file: YAML, and not an editor's scratch or hidden file.
+impl DiskFile {
+    fn problem(path: String, problem: impl Into<Box<str>>) -> DiskFile {
+        DiskFile {
+            path,
+            size: 0,
+            mtime_ns: UNREAD,
+            problem: Some(problem.into()),
+        }
+    }
+}
+
+/// The mtime recorded for a file that could not be read, which no file on disk has: the next
+/// sync sees it changed and tries again.
+pub const UNREAD: i64 = i64::MIN;
+
+/// Whether a file name is a task file: YAML (`.yaml` or `.yml`, in any case), and not an
+/// editor's scratch or hidden file.
 pub fn is_task_file(name: &str) -> bool {
-    (name.ends_with(".yaml") || name.ends_with(".yml"))
-        && !name.starts_with('.')
-        && !name.starts_with("___jb_")
+    let yaml = name.rsplit_once('.').is_some_and(|(_, ext)| {
+        ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml")
+    });
+    yaml && !name.starts_with('.') && !name.starts_with("___jb_")
 }
 
 /// Whether a root-relative path is under the tasks folder and in no hidden folder: somewhere
@@ -52,17 +73,19 @@ pub fn stem(path: &str) -> &str {
 }
 
 /// Every task file under `root/tasks`, sorted by path.
-pub fn scan(root: &Path) -> io::Result<Vec<DiskFile>> {
+pub fn scan(root: &Path) -> Vec<DiskFile> {
     walk(root, TASKS_DIR)
 }
 
 /// Every task file under `root/dir`, sorted by path, named `dir/…`. Hidden folders are
-/// skipped, and links are not followed, so a walk always ends. A missing folder has no files.
+/// skipped, and links are not followed, so a walk always ends and never leaves the folder. A
+/// missing folder has no files; what cannot be listed or described is a
+/// [`DiskFile::problem`].
 ///
 /// At 100,000 files the stats are most of a walk, so they run on every core, whether the files
 /// sit in one folder or in many: folders are listed by whichever thread is free, and a thread
 /// listing a folder queues batches of its files for the others.
-pub fn walk(root: &Path, dir: &str) -> io::Result<Vec<DiskFile>> {
+pub fn walk(root: &Path, dir: &str) -> Vec<DiskFile> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let queue = Queue::new(dir.trim_end_matches('/').to_owned(), threads);
     let parts = std::thread::scope(|scope| {
@@ -72,18 +95,18 @@ pub fn walk(root: &Path, dir: &str) -> io::Result<Vec<DiskFile>> {
         workers
             .into_iter()
             .map(|worker| worker.join().expect("a walk never panics"))
-            .collect::<io::Result<Vec<_>>>()
-    })?;
+            .collect::<Vec<_>>()
+    });
     // Each thread's part is sorted: merging them takes a pass and no scratch memory, where a
     // sort took twice the time and 4 MiB more at 100,000 files.
     let mut parts = VecDeque::from(parts);
     while let Some(a) = parts.pop_front() {
         match parts.pop_front() {
             Some(b) => parts.push_back(merge(a, b)),
-            None => return Ok(a),
+            None => return a,
         }
     }
-    Ok(Vec::new())
+    Vec::new()
 }
 
 /// Two lists sorted by path, as one.
@@ -123,7 +146,6 @@ struct QueueState {
     work: Vec<Work>,
     /// Threads doing work, which may add more.
     busy: usize,
-    failed: bool,
 }
 
 impl Queue {
@@ -133,7 +155,6 @@ impl Queue {
             state: Mutex::new(QueueState {
                 work: vec![Work::List(dir)],
                 busy: 0,
-                failed: false,
             }),
             changed: Condvar::new(),
         }
@@ -145,34 +166,28 @@ impl Queue {
 
     /// Does work until there is none left, and returns the files this thread described,
     /// sorted.
-    fn work(&self, root: &Path) -> io::Result<Vec<DiskFile>> {
+    fn work(&self, root: &Path) -> Vec<DiskFile> {
         let mut files = Vec::new();
         while let Some(work) = self.next() {
-            let done = match work {
+            match work {
                 Work::List(dir) => self.list(root, &dir, &mut files),
                 Work::Stat(batch) => describe_all(batch, &mut files),
-            };
+            }
             let mut state = self.lock();
             state.busy -= 1;
-            state.failed |= done.is_err();
-            if state.busy == 0 || state.failed {
+            if state.busy == 0 {
                 self.changed.notify_all();
             }
-            drop(state);
-            done?;
         }
         files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
-        Ok(files)
+        files
     }
 
     /// The next piece of work, waiting while other threads may still add some; None once
-    /// the walk is over or has failed.
+    /// the walk is over.
     fn next(&self) -> Option<Work> {
         let mut state = self.lock();
         loop {
-            if state.failed {
-                return None;
-            }
             if let Some(work) = state.work.pop() {
                 state.busy += 1;
                 return Some(work);
@@ -204,91 +219,149 @@ impl Queue {
     }
 
     /// Lists the folder `dir`: its visible folders become work, and its task files are
-    /// described here or by another thread ([`Queue::offer`]).
-    fn list(&self, root: &Path, dir: &str, files: &mut Vec<DiskFile>) -> io::Result<()> {
+    /// described here or by another thread ([`Queue::offer`]). What cannot be listed or
+    /// described becomes a [`DiskFile::problem`] on its path, and the walk goes on.
+    fn list(&self, root: &Path, dir: &str, files: &mut Vec<DiskFile>) {
         let entries = match fs::read_dir(root.join(dir)) {
             Ok(entries) => entries,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(e),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return,
+            Err(e) => {
+                files.push(DiskFile::problem(
+                    dir.to_owned(),
+                    format!("cannot list the folder: {e}"),
+                ));
+                return;
+            }
         };
         let mut batch = Vec::new();
         for entry in entries {
-            let entry = entry?;
-            let Ok(name) = entry.file_name().into_string() else {
-                continue;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let problem = format!("cannot list the folder completely: {e}");
+                    files.push(DiskFile::problem(dir.to_owned(), problem));
+                    break;
+                }
             };
             // The type comes with the directory entry: no stat is needed to tell.
-            let file_type = entry.file_type()?;
-            if file_type.is_dir() && !name.starts_with('.') {
-                self.push(Work::List(format!("{dir}/{name}")));
+            let Ok(file_type) = entry.file_type() else {
+                continue;
+            };
+            let name = match entry.file_name().into_string() {
+                Ok(name) => name,
+                Err(name) => {
+                    let name = name.to_string_lossy();
+                    if !name.starts_with('.') && (file_type.is_dir() || is_task_file(&name)) {
+                        let problem = "the name is not valid UTF-8, so it cannot be named in \
+                                       the index or in git on every machine; rename it";
+                        files.push(DiskFile::problem(format!("{dir}/{name}"), problem));
+                    }
+                    continue;
+                }
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = format!("{dir}/{name}");
+            if file_type.is_dir() {
+                self.push(Work::List(path));
+            } else if file_type.is_symlink() {
+                let to_folder = fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
+                if to_folder || is_task_file(&name) {
+                    files.push(DiskFile::problem(path, LINK_PROBLEM));
+                }
             } else if file_type.is_file() && is_task_file(&name) {
-                batch.push((format!("{dir}/{name}"), entry));
+                batch.push((path, entry));
                 if batch.len() == STAT_BATCH
                     && let Some(batch) = self.offer(std::mem::take(&mut batch))
                 {
-                    describe_all(batch, files)?;
+                    describe_all(batch, files);
                 }
             }
         }
-        describe_all(batch, files)
+        describe_all(batch, files);
     }
 }
+
+/// Why a link under the tasks folder is not read.
+const LINK_PROBLEM: &str = "a symbolic link: annotask reads only regular files under tasks/, \
+                            so that nothing outside the project is ever read; replace the \
+                            link with a copy of the file";
 
 /// Describes listed files. Each stat is relative to the open folder, so no path is looked up
 /// again.
-fn describe_all(batch: Batch, files: &mut Vec<DiskFile>) -> io::Result<()> {
+fn describe_all(batch: Batch, files: &mut Vec<DiskFile>) {
     for (path, entry) in batch {
-        files.extend(describe(path, entry.metadata())?);
+        // A directory entry's metadata does not follow links.
+        files.extend(describe(path, entry.metadata()));
     }
-    Ok(())
 }
 
-/// The current description of one task file, or None when it is gone or not a file.
-pub fn stat(root: &Path, path: &str) -> io::Result<Option<DiskFile>> {
-    describe(path.to_owned(), fs::metadata(root.join(path)))
+/// The current description of one file, as a scan would give it: None when it is gone or
+/// not a file, a problem when it is a link or cannot be described.
+pub fn stat(root: &Path, path: &str) -> Option<DiskFile> {
+    describe(path.to_owned(), fs::symlink_metadata(root.join(path)))
 }
 
 /// The task files a root-relative path names now, as a scan would find them: the file itself,
-/// every task file under it when it is a folder, none when it is gone or is no task file.
-pub fn find(root: &Path, path: &str) -> io::Result<Vec<DiskFile>> {
-    if !in_tasks(path) {
-        return Ok(Vec::new());
+/// every task file under it when it is a folder, none when it is gone, is no task file, or
+/// lies behind a link (which the scan reports on the link's own path).
+pub fn find(root: &Path, path: &str) -> Vec<DiskFile> {
+    if !in_tasks(path) || behind_link(root, path) {
+        return Vec::new();
     }
-    // Not following a link here, as a scan does not follow links to folders.
     match fs::symlink_metadata(root.join(path)) {
         Ok(m) if m.is_dir() => walk(root, path),
-        Ok(_) if is_task_path(path) => Ok(stat(root, path)?.into_iter().collect()),
-        Ok(_) => Ok(Vec::new()),
+        Ok(_) if is_task_path(path) => stat(root, path).into_iter().collect(),
+        Ok(_) => Vec::new(),
         Err(e)
             if matches!(
                 e.kind(),
                 io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
             ) =>
         {
-            Ok(Vec::new())
+            Vec::new()
         }
-        Err(e) => Err(e),
+        Err(e) => vec![DiskFile::problem(path.to_owned(), format!("cannot read: {e}"))],
     }
 }
 
-fn describe(path: String, metadata: io::Result<fs::Metadata>) -> io::Result<Option<DiskFile>> {
+/// Whether a folder on the way from the root to `path` (the tasks folder included) is a link.
+fn behind_link(root: &Path, path: &str) -> bool {
+    let mut folder = root.to_owned();
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop();
+    parts.into_iter().any(|part| {
+        folder.push(part);
+        fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_symlink())
+    })
+}
+
+fn describe(path: String, metadata: io::Result<fs::Metadata>) -> Option<DiskFile> {
     let metadata = match metadata {
         Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return None,
+        Err(e) => return Some(DiskFile::problem(path, format!("cannot read: {e}"))),
     };
-    if !metadata.is_file() {
-        return Ok(None);
+    if metadata.file_type().is_symlink() {
+        return Some(DiskFile::problem(path, LINK_PROBLEM));
     }
+    if !metadata.is_file() {
+        return None;
+    }
+    // A file system without modification times gives every file the same one, so changes
+    // show only in sizes; annotask then re-reads on size changes alone.
     let mtime_ns = metadata
-        .modified()?
-        .duration_since(UNIX_EPOCH)
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
         .map_or(0, |d| d.as_nanos() as i64);
-    Ok(Some(DiskFile {
+    Some(DiskFile {
         path,
         size: metadata.len(),
         mtime_ns,
-    }))
+        problem: None,
+    })
 }
 
 /// Reads a task file, refusing to read more than the size limit plus one byte, so a file that
@@ -300,7 +373,7 @@ fn describe(path: String, metadata: io::Result<fs::Metadata>) -> io::Result<Opti
 /// to its end.
 pub fn read(root: &Path, path: &str, listed_size: Option<u64>) -> io::Result<Vec<u8>> {
     let limit = MAX_FILE_BYTES + 1;
-    let mut file = File::open(root.join(path))?.take(limit);
+    let mut file = open_no_follow(&root.join(path))?.take(limit);
     let expected = listed_size.map_or(limit, |size| size.min(limit));
     let mut bytes = vec![0; expected.min(4096) as usize + 1];
     let mut len = 0;
@@ -320,6 +393,16 @@ pub fn read(root: &Path, path: &str, listed_size: Option<u64>) -> io::Result<Vec
     }
     bytes.truncate(len);
     Ok(bytes)
+}
+
+/// Opens a file for reading, refusing a link where the file should be: a link swapped in after
+/// the listing must not make annotask read a file outside the project.
+fn open_no_follow(path: &Path) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    File::options()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
 }
 
 /// The relative path of the file annotask writes for a new task. `id` must be a checked id.
@@ -434,7 +517,6 @@ mod tests {
         }
         let found = |path| -> Vec<String> {
             find(dir.path(), path)
-                .unwrap()
                 .into_iter()
                 .map(|f| f.path)
                 .collect()
@@ -471,18 +553,20 @@ mod tests {
         expected.sort();
         let paths =
             |files: Vec<DiskFile>| -> Vec<String> { files.into_iter().map(|f| f.path).collect() };
-        assert_eq!(paths(scan(dir.path()).unwrap()), expected);
+        assert_eq!(paths(scan(dir.path())), expected);
         let under_a: Vec<String> = expected
             .iter()
             .filter(|p| p.starts_with("tasks/a/"))
             .cloned()
             .collect();
-        assert_eq!(paths(walk(dir.path(), "tasks/a/").unwrap()), under_a);
-        assert!(scan(&dir.path().join("nowhere")).unwrap().is_empty());
-        // An error ends the walk on every thread, rather than leaving some waiting.
-        let err = walk(dir.path(), "tasks/0.yaml").unwrap_err();
-        assert_eq!(err.kind(), io::ErrorKind::NotADirectory);
-        let sizes: Vec<u64> = scan(dir.path()).unwrap().iter().map(|f| f.size).collect();
+        assert_eq!(paths(walk(dir.path(), "tasks/a/")), under_a);
+        assert!(scan(&dir.path().join("nowhere")).is_empty());
+        // A folder that cannot be listed is a problem on its path, and the walk ends on every
+        // thread rather than leaving some waiting.
+        let listed = walk(dir.path(), "tasks/0.yaml");
+        assert_eq!(paths(listed.clone()), ["tasks/0.yaml"]);
+        assert!(listed[0].problem.as_deref().unwrap().contains("cannot list the folder"));
+        let sizes: Vec<u64> = scan(dir.path()).iter().map(|f| f.size).collect();
         let lengths: Vec<u64> = expected.iter().map(|p| p.len() as u64).collect();
         assert_eq!(sizes, lengths, "each file is described by its own stat");
     }
@@ -497,6 +581,7 @@ mod tests {
                         path: p.to_string(),
                         size: 0,
                         mtime_ns: 0,
+                        problem: None,
                     })
                     .collect()
             };
@@ -533,7 +618,6 @@ mod tests {
         write_atomic(dir.path(), "tasks/a.yaml", b"three", Placement::Replace).unwrap();
         assert_eq!(fs::read(dir.path().join("tasks/a.yaml")).unwrap(), b"three");
         let names: Vec<_> = scan(dir.path())
-            .unwrap()
             .into_iter()
             .map(|f| f.path)
             .collect();

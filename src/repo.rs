@@ -206,7 +206,6 @@ impl Repo {
             let indexed = self.index.known_files();
             (scan.join().expect("a scan never panics"), indexed)
         });
-        let disk = disk.map_err(Error::io("scan", self.root.join(TASKS_DIR)))?;
         let mut planner = sync::Planner::new(disk);
         for file in indexed?.iter() {
             planner.known(file);
@@ -225,8 +224,7 @@ impl Repo {
     /// under the tasks folder. Other paths are ignored.
     pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
         let known = self.index.file_states_near(paths)?;
-        let plan = sync::plan_paths(&self.root, paths, &known)
-            .map_err(Error::io("read", self.root.join(TASKS_DIR)))?;
+        let plan = sync::plan_paths(&self.root, paths, &known);
         Ok(sync::apply(
             &mut self.index,
             &self.root,

@@ -206,6 +206,13 @@ pub enum Change {
     Unchanged,
 }
 
+/// A task's row as it was before a write replaced it, so that the write can be undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Previous {
+    pub file: String,
+    pub json: String,
+}
+
 /// The API's ListTasks filters. Filters combine with AND; the ids within one filter with OR.
 #[derive(Debug, Clone, Default)]
 pub struct ListQuery {
@@ -930,33 +937,55 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
-    /// Writes a task read from `file`.
-    pub fn put_task(&mut self, task: &TaskRow, file: &str) -> Result<Change> {
+    /// Writes a task read from `file`. When the row existed and anything of it changed (its
+    /// body or its file), also returns what it was.
+    pub fn put_task(&mut self, task: &TaskRow, file: &str) -> Result<(Change, Option<Previous>)> {
         let existing: Option<(i64, String, String)> = self
             .conn
             .prepare_cached("SELECT key, file, json FROM tasks WHERE id = ?1")?
             .query_row([&task.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .optional()?;
-        let (key, change) = match existing {
-            Some((key, old_file, old_json)) => {
-                if old_json == task.json {
-                    if old_file != file {
-                        self.conn
-                            .prepare_cached("UPDATE tasks SET file = ?2 WHERE key = ?1")?
-                            .execute(params![key, file])?;
-                    }
-                    return Ok(Change::Unchanged);
-                }
-                self.conn
-                    .prepare_cached("UPDATE tasks SET file = ?2, json = ?3 WHERE key = ?1")?
-                    .execute(params![key, file, task.json])?;
-                self.delete_links(key)?;
-                (key, Change::Updated)
-            }
-            None => return self.insert_task(task, file),
+        let Some((key, old_file, old_json)) = existing else {
+            return Ok((self.insert_task(task, file)?, None));
         };
+        if old_json == task.json {
+            if old_file == file {
+                return Ok((Change::Unchanged, None));
+            }
+            self.conn
+                .prepare_cached("UPDATE tasks SET file = ?2 WHERE key = ?1")?
+                .execute(params![key, file])?;
+            let previous = Previous {
+                file: old_file,
+                json: old_json,
+            };
+            return Ok((Change::Unchanged, Some(previous)));
+        }
+        self.conn
+            .prepare_cached("UPDATE tasks SET file = ?2, json = ?3 WHERE key = ?1")?
+            .execute(params![key, file, task.json])?;
+        self.delete_links(key)?;
         self.insert_links(key, task)?;
-        Ok(change)
+        let previous = Previous {
+            file: old_file,
+            json: old_json,
+        };
+        Ok((Change::Updated, Some(previous)))
+    }
+
+    /// Puts back a task's row as it was before this transaction wrote it: `None` when it had
+    /// none.
+    pub fn restore(&mut self, id: &str, previous: Option<Previous>) -> Result<()> {
+        match previous {
+            None => {
+                self.delete_task(id)?;
+            }
+            Some(previous) => {
+                let task = decode_body(id, &previous.json)?;
+                self.put_task(&TaskRow::new(&task), &previous.file)?;
+            }
+        }
+        Ok(())
     }
 
     /// Writes a task the index is known not to have.

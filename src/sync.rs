@@ -10,7 +10,7 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::files::{self, DiskFile};
-use crate::store::{self, Change, FileState, Index, KnownFile, TaskRow, Writer};
+use crate::store::{self, Change, FileState, Index, KnownFile, Previous, TaskRow, Writer};
 use crate::validate::{self, Diagnostic};
 use crate::yaml;
 
@@ -37,6 +37,9 @@ pub struct Planner {
     disk: std::iter::Peekable<std::vec::IntoIter<DiskFile>>,
     plan: Plan,
     known: HashMap<String, FileState>,
+    /// Paths the listing reported problems on so far: the index keeps what it knows of the
+    /// files under a folder that cannot be listed.
+    problems: Vec<String>,
 }
 
 impl Planner {
@@ -46,25 +49,35 @@ impl Planner {
             disk: disk.into_iter().peekable(),
             plan: Plan::default(),
             known: HashMap::new(),
+            problems: Vec::new(),
         }
     }
 
     /// Takes the next file the index knows; paths must come in increasing order.
     pub fn known(&mut self, known: KnownFile<'_>) {
         while let Some(file) = self.disk.next_if(|f| f.path.as_str() < known.path) {
+            self.note_problem(&file);
             self.plan.read.push(file);
         }
         match self.disk.next_if(|f| f.path == known.path) {
             Some(file) => {
+                self.note_problem(&file);
                 if file.size != known.size || file.mtime_ns != known.mtime_ns || known.conflict {
                     self.known.insert(file.path.clone(), known.state());
                     self.plan.read.push(file);
                 }
             }
+            None if under_any(&self.problems, known.path) => {}
             None => {
                 self.known.insert(known.path.to_owned(), known.state());
                 self.plan.remove.push(known.path.to_owned());
             }
+        }
+    }
+
+    fn note_problem(&mut self, file: &DiskFile) {
+        if file.problem.is_some() {
+            self.problems.push(file.path.clone());
         }
     }
 
@@ -90,17 +103,18 @@ pub fn plan(disk: Vec<DiskFile>, known: &HashMap<String, FileState>) -> Plan {
 /// path may name a task file, a folder (new, or removed with every task file under it), or
 /// anything else, which is ignored. `known` must hold the state of every file at or under each
 /// path, and of every file in an id conflict ([`Index::file_states_near`]).
-pub fn plan_paths(
-    root: &Path,
-    paths: &[String],
-    known: &HashMap<String, FileState>,
-) -> std::io::Result<Plan> {
+pub fn plan_paths(root: &Path, paths: &[String], known: &HashMap<String, FileState>) -> Plan {
     let mut sorted: Vec<&str> = known.keys().map(String::as_str).collect();
     sorted.sort_unstable();
     let mut disk = BTreeMap::new();
     let mut gone = BTreeSet::new();
     for path in paths {
-        let found = files::find(root, path)?;
+        let found = files::find(root, path);
+        let problems: Vec<String> = found
+            .iter()
+            .filter(|f| f.problem.is_some())
+            .map(|f| f.path.clone())
+            .collect();
         let under = format!("{path}/");
         let first = sorted.partition_point(|k| *k < path.as_str());
         let was = sorted[first..]
@@ -108,7 +122,10 @@ pub fn plan_paths(
             .take_while(|k| k.starts_with(path.as_str()))
             .filter(|k| **k == path || k.starts_with(&under));
         let here: HashSet<&str> = found.iter().map(|f| f.path.as_str()).collect();
-        gone.extend(was.filter(|k| !here.contains(**k)).map(|k| k.to_string()));
+        gone.extend(
+            was.filter(|k| !here.contains(**k) && !under_any(&problems, k))
+                .map(|k| k.to_string()),
+        );
         for file in found {
             disk.insert(file.path.clone(), file);
         }
@@ -122,7 +139,7 @@ pub fn plan_paths(
         .map(|(path, _)| path)
         .collect();
     for path in conflicted {
-        match files::stat(root, path)? {
+        match files::stat(root, path) {
             Some(file) => {
                 disk.insert(path.clone(), file);
             }
@@ -137,7 +154,15 @@ pub fn plan_paths(
         .collect();
     let mut plan = plan(disk.into_values().collect(), &subset);
     plan.remove = gone.into_iter().collect();
-    Ok(plan)
+    plan
+}
+
+/// Whether `path` lies under one of the folders `dirs`.
+fn under_any(dirs: &[String], path: &str) -> bool {
+    dirs.iter().any(|dir| {
+        path.strip_prefix(dir.as_str())
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
 /// A file after reading: its task when valid, the id it claims, and its diagnostics.
@@ -146,39 +171,52 @@ pub struct Outcome {
     pub file: DiskFile,
     /// What the index keeps of the task, when the file is valid.
     pub task: Option<TaskRow>,
-    /// The id the file defines; None when the file could not be decoded far enough to tell.
+    /// The id the file defines: for a file that does not decode, the one its `id:` line
+    /// names (or its name, without one); None when not even that can be told.
     pub claim: Option<String>,
     pub decoded: bool,
     pub diagnostics: Vec<Diagnostic>,
 }
 
 /// Reads, decodes and validates one task file.
-pub fn load(root: &Path, file: DiskFile) -> Outcome {
-    let failed = |file, diagnostic| Outcome {
+pub fn load(root: &Path, mut file: DiskFile) -> Outcome {
+    let failed = |file, claim, diagnostic| Outcome {
         file,
         task: None,
-        claim: None,
+        claim,
         decoded: false,
         diagnostics: vec![diagnostic],
     };
+    if let Some(problem) = &file.problem {
+        let diagnostic = Diagnostic::error("", problem.to_string());
+        return failed(file, None, diagnostic);
+    }
     let bytes = match files::read(root, &file.path, Some(file.size)) {
         Ok(bytes) if bytes.len() as u64 > yaml::MAX_FILE_BYTES => {
             let size = file.size.max(bytes.len() as u64);
-            return failed(file, yaml::too_large(size));
+            return failed(file, None, yaml::too_large(size));
         }
         Ok(bytes) => bytes,
         Err(e) => {
-            return failed(
-                file,
-                Diagnostic::error("", format!("cannot read the file: {e}")),
-            );
+            // Recorded as never read, so that every sync tries again: a file that becomes
+            // readable (its permissions fixed) need not be touched to be seen.
+            file.mtime_ns = files::UNREAD;
+            let diagnostic = Diagnostic::error("", format!("cannot read the file: {e}"));
+            return failed(file, None, diagnostic);
         }
     };
+    let stem = files::stem(&file.path);
     let doc = match yaml::parse_task(&bytes) {
         Ok(doc) => doc,
-        Err(d) => return failed(file, d),
+        Err(d) => {
+            // The id the text names, so that nothing else takes it while the file is broken.
+            let claim = yaml::sniff_id(&bytes)
+                .unwrap_or(Some(stem))
+                .filter(|id| validate::check_id(id).is_ok())
+                .map(str::to_owned);
+            return failed(file, claim, d);
+        }
     };
-    let stem = files::stem(&file.path);
     let claim = doc.id.as_deref().unwrap_or(stem).to_owned();
     let claim = validate::check_id(&claim).is_ok().then_some(claim);
     let (task, mut diagnostics) = validate::validate(doc, Some(stem));
@@ -269,7 +307,7 @@ fn write(
         seen: if fresh {
             Seen::Fresh(HashSet::new())
         } else {
-            Seen::Written(HashSet::new())
+            Seen::Written(HashMap::new())
         },
         summary: &mut summary,
     };
@@ -314,8 +352,9 @@ enum Seen {
     /// The index was empty as the sync began: the ids claimed so far. An id not among them has
     /// no other claimant, and any task row is this sync's, so the index need not be asked.
     Fresh(HashSet<Box<str>>),
-    /// The ids whose task this sync wrote, so that a conflict found later can undo the write.
-    Written(HashSet<String>),
+    /// The ids whose task row this sync changed, with the row as it was before (`None`: there
+    /// was none), so that a conflict found later in the same sync can put it back.
+    Written(HashMap<String, Option<Previous>>),
 }
 
 impl Apply<'_, '_> {
@@ -335,7 +374,7 @@ impl Apply<'_, '_> {
         let claim = if outcome.decoded {
             outcome.claim
         } else {
-            previous.clone()
+            previous.clone().or(outcome.claim)
         };
         if let Some(old) = previous.as_deref()
             && claim.as_deref() != Some(old)
@@ -375,9 +414,9 @@ impl Apply<'_, '_> {
         let change = match &mut self.seen {
             Seen::Fresh(_) => self.writer.insert_task(task, path)?,
             Seen::Written(written) => {
-                let change = self.writer.put_task(task, path)?;
-                if change != Change::Unchanged {
-                    written.insert(id.clone());
+                let (change, previous) = self.writer.put_task(task, path)?;
+                if change == Change::Added || previous.is_some() {
+                    written.entry(id.clone()).or_insert(previous);
                 }
                 change
             }
@@ -390,8 +429,9 @@ impl Apply<'_, '_> {
         Ok(())
     }
 
-    /// Two or more files claim `id`: all of them are in error, and the index keeps the task it
-    /// had before this sync (none, if this sync wrote it, since no version is then the older).
+    /// Two or more files claim `id`: all of them are in error, and the index keeps the task
+    /// it had before this sync, whichever of the files came first and whatever they say. A
+    /// fresh index had none, so a task that only conflicting files define is not served.
     fn conflict(&mut self, id: &str, path: &str, others: &[String]) -> store::Result<()> {
         self.writer
             .add_conflict(path, &self.located(path, conflict_diagnostic(id, others)))?;
@@ -406,17 +446,14 @@ impl Apply<'_, '_> {
         self.summary
             .fixed
             .retain(|p| p != path && !others.contains(p));
-        let written_here = match &mut self.seen {
-            Seen::Fresh(_) => true,
+        let undo = match &mut self.seen {
+            Seen::Fresh(_) => Some(None),
             Seen::Written(written) => written.remove(id),
         };
-        if written_here && self.writer.delete_task(id)? {
-            let was_new = self.summary.added.iter().any(|a| a == id);
+        if let Some(previous) = undo {
+            self.writer.restore(id, previous)?;
             self.summary.added.retain(|a| a != id);
             self.summary.updated.retain(|a| a != id);
-            if !was_new {
-                self.summary.removed.push(id.to_owned());
-            }
         }
         Ok(())
     }
@@ -639,6 +676,7 @@ mod tests {
             path: path.into(),
             size,
             mtime_ns,
+            problem: None,
         }
     }
 

@@ -41,6 +41,28 @@ pub fn parse_task(bytes: &[u8]) -> Result<TaskDoc, Diagnostic> {
     Ok(doc)
 }
 
+/// The id named by a top-level `id:` line, read from the text without decoding it, for a file
+/// that does not decode: while it is broken it still claims the id it names. None when no such
+/// line exists; `Some(None)` when one does but its value cannot be told.
+pub fn sniff_id(bytes: &[u8]) -> Option<Option<&str>> {
+    let bytes = bytes.strip_prefix(BOM.as_bytes()).unwrap_or(bytes);
+    let line = bytes
+        .split(|b| *b == b'\n')
+        .find_map(|line| line.strip_prefix(b"id:"))?;
+    let Ok(value) = std::str::from_utf8(line) else {
+        return Some(None);
+    };
+    let value = value.split(" #").next().unwrap_or_default().trim();
+    let value = ['"', '\'']
+        .iter()
+        .find_map(|q| value.strip_prefix(*q).and_then(|v| v.strip_suffix(*q)))
+        .unwrap_or(value);
+    Some(Some(value).filter(|v| !v.is_empty()))
+}
+
+/// The UTF-8 byte-order mark, which some editors write at the start of a file.
+pub const BOM: &str = "\u{feff}";
+
 /// Whether a YAML text holds no node: only blank lines, comments and document markers.
 fn is_blank(text: &str) -> bool {
     text.lines().all(|line| {
