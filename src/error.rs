@@ -18,6 +18,8 @@ pub enum Error {
     NotFound(Vec<String>),
     #[error("a task with id {} already exists", quoted(.0))]
     AlreadyExists(Vec<String>),
+    #[error("{}", conflicts(.0))]
+    Conflict(Vec<(String, Vec<String>)>),
     #[error("unsupported action `{0}`; the only action is `overwrite`")]
     UnsupportedAction(String),
     #[error("there is no tasks folder at {0}")]
@@ -42,6 +44,20 @@ fn quoted(ids: &[String]) -> String {
         .map(|id| format!("`{id}`"))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+fn conflicts(ids: &[(String, Vec<String>)]) -> String {
+    let each: Vec<String> = ids
+        .iter()
+        .map(|(id, files)| {
+            let files: Vec<String> = files.iter().map(|f| format!("`{f}`")).collect();
+            format!("id `{id}` is defined by {}", files.join(" and "))
+        })
+        .collect();
+    format!(
+        "{}; nothing was written: keep one file per id, then try again",
+        each.join("; ")
+    )
 }
 
 /// One line for every error, as a client reading an API status's `details` needs it: the field,
@@ -108,7 +124,7 @@ impl Error {
         let code = match self {
             Error::Invalid(_) => StatusCode::InvalidRequest,
             Error::NotFound(_) => StatusCode::TaskMissing,
-            Error::AlreadyExists(_) => StatusCode::TaskConflict,
+            Error::AlreadyExists(_) | Error::Conflict(_) => StatusCode::TaskConflict,
             Error::UnsupportedAction(_) => StatusCode::TaskNotImplemented,
             Error::WatcherRunning { .. } => StatusCode::Failure,
             Error::NoTasksDir(_) | Error::Io { .. } | Error::Store(_) => StatusCode::ServerError,
@@ -123,6 +139,7 @@ impl Error {
             Error::Invalid(_)
                 | Error::NotFound(_)
                 | Error::AlreadyExists(_)
+                | Error::Conflict(_)
                 | Error::UnsupportedAction(_)
         )
     }

@@ -7,7 +7,6 @@
 //! A watcher holds another lock file for its lifetime, so an index has at most one watcher,
 //! and queries can tell that the index is being kept current.
 
-use std::collections::HashSet;
 use std::fs::{self, File, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -109,10 +108,11 @@ pub fn default_db(root: &Path) -> PathBuf {
 }
 
 impl Repo {
-    /// Opens the project at `root`, creating the index when needed. The tasks folder must exist.
+    /// Opens the project at `root`, creating the index when needed. A project has a tasks
+    /// folder or a state folder: one whose tasks folder was removed has no tasks.
     pub fn open(root: &Path, db: Option<&Path>) -> Result<Repo> {
         let tasks = root.join(TASKS_DIR);
-        if !tasks.is_dir() {
+        if !tasks.is_dir() && !root.join(STATE_DIR).is_dir() {
             return Err(Error::NoTasksDir(tasks));
         }
         let db = match db {
@@ -251,14 +251,16 @@ impl Repo {
         self.sync()?;
         let now = now();
         let mut taken = Vec::new();
-        let mut seen = HashSet::new();
+        let mut docs = docs;
+        for doc in &mut docs {
+            doc.id.get_or_insert_with(new_id);
+        }
+        refuse_repeats(docs.iter().map(|d| d.id.as_deref()), "tasks", ".id")?;
         let docs = docs
             .into_iter()
             .map(|mut doc| {
-                let id = doc.id.get_or_insert_with(new_id).clone();
-                if validate::check_id(&id).is_ok()
-                    && (!seen.insert(id.clone()) || self.id_taken(&id)?)
-                {
+                let id = doc.id.clone().unwrap_or_default();
+                if validate::check_id(&id).is_ok() && self.id_taken(&id)? {
                     taken.push(id);
                 }
                 doc.created_at.get_or_insert(now);
@@ -284,8 +286,10 @@ impl Repo {
     pub fn update(&mut self, docs: Vec<TaskDoc>) -> Result<Vec<Task>> {
         let _lock = self.write_lock()?;
         self.sync()?;
+        refuse_repeats(docs.iter().map(|d| d.id.as_deref()), "tasks", ".id")?;
         let now = now();
         let mut missing = Vec::new();
+        let mut conflicts = Vec::new();
         let mut targets = Vec::new();
         let docs = docs
             .into_iter()
@@ -296,9 +300,11 @@ impl Repo {
                 if validate::check_id(&id).is_err() {
                     return Ok(doc);
                 }
-                match self.index.claimants(&id)?.into_iter().next() {
-                    Some(file) => targets.push(file),
-                    None => missing.push(id.clone()),
+                let mut claimants = self.index.claimants(&id)?;
+                match claimants.len() {
+                    0 => missing.push(id.clone()),
+                    1 => targets.extend(claimants.pop()),
+                    _ => conflicts.push((id.clone(), claimants)),
                 }
                 if let Some(created) = self.index.get(&id)?.and_then(|t| t.doc().created_at) {
                     doc.created_at = Some(created);
@@ -308,6 +314,9 @@ impl Repo {
             })
             .collect::<Result<Vec<_>>>()?;
         let tasks = validate_all(docs)?;
+        if !conflicts.is_empty() {
+            return Err(Error::Conflict(conflicts));
+        }
         if !missing.is_empty() {
             return Err(Error::NotFound(missing));
         }
@@ -340,15 +349,22 @@ impl Repo {
         if !reports.is_empty() {
             return Err(Error::Invalid(reports));
         }
+        refuse_repeats(ids.iter().map(|id| Some(id.as_str())), "ids", "")?;
         let _lock = self.write_lock()?;
         self.sync()?;
         let mut doomed = Vec::new();
         let mut missing = Vec::new();
+        let mut conflicts = Vec::new();
         for id in ids {
-            match self.index.claimants(id)? {
-                files if files.is_empty() => missing.push(id.clone()),
-                files => doomed.extend(files),
+            let mut claimants = self.index.claimants(id)?;
+            match claimants.len() {
+                0 => missing.push(id.clone()),
+                1 => doomed.extend(claimants.pop()),
+                _ => conflicts.push((id.clone(), claimants)),
             }
+        }
+        if !conflicts.is_empty() {
+            return Err(Error::Conflict(conflicts));
         }
         if !missing.is_empty() {
             return Err(Error::NotFound(missing));
@@ -376,15 +392,40 @@ impl Repo {
         )
     }
 
-    /// Writes every file or, if one write fails, puts back what was there.
+    /// Writes every file or, if one write fails, puts back what was there. `writes` are in
+    /// the order of the request's tasks. A file the sync would refuse to read is not written:
+    /// the write would be acknowledged and never served.
     fn write_files(&self, writes: &[(String, &Task)], placement: Placement) -> Result<()> {
+        let texts: Vec<String> = writes
+            .iter()
+            .map(|(path, task)| modeline(path) + &crate::yaml::to_yaml(task))
+            .collect();
+        let too_large: Vec<Diagnostic> = texts
+            .iter()
+            .enumerate()
+            .filter(|(_, text)| text.len() as u64 > crate::yaml::MAX_FILE_BYTES)
+            .map(|(i, text)| {
+                let limit = crate::yaml::MAX_FILE_BYTES;
+                let message = format!(
+                    "its file would be {} bytes; task files are limited to {limit} bytes",
+                    text.len()
+                );
+                Diagnostic::error(format!("tasks[{i}]"), message)
+                    .hint("keep large data in inputs or metadata elsewhere, not in the task")
+            })
+            .collect();
+        if !too_large.is_empty() {
+            return Err(Error::Invalid(vec![Report {
+                file: "-".into(),
+                diagnostics: too_large,
+            }]));
+        }
         let mut done: Vec<(&str, Option<Vec<u8>>)> = Vec::new();
-        for (path, task) in writes {
+        for ((path, _), text) in writes.iter().zip(texts) {
             let old = match placement {
                 Placement::New => None,
                 Placement::Replace => files::read(&self.root, path, None).ok(),
             };
-            let text = modeline(path) + &crate::yaml::to_yaml(task);
             if let Err(e) = files::write_atomic(&self.root, path, text.as_bytes(), placement) {
                 for (path, old) in done.into_iter().rev() {
                     let _ = match old {
@@ -436,6 +477,34 @@ fn read_pid(file: &mut File) -> Option<u32> {
     let mut text = String::new();
     file.read_to_string(&mut text).ok()?;
     text.trim().parse().ok()
+}
+
+/// Refuses a request that names one id twice (`list[i]` + `suffix` is the field of each),
+/// before anything is looked up or written.
+fn refuse_repeats<'a>(
+    ids: impl Iterator<Item = Option<&'a str>>,
+    list: &str,
+    suffix: &str,
+) -> Result<()> {
+    let mut first = std::collections::HashMap::new();
+    let mut diagnostics = Vec::new();
+    for (i, id) in ids.enumerate() {
+        let Some(id) = id else { continue };
+        if let Some(j) = first.insert(id, i) {
+            first.insert(id, j);
+            diagnostics.push(Diagnostic::error(
+                format!("{list}[{i}]{suffix}"),
+                format!("id `{id}` appears twice in this request, also at {list}[{j}]"),
+            ));
+        }
+    }
+    if diagnostics.is_empty() {
+        return Ok(());
+    }
+    Err(Error::Invalid(vec![Report {
+        file: "-".into(),
+        diagnostics,
+    }]))
 }
 
 /// Validates request documents, naming each one's fields `tasks[i].…`.

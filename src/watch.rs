@@ -73,7 +73,7 @@ pub struct Watcher {
     events: Receiver<Message>,
     notify: Option<RecommendedWatcher>,
     mode: Mode,
-    /// The tasks folder is gone: the index is left as it was until it is back.
+    /// The tasks folder is gone: the index holds no tasks until it is back.
     tasks_gone: bool,
     /// The last sync failed: sync everything again after a pause.
     retry: bool,
@@ -138,9 +138,15 @@ impl Watcher {
     /// coming and going, the tasks folder and everything under it for the task files.
     fn listen(&mut self) -> notify::Result<()> {
         let sender = self.sender.clone();
-        let mut notify = notify::recommended_watcher(move |event| {
-            let _ = sender.send(Message::Event(event));
-        })?;
+        // Links are not followed, as a scan does not follow them: nothing outside the
+        // project is watched or read.
+        let config = notify::Config::default().with_follow_symlinks(false);
+        let mut notify = RecommendedWatcher::new(
+            move |event| {
+                let _ = sender.send(Message::Event(event));
+            },
+            config,
+        )?;
         notify.watch(&self.root, RecursiveMode::NonRecursive)?;
         notify.watch(&self.tasks, RecursiveMode::Recursive)?;
         self.notify = Some(notify);
@@ -241,19 +247,20 @@ impl Watcher {
             full = true;
         }
         if !self.tasks.is_dir() {
+            // The index is derived: with no folder it answers as a sync of an empty one would,
+            // on every face, rather than serve tasks whose files are gone.
             if !self.tasks_gone {
                 self.tasks_gone = true;
                 report(
                     repo,
                     Report::Warning(format!(
-                        "{} is gone; the index keeps its tasks until the folder is back",
+                        "{} is missing; no tasks are served until it is back",
                         self.tasks.display()
                     )),
                 );
             }
-            return;
-        }
-        if self.tasks_gone || batch.tasks_replaced {
+            full = true;
+        } else if self.tasks_gone || batch.tasks_replaced {
             self.tasks_gone = false;
             if let Err(e) = self.rewatch() {
                 let reason = self.fall_back(&e);
@@ -319,6 +326,8 @@ impl Batch {
         };
         for path in &event.paths {
             let Some(path) = relative(root, path) else {
+                // A name that is not UTF-8 cannot be synced alone; a full sync reports it.
+                self.full |= path.starts_with(root.join(TASKS_DIR));
                 continue;
             };
             if path == TASKS_DIR {

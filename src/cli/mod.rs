@@ -117,6 +117,9 @@ impl Global {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_)) {
+        end_quietly_on_closed_pipe();
+    }
     let ctx = Global {
         root: cli.root,
         db: cli.db,
@@ -150,6 +153,18 @@ pub fn run() -> ExitCode {
             output::error(ctx.format, &err);
             ExitCode::from(1)
         }
+    }
+}
+
+/// `annotask list | head -3`: once the reader is gone, the command ends as `cat` or `grep`
+/// would, killed by SIGPIPE without a word, instead of failing on its next print. Rust ignores
+/// the signal so that a program can handle write errors, and then its prints panic. The server
+/// keeps it ignored: a client that hangs up must never end it.
+fn end_quietly_on_closed_pipe() {
+    // SAFETY: called before any other thread starts; restoring a signal's default action
+    // touches no memory of this program.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -31,6 +31,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         db: global.db.clone(),
         addr: args.addr,
         api_key: args.api_key,
+        warn: |message| eprintln!("warning: {message}"),
     })
     .map_err(|e| match e {
         StartError::NeedsKey(_) => anyhow::anyhow!(

@@ -45,6 +45,9 @@ pub struct Config {
     pub addr: SocketAddr,
     /// When set, every request must carry `Authorization: Key <api_key>`.
     pub api_key: Option<String>,
+    /// Told what a person running the server should know (the tasks folder went missing, a
+    /// watch failed); the server itself prints nothing.
+    pub warn: fn(&str),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -87,7 +90,7 @@ impl Server {
         if config.api_key.is_none() && !config.addr.ip().is_loopback() {
             return Err(StartError::NeedsKey(config.addr));
         }
-        let (repos, watcher) = Repos::open(&config.root, config.db.as_deref())?;
+        let (repos, watcher) = Repos::open(&config.root, config.db.as_deref(), config.warn)?;
         let repos = Arc::new(repos);
         let mut app = routes::router(repos.clone())
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -49,7 +49,11 @@ impl Repos {
     /// does, which keeps the index just as current) and brings its index up to date, so that
     /// a missing tasks folder or a broken index fails at start rather than on the first
     /// request. Where the system cannot watch, reads sync first.
-    pub fn open(root: &Path, db: Option<&Path>) -> Result<(Repos, Option<OwnWatcher>)> {
+    pub fn open(
+        root: &Path,
+        db: Option<&Path>,
+        warn: fn(&str),
+    ) -> Result<(Repos, Option<OwnWatcher>)> {
         let mut repo = Repo::open(root, db)?;
         // Before the first sync, so that no change between the two goes unseen.
         let (watched, watcher) = match Watcher::start(&repo, false) {
@@ -65,9 +69,12 @@ impl Repos {
                 let thread = thread::Builder::new()
                     .name("annotask-watch".into())
                     .spawn(move || {
-                        // Its warnings and failures have no one to go to: a server prints
-                        // nothing, and a failed batch is retried by the watcher itself.
-                        let _ = watcher.run(&mut watching, |_, _| {});
+                        // A failed batch is retried by the watcher itself.
+                        let _ = watcher.run(&mut watching, |_, report| {
+                            if let crate::watch::Report::Warning(message) = report {
+                                warn(&message);
+                            }
+                        });
                     })
                     .map_err(Error::io("start a thread for", root.join(TASKS_DIR)))?;
                 Some(OwnWatcher {
