@@ -343,8 +343,13 @@ fn subfolders_and_the_tasks_folder_come_and_go() {
 
     fs::remove_dir_all(project.path("tasks")).unwrap();
     wait_until("the missing folder is reported", || {
-        watch.output().contains("is gone")
+        watch.output().contains("is missing; no tasks are served")
     });
+    wait_until("a missing folder serves no tasks", || {
+        project.name("a").is_none()
+    });
+    assert_eq!(project.state(None), project.fresh_state());
+    assert_eq!(project.json(&["list"])["tasks"], serde_json::json!([]));
     project.write("tasks/d.yaml", &task("d", "d"));
     wait_until("the new folder is watched", || project.name("d").is_some());
     assert!(project.name("a").is_none());
