@@ -322,7 +322,10 @@ pub fn find(root: &Path, path: &str) -> Vec<DiskFile> {
         {
             Vec::new()
         }
-        Err(e) => vec![DiskFile::problem(path.to_owned(), format!("cannot read: {e}"))],
+        Err(e) => vec![DiskFile::problem(
+            path.to_owned(),
+            format!("cannot read: {e}"),
+        )],
     }
 }
 
@@ -515,12 +518,8 @@ mod tests {
         for path in ["tasks/a.yaml", "tasks/team/b.yaml", "tasks/team/notes.txt"] {
             write_atomic(dir.path(), path, b"x", Placement::New).unwrap();
         }
-        let found = |path| -> Vec<String> {
-            find(dir.path(), path)
-                .into_iter()
-                .map(|f| f.path)
-                .collect()
-        };
+        let found =
+            |path| -> Vec<String> { find(dir.path(), path).into_iter().map(|f| f.path).collect() };
         assert_eq!(found("tasks/a.yaml"), ["tasks/a.yaml"]);
         assert_eq!(found("tasks/team"), ["tasks/team/b.yaml"]);
         assert_eq!(found("tasks"), ["tasks/a.yaml", "tasks/team/b.yaml"]);
@@ -565,7 +564,13 @@ mod tests {
         // thread rather than leaving some waiting.
         let listed = walk(dir.path(), "tasks/0.yaml");
         assert_eq!(paths(listed.clone()), ["tasks/0.yaml"]);
-        assert!(listed[0].problem.as_deref().unwrap().contains("cannot list the folder"));
+        assert!(
+            listed[0]
+                .problem
+                .as_deref()
+                .unwrap()
+                .contains("cannot list the folder")
+        );
         let sizes: Vec<u64> = scan(dir.path()).iter().map(|f| f.size).collect();
         let lengths: Vec<u64> = expected.iter().map(|p| p.len() as u64).collect();
         assert_eq!(sizes, lengths, "each file is described by its own stat");
@@ -617,10 +622,7 @@ mod tests {
         assert_eq!(err.kind(), io::ErrorKind::AlreadyExists);
         write_atomic(dir.path(), "tasks/a.yaml", b"three", Placement::Replace).unwrap();
         assert_eq!(fs::read(dir.path().join("tasks/a.yaml")).unwrap(), b"three");
-        let names: Vec<_> = scan(dir.path())
-            .into_iter()
-            .map(|f| f.path)
-            .collect();
+        let names: Vec<_> = scan(dir.path()).into_iter().map(|f| f.path).collect();
         assert_eq!(names, ["tasks/a.yaml"], "no temporary file is left behind");
     }
 }

@@ -715,7 +715,12 @@ mod tests {
         check(vec![disk(a, 1, 2)], vec![known(a, 1, 1, false)], &[a], &[]);
         check(vec![], vec![known(a, 1, 1, false)], &[], &[a]);
         // A file whose read failed is read again, though it was not touched.
-        check(vec![disk(a, 1, 1)], vec![known(a, 1, files::UNREAD, false)], &[a], &[]);
+        check(
+            vec![disk(a, 1, 1)],
+            vec![known(a, 1, files::UNREAD, false)],
+            &[a],
+            &[],
+        );
         // Files under a folder that cannot be listed keep their rows.
         let mut unlisted = disk("tasks/sub", 0, files::UNREAD);
         unlisted.problem = Some("cannot list the folder".into());

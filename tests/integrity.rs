@@ -66,7 +66,10 @@ impl Project {
     fn served(&self, id: &str) -> Result<String, u64> {
         let (answer, _) = self.json(&["get", id]);
         match answer["task"]["id"].as_str() {
-            Some(_) => Ok(answer["task"]["name"].as_str().unwrap_or_default().to_owned()),
+            Some(_) => Ok(answer["task"]["name"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()),
             None => Err(answer["status"]["code"].as_u64().unwrap()),
         }
     }
@@ -107,7 +110,10 @@ fn a_conflict_serves_the_version_before_it_in_any_name_order_and_any_number_of_s
             for round in 0..3 {
                 let out = project.run(&["sync"]);
                 let printed = String::from_utf8_lossy(&out.stdout);
-                assert!(printed.contains(" 0 removed"), "{second} round {round}: {printed}");
+                assert!(
+                    printed.contains(" 0 removed"),
+                    "{second} round {round}: {printed}"
+                );
                 assert_eq!(
                     project.served("shared"),
                     Ok("original".into()),
@@ -171,7 +177,11 @@ fn create_refuses_an_id_that_any_file_claims() {
     };
     for id in ["taken", "other"] {
         let (answer, code) = project.json(&["create", "-f", &body(id)]);
-        assert_eq!((code, answer["status"]["code"].clone()), (1, 54100.into()), "{id}");
+        assert_eq!(
+            (code, answer["status"]["code"].clone()),
+            (1, 54100.into()),
+            "{id}"
+        );
     }
     assert!(!project.exists("tasks/taken.yaml"));
     let draft = fs::read_to_string(project.root().join("tasks/other.yaml")).unwrap();
@@ -198,7 +208,12 @@ fn a_request_that_names_an_id_twice_is_refused_whole() {
     );
     let (answer, code) = project.json(&["create", "-f", &twice]);
     assert_eq!((code, answer["status"]["code"].clone()), (1, 11102.into()));
-    assert!(answer["status"]["details"].as_str().unwrap().contains("tasks[1].id"));
+    assert!(
+        answer["status"]["details"]
+            .as_str()
+            .unwrap()
+            .contains("tasks[1].id")
+    );
     assert!(!project.exists("tasks/y.yaml"));
 }
 
@@ -213,7 +228,8 @@ fn a_task_too_large_to_read_back_is_refused_before_writing() {
     assert_eq!((code, answer["status"]["code"].clone()), (1, 11102.into()));
     assert!(!project.exists("tasks/big.yaml"));
     // The id is not stuck: a smaller task takes it.
-    let small = project.body(r#"{"tasks": [{"id": "big", "input_source": {"type": "ALL_INPUTS"}}]}"#);
+    let small =
+        project.body(r#"{"tasks": [{"id": "big", "input_source": {"type": "ALL_INPUTS"}}]}"#);
     assert_eq!(project.json(&["create", "-f", &small]).1, 0);
     assert!(project.served("big").is_ok());
 }
@@ -238,7 +254,12 @@ fn unreadable_paths_are_diagnostics_and_everything_else_works() {
     assert!(made.success());
 
     let out = project.run(&["sync"]);
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(project.served("good"), Ok("good".into()));
     let (status, code) = project.json(&["status"]);
     assert_eq!(code, 0);
@@ -253,20 +274,38 @@ fn links_and_odd_names_are_reported_the_same_by_every_command() {
     symlink("/etc/passwd", project.root().join("tasks/passwd.yaml")).unwrap();
     fs::create_dir(project.root().join("outside")).unwrap();
     project.write("outside/o.yaml", &task("o", "o"));
-    symlink(project.root().join("outside"), project.root().join("tasks/linked")).unwrap();
+    symlink(
+        project.root().join("outside"),
+        project.root().join("tasks/linked"),
+    )
+    .unwrap();
     let odd = std::ffi::OsStr::from_encoded_bytes_unchecked_safe(b"bad\xff.yaml");
     fs::write(project.root().join("tasks").join(odd), task("odd", "odd")).unwrap();
 
     assert_eq!(project.run(&["sync"]).status.code(), Some(1));
     assert_eq!(project.served("good"), Ok("good".into()));
-    assert_eq!(project.served("upper"), Ok("upper".into()), ".YAML is a task file");
-    assert!(project.served("o").is_err(), "a linked folder is not followed");
+    assert_eq!(
+        project.served("upper"),
+        Ok("upper".into()),
+        ".YAML is a task file"
+    );
+    assert!(
+        project.served("o").is_err(),
+        "a linked folder is not followed"
+    );
     let (status, _) = project.json(&["status"]);
     let reports = status["reports"].to_string();
-    for path in ["tasks/passwd.yaml", "tasks/linked", "tasks/bad\u{fffd}.yaml"] {
+    for path in [
+        "tasks/passwd.yaml",
+        "tasks/linked",
+        "tasks/bad\u{fffd}.yaml",
+    ] {
         assert!(reports.contains(path), "{path} is reported: {reports}");
     }
-    assert!(!reports.contains("root:"), "nothing of the linked file is read: {reports}");
+    assert!(
+        !reports.contains("root:"),
+        "nothing of the linked file is read: {reports}"
+    );
 
     let validate = project.run(&["validate"]);
     let printed = String::from_utf8_lossy(&validate.stdout);
@@ -274,7 +313,11 @@ fn links_and_odd_names_are_reported_the_same_by_every_command() {
     assert!(printed.contains("symbolic link"), "{printed}");
     let one = project.root().join("tasks/passwd.yaml");
     let validate = project.run(&["validate", one.to_str().unwrap()]);
-    assert_eq!(validate.status.code(), Some(1), "a link named alone is refused too");
+    assert_eq!(
+        validate.status.code(),
+        Some(1),
+        "a link named alone is refused too"
+    );
 }
 
 trait FromBytes {
@@ -305,7 +348,11 @@ fn closed_pipes_end_commands_quietly() {
             "set -o pipefail; '{BIN}' --root '{}' {args} | head -c 1 >/dev/null",
             project.root().display()
         );
-        let out = Command::new("bash").arg("-c").arg(&script).output().unwrap();
+        let out = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .output()
+            .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args}: {stderr}");
         assert!(stderr.is_empty(), "{args}: {stderr}");

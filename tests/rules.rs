@@ -472,6 +472,50 @@ fn hints_snapshot() {
     insta::assert_snapshot!(out);
 }
 
+/// YAML 1.2's core schema, which `yaml_serde` alone does not follow, and editors' habits.
+#[test]
+fn yaml_1_2_readings() {
+    let stored = |yaml: &str| -> String {
+        let doc = parse_task(yaml.as_bytes()).unwrap();
+        serde_json::to_string(&doc.metadata).unwrap()
+    };
+    assert_eq!(
+        stored("metadata: {bin: 0b101, hex: +0x1F, neg: -0x1F, oct: 007, h: 0x10, o: 0o7}\n"),
+        r#"{"bin":"0b101","h":16,"hex":"+0x1F","neg":"-0x1F","o":7,"oct":7}"#
+    );
+    for (value, column) in [
+        (".inf", 15),
+        (".nan", 15),
+        ("1e400", 15),
+        ("99999999999999999999", 15),
+    ] {
+        let yaml = format!("metadata: {{x: {value}}}\n");
+        let error = render(&parse_task(yaml.as_bytes()).unwrap_err());
+        assert!(
+            error.starts_with(&format!("1:{column} error metadata.x: `{value}`")),
+            "{error}"
+        );
+    }
+    // A float field takes hex and octal integers as it takes decimal ones.
+    check(
+        &with(
+            "    weights: {alice: 3, bob: 1}",
+            "    weights: {alice: 0x3, bob: 0o1}",
+        ),
+        &[],
+    );
+    // A tab among the spaces after a dash, and a leading byte-order mark.
+    check(&with("concept_ids: [cat]", "concept_ids:\n- \tcat"), &[]);
+    let bom = format!("\u{feff}{BASE}");
+    check(&bom, &[]);
+    let nested = "\u{feff}metadata:\n name: x\ninput_source: {type: ALL_INPUTS}\n";
+    let doc = parse_task(nested.as_bytes()).unwrap();
+    assert_eq!(
+        doc.name, None,
+        "the BOM does not move `name` out of metadata"
+    );
+}
+
 #[test]
 fn hostile_input() {
     let alias_bomb = {
@@ -493,6 +537,23 @@ fn hostile_input() {
     );
     let deep = format!("metadata: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
     check(&deep, &["1:75 error : the document is nested too deeply"]);
+    // Brackets in quoted scalars and comments are text: only the nesting counts.
+    let quoted = format!(
+        "{}description: \"{}\"\n# {}\n",
+        BASE,
+        "[".repeat(65),
+        "{".repeat(65)
+    ) + &"#\n".repeat(2100);
+    check(&quoted, &[]);
+    let apostrophe = format!(
+        "id: x\nname: don't {}\n{}",
+        "[".repeat(65),
+        "#\n".repeat(2100)
+    );
+    check(
+        &apostrophe,
+        &["2:77 error : the document is nested too deeply"],
+    );
     let huge = format!("id: x\nname: {}\n", "x".repeat(1 << 20));
     check(
         &huge,

@@ -8,11 +8,12 @@
 //! has a problem is it walked again with `saphyr-parser`, whose events carry the line and column
 //! of every key and value, to place each diagnostic on the offending key.
 
+mod core;
 mod fast;
 
 use std::collections::{HashMap, HashSet};
 
-use saphyr_parser::{Event, Parser, Span};
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -61,7 +62,13 @@ pub fn sniff_id(bytes: &[u8]) -> Option<Option<&str>> {
 }
 
 /// The UTF-8 byte-order mark, which some editors write at the start of a file.
-pub const BOM: &str = "\u{feff}";
+const BOM: &str = "\u{feff}";
+
+/// A leading byte-order mark says nothing a UTF-8 reader needs, and editors do not count it
+/// as a column: it is ignored.
+fn without_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
 
 /// Whether a YAML text holds no node: only blank lines, comments and document markers.
 fn is_blank(text: &str) -> bool {
@@ -99,10 +106,11 @@ fn parse_document<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T
                 .at(at));
         }
     };
+    let text = without_bom(text);
     if let Some(i) = text.find('\0') {
         return Err(
             Diagnostic::error("", "the file contains a NUL byte; it is not a text file")
-                .at(location_of_byte(bytes, i)),
+                .at(location_of_byte(text.as_bytes(), i)),
         );
     }
     // A small document cannot nest deeply enough to be slow.
@@ -112,7 +120,10 @@ fn parse_document<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T
     let result = match format {
         Format::Yaml => match fast::parse(text).and_then(|node| T::deserialize(node).ok()) {
             Some(doc) => Ok(doc),
-            None => yaml_serde::from_str(text).map_err(|e| yaml_error(&e)),
+            None => {
+                let text = core::to_libyaml(text)?;
+                yaml_serde::from_str(&text).map_err(|e| yaml_error(&e))
+            }
         },
         Format::Json => from_json(text),
     };
@@ -125,20 +136,54 @@ fn parse_document<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T
 const MAX_FLOW_DEPTH: usize = 64;
 
 fn check_flow_nesting(text: &str) -> Result<(), Diagnostic> {
-    // Brackets inside quoted strings count too: telling them apart would take a YAML scanner,
-    // and no real string holds dozens of unclosed brackets.
+    // Brackets inside quoted scalars and comments are text, not nesting. A quote opens a
+    // scalar only where a node can start (after a space, a bracket, a comma or a colon), so
+    // the apostrophe of `don't` does not hide the brackets after it.
+    #[derive(PartialEq)]
+    enum In {
+        Plain,
+        Single,
+        Double,
+        Comment,
+    }
+    let bytes = text.as_bytes();
+    let mut state = In::Plain;
     let mut depth = 0usize;
-    for (i, c) in text.bytes().enumerate() {
-        match c {
-            b'[' | b'{' => depth += 1,
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => continue,
+    let mut i = 0;
+    while i < bytes.len() {
+        let c = bytes[i];
+        let starts_node = i == 0
+            || matches!(
+                bytes[i - 1],
+                b' ' | b'\t' | b'\n' | b'\r' | b'[' | b'{' | b',' | b':'
+            );
+        match state {
+            In::Plain => match c {
+                b'\'' if starts_node => state = In::Single,
+                b'"' if starts_node => state = In::Double,
+                b'#' if starts_node => state = In::Comment,
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                _ => {}
+            },
+            In::Single if c == b'\'' => {
+                if bytes.get(i + 1) == Some(&b'\'') {
+                    i += 1;
+                } else {
+                    state = In::Plain;
+                }
+            }
+            In::Double if c == b'\\' => i += 1,
+            In::Double if c == b'"' => state = In::Plain,
+            In::Comment if c == b'\n' => state = In::Plain,
+            _ => {}
         }
         if depth > MAX_FLOW_DEPTH {
             return Err(Diagnostic::error("", "the document is nested too deeply")
                 .hint("task documents need only a few levels of nesting")
-                .at(location_of_byte(text.as_bytes(), i)));
+                .at(location_of_byte(bytes, i)));
         }
+        i += 1;
     }
     Ok(())
 }
@@ -347,7 +392,7 @@ pub fn locate(text: &[u8], diagnostics: &mut [Diagnostic]) {
     let Ok(text) = std::str::from_utf8(text) else {
         return;
     };
-    let spans = SpanMap::build(text);
+    let spans = SpanMap::build(without_bom(text));
     for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
         d.location = spans.find(&d.field);
     }
@@ -359,6 +404,9 @@ pub fn locate(text: &[u8], diagnostics: &mut [Diagnostic]) {
 struct SpanMap {
     starts: HashMap<String, Location>,
     duplicates: HashMap<String, Location>,
+    /// Every untagged plain scalar that is a value (not a key), with its field path and span,
+    /// in document order: what [`core`] checks.
+    plain: Vec<(String, Span, String)>,
 }
 
 /// Deeper documents are not tasks; stop walking rather than grow without bound.
@@ -444,6 +492,9 @@ impl SpanMap {
                     }
                 }
             };
+            if let Event::Scalar(value, ScalarStyle::Plain, _, None) = &event {
+                map.plain.push((path.clone(), span, value.to_string()));
+            }
             if stack.len() >= MAX_DEPTH {
                 break;
             }

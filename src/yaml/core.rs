@@ -1,0 +1,243 @@
+//! YAML 1.2's core schema for plain scalars, where libyaml's reader (`yaml_serde`) follows
+//! older rules. Owns rewriting a document's text so that `yaml_serde` reads what YAML 1.2 says
+//! it holds, and refusing numbers that have no JSON form; must not decode documents.
+//!
+//! The differences, and what is done about each:
+//! - `0b101`, `+0x1F`, `-0x1F`, `-0o7` are strings in YAML 1.2, integers to libyaml: quoted.
+//! - `007` is the integer 7 in YAML 1.2, a string to libyaml: written `7`; `0x10` and `0o7`
+//!   are written in decimal too, which a float field takes as libyaml's integers are not.
+//! - `.inf`, `.nan` and numbers beyond a 64-bit float (`1e400`) have no JSON form, and
+//!   integers beyond 64 bits no exact one: errors at their field.
+//!
+//! Every rewrite keeps line breaks where they were, so positions in errors still hold.
+
+use std::borrow::Cow;
+
+use super::{SpanMap, location};
+use crate::validate::Diagnostic;
+
+/// What YAML 1.2 reads a plain scalar as, where libyaml would read it otherwise.
+#[derive(Debug, PartialEq)]
+enum Reading {
+    /// As libyaml reads it.
+    Same,
+    /// A string, which libyaml would read as a number.
+    Text,
+    /// This integer, which libyaml would read as a string.
+    Integer(String),
+    /// A number JSON cannot hold.
+    Refused(&'static str),
+}
+
+fn read(plain: &str) -> Reading {
+    let unsigned = plain.strip_prefix(['-', '+']).unwrap_or(plain);
+    let signed = unsigned.len() != plain.len();
+    let all = |s: &str, digit: fn(u8) -> bool| !s.is_empty() && s.bytes().all(digit);
+    for (prefix, digit, radix) in [
+        ("0x", (|b: u8| b.is_ascii_hexdigit()) as fn(u8) -> bool, 16),
+        ("0o", |b: u8| (b'0'..=b'7').contains(&b), 8),
+        ("0b", |b: u8| b == b'0' || b == b'1', 2),
+    ] {
+        if let Some(digits) = unsigned.strip_prefix(prefix)
+            && all(digits, digit)
+        {
+            // YAML 1.2 has no binary, and no sign before a hex or octal integer.
+            if signed || radix == 2 {
+                return Reading::Text;
+            }
+            // In decimal, so that a float field takes it as it takes `16`.
+            return match u64::from_str_radix(digits, radix) {
+                Ok(v) => Reading::Integer(v.to_string()),
+                Err(_) => Reading::Refused("is beyond the range of a 64-bit integer"),
+            };
+        }
+    }
+    if all(unsigned, |b| b.is_ascii_digit()) {
+        let value: Option<i128> = plain.parse().ok();
+        return match value {
+            Some(v) if v >= i64::MIN as i128 && v <= u64::MAX as i128 => {
+                let canonical = v.to_string();
+                if canonical == plain.trim_start_matches('+') {
+                    Reading::Same
+                } else {
+                    Reading::Integer(canonical)
+                }
+            }
+            _ => Reading::Refused("is beyond the range of a 64-bit integer"),
+        };
+    }
+    let special = unsigned.strip_prefix('.').unwrap_or("");
+    if ["inf", "Inf", "INF"].contains(&special) {
+        return Reading::Refused("is infinite, which JSON cannot hold");
+    }
+    if !signed && ["nan", "NaN", "NAN"].contains(&special) {
+        return Reading::Refused("is not a number, which JSON cannot hold");
+    }
+    if is_float(unsigned) && plain.parse::<f64>().is_ok_and(f64::is_infinite) {
+        return Reading::Refused("is beyond the range of a 64-bit number");
+    }
+    Reading::Same
+}
+
+/// `(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, YAML 1.2's float without its sign.
+fn is_float(s: &str) -> bool {
+    let (mantissa, exponent) = match s.find(['e', 'E']) {
+        Some(i) => (&s[..i], Some(&s[i + 1..])),
+        None => (s, None),
+    };
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let mantissa_ok = match mantissa.split_once('.') {
+        Some(("", fraction)) => digits(fraction),
+        Some((whole, fraction)) => digits(whole) && (fraction.is_empty() || digits(fraction)),
+        None => digits(mantissa),
+    };
+    let exponent_ok = exponent.is_none_or(|e| digits(e.strip_prefix(['-', '+']).unwrap_or(e)));
+    mantissa_ok && exponent_ok
+}
+
+/// The text `yaml_serde` should read so that it reads what YAML 1.2 does, or the error of the
+/// first number that has no JSON form.
+pub fn to_libyaml(text: &str) -> Result<Cow<'_, str>, Diagnostic> {
+    let text = tabs_after_dashes(text);
+    if !text.bytes().any(|b| b.is_ascii_digit() || b == b'.') {
+        return Ok(text);
+    }
+    let mut edits = Vec::new();
+    for (field, span, value) in SpanMap::build(&text).plain {
+        match read(&value) {
+            Reading::Same => {}
+            Reading::Text => edits.push((span, format!("'{value}'"))),
+            Reading::Integer(canonical) => edits.push((span, canonical)),
+            Reading::Refused(why) => {
+                return Err(Diagnostic::error(field, format!("`{value}` {why}"))
+                    .hint("quote it to keep it as text")
+                    .at(location(span)));
+            }
+        }
+    }
+    if edits.is_empty() {
+        return Ok(text);
+    }
+    // The edits come in document order.
+    let mut out = String::with_capacity(text.len() + 2 * edits.len());
+    let mut copied = 0;
+    for (span, replacement) in edits {
+        let start = char_to_byte(&text, span.start.index());
+        let end = char_to_byte(&text, span.end.index());
+        out.push_str(&text[copied..start]);
+        out.push_str(&replacement);
+        copied = end;
+    }
+    out.push_str(&text[copied..]);
+    Ok(Cow::Owned(out))
+}
+
+/// Spans count characters; edits are few, so each is found by counting.
+fn char_to_byte(text: &str, index: usize) -> usize {
+    if text.is_ascii() {
+        return index;
+    }
+    text.char_indices()
+        .nth(index)
+        .map_or(text.len(), |(i, _)| i)
+}
+
+/// YAML 1.2 allows a tab among the spaces after a sequence's dash (`- \tbird`); libyaml takes
+/// it for indentation and refuses it. Tabs there become spaces, one for one.
+fn tabs_after_dashes(text: &str) -> Cow<'_, str> {
+    let needs = |line: &str| {
+        let rest = line.trim_start_matches(' ');
+        rest.starts_with("-\t") || rest.starts_with("- \t")
+    };
+    if !text.contains('\t') || !text.lines().any(needs) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        if needs(line) {
+            let indent = line.len() - line.trim_start_matches(' ').len();
+            let after = &line[indent + 1..];
+            let gap = after.len() - after.trim_start_matches([' ', '\t']).len();
+            out.push_str(&line[..=indent]);
+            out.push_str(&" ".repeat(gap));
+            out.push_str(&after[gap..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    Cow::Owned(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_scalars_read_as_yaml_1_2_does() {
+        for (plain, expected) in [
+            ("7", Reading::Same),
+            ("-7", Reading::Same),
+            ("+7", Reading::Same),
+            ("007", Reading::Integer("7".into())),
+            ("-007", Reading::Integer("-7".into())),
+            ("0x1F", Reading::Integer("31".into())),
+            ("0o17", Reading::Integer("15".into())),
+            ("+0x1F", Reading::Text),
+            ("-0x1F", Reading::Text),
+            ("-0o7", Reading::Text),
+            ("0b101", Reading::Text),
+            ("0xZZ", Reading::Same),
+            ("18446744073709551615", Reading::Same),
+            (
+                "18446744073709551616",
+                Reading::Refused("is beyond the range of a 64-bit integer"),
+            ),
+            (
+                "-9223372036854775809",
+                Reading::Refused("is beyond the range of a 64-bit integer"),
+            ),
+            (
+                "0x1FFFFFFFFFFFFFFFF",
+                Reading::Refused("is beyond the range of a 64-bit integer"),
+            ),
+            (
+                ".inf",
+                Reading::Refused("is infinite, which JSON cannot hold"),
+            ),
+            (
+                "-.Inf",
+                Reading::Refused("is infinite, which JSON cannot hold"),
+            ),
+            (
+                ".nan",
+                Reading::Refused("is not a number, which JSON cannot hold"),
+            ),
+            (
+                "1e400",
+                Reading::Refused("is beyond the range of a 64-bit number"),
+            ),
+            ("1e300", Reading::Same),
+            ("0.5", Reading::Same),
+            ("bird", Reading::Same),
+            ("1.2.3", Reading::Same),
+        ] {
+            assert_eq!(read(plain), expected, "{plain}");
+        }
+    }
+
+    #[test]
+    fn rewrites_keep_everything_else() {
+        let check = |text: &str, expected: &str| {
+            assert_eq!(to_libyaml(text).unwrap(), expected, "{text:?}");
+        };
+        check("a: 1\n", "a: 1\n");
+        check(
+            "m: {b: 0b101, o: 007, é: -0x1F}\n",
+            "m: {b: '0b101', o: 7, é: '-0x1F'}\n",
+        );
+        check("l:\n- \tbird\n-\tcat\n", "l:\n-  bird\n- cat\n");
+        let err = to_libyaml("metadata:\n  big: 1e400\n").unwrap_err();
+        assert_eq!(err.field, "metadata.big");
+        assert_eq!(err.location.map(|l| (l.line, l.column)), Some((2, 8)));
+    }
+}
