@@ -496,6 +496,13 @@ fn yaml_1_2_readings() {
             "{error}"
         );
     }
+    // A JSON body's integer beyond 64 bits is refused at its field, not read as a float.
+    let body = "{\"tasks\": [{\"id\": \"a\", \"metadata\": {\"n\": 123456789012345678901234}}]}";
+    let error = annotask::yaml::parse_body::<serde_json::Value>(body.as_bytes()).unwrap_err();
+    assert_eq!(
+        render(&error),
+        "1:42 error tasks[0].metadata.n: `123456789012345678901234` is beyond the range of a 64-bit integer"
+    );
     // A float field takes hex and octal integers as it takes decimal ones.
     check(
         &with(

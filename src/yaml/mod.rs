@@ -232,11 +232,93 @@ fn yaml_error(e: &yaml_serde::Error) -> Diagnostic {
 
 /// serde_json's errors name no field, so a tracker records the path where decoding stopped.
 fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, Diagnostic> {
+    check_json_integers(text)?;
     let mut de = serde_json::Deserializer::from_str(text);
     let value = serde_path_to_error::deserialize(&mut de)
         .map_err(|e| json_error(&json_path(e.path(), e.inner()), e.inner()))?;
     de.end().map_err(|e| json_error("", &e))?;
     Ok(value)
+}
+
+/// Refuses an integer beyond 64 bits, which serde_json would read as a float without a word.
+/// A scan of the tokens, keeping the field path, so the error is placed at its field; text that
+/// is not JSON is left to the parser's own errors.
+fn check_json_integers(text: &str) -> Result<(), Diagnostic> {
+    enum Frame {
+        Object(Option<String>),
+        Array(usize),
+    }
+    let path = |stack: &[Frame]| {
+        let mut out = String::new();
+        for frame in stack {
+            match frame {
+                Frame::Object(Some(key)) if out.is_empty() => out.push_str(key),
+                Frame::Object(Some(key)) => out.push_str(&format!(".{key}")),
+                Frame::Object(None) => {}
+                Frame::Array(i) => out.push_str(&format!("[{i}]")),
+            }
+        }
+        out
+    };
+    let bytes = text.as_bytes();
+    let mut stack: Vec<Frame> = Vec::new();
+    // In an object, whether the next string is a key.
+    let mut want_key = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => {
+                stack.push(Frame::Object(None));
+                want_key = true;
+            }
+            b'[' => stack.push(Frame::Array(0)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Array(n)) => *n += 1,
+                Some(Frame::Object(_)) => want_key = true,
+                None => {}
+            },
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < bytes.len() && bytes[i] != b'"' {
+                    i += if bytes[i] == b'\\' { 2 } else { 1 };
+                }
+                if want_key && let Some(Frame::Object(key)) = stack.last_mut() {
+                    let raw = &text[start..i.min(text.len())];
+                    *key = Some(
+                        serde_json::from_str(&format!("\"{raw}\""))
+                            .unwrap_or_else(|_| raw.to_owned()),
+                    );
+                    want_key = false;
+                }
+            }
+            b'-' | b'0'..=b'9' => {
+                let start = i;
+                while i < bytes.len()
+                    && matches!(bytes[i], b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9')
+                {
+                    i += 1;
+                }
+                let number = &text[start..i];
+                let integer = !number.contains(['.', 'e', 'E']);
+                if integer && number.parse::<i64>().is_err() && number.parse::<u64>().is_err() {
+                    return Err(Diagnostic::error(
+                        path(&stack),
+                        format!("`{number}` is beyond the range of a 64-bit integer"),
+                    )
+                    .hint("send it as a string to keep every digit")
+                    .at(location_of_byte(bytes, start)));
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
 }
 
 /// The tracked path in this module's spelling (`tasks[0].worker`), up to the last key known.
