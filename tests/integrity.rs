@@ -358,3 +358,36 @@ fn closed_pipes_end_commands_quietly() {
         assert!(stderr.is_empty(), "{args}: {stderr}");
     }
 }
+
+#[test]
+fn every_acknowledged_write_reads_back_as_sent() {
+    let project = Project::new();
+    // Strings that look like numbers to some YAML reader, numbers at the edges of their
+    // ranges, and text YAML must quote or fold.
+    let metadata = serde_json::json!({
+        "a": "007", "b": "0b101", "c": "+0x1F", "d": ".inf", "e": "1e400", "f": "0x10",
+        "g": "0o7", "h": "yes", "i": "1_000", "j": "- x", "k": "a #b", "l": "line\nbreak",
+        "m": "99999999999999999999", "n": 18446744073709551615u64, "o": i64::MIN, "p": 1e300,
+        "q": "\t tab", "r": "null", "s": "~", "t": "", "u": "é ✓", "v": [1, "1", 1.5, true],
+        "w": {"nested": "0o17"}, "x": "'quoted'", "y": "\"double\"", "z": "true"
+    });
+    let sent = serde_json::json!({"id": "rt", "input_source": {"type": "ALL_INPUTS"}, "metadata": metadata});
+    let create = project.body(&serde_json::json!({"tasks": [sent]}).to_string());
+    assert_eq!(project.json(&["create", "-f", &create]).1, 0);
+    let (got, code) = project.json(&["get", "rt"]);
+    assert_eq!(code, 0, "{got}");
+    assert_eq!(got["task"]["metadata"], metadata);
+    // The same from a fresh index, which reads the file anew.
+    let fresh = project.root().join("fresh.db");
+    let (again, _) = project.json(&["--db", fresh.to_str().unwrap(), "get", "rt"]);
+    assert_eq!(again["task"]["metadata"], metadata);
+    let update = project.body(
+        &serde_json::json!({"action": "overwrite", "tasks": [{"id": "rt", "input_source": {"type": "ALL_INPUTS"}, "metadata": {"e": "1e400", "n": 7}}]}).to_string(),
+    );
+    assert_eq!(project.json(&["update", "-f", &update]).1, 0);
+    let (got, _) = project.json(&["get", "rt"]);
+    assert_eq!(
+        got["task"]["metadata"],
+        serde_json::json!({"e": "1e400", "n": 7})
+    );
+}

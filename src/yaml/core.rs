@@ -13,6 +13,8 @@
 
 use std::borrow::Cow;
 
+use saphyr_parser::Span;
+
 use super::{SpanMap, location};
 use crate::validate::Diagnostic;
 
@@ -115,21 +117,42 @@ pub fn to_libyaml(text: &str) -> Result<Cow<'_, str>, Diagnostic> {
             }
         }
     }
+    Ok(match apply(&text, edits) {
+        Cow::Borrowed(_) => text,
+        Cow::Owned(out) => Cow::Owned(out),
+    })
+}
+
+/// What `yaml_serde` wrote, with every plain scalar quoted that YAML 1.2 would not read as the
+/// string `yaml_serde` meant: it writes `1e400` plain, which it reads as a string, and which
+/// YAML 1.2 reads as a number. Numbers it writes (decimal integers, finite floats) read the
+/// same, so only strings are quoted.
+pub fn quote_misread(text: &str) -> Cow<'_, str> {
+    let edits: Vec<(Span, String)> = SpanMap::build(text)
+        .plain
+        .into_iter()
+        .filter(|(_, _, value)| read(value) != Reading::Same)
+        .map(|(_, span, value)| (span, format!("'{value}'")))
+        .collect();
+    apply(text, edits)
+}
+
+/// `text` with each span replaced; the spans come in document order.
+fn apply(text: &str, edits: Vec<(Span, String)>) -> Cow<'_, str> {
     if edits.is_empty() {
-        return Ok(text);
+        return Cow::Borrowed(text);
     }
-    // The edits come in document order.
     let mut out = String::with_capacity(text.len() + 2 * edits.len());
     let mut copied = 0;
     for (span, replacement) in edits {
-        let start = char_to_byte(&text, span.start.index());
-        let end = char_to_byte(&text, span.end.index());
+        let start = char_to_byte(text, span.start.index());
+        let end = char_to_byte(text, span.end.index());
         out.push_str(&text[copied..start]);
         out.push_str(&replacement);
         copied = end;
     }
     out.push_str(&text[copied..]);
-    Ok(Cow::Owned(out))
+    Cow::Owned(out)
 }
 
 /// Spans count characters; edits are few, so each is found by counting.

@@ -625,7 +625,8 @@ pub fn to_yaml(task: &Task) -> String {
 
 /// Any serialisable value as YAML (the CLI's `-o yaml`).
 pub fn to_yaml_value<T: Serialize + ?Sized>(value: &T) -> String {
-    yaml_serde::to_string(value).expect("task documents always serialise")
+    let text = yaml_serde::to_string(value).expect("task documents always serialise");
+    core::quote_misread(&text).into_owned()
 }
 
 #[cfg(test)]
