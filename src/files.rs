@@ -266,10 +266,7 @@ impl Queue {
             if file_type.is_dir() {
                 self.push(Work::List(path));
             } else if file_type.is_symlink() {
-                let to_folder = fs::metadata(entry.path()).is_ok_and(|m| m.is_dir());
-                if to_folder || is_task_file(&name) {
-                    files.push(DiskFile::problem(path, LINK_PROBLEM));
-                }
+                files.extend(link(path, &entry.path()));
             } else if file_type.is_file() && is_task_file(&name) {
                 batch.push((path, entry));
                 if batch.len() == STAT_BATCH
@@ -281,6 +278,13 @@ impl Queue {
         }
         describe_all(batch, files);
     }
+}
+
+/// A link where a task file or a folder could be: reported, never followed.
+fn link(path: String, full: &Path) -> Option<DiskFile> {
+    let to_folder = fs::metadata(full).is_ok_and(|m| m.is_dir());
+    let task_name = path.rsplit('/').next().is_some_and(is_task_file);
+    (to_folder || task_name).then(|| DiskFile::problem(path, LINK_PROBLEM))
 }
 
 /// Why a link under the tasks folder is not read.
@@ -310,8 +314,10 @@ pub fn find(root: &Path, path: &str) -> Vec<DiskFile> {
     if !in_tasks(path) || behind_link(root, path) {
         return Vec::new();
     }
-    match fs::symlink_metadata(root.join(path)) {
+    let full = root.join(path);
+    match fs::symlink_metadata(&full) {
         Ok(m) if m.is_dir() => walk(root, path),
+        Ok(m) if m.file_type().is_symlink() => link(path.to_owned(), &full).into_iter().collect(),
         Ok(_) if is_task_path(path) => stat(root, path).into_iter().collect(),
         Ok(_) => Vec::new(),
         Err(e)

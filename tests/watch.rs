@@ -545,3 +545,27 @@ fn a_git_checkout_of_500_files_is_followed_exactly() {
     });
     assert!(watch.stop().success());
 }
+
+#[test]
+fn links_are_reported_not_followed_as_a_full_sync_does() {
+    let project = Project::new();
+    project.write("tasks/a.yaml", &task("a", "a"));
+    fs::create_dir(project.path("outside")).unwrap();
+    project.write("outside/o.yaml", &task("o", "o"));
+    let watch = project.watch(&[]);
+    std::os::unix::fs::symlink("/etc/passwd", project.path("tasks/passwd.yaml")).unwrap();
+    std::os::unix::fs::symlink(project.path("outside"), project.path("tasks/linked")).unwrap();
+    wait_until("both links are reported", || {
+        let reports = project.json(&["status"])["reports"].to_string();
+        reports.contains("tasks/passwd.yaml") && reports.contains("tasks/linked")
+    });
+    project.write("outside/o.yaml", &task("o", "changed"));
+    project.write("tasks/b.yaml", &task("b", "b"));
+    wait_until("a later change shows", || project.name("b").is_some());
+    assert!(project.name("o").is_none(), "a linked folder is not followed");
+    let reports = project.json(&["status"])["reports"].to_string();
+    assert!(reports.contains("symbolic link"), "{reports}");
+    assert!(!reports.contains("root:"), "nothing behind the link is read");
+    assert_eq!(project.state(None), project.fresh_state());
+    assert!(watch.stop().success());
+}
