@@ -103,6 +103,16 @@ fn modeline(path: &str) -> String {
     )
 }
 
+/// What a write puts in a task file. A new file is canonical; an existing one is edited in
+/// place, so its comments, blank lines and key order survive and `git diff` shows only the
+/// values that changed. A file the editor cannot edit (not a valid task now, or laid out in
+/// ways it does not rewrite) is written canonically.
+fn file_text(path: &str, old: Option<&[u8]>, task: &Task) -> String {
+    old.and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .and_then(|text| crate::yaml::edit(text, Some(files::stem(path)), task))
+        .unwrap_or_else(|| modeline(path) + &crate::yaml::to_yaml(task))
+}
+
 /// Where the index lives unless `--db` says otherwise.
 pub fn default_db(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join("index.db")
@@ -386,7 +396,7 @@ impl Repo {
                 Placement::New => None,
                 Placement::Replace => files::read(&self.root, path, None).ok(),
             };
-            let text = modeline(path) + &crate::yaml::to_yaml(task);
+            let text = file_text(path, old.as_deref(), task);
             if let Err(e) = files::write_atomic(&self.root, path, text.as_bytes(), placement) {
                 for (path, old) in done.into_iter().rev() {
                     let _ = match old {

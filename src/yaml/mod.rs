@@ -8,7 +8,10 @@
 //! has a problem is it walked again with `saphyr-parser`, whose events carry the line and column
 //! of every key and value, to place each diagnostic on the offending key.
 
+mod edit;
 mod fast;
+
+pub use edit::edit;
 
 use std::collections::{HashMap, HashSet};
 
