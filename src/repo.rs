@@ -74,6 +74,12 @@ pub fn init(root: &Path) -> Result<EditorSettings> {
     }
 }
 
+/// Makes sure the editor files a project's task files point at exist (the state folder and its
+/// copy of the schema), as on a fresh clone, where `.annotask/` is not in git.
+pub fn ensure_editor_files(root: &Path) -> Result<()> {
+    ensure_state_dir(root)
+}
+
 /// Creates the state folder, and keeps its copy of the schema current for editors.
 fn ensure_state_dir(root: &Path) -> Result<()> {
     let state = root.join(STATE_DIR);

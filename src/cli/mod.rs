@@ -18,6 +18,7 @@ mod get;
 mod list;
 mod output;
 mod progress;
+mod project;
 mod serve;
 mod status;
 mod sync;
@@ -29,9 +30,10 @@ mod watch;
 #[derive(Debug, Parser)]
 #[command(name = "annotask", version)]
 struct Cli {
-    /// The project folder; its task files are in ROOT/tasks.
-    #[arg(long, global = true, default_value = ".")]
-    root: PathBuf,
+    /// The project folder; its task files are in ROOT/tasks [default: the nearest folder, from
+    /// the current one up, that holds tasks/ or .annotask/].
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     /// The index database [default: ROOT/.annotask/index.db].
     #[arg(long, global = true)]
     db: Option<PathBuf>,
@@ -117,10 +119,18 @@ impl Global {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    let format = cli.output;
+    let root = match resolve_root(cli.root, &cli.command) {
+        Ok(root) => root,
+        Err(err) => {
+            output::error(format, &err);
+            return ExitCode::from(1);
+        }
+    };
     let ctx = Global {
-        root: cli.root,
+        root,
         db: cli.db,
-        format: cli.output,
+        format,
     };
     let result = match cli.command {
         Command::Init => init(&ctx),
@@ -150,6 +160,25 @@ pub fn run() -> ExitCode {
             output::error(ctx.format, &err);
             ExitCode::from(1)
         }
+    }
+}
+
+/// The project folder: `--root`, else the nearest one found upward. `init` makes the current
+/// folder a project, unless it lies inside another one; `validate` of named paths, `schema` and
+/// `completions` need no project.
+fn resolve_root(root: Option<PathBuf>, command: &Command) -> anyhow::Result<PathBuf> {
+    if let Some(root) = root {
+        return Ok(root);
+    }
+    let found = project::find();
+    match command {
+        Command::Init => match found {
+            Some(project) if project != Path::new(".") => Err(project::nested(&project)),
+            _ => Ok(PathBuf::from(".")),
+        },
+        Command::Schema | Command::Completions { .. } => Ok(PathBuf::from(".")),
+        Command::Validate(args) if args.has_paths() => Ok(found.unwrap_or_else(|| ".".into())),
+        _ => found.ok_or_else(project::outside),
     }
 }
 

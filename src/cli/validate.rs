@@ -39,8 +39,21 @@ struct Summary<'a> {
     reports: &'a [Report],
 }
 
+impl Args {
+    /// Whether paths were named, so that no project is needed.
+    pub fn has_paths(&self) -> bool {
+        !self.paths.is_empty()
+    }
+}
+
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let mut targets = Vec::new();
+    let named = args.has_paths();
+    // Validate opens no index, but editors need the schema the task files point at. A project
+    // that cannot take it (read-only) is still validated.
+    if super::project::is_project(&global.root) {
+        let _ = annotask::repo::ensure_editor_files(&global.root);
+    }
     let paths = if args.paths.is_empty() {
         // `./tasks/a.yaml` reads worse than `tasks/a.yaml` in every message.
         vec![if global.root == Path::new(".") {
@@ -52,7 +65,11 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         args.paths
     };
     for path in &paths {
-        targets.extend(task_files(path)?);
+        let found = task_files(path)?;
+        if found.is_empty() && path.is_dir() && named {
+            anyhow::bail!("no task files under {} (*.yaml or *.yml)", path.display());
+        }
+        targets.extend(found);
     }
     let mut claims: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut reports = Vec::new();
@@ -97,12 +114,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         (Style::Human, _) => {
             let read = |file: &str| std::fs::read_to_string(file).ok();
             print!("{}", output::human(&reports, read, output::color()));
-            println!("{} files checked, {invalid} invalid", targets.len());
+            println!("{}, {invalid} invalid", files_checked(targets.len()));
         }
         (Style::Json, _) => output::json(&summary),
         (Style::Github, _) => {
             print!("{}", github(&reports));
-            println!("{} files checked, {invalid} invalid", targets.len());
+            println!("{}, {invalid} invalid", files_checked(targets.len()));
         }
     }
     Ok(if invalid > 0 {
@@ -110,6 +127,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+fn files_checked(n: usize) -> String {
+    format!("{n} file{} checked", if n == 1 { "" } else { "s" })
 }
 
 /// GitHub's workflow commands: `::error file=F,line=L,col=C,title=FIELD::MESSAGE`, one per
