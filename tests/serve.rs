@@ -620,7 +620,7 @@ fn bad_requests_write_nothing() {
             "POST",
             "/v2/tasks",
             r#"{"tasks": [{"id": "t1", "sample_ms": "fast"}]}"#,
-            "tasks[0].sample_ms: invalid type: string \"fast\", expected u32",
+            "tasks[0].sample_ms: invalid type: string \"fast\", expected a whole number from 0 to 4294967295",
         ),
         (
             "POST",

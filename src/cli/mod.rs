@@ -224,6 +224,11 @@ fn read_body<T: serde::de::DeserializeOwned>(file: &Path) -> anyhow::Result<(T, 
     if bytes.len() as u64 > MAX_BODY_BYTES {
         anyhow::bail!("{name} is larger than {MAX_BODY_BYTES} bytes");
     }
+    let name = if name == "-" {
+        "<stdin>".to_owned()
+    } else {
+        name
+    };
     let body = yaml::parse_body::<T>(&bytes).map_err(|d| annotask::Error::bad_body(&name, d))?;
     Ok((body, bytes, name))
 }
