@@ -102,7 +102,7 @@ pub fn human(reports: &[Report], read: impl Fn(&str) -> Option<String>, color: b
 
 /// The whitespace that lines a marker up under column `column` (1-based, in characters) of
 /// `line`, keeping its tabs, and the width of the token that starts there.
-fn marked(line: &str, column: usize) -> (String, usize) {
+pub fn marked(line: &str, column: usize) -> (String, usize) {
     let chars: Vec<char> = line.chars().collect();
     let start = column.saturating_sub(1).min(chars.len());
     let before = chars[..start]
@@ -139,11 +139,17 @@ fn marked(line: &str, column: usize) -> (String, usize) {
 /// What a sync did, in one line.
 pub fn sync_line(summary: &Summary, invalid: usize, tasks: u64) -> String {
     format!(
-        "{} added, {} updated, {} removed, {invalid} invalid; {tasks} tasks indexed",
+        "{} added, {} updated, {} removed, {invalid} invalid; {} indexed",
         summary.added.len(),
         summary.updated.len(),
         summary.removed.len(),
+        count(tasks, "task"),
     )
+}
+
+/// `1 task`, `2 tasks`.
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn reports(reports: &[Report]) -> String {

@@ -143,12 +143,25 @@ fn github(reports: &[Report]) -> String {
             .replace('\n', "%0A")
     };
     let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let text = |file: &str| std::fs::read_to_string(file).ok();
     let mut out = String::new();
     for report in reports {
         for d in &report.diagnostics {
             let mut props = format!("file={}", property(&report.file));
             if let Some(at) = d.location {
                 props.push_str(&format!(",line={},col={}", at.line, at.column));
+                // The span the human format marks, so the annotation covers the same text.
+                if let Some(line) = text(&report.file)
+                    .as_deref()
+                    .and_then(|t| t.lines().nth(at.line as usize - 1))
+                {
+                    let width = output::marked(line, at.column as usize).1;
+                    props.push_str(&format!(
+                        ",endLine={},endColumn={}",
+                        at.line,
+                        at.column as usize + width - 1
+                    ));
+                }
             }
             let title = if d.field.is_empty() {
                 "annotask"
