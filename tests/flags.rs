@@ -118,3 +118,16 @@ fn serve_takes_a_bare_port_as_loopback() {
         .code(2)
         .stderr(contains("not a port number"));
 }
+
+#[test]
+fn init_prints_json_with_o_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = annotask(dir.path(), &["-o", "json", "init"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["status"]["code"], 10000);
+    assert_eq!(v["editor_settings"]["state"], "written");
+    assert_eq!(v["tasks_dir"], "./tasks");
+}

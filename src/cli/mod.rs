@@ -184,6 +184,22 @@ fn resolve_root(root: Option<PathBuf>, command: &Command) -> anyhow::Result<Path
 
 fn init(ctx: &Global) -> anyhow::Result<Outcome> {
     let editor = repo::init(&ctx.root)?;
+    if ctx.format != Format::Table {
+        // What was set up, with the API's status object, for scripts.
+        let (state, path) = match &editor {
+            EditorSettings::Written(path) => ("written", path),
+            EditorSettings::Present(path) => ("present", path),
+            EditorSettings::LeftAlone(path) => ("left_alone", path),
+        };
+        let result = serde_json::json!({
+            "status": annotask::api::ok(),
+            "root": ctx.root,
+            "tasks_dir": ctx.root.join(annotask::files::TASKS_DIR),
+            "schema": ctx.root.join(repo::STATE_DIR).join(annotask::schema::FILE_NAME),
+            "editor_settings": {"path": path, "state": state},
+        });
+        output::structured(ctx.format, &result);
+    }
     if ctx.format == Format::Table {
         println!(
             "ready: put task files in {}",
