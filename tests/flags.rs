@@ -131,3 +131,16 @@ fn init_prints_json_with_o_json() {
     assert_eq!(v["editor_settings"]["state"], "written");
     assert_eq!(v["tasks_dir"], "./tasks");
 }
+
+#[test]
+fn main_commands_show_examples_in_their_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for command in [
+        "validate", "create", "get", "list", "update", "delete", "serve",
+    ] {
+        annotask(dir.path(), &[command, "--help"])
+            .assert()
+            .success()
+            .stdout(contains("Examples:\n  annotask "));
+    }
+}

@@ -56,20 +56,39 @@ enum Command {
     /// Create the tasks folder and the .annotask state folder.
     Init,
     /// Check task files and print every problem; exit 1 if any file has an error.
+    #[command(
+        after_help = "Examples:\n  annotask validate\n  annotask validate tasks/birds.yaml --format github\n  annotask validate --staged    # what a commit would hold"
+    )]
     Validate(validate::Args),
     /// Bring the index up to date with the task files.
     Sync,
     /// Create tasks from a PostTasks body: {"tasks": [...]}.
+    #[command(
+        after_help = "Examples:\n  annotask create -f body.json\n  echo '{\"tasks\": [{\"id\": \"cats\", \"type\": \"TYPE_NOT_SET\", \"input_source\": {\"type\": \"ALL_INPUTS\"}}]}' | annotask create -f -"
+    )]
     Create(create::Args),
     /// Print one task.
+    #[command(
+        after_help = "Examples:\n  annotask get annotate-birds-weighted\n  annotask get annotate-birds-weighted -o json"
+    )]
     Get(get::Args),
     /// List tasks, a page at a time, ordered by id.
+    #[command(
+        after_help = "Examples:\n  annotask list --worker-user-ids chen-wei,maria-lopez\n  annotask list --review-user-ids sam-okafor -o json --page 2"
+    )]
     List(list::Args),
     /// Overwrite tasks from a PatchTasks body: {"action": "overwrite", "tasks": [...]}.
+    #[command(
+        after_help = "Examples:\n  annotask update -f patch.json    # edits each file in place, comments kept"
+    )]
     Update(update::Args),
     /// Delete tasks and their files.
+    #[command(
+        after_help = "Examples:\n  annotask delete annotate-street-cats\n  annotask delete -f body.json    # {\"ids\": [...]}"
+    )]
     Delete(delete::Args),
     /// Serve the hosted Tasks API on a local address, answered from the task files.
+    #[command(after_help = "Examples:\n  annotask serve\n  annotask serve --addr :8081")]
     Serve(serve::Args),
     /// Keep the index current while task files change, printing each change, until Ctrl-C.
     Watch(watch::Args),
