@@ -144,3 +144,31 @@ fn main_commands_show_examples_in_their_help() {
             .stdout(contains("Examples:\n  annotask "));
     }
 }
+
+#[test]
+fn quiet_and_color_flags() {
+    let dir = project(&[("a", "ann")]);
+    annotask(dir.path(), &["-q", "sync"])
+        .assert()
+        .success()
+        .stdout("");
+    annotask(dir.path(), &["validate", "--quiet"])
+        .assert()
+        .success()
+        .stdout("");
+    fs::write(dir.path().join("tasks/bad.yaml"), "nmae: x\n").unwrap();
+    let out = |args: &[&str]| {
+        let out = annotask(dir.path(), args).output().unwrap();
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert!(out(&["validate", "--color", "always"]).contains("\x1b["));
+    assert!(!out(&["validate", "--color", "never"]).contains("\x1b["));
+    assert!(
+        !out(&["validate"]).contains("\x1b["),
+        "a pipe is not coloured"
+    );
+    assert!(
+        out(&["-q", "validate"]).contains("unknown key `nmae`"),
+        "problems still print"
+    );
+}

@@ -40,6 +40,12 @@ struct Cli {
     /// How to print results: `json` prints the hosted API's response bodies.
     #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
     output: Format,
+    /// Print only results, problems and errors: no lines about what was written or synced.
+    #[arg(short, long, global = true)]
+    quiet: bool,
+    /// When to colour diagnostics: `auto` on a terminal, unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = output::ColorChoice::Auto)]
+    color: output::ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -138,6 +144,7 @@ impl Global {
 
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    output::choose(cli.color, cli.quiet);
     let format = cli.output;
     let root = match resolve_root(cli.root, &cli.command) {
         Ok(root) => root,
@@ -219,7 +226,7 @@ fn init(ctx: &Global) -> anyhow::Result<Outcome> {
         });
         output::structured(ctx.format, &result);
     }
-    if ctx.format == Format::Table {
+    if ctx.format == Format::Table && !output::quiet() {
         println!(
             "ready: put task files in {}",
             ctx.root.join(annotask::files::TASKS_DIR).display()

@@ -35,7 +35,40 @@ pub fn diagnostic(file: &str, d: &Diagnostic) -> String {
 /// Whether to colour stdout: only on a terminal, and never when `NO_COLOR` is set
 /// (<https://no-color.org>).
 pub fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    match CHOICES.get().map_or(ColorChoice::Auto, |c| c.color) {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// `--color`: `auto` colours a terminal unless NO_COLOR is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The output choices of the global flags, set once at start.
+struct Choices {
+    color: ColorChoice,
+    quiet: bool,
+}
+
+static CHOICES: std::sync::OnceLock<Choices> = std::sync::OnceLock::new();
+
+pub fn choose(color: ColorChoice, quiet: bool) {
+    let _ = CHOICES.set(Choices { color, quiet });
+}
+
+/// `-q`: no progress chatter on success (what was written, sync counts); results, problems
+/// and errors are still printed.
+pub fn quiet() -> bool {
+    CHOICES.get().is_some_and(|c| c.quiet)
 }
 
 const RESET: &str = "\x1b[0m";
@@ -186,6 +219,7 @@ pub fn written(format: Format, tasks: Vec<Task>, line: impl Fn(&Task) -> String)
             tasks,
         }),
         Format::Yaml => structured(Format::Yaml, &tasks),
+        Format::Table if quiet() => {}
         Format::Table => tasks.iter().for_each(|task| println!("{}", line(task))),
     }
 }

@@ -125,12 +125,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         (Style::Human, _) => {
             let read = |file: &str| std::fs::read_to_string(base.join(file)).ok();
             print!("{}", output::human(&reports, read, output::color()));
-            println!("{}, {invalid} invalid", files_checked(targets.len()));
+            if !output::quiet() {
+                println!("{}, {invalid} invalid", files_checked(targets.len()));
+            }
         }
         (Style::Json, _) => output::json(&summary),
         (Style::Github, _) => {
             print!("{}", github(&base, &reports));
-            println!("{}, {invalid} invalid", files_checked(targets.len()));
+            if !output::quiet() {
+                println!("{}, {invalid} invalid", files_checked(targets.len()));
+            }
         }
     }
     Ok(if invalid > 0 {
