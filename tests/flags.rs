@@ -172,3 +172,29 @@ fn quiet_and_color_flags() {
         "problems still print"
     );
 }
+
+#[test]
+fn fish_completes_shells_and_task_ids() {
+    let dir = project(&[("alpha", "ann")]);
+    let out = annotask(dir.path(), &["completions", "fish"])
+        .output()
+        .unwrap();
+    let script = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        script.contains(r#"using_subcommand completions" -f -a "bash zsh fish elvish powershell""#)
+    );
+    assert!(script.contains(
+        "__fish_annotask_using_subcommand get; or __fish_annotask_using_subcommand delete"
+    ));
+    // The id source the script calls: the first column of the table, after its header.
+    let out = annotask(dir.path(), &["-q", "list", "--per-page", "1000"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8(out.stdout).unwrap();
+    let ids: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(' ').next())
+        .collect();
+    assert_eq!(ids, ["alpha"]);
+}

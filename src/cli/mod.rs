@@ -106,6 +106,12 @@ enum Command {
     Completions { shell: clap_complete::Shell },
 }
 
+/// What clap's fish script leaves to files: the shells of `completions`, and task ids (from
+/// the index, through `list`) for `get` and `delete`.
+const FISH_EXTRAS: &str = r#"complete -c annotask -n "__fish_annotask_using_subcommand completions" -f -a "bash zsh fish elvish powershell"
+complete -c annotask -n "__fish_annotask_using_subcommand get; or __fish_annotask_using_subcommand delete" -f -a "(annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | string split -f1 ' ')"
+"#;
+
 /// How a command ended, when it did not fail outright.
 pub enum Outcome {
     Success,
@@ -176,6 +182,9 @@ pub fn run() -> ExitCode {
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "annotask", &mut io::stdout());
+            if shell == clap_complete::Shell::Fish {
+                print!("{FISH_EXTRAS}");
+            }
             Ok(Outcome::Success)
         }
     };
