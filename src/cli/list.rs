@@ -65,7 +65,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         Format::Yaml => output::structured(Format::Yaml, &repo.list(&query)?),
         Format::Table => {
             let tasks = repo.list(&query)?;
-            print!("{}", output::task_table(&tasks));
+            print!("{}", output::task_table(&tasks, output::terminal_width()));
             if tasks.len() == query.per_page as usize && more_after(&repo, &query)? {
                 eprintln!(
                     "page {}: {}; more with --page {}",

@@ -224,8 +224,24 @@ pub fn written(format: Format, tasks: Vec<Task>, line: impl Fn(&Task) -> String)
     }
 }
 
-/// One line per task: what a person scanning a list needs.
-pub fn task_table(tasks: &[Task]) -> String {
+/// The width of the terminal standard output is, or `None` in a pipe (which gets full values).
+pub fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size().map(|(terminal_size::Width(w), _)| w as usize)
+}
+
+/// One line per task: what a person scanning a list needs. Given a terminal's `width`, user
+/// lists that do not fit are shortened (`maria-lopez +4`) and the name cut to what is left,
+/// so that NAME never falls off the line.
+pub fn task_table(tasks: &[Task], width: Option<usize>) -> String {
+    let users = |ids: &[String]| match (width, ids) {
+        (Some(_), [first, rest @ ..]) if !rest.is_empty() && join_or_dash(ids).len() > 24 => {
+            format!("{first} +{}", rest.len())
+        }
+        _ => join_or_dash(ids),
+    };
     let mut rows = vec![["ID", "TYPE", "STATUS", "WORKERS", "REVIEWERS", "NAME"].map(String::from)];
     for task in tasks {
         let doc = task.doc();
@@ -233,14 +249,23 @@ pub fn task_table(tasks: &[Task]) -> String {
             task.id().to_owned(),
             doc.task_type.map_or("-".into(), |t| t.to_string()),
             task.status().name().to_owned(),
-            join_or_dash(task.worker_ids()),
-            join_or_dash(task.reviewer_ids()),
+            users(task.worker_ids()),
+            users(task.reviewer_ids()),
             doc.name.clone().unwrap_or_default(),
         ]);
     }
     let widths: Vec<usize> = (0..6)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
+    if let Some(width) = width {
+        let before_name: usize = widths[..5].iter().map(|w| w + 2).sum();
+        let room = width.saturating_sub(before_name).max(8);
+        for row in rows.iter_mut().skip(1) {
+            if row[5].chars().count() > room {
+                row[5] = row[5].chars().take(room - 1).collect::<String>() + "…";
+            }
+        }
+    }
     let mut out = String::new();
     for row in &rows {
         let mut line = String::new();
@@ -292,6 +317,26 @@ fn chain(err: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_table_fits_a_terminal_and_is_whole_in_a_pipe() {
+        let text = "id: t\ntype: TYPE_NOT_SET\nname: A rather long name for a task\ninput_source: {type: ALL_INPUTS}\nworker: {strategy: FULL, user_ids: [maria-lopez, chen-wei, sam-okafor, ann, bob]}\n";
+        let doc = annotask::yaml::parse_task(text.as_bytes()).unwrap();
+        let task = annotask::validate::validate(doc, None).0.unwrap();
+        let tasks = [task];
+        let piped = task_table(&tasks, None);
+        assert!(
+            piped.contains("maria-lopez,chen-wei,sam-okafor,ann,bob"),
+            "{piped}"
+        );
+        assert!(piped.contains("A rather long name for a task"), "{piped}");
+        let fitted = task_table(&tasks, Some(80));
+        assert!(fitted.contains("maria-lopez +4"), "{fitted}");
+        for line in fitted.lines() {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+        assert!(fitted.lines().nth(1).unwrap().ends_with('…'), "{fitted}");
+    }
 
     #[test]
     fn markers_cover_the_token_at_the_column() {
