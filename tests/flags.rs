@@ -198,3 +198,21 @@ fn fish_completes_shells_and_task_ids() {
         .collect();
     assert_eq!(ids, ["alpha"]);
 }
+
+#[test]
+fn global_options_are_kept_apart_in_each_commands_help() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = annotask(dir.path(), &["list", "--help"]).output().unwrap();
+    let help = String::from_utf8(out.stdout).unwrap();
+    let (own, global) = help
+        .split_once("Global options:")
+        .expect("a heading of its own");
+    assert!(
+        own.contains("--worker-user-ids") && !own.contains("--root"),
+        "{help}"
+    );
+    assert!(
+        global.contains("--root") && global.contains("--output"),
+        "{help}"
+    );
+}

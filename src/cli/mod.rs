@@ -26,25 +26,28 @@ mod update;
 mod validate;
 mod watch;
 
+/// The help heading of the options every command takes, kept apart from each command's own.
+const GLOBAL: &str = "Global options";
+
 /// Annotation tasks as YAML files, indexed locally, answered with the hosted Tasks API's JSON.
 #[derive(Debug, Parser)]
 #[command(name = "annotask", version)]
 struct Cli {
     /// The project folder; its task files are in ROOT/tasks [default: the nearest folder, from
     /// the current one up, that holds tasks/ or .annotask/].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     root: Option<PathBuf>,
     /// The index database [default: ROOT/.annotask/index.db].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     db: Option<PathBuf>,
     /// How to print results: `json` prints the hosted API's response bodies.
-    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table, help_heading = GLOBAL)]
     output: Format,
     /// Print only results, problems and errors: no lines about what was written or synced.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     quiet: bool,
     /// When to colour diagnostics: `auto` on a terminal, unless NO_COLOR is set.
-    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = output::ColorChoice::Auto)]
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = output::ColorChoice::Auto, help_heading = GLOBAL)]
     color: output::ColorChoice,
     #[command(subcommand)]
     command: Command,
