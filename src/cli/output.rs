@@ -115,7 +115,9 @@ pub fn human(reports: &[Report], read: impl Fn(&str) -> Option<String>, color: b
             let gutter = " ".repeat(number.len());
             let blue = paint(BLUE);
             if let Some((at, text)) = line {
-                let (before, span) = marked(text, at.column as usize);
+                let (text, column) = clip(text, at.column as usize);
+                let (before, span) = marked(&text, column);
+                let span = span.min(MAX_SNIPPET_CHARS);
                 let _ = writeln!(out, "{blue}{gutter} |{reset}");
                 let _ = writeln!(out, "{blue}{number} |{reset} {text}");
                 let _ = writeln!(
@@ -131,6 +133,30 @@ pub fn human(reports: &[Report], read: impl Fn(&str) -> Option<String>, color: b
         }
     }
     out
+}
+
+/// Source lines are shown at most this long, around the marked column: a minified file's
+/// one huge line would otherwise fill the terminal.
+const MAX_SNIPPET_CHARS: usize = 200;
+
+/// `line` cut to a window around `column`, with `…` where text was left out, and the column
+/// within the window.
+fn clip(line: &str, column: usize) -> (String, usize) {
+    let count = line.chars().count();
+    if count <= MAX_SNIPPET_CHARS {
+        return (line.to_owned(), column);
+    }
+    let start = column.saturating_sub(1).saturating_sub(40).min(count);
+    let mut text: String = line.chars().skip(start).take(MAX_SNIPPET_CHARS).collect();
+    let mut column = column - start;
+    if start > 0 {
+        text.insert(0, '…');
+        column += 1;
+    }
+    if start + MAX_SNIPPET_CHARS < count {
+        text.push('…');
+    }
+    (text, column)
 }
 
 /// The whitespace that lines a marker up under column `column` (1-based, in characters) of
@@ -317,6 +343,17 @@ fn chain(err: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_source_lines_are_clipped_around_the_column() {
+        let line = format!("name: {}", "x".repeat(5000));
+        let (text, column) = clip(&line, 1);
+        assert_eq!((text.chars().count(), column), (201, 1));
+        let (text, column) = clip(&line, 3000);
+        assert_eq!(text.chars().nth(column - 1), Some('x'));
+        assert!(text.starts_with('…') && text.ends_with('…') && text.len() < 300);
+        assert_eq!(clip("id: a", 5), ("id: a".to_owned(), 5));
+    }
 
     #[test]
     fn the_table_fits_a_terminal_and_is_whole_in_a_pipe() {
