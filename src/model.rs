@@ -62,13 +62,45 @@ pub struct TaskDoc {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<Metadata>,
     /// When the task was created (RFC 3339); annotask sets it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "rfc3339"
+    )]
     #[schemars(schema_with = "timestamp_schema")]
     pub created_at: Option<Timestamp>,
     /// When the task last changed (RFC 3339); annotask sets it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "rfc3339"
+    )]
     #[schemars(schema_with = "timestamp_schema")]
     pub modified_at: Option<Timestamp>,
+}
+
+/// An RFC 3339 timestamp, said in words when it is not one. jiff accepts offsets up to ±25:59,
+/// which RFC 3339 (hours 00 to 23) and other readers of the file do not.
+fn rfc3339<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Error> {
+    const EXAMPLE: &str = "not an RFC 3339 timestamp, e.g. 2026-11-29T10:00:00Z";
+    let Some(text) = Option::<Cow<'de, str>>::deserialize(d)? else {
+        return Ok(None);
+    };
+    let offset_hours = text
+        .len()
+        .checked_sub(6)
+        .and_then(|i| text.get(i..))
+        .filter(|tail| tail.starts_with(['+', '-']) && tail.as_bytes()[3] == b':')
+        .and_then(|tail| tail[1..3].parse::<u32>().ok());
+    if offset_hours.is_some_and(|h| h > 23) {
+        return Err(de::Error::custom(format!(
+            "{EXAMPLE}: the offset `{}` is out of range (at most ±23:59)",
+            &text[text.len() - 6..]
+        )));
+    }
+    text.parse()
+        .map(Some)
+        .map_err(|_| de::Error::custom(EXAMPLE))
 }
 
 fn timestamp_schema(_: &mut SchemaGenerator) -> Schema {

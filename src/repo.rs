@@ -73,6 +73,12 @@ pub fn init(root: &Path) -> Result<EditorSettings> {
     }
 }
 
+/// Makes sure the editor files a project's task files point at exist (the state folder and its
+/// copy of the schema), as on a fresh clone, where `.annotask/` is not in git.
+pub fn ensure_editor_files(root: &Path) -> Result<()> {
+    ensure_state_dir(root)
+}
+
 /// Creates the state folder, and keeps its copy of the schema current for editors.
 fn ensure_state_dir(root: &Path) -> Result<()> {
     let state = root.join(STATE_DIR);
@@ -100,6 +106,16 @@ fn modeline(path: &str) -> String {
         "# yaml-language-server: $schema={up}{STATE_DIR}/{}\n",
         schema::FILE_NAME
     )
+}
+
+/// What a write puts in a task file. A new file is canonical; an existing one is edited in
+/// place, so its comments, blank lines and key order survive and `git diff` shows only the
+/// values that changed. A file the editor cannot edit (not a valid task now, or laid out in
+/// ways it does not rewrite) is written canonically.
+fn file_text(path: &str, old: Option<&[u8]>, task: &Task) -> String {
+    old.and_then(|bytes| std::str::from_utf8(bytes).ok())
+        .and_then(|text| crate::yaml::edit(text, Some(files::stem(path)), task))
+        .unwrap_or_else(|| modeline(path) + &crate::yaml::to_yaml(task))
 }
 
 /// Where the index lives unless `--db` says otherwise.
@@ -396,9 +412,17 @@ impl Repo {
     /// the order of the request's tasks. A file the sync would refuse to read is not written:
     /// the write would be acknowledged and never served.
     fn write_files(&self, writes: &[(String, &Task)], placement: Placement) -> Result<()> {
+        let olds: Vec<Option<Vec<u8>>> = writes
+            .iter()
+            .map(|(path, _)| match placement {
+                Placement::New => None,
+                Placement::Replace => files::read(&self.root, path, None).ok(),
+            })
+            .collect();
         let texts: Vec<String> = writes
             .iter()
-            .map(|(path, task)| modeline(path) + &crate::yaml::to_yaml(task))
+            .zip(&olds)
+            .map(|((path, task), old)| file_text(path, old.as_deref(), task))
             .collect();
         let too_large: Vec<Diagnostic> = texts
             .iter()
@@ -421,11 +445,7 @@ impl Repo {
             }]));
         }
         let mut done: Vec<(&str, Option<Vec<u8>>)> = Vec::new();
-        for ((path, _), text) in writes.iter().zip(texts) {
-            let old = match placement {
-                Placement::New => None,
-                Placement::Replace => files::read(&self.root, path, None).ok(),
-            };
+        for (((path, _), text), old) in writes.iter().zip(texts).zip(olds) {
             if let Err(e) = files::write_atomic(&self.root, path, text.as_bytes(), placement) {
                 for (path, old) in done.into_iter().rev() {
                     let _ = match old {

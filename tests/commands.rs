@@ -35,16 +35,29 @@ fn the_schema_command_prints_the_checked_in_schema() {
     );
 }
 
-/// The hooks run `annotask validate` from the root of a repository: it must find tasks/ there.
+/// The hooks run `annotask validate --staged` from the root of a repository: it must find the
+/// staged tasks/ there.
 #[test]
 fn the_pre_commit_hooks_run_validate() {
     let hooks = include_str!("../.pre-commit-hooks.yaml");
-    assert_eq!(hooks.matches("entry: annotask validate\n").count(), 2);
+    assert_eq!(
+        hooks.matches("entry: annotask validate --staged\n").count(),
+        2
+    );
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tasks")).unwrap();
     std::fs::write(dir.path().join("tasks/a.yaml"), "id: a\n").unwrap();
+    let git = |args: &[&str]| {
+        let ok = Command::new("git")
+            .current_dir(dir.path())
+            .args(args)
+            .status();
+        assert!(ok.unwrap().success(), "git {args:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "tasks/a.yaml"]);
     let out = Command::new(BIN)
-        .arg("validate")
+        .args(["validate", "--staged"])
         .current_dir(dir.path())
         .output()
         .unwrap();

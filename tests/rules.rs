@@ -88,11 +88,11 @@ fn valid_documents() {
 fn syntax_and_structure() {
     check(
         "id: [unclosed\n",
-        &["1:5 error id: invalid type: sequence, expected a string"],
+        &["1:14 error id: syntax error: while parsing a flow sequence, expected ',' or ']'"],
     );
     check(
         "id: a\n  b: c\n",
-        &["2:4 error : mapping values are not allowed in this context"],
+        &["2:4 error id: syntax error: mapping values are not allowed in this context"],
     );
     check("id: a\nid: b\n", &["2:1 error id: duplicate key `id`"]);
     check(
@@ -119,7 +119,9 @@ fn syntax_and_structure() {
     );
     check(
         &with("review: {strategy: NONE}", "sample_ms: -1"),
-        &["12:12 error sample_ms: invalid type: integer `-1`, expected u32"],
+        &[
+            "12:12 error sample_ms: invalid type: integer `-1`, expected a whole number from 0 to 4294967295",
+        ],
     );
     check(
         "- a\n",

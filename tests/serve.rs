@@ -620,7 +620,7 @@ fn bad_requests_write_nothing() {
             "POST",
             "/v2/tasks",
             r#"{"tasks": [{"id": "t1", "sample_ms": "fast"}]}"#,
-            "tasks[0].sample_ms: invalid type: string \"fast\", expected u32",
+            "tasks[0].sample_ms: invalid type: string \"fast\", expected a whole number from 0 to 4294967295",
         ),
         (
             "POST",
@@ -916,5 +916,32 @@ fn official_python_client() {
         server.task_files().len(),
         4,
         "the client cleaned up after itself"
+    );
+}
+
+#[test]
+fn patch_edits_the_file_in_place() {
+    let server = Served::start();
+    let original = "# Reviewed weekly.\nid: commented   # keep me\ntype: TYPE_NOT_SET\nname: Old name  # shown in lists\n\ninput_source:\n  type: ALL_INPUTS\nmodified_at: 2026-11-29T10:00:00Z\n";
+    let file = server.tasks_dir().join("commented.yaml");
+    fs::write(&file, original).unwrap();
+    eventually("the watcher indexes the new file", || {
+        server.call("GET", "/v2/tasks/commented", None).0 == 200
+    });
+    let patch = json!({"action": "overwrite", "tasks": [{
+        "id": "commented", "type": "TYPE_NOT_SET", "name": "New name",
+        "input_source": {"type": "ALL_INPUTS"},
+    }]});
+    server.ok("PATCH", "/v2/tasks", Some(&patch.to_string()));
+    let written = fs::read_to_string(&file).unwrap();
+    let modified = written
+        .lines()
+        .find(|l| l.starts_with("modified_at: "))
+        .unwrap();
+    assert_eq!(
+        written,
+        original
+            .replace("name: Old name  #", "name: New name  #")
+            .replace("modified_at: 2026-11-29T10:00:00Z", modified)
     );
 }

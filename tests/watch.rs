@@ -562,10 +562,16 @@ fn links_are_reported_not_followed_as_a_full_sync_does() {
     project.write("outside/o.yaml", &task("o", "changed"));
     project.write("tasks/b.yaml", &task("b", "b"));
     wait_until("a later change shows", || project.name("b").is_some());
-    assert!(project.name("o").is_none(), "a linked folder is not followed");
+    assert!(
+        project.name("o").is_none(),
+        "a linked folder is not followed"
+    );
     let reports = project.json(&["status"])["reports"].to_string();
     assert!(reports.contains("symbolic link"), "{reports}");
-    assert!(!reports.contains("root:"), "nothing behind the link is read");
+    assert!(
+        !reports.contains("root:"),
+        "nothing behind the link is read"
+    );
     assert_eq!(project.state(None), project.fresh_state());
     assert!(watch.stop().success());
 }

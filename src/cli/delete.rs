@@ -10,6 +10,7 @@ use super::{Format, Global, Outcome, output, read_body};
 #[command(group = clap::ArgGroup::new("which").required(true).args(["ids", "file"]))]
 pub struct Args {
     /// The ids of the tasks to delete.
+    #[arg(value_parser = super::list::task_id)]
     ids: Vec<String>,
     /// A DeleteTasks body instead, JSON or YAML: {"ids": [...]}; `-` reads stdin.
     #[arg(short = 'f', long = "file", conflicts_with = "ids")]

@@ -7,6 +7,7 @@ use super::{Format, Global, Outcome, output};
 #[derive(Debug, clap::Args)]
 pub struct Args {
     /// The task's id.
+    #[arg(value_parser = super::list::task_id)]
     id: String,
 }
 

@@ -7,14 +7,14 @@ use super::{Format, Global, Outcome, output};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Only tasks with this worker (repeatable: any of them).
-    #[arg(long = "worker-user-ids", value_name = "USER")]
+    /// Only tasks with this worker (repeatable, or comma-separated: any of them).
+    #[arg(long = "worker-user-ids", value_name = "USER", value_delimiter = ',')]
     worker_user_ids: Vec<String>,
-    /// Only tasks with this reviewer (repeatable: any of them).
-    #[arg(long = "review-user-ids", value_name = "USER")]
+    /// Only tasks with this reviewer (repeatable, or comma-separated: any of them).
+    #[arg(long = "review-user-ids", value_name = "USER", value_delimiter = ',')]
     review_user_ids: Vec<String>,
-    /// Only these tasks (repeatable).
-    #[arg(long = "ids", value_name = "ID")]
+    /// Only these tasks (repeatable, or comma-separated).
+    #[arg(long = "ids", value_name = "ID", value_delimiter = ',', value_parser = task_id)]
     ids: Vec<String>,
     /// The page, counting from 1.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
@@ -22,6 +22,21 @@ pub struct Args {
     /// Tasks per page.
     #[arg(long, default_value_t = DEFAULT_PER_PAGE, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_PER_PAGE)))]
     per_page: u32,
+}
+
+/// Whether any task follows this page: the one at the next position, as a page of one.
+fn more_after(repo: &annotask::repo::Repo, query: &ListQuery) -> anyhow::Result<bool> {
+    let next = ListQuery {
+        page: query.page.saturating_mul(query.per_page).saturating_add(1),
+        per_page: 1,
+        ..query.clone()
+    };
+    Ok(!repo.list(&next)?.is_empty())
+}
+
+/// An id that no task can have is a usage error, not an empty answer.
+pub fn task_id(text: &str) -> Result<String, String> {
+    annotask::validate::check_id(text).map(|()| text.to_owned())
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
@@ -48,7 +63,18 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             });
         }
         Format::Yaml => output::structured(Format::Yaml, &repo.list(&query)?),
-        Format::Table => print!("{}", output::task_table(&repo.list(&query)?)),
+        Format::Table => {
+            let tasks = repo.list(&query)?;
+            print!("{}", output::task_table(&tasks, output::terminal_width()));
+            if tasks.len() == query.per_page as usize && more_after(&repo, &query)? {
+                eprintln!(
+                    "page {}: {}; more with --page {}",
+                    query.page,
+                    output::count(tasks.len() as u64, "task"),
+                    query.page + 1
+                );
+            }
+        }
     }
     Ok(Outcome::Success)
 }

@@ -18,6 +18,7 @@ mod get;
 mod list;
 mod output;
 mod progress;
+mod project;
 mod serve;
 mod status;
 mod sync;
@@ -25,19 +26,29 @@ mod update;
 mod validate;
 mod watch;
 
+/// The help heading of the options every command takes, kept apart from each command's own.
+const GLOBAL: &str = "Global options";
+
 /// Annotation tasks as YAML files, indexed locally, answered with the hosted Tasks API's JSON.
 #[derive(Debug, Parser)]
 #[command(name = "annotask", version)]
 struct Cli {
-    /// The project folder; its task files are in ROOT/tasks.
-    #[arg(long, global = true, default_value = ".")]
-    root: PathBuf,
+    /// The project folder; its task files are in ROOT/tasks [default: the nearest folder, from
+    /// the current one up, that holds tasks/ or .annotask/].
+    #[arg(long, global = true, help_heading = GLOBAL)]
+    root: Option<PathBuf>,
     /// The index database [default: ROOT/.annotask/index.db].
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     db: Option<PathBuf>,
     /// How to print results: `json` prints the hosted API's response bodies.
-    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table)]
+    #[arg(short, long, global = true, value_enum, default_value_t = Format::Table, help_heading = GLOBAL)]
     output: Format,
+    /// Print only results, problems and errors: no lines about what was written or synced.
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
+    quiet: bool,
+    /// When to colour diagnostics: `auto` on a terminal, unless NO_COLOR is set.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = output::ColorChoice::Auto, help_heading = GLOBAL)]
+    color: output::ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -54,20 +65,39 @@ enum Command {
     /// Create the tasks folder and the .annotask state folder.
     Init,
     /// Check task files and print every problem; exit 1 if any file has an error.
+    #[command(
+        after_help = "Examples:\n  annotask validate\n  annotask validate tasks/birds.yaml --format github\n  annotask validate --staged    # what a commit would hold"
+    )]
     Validate(validate::Args),
     /// Bring the index up to date with the task files.
     Sync,
     /// Create tasks from a PostTasks body: {"tasks": [...]}.
+    #[command(
+        after_help = "Examples:\n  annotask create -f body.json\n  echo '{\"tasks\": [{\"id\": \"cats\", \"type\": \"TYPE_NOT_SET\", \"input_source\": {\"type\": \"ALL_INPUTS\"}}]}' | annotask create -f -"
+    )]
     Create(create::Args),
     /// Print one task.
+    #[command(
+        after_help = "Examples:\n  annotask get annotate-birds-weighted\n  annotask get annotate-birds-weighted -o json"
+    )]
     Get(get::Args),
     /// List tasks, a page at a time, ordered by id.
+    #[command(
+        after_help = "Examples:\n  annotask list --worker-user-ids chen-wei,maria-lopez\n  annotask list --review-user-ids sam-okafor -o json --page 2"
+    )]
     List(list::Args),
     /// Overwrite tasks from a PatchTasks body: {"action": "overwrite", "tasks": [...]}.
+    #[command(
+        after_help = "Examples:\n  annotask update -f patch.json    # edits each file in place, comments kept"
+    )]
     Update(update::Args),
     /// Delete tasks and their files.
+    #[command(
+        after_help = "Examples:\n  annotask delete annotate-street-cats\n  annotask delete -f body.json    # {\"ids\": [...]}"
+    )]
     Delete(delete::Args),
     /// Serve the hosted Tasks API on a local address, answered from the task files.
+    #[command(after_help = "Examples:\n  annotask serve\n  annotask serve --addr :8081")]
     Serve(serve::Args),
     /// Keep the index current while task files change, printing each change, until Ctrl-C.
     Watch(watch::Args),
@@ -78,6 +108,12 @@ enum Command {
     /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
 }
+
+/// What clap's fish script leaves to files: the shells of `completions`, and task ids (from
+/// the index, through `list`) for `get` and `delete`.
+const FISH_EXTRAS: &str = r#"complete -c annotask -n "__fish_annotask_using_subcommand completions" -f -a "bash zsh fish elvish powershell"
+complete -c annotask -n "__fish_annotask_using_subcommand get; or __fish_annotask_using_subcommand delete" -f -a "(annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | string split -f1 ' ')"
+"#;
 
 /// How a command ended, when it did not fail outright.
 pub enum Outcome {
@@ -120,10 +156,19 @@ pub fn run() -> ExitCode {
     if !matches!(cli.command, Command::Serve(_)) {
         end_quietly_on_closed_pipe();
     }
+    output::choose(cli.color, cli.quiet);
+    let format = cli.output;
+    let root = match resolve_root(cli.root, &cli.command) {
+        Ok(root) => root,
+        Err(err) => {
+            output::error(format, &err);
+            return ExitCode::from(1);
+        }
+    };
     let ctx = Global {
-        root: cli.root,
+        root,
         db: cli.db,
-        format: cli.output,
+        format,
     };
     let result = match cli.command {
         Command::Init => init(&ctx),
@@ -143,6 +188,9 @@ pub fn run() -> ExitCode {
         }
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "annotask", &mut io::stdout());
+            if shell == clap_complete::Shell::Fish {
+                print!("{FISH_EXTRAS}");
+            }
             Ok(Outcome::Success)
         }
     };
@@ -168,9 +216,44 @@ fn end_quietly_on_closed_pipe() {
     }
 }
 
+/// The project folder: `--root`, else the nearest one found upward. `init` makes the current
+/// folder a project, unless it lies inside another one; `validate` of named paths, `schema` and
+/// `completions` need no project.
+fn resolve_root(root: Option<PathBuf>, command: &Command) -> anyhow::Result<PathBuf> {
+    if let Some(root) = root {
+        return Ok(root);
+    }
+    let found = project::find();
+    match command {
+        Command::Init => match found {
+            Some(project) if project != Path::new(".") => Err(project::nested(&project)),
+            _ => Ok(PathBuf::from(".")),
+        },
+        Command::Schema | Command::Completions { .. } => Ok(PathBuf::from(".")),
+        Command::Validate(args) if args.has_paths() => Ok(found.unwrap_or_else(|| ".".into())),
+        _ => found.ok_or_else(project::outside),
+    }
+}
+
 fn init(ctx: &Global) -> anyhow::Result<Outcome> {
     let editor = repo::init(&ctx.root)?;
-    if ctx.format == Format::Table {
+    if ctx.format != Format::Table {
+        // What was set up, with the API's status object, for scripts.
+        let (state, path) = match &editor {
+            EditorSettings::Written(path) => ("written", path),
+            EditorSettings::Present(path) => ("present", path),
+            EditorSettings::LeftAlone(path) => ("left_alone", path),
+        };
+        let result = serde_json::json!({
+            "status": annotask::api::ok(),
+            "root": ctx.root,
+            "tasks_dir": ctx.root.join(annotask::files::TASKS_DIR),
+            "schema": ctx.root.join(repo::STATE_DIR).join(annotask::schema::FILE_NAME),
+            "editor_settings": {"path": path, "state": state},
+        });
+        output::structured(ctx.format, &result);
+    }
+    if ctx.format == Format::Table && !output::quiet() {
         println!(
             "ready: put task files in {}",
             ctx.root.join(annotask::files::TASKS_DIR).display()
@@ -210,6 +293,11 @@ fn read_body<T: serde::de::DeserializeOwned>(file: &Path) -> anyhow::Result<(T, 
     if bytes.len() as u64 > MAX_BODY_BYTES {
         anyhow::bail!("{name} is larger than {MAX_BODY_BYTES} bytes");
     }
+    let name = if name == "-" {
+        "<stdin>".to_owned()
+    } else {
+        name
+    };
     let body = yaml::parse_body::<T>(&bytes).map_err(|d| annotask::Error::bad_body(&name, d))?;
     Ok((body, bytes, name))
 }

@@ -35,7 +35,40 @@ pub fn diagnostic(file: &str, d: &Diagnostic) -> String {
 /// Whether to colour stdout: only on a terminal, and never when `NO_COLOR` is set
 /// (<https://no-color.org>).
 pub fn color() -> bool {
-    std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    match CHOICES.get().map_or(ColorChoice::Auto, |c| c.color) {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
+/// `--color`: `auto` colours a terminal unless NO_COLOR is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The output choices of the global flags, set once at start.
+struct Choices {
+    color: ColorChoice,
+    quiet: bool,
+}
+
+static CHOICES: std::sync::OnceLock<Choices> = std::sync::OnceLock::new();
+
+pub fn choose(color: ColorChoice, quiet: bool) {
+    let _ = CHOICES.set(Choices { color, quiet });
+}
+
+/// `-q`: no progress chatter on success (what was written, sync counts); results, problems
+/// and errors are still printed.
+pub fn quiet() -> bool {
+    CHOICES.get().is_some_and(|c| c.quiet)
 }
 
 const RESET: &str = "\x1b[0m";
@@ -82,7 +115,9 @@ pub fn human(reports: &[Report], read: impl Fn(&str) -> Option<String>, color: b
             let gutter = " ".repeat(number.len());
             let blue = paint(BLUE);
             if let Some((at, text)) = line {
-                let (before, span) = marked(text, at.column as usize);
+                let (text, column) = clip(text, at.column as usize);
+                let (before, span) = marked(&text, column);
+                let span = span.min(MAX_SNIPPET_CHARS);
                 let _ = writeln!(out, "{blue}{gutter} |{reset}");
                 let _ = writeln!(out, "{blue}{number} |{reset} {text}");
                 let _ = writeln!(
@@ -100,9 +135,33 @@ pub fn human(reports: &[Report], read: impl Fn(&str) -> Option<String>, color: b
     out
 }
 
+/// Source lines are shown at most this long, around the marked column: a minified file's
+/// one huge line would otherwise fill the terminal.
+const MAX_SNIPPET_CHARS: usize = 200;
+
+/// `line` cut to a window around `column`, with `…` where text was left out, and the column
+/// within the window.
+fn clip(line: &str, column: usize) -> (String, usize) {
+    let count = line.chars().count();
+    if count <= MAX_SNIPPET_CHARS {
+        return (line.to_owned(), column);
+    }
+    let start = column.saturating_sub(1).saturating_sub(40).min(count);
+    let mut text: String = line.chars().skip(start).take(MAX_SNIPPET_CHARS).collect();
+    let mut column = column - start;
+    if start > 0 {
+        text.insert(0, '…');
+        column += 1;
+    }
+    if start + MAX_SNIPPET_CHARS < count {
+        text.push('…');
+    }
+    (text, column)
+}
+
 /// The whitespace that lines a marker up under column `column` (1-based, in characters) of
 /// `line`, keeping its tabs, and the width of the token that starts there.
-fn marked(line: &str, column: usize) -> (String, usize) {
+pub fn marked(line: &str, column: usize) -> (String, usize) {
     let chars: Vec<char> = line.chars().collect();
     let start = column.saturating_sub(1).min(chars.len());
     let before = chars[..start]
@@ -139,11 +198,17 @@ fn marked(line: &str, column: usize) -> (String, usize) {
 /// What a sync did, in one line.
 pub fn sync_line(summary: &Summary, invalid: usize, tasks: u64) -> String {
     format!(
-        "{} added, {} updated, {} removed, {invalid} invalid; {tasks} tasks indexed",
+        "{} added, {} updated, {} removed, {invalid} invalid; {} indexed",
         summary.added.len(),
         summary.updated.len(),
         summary.removed.len(),
+        count(tasks, "task"),
     )
+}
+
+/// `1 task`, `2 tasks`.
+pub fn count(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 pub fn reports(reports: &[Report]) -> String {
@@ -180,12 +245,29 @@ pub fn written(format: Format, tasks: Vec<Task>, line: impl Fn(&Task) -> String)
             tasks,
         }),
         Format::Yaml => structured(Format::Yaml, &tasks),
+        Format::Table if quiet() => {}
         Format::Table => tasks.iter().for_each(|task| println!("{}", line(task))),
     }
 }
 
-/// One line per task: what a person scanning a list needs.
-pub fn task_table(tasks: &[Task]) -> String {
+/// The width of the terminal standard output is, or `None` in a pipe (which gets full values).
+pub fn terminal_width() -> Option<usize> {
+    if !std::io::stdout().is_terminal() {
+        return None;
+    }
+    terminal_size::terminal_size().map(|(terminal_size::Width(w), _)| w as usize)
+}
+
+/// One line per task: what a person scanning a list needs. Given a terminal's `width`, user
+/// lists that do not fit are shortened (`maria-lopez +4`) and the name cut to what is left,
+/// so that NAME never falls off the line.
+pub fn task_table(tasks: &[Task], width: Option<usize>) -> String {
+    let users = |ids: &[String]| match (width, ids) {
+        (Some(_), [first, rest @ ..]) if !rest.is_empty() && join_or_dash(ids).len() > 24 => {
+            format!("{first} +{}", rest.len())
+        }
+        _ => join_or_dash(ids),
+    };
     let mut rows = vec![["ID", "TYPE", "STATUS", "WORKERS", "REVIEWERS", "NAME"].map(String::from)];
     for task in tasks {
         let doc = task.doc();
@@ -193,14 +275,23 @@ pub fn task_table(tasks: &[Task]) -> String {
             task.id().to_owned(),
             doc.task_type.map_or("-".into(), |t| t.to_string()),
             task.status().name().to_owned(),
-            join_or_dash(task.worker_ids()),
-            join_or_dash(task.reviewer_ids()),
+            users(task.worker_ids()),
+            users(task.reviewer_ids()),
             doc.name.clone().unwrap_or_default(),
         ]);
     }
     let widths: Vec<usize> = (0..6)
         .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
         .collect();
+    if let Some(width) = width {
+        let before_name: usize = widths[..5].iter().map(|w| w + 2).sum();
+        let room = width.saturating_sub(before_name).max(8);
+        for row in rows.iter_mut().skip(1) {
+            if row[5].chars().count() > room {
+                row[5] = row[5].chars().take(room - 1).collect::<String>() + "…";
+            }
+        }
+    }
     let mut out = String::new();
     for row in &rows {
         let mut line = String::new();
@@ -252,6 +343,37 @@ fn chain(err: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_source_lines_are_clipped_around_the_column() {
+        let line = format!("name: {}", "x".repeat(5000));
+        let (text, column) = clip(&line, 1);
+        assert_eq!((text.chars().count(), column), (201, 1));
+        let (text, column) = clip(&line, 3000);
+        assert_eq!(text.chars().nth(column - 1), Some('x'));
+        assert!(text.starts_with('…') && text.ends_with('…') && text.len() < 300);
+        assert_eq!(clip("id: a", 5), ("id: a".to_owned(), 5));
+    }
+
+    #[test]
+    fn the_table_fits_a_terminal_and_is_whole_in_a_pipe() {
+        let text = "id: t\ntype: TYPE_NOT_SET\nname: A rather long name for a task\ninput_source: {type: ALL_INPUTS}\nworker: {strategy: FULL, user_ids: [maria-lopez, chen-wei, sam-okafor, ann, bob]}\n";
+        let doc = annotask::yaml::parse_task(text.as_bytes()).unwrap();
+        let task = annotask::validate::validate(doc, None).0.unwrap();
+        let tasks = [task];
+        let piped = task_table(&tasks, None);
+        assert!(
+            piped.contains("maria-lopez,chen-wei,sam-okafor,ann,bob"),
+            "{piped}"
+        );
+        assert!(piped.contains("A rather long name for a task"), "{piped}");
+        let fitted = task_table(&tasks, Some(80));
+        assert!(fitted.contains("maria-lopez +4"), "{fitted}");
+        for line in fitted.lines() {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+        assert!(fitted.lines().nth(1).unwrap().ends_with('…'), "{fitted}");
+    }
 
     #[test]
     fn markers_cover_the_token_at_the_column() {

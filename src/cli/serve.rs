@@ -10,9 +10,9 @@ use super::{Global, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Where to listen, IP:PORT; port 0 picks a free port. Beyond loopback, an API key is
-    /// required.
-    #[arg(long, default_value = server::DEFAULT_ADDR)]
+    /// Where to listen, IP:PORT, `localhost:PORT` or `:PORT` (both loopback); port 0 picks a
+    /// free port. Beyond loopback, an API key is required.
+    #[arg(long, default_value = server::DEFAULT_ADDR, value_parser = parse_addr)]
     addr: SocketAddr,
     /// Require `Authorization: Key KEY` on every request.
     #[arg(
@@ -22,6 +22,23 @@ pub struct Args {
         hide_env_values = true
     )]
     api_key: Option<String>,
+}
+
+/// `:8081` and `localhost:8081` mean loopback, as they do for most servers' flags; `localhost`
+/// is not looked up, so it never resolves beyond this machine.
+fn parse_addr(text: &str) -> Result<SocketAddr, String> {
+    let port = text
+        .strip_prefix(':')
+        .or_else(|| text.strip_prefix("localhost:"));
+    match port {
+        Some(port) => port
+            .parse::<u16>()
+            .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+            .map_err(|_| format!("`{port}` is not a port number (0 to 65535)")),
+        None => text.parse().map_err(|_| {
+            "expected IP:PORT, localhost:PORT or :PORT, e.g. 127.0.0.1:8080".to_owned()
+        }),
+    }
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {

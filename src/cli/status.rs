@@ -54,8 +54,8 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
                 }
             };
             println!(
-                "{} tasks indexed; {} with errors, {} with warnings only",
-                status.tasks,
+                "{} indexed; {} with errors, {} with warnings only",
+                output::count(status.tasks, "task"),
                 files(status.invalid),
                 files(reports.len() - status.invalid)
             );

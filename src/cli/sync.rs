@@ -22,10 +22,12 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
         Format::Table => {
             let read = |file: &str| std::fs::read_to_string(repo.root().join(file)).ok();
             print!("{}", output::human(&invalid, read, output::color()));
-            println!(
-                "{}",
-                output::sync_line(&summary, invalid.len(), repo.index().task_count()?)
-            );
+            if !output::quiet() {
+                println!(
+                    "{}",
+                    output::sync_line(&summary, invalid.len(), repo.index().task_count()?)
+                );
+            }
         }
         format => output::structured(
             format,

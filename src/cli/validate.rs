@@ -20,6 +20,10 @@ pub struct Args {
     /// How to print problems [default: human, or json with `-o json`].
     #[arg(long, value_enum)]
     format: Option<Style>,
+    /// Check what would be committed: the task files staged in git's index, as staged, so an
+    /// untracked draft does not block a commit (the pre-commit hook's mode).
+    #[arg(long, conflicts_with = "paths")]
+    staged: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -39,9 +43,29 @@ struct Summary<'a> {
     reports: &'a [Report],
 }
 
+impl Args {
+    /// Whether paths were named, so that no project is needed.
+    pub fn has_paths(&self) -> bool {
+        !self.paths.is_empty()
+    }
+}
+
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let mut targets = Vec::new();
-    let paths = if args.paths.is_empty() {
+    let staged = args
+        .staged
+        .then(|| Staged::checkout(&global.root))
+        .transpose()?;
+    let base = staged.as_ref().map_or_else(PathBuf::new, |s| s.dir.clone());
+    let named = args.has_paths();
+    // Validate opens no index, but editors need the schema the task files point at. A project
+    // that cannot take it (read-only) is still validated.
+    if super::project::is_project(&global.root) {
+        let _ = annotask::repo::ensure_editor_files(&global.root);
+    }
+    let paths = if staged.is_some() {
+        vec![PathBuf::from(files::TASKS_DIR)]
+    } else if args.paths.is_empty() {
         // `./tasks/a.yaml` reads worse than `tasks/a.yaml` in every message.
         vec![if global.root == Path::new(".") {
             PathBuf::from(files::TASKS_DIR)
@@ -52,11 +76,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         args.paths
     };
     for path in &paths {
-        targets.extend(task_files(path)?);
+        let found = task_files(&base, path)?;
+        if found.is_empty() && path.is_dir() && named {
+            anyhow::bail!("no task files under {} (*.yaml or *.yml)", path.display());
+        }
+        targets.extend(found);
     }
     let mut claims: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut reports = Vec::new();
-    sync::load_all(Path::new(""), targets.clone(), |loaded: Loaded| {
+    sync::load_all(&base, targets.clone(), |loaded: Loaded| {
         if let Some(id) = &loaded.claim {
             claims
                 .entry(id.clone())
@@ -74,7 +102,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         for path in paths {
             let others: Vec<String> = paths.iter().filter(|p| *p != path).cloned().collect();
             let mut d = sync::conflict_diagnostic(id, &others);
-            let bytes = files::read(Path::new(""), path, None).unwrap_or_default();
+            let bytes = files::read(&base, path, None).unwrap_or_default();
             annotask::yaml::locate(&bytes, std::slice::from_mut(&mut d));
             if let Some(report) = reports.iter_mut().find(|r| &r.file == path) {
                 report.diagnostics.push(d);
@@ -95,14 +123,18 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     match (style, global.format) {
         (Style::Human, Format::Yaml) => output::structured(Format::Yaml, &summary),
         (Style::Human, _) => {
-            let read = |file: &str| std::fs::read_to_string(file).ok();
+            let read = |file: &str| std::fs::read_to_string(base.join(file)).ok();
             print!("{}", output::human(&reports, read, output::color()));
-            println!("{} files checked, {invalid} invalid", targets.len());
+            if !output::quiet() {
+                println!("{}, {invalid} invalid", files_checked(targets.len()));
+            }
         }
         (Style::Json, _) => output::json(&summary),
         (Style::Github, _) => {
-            print!("{}", github(&reports));
-            println!("{} files checked, {invalid} invalid", targets.len());
+            print!("{}", github(&base, &reports));
+            if !output::quiet() {
+                println!("{}, {invalid} invalid", files_checked(targets.len()));
+            }
         }
     }
     Ok(if invalid > 0 {
@@ -112,9 +144,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     })
 }
 
+fn files_checked(n: usize) -> String {
+    format!("{n} file{} checked", if n == 1 { "" } else { "s" })
+}
+
 /// GitHub's workflow commands: `::error file=F,line=L,col=C,title=FIELD::MESSAGE`, one per
 /// problem, which the Actions runner turns into annotations on the files.
-fn github(reports: &[Report]) -> String {
+fn github(base: &Path, reports: &[Report]) -> String {
     // Values are escaped as the runner expects; properties escape `:` and `,` as well.
     let data = |s: &str| {
         s.replace('%', "%25")
@@ -122,12 +158,25 @@ fn github(reports: &[Report]) -> String {
             .replace('\n', "%0A")
     };
     let property = |s: &str| data(s).replace(':', "%3A").replace(',', "%2C");
+    let text = |file: &str| std::fs::read_to_string(base.join(file)).ok();
     let mut out = String::new();
     for report in reports {
         for d in &report.diagnostics {
             let mut props = format!("file={}", property(&report.file));
             if let Some(at) = d.location {
                 props.push_str(&format!(",line={},col={}", at.line, at.column));
+                // The span the human format marks, so the annotation covers the same text.
+                if let Some(line) = text(&report.file)
+                    .as_deref()
+                    .and_then(|t| t.lines().nth(at.line as usize - 1))
+                {
+                    let width = output::marked(line, at.column as usize).1;
+                    props.push_str(&format!(
+                        ",endLine={},endColumn={}",
+                        at.line,
+                        at.column as usize + width - 1
+                    ));
+                }
             }
             let title = if d.field.is_empty() {
                 "annotask"
@@ -145,13 +194,62 @@ fn github(reports: &[Report]) -> String {
     out
 }
 
-/// A file named on the command line is checked whatever its name; a folder, for its task files.
-fn task_files(path: &Path) -> anyhow::Result<Vec<DiskFile>> {
-    let name = path.to_string_lossy().into_owned();
-    if path.is_dir() {
-        return Ok(files::walk(Path::new(""), &name));
+/// The task files of git's index, checked out into a temporary folder (`git checkout-index`),
+/// so `--staged` reads exactly what a commit would hold; removed when dropped.
+struct Staged {
+    dir: PathBuf,
+}
+
+impl Staged {
+    fn checkout(root: &Path) -> anyhow::Result<Staged> {
+        let dir = std::env::temp_dir().join(format!("annotask-staged-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join(files::TASKS_DIR))
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        let staged = Staged { dir };
+        let git = |args: &[&str]| {
+            let out = std::process::Command::new("git")
+                .current_dir(root)
+                .args(args)
+                .output()
+                .context("cannot run git")?;
+            anyhow::ensure!(
+                out.status.success(),
+                "git {}: {}",
+                args.join(" "),
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+            Ok(out.stdout)
+        };
+        let listed = git(&["ls-files", "-z", "--cached", "--", files::TASKS_DIR])?;
+        let prefix = format!("--prefix={}/", staged.dir.display());
+        let paths: Vec<&str> = std::str::from_utf8(&listed)
+            .context("git listed a path that is not UTF-8")?
+            .split('\0')
+            .filter(|p| !p.is_empty())
+            .collect();
+        for chunk in paths.chunks(1000) {
+            let mut args = vec!["checkout-index", "--force", &prefix, "--"];
+            args.extend_from_slice(chunk);
+            git(&args)?;
+        }
+        Ok(staged)
     }
-    files::stat(Path::new(""), &name)
+}
+
+impl Drop for Staged {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A file named on the command line is checked whatever its name; a folder, for its task files.
+fn task_files(base: &Path, path: &Path) -> anyhow::Result<Vec<DiskFile>> {
+    let name = path.to_string_lossy().into_owned();
+    if base.join(path).is_dir() {
+        return Ok(files::walk(base, &name));
+    }
+    files::stat(base, &name)
         .map(|f| vec![f])
         .with_context(|| format!("{name}: no such file"))
 }

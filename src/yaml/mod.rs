@@ -9,7 +9,10 @@
 //! of every key and value, to place each diagnostic on the offending key.
 
 mod core;
+mod edit;
 mod fast;
+
+pub use edit::edit;
 
 use std::collections::{HashMap, HashSet};
 
@@ -87,6 +90,26 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Diagnostic> {
         .iter()
         .find(|b| !b.is_ascii_whitespace())
         .is_some_and(|b| *b == b'{' || *b == b'[');
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    let list = first == Some(&b'[')
+        || (!json
+            && first == Some(&b'-')
+            && bytes
+                .iter()
+                .skip_while(|b| b.is_ascii_whitespace())
+                .nth(1)
+                .is_some_and(|b| b.is_ascii_whitespace()));
+    if list {
+        let at = location_of_byte(
+            bytes,
+            bytes.len() - bytes.iter().skip_while(|b| b.is_ascii_whitespace()).count(),
+        );
+        return Err(
+            Diagnostic::error("", "the body is a list; a request body is an object")
+                .hint("wrap the tasks in an object: {\"tasks\": [...]}")
+                .at(at),
+        );
+    }
     parse_document(bytes, if json { Format::Json } else { Format::Yaml })
 }
 
@@ -122,12 +145,133 @@ fn parse_document<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T
             Some(doc) => Ok(doc),
             None => {
                 let text = core::to_libyaml(text)?;
-                yaml_serde::from_str(&text).map_err(|e| yaml_error(&e))
+                yaml_serde::from_str(&text).map_err(|e| yaml_decode_error::<T>(&text, &e))
             }
         },
         Format::Json => from_json(text),
     };
-    result.map_err(|d| relocate(text, d))
+    result.map_err(|d| shorten(relocate(text, d)))
+}
+
+/// A YAML decoding error, told as a syntax error when the text is not YAML at all (serde may
+/// meet a wrong type before the parser reaches the broken syntax), and with the field path
+/// where decoding stopped when serde's message has none.
+fn yaml_decode_error<T: DeserializeOwned>(text: &str, e: &yaml_serde::Error) -> Diagnostic {
+    if let Some(d) = syntax_error(text, e) {
+        return d;
+    }
+    let mut d = yaml_error(e);
+    // Not for whole-document problems (alias bombs, nesting, several documents).
+    if d.field.is_empty() && !d.message.starts_with("the ") {
+        let de = yaml_serde::Deserializer::from_str(text);
+        if let Err(e) = serde_path_to_error::deserialize::<_, T>(de) {
+            let path = e.path().to_string();
+            if path != "." && !path.is_empty() {
+                d.field = path;
+                d.location = None;
+            }
+        }
+    }
+    d
+}
+
+/// The first syntax error of a text that is not well-formed YAML, on the key it is under.
+fn syntax_error(text: &str, e: &yaml_serde::Error) -> Option<Diagnostic> {
+    let message = e.to_string();
+    // libyaml says where an unterminated quote starts; saphyr only where the text ends.
+    if let Some(rest) = message
+        .split("while scanning a quoted scalar at line ")
+        .nth(1)
+    {
+        let (line, column) = rest.split_once(" column ")?;
+        let at = Location {
+            line: line.trim().parse().ok()?,
+            column: column.trim().parse().ok()?,
+        };
+        return Some(
+            Diagnostic::error(key_on_line(text, at.line), "unterminated quoted string")
+                .hint("close the string with the quote it opens with")
+                .at(at),
+        );
+    }
+    let mut parser = Parser::new_from_str(text);
+    loop {
+        match parser.next_event()? {
+            Ok((Event::StreamEnd, _)) => return None,
+            Ok(_) => {}
+            Err(scan) => {
+                let mark = scan.marker();
+                let mut at = Location {
+                    line: mark.line() as u32,
+                    column: mark.col() as u32 + 1,
+                };
+                // An error at the end of the text is about its last line.
+                let lines = text.lines().count() as u32;
+                if at.line > lines && lines > 0 {
+                    let last = text.lines().last().unwrap_or_default();
+                    at = Location {
+                        line: lines,
+                        column: last.chars().count() as u32 + 1,
+                    };
+                }
+                return Some(
+                    Diagnostic::error(
+                        key_on_line(text, at.line),
+                        format!("syntax error: {}", scan.info()),
+                    )
+                    .at(at),
+                );
+            }
+        }
+    }
+}
+
+/// The field path of the key on (or nearest above) a line, from what parses before it.
+fn key_on_line(text: &str, line: u32) -> String {
+    let spans = SpanMap::build(text);
+    spans
+        .starts
+        .iter()
+        .filter(|(path, at)| at.line <= line && !path.ends_with(']'))
+        .max_by_key(|(path, at)| (at.line, at.column, std::cmp::Reverse(path.len())))
+        .map(|(path, _)| path.clone())
+        .unwrap_or_default()
+}
+
+/// Inputs quoted in a message are cut to about 200 bytes, so that a huge value never comes
+/// back as a huge error.
+const MAX_ECHO_BYTES: usize = 200;
+
+fn shorten(mut d: Diagnostic) -> Diagnostic {
+    d.message = shorten_quoted(&d.message);
+    d.field = shorten_quoted(&d.field);
+    d.hint = d.hint.as_deref().map(shorten_quoted);
+    d
+}
+
+fn shorten_quoted(text: &str) -> String {
+    if text.len() <= MAX_ECHO_BYTES {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(MAX_ECHO_BYTES * 2);
+    let mut run = 0;
+    let mut cut = false;
+    for c in text.chars() {
+        if matches!(c, '`' | '"') {
+            run = 0;
+            cut = false;
+            out.push(c);
+            continue;
+        }
+        run += c.len_utf8();
+        if run <= MAX_ECHO_BYTES {
+            out.push(c);
+        } else if !cut {
+            out.push('…');
+            cut = true;
+        }
+    }
+    out
 }
 
 /// Deeper `[`/`{` nesting than any task needs. libyaml keeps a possible key per open bracket
@@ -397,6 +541,10 @@ fn serde_message(field: &str, message: &str) -> Diagnostic {
         && let [name, expected @ ..] = names.as_slice()
     {
         let d = Diagnostic::error(join(field, name), format!("unknown key `{name}`"));
+        if field.is_empty() && expected.contains(&"tasks") && TASK_KEYS.contains(name) {
+            return d
+                .hint("this looks like a task file; a request body wraps tasks in `tasks: [...]`");
+        }
         return match did_you_mean(name, expected.iter().copied()) {
             Some(m) => d.hint(format!("did you mean `{m}`?")),
             None => d.hint(format!("known keys here: {}", choices(expected))),
@@ -437,13 +585,55 @@ fn serde_message(field: &str, message: &str) -> Diagnostic {
         return Diagnostic::error(field, "the file holds more than one YAML document")
             .hint("a task file holds one task; split the `---` sections into files");
     }
-    Diagnostic::error(
-        field,
-        message.replace(
+    Diagnostic::error(field, in_words(message))
+}
+
+/// The top-level keys of a task, to tell a task file given where a request body belongs.
+const TASK_KEYS: [&str; 6] = [
+    "id",
+    "type",
+    "name",
+    "worker",
+    "input_source",
+    "concept_ids",
+];
+
+/// serde's Rust type names in people's words.
+fn in_words(message: &str) -> String {
+    const WORDS: [(&str, &str); 9] = [
+        (
             "expected struct TaskDoc",
             "expected a map of task fields (id, type, worker, …)",
         ),
-    )
+        (
+            "expected struct PostTasks",
+            "expected a request body like {\"tasks\": [...]}",
+        ),
+        (
+            "expected struct PatchTasks",
+            "expected a request body like {\"action\": \"overwrite\", \"tasks\": [...]}",
+        ),
+        (
+            "expected struct DeleteTasks",
+            "expected a request body like {\"ids\": [...]}",
+        ),
+        (
+            "expected u32",
+            "expected a whole number from 0 to 4294967295",
+        ),
+        ("expected u16", "expected a whole number from 0 to 65535"),
+        ("expected u64", "expected a whole number of 0 or more"),
+        ("expected f64", "expected a number"),
+        ("expected i64", "expected a whole number"),
+    ];
+    let mut message = message.to_owned();
+    for (rust, words) in WORDS {
+        message = message.replace(rust, words);
+    }
+    if let Some(rest) = message.strip_prefix("expected struct ") {
+        message = format!("expected a map ({rest})");
+    }
+    message
 }
 
 /// Points a decoding error at the offending key when the error names one: serde reports
@@ -655,7 +845,7 @@ mod tests {
             (
                 r#"{"tasks": [{"sample_ms": "fast"}]}"#,
                 "tasks[0].sample_ms",
-                "invalid type: string \"fast\", expected u32",
+                "invalid type: string \"fast\", expected a whole number from 0 to 4294967295",
             ),
             (
                 r#"{"tasks": [{}, {"nmae": "x"}]}"#,
