@@ -98,6 +98,7 @@ impl RemoteArgs {
 }
 
 #[derive(Debug, clap::Args)]
+#[group(id = "plan_args")]
 pub struct Args {
     #[command(flatten)]
     pub remote: RemoteArgs,
