@@ -7,9 +7,11 @@
 //! always be rebuilt.
 
 pub mod api;
+pub mod deploy;
 pub mod error;
 pub mod files;
 pub mod model;
+pub mod remote;
 pub mod repo;
 pub mod schema;
 pub mod server;

@@ -12,13 +12,16 @@ use annotask::repo::{self, EditorSettings, Repo};
 use annotask::sync::Summary;
 use annotask::yaml;
 
+mod apply;
 mod create;
 mod delete;
 mod get;
 mod list;
 mod output;
+mod plan;
 mod progress;
 mod project;
+mod pull;
 mod serve;
 mod status;
 mod sync;
@@ -107,6 +110,12 @@ enum Command {
     Schema,
     /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
+    /// Show what `apply` would change on a remote, task by task and field by field.
+    Plan(plan::Args),
+    /// Carry the task files to a remote: create, overwrite and (with --prune) delete tasks.
+    Apply(apply::Args),
+    /// Write a file for every remote task that no local file defines.
+    Pull(pull::Args),
 }
 
 /// What clap's fish script leaves to files: the shells of `completions`, and task ids (from
@@ -120,6 +129,8 @@ pub enum Outcome {
     Success,
     /// The command ran, and found invalid input (exit 1).
     Invalid,
+    /// `plan --detailed-exitcode` found changes (exit 2).
+    Changes,
 }
 
 /// The global options every command sees.
@@ -193,10 +204,14 @@ pub fn run() -> ExitCode {
             }
             Ok(Outcome::Success)
         }
+        Command::Plan(args) => plan::run(&ctx, args),
+        Command::Apply(args) => apply::run(&ctx, args),
+        Command::Pull(args) => pull::run(&ctx, args),
     };
     match result {
         Ok(Outcome::Success) => ExitCode::SUCCESS,
         Ok(Outcome::Invalid) => ExitCode::from(1),
+        Ok(Outcome::Changes) => ExitCode::from(2),
         Err(err) => {
             output::error(ctx.format, &err);
             ExitCode::from(1)

@@ -1,0 +1,69 @@
+//! `annotask pull`: writes a file under `tasks/` for every remote task no local file defines.
+//! A reviewed import: it never overwrites or deletes a file, and a failed or empty answer
+//! changes nothing.
+
+use annotask::deploy;
+use annotask::model::TaskDoc;
+use annotask::remote::Client;
+use annotask::validate;
+
+use super::plan::RemoteArgs;
+use super::{Global, Outcome, output};
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    remote: RemoteArgs,
+}
+
+pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
+    let client = Client::new(args.remote.resolve(&global.root)?);
+    let remote = client.list_all()?;
+    let mut repo = global.open_synced()?;
+    let mut docs = Vec::new();
+    let mut skipped = Vec::new();
+    for task in &remote {
+        let id = task["id"].as_str().unwrap_or_default();
+        if !repo.index().claimants(id)?.is_empty() {
+            continue;
+        }
+        // A managed task without a file is an orphan: its file was removed on purpose.
+        if deploy::marker(task).is_some() {
+            skipped.push(format!(
+                "{id}: managed by apply and its file was removed (apply --prune deletes it)"
+            ));
+            continue;
+        }
+        let doc: TaskDoc = match serde_json::from_value(deploy::for_file(task)) {
+            Ok(doc) => doc,
+            Err(e) => {
+                skipped.push(format!("{id}: {e}"));
+                continue;
+            }
+        };
+        match validate::validate(doc.clone(), None) {
+            (Some(_), _) => docs.push(doc),
+            (None, diagnostics) => skipped.push(format!(
+                "{id}: {}",
+                diagnostics
+                    .iter()
+                    .filter(|d| d.is_error())
+                    .map(|d| d.message.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            )),
+        }
+    }
+    for why in &skipped {
+        eprintln!("skipped {why}");
+    }
+    let tasks = if docs.is_empty() {
+        Vec::new()
+    } else {
+        repo.create(docs)?
+    };
+    output::written(global.format, tasks, |task| {
+        format!("pulled {}", annotask::files::path_for_id(task.id()))
+    });
+    Ok(Outcome::Success)
+}
