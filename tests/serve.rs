@@ -945,3 +945,48 @@ fn patch_edits_the_file_in_place() {
             .replace("modified_at: 2026-11-29T10:00:00Z", modified)
     );
 }
+
+#[test]
+fn a_removed_tasks_folder_serves_no_tasks_on_every_face() {
+    let served = Served::start();
+    assert_eq!(ids(&served.ok("GET", "/v2/tasks", None)).len(), 4);
+    fs::remove_dir_all(served.tasks_dir()).unwrap();
+    eventually("the list is empty", || {
+        ids(&served.ok("GET", "/v2/tasks", None)).is_empty()
+    });
+    let id = SHIPPED[0];
+    let (status, got) = served.call("GET", &format!("/v2/tasks/{id}"), None);
+    assert_eq!((status, got["status"]["code"].clone()), (404, json!(54102)));
+    let (status, patched) = served.call("PATCH", "/v2/tasks", Some(&update_body(id)));
+    assert_eq!(
+        (status, patched["status"]["code"].clone()),
+        (404, json!(54102)),
+        "{patched}"
+    );
+    let delete = json!({"ids": [id]}).to_string();
+    let (status, deleted) = served.call("DELETE", "/v2/tasks", Some(&delete));
+    assert_eq!(
+        (status, deleted["status"]["code"].clone()),
+        (404, json!(54102)),
+        "{deleted}"
+    );
+    // The CLI beside the server answers the same, not 90500.
+    let out = Command::new(BIN)
+        .arg("--root")
+        .arg(served.root.path())
+        .args(["list", "-o", "json"])
+        .output()
+        .unwrap();
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed["tasks"], json!([]), "{listed}");
+    // When the folder comes back, the server follows it.
+    fs::create_dir(served.tasks_dir()).unwrap();
+    fs::write(
+        served.tasks_dir().join("back.yaml"),
+        "input_source: {type: ALL_INPUTS}\n",
+    )
+    .unwrap();
+    eventually("the new folder's task is served", || {
+        ids(&served.ok("GET", "/v2/tasks", None)) == ["back"]
+    });
+}
