@@ -459,3 +459,38 @@ fn named_remotes_come_from_the_project_config() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("key"), "{}", stderr(&out));
 }
+
+#[test]
+fn a_partial_failure_names_what_was_and_was_not_applied() {
+    let p = Project::new(&[]);
+    let ids: Vec<String> = (0..100).map(|i| format!("a{i:03}")).collect();
+    for id in &ids {
+        p.write(id, &task(id, "first"));
+    }
+    p.write("x", &task("x", "first"));
+    // The remote cannot take `x`: an invalid file of its own claims that id, so ListTasks
+    // does not show it and PostTasks refuses it. The first request of 100 goes through.
+    fs::write(
+        p.remote.root.path().join("tasks/x.yaml"),
+        "id: x\ntype: NOPE\n",
+    )
+    .unwrap();
+    let out = p.run(&["-o", "json", "apply", "--yes"]);
+    assert_eq!(out.status.code(), Some(1));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"]["code"], 10010, "{report}");
+    let results = report["results"].as_array().unwrap();
+    let by = |r: &str| results.iter().filter(|x| x["result"] == r).count();
+    assert_eq!(
+        (by("applied"), by("failed"), by("not_attempted")),
+        (100, 1, 0)
+    );
+    assert_eq!(results.last().unwrap()["id"], "x");
+    assert_eq!(p.remote.ids(), ids);
+    let out = p.apply(&[]);
+    assert!(
+        stderr(&out).contains("MIXED_STATUS: 0 applied, 1 failed"),
+        "{}",
+        stderr(&out)
+    );
+}
