@@ -121,6 +121,27 @@ pub struct Worker {
     /// How PARTITIONED splits the inputs; only with `strategy: PARTITIONED`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partitioned_strategy_info: Option<PartitionedStrategyInfo>,
+    /// The hosted API's current form of `user_ids`: `[{user: {id: maria-lopez}}]`. Read into
+    /// `user_ids`, which is what annotask writes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workers: Vec<WorkerRef>,
+}
+
+/// A worker in the hosted API's current form: a user (the API's models and workflows as
+/// workers are not served).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkerRef {
+    /// The user who works on the task.
+    pub user: UserRef,
+}
+
+/// A user by id, as the hosted API's current forms name workers and reviewers.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserRef {
+    /// The user's id.
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -167,6 +188,10 @@ pub struct Review {
     /// When CONSENSUS approves an input; only with `strategy: CONSENSUS`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub consensus_strategy_info: Option<ConsensusStrategyInfo>,
+    /// The hosted API's current form of `user_ids`: `[{id: sam-okafor}]`. Read into
+    /// `user_ids`, which is what annotask writes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub users: Vec<UserRef>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -185,6 +210,10 @@ pub struct ConsensusStrategyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub approval_threshold: Option<u32>,
+    /// The hosted API's current name for `approval_threshold`; read into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub approval_threshold_labelers: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -156,6 +156,7 @@ pub fn validate(mut doc: TaskDoc, default_id: Option<&str>) -> (Option<Task>, Ve
         },
         (None, None) => out.push(Diagnostic::error("id", "missing `id`")),
     }
+    read_current_forms(&mut doc, &mut out);
     check_type(&doc, &mut out);
     check_worker(&doc, &mut out);
     check_review(&doc, &mut out);
@@ -168,6 +169,75 @@ pub fn validate(mut doc: TaskDoc, default_id: Option<&str>) -> (Option<Task>, Ve
     }
     let task = (!out.iter().any(Diagnostic::is_error)).then(|| Task::vouched(doc));
     (task, out)
+}
+
+/// The hosted API names workers, reviewers and the consensus threshold two ways, the form the
+/// API document uses (`worker.user_ids`, `review.user_ids`, `approval_threshold`) and a current
+/// one (`worker.workers`, `review.users`, `approval_threshold_labelers`). A task sent in either
+/// is the same task: the current form is read into the document's, which is what annotask
+/// stores and writes. Both forms at once must agree.
+fn read_current_forms(doc: &mut TaskDoc, out: &mut Vec<Diagnostic>) {
+    fn merge<T: PartialEq>(
+        field: &str,
+        seed: &str,
+        current: T,
+        into: &mut T,
+        unset: bool,
+        out: &mut Vec<Diagnostic>,
+    ) {
+        if unset {
+            *into = current;
+        } else if *into != current {
+            out.push(
+                Diagnostic::error(
+                    field,
+                    format!("differs from `{seed}`, which names the same thing"),
+                )
+                .hint(format!("send only one of `{field}` and `{seed}`")),
+            );
+        }
+    }
+    if let Some(worker) = &mut doc.worker
+        && !worker.workers.is_empty()
+    {
+        let ids: Vec<String> = worker.workers.drain(..).map(|w| w.user.id).collect();
+        let unset = worker.user_ids.is_empty();
+        merge(
+            "worker.workers",
+            "worker.user_ids",
+            ids,
+            &mut worker.user_ids,
+            unset,
+            out,
+        );
+    }
+    if let Some(review) = &mut doc.review {
+        if !review.users.is_empty() {
+            let ids: Vec<String> = review.users.drain(..).map(|u| u.id).collect();
+            let unset = review.user_ids.is_empty();
+            merge(
+                "review.users",
+                "review.user_ids",
+                ids,
+                &mut review.user_ids,
+                unset,
+                out,
+            );
+        }
+        if let Some(info) = &mut review.consensus_strategy_info
+            && let Some(n) = info.approval_threshold_labelers.take()
+        {
+            let unset = info.approval_threshold.is_none();
+            merge(
+                "review.consensus_strategy_info.approval_threshold_labelers",
+                "review.consensus_strategy_info.approval_threshold",
+                Some(n),
+                &mut info.approval_threshold,
+                unset,
+                out,
+            );
+        }
+    }
 }
 
 fn check_type(doc: &TaskDoc, out: &mut Vec<Diagnostic>) {

@@ -1,6 +1,7 @@
 //! `annotask serve` over real HTTP: the binary on a port of its choosing, in a copy of the
 //! shipped project, driven with the API document's request bodies, the official Python client
-//! (when ANNOTASK_TEST_PYTHON names a Python that has it), bad input, API keys, body limits,
+//! over its JSON and gRPC channels, in plain text and TLS (in a virtual environment the tests
+//! make under `target/`, or ANNOTASK_TEST_PYTHON's), bad input, API keys, body limits,
 //! concurrent clients and edits made on disk while it runs.
 
 use std::fs;
@@ -14,6 +15,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
+
+#[path = "python/env.rs"]
+mod python_env;
 
 const BIN: &str = env!("CARGO_BIN_EXE_annotask");
 const STARTUP: Duration = Duration::from_secs(60);
@@ -890,19 +894,14 @@ fn stops_cleanly_on_sigint() {
     assert!(status.success(), "{status}");
 }
 
-/// The official Python client (clarifai-grpc's JSON channel) against the server. .ci/run sets
-/// ANNOTASK_TEST_PYTHON to a virtual environment's Python that has it installed.
-#[test]
-fn official_python_client() {
-    let Some(python) = std::env::var_os("ANNOTASK_TEST_PYTHON") else {
-        println!("skipped: set ANNOTASK_TEST_PYTHON (.ci/run does) to run the official client");
-        return;
-    };
-    let server = Served::start_with(&["--api-key", "client-key"], &[]);
+/// Runs the official client's script (`tests/python/client_test.py`) with these arguments,
+/// printing its checks; fails with its output when any check fails.
+fn official_client(args: &[&str], env: &[(&str, &Path)]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_test.py");
-    let output = Command::new(python)
+    let output = Command::new(python_env::python())
         .arg(script)
-        .args([server.base.as_str(), "client-key"])
+        .args(args)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -912,6 +911,13 @@ fn official_python_client() {
         "{stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+}
+
+/// The official Python client (clarifai-grpc's JSON channel) against the server.
+#[test]
+fn official_python_client() {
+    let server = Served::start_with(&["--api-key", "client-key"], &[]);
+    official_client(&["json", server.base.as_str(), "client-key"], &[]);
     assert_eq!(
         server.task_files().len(),
         4,
@@ -989,4 +995,80 @@ fn a_removed_tasks_folder_serves_no_tasks_on_every_face() {
     eventually("the new folder's task is served", || {
         ids(&served.ok("GET", "/v2/tasks", None)) == ["back"]
     });
+}
+
+/// The official client's default channel, gRPC, in plain text on the JSON port
+/// (`get_insecure_grpc_channel`): every call, both forms of the fields, every error.
+#[test]
+fn official_python_client_grpc() {
+    let server = Served::start_with(&["--api-key", "client-key"], &[]);
+    let address = server.base.strip_prefix("http://").unwrap();
+    official_client(&["grpc", address, "client-key"], &[]);
+    assert_eq!(server.task_files().len(), 4, "the client cleaned up");
+}
+
+/// JSON and gRPC clients at once, both writing, then the same requests on both faces giving
+/// the same tasks and statuses.
+#[test]
+fn official_python_client_both_faces_at_once() {
+    let server = Served::start_with(&["--api-key", "client-key"], &[]);
+    let address = server.base.strip_prefix("http://").unwrap();
+    official_client(&["both", address, "client-key"], &[]);
+    assert_eq!(server.task_files().len(), 4, "the client cleaned up");
+}
+
+/// A test CA and a certificate it signed for `localhost`, made at run time, as PEM files.
+fn test_certificates(dir: &Path) -> (PathBuf, PathBuf, PathBuf) {
+    use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, DnType, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name
+        .push(DnType::CommonName, "annotask test CA");
+    let ca = CertifiedIssuer::self_signed(ca, KeyPair::generate().unwrap()).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &ca)
+        .unwrap();
+    let paths = (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    );
+    fs::write(&paths.0, ca.pem()).unwrap();
+    fs::write(&paths.1, cert.pem()).unwrap();
+    fs::write(&paths.2, key.serialize_pem()).unwrap();
+    paths
+}
+
+/// `serve --tls-cert --tls-key`: the client's default secure channel (`get_grpc_channel` with
+/// the test CA as its roots) and its JSON channel over https, on one port.
+#[test]
+fn official_python_client_over_tls() {
+    let certs = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = test_certificates(certs.path());
+    let (cert, key) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let server = Served::start_with(
+        &[
+            "--api-key",
+            "client-key",
+            "--tls-cert",
+            cert,
+            "--tls-key",
+            key,
+        ],
+        &[],
+    );
+    let port = server.base.rsplit(':').next().unwrap();
+    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let address = format!("localhost:{port}");
+    official_client(
+        &["grpcs", &address, "client-key", ca.to_str().unwrap()],
+        &[],
+    );
+    official_client(
+        &["json", &format!("https://{address}"), "client-key"],
+        &[("REQUESTS_CA_BUNDLE", ca.as_path())],
+    );
+    assert_eq!(server.task_files().len(), 4, "the client cleaned up");
 }

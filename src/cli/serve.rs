@@ -1,10 +1,11 @@
 //! `annotask serve`: the hosted Tasks API on a local address, answered from the task files.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use anyhow::Context;
 
-use annotask::server::{self, Config, Server, StartError};
+use annotask::server::{self, Config, Server, StartError, TlsFiles};
 
 use super::{Global, Outcome};
 
@@ -22,6 +23,13 @@ pub struct Args {
         hide_env_values = true
     )]
     api_key: Option<String>,
+    /// Serve both faces (JSON and gRPC) over TLS with this PEM certificate chain; needs
+    /// --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 /// `:8081` and `localhost:8081` mean loopback, as they do for most servers' flags; `localhost`
@@ -48,6 +56,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         db: global.db.clone(),
         addr: args.addr,
         api_key: args.api_key,
+        tls: args
+            .tls_cert
+            .zip(args.tls_key)
+            .map(|(cert, key)| TlsFiles { cert, key }),
         warn: |message| eprintln!("warning: {message}"),
     })
     .map_err(|e| match e {
@@ -61,14 +73,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         .local_addr()
         .context("cannot read the bound address")?;
     // The first line names the URL, so scripts and tests can read where to connect.
-    println!("listening on http://{addr}");
+    let scheme = if server.is_tls() { "https" } else { "http" };
+    println!("listening on {scheme}://{addr}");
     let auth = if keyed {
         "requests need `Authorization: Key <key>`"
     } else {
         "no API key required"
     };
     eprintln!(
-        "serving {}; {auth}; Ctrl-C stops",
+        "serving {} (JSON and gRPC); {auth}; Ctrl-C stops",
         global.root.join(annotask::files::TASKS_DIR).display()
     );
     let invalid = server.invalid_files()?;

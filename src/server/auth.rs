@@ -24,7 +24,8 @@ pub async fn require_key(State(key): State<Arc<str>>, request: Request, next: Ne
     }
 }
 
-fn check(headers: &HeaderMap, key: &str) -> Result<(), &'static str> {
+/// The same check for gRPC calls, whose metadata travels as headers.
+pub(super) fn check(headers: &HeaderMap, key: &str) -> Result<(), &'static str> {
     let Some(value) = headers.get(AUTHORIZATION) else {
         return Err("this server needs an API key: send the header `Authorization: Key <key>`");
     };

@@ -10,21 +10,36 @@
 //! neither fail on a lock nor lose a write.
 
 mod auth;
+mod grpc;
 mod query;
 mod reply;
 mod repos;
 mod routes;
+mod tls;
 
+pub use tls::{TlsError, TlsFiles};
+
+use std::convert::Infallible;
 use std::io;
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::header::CONTENT_LENGTH;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto::Builder as ConnBuilder;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio_rustls::TlsAcceptor;
+use tower_service::Service as _;
 
 use reply::Failure;
 use repos::Repos;
@@ -48,6 +63,8 @@ pub struct Config {
     /// Told what a person running the server should know (the tasks folder went missing, a
     /// watch failed); the server itself prints nothing.
     pub warn: fn(&str),
+    /// When set, both faces are served over TLS with this certificate and key.
+    pub tls: Option<TlsFiles>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +82,8 @@ pub enum StartError {
         source: io::Error,
     },
     #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
     Project(#[from] crate::Error),
 }
 
@@ -73,6 +92,8 @@ pub struct Server {
     listener: TcpListener,
     repos: Arc<Repos>,
     app: Router,
+    grpc: grpc::Service,
+    tls: Option<TlsAcceptor>,
     /// Keeps the index current while the server runs; stopped after the last request.
     watcher: Option<repos::OwnWatcher>,
 }
@@ -90,8 +111,14 @@ impl Server {
         if config.api_key.is_none() && !config.addr.ip().is_loopback() {
             return Err(StartError::NeedsKey(config.addr));
         }
+        let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let (repos, watcher) = Repos::open(&config.root, config.db.as_deref(), config.warn)?;
         let repos = Arc::new(repos);
+        let key = config
+            .api_key
+            .as_deref()
+            .map(|k| Arc::<str>::from(k.trim()));
+        let grpc = grpc::Service::new(repos.clone(), key);
         let mut app = routes::router(repos.clone())
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(middleware::from_fn(refuse_announced_excess));
@@ -111,6 +138,8 @@ impl Server {
             listener,
             repos,
             app,
+            grpc,
+            tls,
             watcher,
         })
     }
@@ -125,22 +154,104 @@ impl Server {
         self.repos.invalid_files()
     }
 
+    /// Whether both faces are served over TLS.
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
+    }
+
     /// Answers requests until Ctrl-C or SIGTERM, then finishes the requests in flight.
     pub fn run(self) -> io::Result<()> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .max_blocking_threads(MAX_BLOCKING_THREADS)
             .build()?;
+        let faces = Arc::new(Faces {
+            app: self.app,
+            grpc: self.grpc,
+        });
+        let (listener, tls) = (self.listener, self.tls);
         let served = runtime.block_on(async move {
-            let listener = tokio::net::TcpListener::from_std(self.listener)?;
-            axum::serve(listener, self.app)
-                .with_graceful_shutdown(stop_signal())
-                .await
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            accept(listener, tls, faces).await;
+            Ok(())
         });
         drop(self.watcher);
         served
     }
 }
+
+/// The two faces of one port: a request is gRPC by its content type, else JSON.
+struct Faces {
+    app: Router,
+    grpc: grpc::Service,
+}
+
+impl Faces {
+    async fn answer(self: Arc<Self>, request: Request<Incoming>) -> Result<Response, Infallible> {
+        if grpc::is_grpc(&request) {
+            Ok(self.grpc.clone().call(request).await.map(Body::new))
+        } else {
+            self.app.clone().call(request).await
+        }
+    }
+}
+
+/// Accepts connections until Ctrl-C or SIGTERM, then waits for the requests in flight. Each
+/// connection speaks HTTP/1.1 or HTTP/2 (cleartext or by ALPN), as its first bytes say:
+/// gRPC clients open HTTP/2, JSON clients and curl HTTP/1.1, and either face answers either.
+async fn accept(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, faces: Arc<Faces>) {
+    let graceful = GracefulShutdown::new();
+    let stop = stop_signal();
+    tokio::pin!(stop);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                // Out of file descriptors, or a connection reset before it was accepted:
+                // the listener itself is fine, so wait a moment and go on.
+                Err(_) => {
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                    continue;
+                }
+            },
+            () = &mut stop => break,
+        };
+        // Small request and response frames: without this, Nagle's algorithm holds HTTP/2's
+        // frames back for the peer's delayed ACK.
+        let _ = stream.set_nodelay(true);
+        let (faces, tls, watcher) = (faces.clone(), tls.clone(), graceful.watcher());
+        tokio::spawn(async move {
+            let service = service_fn(move |request| faces.clone().answer(request));
+            let builder = ConnBuilder::new(TokioExecutor::new());
+            // A connection that fails (a reset, a client speaking neither protocol, a failed
+            // TLS handshake) ends alone; there is nothing to report to anyone.
+            match tls {
+                None => {
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let _ = watcher.watch(connection).await;
+                }
+                Some(tls) => {
+                    let Ok(Ok(stream)) =
+                        tokio::time::timeout(TLS_HANDSHAKE, tls.accept(stream)).await
+                    else {
+                        return;
+                    };
+                    let connection =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let _ = watcher.watch(connection).await;
+                }
+            }
+        });
+    }
+    graceful.shutdown().await;
+}
+
+/// How long `accept` waits after a failed accept.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// How long a client has to complete its TLS handshake.
+const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// Refuses a body whose Content-Length is over the limit before reading any of it. Bodies
 /// sent without one are cut off at the limit as they are read.

@@ -31,12 +31,15 @@ const UNSUPPORTED: [&str; 5] = [
     "worker_ids",
 ];
 
-const LIST_KEYS: [&str; 5] = [
+const LIST_KEYS: [&str; 6] = [
     "page",
     "per_page",
     "worker_user_ids",
     "review_user_ids",
     "ids",
+    // The current form of `worker_user_ids`: a repeated WorkerIDSet, whose `user_id` a query
+    // string names the way grpc-gateway flattens fields.
+    "worker_ids.user_id",
 ];
 
 /// A decoded `key=value` of a query string.
@@ -82,7 +85,9 @@ pub fn list(raw: Option<&str>) -> Result<ListQuery, Failure> {
         match key.as_ref() {
             "page" => query.page = number(&key, &value, 1, u32::MAX)?,
             "per_page" => query.per_page = number(&key, &value, 1, MAX_PER_PAGE)?,
-            "worker_user_ids" => query.worker_user_ids.push(value.into_owned()),
+            "worker_user_ids" | "worker_ids.user_id" => {
+                query.worker_user_ids.push(value.into_owned())
+            }
             "review_user_ids" => query.review_user_ids.push(value.into_owned()),
             "ids" => query.ids.push(value.into_owned()),
             _ => {}
@@ -107,11 +112,11 @@ mod tests {
     #[test]
     fn lists() {
         let q = list(Some(
-            "page=2&per_page=10&worker_user_ids=u1&worker_user_ids=u%202&review_user_ids=r&ids=a&user_app_id.app_id=x",
+            "page=2&per_page=10&worker_user_ids=u1&worker_user_ids=u%202&worker_ids.user_id=u3&review_user_ids=r&ids=a&user_app_id.app_id=x",
         ))
         .unwrap();
         assert_eq!((q.page, q.per_page), (2, 10));
-        assert_eq!(q.worker_user_ids, ["u1", "u 2"]);
+        assert_eq!(q.worker_user_ids, ["u1", "u 2", "u3"]);
         assert_eq!(q.review_user_ids, ["r"]);
         assert_eq!(q.ids, ["a"]);
         let q = list(None).unwrap();

@@ -63,6 +63,11 @@ impl Failure {
         )
     }
 
+    /// The API status alone, for a face that has no HTTP status to send it with (gRPC).
+    pub fn into_status(self) -> ApiStatus {
+        self.status
+    }
+
     pub fn internal(details: impl Into<String>) -> Failure {
         Failure::new(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -1,0 +1,359 @@
+//! The hosted API's gRPC service, `clarifai.api.V2`, on the JSON API's port: the only module
+//! that knows tonic. Each method decodes its protobuf request into the model (`convert`), calls
+//! the same [`Repo`](crate::repo::Repo) operation as the JSON route of the same name, and
+//! answers as the hosted API does: gRPC status OK, with the API's status object (code,
+//! description, details) in the response message, the same codes as the JSON face. Must not
+//! decide task rules or write its own field lists: `wire` declares the messages, `convert`
+//! is the one mapping.
+//!
+//! gRPC statuses other than OK are left to what the transport itself decides: an unknown
+//! method (UNIMPLEMENTED), a message over the size limit (OUT_OF_RANGE), an expired deadline
+//! (DEADLINE_EXCEEDED).
+
+mod convert;
+mod wire;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{self, HeaderMap, header};
+use hyper::body::Incoming;
+use tonic::server::{Grpc, UnaryService};
+use tonic_prost::ProstCodec;
+
+use crate::Error;
+use crate::api::{self, DEFAULT_PER_PAGE, MAX_PER_PAGE, PatchTasks};
+use crate::model::Task;
+use crate::model::TaskDoc;
+use crate::store::ListQuery;
+use crate::validate::check_id;
+
+use super::reply::Failure;
+use super::repos::Repos;
+use super::{MAX_BODY_BYTES, auth};
+
+/// What diagnostics call a protobuf request.
+const REQUEST: &str = "request";
+
+/// The path prefix of the service's methods.
+const SERVICE: &str = "/clarifai.api.V2/";
+
+/// Whether a request is a gRPC call: its content type says so (`application/grpc`,
+/// `application/grpc+proto`).
+pub fn is_grpc<B>(request: &http::Request<B>) -> bool {
+    request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// The gRPC face of the server.
+#[derive(Clone)]
+pub struct Service {
+    repos: Arc<Repos>,
+    /// When set, every call must carry the metadata `authorization: Key <key>`.
+    key: Option<Arc<str>>,
+}
+
+type Answer<T> = Result<T, Failure>;
+
+impl Service {
+    pub fn new(repos: Arc<Repos>, key: Option<Arc<str>>) -> Service {
+        Service { repos, key }
+    }
+
+    /// Answers one gRPC call.
+    pub async fn call(self, request: http::Request<Incoming>) -> http::Response<tonic::body::Body> {
+        let path = request.uri().path().to_owned();
+        let repos = self.repos.clone();
+        let method = path.strip_prefix(SERVICE).unwrap_or_default().to_owned();
+        match method.as_str() {
+            "PostTasks" => self.unary(request, |r| post_tasks(repos, r)).await,
+            "GetTask" => self.unary(request, |r| get_task(repos, r)).await,
+            "ListTasks" => self.unary(request, |r| list_tasks(repos, r)).await,
+            "PatchTasks" => self.unary(request, |r| patch_tasks(repos, r)).await,
+            "DeleteTasks" => self.unary(request, |r| delete_tasks(repos, r)).await,
+            _ => tonic::Status::unimplemented(format!(
+                "annotask does not serve {path}; it serves PostTasks, GetTask, ListTasks, PatchTasks and DeleteTasks of clarifai.api.V2"
+            ))
+            .into_http(),
+        }
+    }
+
+    /// One unary method: checks the key, decodes the request within the size limit, runs the
+    /// handler within the call's deadline, and encodes the answer.
+    async fn unary<Req, Resp, F, Fut>(
+        self,
+        request: http::Request<Incoming>,
+        handler: F,
+    ) -> http::Response<tonic::body::Body>
+    where
+        Req: prost::Message + Default + Send + 'static,
+        Resp: Reply,
+        F: FnOnce(Req) -> Fut + Send + 'static,
+        Fut: Future<Output = Answer<Resp>> + Send + 'static,
+    {
+        let refused = self
+            .key
+            .as_ref()
+            .and_then(|key| auth::check(request.headers(), key).err())
+            .map(|why| {
+                Failure::new(
+                    http::StatusCode::UNAUTHORIZED,
+                    api::StatusCode::KeyInvalid,
+                    why,
+                )
+            });
+        let deadline = timeout(request.headers());
+        let handler = move |req: Req| async move {
+            let answer = match refused {
+                Some(failure) => Err(failure),
+                None => handler(req).await,
+            };
+            answer.unwrap_or_else(|failure| Resp::failed(convert::status(failure.into_status())))
+        };
+        let mut grpc = Grpc::new(ProstCodec::<Resp, Req>::new())
+            .max_decoding_message_size(MAX_BODY_BYTES)
+            .max_encoding_message_size(usize::MAX);
+        grpc.unary(Method(Some((handler, deadline))), request).await
+    }
+}
+
+/// A response message: every one starts with the API's status object.
+trait Reply: prost::Message + Default + Send + 'static {
+    fn failed(status: wire::Status) -> Self;
+}
+
+impl Reply for wire::MultiTaskResponse {
+    fn failed(status: wire::Status) -> Self {
+        Self {
+            status: Some(status),
+            ..Self::default()
+        }
+    }
+}
+
+impl Reply for wire::SingleTaskResponse {
+    fn failed(status: wire::Status) -> Self {
+        Self {
+            status: Some(status),
+            ..Self::default()
+        }
+    }
+}
+
+impl Reply for wire::BaseResponse {
+    fn failed(status: wire::Status) -> Self {
+        Self {
+            status: Some(status),
+        }
+    }
+}
+
+/// A handler as tonic's [`UnaryService`]: called once per call, with the call's deadline.
+struct Method<F>(Option<(F, Option<Duration>)>);
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<Req, Resp, F, Fut> UnaryService<Req> for Method<F>
+where
+    Req: Send + 'static,
+    Resp: Send + 'static,
+    F: FnOnce(Req) -> Fut + Send + 'static,
+    Fut: Future<Output = Resp> + Send + 'static,
+{
+    type Response = Resp;
+    type Future = BoxFuture<Result<tonic::Response<Resp>, tonic::Status>>;
+
+    fn call(&mut self, request: tonic::Request<Req>) -> Self::Future {
+        let (handler, deadline) = self.0.take().expect("a method is called once per request");
+        Box::pin(async move {
+            let answer = handler(request.into_inner());
+            let answer = match deadline {
+                Some(limit) => tokio::time::timeout(limit, answer).await.map_err(|_| {
+                    tonic::Status::deadline_exceeded(format!(
+                        "the call's deadline of {limit:?} passed before it was answered"
+                    ))
+                })?,
+                None => answer.await,
+            };
+            Ok(tonic::Response::new(answer))
+        })
+    }
+}
+
+/// The call's `grpc-timeout` (an integer of at most 8 digits and a unit, H M S m u n).
+fn timeout(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get("grpc-timeout")?.to_str().ok()?;
+    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
+    let n: u64 = digits.parse().ok()?;
+    Some(match unit {
+        "H" => Duration::from_secs(n.saturating_mul(3600)),
+        "M" => Duration::from_secs(n.saturating_mul(60)),
+        "S" => Duration::from_secs(n),
+        "m" => Duration::from_millis(n),
+        "u" => Duration::from_micros(n),
+        "n" => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
+fn ok() -> Option<wire::Status> {
+    Some(convert::status(api::ok()))
+}
+
+fn tasks_to_wire(tasks: &[Task]) -> Vec<wire::Task> {
+    tasks
+        .iter()
+        .map(|t| convert::task_to_wire(t.doc()))
+        .collect()
+}
+
+fn tasks_from_wire(tasks: Vec<wire::Task>) -> Answer<Vec<TaskDoc>> {
+    tasks
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| convert::task_from_wire(t, &format!("tasks[{i}]")))
+        .collect::<Result<_, _>>()
+        .map_err(|d| Error::bad_body(REQUEST, d).into())
+}
+
+async fn post_tasks(
+    repos: Arc<Repos>,
+    request: wire::PostTasksRequest,
+) -> Answer<wire::MultiTaskResponse> {
+    let docs = tasks_from_wire(request.tasks)?;
+    blocking(repos, move |repos| {
+        let tasks = repos.checkout()?.create(docs)?;
+        Ok(wire::MultiTaskResponse {
+            status: ok(),
+            tasks: tasks_to_wire(&tasks),
+        })
+    })
+    .await
+}
+
+async fn get_task(
+    repos: Arc<Repos>,
+    request: wire::GetTaskRequest,
+) -> Answer<wire::SingleTaskResponse> {
+    let id = request.task_id;
+    check_id(&id).map_err(Failure::bad_request)?;
+    blocking(repos, move |repos| {
+        let task = repos.fresh()?.get(&id)?;
+        Ok(wire::SingleTaskResponse {
+            status: ok(),
+            task: Some(convert::task_to_wire(task.doc())),
+        })
+    })
+    .await
+}
+
+async fn list_tasks(
+    repos: Arc<Repos>,
+    request: wire::ListTasksRequest,
+) -> Answer<wire::MultiTaskResponse> {
+    let query = list_query(request)?;
+    blocking(repos, move |repos| {
+        let tasks = repos.fresh()?.list(&query)?;
+        Ok(wire::MultiTaskResponse {
+            status: ok(),
+            tasks: tasks_to_wire(&tasks),
+        })
+    })
+    .await
+}
+
+/// ListTasks' filters, as the JSON face reads them from the query string; a field protobuf
+/// sends as 0 or empty was not sent.
+fn list_query(request: wire::ListTasksRequest) -> Answer<ListQuery> {
+    let unsupported = [
+        ("input_source_type", request.input_source_type != 0),
+        ("input_source_ids", !request.input_source_ids.is_empty()),
+        ("label_order_ids", !request.label_order_ids.is_empty()),
+        (
+            "including_label_order_tasks",
+            request.including_label_order_tasks,
+        ),
+        (
+            "worker_ids.model_id",
+            request.worker_ids.iter().any(|w| !w.model_id.is_empty()),
+        ),
+        (
+            "worker_ids.workflow_id",
+            request.worker_ids.iter().any(|w| !w.workflow_id.is_empty()),
+        ),
+    ];
+    if let Some((field, _)) = unsupported.iter().find(|(_, sent)| *sent) {
+        return Err(Failure::bad_request(format!(
+            "`{field}` is not supported by annotask"
+        )));
+    }
+    let per_page = match request.per_page {
+        0 => DEFAULT_PER_PAGE,
+        n if n > MAX_PER_PAGE => {
+            return Err(Failure::bad_request(format!(
+                "per_page is `{n}`; it must be a whole number from 1 to {MAX_PER_PAGE}"
+            )));
+        }
+        n => n,
+    };
+    let mut worker_user_ids = request.worker_user_ids;
+    worker_user_ids.extend(
+        request
+            .worker_ids
+            .into_iter()
+            .map(|w| w.user_id)
+            .filter(|id| !id.is_empty()),
+    );
+    Ok(ListQuery {
+        worker_user_ids,
+        review_user_ids: request.review_user_ids,
+        ids: request.ids,
+        page: request.page.max(1),
+        per_page,
+    })
+}
+
+async fn patch_tasks(
+    repos: Arc<Repos>,
+    request: wire::PatchTasksRequest,
+) -> Answer<wire::MultiTaskResponse> {
+    let patch = PatchTasks {
+        action: request.action,
+        tasks: tasks_from_wire(request.tasks)?,
+        user_app_id: None,
+    };
+    blocking(repos, move |repos| {
+        let tasks = repos.checkout()?.patch(patch)?;
+        Ok(wire::MultiTaskResponse {
+            status: ok(),
+            tasks: tasks_to_wire(&tasks),
+        })
+    })
+    .await
+}
+
+async fn delete_tasks(
+    repos: Arc<Repos>,
+    request: wire::DeleteTasksRequest,
+) -> Answer<wire::BaseResponse> {
+    blocking(repos, move |repos| {
+        repos.checkout()?.delete(&request.ids)?;
+        Ok(wire::BaseResponse { status: ok() })
+    })
+    .await
+}
+
+/// Runs repo work, which blocks on SQLite and the file system, off the async threads.
+async fn blocking<T, F>(repos: Arc<Repos>, work: F) -> Answer<T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Repos) -> crate::Result<T> + Send + 'static,
+{
+    tokio::task::spawn_blocking(move || work(&repos).map_err(Failure::from))
+        .await
+        .unwrap_or_else(|e| Err(Failure::internal(format!("the request failed: {e}"))))
+}

@@ -1,0 +1,257 @@
+//! The hosted API's protobuf messages, as far as annotask serves them: package `clarifai.api`,
+//! the official message names and field numbers (`shared/spec/grpc-wire.md`, generated from
+//! clarifai-grpc 12.6.0's descriptors). Only the fields annotask reads or answers with are
+//! declared; protobuf skips the rest, as it does any unknown field. Must not hold logic:
+//! `convert` maps these to and from the model.
+//!
+//! A `oneof` with one member annotask serves is declared as a plain optional field: on the
+//! wire the two are the same.
+
+use prost_types::{Struct, Timestamp};
+
+/// `clarifai.api.UserAppIDSet`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct UserAppIdSet {
+    #[prost(string, tag = "1")]
+    pub user_id: String,
+    #[prost(string, tag = "2")]
+    pub app_id: String,
+}
+
+/// `clarifai.api.status.Status`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Status {
+    /// A `clarifai.api.status.StatusCode` number.
+    #[prost(int32, tag = "1")]
+    pub code: i32,
+    #[prost(string, tag = "2")]
+    pub description: String,
+    #[prost(string, tag = "3")]
+    pub details: String,
+}
+
+/// `clarifai.api.Task`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Task {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    #[prost(message, optional, tag = "2")]
+    pub created_at: Option<Timestamp>,
+    #[prost(message, optional, tag = "3")]
+    pub modified_at: Option<Timestamp>,
+    /// `Task.TaskType`
+    #[prost(int32, tag = "4")]
+    pub r#type: i32,
+    #[prost(string, tag = "5")]
+    pub description: String,
+    #[prost(message, optional, tag = "6")]
+    pub worker: Option<TaskWorker>,
+    #[prost(string, repeated, tag = "7")]
+    pub concept_ids: Vec<String>,
+    #[prost(message, optional, tag = "8")]
+    pub input_source: Option<TaskInputSource>,
+    #[prost(uint32, tag = "9")]
+    pub sample_ms: u32,
+    #[prost(message, optional, tag = "11")]
+    pub review: Option<TaskReview>,
+    #[prost(message, optional, tag = "12")]
+    pub status: Option<Status>,
+    #[prost(string, tag = "13")]
+    pub name: String,
+    /// `Task.TaskPriority`
+    #[prost(int32, tag = "23")]
+    pub priority: i32,
+    #[prost(message, optional, tag = "24")]
+    pub metadata: Option<Struct>,
+}
+
+/// `clarifai.api.TaskWorker`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskWorker {
+    /// `TaskWorker.TaskWorkerStrategy`
+    #[prost(int32, tag = "1")]
+    pub strategy: i32,
+    /// Deprecated upstream in favour of `workers`.
+    #[prost(string, repeated, tag = "2")]
+    pub user_ids: Vec<String>,
+    /// `oneof strategy_info`
+    #[prost(message, optional, tag = "3")]
+    pub partitioned_strategy_info: Option<PartitionedStrategyInfo>,
+    #[prost(message, repeated, tag = "7")]
+    pub workers: Vec<Worker>,
+}
+
+/// `clarifai.api.TaskWorkerPartitionedStrategyInfo`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PartitionedStrategyInfo {
+    /// `TaskWorkerPartitionedStrategyInfo.TaskWorkerPartitionedStrategy`
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    #[prost(int32, tag = "2")]
+    pub workers_per_input: i32,
+    #[prost(message, optional, tag = "3")]
+    pub weights: Option<Struct>,
+}
+
+/// `clarifai.api.Worker`: one of a user, a model or a workflow; annotask's workers are users.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Worker {
+    /// `oneof worker`
+    #[prost(message, optional, tag = "1")]
+    pub user: Option<User>,
+}
+
+/// `clarifai.api.User`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct User {
+    #[prost(string, tag = "1")]
+    pub id: String,
+}
+
+/// `clarifai.api.TaskInputSource`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskInputSource {
+    /// `TaskInputSource.TaskInputSourceType`
+    #[prost(int32, tag = "1")]
+    pub r#type: i32,
+    #[prost(string, tag = "2")]
+    pub id: String,
+}
+
+/// `clarifai.api.TaskReview`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskReview {
+    /// `TaskReview.TaskReviewStrategy`
+    #[prost(int32, tag = "1")]
+    pub strategy: i32,
+    /// Deprecated upstream in favour of `users`.
+    #[prost(string, repeated, tag = "2")]
+    pub user_ids: Vec<String>,
+    /// `oneof strategy_info`
+    #[prost(message, optional, tag = "3")]
+    pub manual_strategy_info: Option<ManualStrategyInfo>,
+    /// `oneof strategy_info`
+    #[prost(message, optional, tag = "4")]
+    pub consensus_strategy_info: Option<ConsensusStrategyInfo>,
+    #[prost(message, repeated, tag = "5")]
+    pub users: Vec<User>,
+}
+
+/// `clarifai.api.TaskReviewManualStrategyInfo`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ManualStrategyInfo {
+    #[prost(float, tag = "1")]
+    pub sample_percentage: f32,
+}
+
+/// `clarifai.api.TaskReviewConsensusStrategyInfo`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ConsensusStrategyInfo {
+    /// Deprecated upstream in favour of `approval_threshold_labelers`.
+    #[prost(uint32, tag = "2")]
+    pub approval_threshold: u32,
+    #[prost(uint32, tag = "3")]
+    pub approval_threshold_labelers: u32,
+}
+
+/// `clarifai.api.PostTasksRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PostTasksRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(message, repeated, tag = "2")]
+    pub tasks: Vec<Task>,
+}
+
+/// `clarifai.api.GetTaskRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetTaskRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(string, tag = "2")]
+    pub task_id: String,
+}
+
+/// `clarifai.api.ListTasksRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ListTasksRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(uint32, tag = "2")]
+    pub page: u32,
+    #[prost(uint32, tag = "3")]
+    pub per_page: u32,
+    /// Deprecated upstream in favour of `worker_ids`.
+    #[prost(string, repeated, tag = "4")]
+    pub worker_user_ids: Vec<String>,
+    #[prost(string, repeated, tag = "5")]
+    pub review_user_ids: Vec<String>,
+    #[prost(bool, tag = "6")]
+    pub including_label_order_tasks: bool,
+    #[prost(string, repeated, tag = "8")]
+    pub label_order_ids: Vec<String>,
+    #[prost(string, repeated, tag = "9")]
+    pub ids: Vec<String>,
+    #[prost(int32, tag = "10")]
+    pub input_source_type: i32,
+    #[prost(string, repeated, tag = "11")]
+    pub input_source_ids: Vec<String>,
+    #[prost(message, repeated, tag = "12")]
+    pub worker_ids: Vec<WorkerIdSet>,
+}
+
+/// `clarifai.api.WorkerIDSet`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct WorkerIdSet {
+    #[prost(string, tag = "1")]
+    pub user_id: String,
+    #[prost(string, tag = "3")]
+    pub model_id: String,
+    #[prost(string, tag = "5")]
+    pub workflow_id: String,
+}
+
+/// `clarifai.api.PatchTasksRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PatchTasksRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(message, repeated, tag = "2")]
+    pub tasks: Vec<Task>,
+    #[prost(string, tag = "3")]
+    pub action: String,
+}
+
+/// `clarifai.api.DeleteTasksRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeleteTasksRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(string, repeated, tag = "2")]
+    pub ids: Vec<String>,
+}
+
+/// `clarifai.api.MultiTaskResponse`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MultiTaskResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: Option<Status>,
+    #[prost(message, repeated, tag = "2")]
+    pub tasks: Vec<Task>,
+}
+
+/// `clarifai.api.SingleTaskResponse`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SingleTaskResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: Option<Status>,
+    #[prost(message, optional, tag = "2")]
+    pub task: Option<Task>,
+}
+
+/// `clarifai.api.status.BaseResponse`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BaseResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: Option<Status>,
+}
