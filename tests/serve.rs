@@ -1072,3 +1072,66 @@ fn official_python_client_over_tls() {
     );
     assert_eq!(server.task_files().len(), 4, "the client cleaned up");
 }
+
+/// Reads from `stream` until the server closes it, failing after `deadline`.
+fn wait_closed(stream: &mut TcpStream, deadline: Duration) -> Duration {
+    let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return start.elapsed(),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) => {}
+            Err(_) => return start.elapsed(),
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "the server kept the connection open past {deadline:?}"
+        );
+    }
+}
+
+#[test]
+fn idle_and_slow_clients_never_stop_others_from_being_served() {
+    let served = Served::start();
+    let addr = served.base.strip_prefix("http://").unwrap().to_owned();
+    let idle: Vec<TcpStream> = (0..2000)
+        .map(|_| TcpStream::connect(&addr).unwrap())
+        .collect();
+    let start = Instant::now();
+    let list = served.ok("GET", "/v2/tasks", None);
+    assert_eq!(list["tasks"].as_array().unwrap().len(), 4);
+    assert!(
+        start.elapsed() < Duration::from_secs(1),
+        "answered in {:?} beside 2,000 idle connections",
+        start.elapsed()
+    );
+    // A client that sends its headers a byte at a time is cut off.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    let dripping = thread::spawn({
+        let mut slow = slow.try_clone().unwrap();
+        move || {
+            for byte in b"GET /v2/tasks HTTP/1.1\r\nHost: x\r\n" {
+                if slow.write_all(&[*byte]).is_err() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(500));
+            }
+        }
+    });
+    wait_closed(&mut slow, Duration::from_secs(30));
+    let _ = dripping.join();
+    // An idle keep-alive connection is closed too, after its request was answered.
+    let mut kept = TcpStream::connect(&addr).unwrap();
+    kept.write_all(b"GET /v2/tasks HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    wait_closed(&mut kept, Duration::from_secs(60));
+    drop(idle);
+}

@@ -35,7 +35,7 @@ use axum::response::{IntoResponse, Response};
 
 use hyper::body::Incoming;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio_rustls::TlsAcceptor;
@@ -203,7 +203,15 @@ async fn accept(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, fac
     let graceful = GracefulShutdown::new();
     let stop = stop_signal();
     tokio::pin!(stop);
+    // At the cap, new connections wait in the listen queue until one closes, rather than
+    // take the descriptors the index and the task files need; slow and idle ones are closed
+    // by the timeouts below, so the queue moves.
+    let open = Arc::new(tokio::sync::Semaphore::new(connection_cap()));
     loop {
+        let permit = tokio::select! {
+            permit = open.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+            () = &mut stop => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -221,8 +229,23 @@ async fn accept(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, fac
         let _ = stream.set_nodelay(true);
         let (faces, tls, watcher) = (faces.clone(), tls.clone(), graceful.watcher());
         tokio::spawn(async move {
+            let _permit = permit;
             let service = service_fn(move |request| faces.clone().answer(request));
-            let builder = ConnBuilder::new(TokioExecutor::new());
+            let mut builder = ConnBuilder::new(TokioExecutor::new());
+            // Headers must arrive within the timeout, also between requests on a kept-alive
+            // connection: a client that sends a byte at a time, or stays idle, is cut off.
+            builder
+                .http1()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT);
+            // Which protocol a connection speaks is read from its first bytes, which hyper
+            // waits for without a limit: a connection that sends nothing is closed here.
+            if tls.is_none() {
+                let first = tokio::time::timeout(HEADER_TIMEOUT, stream.peek(&mut [0u8; 1])).await;
+                if !matches!(first, Ok(Ok(n)) if n > 0) {
+                    return;
+                }
+            }
             // A connection that fails (a reset, a client speaking neither protocol, a failed
             // TLS handshake) ends alone; there is nothing to report to anyone.
             match tls {
@@ -245,6 +268,27 @@ async fn accept(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, fac
         });
     }
     graceful.shutdown().await;
+}
+
+/// How long a client has to send a request's headers, and a kept-alive connection may stay
+/// idle between requests.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The most connections open at once: the process's descriptor limit, less room for the index,
+/// the task files and the watcher.
+fn connection_cap() -> usize {
+    const RESERVED: u64 = 256;
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit writes only the struct it is given.
+    let soft = if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } == 0 {
+        limit.rlim_cur
+    } else {
+        1024
+    };
+    soft.saturating_sub(RESERVED).clamp(64, 1 << 16) as usize
 }
 
 /// How long `accept` waits after a failed accept.
