@@ -328,6 +328,55 @@ fn is_empty(conn: &Connection) -> Result<bool> {
     )?)
 }
 
+/// The `key, id` of every task matching `query`'s filters (not its page), and the
+/// statement's arguments.
+fn matching(query: &ListQuery) -> (String, Vec<&str>) {
+    let marks = |n: usize| vec!["?"; n].join(", ");
+    // Whose tasks: one user is `= ?`, so the page comes off the link table's primary key in id
+    // order; several need a set.
+    let users = |n: usize| match n {
+        1 => "= (SELECT key FROM users WHERE id = ?)".to_owned(),
+        n => format!("IN (SELECT key FROM users WHERE id IN ({}))", marks(n)),
+    };
+    let mut base = None;
+    let mut filters = Vec::new();
+    let mut args: Vec<&str> = Vec::new();
+    for (table, ids) in [
+        ("task_workers", &query.worker_user_ids),
+        ("task_reviewers", &query.review_user_ids),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        let who = users(ids.len());
+        if base.is_none() {
+            let distinct = if ids.len() > 1 { "DISTINCT" } else { "" };
+            base = Some(format!(
+                "SELECT {distinct} task AS key, id FROM {table} WHERE user {who}"
+            ));
+        } else {
+            filters.push(format!(
+                "key IN (SELECT task FROM {table} WHERE user {who})"
+            ));
+        }
+        args.extend(ids.iter().map(String::as_str));
+    }
+    if !query.ids.is_empty() {
+        filters.push(format!("id IN ({})", marks(query.ids.len())));
+        args.extend(query.ids.iter().map(String::as_str));
+    }
+    let base = base.unwrap_or_else(|| "SELECT key, id FROM tasks".to_owned());
+    let filters = if filters.is_empty() {
+        "1".to_owned()
+    } else {
+        filters.join(" AND ")
+    };
+    (
+        format!("SELECT key, id FROM ({base}) WHERE {filters}"),
+        args,
+    )
+}
+
 impl Index {
     /// Opens the index at `path`, creating it, or rebuilding it empty when it was made by
     /// another schema version.
@@ -559,50 +608,11 @@ impl Index {
 
     /// One page of tasks matching `query`, ordered by id, as canonical JSON.
     pub fn list_json(&self, query: &ListQuery) -> Result<Vec<String>> {
-        let marks = |n: usize| vec!["?"; n].join(", ");
-        // Whose tasks: one user is `= ?`, so the page comes off the link table's primary key
-        // in id order; several need a set.
-        let users = |n: usize| match n {
-            1 => "= (SELECT key FROM users WHERE id = ?)".to_owned(),
-            n => format!("IN (SELECT key FROM users WHERE id IN ({}))", marks(n)),
-        };
-        let mut base = None;
-        let mut filters = Vec::new();
-        let mut args: Vec<&str> = Vec::new();
-        for (table, ids) in [
-            ("task_workers", &query.worker_user_ids),
-            ("task_reviewers", &query.review_user_ids),
-        ] {
-            if ids.is_empty() {
-                continue;
-            }
-            let who = users(ids.len());
-            if base.is_none() {
-                let distinct = if ids.len() > 1 { "DISTINCT" } else { "" };
-                base = Some(format!(
-                    "SELECT {distinct} task AS key, id FROM {table} WHERE user {who}"
-                ));
-            } else {
-                filters.push(format!(
-                    "key IN (SELECT task FROM {table} WHERE user {who})"
-                ));
-            }
-            args.extend(ids.iter().map(String::as_str));
-        }
-        if !query.ids.is_empty() {
-            filters.push(format!("id IN ({})", marks(query.ids.len())));
-            args.extend(query.ids.iter().map(String::as_str));
-        }
-        let base = base.unwrap_or_else(|| "SELECT key, id FROM tasks".to_owned());
-        let filters = if filters.is_empty() {
-            "1".to_owned()
-        } else {
-            filters.join(" AND ")
-        };
+        let (matching, args) = matching(query);
         // The page is chosen before any body is read: joining the bodies first would read
         // every match's body, a thousand for one user, to keep 128.
         let sql = format!(
-            "SELECT t.json FROM (SELECT key, id FROM ({base}) WHERE {filters} ORDER BY id LIMIT ? OFFSET ?) page
+            "SELECT t.json FROM ({matching} ORDER BY id LIMIT ? OFFSET ?) page
              JOIN tasks t ON t.key = page.key ORDER BY page.id"
         );
         let limit = i64::from(query.per_page);
@@ -614,6 +624,16 @@ impl Index {
         params.push(&offset);
         let rows = stmt.query_map(params.as_slice(), |r| r.get(0))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many tasks match `query` on every page together.
+    pub fn count(&self, query: &ListQuery) -> Result<u64> {
+        let (matching, args) = matching(query);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) FROM ({matching})"))?;
+        let count: i64 = stmt.query_row(rusqlite::params_from_iter(&args), |r| r.get(0))?;
+        Ok(count as u64)
     }
 
     pub fn list(&self, query: &ListQuery) -> Result<Vec<Task>> {

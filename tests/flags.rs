@@ -84,7 +84,7 @@ fn table_mode_says_when_more_pages_exist() {
     annotask(dir.path(), &["list", "--per-page", "2"])
         .assert()
         .success()
-        .stderr(contains("page 1: 2 tasks; more with --page 2"));
+        .stderr(contains("page 1: 2 of 3 tasks; more with --page 2"));
     annotask(dir.path(), &["list", "--per-page", "2", "--page", "2"])
         .assert()
         .success()
@@ -173,30 +173,105 @@ fn quiet_and_color_flags() {
     );
 }
 
+/// What `annotask completions SHELL` prints, run in `root`.
+fn completion_script(root: &Path, shell: &str) -> String {
+    let out = annotask(root, &["completions", shell]).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// `PATH` with the binary under test first, as the scripts call `annotask` by name.
+fn path_with_annotask() -> String {
+    let bin = Path::new(env!("CARGO_BIN_EXE_annotask")).parent().unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
 #[test]
-fn fish_completes_shells_and_task_ids() {
+fn bash_completes_task_ids_for_get_and_delete_from_the_index() {
+    let dir = project(&[("alpha", "ann"), ("beta", "bob")]);
+    fs::write(
+        dir.path().join("completion.bash"),
+        completion_script(dir.path(), "bash"),
+    )
+    .unwrap();
+    // The words typed so far, the last being completed, and what bash would offer.
+    let check = |words: &[&str], expected: &[&str]| {
+        let script = format!(
+            "source ./completion.bash; COMP_WORDS=({}); COMP_CWORD={}; \
+             _annotask_with_task_ids annotask \"${{COMP_WORDS[COMP_CWORD]}}\" \"${{COMP_WORDS[COMP_CWORD-1]}}\"; \
+             printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+            words
+                .iter()
+                .map(|w| format!("'{w}'"))
+                .collect::<Vec<_>>()
+                .join(" "),
+            words.len() - 1
+        );
+        let out = std::process::Command::new("bash")
+            .current_dir(dir.path())
+            .env("PATH", path_with_annotask())
+            .args(["-c", &script])
+            .output()
+            .expect("bash runs");
+        let offered = String::from_utf8(out.stdout).unwrap();
+        let offered: Vec<&str> = offered.lines().filter(|l| !l.is_empty()).collect();
+        assert_eq!(
+            offered,
+            expected,
+            "{words:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    check(&["annotask", "get", ""], &["alpha", "beta"]);
+    check(&["annotask", "get", "b"], &["beta"]);
+    check(&["annotask", "delete", "alpha", ""], &["alpha", "beta"]);
+    check(&["annotask", "--root", ".", "get", "a"], &["alpha"]);
+    // Not a task id: a subcommand, and the value of `-o`, are clap's.
+    check(&["annotask", "li"], &["list"]);
+    check(&["annotask", "get", "-o", "j"], &["json"]);
+}
+
+#[test]
+fn zsh_and_fish_complete_task_ids_and_the_shells_of_completions() {
     let dir = project(&[("alpha", "ann")]);
-    let out = annotask(dir.path(), &["completions", "fish"])
-        .output()
-        .unwrap();
-    let script = String::from_utf8(out.stdout).unwrap();
+    let zsh = completion_script(dir.path(), "zsh");
     assert!(
-        script.contains(r#"using_subcommand completions" -f -a "bash zsh fish elvish powershell""#)
+        zsh.contains("':id -- The task'\\''s id:_annotask_task_ids' \\"),
+        "{zsh}"
     );
-    assert!(script.contains(
+    assert!(zsh.contains("'*::ids -- The ids of the tasks to delete:_annotask_task_ids' \\"));
+    let defined = zsh.find("_annotask_task_ids() {").unwrap();
+    let called = zsh.rfind("_annotask \"$@\"").unwrap();
+    assert!(
+        defined < called,
+        "the function is defined before zsh calls the script"
+    );
+    let fish = completion_script(dir.path(), "fish");
+    assert!(
+        fish.contains(r#"using_subcommand completions" -f -a "bash zsh fish elvish powershell""#)
+    );
+    assert!(fish.contains(
         "__fish_annotask_using_subcommand get; or __fish_annotask_using_subcommand delete"
     ));
-    // The id source the script calls: the first column of the table, after its header.
-    let out = annotask(dir.path(), &["-q", "list", "--per-page", "1000"])
+    // The id source every script calls.
+    let ids = std::process::Command::new("sh")
+        .current_dir(dir.path())
+        .env("PATH", path_with_annotask())
+        .args([
+            "-c",
+            "annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | cut -d' ' -f1",
+        ])
         .output()
         .unwrap();
-    let table = String::from_utf8(out.stdout).unwrap();
-    let ids: Vec<&str> = table
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split(' ').next())
-        .collect();
-    assert_eq!(ids, ["alpha"]);
+    assert_eq!(String::from_utf8(ids.stdout).unwrap(), "alpha\n");
+    assert!(
+        zsh.contains("annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | cut -d' ' -f1")
+    );
+    assert!(
+        fish.contains(
+            "(annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | cut -d' ' -f1)"
+        )
+    );
 }
 
 #[test]

@@ -24,16 +24,6 @@ pub struct Args {
     per_page: u32,
 }
 
-/// Whether any task follows this page: the one at the next position, as a page of one.
-fn more_after(repo: &annotask::repo::Repo, query: &ListQuery) -> anyhow::Result<bool> {
-    let next = ListQuery {
-        page: query.page.saturating_mul(query.per_page).saturating_add(1),
-        per_page: 1,
-        ..query.clone()
-    };
-    Ok(!repo.list(&next)?.is_empty())
-}
-
 /// An id that no task can have is a usage error, not an empty answer.
 pub fn task_id(text: &str) -> Result<String, String> {
     annotask::validate::check_id(text).map(|()| text.to_owned())
@@ -66,13 +56,19 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         Format::Table => {
             let tasks = repo.list(&query)?;
             print!("{}", output::task_table(&tasks, output::terminal_width()));
-            if tasks.len() == query.per_page as usize && more_after(&repo, &query)? {
-                eprintln!(
-                    "page {}: {}; more with --page {}",
-                    query.page,
-                    output::count(tasks.len() as u64, "task"),
-                    query.page + 1
-                );
+            let shown = u64::from(query.page.saturating_sub(1)) * u64::from(query.per_page)
+                + tasks.len() as u64;
+            if tasks.len() == query.per_page as usize {
+                let total = repo.index().count(&query)?;
+                if total > shown {
+                    eprintln!(
+                        "page {}: {} of {}; more with --page {}",
+                        query.page,
+                        output::grouped(tasks.len() as u64),
+                        output::count(total, "task"),
+                        query.page + 1
+                    );
+                }
             }
         }
     }

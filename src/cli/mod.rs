@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand, ValueEnum};
 
 use annotask::repo::{self, EditorSettings, Repo};
 use annotask::sync::Summary;
 use annotask::yaml;
 
 mod apply;
+mod completions;
 mod create;
 mod delete;
 mod get;
@@ -118,12 +119,6 @@ enum Command {
     Pull(pull::Args),
 }
 
-/// What clap's fish script leaves to files: the shells of `completions`, and task ids (from
-/// the index, through `list`) for `get` and `delete`.
-const FISH_EXTRAS: &str = r#"complete -c annotask -n "__fish_annotask_using_subcommand completions" -f -a "bash zsh fish elvish powershell"
-complete -c annotask -n "__fish_annotask_using_subcommand get; or __fish_annotask_using_subcommand delete" -f -a "(annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | string split -f1 ' ')"
-"#;
-
 /// How a command ended, when it did not fail outright.
 pub enum Outcome {
     Success,
@@ -198,10 +193,7 @@ pub fn run() -> ExitCode {
             Ok(Outcome::Success)
         }
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "annotask", &mut io::stdout());
-            if shell == clap_complete::Shell::Fish {
-                print!("{FISH_EXTRAS}");
-            }
+            completions::print(shell);
             Ok(Outcome::Success)
         }
         Command::Plan(args) => plan::run(&ctx, args),

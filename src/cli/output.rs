@@ -208,7 +208,20 @@ pub fn sync_line(summary: &Summary, invalid: usize, tasks: u64) -> String {
 
 /// `1 task`, `2 tasks`.
 pub fn count(n: u64, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+    format!("{} {noun}{}", grouped(n), if n == 1 { "" } else { "s" })
+}
+
+/// `n` with its thousands grouped: 100,000.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() * 4 / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 pub fn reports(reports: &[Report]) -> String {
@@ -343,6 +356,20 @@ fn chain(err: &anyhow::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_group_their_thousands() {
+        for (n, text) in [
+            (0, "0 tasks"),
+            (1, "1 task"),
+            (999, "999 tasks"),
+            (1000, "1,000 tasks"),
+            (100_000, "100,000 tasks"),
+            (1_234_567, "1,234,567 tasks"),
+        ] {
+            assert_eq!(count(n, "task"), text);
+        }
+    }
 
     #[test]
     fn long_source_lines_are_clipped_around_the_column() {
