@@ -33,6 +33,11 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+    #[error(
+        "the index `{}` cannot be written, so nothing was: queries still answer from the files, writes need its folder writable",
+        .0.display()
+    )]
+    ReadOnlyIndex(PathBuf),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -127,7 +132,9 @@ impl Error {
             Error::AlreadyExists(_) | Error::Conflict(_) => StatusCode::TaskConflict,
             Error::UnsupportedAction(_) => StatusCode::TaskNotImplemented,
             Error::WatcherRunning { .. } => StatusCode::Failure,
-            Error::NoTasksDir(_) | Error::Io { .. } | Error::Store(_) => StatusCode::ServerError,
+            Error::NoTasksDir(_) | Error::Io { .. } | Error::ReadOnlyIndex(_) | Error::Store(_) => {
+                StatusCode::ServerError
+            }
         };
         code.status(Some(self.to_string()))
     }

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::files::{self, Placement, TASKS_DIR};
 use crate::model::{Task, TaskDoc};
 use crate::schema;
-use crate::store::{Index, ListQuery};
+use crate::store::{self, Index, ListQuery};
 use crate::sync::{self, Summary};
 use crate::validate::{self, Diagnostic, Report};
 
@@ -32,6 +32,8 @@ pub struct Repo {
     root: PathBuf,
     db: PathBuf,
     index: Index,
+    /// The index folder cannot be written, so the index lives in memory for this process.
+    in_memory: bool,
 }
 
 /// What [`init`] did about editor settings.
@@ -134,16 +136,34 @@ impl Repo {
         let db = match db {
             Some(db) => db.to_owned(),
             None => {
-                ensure_state_dir(root)?;
+                match ensure_state_dir(root) {
+                    // The index's own open says what a read-only state folder means.
+                    Err(Error::Io { source, .. }) if store::cannot_write(&source) => {}
+                    other => other?,
+                }
                 default_db(root)
             }
         };
-        let index = Index::open(&db)?;
+        // Files are the truth, so a project whose index cannot be written (a read-only
+        // checkout, another user's folder) still answers: from an index in memory that the
+        // first sync fills from the files.
+        let (index, in_memory) = match Index::open(&db) {
+            Ok(index) => (index, false),
+            Err(e) if e.is_read_only() => (Index::open_in_memory()?, true),
+            Err(e) => return Err(e.into()),
+        };
         Ok(Repo {
             root: root.to_owned(),
             db,
             index,
+            in_memory,
         })
+    }
+
+    /// Whether the index lives in memory because its folder cannot be written: every command
+    /// then reads every file, and writes are refused.
+    pub fn in_memory(&self) -> bool {
+        self.in_memory
     }
 
     pub fn root(&self) -> &Path {
@@ -464,6 +484,9 @@ impl Repo {
 
     /// Serialises writers across processes: held until the returned file is dropped.
     fn write_lock(&self) -> Result<File> {
+        if self.in_memory {
+            return Err(Error::ReadOnlyIndex(self.db.clone()));
+        }
         let path = self.db.with_extension("lock");
         let file = File::options()
             .create(true)

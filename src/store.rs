@@ -47,6 +47,33 @@ pub enum StoreError {
         path: PathBuf,
         source: io::Error,
     },
+    #[error("the index `{}` cannot be written", .0.display())]
+    ReadOnly(PathBuf),
+}
+
+/// Whether an I/O error says this process may not write there.
+pub fn cannot_write(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+    )
+}
+
+impl StoreError {
+    /// Whether the index could not be opened only because this process may not write there:
+    /// a read-only folder, file or file system.
+    pub fn is_read_only(&self) -> bool {
+        use rusqlite::ErrorCode::{CannotOpen, PermissionDenied, ReadOnly};
+        match self {
+            StoreError::ReadOnly(_) => true,
+            StoreError::Io { source, .. } => cannot_write(source),
+            StoreError::Sqlite(e) => matches!(
+                e.sqlite_error_code(),
+                Some(ReadOnly | CannotOpen | PermissionDenied)
+            ),
+            StoreError::CorruptBody(_) => false,
+        }
+    }
 }
 
 fn io_error(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
@@ -228,8 +255,9 @@ pub struct Index {
     conn: Connection,
     path: PathBuf,
     /// Held shared while this index is open, and exclusively while [`Index::load_fresh`]
-    /// replaces the file, which must not happen under another connection.
-    open_lock: File,
+    /// replaces the file, which must not happen under another connection. `None` for an
+    /// index in memory, which has no file.
+    open_lock: Option<File>,
 }
 
 fn schema_version() -> i64 {
@@ -257,6 +285,10 @@ enum Journal {
 
 fn connect(path: &Path, journal: Journal) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    // SQLite opens a file it may not write read-only, and says so only at the first write.
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(StoreError::ReadOnly(path.to_owned()));
+    }
     conn.busy_timeout(BUSY_TIMEOUT)?;
     // A sync uses a few dozen statements per file; the default cache of 16 would re-prepare
     // them over and over.
@@ -395,7 +427,7 @@ impl Index {
         let mut index = Index {
             conn: connect(path, Journal::Wal)?,
             path: path.to_owned(),
-            open_lock,
+            open_lock: Some(open_lock),
         };
         let version: i64 = index
             .conn
@@ -404,6 +436,19 @@ impl Index {
             index.rebuild_schema()?;
         }
         Ok(index)
+    }
+
+    /// An empty index in memory, for a project whose index folder this process may not
+    /// write: a full sync fills it, and it is gone when the command ends.
+    pub fn open_in_memory() -> Result<Index> {
+        let conn = Connection::open_in_memory()?;
+        conn.set_prepared_statement_cache_capacity(64);
+        conn.execute_batch(SCHEMA)?;
+        Ok(Index {
+            conn,
+            path: PathBuf::from(":memory:"),
+            open_lock: None,
+        })
     }
 
     fn rebuild_schema(&mut self) -> Result<()> {
@@ -500,7 +545,7 @@ impl Index {
         &mut self,
         load: impl FnOnce(Writer<'_>) -> Result<T, E>,
     ) -> Result<Option<T>, E> {
-        if !is_empty(&self.conn)? || !self.lock_alone()? {
+        if self.open_lock.is_none() || !is_empty(&self.conn)? || !self.lock_alone()? {
             return Ok(None);
         }
         // Another process may have written, and closed, since the first look.
@@ -516,11 +561,14 @@ impl Index {
     /// Trades this connection's shared lock for an exclusive one: true when no other
     /// connection is open. Otherwise the lock is shared again.
     fn lock_alone(&self) -> Result<bool> {
+        let Some(open_lock) = &self.open_lock else {
+            return Ok(false);
+        };
         // A lock cannot be upgraded in place.
-        self.open_lock
+        open_lock
             .unlock()
             .map_err(io_error("unlock", &open_lock_path(&self.path)))?;
-        match self.open_lock.try_lock() {
+        match open_lock.try_lock() {
             Ok(()) => Ok(true),
             Err(TryLockError::WouldBlock) => self.lock_shared().map(|()| false),
             Err(TryLockError::Error(e)) => {
@@ -531,9 +579,12 @@ impl Index {
     }
 
     fn lock_shared(&self) -> Result<()> {
-        self.open_lock
+        let Some(open_lock) = &self.open_lock else {
+            return Ok(());
+        };
+        open_lock
             .unlock()
-            .and_then(|()| self.open_lock.lock_shared())
+            .and_then(|()| open_lock.lock_shared())
             .map_err(io_error("lock", &open_lock_path(&self.path)))
     }
 

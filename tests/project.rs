@@ -6,6 +6,7 @@ use std::fs;
 use std::path::Path;
 
 use assert_cmd::Command;
+use predicates::prelude::*;
 use predicates::str::contains;
 
 fn annotask(cwd: &Path, args: &[&str]) -> Command {
@@ -75,4 +76,56 @@ fn validate_on_a_fresh_clone_writes_the_schema_editors_load() {
     annotask(dir.path(), &["validate"]).assert().success();
     let schema = fs::read_to_string(dir.path().join(".annotask/task.schema.json")).unwrap();
     assert_eq!(schema, annotask::schema::TASK_SCHEMA);
+}
+
+/// `annotask ARGS` in `cwd` as a user who may not write what it did not create: root may
+/// write anything, so as root the command runs as `nobody`.
+fn unprivileged(cwd: &Path, args: &[&str]) -> Command {
+    let uid = std::process::Command::new("id").arg("-u").output().unwrap();
+    if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
+        return annotask(cwd, args);
+    }
+    let mut cmd = Command::new("setpriv");
+    cmd.current_dir(cwd)
+        .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
+        .arg(env!("CARGO_BIN_EXE_annotask"))
+        .args(args);
+    cmd
+}
+
+#[test]
+fn a_read_only_index_folder_still_answers_queries_and_refuses_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    fs::create_dir(root.join("tasks")).unwrap();
+    fs::write(root.join("tasks/a.yaml"), TASK).unwrap();
+    annotask(root, &["sync"]).assert().success();
+    // A task the read-only index never saw: the answers come from the files.
+    fs::write(root.join("tasks/b.yaml"), TASK).unwrap();
+    let chmod = |mode: &str| {
+        let ok = std::process::Command::new("chmod")
+            .args(["-R", mode])
+            .arg(root)
+            .status()
+            .unwrap();
+        assert!(ok.success());
+    };
+    chmod("a+rX,a-w");
+    let warning = "cannot be written; the files are indexed in memory for this command";
+    unprivileged(root, &["list"])
+        .assert()
+        .success()
+        .stdout(contains("a ").and(contains("b ")))
+        .stderr(contains(warning));
+    unprivileged(root, &["-o", "json", "get", "b"])
+        .assert()
+        .success()
+        .stdout(contains("\"id\": \"b\""));
+    unprivileged(root, &["status"]).assert().success();
+    unprivileged(root, &["delete", "a"])
+        .assert()
+        .code(1)
+        .stderr(contains("writes need its folder writable"));
+    chmod("u+w");
+    assert!(root.join("tasks/a.yaml").exists());
 }

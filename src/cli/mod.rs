@@ -137,7 +137,14 @@ pub struct Global {
 
 impl Global {
     fn open(&self) -> Result<Repo, annotask::Error> {
-        Repo::open(&self.root, self.db.as_deref())
+        let repo = Repo::open(&self.root, self.db.as_deref())?;
+        if repo.in_memory() {
+            eprintln!(
+                "warning: `{}` cannot be written; the files are indexed in memory for this command, and writes are refused",
+                repo.db().display()
+            );
+        }
+        Ok(repo)
     }
 
     /// Opens the project with its index brought up to date, as every query needs. A running

@@ -87,6 +87,7 @@ impl From<crate::Error> for Failure {
             Error::NoTasksDir(_)
             | Error::WatcherRunning { .. }
             | Error::Io { .. }
+            | Error::ReadOnlyIndex(_)
             | Error::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         };
         let mut status = e.status();
