@@ -118,6 +118,11 @@ impl Repos {
         Ok(lease)
     }
 
+    /// Whether a watcher keeps the index current, so that a read needs no sync first.
+    pub fn watched(&self) -> bool {
+        self.watched
+    }
+
     /// How many task files the index holds as invalid (and so does not serve).
     pub fn invalid_files(&self) -> Result<usize> {
         Ok(self.checkout()?.index().reports(true)?.len())

@@ -27,6 +27,7 @@ use crate::{Error, yaml};
 use super::query;
 use super::reply::{self, Failure};
 use super::repos::Repos;
+use super::{blocking, read};
 
 type Reply = Result<Response, Failure>;
 
@@ -84,9 +85,8 @@ async fn get_task(
     // Ids are never used as paths here, but one that no task can have is the client's
     // mistake, and worth saying so rather than "not found".
     check_id(&id).map_err(Failure::bad_request)?;
-    blocking(repos, move |repos| {
-        let json = repos
-            .fresh()?
+    read(repos, move |repo| {
+        let json = repo
             .index()
             .get_json(&id)
             .map_err(Error::from)?
@@ -101,10 +101,9 @@ async fn get_task(
 
 async fn list_tasks(State(repos): State<Arc<Repos>>, RawQuery(raw): RawQuery) -> Reply {
     let query = query::list(raw.as_deref())?;
-    blocking(repos, move |repos| {
+    read(repos, move |repo| {
         // The index holds each task's canonical JSON: it is passed through unparsed.
-        let tasks = repos
-            .fresh()?
+        let tasks = repo
             .index()
             .list_json(&query)
             .map_err(Error::from)?
@@ -198,14 +197,4 @@ fn raw_json(json: String) -> Result<Box<RawValue>, Failure> {
             "the index holds a task that is not valid JSON; delete the index to rebuild it",
         )
     })
-}
-
-/// Runs repo work, which blocks on SQLite and the file system, off the async threads.
-async fn blocking<F>(repos: Arc<Repos>, work: F) -> Reply
-where
-    F: FnOnce(&Repos) -> Reply + Send + 'static,
-{
-    tokio::task::spawn_blocking(move || work(&repos))
-        .await
-        .unwrap_or_else(|e| Err(Failure::internal(format!("the request failed: {e}"))))
 }

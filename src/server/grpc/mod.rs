@@ -32,7 +32,7 @@ use crate::validate::check_id;
 
 use super::reply::Failure;
 use super::repos::Repos;
-use super::{MAX_BODY_BYTES, auth};
+use super::{MAX_BODY_BYTES, auth, blocking, read};
 
 /// What diagnostics call a protobuf request.
 const REQUEST: &str = "request";
@@ -241,8 +241,8 @@ async fn get_task(
 ) -> Answer<wire::SingleTaskResponse> {
     let id = request.task_id;
     check_id(&id).map_err(Failure::bad_request)?;
-    blocking(repos, move |repos| {
-        let task = repos.fresh()?.get(&id)?;
+    read(repos, move |repo| {
+        let task = repo.get(&id)?;
         Ok(wire::SingleTaskResponse {
             status: ok(),
             task: Some(convert::task_to_wire(task.doc())),
@@ -256,8 +256,8 @@ async fn list_tasks(
     request: wire::ListTasksRequest,
 ) -> Answer<wire::MultiTaskResponse> {
     let query = list_query(request)?;
-    blocking(repos, move |repos| {
-        let tasks = repos.fresh()?.list(&query)?;
+    read(repos, move |repo| {
+        let tasks = repo.list(&query)?;
         Ok(wire::MultiTaskResponse {
             status: ok(),
             tasks: tasks_to_wire(&tasks),
@@ -345,15 +345,4 @@ async fn delete_tasks(
         Ok(wire::BaseResponse { status: ok() })
     })
     .await
-}
-
-/// Runs repo work, which blocks on SQLite and the file system, off the async threads.
-async fn blocking<T, F>(repos: Arc<Repos>, work: F) -> Answer<T>
-where
-    T: Send + 'static,
-    F: FnOnce(&Repos) -> crate::Result<T> + Send + 'static,
-{
-    tokio::task::spawn_blocking(move || work(&repos).map_err(Failure::from))
-        .await
-        .unwrap_or_else(|e| Err(Failure::internal(format!("the request failed: {e}"))))
 }
