@@ -1,7 +1,7 @@
 -- The annotask index: derived from the YAML files under tasks/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 4;
+PRAGMA user_version = 5;
 
 -- Tasks are keyed by a small integer so the link tables stay narrow. Queries find tasks through
 -- indexes (by id, by user) and read a row only for its body.
@@ -9,7 +9,8 @@ CREATE TABLE tasks (
     key  INTEGER PRIMARY KEY,
     id   TEXT NOT NULL UNIQUE,
     file TEXT NOT NULL,          -- the file the task was last read from, relative to the root
-    json TEXT NOT NULL           -- the canonical API JSON of the task
+    json TEXT NOT NULL,          -- the canonical API JSON of the task
+    proto BLOB NOT NULL          -- the same task as a protobuf clarifai.api.Task
 );
 
 CREATE TABLE users (

@@ -11,6 +11,7 @@ pub mod deploy;
 pub mod error;
 pub mod files;
 pub mod model;
+pub mod proto;
 pub mod remote;
 pub mod repo;
 pub mod schema;

@@ -203,13 +203,14 @@ impl KnownFiles {
     }
 }
 
-/// What the index keeps of a valid task: its canonical JSON, served as is, and the ids the
-/// link tables index. Made where the file is read, so that the inserting thread receives only
-/// this and not the whole document.
+/// What the index keeps of a valid task: its canonical JSON and its protobuf, each served as
+/// is by its face, and the ids the link tables index. Made where the file is read, so that
+/// the inserting thread receives only this and not the whole document.
 #[derive(Debug)]
 pub struct TaskRow {
     pub id: String,
     pub json: String,
+    pub proto: Vec<u8>,
     pub workers: Vec<String>,
     pub reviewers: Vec<String>,
 }
@@ -219,6 +220,7 @@ impl TaskRow {
         TaskRow {
             id: task.id().to_owned(),
             json: serde_json::to_string(task).expect("tasks always serialise"),
+            proto: crate::proto::encode_task(task),
             workers: task.worker_ids().to_vec(),
             reviewers: task.reviewer_ids().to_vec(),
         }
@@ -358,6 +360,22 @@ fn is_empty(conn: &Connection) -> Result<bool> {
         [],
         |r| r.get(0),
     )?)
+}
+
+/// The forms of a task the index stores, each served as it is by one face.
+#[derive(Clone, Copy)]
+enum Face {
+    Json,
+    Proto,
+}
+
+impl Face {
+    fn column(self) -> &'static str {
+        match self {
+            Face::Json => "json",
+            Face::Proto => "proto",
+        }
+    }
 }
 
 /// The `key, id` of every task matching `query`'s filters (not its page), and the
@@ -644,9 +662,21 @@ impl Index {
 
     /// The canonical JSON of one task.
     pub fn get_json(&self, id: &str) -> Result<Option<String>> {
+        self.get_face(Face::Json, id)
+    }
+
+    /// A task as a protobuf `clarifai.api.Task`.
+    pub fn get_proto(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        self.get_face(Face::Proto, id)
+    }
+
+    fn get_face<T: rusqlite::types::FromSql>(&self, face: Face, id: &str) -> Result<Option<T>> {
         Ok(self
             .conn
-            .prepare_cached("SELECT json FROM tasks WHERE id = ?1")?
+            .prepare_cached(&format!(
+                "SELECT {} FROM tasks WHERE id = ?1",
+                face.column()
+            ))?
             .query_row([id], |r| r.get(0))
             .optional()?)
     }
@@ -659,12 +689,26 @@ impl Index {
 
     /// One page of tasks matching `query`, ordered by id, as canonical JSON.
     pub fn list_json(&self, query: &ListQuery) -> Result<Vec<String>> {
+        self.list_face(Face::Json, query)
+    }
+
+    /// [`Index::list_json`], each task as a protobuf `clarifai.api.Task`.
+    pub fn list_proto(&self, query: &ListQuery) -> Result<Vec<Vec<u8>>> {
+        self.list_face(Face::Proto, query)
+    }
+
+    fn list_face<T: rusqlite::types::FromSql>(
+        &self,
+        face: Face,
+        query: &ListQuery,
+    ) -> Result<Vec<T>> {
         let (matching, args) = matching(query);
         // The page is chosen before any body is read: joining the bodies first would read
         // every match's body, a thousand for one user, to keep 128.
         let sql = format!(
-            "SELECT t.json FROM ({matching} ORDER BY id LIMIT ? OFFSET ?) page
-             JOIN tasks t ON t.key = page.key ORDER BY page.id"
+            "SELECT t.{} FROM ({matching} ORDER BY id LIMIT ? OFFSET ?) page
+             JOIN tasks t ON t.key = page.key ORDER BY page.id",
+            face.column()
         );
         let limit = i64::from(query.per_page);
         let offset = i64::from(query.page.saturating_sub(1)) * limit;
@@ -864,7 +908,8 @@ impl<'c> Writer<'c> {
                 "INSERT OR REPLACE INTO files (path, size, mtime_ns, claim, errors, warnings, conflict)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
             )?,
-            insert_task: conn.prepare("INSERT INTO tasks (id, file, json) VALUES (?1, ?2, ?3)")?,
+            insert_task: conn
+                .prepare("INSERT INTO tasks (id, file, json, proto) VALUES (?1, ?2, ?3, ?4)")?,
             workers: LinkInserts::new("task_workers"),
             reviewers: LinkInserts::new("task_reviewers"),
             user_keys: Vec::new(),
@@ -1033,8 +1078,8 @@ impl<'c> Writer<'c> {
             return Ok((Change::Unchanged, Some(previous)));
         }
         self.conn
-            .prepare_cached("UPDATE tasks SET file = ?2, json = ?3 WHERE key = ?1")?
-            .execute(params![key, file, task.json])?;
+            .prepare_cached("UPDATE tasks SET file = ?2, json = ?3, proto = ?4 WHERE key = ?1")?
+            .execute(params![key, file, task.json, task.proto])?;
         self.delete_links(key)?;
         self.insert_links(key, task)?;
         let previous = Previous {
@@ -1061,7 +1106,9 @@ impl<'c> Writer<'c> {
 
     /// Writes a task the index is known not to have.
     pub fn insert_task(&mut self, task: &TaskRow, file: &str) -> Result<Change> {
-        let key = self.insert_task.insert(params![task.id, file, task.json])?;
+        let key = self
+            .insert_task
+            .insert(params![task.id, file, task.json, task.proto])?;
         self.insert_links(key, task)?;
         Ok(Change::Added)
     }

@@ -10,9 +10,6 @@
 //! method (UNIMPLEMENTED), a message over the size limit (OUT_OF_RANGE), an expired deadline
 //! (DEADLINE_EXCEEDED).
 
-mod convert;
-mod wire;
-
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -27,6 +24,7 @@ use crate::Error;
 use crate::api::{self, DEFAULT_PER_PAGE, MAX_PER_PAGE, PatchTasks};
 use crate::model::Task;
 use crate::model::TaskDoc;
+use crate::proto::{Encoded, convert, wire};
 use crate::store::ListQuery;
 use crate::validate::check_id;
 
@@ -135,12 +133,9 @@ impl Reply for wire::MultiTaskResponse {
     }
 }
 
-impl Reply for wire::SingleTaskResponse {
+impl Reply for Encoded {
     fn failed(status: wire::Status) -> Self {
-        Self {
-            status: Some(status),
-            ..Self::default()
-        }
+        Encoded::status(&status)
     }
 }
 
@@ -201,7 +196,11 @@ fn timeout(headers: &HeaderMap) -> Option<Duration> {
 }
 
 fn ok() -> Option<wire::Status> {
-    Some(convert::status(api::ok()))
+    Some(ok_status())
+}
+
+fn ok_status() -> wire::Status {
+    convert::status(api::ok())
 }
 
 fn tasks_to_wire(tasks: &[Task]) -> Vec<wire::Task> {
@@ -235,33 +234,29 @@ async fn post_tasks(
     .await
 }
 
-async fn get_task(
-    repos: Arc<Repos>,
-    request: wire::GetTaskRequest,
-) -> Answer<wire::SingleTaskResponse> {
+async fn get_task(repos: Arc<Repos>, request: wire::GetTaskRequest) -> Answer<Encoded> {
     let id = request.task_id;
     check_id(&id).map_err(Failure::bad_request)?;
+    // The index holds each task's protobuf: it is sent as it is.
     read(repos, move |repo| {
-        let task = repo.get(&id)?;
-        Ok(wire::SingleTaskResponse {
-            status: ok(),
-            task: Some(convert::task_to_wire(task.doc())),
-        })
+        let task = repo
+            .index()
+            .get_proto(&id)
+            .map_err(Error::from)?
+            .ok_or_else(|| Error::NotFound(vec![id.clone()]))?;
+        Ok(Encoded::task_response(&ok_status(), &task))
     })
     .await
 }
 
-async fn list_tasks(
-    repos: Arc<Repos>,
-    request: wire::ListTasksRequest,
-) -> Answer<wire::MultiTaskResponse> {
+async fn list_tasks(repos: Arc<Repos>, request: wire::ListTasksRequest) -> Answer<Encoded> {
     let query = list_query(request)?;
     read(repos, move |repo| {
-        let tasks = repo.list(&query)?;
-        Ok(wire::MultiTaskResponse {
-            status: ok(),
-            tasks: tasks_to_wire(&tasks),
-        })
+        let tasks = repo.index().list_proto(&query).map_err(Error::from)?;
+        Ok(Encoded::tasks_response(
+            &ok_status(),
+            tasks.iter().map(Vec::as_slice),
+        ))
     })
     .await
 }
