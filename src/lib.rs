@@ -10,6 +10,7 @@ pub mod api;
 pub mod deploy;
 pub mod error;
 pub mod files;
+pub mod inputs;
 pub mod model;
 pub mod remote;
 pub mod repo;
