@@ -226,7 +226,8 @@ impl Repo {
         for file in indexed?.iter() {
             planner.known(file);
         }
-        let (plan, known) = planner.finish();
+        let (mut plan, known) = planner.finish();
+        plan.datasets = self.plan_datasets()?;
         Ok(sync::apply(
             &mut self.index,
             &self.root,
@@ -236,11 +237,23 @@ impl Repo {
         )?)
     }
 
-    /// Brings the index up to date with just these root-relative paths: task files, or folders
-    /// under the tasks folder. Other paths are ignored.
+    /// What a sync must do about the dataset files: all of them are listed, as there are few.
+    fn plan_datasets(&self) -> Result<sync::DatasetPlan> {
+        Ok(sync::plan_datasets(
+            files::list_inputs(&self.root),
+            &self.index.dataset_files()?,
+            &self.index.dataset_ids()?,
+        ))
+    }
+
+    /// Brings the index up to date with just these root-relative paths: task files, folders
+    /// under the tasks folder, the inputs folder or files in it. Other paths are ignored.
     pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
         let known = self.index.file_states_near(paths)?;
-        let plan = sync::plan_paths(&self.root, paths, &known);
+        let mut plan = sync::plan_paths(&self.root, paths, &known);
+        if paths.iter().any(|p| files::in_inputs(p)) {
+            plan.datasets = self.plan_datasets()?;
+        }
         Ok(sync::apply(
             &mut self.index,
             &self.root,

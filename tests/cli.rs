@@ -555,3 +555,109 @@ fn validate_reports_every_file() {
         .assert()
         .success();
 }
+
+#[test]
+fn datasets_are_indexed_counted_and_their_bad_lines_reported() {
+    let project = Project::new();
+    project.write(
+        "inputs/birds.jsonl",
+        "{\"id\": \"img-1\", \"data\": {\"image\": {\"url\": \"https://x/1.jpg\"}}}\n{\"id\": \"img 2\"}\n{\"id\": \"img-3\"}\n",
+    );
+    project.write(
+        "inputs/more.csv",
+        "id,url\nimg-3,https://x/3.jpg\nimg-4,\"https://x/4.jpg?a=1,2\"\n",
+    );
+    let out = project.cmd(&["sync"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a bad line is an error");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("inputs/birds.jsonl:2:8: error: id: id `img 2` contains ' '"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("this line is left out; the file's valid lines are indexed"));
+    let status = project.json(&["status"]);
+    assert_eq!(
+        status["inputs"], 3,
+        "img-3 is in both datasets and counts once"
+    );
+    assert_eq!(status["datasets"], 2);
+    assert_eq!(status["reports"][0]["file"], "inputs/birds.jsonl");
+    project
+        .cmd(&["status"])
+        .assert()
+        .stdout(predicates::str::contains(
+            "0 tasks and 3 inputs in 2 datasets indexed; 1 file with errors",
+        ));
+
+    // Fixed, removed: followed by the next query.
+    project.write("inputs/birds.jsonl", "{\"id\": \"img-1\"}\n");
+    std::fs::remove_file(project.root().join("inputs/more.csv")).unwrap();
+    let status = project.json(&["status"]);
+    assert_eq!(
+        (status["inputs"].clone(), status["datasets"].clone()),
+        (json!(1), json!(1))
+    );
+    assert_eq!(status["reports"], json!([]));
+    let fresh = project.root().join("fresh.db");
+    let rebuilt = project.json(&["--db", fresh.to_str().unwrap(), "status"]);
+    assert_eq!(rebuilt["inputs"], status["inputs"]);
+    assert_eq!(rebuilt["reports"], status["reports"]);
+}
+
+#[test]
+fn validate_checks_datasets_and_what_tasks_name() {
+    let project = Project::new();
+    let task = |source: &str| {
+        format!("type: CONCEPTS_CLASSIFICATION\nconcept_ids: [c]\ninput_source: {source}\n")
+    };
+    project.write("tasks/known.yaml", &task("{type: DATASET, id: birds}"));
+    project.write("tasks/unknown.yaml", &task("{type: DATASET, id: cats}"));
+    project.write("tasks/search.yaml", &task("{type: SAVED_SEARCH, id: s1}"));
+    project.write("inputs/birds.csv", "id\nimg-1\n");
+    let out = project.json(&["validate"]);
+    assert_eq!(out["files"], 4);
+    assert_eq!(out["invalid"], 0, "warnings only: {out}");
+    let messages: Vec<(String, String)> = out["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["diagnostics"].as_array().unwrap().iter().map(|d| {
+                let at = &d["location"];
+                (
+                    format!("{}:{}", r["file"].as_str().unwrap(), at["line"]),
+                    d["message"].as_str().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect();
+    let root = project.root().display().to_string();
+    assert_eq!(
+        messages,
+        [
+            (
+                format!("{root}/tasks/search.yaml:3"),
+                "a saved search is answered by the hosted API only: offline the task has no inputs"
+                    .to_owned()
+            ),
+            (
+                format!("{root}/tasks/unknown.yaml:3"),
+                "dataset `cats` has no file, so the task has no inputs".to_owned()
+            ),
+        ]
+    );
+    project.write("inputs/cats.jsonl", "{\"id\": \"a\"}\nnot json\n");
+    project
+        .cmd(&["validate"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains(
+            "inputs/cats.jsonl:2:1: error: each line must be one JSON object",
+        ));
+    let named = project.root().join("inputs/cats.jsonl");
+    project
+        .cmd(&["validate", named.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("1 file checked, 1 invalid"));
+}
