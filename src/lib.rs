@@ -7,6 +7,7 @@
 //! always be rebuilt.
 
 pub mod api;
+pub mod assign;
 pub mod deploy;
 pub mod error;
 pub mod files;
