@@ -92,6 +92,32 @@ CREATE TABLE dataset_files (
     conflict INTEGER NOT NULL    -- 1 while another file defines the same dataset
 ) WITHOUT ROWID;
 
+-- Each task's assignment (src/plans.rs): what its input_source selects and, for PARTITIONED,
+-- each worker's count and the plan's few exceptions to the hash's preference; for MANUAL
+-- review, the sample's threshold and the reviewers' counts. A sync remakes a task's row only
+-- when the task or the set of its inputs changed; who labels an input is computed from it.
+CREATE TABLE task_plans (
+    task          TEXT PRIMARY KEY,  -- tasks.id
+    source        TEXT NOT NULL,     -- ALL_INPUTS | DATASET | INPUT | '' (nothing offline)
+    source_id     TEXT NOT NULL,
+    inputs        INTEGER NOT NULL,  -- how many inputs the source selects
+    quotas        TEXT,              -- PARTITIONED: a JSON array, in the task's worker order
+    sample_hash   INTEGER,           -- MANUAL review: the largest sampled (hash, input id)
+    sample_id     TEXT,
+    sampled       INTEGER,
+    review_quotas TEXT               -- MANUAL review: a JSON array, in the reviewers' order
+) WITHOUT ROWID;
+
+CREATE TABLE plan_moves (
+    task   TEXT NOT NULL,
+    review INTEGER NOT NULL,         -- 0: the workers' plan; 1: the reviewers'
+    input  TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    from_worker INTEGER NOT NULL,    -- indexes into the task's workers (or reviewers)
+    to_worker   INTEGER NOT NULL,
+    PRIMARY KEY (task, review, input, seq)
+) WITHOUT ROWID;
+
 -- Indexes only queries need. A sync into an empty index builds them after loading, which is
 -- faster than maintaining them row by row.
 -- [indexes]

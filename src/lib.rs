@@ -13,6 +13,7 @@ pub mod error;
 pub mod files;
 pub mod inputs;
 pub mod model;
+pub mod plans;
 pub mod remote;
 pub mod repo;
 pub mod schema;

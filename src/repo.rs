@@ -19,6 +19,7 @@ use crate::api::PatchTasks;
 use crate::error::{Error, Result};
 use crate::files::{self, Placement, TASKS_DIR};
 use crate::model::{Task, TaskDoc};
+use crate::plans::{self, Source, Walker};
 use crate::schema;
 use crate::store::{Index, ListQuery};
 use crate::sync::{self, Summary};
@@ -273,6 +274,78 @@ impl Repo {
         Ok(self.index.list(query)?)
     }
 
+    /// One page of a task's assignments (of one worker, with `worker`), ordered by input id
+    /// then worker id: walked from the task's inputs in id order and its plan, so nothing per
+    /// assignment is stored. `page` is 1-based.
+    pub fn assignments(
+        &self,
+        task_id: &str,
+        worker: Option<&str>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Vec<Assignment>> {
+        let task = self.get(task_id)?;
+        let walker = Walker::new(&task);
+        let workers = task.worker_ids();
+        let wanted = match worker {
+            Some(user) => match workers.iter().position(|w| w == user) {
+                Some(i) => Some(i),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
+        let mut page_of = Vec::new();
+        if !walker.assigns() || per_page == 0 {
+            return Ok(page_of);
+        }
+        let moves = self.index.plan_moves(task_id, false)?;
+        let mut skip = u64::from(page.saturating_sub(1)) * u64::from(per_page);
+        self.index.each_input(&Source::of(&task), |input| {
+            let moved = moves.get(input).map_or(&[][..], Vec::as_slice);
+            let mut mine = walker.workers_of(input, moved);
+            mine.retain(|w| wanted.is_none_or(|x| x == *w));
+            mine.sort_by(|a, b| workers[*a].cmp(&workers[*b]));
+            for w in mine {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                page_of.push(Assignment {
+                    input: input.to_owned(),
+                    worker: workers[w].clone(),
+                });
+                if page_of.len() == per_page as usize {
+                    return false;
+                }
+            }
+            true
+        })?;
+        Ok(page_of)
+    }
+
+    /// How many inputs each of a task's workers has (in the task's worker order), and the
+    /// task's plan: exact, from the plan's counts.
+    pub fn counts(&self, task_id: &str) -> Result<Counts> {
+        let task = self.get(task_id)?;
+        let plan = self.plan(&task)?;
+        let counts = plans::worker_counts(&task, &plan);
+        let per_worker = task.worker_ids().iter().cloned().zip(counts).collect();
+        Ok(Counts {
+            task,
+            per_worker,
+            plan,
+        })
+    }
+
+    /// A task's stored plan (without its moves); a task the index has no plan for yet has no
+    /// inputs.
+    pub fn plan(&self, task: &Task) -> Result<plans::TaskPlan> {
+        Ok(self
+            .index
+            .task_plan(task.id())?
+            .unwrap_or_else(|| plans::compute(task, &[])))
+    }
+
     /// Creates tasks, generating ids where absent. All or nothing: when any task is invalid
     /// or its id is taken, no file is written.
     pub fn create(&mut self, docs: Vec<TaskDoc>) -> Result<Vec<Task>> {
@@ -487,6 +560,21 @@ impl Repo {
         file.lock().map_err(Error::io("lock", &path))?;
         Ok(file)
     }
+}
+
+/// A task's counts: each worker's number of inputs, in the task's worker order.
+#[derive(Debug)]
+pub struct Counts {
+    pub task: Task,
+    pub per_worker: Vec<(String, u64)>,
+    pub plan: plans::TaskPlan,
+}
+
+/// One input and one worker who labels it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub input: String,
+    pub worker: String,
 }
 
 /// A running watcher, as its lock file tells.

@@ -17,8 +17,10 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Statement, TransactionBehavior, params};
 
+use crate::assign::{self, Move, Sample};
 use crate::inputs::InputRow;
 use crate::model::Task;
+use crate::plans::{ReviewPlan, Source, TaskPlan};
 use crate::validate::{Diagnostic, Location, Report, Severity};
 
 const SCHEMA: &str = include_str!("../schema.sql");
@@ -504,6 +506,80 @@ impl Index {
         key.map(|key| read_inputs(&self.conn, key)).transpose()
     }
 
+    /// The stored plan of a task, without its moves ([`Index::plan_moves`]).
+    pub fn task_plan(&self, task: &str) -> Result<Option<TaskPlan>> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT inputs, quotas, sample_hash, sample_id, sampled, review_quotas
+                 FROM task_plans WHERE task = ?1",
+            )?
+            .query_row([task], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .optional()?;
+        let Some((inputs, quotas, hash, id, sampled, review_quotas)) = row else {
+            return Ok(None);
+        };
+        let parse = |text: Option<String>| -> Result<Option<Vec<u64>>> {
+            text.map(|t| {
+                serde_json::from_str(&t).map_err(|_| StoreError::CorruptBody(task.to_owned()))
+            })
+            .transpose()
+        };
+        let work = parse(quotas)?.map(|quotas| assign::Plan {
+            quotas,
+            moves: Vec::new(),
+        });
+        let review = parse(review_quotas)?.map(|quotas| ReviewPlan {
+            sample: Sample {
+                threshold: hash.zip(id).map(|(h, id)| (h as u64, id)),
+            },
+            sampled: sampled.unwrap_or(0) as u64,
+            plan: assign::Plan {
+                quotas,
+                moves: Vec::new(),
+            },
+        });
+        Ok(Some(TaskPlan {
+            inputs: inputs as u64,
+            work,
+            review,
+        }))
+    }
+
+    /// The moves of a task's workers' plan (or, with `review`, of its reviewers'), by input.
+    pub fn plan_moves(&self, task: &str, review: bool) -> Result<HashMap<String, Vec<Move>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT input, from_worker, to_worker FROM plan_moves
+             WHERE task = ?1 AND review = ?2 ORDER BY input, seq",
+        )?;
+        let mut moves: HashMap<String, Vec<Move>> = HashMap::new();
+        let mut rows = stmt.query(params![task, review])?;
+        while let Some(r) = rows.next()? {
+            let input: String = r.get(0)?;
+            let m = Move {
+                input: input.clone(),
+                from: r.get::<_, i64>(1)? as usize,
+                to: r.get::<_, i64>(2)? as usize,
+            };
+            moves.entry(input).or_default().push(m);
+        }
+        Ok(moves)
+    }
+
+    /// Visits the inputs a source selects, in id order, until `visit` returns false.
+    pub fn each_input(&self, source: &Source, visit: impl FnMut(&str) -> bool) -> Result<()> {
+        each_input(&self.conn, source, visit)
+    }
+
     /// Starts the one write transaction of a sync or a write command.
     pub fn writer(&mut self) -> Result<Writer<'_>> {
         Writer::begin(&self.conn)
@@ -767,6 +843,35 @@ fn decode_body(id: &str, json: &str) -> Result<Task> {
     serde_json::from_str(json)
         .map(Task::vouched)
         .map_err(|_| StoreError::CorruptBody(id.to_owned()))
+}
+
+/// Visits the inputs a source selects, in id order, until `visit` returns false.
+fn each_input(
+    conn: &Connection,
+    source: &Source,
+    mut visit: impl FnMut(&str) -> bool,
+) -> Result<()> {
+    let (sql, arg) = match source {
+        Source::All => ("SELECT DISTINCT id FROM inputs ORDER BY id", None),
+        Source::Dataset(id) => (
+            "SELECT id FROM inputs WHERE dataset = (SELECT key FROM datasets WHERE id = ?1) ORDER BY id",
+            Some(id),
+        ),
+        Source::Input(id) => ("SELECT DISTINCT id FROM inputs WHERE id = ?1", Some(id)),
+        Source::Nothing => return Ok(()),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = match arg {
+        Some(arg) => stmt.query([arg])?,
+        None => stmt.query([])?,
+    };
+    while let Some(row) = rows.next()? {
+        let id = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        if !visit(id) {
+            break;
+        }
+    }
+    Ok(())
 }
 
 /// A dataset's input rows, in id order.
@@ -1237,6 +1342,104 @@ impl<'c> Writer<'c> {
             .prepare_cached("DELETE FROM datasets WHERE key = ?1")?
             .execute([key])?;
         Ok(removed as u64)
+    }
+
+    /// A task as this transaction sees it.
+    pub fn task(&self, id: &str) -> Result<Option<Task>> {
+        let json: Option<String> = self
+            .conn
+            .prepare_cached("SELECT json FROM tasks WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        json.map(|json| decode_body(id, &json)).transpose()
+    }
+
+    /// The ids of the tasks whose source may select inputs of `datasets`: every ALL_INPUTS and
+    /// INPUT task, and the DATASET tasks of these datasets.
+    pub fn tasks_over(&self, datasets: &[String]) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT task, source, source_id FROM task_plans WHERE source IN ('ALL_INPUTS', 'INPUT', 'DATASET')",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut tasks = Vec::new();
+        for row in rows {
+            let (task, source, id) = row?;
+            if source != "DATASET" || datasets.contains(&id) {
+                tasks.push(task);
+            }
+        }
+        Ok(tasks)
+    }
+
+    /// The inputs a source selects, in id order.
+    pub fn source_inputs(&self, source: &Source) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        each_input(self.conn, source, |id| {
+            ids.push(id.to_owned());
+            true
+        })?;
+        Ok(ids)
+    }
+
+    /// Replaces a task's plan.
+    pub fn put_plan(&self, task: &str, source: &Source, plan: &TaskPlan) -> Result<()> {
+        self.delete_plan(task)?;
+        let (source, source_id) = source.key();
+        let text = |quotas: &[u64]| serde_json::to_string(quotas).expect("numbers serialise");
+        let review = plan.review.as_ref();
+        let threshold = review.and_then(|r| r.sample.threshold.as_ref());
+        self.conn
+            .prepare_cached(
+                "INSERT INTO task_plans (task, source, source_id, inputs, quotas, sample_hash,
+                     sample_id, sampled, review_quotas)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                task,
+                source,
+                source_id,
+                plan.inputs as i64,
+                plan.work.as_ref().map(|w| text(&w.quotas)),
+                threshold.map(|(hash, _)| *hash as i64),
+                threshold.map(|(_, id)| id),
+                review.map(|r| r.sampled as i64),
+                review.map(|r| text(&r.plan.quotas)),
+            ])?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO plan_moves (task, review, input, seq, from_worker, to_worker)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let plans = [(false, plan.work.as_ref()), (true, review.map(|r| &r.plan))];
+        for (is_review, p) in plans {
+            for (seq, m) in p.map_or(&[][..], |p| &p.moves[..]).iter().enumerate() {
+                insert.execute(params![
+                    task,
+                    is_review,
+                    m.input,
+                    seq as i64,
+                    m.from as i64,
+                    m.to as i64
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets a task's plan.
+    pub fn delete_plan(&self, task: &str) -> Result<()> {
+        for sql in [
+            "DELETE FROM task_plans WHERE task = ?1",
+            "DELETE FROM plan_moves WHERE task = ?1",
+        ] {
+            self.conn.prepare_cached(sql)?.execute([task])?;
+        }
+        Ok(())
     }
 
     /// Removes a task; false when the index had none with that id.

@@ -12,6 +12,7 @@ use std::thread;
 
 use crate::files::{self, DiskFile};
 use crate::inputs::{self, INPUTS_DIR};
+use crate::plans::{self, Source, TaskPlan};
 use crate::store::{
     self, Change, DatasetFileState, FileState, Index, KnownFile, Previous, TaskRow, Writer,
 };
@@ -544,8 +545,74 @@ fn write(
     if bulk {
         apply.writer.end_bulk_load()?;
     }
+    // After the indexes are built: ALL_INPUTS reads every input id in order off `inputs_id`.
+    replan(&apply.writer, apply.summary)?;
     apply.writer.commit()?;
     Ok(summary)
+}
+
+/// Remakes the plans of the tasks this sync added or changed, and of the tasks whose source
+/// may select inputs of a dataset whose set of ids changed. A plan is a pure function of the
+/// task and the set of its inputs, so remaking one that did not change changes nothing.
+fn replan(writer: &Writer<'_>, summary: &Summary) -> store::Result<()> {
+    for id in &summary.removed {
+        writer.delete_plan(id)?;
+    }
+    let mut ids: BTreeSet<String> = summary
+        .added
+        .iter()
+        .chain(&summary.updated)
+        .cloned()
+        .collect();
+    if !summary.datasets_changed.is_empty() {
+        ids.extend(writer.tasks_over(&summary.datasets_changed)?);
+    }
+    let mut tasks = Vec::new();
+    let mut inputs: HashMap<Source, Vec<String>> = HashMap::new();
+    for id in ids {
+        let Some(task) = writer.task(&id)? else {
+            writer.delete_plan(&id)?;
+            continue;
+        };
+        let source = Source::of(&task);
+        if !inputs.contains_key(&source) {
+            inputs.insert(source.clone(), writer.source_inputs(&source)?);
+        }
+        tasks.push((task, source));
+    }
+    let refs: HashMap<&Source, Vec<&str>> = inputs
+        .iter()
+        .map(|(source, ids)| (source, ids.iter().map(String::as_str).collect()))
+        .collect();
+    // Plans are pure and take O(N * workers) each: one thread a task, on every core.
+    let threads = thread::available_parallelism().map_or(1, |n| n.get());
+    let next = AtomicUsize::new(0);
+    let mut planned: Vec<(usize, TaskPlan)> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(tasks.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((task, source)) = tasks.get(i) else {
+                            return done;
+                        };
+                        done.push((i, plans::compute(task, &refs[source])));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a plan never panics"))
+            .collect()
+    });
+    planned.sort_by_key(|(i, _)| *i);
+    for (i, plan) in planned {
+        let (task, source) = &tasks[i];
+        writer.put_plan(task.id(), source, &plan)?;
+    }
+    Ok(())
 }
 
 /// Applies the dataset part of a plan through `writer`.
@@ -1051,6 +1118,135 @@ mod tests {
             repo.sync().unwrap().is_empty(),
             "an unchanged file is not read again"
         );
+    }
+
+    /// Every task's inputs count, counts and whole assignment, as the queries answer.
+    type Answer = (String, u64, Vec<(String, u64)>, Vec<repo::Assignment>);
+
+    fn answers(repo: &Repo) -> Vec<Answer> {
+        let query = store::ListQuery {
+            page: 1,
+            per_page: 1000,
+            ..Default::default()
+        };
+        repo.list(&query)
+            .unwrap()
+            .iter()
+            .map(|task| {
+                let counts = repo.counts(task.id()).unwrap();
+                let all = repo.assignments(task.id(), None, 1, 100_000).unwrap();
+                (
+                    task.id().to_owned(),
+                    counts.plan.inputs,
+                    counts.per_worker,
+                    all,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tasks_get_the_inputs_of_their_source_and_plans_follow_them() {
+        let (dir, mut repo) = project();
+        let lines = |ids: std::ops::Range<u32>| -> String {
+            ids.map(|i| format!("{{\"id\": \"x{i:02}\"}}\n")).collect()
+        };
+        write(&dir, "inputs/a.jsonl", &lines(1..21));
+        let csv: String = (15..31).map(|i| format!("x{i:02},u\n")).collect();
+        write(&dir, "inputs/b.csv", &format!("id,url\n{csv}"));
+        let base = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [c]\n";
+        let partitioned = "{strategy: PARTITIONED, user_ids: [w1, w2, w3], partitioned_strategy_info: {type: EVENLY, workers_per_input: 2}}";
+        for (id, source, worker) in [
+            ("all", "{type: ALL_INPUTS}", partitioned),
+            (
+                "ds",
+                "{type: DATASET, id: b}",
+                "{strategy: FULL, user_ids: [f1, f2]}",
+            ),
+            ("one", "{type: INPUT, id: x03}", partitioned),
+            ("search", "{type: SAVED_SEARCH, id: s}", partitioned),
+            ("missing", "{type: DATASET, id: zz}", partitioned),
+            (
+                "dyn",
+                "{type: ALL_INPUTS}",
+                "{strategy: DYNAMIC, user_ids: [d1]}",
+            ),
+        ] {
+            write(
+                &dir,
+                &format!("tasks/{id}.yaml"),
+                &format!("{base}input_source: {source}\nworker: {worker}\n"),
+            );
+        }
+        repo.sync().unwrap();
+        let inputs_of = |repo: &Repo| -> Vec<(String, u64)> {
+            answers(repo)
+                .into_iter()
+                .map(|(id, n, _, _)| (id, n))
+                .collect()
+        };
+        let expected = [
+            ("all", 30),
+            ("ds", 16),
+            ("dyn", 30),
+            ("missing", 0),
+            ("one", 1),
+            ("search", 0),
+        ];
+        assert_eq!(inputs_of(&repo), expected.map(|(id, n)| (id.to_owned(), n)));
+
+        let check_partitioned = |repo: &Repo, n: usize| {
+            let counts = repo.counts("all").unwrap().per_worker;
+            let all = repo.assignments("all", None, 1, 100_000).unwrap();
+            assert_eq!(all.len(), 2 * n, "workers_per_input workers an input");
+            for pair in all.chunks(2) {
+                assert_eq!(pair[0].input, pair[1].input);
+                assert!(pair[0].worker < pair[1].worker, "distinct, in worker order");
+            }
+            for (worker, count) in counts {
+                let share = 2.0 * n as f64 / 3.0;
+                assert!(count == share.floor() as u64 || count == share.ceil() as u64);
+                let mine = repo.assignments("all", Some(&worker), 1, 100_000).unwrap();
+                assert_eq!(mine.len() as u64, count, "a worker's pages meet its count");
+                let page2 = repo.assignments("all", Some(&worker), 2, 3).unwrap();
+                assert_eq!(page2, mine[3..6]);
+            }
+        };
+        check_partitioned(&repo, 30);
+        assert_eq!(
+            repo.counts("ds").unwrap().per_worker,
+            [("f1".to_owned(), 16), ("f2".to_owned(), 16)]
+        );
+        assert!(repo.assignments("dyn", None, 1, 100).unwrap().is_empty());
+        same_answers_rebuilt(&dir, &repo);
+
+        // One more input: ALL_INPUTS plans are remade, the others left alone.
+        write(&dir, "inputs/a.jsonl", &lines(0..21));
+        let summary = repo.sync().unwrap();
+        assert_eq!(summary.datasets_changed, ["a"]);
+        check_partitioned(&repo, 31);
+        same_answers_rebuilt(&dir, &repo);
+        // Lines reordered: the same set, the same answers.
+        let before = answers(&repo);
+        let mut reordered: Vec<String> = lines(0..21).lines().map(str::to_owned).collect();
+        reordered.reverse();
+        write(&dir, "inputs/a.jsonl", &(reordered.join("\n") + "\n"));
+        let summary = repo.sync().unwrap();
+        assert!(summary.datasets_changed.is_empty());
+        assert_eq!(answers(&repo), before);
+        // The dataset goes: its DATASET task has no inputs.
+        fs::remove_file(dir.path().join("inputs/b.csv")).unwrap();
+        repo.sync().unwrap();
+        assert_eq!(repo.counts("ds").unwrap().plan.inputs, 0);
+        same_answers_rebuilt(&dir, &repo);
+    }
+
+    #[track_caller]
+    fn same_answers_rebuilt(dir: &tempfile::TempDir, repo: &Repo) {
+        let fresh_dir = tempfile::tempdir().unwrap();
+        let mut fresh = Repo::open(dir.path(), Some(&fresh_dir.path().join("i.db"))).unwrap();
+        fresh.sync().unwrap();
+        assert_eq!(answers(repo), answers(&fresh));
     }
 
     fn disk(path: &str, size: u64, mtime_ns: i64) -> DiskFile {
