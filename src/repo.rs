@@ -337,6 +337,21 @@ impl Repo {
         })
     }
 
+    /// A task's metrics, as `additional_fields=all` asks for them: exact, from its plan.
+    pub fn metrics(&self, task: &Task) -> Result<crate::api::TaskMetrics> {
+        Ok(crate::api::TaskMetrics::new(task, &self.plan(task)?))
+    }
+
+    /// A task's canonical JSON (as the index holds it) with its `metrics` added.
+    pub fn with_metrics(&self, json: &str) -> Result<serde_json::Value> {
+        let mut value: serde_json::Value = serde_json::from_str(json)
+            .map_err(|_| crate::store::StoreError::CorruptBody(String::new()))?;
+        let id = value["id"].as_str().unwrap_or_default().to_owned();
+        let metrics = self.metrics(&self.get(&id)?)?;
+        value["metrics"] = serde_json::to_value(metrics).expect("metrics serialise");
+        Ok(value)
+    }
+
     /// A task's stored plan (without its moves); a task the index has no plan for yet has no
     /// inputs.
     pub fn plan(&self, task: &Task) -> Result<plans::TaskPlan> {

@@ -661,3 +661,69 @@ fn validate_checks_datasets_and_what_tasks_name() {
         .code(1)
         .stdout(predicates::str::contains("1 file checked, 1 invalid"));
 }
+
+#[test]
+fn assignments_and_counts_of_a_weighted_task() {
+    let project = Project::new();
+    project.write(
+        "tasks/w.yaml",
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [c]\ninput_source: {type: DATASET, id: photos}\nworker:\n  strategy: PARTITIONED\n  user_ids: [ann, bob]\n  partitioned_strategy_info: {type: WEIGHTED, workers_per_input: 1, weights: {ann: 3, bob: 1}}\nreview: {strategy: MANUAL, user_ids: [rev], manual_strategy_info: {sample_percentage: 0.5}}\n",
+    );
+    let csv: String = (0..8)
+        .map(|i| format!("p{i},https://x/{i}.jpg\n"))
+        .collect();
+    project.write("inputs/photos.csv", &format!("id,url\n{csv}"));
+    let counts = project.json(&["counts", "w"]);
+    assert_eq!(counts["task_id"], "w");
+    let pending: Vec<(String, u64)> = counts["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["worker"]["user"]["id"].as_str().unwrap().to_owned(),
+                c["pending"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(pending, [("ann".to_owned(), 6), ("bob".to_owned(), 2)]);
+
+    let all = project.json(&["assignments", "w", "--per-page", "1000"]);
+    let rows = all["task_assignments"].as_array().unwrap();
+    assert_eq!(rows.len(), 8, "one worker an input");
+    let inputs: Vec<&str> = rows
+        .iter()
+        .map(|r| r["input"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs, ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"]);
+    assert_eq!(rows[0]["status"]["code"], 54201);
+    let first = &rows[0];
+    assert_eq!(
+        first["id"],
+        format!("p0.{}", first["worker"]["user"]["id"].as_str().unwrap())
+    );
+    let bob = project.json(&["assignments", "w", "--worker-user-id", "bob"]);
+    assert_eq!(bob["task_assignments"].as_array().unwrap().len(), 2);
+    let page = project.json(&["assignments", "w", "--per-page", "3", "--page", "3"]);
+    assert_eq!(page["task_assignments"], json!(rows[6..8]));
+    project
+        .cmd(&["assignments", "w", "--per-page", "2"])
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("INPUT  WORKER  STATUS\np0"));
+
+    let task = project.json(&["get", "w", "--metrics"])["task"].clone();
+    assert_eq!(
+        task["metrics"],
+        json!({
+            "input_source": {"inputs_count_estimated": 8},
+            "work": {"inputs_count_estimated": 8, "inputs_percent_estimated": 0},
+            "review": {"inputs_count_estimated": 4, "inputs_percent_estimated": 0,
+                       "inputs_count_estimated_per_reviewer": [4],
+                       "inputs_reviewable_count_estimated_per_reviewer": [0],
+                       "inputs_percent_estimated_per_reviewer": [0]},
+        })
+    );
+    assert!(project.json(&["get", "w"])["task"].get("metrics").is_none());
+    project.cmd(&["counts", "missing"]).assert().code(1);
+}
