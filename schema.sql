@@ -1,7 +1,8 @@
--- The annotask index: derived from the YAML files under tasks/, never edited by hand.
+-- The annotask index: derived from the YAML files under tasks/ and the dataset files under
+-- inputs/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;
 
 -- Tasks are keyed by a small integer so the link tables stay narrow. Queries find tasks through
 -- indexes (by id, by user) and read a row only for its body.
@@ -62,8 +63,66 @@ CREATE TABLE diagnostics (
     PRIMARY KEY (file, seq)
 ) WITHOUT ROWID;
 
+-- A dataset: the inputs of one file under inputs/, named by the file's name without its
+-- extension. A dataset whose file turned unreadable keeps the inputs it was last read with.
+CREATE TABLE datasets (
+    key  INTEGER PRIMARY KEY,
+    id   TEXT NOT NULL UNIQUE,
+    file TEXT NOT NULL           -- the file its inputs were last read from
+);
+
+-- One row per input of a dataset. The input's text stays in the file: the row says where its
+-- line is, so 1,000,000 inputs cost their ids and a few bytes each. Keyed by dataset, so that a
+-- changed file's rows are read, compared and rewritten in one range.
+CREATE TABLE inputs (
+    dataset INTEGER NOT NULL,    -- datasets.key
+    id      TEXT NOT NULL,
+    start   INTEGER NOT NULL,    -- the byte offset of its line (CSV: record) in the file
+    len     INTEGER NOT NULL,    -- the line's length in bytes, without the line break
+    PRIMARY KEY (dataset, id)
+) WITHOUT ROWID;
+
+-- One row per file under inputs/, as `files` for task files: its size and mtime when last read,
+-- and its problem counts (the diagnostics are in `diagnostics`).
+CREATE TABLE dataset_files (
+    path     TEXT PRIMARY KEY,
+    size     INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    errors   INTEGER NOT NULL,
+    warnings INTEGER NOT NULL,
+    conflict INTEGER NOT NULL    -- 1 while another file defines the same dataset
+) WITHOUT ROWID;
+
+-- Each task's assignment (src/plans.rs): what its input_source selects and, for PARTITIONED,
+-- each worker's count and the plan's few exceptions to the hash's preference; for MANUAL
+-- review, the sample's threshold and the reviewers' counts. A sync remakes a task's row only
+-- when the task or the set of its inputs changed; who labels an input is computed from it.
+CREATE TABLE task_plans (
+    task          TEXT PRIMARY KEY,  -- tasks.id
+    source        TEXT NOT NULL,     -- ALL_INPUTS | DATASET | INPUT | '' (nothing offline)
+    source_id     TEXT NOT NULL,
+    inputs        INTEGER NOT NULL,  -- how many inputs the source selects
+    quotas        TEXT,              -- PARTITIONED: a JSON array, in the task's worker order
+    sample_hash   INTEGER,           -- MANUAL review: the largest sampled (hash, input id)
+    sample_id     TEXT,
+    sampled       INTEGER,
+    review_quotas TEXT               -- MANUAL review: a JSON array, in the reviewers' order
+) WITHOUT ROWID;
+
+CREATE TABLE plan_moves (
+    task   TEXT NOT NULL,
+    review INTEGER NOT NULL,         -- 0: the workers' plan; 1: the reviewers'
+    input  TEXT NOT NULL,
+    seq    INTEGER NOT NULL,
+    from_worker INTEGER NOT NULL,    -- indexes into the task's workers (or reviewers)
+    to_worker   INTEGER NOT NULL,
+    PRIMARY KEY (task, review, input, seq)
+) WITHOUT ROWID;
+
 -- Indexes only queries need. A sync into an empty index builds them after loading, which is
 -- faster than maintaining them row by row.
 -- [indexes]
 CREATE INDEX task_workers_user ON task_workers (user, id);
 CREATE INDEX task_reviewers_user ON task_reviewers (user, id);
+-- Every input id once, in id order (ALL_INPUTS), and one input's datasets (INPUT).
+CREATE INDEX inputs_id ON inputs (id);

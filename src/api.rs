@@ -134,3 +134,155 @@ pub struct StatusResponse {
 /// The default and largest page sizes of ListTasks.
 pub const DEFAULT_PER_PAGE: u32 = 128;
 pub const MAX_PER_PAGE: u32 = 1000;
+
+/// TASK_ASSIGNMENT_PENDING: every assignment's state until work on the task is recorded.
+pub const ASSIGNMENT_PENDING: u32 = 54201;
+
+/// A user by id, as the API nests it: `{"id": ...}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Id {
+    pub id: String,
+}
+
+/// A Worker that is a user: `{"user": {"id": ...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UserWorker {
+    pub user: Id,
+}
+
+impl UserWorker {
+    pub fn new(user: &str) -> UserWorker {
+        UserWorker {
+            user: Id {
+                id: user.to_owned(),
+            },
+        }
+    }
+}
+
+/// TaskAssignment: one input and one worker. Its id names both, joined by `.`, which no id
+/// holds, so it is the same on every machine and tells them apart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TaskAssignment {
+    pub id: String,
+    pub input: Id,
+    pub worker: UserWorker,
+    pub status: ApiStatus,
+}
+
+impl TaskAssignment {
+    pub fn pending(input: &str, worker: &str) -> TaskAssignment {
+        TaskAssignment {
+            id: format!("{input}.{worker}"),
+            input: Id {
+                id: input.to_owned(),
+            },
+            worker: UserWorker::new(worker),
+            status: ApiStatus {
+                code: ASSIGNMENT_PENDING,
+                description: "Task assignment pending".to_owned(),
+                details: None,
+            },
+        }
+    }
+}
+
+/// `{"status": …, "task_assignments": […]}`.
+#[derive(Debug, Serialize)]
+pub struct TaskAssignmentsResponse {
+    pub status: ApiStatus,
+    pub task_assignments: Vec<TaskAssignment>,
+}
+
+/// TaskStatusCountPerUser: a worker's assignments by state; all are pending for now, and the
+/// other counts are always sent, as the hosted API sends them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CountPerUser {
+    pub worker: UserWorker,
+    pub pending: u64,
+    pub awaiting_review: u64,
+    pub success: u64,
+    pub review_denied: u64,
+    pub awaiting_consensus_review: u64,
+}
+
+impl CountPerUser {
+    pub fn pending(user: &str, pending: u64) -> CountPerUser {
+        CountPerUser {
+            worker: UserWorker::new(user),
+            pending,
+            awaiting_review: 0,
+            success: 0,
+            review_denied: 0,
+            awaiting_consensus_review: 0,
+        }
+    }
+}
+
+/// The GetTaskInputCount answer.
+#[derive(Debug, Serialize)]
+pub struct TaskInputCountResponse {
+    pub status: ApiStatus,
+    pub task_id: String,
+    pub counts: Vec<CountPerUser>,
+}
+
+/// `Task.metrics`, as the hosted API fills it when `additional_fields` asks. Upstream these
+/// are estimates; annotask's counts are exact (nothing is labeled yet, so every percentage
+/// is 0).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TaskMetrics {
+    pub input_source: InputSourceMetrics,
+    pub work: WorkMetrics,
+    pub review: ReviewMetrics,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InputSourceMetrics {
+    pub inputs_count_estimated: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WorkMetrics {
+    pub inputs_count_estimated: u64,
+    pub inputs_percent_estimated: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewMetrics {
+    pub inputs_count_estimated: u64,
+    pub inputs_percent_estimated: u32,
+    /// In the order of the task's reviewers.
+    pub inputs_count_estimated_per_reviewer: Vec<u64>,
+    pub inputs_reviewable_count_estimated_per_reviewer: Vec<u64>,
+    pub inputs_percent_estimated_per_reviewer: Vec<u32>,
+}
+
+impl TaskMetrics {
+    /// A task's metrics from its plan: every input is work; MANUAL review reviews its sample,
+    /// shared by the reviewers as the plan says; other review has nothing to review up front
+    /// (CONSENSUS reviews only inputs whose labelers disagree).
+    pub fn new(task: &crate::model::Task, plan: &crate::plans::TaskPlan) -> TaskMetrics {
+        let reviewers = task.reviewer_ids().len();
+        let (reviewed, per_reviewer) = match &plan.review {
+            Some(review) => (review.sampled, review.plan.quotas.clone()),
+            None => (0, vec![0; reviewers]),
+        };
+        TaskMetrics {
+            input_source: InputSourceMetrics {
+                inputs_count_estimated: plan.inputs,
+            },
+            work: WorkMetrics {
+                inputs_count_estimated: plan.inputs,
+                inputs_percent_estimated: 0,
+            },
+            review: ReviewMetrics {
+                inputs_count_estimated: reviewed,
+                inputs_percent_estimated: 0,
+                inputs_reviewable_count_estimated_per_reviewer: vec![0; per_reviewer.len()],
+                inputs_percent_estimated_per_reviewer: vec![0; per_reviewer.len()],
+                inputs_count_estimated_per_reviewer: per_reviewer,
+            },
+        }
+    }
+}

@@ -1,5 +1,6 @@
-//! The task files on disk: finding them, reading them within limits, and writing them so that
-//! a crash never leaves a half-written file. Must not parse documents or touch the index.
+//! The task and dataset files on disk: finding them, reading them within limits, and writing
+//! them so that a crash never leaves a half-written file. Must not parse documents or touch
+//! the index.
 //!
 //! Paths handed out are relative to the project root and use `/` (`tasks/team/a.yaml`), so the
 //! index and every diagnostic name a file the same way on every machine.
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::UNIX_EPOCH;
 
+use crate::inputs::{self, INPUTS_DIR};
 use crate::yaml::MAX_FILE_BYTES;
 
 /// The folder under the root that holds the task files.
@@ -75,6 +77,62 @@ pub fn stem(path: &str) -> &str {
 /// Every task file under `root/tasks`, sorted by path.
 pub fn scan(root: &Path) -> Vec<DiskFile> {
     walk(root, TASKS_DIR)
+}
+
+/// Whether a root-relative path is the inputs folder or a file directly in it, not hidden:
+/// where dataset files are looked for.
+pub fn in_inputs(path: &str) -> bool {
+    match path.strip_prefix(INPUTS_DIR) {
+        Some("") => true,
+        Some(rest) => rest
+            .strip_prefix('/')
+            .is_some_and(|name| !name.is_empty() && !name.contains('/') && !name.starts_with('.')),
+        None => false,
+    }
+}
+
+/// Every dataset file directly in `root/inputs` (`*.jsonl`, `*.csv`), sorted by path.
+/// Folders inside it are not datasets and are not looked into. A missing folder has no files;
+/// a folder that cannot be listed is a [`DiskFile::problem`] on `inputs`, and links are
+/// problems on their own paths, as under the tasks folder.
+pub fn list_inputs(root: &Path) -> Vec<DiskFile> {
+    let dir = root.join(INPUTS_DIR);
+    if fs::symlink_metadata(&dir).is_ok_and(|m| m.file_type().is_symlink()) {
+        return vec![DiskFile::problem(INPUTS_DIR.to_owned(), LINK_PROBLEM)];
+    }
+    let entries = match fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Vec::new(),
+        Err(e) => {
+            let problem = format!("cannot list the folder: {e}");
+            return vec![DiskFile::problem(INPUTS_DIR.to_owned(), problem)];
+        }
+    };
+    let mut files = Vec::new();
+    for entry in entries {
+        let Ok(entry) = entry else {
+            let problem = "cannot list the folder completely";
+            return vec![DiskFile::problem(INPUTS_DIR.to_owned(), problem)];
+        };
+        let name = match entry.file_name().into_string() {
+            Ok(name) => name,
+            Err(name) => {
+                let name = name.to_string_lossy();
+                if inputs::format_of(&name).is_some() {
+                    let problem = "the name is not valid UTF-8, so it cannot be named in the \
+                                   index or in git on every machine; rename it";
+                    files.push(DiskFile::problem(format!("{INPUTS_DIR}/{name}"), problem));
+                }
+                continue;
+            }
+        };
+        if inputs::format_of(&name).is_none() {
+            continue;
+        }
+        files.extend(describe(format!("{INPUTS_DIR}/{name}"), entry.metadata()));
+    }
+    files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    files
 }
 
 /// Every task file under `root/dir`, sorted by path, named `dir/…`. Hidden folders are
@@ -288,7 +346,7 @@ fn link(path: String, full: &Path) -> Option<DiskFile> {
 }
 
 /// Why a link under the tasks folder is not read.
-const LINK_PROBLEM: &str = "a symbolic link: annotask reads only regular files under tasks/, \
+const LINK_PROBLEM: &str = "a symbolic link: annotask reads only regular files under tasks/ and inputs/, \
                             so that nothing outside the project is ever read; replace the \
                             link with a copy of the file";
 
@@ -381,7 +439,17 @@ fn describe(path: String, metadata: io::Result<fs::Metadata>) -> Option<DiskFile
 /// (a third of the system calls of a sync). A file that grew since it was listed is still read
 /// to its end.
 pub fn read(root: &Path, path: &str, listed_size: Option<u64>) -> io::Result<Vec<u8>> {
-    let limit = MAX_FILE_BYTES + 1;
+    read_up_to(root, path, listed_size, MAX_FILE_BYTES)
+}
+
+/// [`read`] with another size limit (a dataset file's).
+pub fn read_up_to(
+    root: &Path,
+    path: &str,
+    listed_size: Option<u64>,
+    max_bytes: u64,
+) -> io::Result<Vec<u8>> {
+    let limit = max_bytes + 1;
     let mut file = open_no_follow(&root.join(path))?.take(limit);
     let expected = listed_size.map_or(limit, |size| size.min(limit));
     let mut bytes = vec![0; expected.min(4096) as usize + 1];
@@ -612,6 +680,42 @@ mod tests {
             &["t/a.b/c.yaml"],
             &["t/a.b/c.yaml", "t/a.yaml", "t/a/b.yaml"],
         );
+    }
+
+    #[test]
+    fn dataset_files_are_the_datasets_directly_in_inputs() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(list_inputs(dir.path()).is_empty(), "no folder, no datasets");
+        for path in [
+            "inputs/b.csv",
+            "inputs/a.jsonl",
+            "inputs/notes.txt",
+            "inputs/.a.jsonl",
+            "inputs/team/c.jsonl",
+        ] {
+            write_atomic(dir.path(), path, b"x", Placement::New).unwrap();
+        }
+        std::os::unix::fs::symlink("/etc/passwd", dir.path().join("inputs/l.jsonl")).unwrap();
+        let listed: Vec<(String, bool)> = list_inputs(dir.path())
+            .into_iter()
+            .map(|f| (f.path, f.problem.is_some()))
+            .collect();
+        let expected = [
+            ("inputs/a.jsonl", false),
+            ("inputs/b.csv", false),
+            ("inputs/l.jsonl", true),
+        ];
+        assert_eq!(listed, expected.map(|(p, b)| (p.to_owned(), b)));
+        for (path, expected) in [
+            ("inputs", true),
+            ("inputs/a.jsonl", true),
+            ("inputs/.a.jsonl.swp", false),
+            ("inputs/team/a.jsonl", false),
+            ("inputsx/a.jsonl", false),
+            ("tasks/a.yaml", false),
+        ] {
+            assert_eq!(in_inputs(path), expected, "{path}");
+        }
     }
 
     #[test]

@@ -7,10 +7,13 @@
 //! always be rebuilt.
 
 pub mod api;
+pub mod assign;
 pub mod deploy;
 pub mod error;
 pub mod files;
+pub mod inputs;
 pub mod model;
+pub mod plans;
 pub mod proto;
 pub mod remote;
 pub mod repo;

@@ -19,6 +19,7 @@ use crate::api::PatchTasks;
 use crate::error::{Error, Result};
 use crate::files::{self, Placement, TASKS_DIR};
 use crate::model::{Task, TaskDoc};
+use crate::plans::{self, Source, Walker};
 use crate::schema;
 use crate::store::{self, Index, ListQuery};
 use crate::sync::{self, Summary};
@@ -246,7 +247,8 @@ impl Repo {
         for file in indexed?.iter() {
             planner.known(file);
         }
-        let (plan, known) = planner.finish();
+        let (mut plan, known) = planner.finish();
+        plan.datasets = self.plan_datasets()?;
         Ok(sync::apply(
             &mut self.index,
             &self.root,
@@ -256,11 +258,23 @@ impl Repo {
         )?)
     }
 
-    /// Brings the index up to date with just these root-relative paths: task files, or folders
-    /// under the tasks folder. Other paths are ignored.
+    /// What a sync must do about the dataset files: all of them are listed, as there are few.
+    fn plan_datasets(&self) -> Result<sync::DatasetPlan> {
+        Ok(sync::plan_datasets(
+            files::list_inputs(&self.root),
+            &self.index.dataset_files()?,
+            &self.index.dataset_ids()?,
+        ))
+    }
+
+    /// Brings the index up to date with just these root-relative paths: task files, folders
+    /// under the tasks folder, the inputs folder or files in it. Other paths are ignored.
     pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
         let known = self.index.file_states_near(paths)?;
-        let plan = sync::plan_paths(&self.root, paths, &known);
+        let mut plan = sync::plan_paths(&self.root, paths, &known);
+        if paths.iter().any(|p| files::in_inputs(p)) {
+            plan.datasets = self.plan_datasets()?;
+        }
         Ok(sync::apply(
             &mut self.index,
             &self.root,
@@ -278,6 +292,93 @@ impl Repo {
 
     pub fn list(&self, query: &ListQuery) -> Result<Vec<Task>> {
         Ok(self.index.list(query)?)
+    }
+
+    /// One page of a task's assignments (of one worker, with `worker`), ordered by input id
+    /// then worker id: walked from the task's inputs in id order and its plan, so nothing per
+    /// assignment is stored. `page` is 1-based.
+    pub fn assignments(
+        &self,
+        task_id: &str,
+        worker: Option<&str>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Vec<Assignment>> {
+        let task = self.get(task_id)?;
+        let walker = Walker::new(&task);
+        let workers = task.worker_ids();
+        let wanted = match worker {
+            Some(user) => match workers.iter().position(|w| w == user) {
+                Some(i) => Some(i),
+                None => return Ok(Vec::new()),
+            },
+            None => None,
+        };
+        let mut page_of = Vec::new();
+        if !walker.assigns() || per_page == 0 {
+            return Ok(page_of);
+        }
+        let moves = self.index.plan_moves(task_id, false)?;
+        let mut skip = u64::from(page.saturating_sub(1)) * u64::from(per_page);
+        self.index.each_input(&Source::of(&task), |input| {
+            let moved = moves.get(input).map_or(&[][..], Vec::as_slice);
+            let mut mine = walker.workers_of(input, moved);
+            mine.retain(|w| wanted.is_none_or(|x| x == *w));
+            mine.sort_by(|a, b| workers[*a].cmp(&workers[*b]));
+            for w in mine {
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                page_of.push(Assignment {
+                    input: input.to_owned(),
+                    worker: workers[w].clone(),
+                });
+                if page_of.len() == per_page as usize {
+                    return false;
+                }
+            }
+            true
+        })?;
+        Ok(page_of)
+    }
+
+    /// How many inputs each of a task's workers has (in the task's worker order), and the
+    /// task's plan: exact, from the plan's counts.
+    pub fn counts(&self, task_id: &str) -> Result<Counts> {
+        let task = self.get(task_id)?;
+        let plan = self.plan(&task)?;
+        let counts = plans::worker_counts(&task, &plan);
+        let per_worker = task.worker_ids().iter().cloned().zip(counts).collect();
+        Ok(Counts {
+            task,
+            per_worker,
+            plan,
+        })
+    }
+
+    /// A task's metrics, as `additional_fields=all` asks for them: exact, from its plan.
+    pub fn metrics(&self, task: &Task) -> Result<crate::api::TaskMetrics> {
+        Ok(crate::api::TaskMetrics::new(task, &self.plan(task)?))
+    }
+
+    /// A task's canonical JSON (as the index holds it) with its `metrics` added.
+    pub fn with_metrics(&self, json: &str) -> Result<serde_json::Value> {
+        let mut value: serde_json::Value = serde_json::from_str(json)
+            .map_err(|_| crate::store::StoreError::CorruptBody(String::new()))?;
+        let id = value["id"].as_str().unwrap_or_default().to_owned();
+        let metrics = self.metrics(&self.get(&id)?)?;
+        value["metrics"] = serde_json::to_value(metrics).expect("metrics serialise");
+        Ok(value)
+    }
+
+    /// A task's stored plan (without its moves); a task the index has no plan for yet has no
+    /// inputs.
+    pub fn plan(&self, task: &Task) -> Result<plans::TaskPlan> {
+        Ok(self
+            .index
+            .task_plan(task.id())?
+            .unwrap_or_else(|| plans::compute(task, &[])))
     }
 
     /// Creates tasks, generating ids where absent. All or nothing: when any task is invalid
@@ -497,6 +598,21 @@ impl Repo {
         file.lock().map_err(Error::io("lock", &path))?;
         Ok(file)
     }
+}
+
+/// A task's counts: each worker's number of inputs, in the task's worker order.
+#[derive(Debug)]
+pub struct Counts {
+    pub task: Task,
+    pub per_worker: Vec<(String, u64)>,
+    pub plan: plans::TaskPlan,
+}
+
+/// One input and one worker who labels it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub input: String,
+    pub worker: String,
 }
 
 /// A running watcher, as its lock file tells.

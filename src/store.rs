@@ -17,7 +17,10 @@ use std::time::Duration;
 use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Statement, TransactionBehavior, params};
 
+use crate::assign::{self, Move, Sample};
+use crate::inputs::InputRow;
 use crate::model::Task;
+use crate::plans::{ReviewPlan, Source, TaskPlan};
 use crate::validate::{Diagnostic, Location, Report, Severity};
 
 const SCHEMA: &str = include_str!("../schema.sql");
@@ -227,6 +230,26 @@ impl TaskRow {
     }
 }
 
+/// What the index remembers of a dataset file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetFileState {
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// Another file defined the same dataset when it was last seen.
+    pub conflict: bool,
+    /// Whether the file had an error when last read.
+    pub invalid: bool,
+}
+
+/// How writing a dataset's inputs changed them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputsChange {
+    pub added: u64,
+    pub removed: u64,
+    /// Inputs whose line moved or changed (same id).
+    pub moved: u64,
+}
+
 /// What writing a task did to the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -356,7 +379,8 @@ fn user_key(conn: &Connection, known: &mut HashMap<String, i64>, user: &str) -> 
 
 fn is_empty(conn: &Connection) -> Result<bool> {
     Ok(conn.query_row(
-        "SELECT NOT EXISTS (SELECT 1 FROM files) AND NOT EXISTS (SELECT 1 FROM tasks)",
+        "SELECT NOT EXISTS (SELECT 1 FROM files) AND NOT EXISTS (SELECT 1 FROM tasks)
+             AND NOT EXISTS (SELECT 1 FROM dataset_files) AND NOT EXISTS (SELECT 1 FROM datasets)",
         [],
         |r| r.get(0),
     )?)
@@ -544,6 +568,128 @@ impl Index {
             });
         }
         Ok(())
+    }
+
+    /// Every dataset file the index knows, by path.
+    pub fn dataset_files(&self) -> Result<HashMap<String, DatasetFileState>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT path, size, mtime_ns, conflict, errors > 0 FROM dataset_files",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                DatasetFileState {
+                    size: r.get::<_, i64>(1)? as u64,
+                    mtime_ns: r.get(2)?,
+                    conflict: r.get(3)?,
+                    invalid: r.get(4)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The ids of the datasets the index holds, in id order.
+    pub fn dataset_ids(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id FROM datasets ORDER BY id")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many distinct inputs the datasets hold (an input in two datasets counts once).
+    pub fn input_count(&self) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM (SELECT DISTINCT id FROM inputs)",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// One dataset's inputs in id order, with where each line is: `None` when the index has
+    /// no such dataset.
+    pub fn dataset_inputs(&self, dataset: &str) -> Result<Option<Vec<InputRow>>> {
+        let key: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT key FROM datasets WHERE id = ?1")?
+            .query_row([dataset], |r| r.get(0))
+            .optional()?;
+        key.map(|key| read_inputs(&self.conn, key)).transpose()
+    }
+
+    /// The stored plan of a task, without its moves ([`Index::plan_moves`]).
+    pub fn task_plan(&self, task: &str) -> Result<Option<TaskPlan>> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT inputs, quotas, sample_hash, sample_id, sampled, review_quotas
+                 FROM task_plans WHERE task = ?1",
+            )?
+            .query_row([task], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, Option<i64>>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<i64>>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
+            })
+            .optional()?;
+        let Some((inputs, quotas, hash, id, sampled, review_quotas)) = row else {
+            return Ok(None);
+        };
+        let parse = |text: Option<String>| -> Result<Option<Vec<u64>>> {
+            text.map(|t| {
+                serde_json::from_str(&t).map_err(|_| StoreError::CorruptBody(task.to_owned()))
+            })
+            .transpose()
+        };
+        let work = parse(quotas)?.map(|quotas| assign::Plan {
+            quotas,
+            moves: Vec::new(),
+        });
+        let review = parse(review_quotas)?.map(|quotas| ReviewPlan {
+            sample: Sample {
+                threshold: hash.zip(id).map(|(h, id)| (h as u64, id)),
+            },
+            sampled: sampled.unwrap_or(0) as u64,
+            plan: assign::Plan {
+                quotas,
+                moves: Vec::new(),
+            },
+        });
+        Ok(Some(TaskPlan {
+            inputs: inputs as u64,
+            work,
+            review,
+        }))
+    }
+
+    /// The moves of a task's workers' plan (or, with `review`, of its reviewers'), by input.
+    pub fn plan_moves(&self, task: &str, review: bool) -> Result<HashMap<String, Vec<Move>>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT input, from_worker, to_worker FROM plan_moves
+             WHERE task = ?1 AND review = ?2 ORDER BY input, seq",
+        )?;
+        let mut moves: HashMap<String, Vec<Move>> = HashMap::new();
+        let mut rows = stmt.query(params![task, review])?;
+        while let Some(r) = rows.next()? {
+            let input: String = r.get(0)?;
+            let m = Move {
+                input: input.clone(),
+                from: r.get::<_, i64>(1)? as usize,
+                to: r.get::<_, i64>(2)? as usize,
+            };
+            moves.entry(input).or_default().push(m);
+        }
+        Ok(moves)
+    }
+
+    /// Visits the inputs a source selects, in id order, until `visit` returns false.
+    pub fn each_input(&self, source: &Source, visit: impl FnMut(&str) -> bool) -> Result<()> {
+        each_input(&self.conn, source, visit)
     }
 
     /// Starts the one write transaction of a sync or a write command.
@@ -771,7 +917,9 @@ impl Index {
     fn query_reports(&self, filter: &str, args: impl rusqlite::Params) -> Result<Vec<Report>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT d.file, d.severity, d.line, d.col, d.field, d.message, d.hint
-             FROM diagnostics d JOIN files f ON f.path = d.file
+             FROM diagnostics d
+             JOIN (SELECT path, errors FROM files UNION ALL SELECT path, errors FROM dataset_files) f
+               ON f.path = d.file
              WHERE {filter}
              ORDER BY d.file, d.seq"
         ))?;
@@ -812,6 +960,49 @@ fn decode_body(id: &str, json: &str) -> Result<Task> {
         .map_err(|_| StoreError::CorruptBody(id.to_owned()))
 }
 
+/// Visits the inputs a source selects, in id order, until `visit` returns false.
+fn each_input(
+    conn: &Connection,
+    source: &Source,
+    mut visit: impl FnMut(&str) -> bool,
+) -> Result<()> {
+    let (sql, arg) = match source {
+        Source::All => ("SELECT DISTINCT id FROM inputs ORDER BY id", None),
+        Source::Dataset(id) => (
+            "SELECT id FROM inputs WHERE dataset = (SELECT key FROM datasets WHERE id = ?1) ORDER BY id",
+            Some(id),
+        ),
+        Source::Input(id) => ("SELECT DISTINCT id FROM inputs WHERE id = ?1", Some(id)),
+        Source::Nothing => return Ok(()),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let mut rows = match arg {
+        Some(arg) => stmt.query([arg])?,
+        None => stmt.query([])?,
+    };
+    while let Some(row) = rows.next()? {
+        let id = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        if !visit(id) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// A dataset's input rows, in id order.
+fn read_inputs(conn: &Connection, key: i64) -> Result<Vec<InputRow>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT id, start, len FROM inputs WHERE dataset = ?1 ORDER BY id")?;
+    let rows = stmt.query_map([key], |r| {
+        Ok(InputRow {
+            id: r.get(0)?,
+            offset: r.get::<_, i64>(1)? as u64,
+            len: r.get::<_, i64>(2)? as u32,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
 fn claimants(conn: &Connection, id: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached("SELECT path FROM files WHERE claim = ?1 ORDER BY path")?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
@@ -829,6 +1020,7 @@ pub struct Writer<'c> {
     users: HashMap<String, i64>,
     insert_file: Statement<'c>,
     insert_task: Statement<'c>,
+    insert_input: Statement<'c>,
     workers: LinkInserts<'c>,
     reviewers: LinkInserts<'c>,
     /// The user keys of the links being written, kept to spare an allocation per task.
@@ -910,6 +1102,8 @@ impl<'c> Writer<'c> {
             )?,
             insert_task: conn
                 .prepare("INSERT INTO tasks (id, file, json, proto) VALUES (?1, ?2, ?3, ?4)")?,
+            insert_input: conn
+                .prepare("INSERT INTO inputs (dataset, id, start, len) VALUES (?1, ?2, ?3, ?4)")?,
             workers: LinkInserts::new("task_workers"),
             reviewers: LinkInserts::new("task_reviewers"),
             user_keys: Vec::new(),
@@ -1134,6 +1328,234 @@ impl<'c> Writer<'c> {
             "DELETE FROM task_reviewers WHERE task = ?1",
         ] {
             self.conn.prepare_cached(sql)?.execute([key])?;
+        }
+        Ok(())
+    }
+
+    /// Records a dataset file as it looks now, and its diagnostics.
+    pub fn put_dataset_file(
+        &self,
+        path: &str,
+        size: u64,
+        mtime_ns: i64,
+        conflict: bool,
+        diagnostics: &[Diagnostic],
+    ) -> Result<()> {
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count();
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO dataset_files (path, size, mtime_ns, errors, warnings, conflict)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                path,
+                size as i64,
+                mtime_ns,
+                errors as i64,
+                (diagnostics.len() - errors) as i64,
+                conflict
+            ])?;
+        self.conn
+            .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
+            .execute([path])?;
+        for (seq, d) in diagnostics.iter().enumerate() {
+            self.insert_diagnostic(path, seq as i64, d)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets a dataset file and its diagnostics (not its dataset: see
+    /// [`Writer::delete_dataset`]).
+    pub fn remove_dataset_file(&self, path: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM dataset_files WHERE path = ?1")?
+            .execute([path])?;
+        self.conn
+            .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
+            .execute([path])?;
+        Ok(())
+    }
+
+    /// Makes a dataset's inputs `rows` (sorted by id, distinct), read from `file`. Only the
+    /// differences are written: a file with one changed line rewrites the rows of that line
+    /// and of the lines after it whose offset moved, not the whole dataset.
+    pub fn put_dataset(&mut self, id: &str, file: &str, rows: &[InputRow]) -> Result<InputsChange> {
+        let key: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT key FROM datasets WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let mut change = InputsChange::default();
+        let Some(key) = key else {
+            let key = self
+                .conn
+                .prepare_cached("INSERT INTO datasets (id, file) VALUES (?1, ?2)")?
+                .insert([id, file])?;
+            for row in rows {
+                self.insert_input(key, row)?;
+            }
+            change.added = rows.len() as u64;
+            return Ok(change);
+        };
+        self.conn
+            .prepare_cached("UPDATE datasets SET file = ?2 WHERE key = ?1")?
+            .execute(params![key, file])?;
+        let old = read_inputs(self.conn, key)?;
+        let (mut old, mut new) = (old.iter().peekable(), rows.iter().peekable());
+        loop {
+            let order = match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some(_), None) => std::cmp::Ordering::Less,
+                (None, Some(_)) => std::cmp::Ordering::Greater,
+                (Some(a), Some(b)) => a.id.cmp(&b.id),
+            };
+            match order {
+                std::cmp::Ordering::Less => {
+                    let gone = old.next().expect("peeked");
+                    self.conn
+                        .prepare_cached("DELETE FROM inputs WHERE dataset = ?1 AND id = ?2")?
+                        .execute(params![key, gone.id])?;
+                    change.removed += 1;
+                }
+                std::cmp::Ordering::Greater => {
+                    let row = new.next().expect("peeked");
+                    self.insert_input(key, row)?;
+                    change.added += 1;
+                }
+                std::cmp::Ordering::Equal => {
+                    let (was, row) = (old.next().expect("peeked"), new.next().expect("peeked"));
+                    if was != row {
+                        self.conn
+                            .prepare_cached(
+                                "UPDATE inputs SET start = ?3, len = ?4 WHERE dataset = ?1 AND id = ?2",
+                            )?
+                            .execute(params![key, row.id, row.offset as i64, row.len])?;
+                        change.moved += 1;
+                    }
+                }
+            }
+        }
+        Ok(change)
+    }
+
+    fn insert_input(&mut self, dataset: i64, row: &InputRow) -> Result<()> {
+        self.insert_input
+            .execute(params![dataset, row.id, row.offset as i64, row.len])?;
+        Ok(())
+    }
+
+    /// Removes a dataset and its inputs; how many inputs it had.
+    pub fn delete_dataset(&self, id: &str) -> Result<u64> {
+        let key: Option<i64> = self
+            .conn
+            .prepare_cached("SELECT key FROM datasets WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let Some(key) = key else { return Ok(0) };
+        let removed = self
+            .conn
+            .prepare_cached("DELETE FROM inputs WHERE dataset = ?1")?
+            .execute([key])?;
+        self.conn
+            .prepare_cached("DELETE FROM datasets WHERE key = ?1")?
+            .execute([key])?;
+        Ok(removed as u64)
+    }
+
+    /// A task as this transaction sees it.
+    pub fn task(&self, id: &str) -> Result<Option<Task>> {
+        let json: Option<String> = self
+            .conn
+            .prepare_cached("SELECT json FROM tasks WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        json.map(|json| decode_body(id, &json)).transpose()
+    }
+
+    /// The ids of the tasks whose source may select inputs of `datasets`: every ALL_INPUTS and
+    /// INPUT task, and the DATASET tasks of these datasets.
+    pub fn tasks_over(&self, datasets: &[String]) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT task, source, source_id FROM task_plans WHERE source IN ('ALL_INPUTS', 'INPUT', 'DATASET')",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut tasks = Vec::new();
+        for row in rows {
+            let (task, source, id) = row?;
+            if source != "DATASET" || datasets.contains(&id) {
+                tasks.push(task);
+            }
+        }
+        Ok(tasks)
+    }
+
+    /// The inputs a source selects, in id order.
+    pub fn source_inputs(&self, source: &Source) -> Result<Vec<String>> {
+        let mut ids = Vec::new();
+        each_input(self.conn, source, |id| {
+            ids.push(id.to_owned());
+            true
+        })?;
+        Ok(ids)
+    }
+
+    /// Replaces a task's plan.
+    pub fn put_plan(&self, task: &str, source: &Source, plan: &TaskPlan) -> Result<()> {
+        self.delete_plan(task)?;
+        let (source, source_id) = source.key();
+        let text = |quotas: &[u64]| serde_json::to_string(quotas).expect("numbers serialise");
+        let review = plan.review.as_ref();
+        let threshold = review.and_then(|r| r.sample.threshold.as_ref());
+        self.conn
+            .prepare_cached(
+                "INSERT INTO task_plans (task, source, source_id, inputs, quotas, sample_hash,
+                     sample_id, sampled, review_quotas)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                task,
+                source,
+                source_id,
+                plan.inputs as i64,
+                plan.work.as_ref().map(|w| text(&w.quotas)),
+                threshold.map(|(hash, _)| *hash as i64),
+                threshold.map(|(_, id)| id),
+                review.map(|r| r.sampled as i64),
+                review.map(|r| text(&r.plan.quotas)),
+            ])?;
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO plan_moves (task, review, input, seq, from_worker, to_worker)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        let plans = [(false, plan.work.as_ref()), (true, review.map(|r| &r.plan))];
+        for (is_review, p) in plans {
+            for (seq, m) in p.map_or(&[][..], |p| &p.moves[..]).iter().enumerate() {
+                insert.execute(params![
+                    task,
+                    is_review,
+                    m.input,
+                    seq as i64,
+                    m.from as i64,
+                    m.to as i64
+                ])?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Forgets a task's plan.
+    pub fn delete_plan(&self, task: &str) -> Result<()> {
+        for sql in [
+            "DELETE FROM task_plans WHERE task = ?1",
+            "DELETE FROM plan_moves WHERE task = ?1",
+        ] {
+            self.conn.prepare_cached(sql)?.execute([task])?;
         }
         Ok(())
     }

@@ -1,7 +1,8 @@
-//! Brings the index up to date with the task files. Owns the rules of identity (which file
-//! defines which task, what happens when two files claim one id or a file turns invalid); must
-//! not print. A sync is a pure [`plan`] (files on disk against files in the index), then
-//! [`apply`]: read the planned files on every core and write the outcome in one transaction.
+//! Brings the index up to date with the task and dataset files. Owns the rules of identity
+//! (which file defines which task or dataset, what happens when two files claim one id or a
+//! file turns invalid); must not print. A sync is a pure [`plan`] and [`plan_datasets`] (files
+//! on disk against files in the index), then [`apply`]: read the planned files on every core
+//! and write the outcome, tasks and inputs, in one transaction.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -10,23 +11,218 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::files::{self, DiskFile};
-use crate::store::{self, Change, FileState, Index, KnownFile, Previous, TaskRow, Writer};
+use crate::inputs::{self, INPUTS_DIR};
+use crate::plans::{self, Source, TaskPlan};
+use crate::store::{
+    self, Change, DatasetFileState, FileState, Index, KnownFile, Previous, TaskRow, Writer,
+};
 use crate::validate::{self, Diagnostic};
 use crate::yaml;
 
 /// What a sync must do.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Default, PartialEq)]
 pub struct Plan {
-    /// Files to read: new, changed, or in an id conflict that may have ended.
+    /// Task files to read: new, changed, or in an id conflict that may have ended.
     pub read: Vec<DiskFile>,
-    /// Files the index knows that are gone.
+    /// Task files the index knows that are gone.
     pub remove: Vec<String>,
+    pub datasets: DatasetPlan,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.read.is_empty() && self.remove.is_empty()
+        self.read.is_empty() && self.remove.is_empty() && self.datasets.is_empty()
     }
+}
+
+/// What a sync must do about the dataset files. There are few of them (a dataset holds up to
+/// millions of inputs), so every sync that looks at `inputs/` lists all of it.
+#[derive(Debug, Default, PartialEq)]
+pub struct DatasetPlan {
+    /// Files to read (new, changed, or in a conflict that may have ended), each with the
+    /// dataset it defines.
+    pub read: Vec<(DiskFile, String)>,
+    /// Files in error as listed, recorded with their error without being read: a link, a name
+    /// that is no id, one of two files defining one dataset. A dataset one of them names keeps
+    /// the inputs it had; `true` marks a conflict, which every sync looks at again.
+    pub refused: Vec<(DiskFile, bool, Diagnostic)>,
+    /// Dataset files the index knows that are gone.
+    pub remove: Vec<String>,
+    /// Datasets no file defines any more.
+    pub drop: Vec<String>,
+    /// The planned files that had an error when last read, to tell which are fixed.
+    pub invalid_before: HashSet<String>,
+}
+
+impl DatasetPlan {
+    pub fn is_empty(&self) -> bool {
+        self.read.is_empty()
+            && self.refused.is_empty()
+            && self.remove.is_empty()
+            && self.drop.is_empty()
+    }
+
+    /// How many bytes the plan reads.
+    pub fn bytes(&self) -> u64 {
+        self.read.iter().map(|(f, _)| f.size).sum()
+    }
+}
+
+/// Compares the dataset files on disk (`disk`, as [`files::list_inputs`] gives them) with the
+/// index's dataset files and datasets. Which files define which dataset follows from the
+/// names alone, so conflicts are found without reading anything: two files with one name
+/// (`birds.jsonl`, `birds.csv`) are both in error, and the dataset keeps what it had.
+pub fn plan_datasets(
+    disk: Vec<DiskFile>,
+    known: &HashMap<String, DatasetFileState>,
+    datasets: &[String],
+) -> DatasetPlan {
+    let mut plan = DatasetPlan::default();
+    let unlisted = disk.iter().any(|f| f.path == INPUTS_DIR);
+    let mut by_id: BTreeMap<&str, Vec<&DiskFile>> = BTreeMap::new();
+    for file in &disk {
+        if let Ok(id) = inputs::dataset_id(&file.path)
+            && file.path != INPUTS_DIR
+        {
+            by_id.entry(id).or_default().push(file);
+        }
+    }
+    for file in &disk {
+        let was = known.get(&file.path);
+        let changed =
+            was.is_none_or(|k| k.size != file.size || k.mtime_ns != file.mtime_ns || k.conflict);
+        if was.is_some_and(|k| k.invalid) {
+            plan.invalid_before.insert(file.path.clone());
+        }
+        let refuse = |d: Diagnostic, conflict| (file.clone(), conflict, d);
+        if let Some(problem) = &file.problem {
+            if !changed {
+                continue;
+            }
+            plan.refused
+                .push(refuse(Diagnostic::error("", problem.to_string()), false));
+            continue;
+        }
+        let id = match inputs::dataset_id(&file.path) {
+            Ok(id) => id,
+            Err(d) => {
+                if changed {
+                    plan.refused.push(refuse(d, false));
+                }
+                continue;
+            }
+        };
+        let claimants = &by_id[id];
+        if claimants.len() > 1 {
+            let others: Vec<String> = claimants
+                .iter()
+                .filter(|f| f.path != file.path)
+                .map(|f| format!("`{}`", f.path))
+                .collect();
+            let d = Diagnostic::error(
+                "",
+                format!("dataset `{id}` is also defined by {}", others.join(", ")),
+            )
+            .hint("a dataset is one file: rename or remove the others; until then the dataset keeps the inputs it had");
+            plan.refused.push(refuse(d, true));
+            continue;
+        }
+        if changed {
+            plan.read.push((file.clone(), id.to_owned()));
+        }
+    }
+    if unlisted {
+        // What cannot be listed is not gone.
+        return plan;
+    }
+    let on_disk: HashSet<&str> = disk.iter().map(|f| f.path.as_str()).collect();
+    plan.remove = known
+        .keys()
+        .filter(|p| !on_disk.contains(p.as_str()))
+        .cloned()
+        .collect();
+    plan.remove.sort();
+    plan.drop = datasets
+        .iter()
+        .filter(|id| !by_id.contains_key(id.as_str()))
+        .cloned()
+        .collect();
+    plan
+}
+
+/// A dataset file after reading: its inputs, or the problem that kept any from being read.
+#[derive(Debug)]
+pub struct DatasetOutcome {
+    pub file: DiskFile,
+    pub id: String,
+    pub dataset: Result<inputs::Dataset, Diagnostic>,
+}
+
+/// Reads and validates one dataset file.
+pub fn load_dataset(root: &Path, mut file: DiskFile, id: String) -> DatasetOutcome {
+    let dataset = if file.size > inputs::MAX_DATASET_BYTES {
+        Err(inputs::too_large(file.size))
+    } else {
+        let format = inputs::format_of(file.path.rsplit('/').next().unwrap_or_default())
+            .expect("listed as a dataset");
+        match files::read_up_to(root, &file.path, Some(file.size), inputs::MAX_DATASET_BYTES) {
+            Ok(bytes) => inputs::parse(format, &bytes),
+            Err(e) => {
+                // Read again by every sync until it can be.
+                file.mtime_ns = files::UNREAD;
+                Err(Diagnostic::error("", format!("cannot read the file: {e}")))
+            }
+        }
+    };
+    DatasetOutcome { file, id, dataset }
+}
+
+/// Loads dataset files on every core, a file per thread at a time, and hands the outcomes to
+/// `sink` in the order of `files`.
+pub fn load_datasets<E: Send>(
+    root: &Path,
+    files: Vec<(DiskFile, String)>,
+    mut sink: impl FnMut(DatasetOutcome) -> Result<(), E>,
+) -> Result<(), E> {
+    let threads = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(files.len());
+    if threads <= 1 {
+        return files
+            .into_iter()
+            .try_for_each(|(f, id)| sink(load_dataset(root, f, id)));
+    }
+    let next = AtomicUsize::new(0);
+    thread::scope(|scope| {
+        let (tx, rx) = mpsc::sync_channel::<(usize, DatasetOutcome)>(threads);
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let (next, files) = (&next, &files);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some((file, id)) = files.get(i) else {
+                        break;
+                    };
+                    let outcome = load_dataset(root, file.clone(), id.clone());
+                    if tx.send((i, outcome)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut pending = BTreeMap::new();
+        let mut wanted = 0;
+        for (i, outcome) in rx {
+            pending.insert(i, outcome);
+            while let Some(outcome) = pending.remove(&wanted) {
+                sink(outcome)?;
+                wanted += 1;
+            }
+        }
+        Ok(())
+    })
 }
 
 /// Compares task files on disk with what the index knows of them, both in path order, and
@@ -245,6 +441,11 @@ pub struct Summary {
     pub fixed: Vec<String>,
     /// Files read whose task did not change.
     pub unchanged: usize,
+    /// Datasets whose set of input ids changed (added, removed, or inputs added or removed),
+    /// in the order they were written.
+    pub datasets_changed: Vec<String>,
+    pub inputs_added: u64,
+    pub inputs_removed: u64,
 }
 
 impl Summary {
@@ -253,8 +454,15 @@ impl Summary {
     }
 }
 
-/// Below this many files a bulk load is not worth dropping the indexes for.
+/// Below this many task files a bulk load is not worth dropping the indexes for.
 const BULK_LOAD_MIN_FILES: usize = 1000;
+/// Nor below this many bytes of dataset files (about 200,000 inputs).
+const BULK_LOAD_MIN_BYTES: u64 = 16 << 20;
+
+/// Whether a plan into an empty index is worth a bulk load.
+fn is_bulk(plan: &Plan) -> bool {
+    plan.read.len() >= BULK_LOAD_MIN_FILES || plan.datasets.bytes() >= BULK_LOAD_MIN_BYTES
+}
 
 /// Applies a plan in one transaction. `known` is the index's file states the plan was made from.
 /// `progress` is told, after each file read, how many of how many are done.
@@ -269,7 +477,7 @@ pub fn apply(
         return Ok(Summary::default());
     }
     if known.is_empty()
-        && plan.read.len() >= BULK_LOAD_MIN_FILES
+        && is_bulk(&plan)
         && let Some(summary) =
             index.load_fresh(|writer| write(writer, root, &mut plan, known, progress))?
     {
@@ -296,7 +504,7 @@ fn write(
             (files::stem(&a.path), &a.path).cmp(&(files::stem(&b.path), &b.path))
         });
     }
-    let bulk = fresh && plan.read.len() >= BULK_LOAD_MIN_FILES;
+    let bulk = fresh && is_bulk(plan);
     if bulk {
         writer.begin_bulk_load()?;
     }
@@ -332,11 +540,134 @@ fn write(
         progress(done, total);
         apply.outcome(outcome)
     })?;
+    let datasets = std::mem::take(&mut plan.datasets);
+    write_datasets(&mut apply.writer, root, datasets, apply.summary)?;
     if bulk {
         apply.writer.end_bulk_load()?;
     }
+    // After the indexes are built: ALL_INPUTS reads every input id in order off `inputs_id`.
+    replan(&apply.writer, apply.summary)?;
     apply.writer.commit()?;
     Ok(summary)
+}
+
+/// Remakes the plans of the tasks this sync added or changed, and of the tasks whose source
+/// may select inputs of a dataset whose set of ids changed. A plan is a pure function of the
+/// task and the set of its inputs, so remaking one that did not change changes nothing.
+fn replan(writer: &Writer<'_>, summary: &Summary) -> store::Result<()> {
+    for id in &summary.removed {
+        writer.delete_plan(id)?;
+    }
+    let mut ids: BTreeSet<String> = summary
+        .added
+        .iter()
+        .chain(&summary.updated)
+        .cloned()
+        .collect();
+    if !summary.datasets_changed.is_empty() {
+        ids.extend(writer.tasks_over(&summary.datasets_changed)?);
+    }
+    let mut tasks = Vec::new();
+    let mut inputs: HashMap<Source, Vec<String>> = HashMap::new();
+    for id in ids {
+        let Some(task) = writer.task(&id)? else {
+            writer.delete_plan(&id)?;
+            continue;
+        };
+        let source = Source::of(&task);
+        if !inputs.contains_key(&source) {
+            inputs.insert(source.clone(), writer.source_inputs(&source)?);
+        }
+        tasks.push((task, source));
+    }
+    let refs: HashMap<&Source, Vec<&str>> = inputs
+        .iter()
+        .map(|(source, ids)| (source, ids.iter().map(String::as_str).collect()))
+        .collect();
+    // Plans are pure and take O(N * workers) each: one thread a task, on every core.
+    let threads = thread::available_parallelism().map_or(1, |n| n.get());
+    let next = AtomicUsize::new(0);
+    let mut planned: Vec<(usize, TaskPlan)> = thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads.min(tasks.len()))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some((task, source)) = tasks.get(i) else {
+                            return done;
+                        };
+                        done.push((i, plans::compute(task, &refs[source])));
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a plan never panics"))
+            .collect()
+    });
+    planned.sort_by_key(|(i, _)| *i);
+    for (i, plan) in planned {
+        let (task, source) = &tasks[i];
+        writer.put_plan(task.id(), source, &plan)?;
+    }
+    Ok(())
+}
+
+/// Applies the dataset part of a plan through `writer`.
+fn write_datasets(
+    writer: &mut Writer<'_>,
+    root: &Path,
+    plan: DatasetPlan,
+    summary: &mut Summary,
+) -> store::Result<()> {
+    for path in &plan.remove {
+        writer.remove_dataset_file(path)?;
+    }
+    for id in &plan.drop {
+        summary.inputs_removed += writer.delete_dataset(id)?;
+        summary.datasets_changed.push(id.clone());
+    }
+    for (file, conflict, d) in &plan.refused {
+        writer.put_dataset_file(
+            &file.path,
+            file.size,
+            file.mtime_ns,
+            *conflict,
+            std::slice::from_ref(d),
+        )?;
+        summary.invalid.push(file.path.clone());
+    }
+    let invalid_before = &plan.invalid_before;
+    load_datasets(root, plan.read, |outcome| {
+        let path = outcome.file.path.as_str();
+        let diagnostics = match outcome.dataset {
+            Ok(dataset) => {
+                let change = writer.put_dataset(&outcome.id, path, &dataset.inputs)?;
+                summary.inputs_added += change.added;
+                summary.inputs_removed += change.removed;
+                if change.added > 0 || change.removed > 0 {
+                    summary.datasets_changed.push(outcome.id.clone());
+                }
+                dataset.diagnostics
+            }
+            Err(d) => vec![d],
+        };
+        writer.put_dataset_file(
+            path,
+            outcome.file.size,
+            outcome.file.mtime_ns,
+            false,
+            &diagnostics,
+        )?;
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            summary.invalid.push(path.to_owned());
+        } else if invalid_before.contains(path) {
+            summary.fixed.push(path.to_owned());
+        }
+        Ok(())
+    })
 }
 
 struct Apply<'a, 'w> {
@@ -669,6 +1000,253 @@ mod tests {
         assert_eq!(summary.added, ["a"]);
         assert_eq!(summary.fixed, ["tasks/a.yaml"]);
         assert!(repo.index().reports(true).unwrap().is_empty());
+    }
+
+    /// Every dataset's rows and every file's diagnostics, as the index holds them.
+    fn inputs_state(repo: &Repo) -> (Vec<(String, Vec<inputs::InputRow>)>, Vec<validate::Report>) {
+        let index = repo.index();
+        let datasets = index
+            .dataset_ids()
+            .unwrap()
+            .into_iter()
+            .map(|id| {
+                let rows = index.dataset_inputs(&id).unwrap().unwrap();
+                (id, rows)
+            })
+            .collect();
+        (datasets, index.reports(false).unwrap())
+    }
+
+    #[track_caller]
+    fn same_as_rebuilt(dir: &tempfile::TempDir, repo: &Repo) {
+        let fresh_dir = tempfile::tempdir().unwrap();
+        let mut fresh = Repo::open(dir.path(), Some(&fresh_dir.path().join("i.db"))).unwrap();
+        fresh.sync().unwrap();
+        assert_eq!(inputs_state(repo), inputs_state(&fresh));
+    }
+
+    #[test]
+    fn incremental_dataset_syncs_answer_as_a_rebuilt_index() {
+        let (dir, mut repo) = project();
+        let lines = |ids: &[&str]| -> String {
+            ids.iter()
+                .map(|id| format!("{{\"id\": \"{id}\", \"data\": {{}}}}\n"))
+                .collect()
+        };
+        let steps: Vec<(&str, Option<String>)> = vec![
+            ("inputs/a.jsonl", Some(lines(&["x1", "x2", "x3"]))),
+            ("inputs/b.csv", Some("id,url\nx3,u\ny1,u\n".into())),
+            // A changed line moves the offsets after it.
+            ("inputs/a.jsonl", Some(lines(&["x1", "x2-longer", "x3"]))),
+            ("inputs/a.jsonl", Some(lines(&["x3", "x1"]))),
+            // A bad line is left out, the others kept.
+            (
+                "inputs/a.jsonl",
+                Some(lines(&["x3", "x1"]) + "{\"id\": 1}\n"),
+            ),
+            ("inputs/b.csv", None),
+            ("inputs/c d.jsonl", Some(lines(&["z"]))),
+            ("inputs/e.jsonl", Some(lines(&["e1", "e1"]))),
+            ("inputs/a.jsonl", Some(String::new())),
+        ];
+        for (path, text) in steps {
+            match text {
+                Some(text) => write(&dir, path, &text),
+                None => fs::remove_file(dir.path().join(path)).unwrap(),
+            }
+            repo.sync().unwrap();
+            same_as_rebuilt(&dir, &repo);
+            let synced = inputs_state(&repo);
+            // A sync of just the path ends in the same place.
+            let (dir2, mut other) = project();
+            for entry in fs::read_dir(dir.path().join("inputs")).unwrap() {
+                let entry = entry.unwrap();
+                let name = entry.file_name().into_string().unwrap();
+                write(
+                    &dir2,
+                    &format!("inputs/{name}"),
+                    &fs::read_to_string(entry.path()).unwrap(),
+                );
+            }
+            other.sync_paths(&paths(&["inputs"])).unwrap();
+            assert_eq!(inputs_state(&other).0, synced.0, "after {path}");
+        }
+        let (datasets, reports) = inputs_state(&repo);
+        let ids: Vec<&str> = datasets.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["a", "e"]);
+        let files: Vec<&str> = reports.iter().map(|r| r.file.as_str()).collect();
+        assert_eq!(files, ["inputs/c d.jsonl", "inputs/e.jsonl"]);
+    }
+
+    #[test]
+    fn two_files_for_one_dataset_keep_what_it_had() {
+        let (dir, mut repo) = project();
+        write(&dir, "inputs/a.jsonl", "{\"id\": \"x\"}\n");
+        repo.sync().unwrap();
+        write(&dir, "inputs/a.csv", "id\ny\n");
+        let summary = repo.sync().unwrap();
+        assert_eq!(summary.invalid, ["inputs/a.csv", "inputs/a.jsonl"]);
+        let rows = repo.index().dataset_inputs("a").unwrap().unwrap();
+        assert_eq!(rows[0].id, "x", "the dataset keeps the inputs it had");
+        let reports = repo.index().reports(true).unwrap();
+        assert_eq!(
+            reports[0].diagnostics[0].message,
+            "dataset `a` is also defined by `inputs/a.jsonl`"
+        );
+        fs::remove_file(dir.path().join("inputs/a.jsonl")).unwrap();
+        let summary = repo.sync().unwrap();
+        assert_eq!(summary.fixed, ["inputs/a.csv"]);
+        let rows = repo.index().dataset_inputs("a").unwrap().unwrap();
+        assert_eq!(
+            rows[0].id, "y",
+            "the conflict is over: the remaining file is read"
+        );
+        assert!(repo.index().reports(false).unwrap().is_empty());
+        same_as_rebuilt(&dir, &repo);
+    }
+
+    #[test]
+    fn a_csv_without_ids_keeps_the_dataset_as_it_was() {
+        let (dir, mut repo) = project();
+        write(&dir, "inputs/a.csv", "id\nx\n");
+        repo.sync().unwrap();
+        write(&dir, "inputs/a.csv", "name\nx\ny\n");
+        assert_eq!(repo.sync().unwrap().invalid, ["inputs/a.csv"]);
+        let rows = repo.index().dataset_inputs("a").unwrap().unwrap();
+        assert_eq!(rows.len(), 1);
+        assert!(
+            repo.sync().unwrap().is_empty(),
+            "an unchanged file is not read again"
+        );
+    }
+
+    /// Every task's inputs count, counts and whole assignment, as the queries answer.
+    type Answer = (String, u64, Vec<(String, u64)>, Vec<repo::Assignment>);
+
+    fn answers(repo: &Repo) -> Vec<Answer> {
+        let query = store::ListQuery {
+            page: 1,
+            per_page: 1000,
+            ..Default::default()
+        };
+        repo.list(&query)
+            .unwrap()
+            .iter()
+            .map(|task| {
+                let counts = repo.counts(task.id()).unwrap();
+                let all = repo.assignments(task.id(), None, 1, 100_000).unwrap();
+                (
+                    task.id().to_owned(),
+                    counts.plan.inputs,
+                    counts.per_worker,
+                    all,
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn tasks_get_the_inputs_of_their_source_and_plans_follow_them() {
+        let (dir, mut repo) = project();
+        let lines = |ids: std::ops::Range<u32>| -> String {
+            ids.map(|i| format!("{{\"id\": \"x{i:02}\"}}\n")).collect()
+        };
+        write(&dir, "inputs/a.jsonl", &lines(1..21));
+        let csv: String = (15..31).map(|i| format!("x{i:02},u\n")).collect();
+        write(&dir, "inputs/b.csv", &format!("id,url\n{csv}"));
+        let base = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [c]\n";
+        let partitioned = "{strategy: PARTITIONED, user_ids: [w1, w2, w3], partitioned_strategy_info: {type: EVENLY, workers_per_input: 2}}";
+        for (id, source, worker) in [
+            ("all", "{type: ALL_INPUTS}", partitioned),
+            (
+                "ds",
+                "{type: DATASET, id: b}",
+                "{strategy: FULL, user_ids: [f1, f2]}",
+            ),
+            ("one", "{type: INPUT, id: x03}", partitioned),
+            ("search", "{type: SAVED_SEARCH, id: s}", partitioned),
+            ("missing", "{type: DATASET, id: zz}", partitioned),
+            (
+                "dyn",
+                "{type: ALL_INPUTS}",
+                "{strategy: DYNAMIC, user_ids: [d1]}",
+            ),
+        ] {
+            write(
+                &dir,
+                &format!("tasks/{id}.yaml"),
+                &format!("{base}input_source: {source}\nworker: {worker}\n"),
+            );
+        }
+        repo.sync().unwrap();
+        let inputs_of = |repo: &Repo| -> Vec<(String, u64)> {
+            answers(repo)
+                .into_iter()
+                .map(|(id, n, _, _)| (id, n))
+                .collect()
+        };
+        let expected = [
+            ("all", 30),
+            ("ds", 16),
+            ("dyn", 30),
+            ("missing", 0),
+            ("one", 1),
+            ("search", 0),
+        ];
+        assert_eq!(inputs_of(&repo), expected.map(|(id, n)| (id.to_owned(), n)));
+
+        let check_partitioned = |repo: &Repo, n: usize| {
+            let counts = repo.counts("all").unwrap().per_worker;
+            let all = repo.assignments("all", None, 1, 100_000).unwrap();
+            assert_eq!(all.len(), 2 * n, "workers_per_input workers an input");
+            for pair in all.chunks(2) {
+                assert_eq!(pair[0].input, pair[1].input);
+                assert!(pair[0].worker < pair[1].worker, "distinct, in worker order");
+            }
+            for (worker, count) in counts {
+                let share = 2.0 * n as f64 / 3.0;
+                assert!(count == share.floor() as u64 || count == share.ceil() as u64);
+                let mine = repo.assignments("all", Some(&worker), 1, 100_000).unwrap();
+                assert_eq!(mine.len() as u64, count, "a worker's pages meet its count");
+                let page2 = repo.assignments("all", Some(&worker), 2, 3).unwrap();
+                assert_eq!(page2, mine[3..6]);
+            }
+        };
+        check_partitioned(&repo, 30);
+        assert_eq!(
+            repo.counts("ds").unwrap().per_worker,
+            [("f1".to_owned(), 16), ("f2".to_owned(), 16)]
+        );
+        assert!(repo.assignments("dyn", None, 1, 100).unwrap().is_empty());
+        same_answers_rebuilt(&dir, &repo);
+
+        // One more input: ALL_INPUTS plans are remade, the others left alone.
+        write(&dir, "inputs/a.jsonl", &lines(0..21));
+        let summary = repo.sync().unwrap();
+        assert_eq!(summary.datasets_changed, ["a"]);
+        check_partitioned(&repo, 31);
+        same_answers_rebuilt(&dir, &repo);
+        // Lines reordered: the same set, the same answers.
+        let before = answers(&repo);
+        let mut reordered: Vec<String> = lines(0..21).lines().map(str::to_owned).collect();
+        reordered.reverse();
+        write(&dir, "inputs/a.jsonl", &(reordered.join("\n") + "\n"));
+        let summary = repo.sync().unwrap();
+        assert!(summary.datasets_changed.is_empty());
+        assert_eq!(answers(&repo), before);
+        // The dataset goes: its DATASET task has no inputs.
+        fs::remove_file(dir.path().join("inputs/b.csv")).unwrap();
+        repo.sync().unwrap();
+        assert_eq!(repo.counts("ds").unwrap().plan.inputs, 0);
+        same_answers_rebuilt(&dir, &repo);
+    }
+
+    #[track_caller]
+    fn same_answers_rebuilt(dir: &tempfile::TempDir, repo: &Repo) {
+        let fresh_dir = tempfile::tempdir().unwrap();
+        let mut fresh = Repo::open(dir.path(), Some(&fresh_dir.path().join("i.db"))).unwrap();
+        fresh.sync().unwrap();
+        assert_eq!(answers(repo), answers(&fresh));
     }
 
     fn disk(path: &str, size: u64, mtime_ns: i64) -> DiskFile {

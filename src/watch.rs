@@ -1,4 +1,5 @@
-//! Keeps an index current while its task files change: the only module that knows `notify`.
+//! Keeps an index current while its task and dataset files change: the only module that
+//! knows `notify`.
 //! Owns turning file-system events into batches and applying each batch as one sync; must not
 //! print or exit: it tells its caller what happened through [`Report`]s.
 //!
@@ -18,6 +19,7 @@ use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use crate::error::{Error, Result};
 use crate::files::{self, TASKS_DIR};
+use crate::inputs::INPUTS_DIR;
 use crate::repo::{Repo, WatchLock};
 use crate::sync::Summary;
 
@@ -69,6 +71,7 @@ impl Stopper {
 pub struct Watcher {
     root: PathBuf,
     tasks: PathBuf,
+    inputs: PathBuf,
     sender: Sender<Message>,
     events: Receiver<Message>,
     notify: Option<RecommendedWatcher>,
@@ -88,6 +91,8 @@ struct Batch {
     full: bool,
     /// The tasks folder itself was created, removed or moved, and its watch with it.
     tasks_replaced: bool,
+    /// The same of the inputs folder.
+    inputs_replaced: bool,
     /// Watching a new folder failed, so events from it will be missed.
     lost_watch: Option<notify::Error>,
     warnings: Vec<String>,
@@ -106,6 +111,7 @@ impl Watcher {
         let (sender, events) = mpsc::channel();
         let mut watcher = Watcher {
             tasks: root.join(TASKS_DIR),
+            inputs: root.join(INPUTS_DIR),
             root,
             sender,
             events,
@@ -134,8 +140,9 @@ impl Watcher {
         Stopper(self.sender.clone())
     }
 
-    /// Starts the operating system's notifications: the root for the tasks folder itself
-    /// coming and going, the tasks folder and everything under it for the task files.
+    /// Starts the operating system's notifications: the root for the tasks and inputs folders
+    /// themselves coming and going, the tasks folder and everything under it for the task
+    /// files, the inputs folder (datasets are the files directly in it) when it exists.
     fn listen(&mut self) -> notify::Result<()> {
         let sender = self.sender.clone();
         // Links are not followed, as a scan does not follow them: nothing outside the
@@ -150,7 +157,27 @@ impl Watcher {
         notify.watch(&self.root, RecursiveMode::NonRecursive)?;
         notify.watch(&self.tasks, RecursiveMode::Recursive)?;
         self.notify = Some(notify);
-        Ok(())
+        self.watch_inputs()
+    }
+
+    /// Watches the inputs folder, when there is one: its creation shows in the root's watch.
+    fn watch_inputs(&mut self) -> notify::Result<()> {
+        let Some(notify) = &mut self.notify else {
+            return Ok(());
+        };
+        // The old watch, if any, went with the old folder.
+        let _ = notify.unwatch(&self.inputs);
+        if !self.inputs.is_dir() {
+            return Ok(());
+        }
+        match notify.watch(&self.inputs, RecursiveMode::NonRecursive) {
+            // Gone again since the look: its next creation shows in the root's watch.
+            Err(e) if matches!(&e.kind, notify::ErrorKind::PathNotFound) => Ok(()),
+            Err(e) if matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) => {
+                Ok(())
+            }
+            result => result,
+        }
     }
 
     /// Watches the tasks folder again after it was replaced.
@@ -268,6 +295,13 @@ impl Watcher {
             }
             full = true;
         }
+        if batch.inputs_replaced
+            && let Err(e) = self.watch_inputs()
+        {
+            let reason = self.fall_back(&e);
+            report(repo, Report::Warning(reason));
+            full = true;
+        }
         let paths: Vec<String> = batch.paths.into_iter().collect();
         let result = if full {
             repo.sync()
@@ -327,12 +361,16 @@ impl Batch {
         for path in &event.paths {
             let Some(path) = relative(root, path) else {
                 // A name that is not UTF-8 cannot be synced alone; a full sync reports it.
-                self.full |= path.starts_with(root.join(TASKS_DIR));
+                self.full |= path.starts_with(root.join(TASKS_DIR))
+                    || path.starts_with(root.join(INPUTS_DIR));
                 continue;
             };
             if path == TASKS_DIR {
                 self.tasks_replaced |= folder_event;
             } else if files::in_tasks(&path) {
+                self.paths.insert(path);
+            } else if files::in_inputs(&path) {
+                self.inputs_replaced |= folder_event && path == INPUTS_DIR;
                 self.paths.insert(path);
             }
         }
@@ -440,11 +478,19 @@ mod tests {
             Path::new("/p"),
         );
         batch.add(event(modify, "tasks"), Path::new("/p"));
+        batch.add(event(modify, "inputs/birds.jsonl"), Path::new("/p"));
+        batch.add(event(modify, "inputs/.birds.jsonl.swp"), Path::new("/p"));
+        batch.add(event(modify, "inputs/team/birds.jsonl"), Path::new("/p"));
         assert_eq!(
             batch.paths.iter().collect::<Vec<_>>(),
-            ["tasks/a.yaml", "tasks/team"]
+            ["inputs/birds.jsonl", "tasks/a.yaml", "tasks/team"]
         );
-        assert!(!batch.full && !batch.tasks_replaced);
+        assert!(!batch.full && !batch.tasks_replaced && !batch.inputs_replaced);
+        batch.add(
+            event(EventKind::Create(CreateKind::Folder), "inputs"),
+            Path::new("/p"),
+        );
+        assert!(batch.inputs_replaced);
 
         batch.add(
             event(EventKind::Remove(RemoveKind::Folder), "tasks"),

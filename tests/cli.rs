@@ -555,3 +555,175 @@ fn validate_reports_every_file() {
         .assert()
         .success();
 }
+
+#[test]
+fn datasets_are_indexed_counted_and_their_bad_lines_reported() {
+    let project = Project::new();
+    project.write(
+        "inputs/birds.jsonl",
+        "{\"id\": \"img-1\", \"data\": {\"image\": {\"url\": \"https://x/1.jpg\"}}}\n{\"id\": \"img 2\"}\n{\"id\": \"img-3\"}\n",
+    );
+    project.write(
+        "inputs/more.csv",
+        "id,url\nimg-3,https://x/3.jpg\nimg-4,\"https://x/4.jpg?a=1,2\"\n",
+    );
+    let out = project.cmd(&["sync"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "a bad line is an error");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("inputs/birds.jsonl:2:8: error: id: id `img 2` contains ' '"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("this line is left out; the file's valid lines are indexed"));
+    let status = project.json(&["status"]);
+    assert_eq!(
+        status["inputs"], 3,
+        "img-3 is in both datasets and counts once"
+    );
+    assert_eq!(status["datasets"], 2);
+    assert_eq!(status["reports"][0]["file"], "inputs/birds.jsonl");
+    project
+        .cmd(&["status"])
+        .assert()
+        .stdout(predicates::str::contains(
+            "0 tasks and 3 inputs in 2 datasets indexed; 1 file with errors",
+        ));
+
+    // Fixed, removed: followed by the next query.
+    project.write("inputs/birds.jsonl", "{\"id\": \"img-1\"}\n");
+    std::fs::remove_file(project.root().join("inputs/more.csv")).unwrap();
+    let status = project.json(&["status"]);
+    assert_eq!(
+        (status["inputs"].clone(), status["datasets"].clone()),
+        (json!(1), json!(1))
+    );
+    assert_eq!(status["reports"], json!([]));
+    let fresh = project.root().join("fresh.db");
+    let rebuilt = project.json(&["--db", fresh.to_str().unwrap(), "status"]);
+    assert_eq!(rebuilt["inputs"], status["inputs"]);
+    assert_eq!(rebuilt["reports"], status["reports"]);
+}
+
+#[test]
+fn validate_checks_datasets_and_what_tasks_name() {
+    let project = Project::new();
+    let task = |source: &str| {
+        format!("type: CONCEPTS_CLASSIFICATION\nconcept_ids: [c]\ninput_source: {source}\n")
+    };
+    project.write("tasks/known.yaml", &task("{type: DATASET, id: birds}"));
+    project.write("tasks/unknown.yaml", &task("{type: DATASET, id: cats}"));
+    project.write("tasks/search.yaml", &task("{type: SAVED_SEARCH, id: s1}"));
+    project.write("inputs/birds.csv", "id\nimg-1\n");
+    let out = project.json(&["validate"]);
+    assert_eq!(out["files"], 4);
+    assert_eq!(out["invalid"], 0, "warnings only: {out}");
+    let messages: Vec<(String, String)> = out["reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| {
+            r["diagnostics"].as_array().unwrap().iter().map(|d| {
+                let at = &d["location"];
+                (
+                    format!("{}:{}", r["file"].as_str().unwrap(), at["line"]),
+                    d["message"].as_str().unwrap().to_owned(),
+                )
+            })
+        })
+        .collect();
+    let root = project.root().display().to_string();
+    assert_eq!(
+        messages,
+        [
+            (
+                format!("{root}/tasks/search.yaml:3"),
+                "a saved search is answered by the hosted API only: offline the task has no inputs"
+                    .to_owned()
+            ),
+            (
+                format!("{root}/tasks/unknown.yaml:3"),
+                "dataset `cats` has no file, so the task has no inputs".to_owned()
+            ),
+        ]
+    );
+    project.write("inputs/cats.jsonl", "{\"id\": \"a\"}\nnot json\n");
+    project
+        .cmd(&["validate"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains(
+            "inputs/cats.jsonl:2:1: error: each line must be one JSON object",
+        ));
+    let named = project.root().join("inputs/cats.jsonl");
+    project
+        .cmd(&["validate", named.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("1 file checked, 1 invalid"));
+}
+
+#[test]
+fn assignments_and_counts_of_a_weighted_task() {
+    let project = Project::new();
+    project.write(
+        "tasks/w.yaml",
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [c]\ninput_source: {type: DATASET, id: photos}\nworker:\n  strategy: PARTITIONED\n  user_ids: [ann, bob]\n  partitioned_strategy_info: {type: WEIGHTED, workers_per_input: 1, weights: {ann: 3, bob: 1}}\nreview: {strategy: MANUAL, user_ids: [rev], manual_strategy_info: {sample_percentage: 0.5}}\n",
+    );
+    let csv: String = (0..8)
+        .map(|i| format!("p{i},https://x/{i}.jpg\n"))
+        .collect();
+    project.write("inputs/photos.csv", &format!("id,url\n{csv}"));
+    let counts = project.json(&["counts", "w"]);
+    assert_eq!(counts["task_id"], "w");
+    let pending: Vec<(String, u64)> = counts["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["worker"]["user"]["id"].as_str().unwrap().to_owned(),
+                c["pending"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(pending, [("ann".to_owned(), 6), ("bob".to_owned(), 2)]);
+
+    let all = project.json(&["assignments", "w", "--per-page", "1000"]);
+    let rows = all["task_assignments"].as_array().unwrap();
+    assert_eq!(rows.len(), 8, "one worker an input");
+    let inputs: Vec<&str> = rows
+        .iter()
+        .map(|r| r["input"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs, ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"]);
+    assert_eq!(rows[0]["status"]["code"], 54201);
+    let first = &rows[0];
+    assert_eq!(
+        first["id"],
+        format!("p0.{}", first["worker"]["user"]["id"].as_str().unwrap())
+    );
+    let bob = project.json(&["assignments", "w", "--worker-user-id", "bob"]);
+    assert_eq!(bob["task_assignments"].as_array().unwrap().len(), 2);
+    let page = project.json(&["assignments", "w", "--per-page", "3", "--page", "3"]);
+    assert_eq!(page["task_assignments"], json!(rows[6..8]));
+    project
+        .cmd(&["assignments", "w", "--per-page", "2"])
+        .assert()
+        .success()
+        .stdout(predicates::str::starts_with("INPUT  WORKER  STATUS\np0"));
+
+    let task = project.json(&["get", "w", "--metrics"])["task"].clone();
+    assert_eq!(
+        task["metrics"],
+        json!({
+            "input_source": {"inputs_count_estimated": 8},
+            "work": {"inputs_count_estimated": 8, "inputs_percent_estimated": 0},
+            "review": {"inputs_count_estimated": 4, "inputs_percent_estimated": 0,
+                       "inputs_count_estimated_per_reviewer": [4],
+                       "inputs_reviewable_count_estimated_per_reviewer": [0],
+                       "inputs_percent_estimated_per_reviewer": [0]},
+        })
+    );
+    assert!(project.json(&["get", "w"])["task"].get("metrics").is_none());
+    project.cmd(&["counts", "missing"]).assert().code(1);
+}

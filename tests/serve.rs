@@ -1135,3 +1135,64 @@ fn idle_and_slow_clients_never_stop_others_from_being_served() {
     wait_closed(&mut kept, Duration::from_secs(60));
     drop(idle);
 }
+
+#[test]
+fn input_counts_and_metrics_follow_the_datasets() {
+    let server = Served::start();
+    let inputs = server.root.path().join("inputs");
+    fs::create_dir(&inputs).unwrap();
+    let lines: String = (0..10)
+        .map(|i| format!("{{\"id\": \"photo-{i}\"}}\n"))
+        .collect();
+    fs::write(inputs.join("photos.jsonl"), lines).unwrap();
+    let counts = |prefix: &str| {
+        server.ok(
+            "GET",
+            &format!("{prefix}/tasks/annotate-birds-weighted/inputs/count"),
+            None,
+        )
+    };
+    eventually("the dataset is counted", || {
+        counts("/v2")["counts"][0]["pending"] == 9
+    });
+    let expected = json!([
+        {"worker": {"user": {"id": "maria-lopez"}}, "pending": 9, "awaiting_review": 0,
+         "success": 0, "review_denied": 0, "awaiting_consensus_review": 0},
+        {"worker": {"user": {"id": "chen-wei"}}, "pending": 1, "awaiting_review": 0,
+         "success": 0, "review_denied": 0, "awaiting_consensus_review": 0},
+    ]);
+    let answer = counts("/v2/users/me/apps/annotations");
+    assert_eq!(answer["counts"], expected, "90/10 of 10 inputs, exactly");
+    assert_eq!(answer["task_id"], "annotate-birds-weighted");
+    let one = server.ok(
+        "GET",
+        "/v2/tasks/annotate-birds-weighted/inputs/count?user_ids=chen-wei",
+        None,
+    );
+    assert_eq!(one["counts"], json!([expected[1]]));
+
+    let task = server.ok(
+        "GET",
+        "/v2/tasks/annotate-birds-weighted?additional_fields=all",
+        None,
+    )["task"]
+        .clone();
+    assert_eq!(
+        task["metrics"]["input_source"]["inputs_count_estimated"],
+        10
+    );
+    assert_eq!(task["metrics"]["work"]["inputs_count_estimated"], 10);
+    let plain = server.ok("GET", "/v2/tasks/annotate-birds-weighted", None)["task"].clone();
+    assert!(plain.get("metrics").is_none(), "only when asked");
+    let listed = server.ok("GET", "/v2/tasks?additional_fields=all", None);
+    for task in listed["tasks"].as_array().unwrap() {
+        assert_eq!(
+            task["metrics"]["input_source"]["inputs_count_estimated"],
+            10
+        );
+    }
+    assert_eq!(
+        server.call("GET", "/v2/tasks/missing/inputs/count", None).0,
+        404
+    );
+}

@@ -575,3 +575,27 @@ fn links_are_reported_not_followed_as_a_full_sync_does() {
     assert_eq!(project.state(None), project.fresh_state());
     assert!(watch.stop().success());
 }
+
+#[test]
+fn datasets_are_followed_too() {
+    let project = Project::new();
+    let watch = project.watch(&[]);
+    let inputs = |project: &Project| project.json(&["status"])["inputs"].clone();
+    // The folder is new: the watcher starts watching it.
+    project.write("inputs/birds.jsonl", "{\"id\": \"a\"}\n{\"id\": \"b\"}\n");
+    wait_until("the new dataset shows", || inputs(&project) == 2);
+    project.write(
+        "inputs/birds.jsonl",
+        "{\"id\": \"a\"}\n{\"id\": \"b\"}\n{\"id\": \"c\"}\n",
+    );
+    wait_until("the added line shows", || inputs(&project) == 3);
+    wait_until("the change is printed", || {
+        watch.printed("inputs of birds: 1 added, 0 removed")
+    });
+    fs::remove_dir_all(project.path("inputs")).unwrap();
+    wait_until("the removed folder shows", || inputs(&project) == 0);
+    project.write("inputs/cats.csv", "id\nx\n");
+    wait_until("the folder made again is watched", || inputs(&project) == 1);
+    assert_eq!(project.json(&["status"])["reports"], Value::Array(vec![]));
+    assert!(watch.stop().success());
+}

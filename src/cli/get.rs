@@ -9,11 +9,24 @@ pub struct Args {
     /// The task's id.
     #[arg(value_parser = super::list::task_id)]
     id: String,
+    /// Add the task's `metrics` (inputs, work, review), as `additional_fields=all` asks the
+    /// API; annotask's are exact counts.
+    #[arg(long)]
+    metrics: bool,
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let repo = global.open_synced()?;
     let task = repo.get(&args.id)?;
+    if args.metrics {
+        let json = serde_json::to_string(&task)?;
+        let task = repo.with_metrics(&json)?;
+        match global.format {
+            Format::Json => output::json(&TaskResponse { status: ok(), task }),
+            format => output::structured(format, &task),
+        }
+        return Ok(Outcome::Success);
+    }
     match global.format {
         Format::Json => output::json(&TaskResponse { status: ok(), task }),
         format => output::structured(format, &task),

@@ -13,6 +13,7 @@ use annotask::sync::Summary;
 use annotask::yaml;
 
 mod apply;
+mod assignments;
 mod completions;
 mod create;
 mod delete;
@@ -90,6 +91,14 @@ enum Command {
         after_help = "Examples:\n  annotask list --worker-user-ids chen-wei,maria-lopez\n  annotask list --review-user-ids sam-okafor -o json --page 2"
     )]
     List(list::Args),
+    /// Who labels which input of a task, a page at a time, ordered by input id then worker.
+    #[command(
+        after_help = "Examples:\n  annotask assignments annotate-birds-weighted --worker-user-id maria-lopez\n  annotask assignments annotate-birds-weighted -o json --page 2 --per-page 1000"
+    )]
+    Assignments(assignments::Args),
+    /// How many inputs each worker of a task has, as GetTaskInputCount answers.
+    #[command(after_help = "Examples:\n  annotask counts annotate-birds-weighted -o json")]
+    Counts(assignments::CountArgs),
     /// Overwrite tasks from a PatchTasks body: {"action": "overwrite", "tasks": [...]}.
     #[command(
         after_help = "Examples:\n  annotask update -f patch.json    # edits each file in place, comments kept"
@@ -190,6 +199,8 @@ pub fn run() -> ExitCode {
         Command::Create(args) => create::run(&ctx, args),
         Command::Get(args) => get::run(&ctx, args),
         Command::List(args) => list::run(&ctx, args),
+        Command::Assignments(args) => assignments::run(&ctx, args),
+        Command::Counts(args) => assignments::counts(&ctx, args),
         Command::Update(args) => update::run(&ctx, args),
         Command::Delete(args) => delete::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),

@@ -305,11 +305,26 @@ pub fn task_table(tasks: &[Task], width: Option<usize>) -> String {
             }
         }
     }
+    columns(&rows)
+}
+
+/// Rows (the first one the header) as left-aligned columns two spaces apart; the last column
+/// is not padded.
+pub fn columns<const N: usize, S: AsRef<str>>(rows: &[[S; N]]) -> String {
+    let widths: Vec<usize> = (0..N)
+        .map(|c| {
+            rows.iter()
+                .map(|r| r[c].as_ref().chars().count())
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
     let mut out = String::new();
-    for row in &rows {
+    for row in rows {
         let mut line = String::new();
         for (c, cell) in row.iter().enumerate() {
-            if c == row.len() - 1 {
+            let cell = cell.as_ref();
+            if c == N - 1 {
                 line.push_str(cell);
             } else {
                 let _ = write!(line, "{cell:<width$}  ", width = widths[c]);

@@ -1,5 +1,5 @@
-//! `annotask status`: how many tasks are indexed, which files have problems, and whether a
-//! watcher keeps the index current.
+//! `annotask status`: how many tasks, inputs and datasets are indexed, which files have
+//! problems, and whether a watcher keeps the index current.
 
 use serde::Serialize;
 
@@ -10,6 +10,9 @@ use super::{Format, Global, Outcome, output};
 #[derive(Serialize)]
 struct Status<'a> {
     tasks: u64,
+    /// Distinct input ids over every dataset.
+    inputs: u64,
+    datasets: usize,
     /// Files with an error; `reports` also lists files with only warnings.
     invalid: usize,
     watcher: Watcher,
@@ -29,6 +32,8 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
     let watcher = repo.watcher();
     let status = Status {
         tasks: repo.index().task_count()?,
+        inputs: repo.index().input_count()?,
+        datasets: repo.index().dataset_ids()?.len(),
         invalid: reports.iter().filter(|r| r.has_errors()).count(),
         watcher: Watcher {
             running: watcher.is_some(),
@@ -54,8 +59,10 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
                 }
             };
             println!(
-                "{} indexed; {} with errors, {} with warnings only",
+                "{} and {} in {} indexed; {} with errors, {} with warnings only",
                 output::count(status.tasks, "task"),
+                output::count(status.inputs, "input"),
+                output::count(status.datasets as u64, "dataset"),
                 files(status.invalid),
                 files(reports.len() - status.invalid)
             );

@@ -1,5 +1,5 @@
-//! `annotask validate [PATH...]`: checks task files without touching the index, for people
-//! (`human`), scripts (`json`) and GitHub Actions (`github`).
+//! `annotask validate [PATH...]`: checks task and dataset files without touching the index,
+//! for people (`human`), scripts (`json`) and GitHub Actions (`github`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -8,14 +8,16 @@ use anyhow::Context;
 use serde::Serialize;
 
 use annotask::files::{self, DiskFile};
+use annotask::inputs::{self, INPUTS_DIR};
 use annotask::sync::{self, Outcome as Loaded};
-use annotask::validate::Report;
+use annotask::validate::{Diagnostic, Report};
 
 use super::{Format, Global, Outcome, output};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Files or folders to check [default: ROOT/tasks].
+    /// Files or folders to check [default: ROOT/tasks and the datasets in ROOT/inputs]; a
+    /// `.jsonl` or `.csv` file is checked as a dataset.
     paths: Vec<PathBuf>,
     /// How to print problems [default: human, or json with `-o json`].
     #[arg(long, value_enum)]
@@ -63,6 +65,50 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     if super::project::is_project(&global.root) {
         let _ = annotask::repo::ensure_editor_files(&global.root);
     }
+    // The datasets the task files may name: those of the project (or of the commit).
+    let dataset_root = staged
+        .as_ref()
+        .map_or(global.root.clone(), |s| s.dir.clone());
+    let listed = files::list_inputs(&dataset_root);
+    let dataset_ids: std::collections::HashSet<String> = listed
+        .iter()
+        .filter_map(|f| inputs::dataset_id(&f.path).ok().map(str::to_owned))
+        .collect();
+    let mut datasets: Vec<DiskFile> = Vec::new();
+    let mut dataset_base = PathBuf::new();
+    if !named {
+        // `./inputs/a.jsonl` reads worse than `inputs/a.jsonl`, as for task files.
+        let shown = |path: String| {
+            if staged.is_some() || global.root == Path::new(".") {
+                path
+            } else {
+                global.root.join(path).display().to_string()
+            }
+        };
+        dataset_base = if staged.is_some() {
+            dataset_root.clone()
+        } else {
+            PathBuf::new()
+        };
+        datasets = listed
+            .into_iter()
+            .map(|mut f| {
+                f.path = shown(f.path);
+                f
+            })
+            .collect();
+    }
+    let mut named_paths = Vec::new();
+    for path in &args.paths {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
+        if name.as_deref().and_then(inputs::format_of).is_some() && !path.is_dir() {
+            let file = files::stat(&base, &path.to_string_lossy())
+                .with_context(|| format!("{}: no such file", path.display()))?;
+            datasets.push(file);
+        } else {
+            named_paths.push(path.clone());
+        }
+    }
     let paths = if staged.is_some() {
         vec![PathBuf::from(files::TASKS_DIR)]
     } else if args.paths.is_empty() {
@@ -73,7 +119,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             global.root.join(files::TASKS_DIR)
         }]
     } else {
-        args.paths
+        named_paths
     };
     for path in &paths {
         let found = task_files(&base, path)?;
@@ -84,12 +130,20 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     }
     let mut claims: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let mut reports = Vec::new();
-    sync::load_all(&base, targets.clone(), |loaded: Loaded| {
+    sync::load_all(&base, targets.clone(), |mut loaded: Loaded| {
         if let Some(id) = &loaded.claim {
             claims
                 .entry(id.clone())
                 .or_default()
                 .push(loaded.file.path.clone());
+        }
+        if let Some(task) = &loaded.task {
+            let mut found = input_source_warnings(&task.json, &dataset_ids);
+            if !found.is_empty() {
+                let bytes = files::read(&base, &loaded.file.path, None).unwrap_or_default();
+                annotask::yaml::locate(&bytes, &mut found);
+                loaded.diagnostics.extend(found);
+            }
         }
         reports.push(Report {
             file: loaded.file.path,
@@ -97,6 +151,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         });
         Ok::<_, anyhow::Error>(())
     })?;
+    let checked = targets.len() + datasets.len();
+    check_datasets(&dataset_base, datasets, &mut reports);
     // Two files defining one id make both invalid, as they do in the index.
     for (id, paths) in claims.iter().filter(|(_, paths)| paths.len() > 1) {
         for path in paths {
@@ -112,7 +168,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     reports.retain(|r| !r.diagnostics.is_empty());
     let invalid = reports.iter().filter(|r| r.has_errors()).count();
     let summary = Summary {
-        files: targets.len(),
+        files: checked,
         invalid,
         reports: &reports,
     };
@@ -126,14 +182,14 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             let read = |file: &str| std::fs::read_to_string(base.join(file)).ok();
             print!("{}", output::human(&reports, read, output::color()));
             if !output::quiet() {
-                println!("{}, {invalid} invalid", files_checked(targets.len()));
+                println!("{}, {invalid} invalid", files_checked(checked));
             }
         }
         (Style::Json, _) => output::json(&summary),
         (Style::Github, _) => {
             print!("{}", github(&base, &reports));
             if !output::quiet() {
-                println!("{}, {invalid} invalid", files_checked(targets.len()));
+                println!("{}, {invalid} invalid", files_checked(checked));
             }
         }
     }
@@ -142,6 +198,59 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     } else {
         Outcome::Success
     })
+}
+
+/// The warnings of a task whose inputs cannot be found offline: a DATASET with no file, a
+/// SAVED_SEARCH. `json` is the task's canonical JSON.
+fn input_source_warnings(
+    json: &str,
+    datasets: &std::collections::HashSet<String>,
+) -> Vec<Diagnostic> {
+    let task: serde_json::Value = serde_json::from_str(json).unwrap_or_default();
+    let source = &task["input_source"];
+    match (source["type"].as_str(), source["id"].as_str()) {
+        (Some("DATASET"), Some(id)) if !datasets.contains(id) => vec![
+            Diagnostic::warning(
+                "input_source.id",
+                format!("dataset `{id}` has no file, so the task has no inputs"),
+            )
+            .hint(format!(
+                "add {INPUTS_DIR}/{id}.jsonl or {INPUTS_DIR}/{id}.csv"
+            )),
+        ],
+        (Some("SAVED_SEARCH"), _) => vec![
+            Diagnostic::warning(
+                "input_source.type",
+                "a saved search is answered by the hosted API only: offline the task has no inputs",
+            )
+            .hint("list its inputs in a dataset file and use `type: DATASET`"),
+        ],
+        _ => Vec::new(),
+    }
+}
+
+/// Checks dataset files as the sync reads them (the same rules and messages), adding their
+/// reports.
+fn check_datasets(base: &Path, datasets: Vec<DiskFile>, reports: &mut Vec<Report>) {
+    let plan = sync::plan_datasets(datasets, &Default::default(), &[]);
+    for (file, _, d) in plan.refused {
+        reports.push(Report {
+            file: file.path,
+            diagnostics: vec![d],
+        });
+    }
+    let _ = sync::load_datasets(base, plan.read, |outcome| {
+        let diagnostics = match outcome.dataset {
+            Ok(dataset) => dataset.diagnostics,
+            Err(d) => vec![d],
+        };
+        reports.push(Report {
+            file: outcome.file.path,
+            diagnostics,
+        });
+        Ok::<_, ()>(())
+    });
+    reports.sort_by(|a, b| a.file.cmp(&b.file));
 }
 
 fn files_checked(n: usize) -> String {
@@ -221,7 +330,14 @@ impl Staged {
             );
             Ok(out.stdout)
         };
-        let listed = git(&["ls-files", "-z", "--cached", "--", files::TASKS_DIR])?;
+        let listed = git(&[
+            "ls-files",
+            "-z",
+            "--cached",
+            "--",
+            files::TASKS_DIR,
+            INPUTS_DIR,
+        ])?;
         let prefix = format!("--prefix={}/", staged.dir.display());
         let paths: Vec<&str> = std::str::from_utf8(&listed)
             .context("git listed a path that is not UTF-8")?

@@ -45,6 +45,12 @@ enum Line<'a> {
     Fixed {
         file: &'a str,
     },
+    /// The sets of input ids of these datasets changed.
+    Inputs {
+        datasets: &'a [String],
+        added: u64,
+        removed: u64,
+    },
     Invalid {
         #[serde(flatten)]
         report: &'a Report,
@@ -95,6 +101,14 @@ fn changed(repo: &Repo, json: bool, summary: &Summary) {
     for id in &summary.updated {
         emit(repo, json, &Line::Updated { id, file: file(id) });
     }
+    if !summary.datasets_changed.is_empty() {
+        let line = Line::Inputs {
+            datasets: &summary.datasets_changed,
+            added: summary.inputs_added,
+            removed: summary.inputs_removed,
+        };
+        emit(repo, json, &line);
+    }
     for file in &summary.fixed {
         emit(repo, json, &Line::Fixed { file });
     }
@@ -139,6 +153,14 @@ fn emit(repo: &Repo, json: bool, line: &Line) {
         Line::Updated { id, file } => println!("updated {id}{}", within(file)),
         Line::Removed { id } => println!("removed {id}"),
         Line::Fixed { file } => println!("fixed {file}"),
+        Line::Inputs {
+            datasets,
+            added,
+            removed,
+        } => println!(
+            "inputs of {}: {added} added, {removed} removed",
+            datasets.join(", ")
+        ),
         Line::Invalid { report } => {
             let text = problems(std::slice::from_ref(report));
             println!("invalid {}\n{}", report.file, text.trim_end());

@@ -12,10 +12,10 @@ use crate::validate::did_you_mean;
 
 use super::reply::Failure;
 
-/// Keys every route accepts and ignores. The official client flattens `user_app_id` into the
-/// query of its GET requests; annotask serves one app, so which one is asked for does not
-/// matter. `additional_fields` asks for server-computed extras (metrics) that annotask does
-/// not have, so the answer is the same without it.
+/// Keys every route accepts. The official client flattens `user_app_id` into the query of its
+/// GET requests; annotask serves one app, so which one is asked for does not matter.
+/// `additional_fields` asks for server-computed extras: GetTask and ListTasks add `metrics`
+/// for `all` or a `metrics` path ([`wants_metrics`]); other routes have none to add.
 const TOLERATED: [&str; 3] = [
     "user_app_id.user_id",
     "user_app_id.app_id",
@@ -67,6 +67,25 @@ fn pairs<'a>(raw: Option<&'a str>, known: &[&str]) -> Result<Vec<Pair<'a>>, Fail
         )));
     }
     Ok(pairs)
+}
+
+/// Whether `additional_fields` asks for a task's metrics: `all`, or a path under `metrics`.
+pub fn wants_metrics(raw: Option<&str>) -> bool {
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).any(|(key, value)| {
+        key == "additional_fields"
+            && value
+                .split(',')
+                .any(|v| v == "all" || v == "metrics" || v.starts_with("metrics."))
+    })
+}
+
+/// GetTaskInputCount's query: `user_ids` (any of; none: every worker).
+pub fn user_ids(raw: Option<&str>) -> Result<Vec<String>, Failure> {
+    Ok(pairs(raw, &["user_ids"])?
+        .into_iter()
+        .filter(|(key, _)| key == "user_ids")
+        .map(|(_, value)| value.into_owned())
+        .collect())
 }
 
 /// Refuses a query string with keys the route does not take.
@@ -136,6 +155,12 @@ mod tests {
             assert!(list(Some(raw)).is_err(), "{raw}");
         }
         assert!(none_expected(Some("user_app_id.user_id=me")).is_ok());
+        assert!(wants_metrics(Some("additional_fields=all")));
+        assert!(wants_metrics(Some("additional_fields=metrics.work")));
+        assert!(!wants_metrics(Some("additional_fields=stars")));
+        assert!(!wants_metrics(None));
+        assert_eq!(user_ids(Some("user_ids=a&user_ids=b")).unwrap(), ["a", "b"]);
+        assert!(user_ids(Some("user_id=a")).is_err());
         assert!(none_expected(Some("page=1")).is_err());
     }
 }

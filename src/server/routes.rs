@@ -18,7 +18,8 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::api::{
-    self, DeleteTasks, PatchTasks, PostTasks, StatusResponse, TaskResponse, TasksResponse, ok,
+    self, CountPerUser, DeleteTasks, PatchTasks, PostTasks, StatusResponse, TaskInputCountResponse,
+    TaskResponse, TasksResponse, ok,
 };
 use crate::repo::Repo;
 use crate::validate::check_id;
@@ -47,7 +48,11 @@ pub fn router(repos: Arc<Repos>) -> Router {
                     .patch(patch_tasks)
                     .delete(delete_tasks),
             )
-            .route(&format!("{prefix}/tasks/{{task_id}}"), get(get_task));
+            .route(&format!("{prefix}/tasks/{{task_id}}"), get(get_task))
+            .route(
+                &format!("{prefix}/tasks/{{task_id}}/inputs/count"),
+                get(task_input_count),
+            );
     }
     router
         .fallback(no_route)
@@ -82,6 +87,7 @@ async fn get_task(
 ) -> Reply {
     let Path(TaskPath { task_id: id }) = path.map_err(|e| Failure::bad_request(e.body_text()))?;
     query::none_expected(raw.as_deref())?;
+    let metrics = query::wants_metrics(raw.as_deref());
     // Ids are never used as paths here, but one that no task can have is the client's
     // mistake, and worth saying so rather than "not found".
     check_id(&id).map_err(Failure::bad_request)?;
@@ -91,6 +97,10 @@ async fn get_task(
             .get_json(&id)
             .map_err(Error::from)?
             .ok_or_else(|| Error::NotFound(vec![id.clone()]))?;
+        if metrics {
+            let task = repo.with_metrics(&json)?;
+            return Ok(reply::json(&TaskResponse { status: ok(), task }));
+        }
         Ok(reply::json(&TaskResponse {
             status: ok(),
             task: raw_json(json)?,
@@ -99,14 +109,49 @@ async fn get_task(
     .await
 }
 
+/// GetTaskInputCount: each worker's assignments, all pending, exact from the task's plan.
+async fn task_input_count(
+    State(repos): State<Arc<Repos>>,
+    path: Result<Path<TaskPath>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let Path(TaskPath { task_id: id }) = path.map_err(|e| Failure::bad_request(e.body_text()))?;
+    let users = query::user_ids(raw.as_deref())?;
+    check_id(&id).map_err(Failure::bad_request)?;
+    read(repos, move |repo| {
+        let counts = repo.counts(&id)?;
+        let counts = counts
+            .per_worker
+            .iter()
+            .filter(|(user, _)| users.is_empty() || users.contains(user))
+            .map(|(user, n)| CountPerUser::pending(user, *n))
+            .collect();
+        Ok(reply::json(&TaskInputCountResponse {
+            status: ok(),
+            task_id: id,
+            counts,
+        }))
+    })
+    .await
+}
+
 async fn list_tasks(State(repos): State<Arc<Repos>>, RawQuery(raw): RawQuery) -> Reply {
     let query = query::list(raw.as_deref())?;
+    let metrics = query::wants_metrics(raw.as_deref());
     read(repos, move |repo| {
+        let jsons = repo.index().list_json(&query).map_err(Error::from)?;
+        if metrics {
+            let tasks = jsons
+                .iter()
+                .map(|json| repo.with_metrics(json))
+                .collect::<crate::Result<Vec<_>>>()?;
+            return Ok(reply::json(&TasksResponse {
+                status: ok(),
+                tasks,
+            }));
+        }
         // The index holds each task's canonical JSON: it is passed through unparsed.
-        let tasks = repo
-            .index()
-            .list_json(&query)
-            .map_err(Error::from)?
+        let tasks = jsons
             .into_iter()
             .map(raw_json)
             .collect::<Result<Vec<_>, _>>()?;
@@ -172,7 +217,7 @@ async fn no_route(method: Method, uri: Uri) -> Failure {
         StatusCode::NOT_FOUND,
         api::StatusCode::DoesNotExist,
         format!(
-            "no route {method} {}; annotask serves /v2/tasks and /v2/tasks/{{task_id}}",
+            "no route {method} {}; annotask serves /v2/tasks, /v2/tasks/{{task_id}} and /v2/tasks/{{task_id}}/inputs/count",
             uri.path()
         ),
     )

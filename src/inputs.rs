@@ -1,0 +1,800 @@
+//! Dataset files: `inputs/<dataset_id>.jsonl` (one Input JSON a line) and `.csv` (a header
+//! row with an `id` column), turned into validated input rows with diagnostics at file:line.
+//! Pure: must not do I/O or know the index; [`crate::files`] reads, [`crate::sync`] stores.
+//!
+//! A bad line is left out and reported; the file's other lines are kept. Only a problem with
+//! the whole file (too large, a CSV header without `id`) keeps none of its lines, and then
+//! the sync keeps what the index had for the dataset, as it keeps an invalid task's last valid
+//! version.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use crate::validate::{self, Diagnostic, Location};
+
+/// The folder under the root that holds the dataset files.
+pub const INPUTS_DIR: &str = "inputs";
+
+/// The largest dataset file read: room for 1,000,000 inputs of 500 bytes each. A file is read
+/// into memory whole, so this also bounds what one sync holds.
+pub const MAX_DATASET_BYTES: u64 = 512 << 20;
+
+/// At most this many bad lines of one file are reported one by one; the rest are counted.
+pub const MAX_LINE_DIAGNOSTICS: usize = 100;
+
+/// Said of every bad line, so that nobody takes the dataset for lost.
+const LEFT_OUT: &str = "this line is left out; the file's valid lines are indexed";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// One Input JSON object a line.
+    Jsonl,
+    /// A header row naming an `id` column and optionally a `url` column (RFC 4180 quoting).
+    Csv,
+}
+
+/// The format of a dataset file name, when it is one: `.jsonl` or `.csv` in any case, not
+/// hidden.
+pub fn format_of(name: &str) -> Option<Format> {
+    if name.starts_with('.') {
+        return None;
+    }
+    let (_, ext) = name.rsplit_once('.')?;
+    if ext.eq_ignore_ascii_case("jsonl") {
+        Some(Format::Jsonl)
+    } else if ext.eq_ignore_ascii_case("csv") {
+        Some(Format::Csv)
+    } else {
+        None
+    }
+}
+
+/// The dataset a file defines: its name without the extension, which must be an id.
+pub fn dataset_id(path: &str) -> Result<&str, Diagnostic> {
+    let stem = crate::files::stem(path);
+    validate::check_id(stem).map(|()| stem).map_err(|e| {
+        Diagnostic::error("", format!("the file name does not make a dataset id: {e}"))
+            .hint("rename the file: a dataset's id is its file name without the extension")
+    })
+}
+
+/// One input of a dataset: its id and where its line (or CSV record) lies in the file, so its
+/// text can be passed through without the index keeping a copy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputRow {
+    pub id: String,
+    pub offset: u64,
+    pub len: u32,
+}
+
+/// A dataset file after reading: its inputs, sorted by id and distinct, and its diagnostics
+/// in line order.
+#[derive(Debug, Default, PartialEq)]
+pub struct Dataset {
+    pub inputs: Vec<InputRow>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// The error of a dataset file over [`MAX_DATASET_BYTES`].
+pub fn too_large(size: u64) -> Diagnostic {
+    Diagnostic::error(
+        "",
+        format!("the file is {size} bytes; dataset files are limited to {MAX_DATASET_BYTES} bytes"),
+    )
+    .hint("split the dataset into several files (each is a dataset of its own)")
+}
+
+/// Reads a dataset file's bytes. `Err` is a problem with the whole file: none of its lines
+/// are read.
+pub fn parse(format: Format, bytes: &[u8]) -> Result<Dataset, Diagnostic> {
+    if bytes.len() as u64 > MAX_DATASET_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    let mut reader = Reader::default();
+    match format {
+        Format::Jsonl => jsonl(bytes, &mut reader),
+        Format::Csv => csv(bytes, &mut reader)?,
+    }
+    Ok(reader.finish())
+}
+
+/// An input as read, before duplicates are removed.
+struct Read {
+    row: InputRow,
+    line: u32,
+    column: u32,
+}
+
+#[derive(Default)]
+struct Reader {
+    read: Vec<Read>,
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Reader {
+    fn bad_line(&mut self, line: u32, column: u32, field: &str, message: impl Into<String>) {
+        self.diagnostics.push(
+            Diagnostic::error(field, message)
+                .hint(LEFT_OUT)
+                .at(Location { line, column }),
+        );
+    }
+
+    /// Checks an id read at `line:column` and keeps its input.
+    fn input(&mut self, id: Cow<'_, str>, line: u32, column: u32, offset: usize, len: usize) {
+        match validate::check_id(&id) {
+            Err(e) => self.bad_line(line, column, "id", e),
+            Ok(()) => self.read.push(Read {
+                row: InputRow {
+                    id: id.into_owned(),
+                    offset: offset as u64,
+                    len: len as u32,
+                },
+                line,
+                column,
+            }),
+        }
+    }
+
+    fn finish(mut self) -> Dataset {
+        // Stable: of two lines with one id, the first stays first.
+        self.read.sort_by(|a, b| a.row.id.cmp(&b.row.id));
+        let mut inputs: Vec<InputRow> = Vec::with_capacity(self.read.len());
+        let mut first_line = 0;
+        for read in self.read {
+            match inputs.last() {
+                Some(last) if last.id == read.row.id => {
+                    let message = format!(
+                        "input `{}` is listed twice in this dataset; its first line is {first_line}",
+                        read.row.id
+                    );
+                    self.diagnostics.push(
+                        Diagnostic::error("id", message)
+                            .hint("remove one of the lines, or give this one another id")
+                            .at(Location {
+                                line: read.line,
+                                column: read.column,
+                            }),
+                    );
+                }
+                _ => {
+                    first_line = read.line;
+                    inputs.push(read.row);
+                }
+            }
+        }
+        let mut diagnostics = self.diagnostics;
+        diagnostics.sort_by_key(|d| d.location.map(|l| (l.line, l.column)));
+        let bad = diagnostics.iter().filter(|d| d.is_error()).count();
+        if bad > MAX_LINE_DIAGNOSTICS {
+            let mut kept = 0;
+            diagnostics.retain(|d| {
+                kept += usize::from(d.is_error());
+                !d.is_error() || kept <= MAX_LINE_DIAGNOSTICS
+            });
+            diagnostics.push(Diagnostic::error(
+                "",
+                format!(
+                    "{} more lines have errors and are left out (only the first \
+                     {MAX_LINE_DIAGNOSTICS} are listed); the file's valid lines are indexed",
+                    bad - MAX_LINE_DIAGNOSTICS
+                ),
+            ));
+        }
+        Dataset {
+            inputs,
+            diagnostics,
+        }
+    }
+}
+
+/// The 1-based column, in characters, of byte `at` of `line`.
+fn column(line: &str, at: usize) -> u32 {
+    line[..at].chars().count() as u32 + 1
+}
+
+/// The fields of an input line the index needs; the rest is passed through as written.
+#[derive(Deserialize)]
+struct RawInput<'a> {
+    #[serde(default, borrow)]
+    id: Option<&'a RawValue>,
+}
+
+fn jsonl(bytes: &[u8], reader: &mut Reader) {
+    let mut offset = 0;
+    for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
+        let start = offset;
+        offset += line.len() + 1;
+        let line_no = n as u32 + 1;
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        let line = match std::str::from_utf8(line) {
+            Ok(line) => line,
+            Err(e) => {
+                let column = column(
+                    std::str::from_utf8(&line[..e.valid_up_to()]).unwrap_or_default(),
+                    e.valid_up_to(),
+                );
+                reader.bad_line(line_no, column, "", "the line is not valid UTF-8");
+                continue;
+            }
+        };
+        let text = line.trim_start();
+        if text.is_empty() {
+            continue;
+        }
+        if !text.starts_with('{') {
+            let at = line.len() - text.len();
+            reader.bad_line(
+                line_no,
+                column(line, at),
+                "",
+                "each line must be one JSON object (an Input, `{\"id\": ...}`)",
+            );
+            continue;
+        }
+        let raw: RawInput = match serde_json::from_str(line) {
+            Ok(raw) => raw,
+            Err(e) => {
+                // The line and column go in the location; serde_json's own are the line's.
+                let text = e.to_string();
+                let text = text.rfind(" at line ").map_or(&text[..], |i| &text[..i]);
+                let message = format!("not valid JSON: {text}");
+                // serde_json counts columns in bytes.
+                let at = e.column().saturating_sub(1).min(line.len());
+                let at = (0..=at)
+                    .rev()
+                    .find(|i| line.is_char_boundary(*i))
+                    .unwrap_or(0);
+                reader.bad_line(line_no, column(line, at), "", message);
+                continue;
+            }
+        };
+        let Some(raw) = raw.id else {
+            reader.bad_line(line_no, 1, "id", "the input has no `id`");
+            continue;
+        };
+        let at = raw.get().as_ptr() as usize - line.as_ptr() as usize;
+        let id: Option<Cow<str>> = serde_json::from_str::<&str>(raw.get())
+            .map(Cow::Borrowed)
+            .or_else(|_| serde_json::from_str::<String>(raw.get()).map(Cow::Owned))
+            .ok();
+        match id {
+            Some(id) => reader.input(id, line_no, column(line, at), start, line.len()),
+            None => reader.bad_line(
+                line_no,
+                column(line, at),
+                "id",
+                format!("id must be a string, not `{}`", raw.get()),
+            ),
+        }
+    }
+}
+
+/// One CSV record: where it starts and how long it is, and its fields with their byte
+/// offsets in the text.
+struct Record<'a> {
+    line: u32,
+    start: usize,
+    end: usize,
+    fields: Vec<(Cow<'a, str>, usize)>,
+}
+
+/// A CSV record that cannot be read: where, and why.
+struct CsvError {
+    line: u32,
+    at: usize,
+    message: &'static str,
+}
+
+/// RFC 4180 records, read by hand: fields separated by `,`, records by `\n` or `\r\n`; a
+/// field in double quotes may hold `,`, line breaks and `""` (one quote). A quote anywhere
+/// else is an error rather than a guess. A record in error is skipped to its line's end.
+struct Records<'a> {
+    text: &'a str,
+    pos: usize,
+    line: u32,
+}
+
+impl<'a> Records<'a> {
+    fn new(text: &'a str) -> Records<'a> {
+        Records {
+            text,
+            pos: 0,
+            line: 1,
+        }
+    }
+
+    /// The byte offset of the start of the line `at` is on.
+    fn line_start(&self, at: usize) -> usize {
+        self.text[..at].rfind('\n').map_or(0, |i| i + 1)
+    }
+
+    fn skip_line(&mut self) {
+        match self.text[self.pos..].find('\n') {
+            Some(i) => {
+                self.pos += i + 1;
+                self.line += 1;
+            }
+            None => self.pos = self.text.len(),
+        }
+    }
+
+    fn record(&mut self) -> Result<Record<'a>, CsvError> {
+        let text = self.text;
+        let bytes = text.as_bytes();
+        let (start, line) = (self.pos, self.line);
+        let mut fields = Vec::new();
+        loop {
+            let field_start = self.pos;
+            if bytes.get(self.pos) == Some(&b'"') {
+                let opening_line = self.line;
+                let mut value = String::new();
+                let mut i = self.pos + 1;
+                loop {
+                    let Some(q) = text[i..].find('"') else {
+                        self.line = opening_line;
+                        self.pos = text.len();
+                        return Err(CsvError {
+                            line: opening_line,
+                            at: field_start,
+                            message: "this quoted field is never closed, so nothing after it \
+                                      is read",
+                        });
+                    };
+                    let chunk = &text[i..i + q];
+                    self.line += chunk.matches('\n').count() as u32;
+                    value.push_str(chunk);
+                    i += q + 1;
+                    if bytes.get(i) == Some(&b'"') {
+                        value.push('"');
+                        i += 1;
+                    } else {
+                        break;
+                    }
+                }
+                self.pos = i;
+                fields.push((Cow::Owned(value), field_start));
+                match bytes.get(self.pos) {
+                    Some(b',') => self.pos += 1,
+                    Some(b'\n') | None => break,
+                    Some(b'\r') if bytes.get(self.pos + 1) == Some(&b'\n') => break,
+                    Some(_) => {
+                        return Err(CsvError {
+                            line: self.line,
+                            at: self.pos,
+                            message: "a closing quote must end its field: a `,` or the end of \
+                                      the line must follow it",
+                        });
+                    }
+                }
+            } else {
+                let end = text[self.pos..]
+                    .find([',', '\n', '"'])
+                    .map_or(text.len(), |i| self.pos + i);
+                if bytes.get(end) == Some(&b'"') {
+                    return Err(CsvError {
+                        line: self.line,
+                        at: end,
+                        message: "a quote inside a field that does not start with one: quote \
+                                  the whole field and double the quote (`\"a \"\"b\"\"\"`)",
+                    });
+                }
+                let value = &text[self.pos..end];
+                let value = if bytes.get(end) == Some(&b'\n') {
+                    value.strip_suffix('\r').unwrap_or(value)
+                } else {
+                    value
+                };
+                fields.push((Cow::Borrowed(value), self.pos));
+                self.pos = end;
+                if bytes.get(end) == Some(&b',') {
+                    self.pos += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        let mut end = self.pos;
+        if bytes.get(end) == Some(&b'\r') {
+            self.pos += 1;
+        }
+        if bytes.get(self.pos) == Some(&b'\n') {
+            self.pos += 1;
+            self.line += 1;
+        }
+        if text[start..end].ends_with('\r') {
+            end -= 1;
+        }
+        Ok(Record {
+            line,
+            start,
+            end,
+            fields,
+        })
+    }
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Result<Record<'a>, CsvError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if self.pos >= self.text.len() {
+                return None;
+            }
+            let rest = &self.text[self.pos..];
+            // Blank lines separate nothing: skipped.
+            if rest.starts_with('\n') || rest.starts_with("\r\n") {
+                self.skip_line();
+                continue;
+            }
+            let result = self.record();
+            if result.is_err() {
+                self.skip_line();
+            }
+            return Some(result);
+        }
+    }
+}
+
+fn csv(bytes: &[u8], reader: &mut Reader) -> Result<(), Diagnostic> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let line = bytes[..e.valid_up_to()]
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count() as u32
+            + 1;
+        Diagnostic::error("", "the file is not valid UTF-8")
+            .hint("save the CSV as UTF-8")
+            .at(Location { line, column: 1 })
+    })?;
+    let offset = if text.starts_with('\u{feff}') { 3 } else { 0 };
+    let mut records = Records::new(text);
+    records.pos = offset;
+    let located = |records: &Records, line: u32, at: usize| {
+        let start = records.line_start(at).max(offset);
+        Location {
+            line,
+            column: column(&text[start..], at - start),
+        }
+    };
+    let header = match records.next() {
+        None => return Ok(()),
+        Some(Err(e)) => {
+            return Err(
+                Diagnostic::error("", format!("the header row: {}", e.message))
+                    .at(located(&records, e.line, e.at)),
+            );
+        }
+        Some(Ok(header)) => header,
+    };
+    let names: Vec<&str> = header.fields.iter().map(|(n, _)| n.trim()).collect();
+    let find = |want: &str| -> Result<Option<usize>, Diagnostic> {
+        let mut found = names
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.eq_ignore_ascii_case(want));
+        let first = found.next().map(|(i, _)| i);
+        if let Some((i, _)) = found.next() {
+            return Err(Diagnostic::error(
+                "",
+                format!("the header row names the `{want}` column twice"),
+            )
+            .at(located(&records, header.line, header.fields[i].1)));
+        }
+        Ok(first)
+    };
+    let Some(id_col) = find("id")? else {
+        let mut d = Diagnostic::error(
+            "",
+            format!(
+                "the header row has no `id` column (it has {})",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .at(Location {
+            line: header.line,
+            column: 1,
+        });
+        d = match validate::did_you_mean("id", names.iter().copied()) {
+            Some(close) => d.hint(format!("rename the column `{close}` to `id`")),
+            None => d.hint("the first row of a CSV dataset names its columns: `id,url`"),
+        };
+        return Err(d);
+    };
+    let url_col = find("url")?;
+    for (i, (name, at)) in header.fields.iter().enumerate() {
+        if i != id_col && Some(i) != url_col {
+            reader.diagnostics.push(
+                Diagnostic::warning(
+                    "",
+                    format!("the column `{}` is not read: a CSV dataset gives each input an `id` and a `url`", name.trim()),
+                )
+                .hint("use a .jsonl dataset to keep other fields with each input")
+                .at(located(&records, header.line, *at)),
+            );
+        }
+    }
+    while let Some(record) = records.next() {
+        let record = match record {
+            Ok(record) => record,
+            Err(e) => {
+                let at = located(&records, e.line, e.at);
+                reader.bad_line(at.line, at.column, "", e.message);
+                continue;
+            }
+        };
+        if record.fields.len() != names.len() {
+            let at = located(&records, record.line, record.start);
+            reader.bad_line(
+                at.line,
+                at.column,
+                "",
+                format!(
+                    "the row has {} fields; the header row has {}",
+                    record.fields.len(),
+                    names.len()
+                ),
+            );
+            continue;
+        }
+        let (id, at) = &record.fields[id_col];
+        let at = located(&records, record.line, *at);
+        reader.input(
+            id.clone(),
+            at.line,
+            at.column,
+            record.start,
+            record.end - record.start,
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Parses `text` and shows the result in one line a test can compare: the kept ids with
+    /// their `offset+len`, then each diagnostic as `line:column severity field: message`.
+    fn show(format: Format, text: &str) -> String {
+        match parse(format, text.as_bytes()) {
+            Err(d) => format!("FILE {}", one(&d)),
+            Ok(dataset) => {
+                let mut parts: Vec<String> = dataset
+                    .inputs
+                    .iter()
+                    .map(|i| format!("{}@{}+{}", i.id, i.offset, i.len))
+                    .collect();
+                parts.extend(dataset.diagnostics.iter().map(one));
+                parts.join(" | ")
+            }
+        }
+    }
+
+    fn one(d: &Diagnostic) -> String {
+        let at = d
+            .location
+            .map_or(String::new(), |l| format!("{}:{} ", l.line, l.column));
+        let field = if d.field.is_empty() {
+            String::new()
+        } else {
+            format!("{}: ", d.field)
+        };
+        format!("{at}{} {field}{}", d.severity, d.message)
+    }
+
+    #[track_caller]
+    fn check(format: Format, text: &str, expected: &str) {
+        assert_eq!(show(format, text), expected, "{text:?}");
+    }
+
+    use Format::{Csv, Jsonl};
+
+    #[test]
+    fn jsonl_lines() {
+        check(Jsonl, "", "");
+        check(Jsonl, "\n\n", "");
+        check(Jsonl, r#"{"id": "a"}"#, "a@0+11");
+        check(
+            Jsonl,
+            "{\"id\": \"b\"}\r\n{\"id\":\"a\"}\n",
+            "a@13+10 | b@0+11",
+        );
+        check(
+            Jsonl,
+            r#"{"id": "a", "data": {"image": {"url": "https://x/1.jpg"}}, "metadata": {"k": [1]}}"#,
+            "a@0+82",
+        );
+        check(Jsonl, r#"{"id": "a\u0062"}"#, "ab@0+17");
+        check(Jsonl, "  {\"id\": \"a\"}  ", "a@0+15");
+        check(
+            Jsonl,
+            "{\"id\": \"a\"}\n{\"id\": \"b\"\n{\"id\": \"c\"}",
+            "a@0+11 | c@23+11 | 2:10 error not valid JSON: EOF while parsing an object",
+        );
+        check(
+            Jsonl,
+            "{}\n{\"data\": {}}",
+            "1:1 error id: the input has no `id` | 2:1 error id: the input has no `id`",
+        );
+        check(
+            Jsonl,
+            r#"{"id": 7}"#,
+            "1:8 error id: id must be a string, not `7`",
+        );
+        check(
+            Jsonl,
+            r#"{"id": null}"#,
+            "1:1 error id: the input has no `id`",
+        );
+        check(
+            Jsonl,
+            r#"{"id": "a b"}"#,
+            "1:8 error id: id `a b` contains ' '; ids use only letters, digits, `-` and `_`",
+        );
+        check(Jsonl, r#"{"id": ""}"#, "1:8 error id: id is empty");
+        check(
+            Jsonl,
+            "[\"a\"]\n\"a\"",
+            "1:1 error each line must be one JSON object (an Input, `{\"id\": ...}`) | \
+             2:1 error each line must be one JSON object (an Input, `{\"id\": ...}`)",
+        );
+        check(
+            Jsonl,
+            r#"{"id": "a", "id": "b"}"#,
+            "1:16 error not valid JSON: duplicate field `id`",
+        );
+        check(
+            Jsonl,
+            "{\"id\": \"é\", \"x\": tru}",
+            "1:21 error not valid JSON: expected ident",
+        );
+        check(
+            Jsonl,
+            "{\"id\": \"a\"}\n{\"id\": \"b\"}\n{\"id\": \"a\"}",
+            "a@0+11 | b@12+11 | 3:8 error id: input `a` is listed twice in this dataset; its first line is 1",
+        );
+    }
+
+    #[test]
+    fn jsonl_bytes_that_are_not_text() {
+        let dataset = parse(Jsonl, b"{\"id\": \"a\"}\n{\"id\": \"\xff\"}\n").unwrap();
+        assert_eq!(dataset.inputs.len(), 1);
+        assert_eq!(
+            one(&dataset.diagnostics[0]),
+            "2:9 error the line is not valid UTF-8"
+        );
+    }
+
+    #[test]
+    fn csv_records() {
+        check(Csv, "", "");
+        check(Csv, "id\n", "");
+        check(Csv, "id\na\nb", "a@3+1 | b@5+1");
+        check(Csv, "\u{feff}id,url\r\na,http://x/a.jpg\r\n", "a@11+16");
+        check(Csv, "url,id\nhttp://x,a\n", "a@7+10");
+        check(Csv, "ID , Url\na,\n", "a@9+2");
+        check(Csv, "id,url\n\na,x\n\n", "a@8+3");
+        // Quoted fields hold commas, doubled quotes and line breaks; lines are counted through.
+        check(
+            Csv,
+            "id,url\n\"a\",\"http://x/?q=1,2\"\n\"b\",\"line\nbreak \"\"q\"\"\"\nc c,x\n",
+            "a@7+21 | b@29+22 | 5:1 error id: id `c c` contains ' '; ids use only letters, digits, `-` and `_`",
+        );
+        check(
+            Csv,
+            "id,url\na\nb,x,y\nc,x\n",
+            "c@15+3 | 2:1 error the row has 1 fields; the header row has 2 | 3:1 error the row has 3 fields; the header row has 2",
+        );
+        check(
+            Csv,
+            "id\na\"b\nc\n",
+            "c@7+1 | 2:2 error a quote inside a field that does not start with one: quote the whole field and double the quote (`\"a \"\"b\"\"\"`)",
+        );
+        check(
+            Csv,
+            "id\n\"a\"b\nc\n",
+            "c@8+1 | 2:4 error a closing quote must end its field: a `,` or the end of the line must follow it",
+        );
+        check(
+            Csv,
+            "id\na\n\"b\nc\n",
+            "a@3+1 | 3:1 error this quoted field is never closed, so nothing after it is read",
+        );
+        check(
+            Csv,
+            "id,url\na,1\nb,2\na,3\n",
+            "a@7+3 | b@11+3 | 4:1 error id: input `a` is listed twice in this dataset; its first line is 2",
+        );
+        check(
+            Csv,
+            "id,url,caption\na,x,y\n",
+            "a@15+5 | 1:8 warning the column `caption` is not read: a CSV dataset gives each input an `id` and a `url`",
+        );
+        check(
+            Csv,
+            "name,url\na,x\n",
+            "FILE 1:1 error the header row has no `id` column (it has `name`, `url`)",
+        );
+        check(
+            Csv,
+            "ids,url\na,x\n",
+            "FILE 1:1 error the header row has no `id` column (it has `ids`, `url`)",
+        );
+        check(
+            Csv,
+            "id,url,id\na,x,a\n",
+            "FILE 1:8 error the header row names the `id` column twice",
+        );
+        check(
+            Csv,
+            "\"id\n",
+            "FILE 1:1 error the header row: this quoted field is never closed, so nothing after it is read",
+        );
+    }
+
+    #[test]
+    fn a_csv_that_is_not_text_is_refused_whole() {
+        let shown = match parse(Csv, b"id\na\n\xff\n") {
+            Err(d) => one(&d),
+            Ok(d) => panic!("{d:?}"),
+        };
+        assert_eq!(shown, "3:1 error the file is not valid UTF-8");
+    }
+
+    #[test]
+    fn many_bad_lines_are_counted_after_the_first_hundred() {
+        let text: String = (0..250).map(|i| format!("{{\"id\": {i}}}\n")).collect();
+        let dataset = parse(Jsonl, format!("{text}{{\"id\": \"ok\"}}").as_bytes()).unwrap();
+        assert_eq!(dataset.inputs.len(), 1, "the good line is kept");
+        assert_eq!(dataset.diagnostics.len(), MAX_LINE_DIAGNOSTICS + 1);
+        assert_eq!(
+            dataset.diagnostics.last().unwrap().message,
+            "150 more lines have errors and are left out (only the first 100 are listed); \
+             the file's valid lines are indexed"
+        );
+    }
+
+    #[test]
+    fn line_order_does_not_change_the_inputs() {
+        let lines: Vec<String> = (0..50).map(|i| format!("{{\"id\": \"in-{i}\"}}")).collect();
+        let ids = |lines: &[String]| -> Vec<String> {
+            let text = lines.join("\n");
+            let dataset = parse(Jsonl, text.as_bytes()).unwrap();
+            dataset.inputs.into_iter().map(|i| i.id).collect()
+        };
+        let mut reversed = lines.clone();
+        reversed.reverse();
+        assert_eq!(ids(&lines), ids(&reversed));
+        let mut sorted = ids(&lines);
+        sorted.sort();
+        assert_eq!(ids(&lines), sorted);
+    }
+
+    #[test]
+    fn names() {
+        for (name, expected) in [
+            ("a.jsonl", Some(Jsonl)),
+            ("a.JSONL", Some(Jsonl)),
+            ("a.csv", Some(Csv)),
+            ("a.json", None),
+            (".a.jsonl", None),
+            ("a.jsonl~", None),
+            ("jsonl", None),
+        ] {
+            assert_eq!(format_of(name), expected, "{name}");
+        }
+        assert_eq!(dataset_id("inputs/birds-2024.jsonl"), Ok("birds-2024"));
+        assert_eq!(
+            dataset_id("inputs/birds 2024.csv").unwrap_err().message,
+            "the file name does not make a dataset id: id `birds 2024` contains ' '; ids use only letters, digits, `-` and `_`"
+        );
+    }
+}
