@@ -1109,6 +1109,73 @@ mod tests {
         }
     }
 
+    /// The preference re-derived by brute force (libm's logarithm, a full sort): with one
+    /// worker per input, or equal weights, the rates are the weights.
+    fn brute_preference(spec: &Spec, input: &str) -> Vec<usize> {
+        let mut scored: Vec<(f64, &str, usize)> = spec
+            .workers
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, w))| *w > 0.0)
+            .map(|(i, (id, w))| {
+                let h = mix(input_hash(input).wrapping_add(key(TAG_LABEL, &spec.task_id, id)));
+                let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+                (-u.ln() / w, id.as_str(), i)
+            })
+            .collect();
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+        let mut set: Vec<usize> = scored.iter().take(spec.per_input).map(|s| s.2).collect();
+        set.sort_unstable();
+        set
+    }
+
+    #[test]
+    fn the_preference_is_weighted_rendezvous() {
+        for (weights, per_input) in [
+            (&[1.0, 1.0, 1.0][..], 1),
+            (&[90.0, 10.0][..], 1),
+            (&[30.0, 25.0, 20.0, 15.0, 10.0][..], 1),
+            (&[1.0, 1.0, 1.0, 1.0, 1.0][..], 2),
+            (&[1.0, 1.0, 1.0, 1.0, 1.0][..], 3),
+        ] {
+            let spec = spec(weights, per_input);
+            let assigner = Assigner::new(&spec);
+            for id in ids(0, 2000) {
+                assert_eq!(
+                    assigner.workers_of(&id, &[]),
+                    brute_preference(&spec, &id),
+                    "{weights:?}/{per_input}: {id}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_weight_changed_moves_the_preference_only_to_or_from_its_worker() {
+        for (old, new, changed) in [
+            ([1.0, 1.0, 1.0, 1.0, 1.0], [2.0, 1.0, 1.0, 1.0, 1.0], 0),
+            (
+                [30.0, 25.0, 20.0, 15.0, 10.0],
+                [30.0, 25.0, 20.0, 15.0, 20.0],
+                4,
+            ),
+            (
+                [30.0, 25.0, 20.0, 15.0, 10.0],
+                [30.0, 5.0, 20.0, 15.0, 10.0],
+                1,
+            ),
+        ] {
+            let (a, b) = (Assigner::new(&spec(&old, 1)), Assigner::new(&spec(&new, 1)));
+            for id in ids(0, 5000) {
+                let (x, y) = (a.workers_of(&id, &[]), b.workers_of(&id, &[]));
+                assert!(
+                    x == y || x == [changed] || y == [changed],
+                    "{id}: {x:?} {y:?}"
+                );
+            }
+        }
+    }
+
     #[test]
     fn workers_of_ignores_other_inputs_moves() {
         let spec = spec(&[1.0, 1.0, 1.0], 1);
