@@ -5,6 +5,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
+use std::ops::Range;
 
 /// Who gets work on one task, as the assignment needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +53,12 @@ pub struct Sample {
 /// time, O(N * per_input) memory. `inputs`: distinct ids, any order; the result never depends on
 /// the order.
 pub fn plan(spec: &Spec, inputs: &[&str]) -> Plan {
+    // One thread per core, none with under 65,536 inputs.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    plan_on(spec, inputs, cores.min(inputs.len().div_ceil(1 << 16)))
+}
+
+fn plan_on(spec: &Spec, inputs: &[&str], threads: usize) -> Plan {
     let workers = Workers::new(spec);
     let n = inputs.len();
     let quotas = workers.quotas(n as u64);
@@ -62,17 +69,33 @@ pub fn plan(spec: &Spec, inputs: &[&str]) -> Plan {
             moves: Vec::new(),
         };
     }
-    let hashes: Vec<u64> = inputs.iter().map(|id| input_hash(id)).collect();
-    let mut chosen = vec![0u32; n * p];
+    // Each input's preference on its own, on every core; the parts are joined in input order.
+    let parts = in_parallel(n, threads, |range| {
+        let mut hashes = Vec::with_capacity(range.len());
+        let mut chosen = vec![0u32; range.len() * p];
+        let mut counts = vec![0u64; workers.len()];
+        let mut scores = vec![0.0; workers.len()];
+        for (id, set) in inputs[range].iter().zip(chosen.chunks_exact_mut(p)) {
+            let h = input_hash(id);
+            hashes.push(h);
+            workers.prefer(h, &mut scores, set);
+            for &w in set.iter() {
+                counts[w as usize] += 1;
+            }
+        }
+        (hashes, chosen, counts)
+    });
+    let mut hashes = Vec::with_capacity(n);
+    let mut chosen = Vec::with_capacity(n * p);
     let mut counts = vec![0u64; workers.len()];
-    let mut scores = vec![0.0; workers.len()];
-    for (i, &h) in hashes.iter().enumerate() {
-        let set = &mut chosen[i * p..(i + 1) * p];
-        workers.prefer(h, &mut scores, set);
-        for &w in set.iter() {
-            counts[w as usize] += 1;
+    for (h, c, k) in parts {
+        hashes.extend(h);
+        chosen.extend(c);
+        for (total, k) in counts.iter_mut().zip(k) {
+            *total += k;
         }
     }
+    let scores = vec![0.0; workers.len()];
     let mut repair = Repair {
         workers: &workers,
         inputs,
@@ -82,6 +105,7 @@ pub fn plan(spec: &Spec, inputs: &[&str]) -> Plan {
         quotas: &quotas,
         touched: Vec::new(),
         scores,
+        threads,
     };
     repair.run();
     let moves = repair.moves();
@@ -577,6 +601,30 @@ fn inclusion(rates: &[f64], p: usize) -> Vec<f64> {
     out
 }
 
+/// Splits `0..len` into `threads` ranges and runs `f` on each, the results in range order.
+/// Callers keep the parts independent, so the result does not depend on the number of threads.
+fn in_parallel<T: Send>(
+    len: usize,
+    threads: usize,
+    f: impl Fn(Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let threads = threads.clamp(1, len.max(1));
+    if threads == 1 {
+        return vec![f(0..len)];
+    }
+    let chunk = len.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| scope.spawn(move || f(t * chunk..((t + 1) * chunk).min(len))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
+}
+
 /// A sum that does not depend on the order the terms come in.
 fn sum_sorted(terms: impl Iterator<Item = f64>) -> f64 {
     let mut terms: Vec<f64> = terms.collect();
@@ -637,6 +685,7 @@ struct Repair<'a> {
     /// Inputs moved at least once (may repeat).
     touched: Vec<u32>,
     scores: Vec<f64>,
+    threads: usize,
 }
 
 impl<'a> Repair<'a> {
@@ -667,7 +716,7 @@ impl<'a> Repair<'a> {
             if excess.iter().all(|&e| e == 0) {
                 return;
             }
-            let mut candidates = self.candidates(&excess);
+            let candidates = self.candidates(&excess);
             if candidates.is_empty() {
                 // No over-quota worker's input can go straight to an under-quota worker:
                 // move along a chain of workers instead.
@@ -677,7 +726,6 @@ impl<'a> Repair<'a> {
                 }
                 continue;
             }
-            candidates.sort_unstable();
             for c in candidates {
                 let (i, from, to) = (c.index as usize, c.from, c.to);
                 let set = self.set(i);
@@ -705,49 +753,66 @@ impl<'a> Repair<'a> {
     }
 
     /// Per over-quota worker `a` and under-quota worker `b`, the cheapest moves from `a` to
-    /// `b`, as many as either needs, kept in a bounded heap (so memory follows the excess, not
-    /// N, and there are no more heaps than pairs of workers).
-    fn candidates(&mut self, excess: &[u64]) -> Vec<Candidate<'a>> {
+    /// `b`, as many as either needs, in candidate order. Each core keeps them in bounded heaps
+    /// (so memory follows the excess, not N, and there are no more heaps than pairs of
+    /// workers) over its part of the inputs; the parts' best are then cut to the limits.
+    fn candidates(&self, excess: &[u64]) -> Vec<Candidate<'a>> {
         let w_count = self.workers.len();
         let under: Vec<usize> = (0..w_count).filter(|&w| self.under(w)).collect();
-        let mut heaps: Vec<BinaryHeap<Candidate<'a>>> =
-            (0..w_count * w_count).map(|_| BinaryHeap::new()).collect();
-        let mut scores = std::mem::take(&mut self.scores);
-        for i in 0..self.inputs.len() {
-            if !self.set(i).iter().any(|&w| excess[w as usize] > 0) {
-                continue;
-            }
-            self.workers.score_all(self.hashes[i], &mut scores);
-            let set = self.set(i);
-            for &from in set {
-                let excess = excess[from as usize];
-                if excess == 0 {
-                    continue;
-                }
-                for &to in &under {
-                    if set.contains(&(to as u32)) {
-                        continue;
-                    }
-                    let limit = excess.min(self.quotas[to] - self.counts[to]) as usize;
-                    let c = Candidate {
-                        margin: scores[to] - scores[from as usize],
-                        input: self.inputs[i],
-                        index: i as u32,
-                        from,
-                        to: to as u32,
-                    };
-                    let heap = &mut heaps[from as usize * w_count + to];
-                    if heap.len() < limit {
-                        heap.push(c);
-                    } else if heap.peek().is_some_and(|top| c < *top) {
-                        heap.pop();
-                        heap.push(c);
-                    }
-                }
+        let mut limits = vec![0usize; w_count * w_count];
+        for (from, &excess) in excess.iter().enumerate() {
+            for &to in &under {
+                limits[from * w_count + to] =
+                    excess.min(self.quotas[to] - self.counts[to]) as usize;
             }
         }
-        self.scores = scores;
-        heaps.into_iter().flat_map(BinaryHeap::into_vec).collect()
+        let parts = in_parallel(self.inputs.len(), self.threads, |range| {
+            let mut heaps: Vec<BinaryHeap<Candidate<'a>>> =
+                (0..w_count * w_count).map(|_| BinaryHeap::new()).collect();
+            let mut scores = vec![0.0; w_count];
+            for i in range {
+                let set = self.set(i);
+                if !set.iter().any(|&w| excess[w as usize] > 0) {
+                    continue;
+                }
+                self.workers.score_all(self.hashes[i], &mut scores);
+                for &from in set {
+                    for &to in &under {
+                        let pair = from as usize * w_count + to;
+                        if limits[pair] == 0 || set.contains(&(to as u32)) {
+                            continue;
+                        }
+                        let c = Candidate {
+                            margin: scores[to] - scores[from as usize],
+                            input: self.inputs[i],
+                            index: i as u32,
+                            from,
+                            to: to as u32,
+                        };
+                        let heap = &mut heaps[pair];
+                        if heap.len() < limits[pair] {
+                            heap.push(c);
+                        } else if heap.peek().is_some_and(|top| c < *top) {
+                            heap.pop();
+                            heap.push(c);
+                        }
+                    }
+                }
+            }
+            heaps
+                .into_iter()
+                .flat_map(BinaryHeap::into_vec)
+                .collect::<Vec<_>>()
+        });
+        let mut all: Vec<Candidate<'a>> = parts.into_iter().flatten().collect();
+        all.sort_unstable();
+        let mut taken = vec![0usize; w_count * w_count];
+        all.retain(|c| {
+            let pair = c.from as usize * w_count + c.to as usize;
+            taken[pair] += 1;
+            taken[pair] <= limits[pair]
+        });
+        all
     }
 
     /// One unit along the shortest chain of workers from an over-quota worker to an
@@ -1171,6 +1236,27 @@ mod tests {
                 assert!(
                     x == y || x == [changed] || y == [changed],
                     "{id}: {x:?} {y:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_number_of_threads_changes_nothing() {
+        let owned = ids(0, 30_000);
+        let inputs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        for (weights, per_input) in [
+            (&[30.0, 25.0, 20.0, 15.0, 10.0][..], 1),
+            (&[30.0, 25.0, 20.0, 15.0, 10.0][..], 2),
+            (&[1.0, 1.0, 1.0][..], 2),
+        ] {
+            let spec = spec(weights, per_input);
+            let one = plan_on(&spec, &inputs, 1);
+            for threads in [2, 3, 7] {
+                assert_eq!(
+                    plan_on(&spec, &inputs, threads),
+                    one,
+                    "{weights:?}/{threads}"
                 );
             }
         }
