@@ -113,7 +113,9 @@ fn main() {
         );
     }
 
-    println!("plan's time, 5 workers [30, 25, 20, 15, 10] (median of 5; one thread):");
+    println!(
+        "plan's time, 5 workers [30, 25, 20, 15, 10] (median of 5; one thread per core, at most one per 65,536 inputs):"
+    );
     let big = ids(0, 1_000_000);
     let big: Vec<&str> = big.iter().map(String::as_str).collect();
     for size in [100_000, 1_000_000] {
