@@ -5,6 +5,7 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
+use std::ops::Range;
 
 /// Who gets work on one task, as the assignment needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -52,6 +53,12 @@ pub struct Sample {
 /// time, O(N * per_input) memory. `inputs`: distinct ids, any order; the result never depends on
 /// the order.
 pub fn plan(spec: &Spec, inputs: &[&str]) -> Plan {
+    // One thread per core, none with under 65,536 inputs.
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    plan_on(spec, inputs, cores.min(inputs.len().div_ceil(1 << 16)))
+}
+
+fn plan_on(spec: &Spec, inputs: &[&str], threads: usize) -> Plan {
     let workers = Workers::new(spec);
     let n = inputs.len();
     let quotas = workers.quotas(n as u64);
@@ -62,17 +69,33 @@ pub fn plan(spec: &Spec, inputs: &[&str]) -> Plan {
             moves: Vec::new(),
         };
     }
-    let hashes: Vec<u64> = inputs.iter().map(|id| input_hash(id)).collect();
-    let mut chosen = vec![0u32; n * p];
+    // Each input's preference on its own, on every core; the parts are joined in input order.
+    let parts = in_parallel(n, threads, |range| {
+        let mut hashes = Vec::with_capacity(range.len());
+        let mut chosen = vec![0u32; range.len() * p];
+        let mut counts = vec![0u64; workers.len()];
+        let mut scores = vec![0.0; workers.len()];
+        for (id, set) in inputs[range].iter().zip(chosen.chunks_exact_mut(p)) {
+            let h = input_hash(id);
+            hashes.push(h);
+            workers.prefer(h, &mut scores, set);
+            for &w in set.iter() {
+                counts[w as usize] += 1;
+            }
+        }
+        (hashes, chosen, counts)
+    });
+    let mut hashes = Vec::with_capacity(n);
+    let mut chosen = Vec::with_capacity(n * p);
     let mut counts = vec![0u64; workers.len()];
-    let mut scores = vec![0.0; workers.len()];
-    for (i, &h) in hashes.iter().enumerate() {
-        let set = &mut chosen[i * p..(i + 1) * p];
-        workers.prefer(h, &mut scores, set);
-        for &w in set.iter() {
-            counts[w as usize] += 1;
+    for (h, c, k) in parts {
+        hashes.extend(h);
+        chosen.extend(c);
+        for (total, k) in counts.iter_mut().zip(k) {
+            *total += k;
         }
     }
+    let scores = vec![0.0; workers.len()];
     let mut repair = Repair {
         workers: &workers,
         inputs,
@@ -82,6 +105,7 @@ pub fn plan(spec: &Spec, inputs: &[&str]) -> Plan {
         quotas: &quotas,
         touched: Vec::new(),
         scores,
+        threads,
     };
     repair.run();
     let moves = repair.moves();
@@ -213,7 +237,7 @@ fn exponential(h: u64) -> f64 {
 
 /// Natural logarithm of a positive normal number from `+ - * /` alone (which IEEE 754 rounds
 /// the same everywhere, and Rust never fuses), so scores do not depend on the platform's libm.
-/// Accurate to a few ulps.
+/// Accurate to 1e-14.
 fn ln(x: f64) -> f64 {
     let bits = x.to_bits();
     let mut exponent = ((bits >> 52) & 0x7ff) as i64 - 1023;
@@ -222,24 +246,43 @@ fn ln(x: f64) -> f64 {
         m *= 0.5;
         exponent += 1;
     }
-    // ln(m) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), |s| <= 0.1716, so 12 terms reach 1e-17.
+    // ln(m) = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 + ...), |s| <= 0.1716, so 8 terms reach 1e-14.
     let s = (m - 1.0) / (m + 1.0);
     let z = s * s;
     let mut series = 0.0;
-    for k in (0..12).rev() {
+    for k in (0..8).rev() {
         series = series * z + 1.0 / f64::from(2 * k + 1);
     }
     exponent as f64 * std::f64::consts::LN_2 + 2.0 * s * series
 }
 
+/// `e^x` for `x <= 0`, from `+ - * /` alone as [`ln`]; accurate to 1e-13 (relative).
+fn exp(x: f64) -> f64 {
+    if x < -700.0 {
+        return 0.0;
+    }
+    let k = (x * std::f64::consts::LOG2_E).round();
+    let r = x - k * std::f64::consts::LN_2;
+    // |r| <= 0.35: 14 terms of the Taylor series reach 1e-17.
+    let mut series = 1.0;
+    for j in (1..=14).rev() {
+        series = 1.0 + series * r / f64::from(j);
+    }
+    series * f64::from_bits(((k as i64 + 1023) as u64) << 52)
+}
+
 // ---- the workers of one task, prepared for scoring.
 
 struct Workers {
-    /// Per worker: its labeling key and 1/weight (`None`: the worker gets nothing).
+    /// Per worker: its labeling key and 1/rate, the rate being its weight (calibrated when
+    /// per_input > 1), zero for a capped worker; `None`: the worker gets nothing.
     label: Vec<(u64, Option<f64>)>,
     /// The quota tie break's hash per worker.
     quota_tie: Vec<u64>,
+    /// Positive weights; 0 for a worker that gets nothing.
     weights: Vec<f64>,
+    /// Workers whose share is every input.
+    capped: Vec<bool>,
     /// Each worker's position in id order: the tie break between equal scores, so the result
     /// does not depend on the workers' order in the task.
     rank: Vec<u32>,
@@ -249,12 +292,31 @@ struct Workers {
 
 impl Workers {
     fn new(spec: &Spec) -> Self {
-        let positive = |w: f64| w.is_finite() && w > 0.0;
+        let weights: Vec<f64> = spec
+            .workers
+            .iter()
+            .map(|&(_, w)| if w.is_finite() && w > 0.0 { w } else { 0.0 })
+            .collect();
+        let mut order: Vec<usize> = (0..spec.workers.len()).collect();
+        order.sort_by(|&a, &b| spec.workers[a].0.cmp(&spec.workers[b].0).then(a.cmp(&b)));
+        let mut rank = vec![0u32; spec.workers.len()];
+        for (r, &w) in order.iter().enumerate() {
+            rank[w] = r as u32;
+        }
+        let active = weights.iter().filter(|&&w| w > 0.0).count();
+        let per_input = spec.per_input.min(active);
+        let capped = cap(&weights, per_input);
+        let rates = rates(&weights, &capped, per_input, &order);
         let label = spec
             .workers
             .iter()
-            .map(|(id, w)| {
-                let inv = positive(*w).then(|| 1.0 / w);
+            .zip(&rates)
+            .map(|((id, _), &rate)| {
+                let inv = match rate {
+                    Rate::Never => None,
+                    Rate::Always => Some(0.0),
+                    Rate::Of(r) => Some(1.0 / r),
+                };
                 (key(TAG_LABEL, &spec.task_id, id), inv)
             })
             .collect();
@@ -263,24 +325,13 @@ impl Workers {
             .iter()
             .map(|(id, _)| key(TAG_QUOTA, &spec.task_id, id))
             .collect();
-        let weights = spec
-            .workers
-            .iter()
-            .map(|&(_, w)| if positive(w) { w } else { 0.0 })
-            .collect::<Vec<_>>();
-        let mut order: Vec<usize> = (0..spec.workers.len()).collect();
-        order.sort_by(|&a, &b| spec.workers[a].0.cmp(&spec.workers[b].0).then(a.cmp(&b)));
-        let mut rank = vec![0u32; spec.workers.len()];
-        for (r, &w) in order.iter().enumerate() {
-            rank[w] = r as u32;
-        }
-        let active = weights.iter().filter(|&&w| w > 0.0).count();
         Workers {
             label,
             quota_tie,
             weights,
+            capped,
             rank,
-            per_input: spec.per_input.min(active),
+            per_input,
         }
     }
 
@@ -330,76 +381,248 @@ impl Workers {
 
     /// Each worker's exact count: the floor or the ceiling of its share `N * p * w / sum(w)`,
     /// the largest remainders rounded up. A share of `N` or more (one worker can label an input
-    /// only once) is capped at `N` and the rest shared among the others by weight, repeatedly.
+    /// only once) is capped at `N` and the rest shared among the others by weight (see [`cap`]).
     fn quotas(&self, n: u64) -> Vec<u64> {
         let mut quotas = vec![0u64; self.len()];
         let p = self.per_input as u64;
         if p == 0 || n == 0 {
             return quotas;
         }
-        let mut capped = vec![false; self.len()];
-        let open = |capped: &[bool]| {
-            (0..self.len())
-                .filter(|&w| self.weights[w] > 0.0 && !capped[w])
-                .collect::<Vec<_>>()
-        };
-        loop {
-            let open = open(&capped);
-            let rest = n * p - n * (capped.iter().filter(|&&c| c).count() as u64);
-            let total = sum_sorted(open.iter().map(|&w| self.weights[w]));
-            let full: Vec<usize> = open
-                .iter()
-                .copied()
-                .filter(|&w| rest as f64 * self.weights[w] / total >= n as f64)
-                .collect();
-            if full.is_empty() {
-                let shares: Vec<f64> = open
-                    .iter()
-                    .map(|&w| rest as f64 * self.weights[w] / total)
-                    .collect();
-                for (&w, &share) in open.iter().zip(&shares) {
-                    quotas[w] = share.floor() as u64;
-                }
-                // Largest remainder first; equal remainders by a hash of (task, worker), not by
-                // the worker's position.
-                let mut order: Vec<usize> = (0..open.len()).collect();
-                order.sort_by(|&a, &b| {
-                    let rem = |i: usize| shares[i] - shares[i].floor();
-                    rem(b)
-                        .total_cmp(&rem(a))
-                        .then(self.quota_tie[open[a]].cmp(&self.quota_tie[open[b]]))
-                        .then(open[a].cmp(&open[b]))
-                });
-                let given: u64 = open.iter().map(|&w| quotas[w]).sum();
-                // Rounding can leave the floors a unit off `rest`; settle it in remainder order.
-                let mut diff = rest as i128 - given as i128;
-                let mut k = 0;
-                while diff > 0 {
-                    let w = open[order[k % order.len()]];
-                    if quotas[w] < n {
-                        quotas[w] += 1;
-                        diff -= 1;
-                    }
-                    k += 1;
-                }
-                let mut k = order.len();
-                while diff < 0 {
-                    k = if k == 0 { order.len() - 1 } else { k - 1 };
-                    let w = open[order[k]];
-                    if quotas[w] > 0 {
-                        quotas[w] -= 1;
-                        diff += 1;
-                    }
-                }
-                break;
-            }
-            for w in full {
-                capped[w] = true;
+        let open: Vec<usize> = (0..self.len())
+            .filter(|&w| self.weights[w] > 0.0 && !self.capped[w])
+            .collect();
+        let full = self.capped.iter().filter(|&&c| c).count() as u64;
+        for (w, &c) in self.capped.iter().enumerate() {
+            if c {
                 quotas[w] = n;
+            }
+        }
+        if open.is_empty() {
+            return quotas;
+        }
+        let rest = n * (p - full);
+        let total = sum_sorted(open.iter().map(|&w| self.weights[w]));
+        let shares: Vec<f64> = open
+            .iter()
+            .map(|&w| rest as f64 * self.weights[w] / total)
+            .collect();
+        for (&w, &share) in open.iter().zip(&shares) {
+            quotas[w] = (share.floor() as u64).min(n);
+        }
+        // Largest remainder first; equal remainders by a hash of (task, worker), not by the
+        // worker's position.
+        let mut order: Vec<usize> = (0..open.len()).collect();
+        let rem = |i: usize| shares[i] - shares[i].floor();
+        order.sort_by(|&a, &b| {
+            rem(b)
+                .total_cmp(&rem(a))
+                .then(self.quota_tie[open[a]].cmp(&self.quota_tie[open[b]]))
+                .then(open[a].cmp(&open[b]))
+        });
+        let given: u64 = open.iter().map(|&w| quotas[w]).sum();
+        // Floating point can leave the floors a unit off `rest`; settle it in remainder order.
+        let mut diff = rest as i128 - given as i128;
+        let mut k = 0;
+        while diff > 0 && k < 2 * order.len() {
+            let w = open[order[k % order.len()]];
+            if quotas[w] < n {
+                quotas[w] += 1;
+                diff -= 1;
+            }
+            k += 1;
+        }
+        let mut k = order.len();
+        while diff < 0 && k > 0 {
+            k -= 1;
+            let w = open[order[k]];
+            if quotas[w] > 0 {
+                quotas[w] -= 1;
+                diff += 1;
             }
         }
         quotas
     }
+}
+
+/// The workers whose share `p * w / sum(w)` of the inputs reaches all of them: capped at every
+/// input, the others sharing the remaining `p - capped` per input by weight, repeated until no
+/// share reaches 1. Independent of N.
+fn cap(weights: &[f64], p: usize) -> Vec<bool> {
+    let mut capped = vec![false; weights.len()];
+    loop {
+        let open: Vec<usize> = (0..weights.len())
+            .filter(|&w| weights[w] > 0.0 && !capped[w])
+            .collect();
+        let rest = (p - capped.iter().filter(|&&c| c).count()) as f64;
+        let total = sum_sorted(open.iter().map(|&w| weights[w]));
+        let full: Vec<usize> = open
+            .into_iter()
+            .filter(|&w| rest * weights[w] / total >= 1.0)
+            .collect();
+        if full.is_empty() {
+            return capped;
+        }
+        for w in full {
+            capped[w] = true;
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Rate {
+    Never,
+    Always,
+    Of(f64),
+}
+
+/// Each worker's rate in the exponential race that picks an input's preferred workers. With
+/// one worker to pick, the weight itself: the race's winner is worker i with probability
+/// `w_i / sum(w)`, exactly the share. With more, the first `p` finishers favour light workers
+/// (the heavy ones cannot win twice), so the rates are calibrated until each open worker's
+/// chance to be among them is its share, and the repair only corrects chance. Capped workers
+/// are in every input.
+fn rates(weights: &[f64], capped: &[bool], p: usize, order: &[usize]) -> Vec<Rate> {
+    let mut rates: Vec<Rate> = (0..weights.len())
+        .map(|w| match (weights[w] > 0.0, capped[w]) {
+            (false, _) => Rate::Never,
+            (true, true) => Rate::Always,
+            (true, false) => Rate::Of(weights[w]),
+        })
+        .collect();
+    // In id order, so the calibration's rounding does not depend on the task's order.
+    let open: Vec<usize> = order
+        .iter()
+        .copied()
+        .filter(|&w| rates[w] != Rate::Never && rates[w] != Rate::Always)
+        .collect();
+    let p_open = p - capped.iter().filter(|&&c| c).count();
+    let equal = open.windows(2).all(|w| weights[w[0]] == weights[w[1]]);
+    if p_open <= 1 || equal {
+        return rates;
+    }
+    let total = sum_sorted(open.iter().map(|&w| weights[w]));
+    let targets: Vec<f64> = open
+        .iter()
+        .map(|&w| p_open as f64 * weights[w] / total)
+        .collect();
+    for (&w, r) in open.iter().zip(calibrate(&targets, p_open)) {
+        rates[w] = Rate::Of(r);
+    }
+    rates
+}
+
+/// Rates whose race includes racer i among its first `p` finishers with probability
+/// `targets[i]` (each below 1, summing to p): a multiplicative fixed point, at most 100 steps,
+/// from `+ - * /` and square roots, so it is the same everywhere.
+fn calibrate(targets: &[f64], p: usize) -> Vec<f64> {
+    let mut rates = targets.to_vec();
+    for _ in 0..100 {
+        let got = inclusion(&rates, p);
+        let worst = got
+            .iter()
+            .zip(targets)
+            .map(|(g, t)| (g - t).abs())
+            .fold(0.0, f64::max);
+        if !got.iter().all(|g| *g > 0.0 && *g < 1.0) {
+            // Rates the integral cannot resolve: the weights themselves (the repair still
+            // makes the counts exact, with more moves).
+            return targets.to_vec();
+        }
+        if worst < 1e-10 {
+            break;
+        }
+        // Scaling by the target over what it got alone converges slowly for shares near 1;
+        // the odds' square root speeds that up (10 to 25 steps on the tests' cases).
+        for ((r, &t), &g) in rates.iter_mut().zip(targets).zip(&got) {
+            *r *= t / g * ((1.0 - g) / (1.0 - t)).sqrt();
+        }
+        let total = sum_sorted(rates.iter().copied());
+        for r in &mut rates {
+            *r /= total;
+        }
+    }
+    rates
+}
+
+/// Each racer's chance to be among the first `p` of a race of exponential times with these
+/// rates: `integral of r_i e^(-r_i t) P(fewer than p others finished by t) dt`, the others'
+/// count a Poisson binomial (prefix and suffix tables leave racer i out), integrated by
+/// Simpson's rule over `t = tau x / (1 - x)`, x in [0, 1].
+fn inclusion(rates: &[f64], p: usize) -> Vec<f64> {
+    const STEPS: usize = 256;
+    let w = rates.len();
+    let tau = p as f64 / sum_sorted(rates.iter().copied());
+    let h = 1.0 / STEPS as f64;
+    let mut out: Vec<f64> = rates.iter().map(|&r| r * tau).collect();
+    let mut alive = vec![0.0; w];
+    let mut prefix = vec![0.0; (w + 1) * p];
+    let mut suffix = vec![0.0; (w + 1) * p];
+    for step in 1..STEPS {
+        let x = step as f64 * h;
+        let t = tau * x / (1.0 - x);
+        let dt = tau / ((1.0 - x) * (1.0 - x));
+        let simpson = if step % 2 == 1 { 4.0 } else { 2.0 };
+        for (a, &r) in alive.iter_mut().zip(rates) {
+            *a = exp(-r * t);
+        }
+        // prefix[j][k]: chance that k of racers 0..j finished; suffix[j][k]: of racers j..w.
+        prefix[..p].fill(0.0);
+        prefix[0] = 1.0;
+        suffix[w * p..].fill(0.0);
+        suffix[w * p] = 1.0;
+        for j in 0..w {
+            for k in 0..p {
+                let done = if k > 0 { prefix[j * p + k - 1] } else { 0.0 };
+                prefix[(j + 1) * p + k] = prefix[j * p + k] * alive[j] + done * (1.0 - alive[j]);
+            }
+            let j = w - 1 - j;
+            for k in 0..p {
+                let done = if k > 0 {
+                    suffix[(j + 1) * p + k - 1]
+                } else {
+                    0.0
+                };
+                suffix[j * p + k] = suffix[(j + 1) * p + k] * alive[j] + done * (1.0 - alive[j]);
+            }
+        }
+        for i in 0..w {
+            let mut fewer = 0.0;
+            for a in 0..p {
+                for b in 0..p - a {
+                    fewer += prefix[i * p + a] * suffix[(i + 1) * p + b];
+                }
+            }
+            out[i] += simpson * rates[i] * alive[i] * fewer * dt;
+        }
+    }
+    for o in &mut out {
+        *o *= h / 3.0;
+    }
+    out
+}
+
+/// Splits `0..len` into `threads` ranges and runs `f` on each, the results in range order.
+/// Callers keep the parts independent, so the result does not depend on the number of threads.
+fn in_parallel<T: Send>(
+    len: usize,
+    threads: usize,
+    f: impl Fn(Range<usize>) -> T + Sync,
+) -> Vec<T> {
+    let threads = threads.clamp(1, len.max(1));
+    if threads == 1 {
+        return vec![f(0..len)];
+    }
+    let chunk = len.div_ceil(threads);
+    std::thread::scope(|scope| {
+        let f = &f;
+        let handles: Vec<_> = (0..threads)
+            .map(|t| scope.spawn(move || f(t * chunk..((t + 1) * chunk).min(len))))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// A sum that does not depend on the order the terms come in.
@@ -411,8 +634,8 @@ fn sum_sorted(terms: impl Iterator<Item = f64>) -> f64 {
 
 // ---- the repair: from the preference to exact counts.
 
-/// A candidate move of one input away from an over-quota worker, ordered by margin (how much
-/// worse the new worker's score is), then input id.
+/// A candidate move of one input from an over-quota to an under-quota worker, ordered by
+/// margin (how much worse the new worker's score is), then input id, then the workers.
 struct Candidate<'a> {
     margin: f64,
     input: &'a str,
@@ -422,15 +645,18 @@ struct Candidate<'a> {
 }
 
 impl Candidate<'_> {
-    fn key(&self) -> (f64, &str, u32) {
-        (self.margin, self.input, self.from)
+    fn key(&self) -> (f64, &str, u32, u32) {
+        (self.margin, self.input, self.from, self.to)
     }
 }
 
 impl Ord for Candidate<'_> {
     fn cmp(&self, other: &Self) -> Ordering {
         let (a, b) = (self.key(), other.key());
-        a.0.total_cmp(&b.0).then(a.1.cmp(b.1)).then(a.2.cmp(&b.2))
+        a.0.total_cmp(&b.0)
+            .then(a.1.cmp(b.1))
+            .then(a.2.cmp(&b.2))
+            .then(a.3.cmp(&b.3))
     }
 }
 
@@ -459,6 +685,7 @@ struct Repair<'a> {
     /// Inputs moved at least once (may repeat).
     touched: Vec<u32>,
     scores: Vec<f64>,
+    threads: usize,
 }
 
 impl<'a> Repair<'a> {
@@ -479,16 +706,17 @@ impl<'a> Repair<'a> {
         self.counts[w] < self.quotas[w]
     }
 
-    /// Moves inputs until every count is its quota. Each round takes, for each over-quota
-    /// worker, its `excess` inputs that lose least by moving to their best under-quota worker
-    /// they do not have, and applies them in margin order while both ends still need it.
+    /// Moves inputs until every count is its quota. Each round takes, for each pair of an
+    /// over-quota and an under-quota worker, the inputs that lose least by moving between them,
+    /// and applies them all in margin order while both ends still need it and the input does
+    /// not have the new worker yet.
     fn run(&mut self) {
         loop {
             let excess: Vec<u64> = (0..self.workers.len()).map(|w| self.excess(w)).collect();
             if excess.iter().all(|&e| e == 0) {
                 return;
             }
-            let mut candidates = self.candidates(&excess);
+            let candidates = self.candidates(&excess);
             if candidates.is_empty() {
                 // No over-quota worker's input can go straight to an under-quota worker:
                 // move along a chain of workers instead.
@@ -498,7 +726,6 @@ impl<'a> Repair<'a> {
                 }
                 continue;
             }
-            candidates.sort_unstable();
             for c in candidates {
                 let (i, from, to) = (c.index as usize, c.from, c.to);
                 let set = self.set(i);
@@ -525,57 +752,67 @@ impl<'a> Repair<'a> {
         self.touched.push(i as u32);
     }
 
-    /// Per over-quota worker, its `excess` cheapest moves to an under-quota worker, kept in a
-    /// bounded heap (so memory follows the excess, not N).
-    fn candidates(&mut self, excess: &[u64]) -> Vec<Candidate<'a>> {
+    /// Per over-quota worker `a` and under-quota worker `b`, the cheapest moves from `a` to
+    /// `b`, as many as either needs, in candidate order. Each core keeps them in bounded heaps
+    /// (so memory follows the excess, not N, and there are no more heaps than pairs of
+    /// workers) over its part of the inputs; the parts' best are then cut to the limits.
+    fn candidates(&self, excess: &[u64]) -> Vec<Candidate<'a>> {
         let w_count = self.workers.len();
         let under: Vec<usize> = (0..w_count).filter(|&w| self.under(w)).collect();
-        let mut heaps: Vec<BinaryHeap<Candidate<'a>>> =
-            (0..w_count).map(|_| BinaryHeap::new()).collect();
-        let mut scores = std::mem::take(&mut self.scores);
-        for i in 0..self.inputs.len() {
-            if !self.set(i).iter().any(|&w| excess[w as usize] > 0) {
-                continue;
-            }
-            self.workers.score_all(self.hashes[i], &mut scores);
-            let set = self.set(i);
-            let Some(to) = under
-                .iter()
-                .copied()
-                .filter(|&b| !set.contains(&(b as u32)))
-                .reduce(|a, b| {
-                    if self.workers.better(&scores, b, a) {
-                        b
-                    } else {
-                        a
-                    }
-                })
-            else {
-                continue;
-            };
-            for &from in set {
-                let limit = excess[from as usize] as usize;
-                if limit == 0 {
-                    continue;
-                }
-                let c = Candidate {
-                    margin: scores[to] - scores[from as usize],
-                    input: self.inputs[i],
-                    index: i as u32,
-                    from,
-                    to: to as u32,
-                };
-                let heap = &mut heaps[from as usize];
-                if heap.len() < limit {
-                    heap.push(c);
-                } else if heap.peek().is_some_and(|top| c < *top) {
-                    heap.pop();
-                    heap.push(c);
-                }
+        let mut limits = vec![0usize; w_count * w_count];
+        for (from, &excess) in excess.iter().enumerate() {
+            for &to in &under {
+                limits[from * w_count + to] =
+                    excess.min(self.quotas[to] - self.counts[to]) as usize;
             }
         }
-        self.scores = scores;
-        heaps.into_iter().flat_map(BinaryHeap::into_vec).collect()
+        let parts = in_parallel(self.inputs.len(), self.threads, |range| {
+            let mut heaps: Vec<BinaryHeap<Candidate<'a>>> =
+                (0..w_count * w_count).map(|_| BinaryHeap::new()).collect();
+            let mut scores = vec![0.0; w_count];
+            for i in range {
+                let set = self.set(i);
+                if !set.iter().any(|&w| excess[w as usize] > 0) {
+                    continue;
+                }
+                self.workers.score_all(self.hashes[i], &mut scores);
+                for &from in set {
+                    for &to in &under {
+                        let pair = from as usize * w_count + to;
+                        if limits[pair] == 0 || set.contains(&(to as u32)) {
+                            continue;
+                        }
+                        let c = Candidate {
+                            margin: scores[to] - scores[from as usize],
+                            input: self.inputs[i],
+                            index: i as u32,
+                            from,
+                            to: to as u32,
+                        };
+                        let heap = &mut heaps[pair];
+                        if heap.len() < limits[pair] {
+                            heap.push(c);
+                        } else if heap.peek().is_some_and(|top| c < *top) {
+                            heap.pop();
+                            heap.push(c);
+                        }
+                    }
+                }
+            }
+            heaps
+                .into_iter()
+                .flat_map(BinaryHeap::into_vec)
+                .collect::<Vec<_>>()
+        });
+        let mut all: Vec<Candidate<'a>> = parts.into_iter().flatten().collect();
+        all.sort_unstable();
+        let mut taken = vec![0usize; w_count * w_count];
+        all.retain(|c| {
+            let pair = c.from as usize * w_count + c.to as usize;
+            taken[pair] += 1;
+            taken[pair] <= limits[pair]
+        });
+        all
     }
 
     /// One unit along the shortest chain of workers from an over-quota worker to an
@@ -924,6 +1161,9 @@ mod tests {
             (&[1.0, 1.0, 1.0, 1.0, 1.0][..], 1),
             (&[30.0, 25.0, 20.0, 15.0, 10.0][..], 1),
             (&[1.0, 1.0, 1.0, 1.0, 1.0][..], 2),
+            (&[30.0, 25.0, 20.0, 15.0, 10.0][..], 2),
+            (&[30.0, 25.0, 20.0, 15.0, 10.0][..], 3),
+            (&[5.0, 1.0, 1.0, 1.0][..], 2),
         ] {
             let plan = check(20_000, weights, per_input);
             assert!(
@@ -931,6 +1171,94 @@ mod tests {
                 "{weights:?}/{per_input}: {} moves",
                 plan.moves.len()
             );
+        }
+    }
+
+    /// The preference re-derived by brute force (libm's logarithm, a full sort): with one
+    /// worker per input, or equal weights, the rates are the weights.
+    fn brute_preference(spec: &Spec, input: &str) -> Vec<usize> {
+        let mut scored: Vec<(f64, &str, usize)> = spec
+            .workers
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, w))| *w > 0.0)
+            .map(|(i, (id, w))| {
+                let h = mix(input_hash(input).wrapping_add(key(TAG_LABEL, &spec.task_id, id)));
+                let u = ((h >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
+                (-u.ln() / w, id.as_str(), i)
+            })
+            .collect();
+        scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(b.1)));
+        let mut set: Vec<usize> = scored.iter().take(spec.per_input).map(|s| s.2).collect();
+        set.sort_unstable();
+        set
+    }
+
+    #[test]
+    fn the_preference_is_weighted_rendezvous() {
+        for (weights, per_input) in [
+            (&[1.0, 1.0, 1.0][..], 1),
+            (&[90.0, 10.0][..], 1),
+            (&[30.0, 25.0, 20.0, 15.0, 10.0][..], 1),
+            (&[1.0, 1.0, 1.0, 1.0, 1.0][..], 2),
+            (&[1.0, 1.0, 1.0, 1.0, 1.0][..], 3),
+        ] {
+            let spec = spec(weights, per_input);
+            let assigner = Assigner::new(&spec);
+            for id in ids(0, 2000) {
+                assert_eq!(
+                    assigner.workers_of(&id, &[]),
+                    brute_preference(&spec, &id),
+                    "{weights:?}/{per_input}: {id}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn one_weight_changed_moves_the_preference_only_to_or_from_its_worker() {
+        for (old, new, changed) in [
+            ([1.0, 1.0, 1.0, 1.0, 1.0], [2.0, 1.0, 1.0, 1.0, 1.0], 0),
+            (
+                [30.0, 25.0, 20.0, 15.0, 10.0],
+                [30.0, 25.0, 20.0, 15.0, 20.0],
+                4,
+            ),
+            (
+                [30.0, 25.0, 20.0, 15.0, 10.0],
+                [30.0, 5.0, 20.0, 15.0, 10.0],
+                1,
+            ),
+        ] {
+            let (a, b) = (Assigner::new(&spec(&old, 1)), Assigner::new(&spec(&new, 1)));
+            for id in ids(0, 5000) {
+                let (x, y) = (a.workers_of(&id, &[]), b.workers_of(&id, &[]));
+                assert!(
+                    x == y || x == [changed] || y == [changed],
+                    "{id}: {x:?} {y:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_number_of_threads_changes_nothing() {
+        let owned = ids(0, 30_000);
+        let inputs: Vec<&str> = owned.iter().map(String::as_str).collect();
+        for (weights, per_input) in [
+            (&[30.0, 25.0, 20.0, 15.0, 10.0][..], 1),
+            (&[30.0, 25.0, 20.0, 15.0, 10.0][..], 2),
+            (&[1.0, 1.0, 1.0][..], 2),
+        ] {
+            let spec = spec(weights, per_input);
+            let one = plan_on(&spec, &inputs, 1);
+            for threads in [2, 3, 7] {
+                assert_eq!(
+                    plan_on(&spec, &inputs, threads),
+                    one,
+                    "{weights:?}/{threads}"
+                );
+            }
         }
     }
 
@@ -952,10 +1280,41 @@ mod tests {
         for _ in 0..100_000 {
             let u = ((rng.next() >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
             let (ours, libm) = (ln(u), u.ln());
-            assert!(
-                (ours - libm).abs() <= 4.0 * f64::EPSILON * libm.abs().max(1.0),
-                "{u}"
-            );
+            assert!((ours - libm).abs() <= 1e-13 * libm.abs().max(1.0), "{u}");
+        }
+        for i in 0..10_000 {
+            let x = -700.0 * f64::from(i) / 10_000.0;
+            let (ours, libm) = (exp(x), x.exp());
+            assert!((ours - libm).abs() <= 1e-13 * libm, "{x}: {ours} {libm}");
+        }
+    }
+
+    #[test]
+    fn the_race_includes_each_worker_by_its_share() {
+        let close = |a: &[f64], b: &[f64], tolerance: f64| {
+            a.iter().zip(b).all(|(x, y)| (x - y).abs() < tolerance)
+        };
+        // One finisher: a worker wins with probability rate / sum.
+        let got = inclusion(&[3.0, 2.0, 1.0], 1);
+        assert!(close(&got, &[0.5, 1.0 / 3.0, 1.0 / 6.0], 1e-9), "{got:?}");
+        let got = inclusion(&[1.0, 1.0, 1.0], 2);
+        assert!(close(&got, &[2.0 / 3.0; 3], 1e-9), "{got:?}");
+        // Two of (3, 2, 1), by enumerating who finishes first.
+        let (a, b, c) = (3.0, 2.0, 1.0);
+        let t = a + b + c;
+        let second = |x: f64, others: [f64; 2]| {
+            x / t + others.iter().map(|&o| o / t * x / (t - o)).sum::<f64>()
+        };
+        let exact = [second(a, [b, c]), second(b, [a, c]), second(c, [a, b])];
+        let got = inclusion(&[a, b, c], 2);
+        assert!(close(&got, &exact, 1e-9), "{got:?} {exact:?}");
+        for (targets, p) in [
+            (vec![0.6, 0.5, 0.4, 0.3, 0.2], 2),
+            (vec![0.9, 0.9, 0.6, 0.3, 0.2, 0.1], 3),
+            (vec![0.99, 0.005, 0.005], 1),
+        ] {
+            let got = inclusion(&calibrate(&targets, p), p);
+            assert!(close(&got, &targets, 1e-9), "{targets:?}: {got:?}");
         }
     }
 
