@@ -608,6 +608,17 @@ pub struct Counts {
     pub plan: plans::TaskPlan,
 }
 
+impl Counts {
+    /// GetTaskInputCount's rows: each worker's, or only those of `users` when it names any.
+    pub fn per_user(&self, users: &[String]) -> Vec<crate::api::CountPerUser> {
+        self.per_worker
+            .iter()
+            .filter(|(user, _)| users.is_empty() || users.contains(user))
+            .map(|(user, n)| crate::api::CountPerUser::pending(user, *n))
+            .collect()
+    }
+}
+
 /// One input and one worker who labels it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {

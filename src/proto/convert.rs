@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use prost_types::value::Kind;
 use serde_json::{Map, Number, Value};
 
-use crate::api::ApiStatus;
+use crate::api::{ApiStatus, CountPerUser};
 use crate::model::{
     ConsensusStrategyInfo, InputSource, InputSourceType, ManualStrategyInfo, Metadata,
     PartitionType, PartitionedStrategyInfo, Priority, Review, ReviewStrategy, TaskDoc, TaskStatus,
@@ -50,6 +50,24 @@ numbered!(ReviewStrategy, review_strategy_number, review_strategy {
 numbered!(Priority, priority_number, priority {
     TASK_PRIORITY_NOT_SET = 0, LOW = 1, MEDIUM = 2, HIGH = 3,
 });
+
+/// One user's counts; protobuf's counters are 32-bit, so a count beyond them saturates.
+pub fn count_to_wire(count: &CountPerUser) -> wire::TaskStatusCountPerUser {
+    let n = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+    wire::TaskStatusCountPerUser {
+        user_id: count.worker.user.id.clone(),
+        pending: n(count.pending),
+        awaiting_review: n(count.awaiting_review),
+        success: n(count.success),
+        review_denied: n(count.review_denied),
+        awaiting_consensus_review: n(count.awaiting_consensus_review),
+        worker: Some(wire::Worker {
+            user: Some(wire::User {
+                id: count.worker.user.id.clone(),
+            }),
+        }),
+    }
+}
 
 pub fn status(status: ApiStatus) -> wire::Status {
     wire::Status {

@@ -172,6 +172,48 @@ pub struct GetTaskRequest {
     pub task_id: String,
 }
 
+/// `clarifai.api.GetTaskCountRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct GetTaskCountRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(string, tag = "2")]
+    pub task_id: String,
+    #[prost(string, repeated, tag = "3")]
+    pub user_ids: Vec<String>,
+}
+
+/// `clarifai.api.SingleTaskCountResponse`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct SingleTaskCountResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: Option<Status>,
+    #[prost(string, tag = "3")]
+    pub task_id: String,
+    #[prost(message, repeated, tag = "4")]
+    pub counts: Vec<TaskStatusCountPerUser>,
+}
+
+/// `clarifai.api.TaskStatusCountPerUser`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskStatusCountPerUser {
+    /// Deprecated upstream for `worker`; sent too, for clients that still read it.
+    #[prost(string, tag = "1")]
+    pub user_id: String,
+    #[prost(uint32, tag = "2")]
+    pub pending: u32,
+    #[prost(uint32, tag = "3")]
+    pub awaiting_review: u32,
+    #[prost(uint32, tag = "4")]
+    pub success: u32,
+    #[prost(uint32, tag = "5")]
+    pub review_denied: u32,
+    #[prost(uint32, tag = "6")]
+    pub awaiting_consensus_review: u32,
+    #[prost(message, optional, tag = "7")]
+    pub worker: Option<Worker>,
+}
+
 /// `clarifai.api.ListTasksRequest`
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ListTasksRequest {

@@ -18,8 +18,8 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::api::{
-    self, CountPerUser, DeleteTasks, PatchTasks, PostTasks, StatusResponse, TaskInputCountResponse,
-    TaskResponse, TasksResponse, ok,
+    self, DeleteTasks, PatchTasks, PostTasks, StatusResponse, TaskInputCountResponse, TaskResponse,
+    TasksResponse, ok,
 };
 use crate::repo::Repo;
 use crate::validate::check_id;
@@ -119,13 +119,7 @@ async fn task_input_count(
     let users = query::user_ids(raw.as_deref())?;
     check_id(&id).map_err(Failure::bad_request)?;
     read(repos, move |repo| {
-        let counts = repo.counts(&id)?;
-        let counts = counts
-            .per_worker
-            .iter()
-            .filter(|(user, _)| users.is_empty() || users.contains(user))
-            .map(|(user, n)| CountPerUser::pending(user, *n))
-            .collect();
+        let counts = repo.counts(&id)?.per_user(&users);
         Ok(reply::json(&TaskInputCountResponse {
             status: ok(),
             task_id: id,

@@ -254,6 +254,29 @@ def current_forms(stub, metadata, face):
     )
 
 
+def counts(stub, metadata, face):
+    """GetTaskInputCount of a shipped task (no inputs/ folder: every count is 0)."""
+    request = lambda **kw: service_pb2.GetTaskCountRequest(task_id="annotate-birds-weighted", **kw)
+    answer = stub.GetTaskInputCount(request(), metadata=metadata)
+    ok(f"{face} GetTaskInputCount", answer)
+    check(
+        f"{face} GetTaskInputCount workers",
+        [(c.worker.user.id, c.pending) for c in answer.counts]
+        == [("maria-lopez", 0), ("chen-wei", 0)],
+        str(answer),
+    )
+    one = stub.GetTaskInputCount(request(user_ids=["chen-wei"]), metadata=metadata)
+    check(f"{face} GetTaskInputCount user_ids", [c.worker.user.id for c in one.counts] == ["chen-wei"], str(one))
+    missing = stub.GetTaskInputCount(
+        service_pb2.GetTaskCountRequest(task_id="no-such-task"), metadata=metadata
+    )
+    check(
+        f"{face} GetTaskInputCount of a missing task",
+        missing.status.code == status_code_pb2.TASK_MISSING,
+        str(missing.status),
+    )
+
+
 def errors(stub, metadata, face):
     """Each error the API answers with, as a status in the answer."""
 
@@ -364,6 +387,7 @@ def main():
         stub, metadata, "app", resources_pb2.UserAppIDSet(user_id="me", app_id="annotations")
     )
     current_forms(stub, metadata, face)
+    counts(stub, metadata, face)
     errors(stub, metadata, face)
 
     print(f"{passed} passed, 0 failed")

@@ -71,10 +71,11 @@ impl Service {
             "PostTasks" => self.unary(request, |r| post_tasks(repos, r)).await,
             "GetTask" => self.unary(request, |r| get_task(repos, r)).await,
             "ListTasks" => self.unary(request, |r| list_tasks(repos, r)).await,
+            "GetTaskInputCount" => self.unary(request, |r| task_input_count(repos, r)).await,
             "PatchTasks" => self.unary(request, |r| patch_tasks(repos, r)).await,
             "DeleteTasks" => self.unary(request, |r| delete_tasks(repos, r)).await,
             _ => tonic::Status::unimplemented(format!(
-                "annotask does not serve {path}; it serves PostTasks, GetTask, ListTasks, PatchTasks and DeleteTasks of clarifai.api.V2"
+                "annotask does not serve {path}; it serves PostTasks, GetTask, ListTasks, PatchTasks, DeleteTasks and GetTaskInputCount of clarifai.api.V2"
             ))
             .into_http(),
         }
@@ -136,6 +137,15 @@ impl Reply for wire::MultiTaskResponse {
 impl Reply for Encoded {
     fn failed(status: wire::Status) -> Self {
         Encoded::status(&status)
+    }
+}
+
+impl Reply for wire::SingleTaskCountResponse {
+    fn failed(status: wire::Status) -> Self {
+        Self {
+            status: Some(status),
+            ..Self::default()
+        }
     }
 }
 
@@ -257,6 +267,25 @@ async fn list_tasks(repos: Arc<Repos>, request: wire::ListTasksRequest) -> Answe
             &ok_status(),
             tasks.iter().map(Vec::as_slice),
         ))
+    })
+    .await
+}
+
+/// GetTaskInputCount: each worker's assignments, exact from the task's plan, as the JSON
+/// route answers.
+async fn task_input_count(
+    repos: Arc<Repos>,
+    request: wire::GetTaskCountRequest,
+) -> Answer<wire::SingleTaskCountResponse> {
+    let id = request.task_id;
+    check_id(&id).map_err(Failure::bad_request)?;
+    read(repos, move |repo| {
+        let counts = repo.counts(&id)?.per_user(&request.user_ids);
+        Ok(wire::SingleTaskCountResponse {
+            status: ok(),
+            task_id: id,
+            counts: counts.iter().map(convert::count_to_wire).collect(),
+        })
     })
     .await
 }
