@@ -136,6 +136,17 @@ fn main() {
             );
         }
     }
+    for per_input in [1, 2] {
+        let s = spec(&[30.0, 25.0, 20.0, 15.0, 10.0], per_input);
+        let start = Instant::now();
+        for _ in 0..100 {
+            std::hint::black_box(Assigner::new(&s));
+        }
+        println!(
+            "Assigner::new, per_input {per_input}: {:.1} us",
+            start.elapsed().as_secs_f64() * 1e6 / 100.0
+        );
+    }
     let s = spec(&[30.0, 25.0, 20.0, 15.0, 10.0], 1);
     let assigner = Assigner::new(&s);
     let start = Instant::now();

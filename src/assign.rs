@@ -113,7 +113,9 @@ fn plan_on(spec: &Spec, inputs: &[&str], threads: usize) -> Plan {
 }
 
 /// The workers (indexes, ascending) of one input under a plan: the hash's preference with this
-/// input's moves applied. O(workers). `moves`: this input's moves only (may be empty).
+/// input's moves applied. O(workers) once the workers are prepared, which this does on every
+/// call (with per_input > 1 and unequal weights that is the calibration, 1.4 ms for five workers):
+/// for many inputs use one [`Assigner`]. `moves`: this input's moves (others are ignored).
 pub fn workers_of(spec: &Spec, input: &str, moves: &[Move]) -> Vec<usize> {
     Assigner::new(spec).workers_of(input, moves)
 }
