@@ -646,7 +646,19 @@ struct Candidate<'a> {
     to: u32,
 }
 
-impl Candidate<'_> {
+impl<'a> Candidate<'a> {
+    /// Moving input `index` (`input`) from worker `from` to `to`, at the cost of their scores'
+    /// difference.
+    fn new(scores: &[f64], input: &'a str, index: usize, from: u32, to: usize) -> Self {
+        Candidate {
+            margin: scores[to] - scores[from as usize],
+            input,
+            index: index as u32,
+            from,
+            to: to as u32,
+        }
+    }
+
     fn key(&self) -> (f64, &str, u32, u32) {
         (self.margin, self.input, self.from, self.to)
     }
@@ -784,13 +796,7 @@ impl<'a> Repair<'a> {
                         if limits[pair] == 0 || set.contains(&(to as u32)) {
                             continue;
                         }
-                        let c = Candidate {
-                            margin: scores[to] - scores[from as usize],
-                            input: self.inputs[i],
-                            index: i as u32,
-                            from,
-                            to: to as u32,
-                        };
+                        let c = Candidate::new(&scores, self.inputs[i], i, from, to);
                         let heap = &mut heaps[pair];
                         if heap.len() < limits[pair] {
                             heap.push(c);
@@ -832,13 +838,7 @@ impl<'a> Repair<'a> {
                     if self.workers.label[to].1.is_none() || set.contains(&(to as u32)) {
                         continue;
                     }
-                    let c = Candidate {
-                        margin: scores[to] - scores[from as usize],
-                        input: self.inputs[i],
-                        index: i as u32,
-                        from,
-                        to: to as u32,
-                    };
+                    let c = Candidate::new(&scores, self.inputs[i], i, from, to);
                     let slot = &mut best[from as usize * w_count + to];
                     if slot.as_ref().is_none_or(|b| c < *b) {
                         *slot = Some(c);

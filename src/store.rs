@@ -377,6 +377,14 @@ fn user_key(conn: &Connection, known: &mut HashMap<String, i64>, user: &str) -> 
     Ok(key)
 }
 
+/// The key of the row of `table` (`tasks`, `datasets`) whose id is `id`.
+fn key_of(conn: &Connection, table: &str, id: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached(&format!("SELECT key FROM {table} WHERE id = ?1"))?
+        .query_row([id], |r| r.get(0))
+        .optional()?)
+}
+
 fn is_empty(conn: &Connection) -> Result<bool> {
     Ok(conn.query_row(
         "SELECT NOT EXISTS (SELECT 1 FROM files) AND NOT EXISTS (SELECT 1 FROM tasks)
@@ -610,11 +618,7 @@ impl Index {
     /// One dataset's inputs in id order, with where each line is: `None` when the index has
     /// no such dataset.
     pub fn dataset_inputs(&self, dataset: &str) -> Result<Option<Vec<InputRow>>> {
-        let key: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT key FROM datasets WHERE id = ?1")?
-            .query_row([dataset], |r| r.get(0))
-            .optional()?;
+        let key = key_of(&self.conn, "datasets", dataset)?;
         key.map(|key| read_inputs(&self.conn, key)).transpose()
     }
 
@@ -1380,11 +1384,7 @@ impl<'c> Writer<'c> {
     /// differences are written: a file with one changed line rewrites the rows of that line
     /// and of the lines after it whose offset moved, not the whole dataset.
     pub fn put_dataset(&mut self, id: &str, file: &str, rows: &[InputRow]) -> Result<InputsChange> {
-        let key: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT key FROM datasets WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+        let key = key_of(self.conn, "datasets", id)?;
         let mut change = InputsChange::default();
         let Some(key) = key else {
             let key = self
@@ -1446,11 +1446,7 @@ impl<'c> Writer<'c> {
 
     /// Removes a dataset and its inputs; how many inputs it had.
     pub fn delete_dataset(&self, id: &str) -> Result<u64> {
-        let key: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT key FROM datasets WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+        let key = key_of(self.conn, "datasets", id)?;
         let Some(key) = key else { return Ok(0) };
         let removed = self
             .conn
@@ -1562,11 +1558,7 @@ impl<'c> Writer<'c> {
 
     /// Removes a task; false when the index had none with that id.
     pub fn delete_task(&self, id: &str) -> Result<bool> {
-        let key: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT key FROM tasks WHERE id = ?1")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
+        let key = key_of(self.conn, "tasks", id)?;
         let Some(key) = key else { return Ok(false) };
         self.delete_links(key)?;
         self.conn
