@@ -362,13 +362,10 @@ impl Repo {
         Ok(crate::api::TaskMetrics::new(task, &self.plan(task)?))
     }
 
-    /// A task's canonical JSON (as the index holds it) with its `metrics` added.
-    pub fn with_metrics(&self, json: &str) -> Result<serde_json::Value> {
-        let mut value: serde_json::Value = serde_json::from_str(json)
-            .map_err(|_| crate::store::StoreError::CorruptBody(String::new()))?;
-        let id = value["id"].as_str().unwrap_or_default().to_owned();
-        let metrics = self.metrics(&self.get(&id)?)?;
-        value["metrics"] = serde_json::to_value(metrics).expect("metrics serialise");
+    /// A task as the API's JSON with its `metrics` added.
+    pub fn with_metrics(&self, task: &Task) -> Result<serde_json::Value> {
+        let mut value = serde_json::to_value(task).expect("tasks always serialise");
+        value["metrics"] = serde_json::to_value(self.metrics(task)?).expect("metrics serialise");
         Ok(value)
     }
 

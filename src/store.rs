@@ -1176,10 +1176,7 @@ impl<'c> Writer<'c> {
         self.conn
             .prepare_cached("DELETE FROM files WHERE path = ?1")?
             .execute([path])?;
-        self.conn
-            .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
-            .execute([path])?;
-        Ok(())
+        self.forget_diagnostics(path)
     }
 
     /// Drops the claim a file made, while it is being read again.
@@ -1208,15 +1205,7 @@ impl<'c> Writer<'c> {
             errors as i64,
             (diagnostics.len() - errors) as i64
         ])?;
-        if !self.fresh {
-            self.conn
-                .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
-                .execute([path])?;
-        }
-        for (seq, d) in diagnostics.iter().enumerate() {
-            self.insert_diagnostic(path, seq as i64, d)?;
-        }
-        Ok(())
+        self.replace_diagnostics(path, diagnostics)
     }
 
     /// Marks a file as claiming an id that another file claims too, adding the error.
@@ -1228,6 +1217,25 @@ impl<'c> Writer<'c> {
         self.insert_diagnostic(path, seq, diagnostic)?;
         self.conn
             .prepare_cached("UPDATE files SET conflict = 1, errors = errors + 1 WHERE path = ?1")?
+            .execute([path])?;
+        Ok(())
+    }
+
+    /// Makes `diagnostics` a file's diagnostics, in place of any it had.
+    fn replace_diagnostics(&self, path: &str, diagnostics: &[Diagnostic]) -> Result<()> {
+        // A load into an empty index has none to replace.
+        if !self.fresh {
+            self.forget_diagnostics(path)?;
+        }
+        for (seq, d) in diagnostics.iter().enumerate() {
+            self.insert_diagnostic(path, seq as i64, d)?;
+        }
+        Ok(())
+    }
+
+    fn forget_diagnostics(&self, path: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
             .execute([path])?;
         Ok(())
     }
@@ -1359,13 +1367,7 @@ impl<'c> Writer<'c> {
                 (diagnostics.len() - errors) as i64,
                 conflict
             ])?;
-        self.conn
-            .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
-            .execute([path])?;
-        for (seq, d) in diagnostics.iter().enumerate() {
-            self.insert_diagnostic(path, seq as i64, d)?;
-        }
-        Ok(())
+        self.replace_diagnostics(path, diagnostics)
     }
 
     /// Forgets a dataset file and its diagnostics (not its dataset: see
@@ -1374,10 +1376,7 @@ impl<'c> Writer<'c> {
         self.conn
             .prepare_cached("DELETE FROM dataset_files WHERE path = ?1")?
             .execute([path])?;
-        self.conn
-            .prepare_cached("DELETE FROM diagnostics WHERE file = ?1")?
-            .execute([path])?;
-        Ok(())
+        self.forget_diagnostics(path)
     }
 
     /// Makes a dataset's inputs `rows` (sorted by id, distinct), read from `file`. Only the

@@ -19,17 +19,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let repo = global.open_synced()?;
     let task = repo.get(&args.id)?;
     if args.metrics {
-        let json = serde_json::to_string(&task)?;
-        let task = repo.with_metrics(&json)?;
-        match global.format {
-            Format::Json => output::json(&TaskResponse { status: ok(), task }),
-            format => output::structured(format, &task),
-        }
-        return Ok(Outcome::Success);
+        print(global.format, repo.with_metrics(&task)?);
+    } else {
+        print(global.format, task);
     }
-    match global.format {
+    Ok(Outcome::Success)
+}
+
+fn print<T: serde::Serialize>(format: Format, task: T) {
+    match format {
         Format::Json => output::json(&TaskResponse { status: ok(), task }),
         format => output::structured(format, &task),
     }
-    Ok(Outcome::Success)
 }

@@ -92,15 +92,15 @@ async fn get_task(
     // mistake, and worth saying so rather than "not found".
     check_id(&id).map_err(Failure::bad_request)?;
     read(repos, move |repo| {
+        if metrics {
+            let task = repo.with_metrics(&repo.get(&id)?)?;
+            return Ok(reply::json(&TaskResponse { status: ok(), task }));
+        }
         let json = repo
             .index()
             .get_json(&id)
             .map_err(Error::from)?
             .ok_or_else(|| Error::NotFound(vec![id.clone()]))?;
-        if metrics {
-            let task = repo.with_metrics(&json)?;
-            return Ok(reply::json(&TaskResponse { status: ok(), task }));
-        }
         Ok(reply::json(&TaskResponse {
             status: ok(),
             task: raw_json(json)?,
@@ -133,11 +133,11 @@ async fn list_tasks(State(repos): State<Arc<Repos>>, RawQuery(raw): RawQuery) ->
     let query = query::list(raw.as_deref())?;
     let metrics = query::wants_metrics(raw.as_deref());
     read(repos, move |repo| {
-        let jsons = repo.index().list_json(&query).map_err(Error::from)?;
         if metrics {
-            let tasks = jsons
+            let tasks = repo
+                .list(&query)?
                 .iter()
-                .map(|json| repo.with_metrics(json))
+                .map(|task| repo.with_metrics(task))
                 .collect::<crate::Result<Vec<_>>>()?;
             return Ok(reply::json(&TasksResponse {
                 status: ok(),
@@ -145,7 +145,10 @@ async fn list_tasks(State(repos): State<Arc<Repos>>, RawQuery(raw): RawQuery) ->
             }));
         }
         // The index holds each task's canonical JSON: it is passed through unparsed.
-        let tasks = jsons
+        let tasks = repo
+            .index()
+            .list_json(&query)
+            .map_err(Error::from)?
             .into_iter()
             .map(raw_json)
             .collect::<Result<Vec<_>, _>>()?;
