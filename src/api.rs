@@ -2,6 +2,7 @@
 //! JSON output and the HTTP server. Must not do I/O.
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::model::TaskDoc;
 
@@ -162,21 +163,20 @@ impl UserWorker {
 
 /// TaskAssignment: one input and one worker. Its id names both, joined by `.`, which no id
 /// holds, so it is the same on every machine and tells them apart.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct TaskAssignment {
     pub id: String,
-    pub input: Id,
+    /// The Input as its dataset holds it, passed through.
+    pub input: Box<RawValue>,
     pub worker: UserWorker,
     pub status: ApiStatus,
 }
 
 impl TaskAssignment {
-    pub fn pending(input: &str, worker: &str) -> TaskAssignment {
+    pub fn pending(input_id: &str, input: Box<RawValue>, worker: &str) -> TaskAssignment {
         TaskAssignment {
-            id: format!("{input}.{worker}"),
-            input: Id {
-                id: input.to_owned(),
-            },
+            id: format!("{input_id}.{worker}"),
+            input,
             worker: UserWorker::new(worker),
             status: ApiStatus {
                 code: ASSIGNMENT_PENDING,

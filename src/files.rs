@@ -472,6 +472,24 @@ pub fn read_up_to(
     Ok(bytes)
 }
 
+/// Up to `len` bytes of a file from byte `offset`: fewer where the file ends first.
+pub fn read_span(root: &Path, path: &str, offset: u64, len: usize) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::FileExt;
+    let file = open_no_follow(&root.join(path))?;
+    let mut bytes = vec![0; len];
+    let mut done = 0;
+    while done < len {
+        match file.read_at(&mut bytes[done..], offset + done as u64) {
+            Ok(0) => break,
+            Ok(n) => done += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(done);
+    Ok(bytes)
+}
+
 /// Opens a file for reading, refusing a link where the file should be: a link swapped in after
 /// the listing must not make annotask read a file outside the project.
 fn open_no_follow(path: &Path) -> io::Result<File> {

@@ -272,6 +272,60 @@ fn jsonl(bytes: &[u8], reader: &mut Reader) {
     }
 }
 
+/// The positions of the header's columns named `want` (trimmed, in any case).
+fn columns_named<'n>(names: &'n [&str], want: &'n str) -> impl Iterator<Item = usize> + 'n {
+    names
+        .iter()
+        .enumerate()
+        .filter(move |(_, n)| n.trim().eq_ignore_ascii_case(want))
+        .map(|(i, _)| i)
+}
+
+/// A CSV record's Input JSON, its id first as in the API's examples.
+#[derive(serde::Serialize)]
+struct CsvInput<'a> {
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<serde_json::Value>,
+}
+
+/// An input's Input JSON, from the text the index located for it: a JSON line as written,
+/// every field kept; a CSV record as `{"id": ..., "data": {"image": {"url": ...}}}`, its
+/// columns named by the file's first record, which `head` (the file's first bytes) holds.
+/// `None` when the text is not that input's any more: the file changed after it was indexed.
+pub fn input_json(format: Format, head: &[u8], text: &[u8], id: &str) -> Option<Box<RawValue>> {
+    let text = std::str::from_utf8(text).ok()?;
+    match format {
+        Format::Jsonl => {
+            let raw: RawInput = serde_json::from_str(text).ok()?;
+            let same = serde_json::from_str::<Cow<str>>(raw.id?.get()).ok()? == id;
+            same.then(|| RawValue::from_string(text.to_owned()).ok())?
+        }
+        Format::Csv => {
+            // A cut in the middle of a character ends the head early, after its first row.
+            let head = match std::str::from_utf8(head) {
+                Ok(head) => head,
+                Err(e) => std::str::from_utf8(&head[..e.valid_up_to()]).ok()?,
+            };
+            let header = Records::new(head.trim_start_matches('\u{feff}'))
+                .next()?
+                .ok()?;
+            let names: Vec<&str> = header.fields.iter().map(|(n, _)| n.as_ref()).collect();
+            let record = Records::new(text).next()?.ok()?;
+            let field = |i: Option<usize>| i.and_then(|i| record.fields.get(i)).map(|f| &f.0);
+            if field(columns_named(&names, "id").next())?.as_ref() != id {
+                return None;
+            }
+            let url = field(columns_named(&names, "url").next()).filter(|url| !url.is_empty());
+            let input = CsvInput {
+                id,
+                data: url.map(|url| serde_json::json!({"image": {"url": url}})),
+            };
+            serde_json::value::to_raw_value(&input).ok()
+        }
+    }
+}
+
 /// One CSV record: where it starts and how long it is, and its fields with their byte
 /// offsets in the text.
 struct Record<'a> {
@@ -472,12 +526,9 @@ fn csv(bytes: &[u8], reader: &mut Reader) -> Result<(), Diagnostic> {
     };
     let names: Vec<&str> = header.fields.iter().map(|(n, _)| n.trim()).collect();
     let find = |want: &str| -> Result<Option<usize>, Diagnostic> {
-        let mut found = names
-            .iter()
-            .enumerate()
-            .filter(|(_, n)| n.eq_ignore_ascii_case(want));
-        let first = found.next().map(|(i, _)| i);
-        if let Some((i, _)) = found.next() {
+        let mut found = columns_named(&names, want);
+        let first = found.next();
+        if let Some(i) = found.next() {
             return Err(Diagnostic::error(
                 "",
                 format!("the header row names the `{want}` column twice"),
@@ -760,6 +811,58 @@ mod tests {
             "150 more lines have errors and are left out (only the first 100 are listed); \
              the file's valid lines are indexed"
         );
+    }
+
+    /// Each kept input's Input JSON, read back from where the parse located it.
+    #[track_caller]
+    fn check_json(format: Format, text: &str, expected: &[&str]) {
+        let dataset = parse(format, text.as_bytes()).unwrap();
+        let read: Vec<String> = dataset
+            .inputs
+            .iter()
+            .map(|i| {
+                let span = &text.as_bytes()[i.offset as usize..][..i.len as usize];
+                input_json(format, text.as_bytes(), span, &i.id)
+                    .map_or("NONE".to_owned(), |j| j.get().to_owned())
+            })
+            .collect();
+        assert_eq!(read, expected, "{text:?}");
+    }
+
+    #[test]
+    fn inputs_read_back_as_input_json() {
+        check_json(
+            Jsonl,
+            "{\"id\": \"b\", \"metadata\": {\"k\": [1]}}\r\n  {\"id\":\"a\"}\n",
+            &[r#"{"id":"a"}"#, r#"{"id": "b", "metadata": {"k": [1]}}"#],
+        );
+        check_json(Jsonl, r#"{"id": "a\u0062"}"#, &[r#"{"id": "a\u0062"}"#]);
+        check_json(
+            Csv,
+            "\u{feff}URL , Id\r\nhttp://x/?q=1,a\r\n\"http://y\",\"b\"\n,c\n",
+            &[
+                r#"{"id":"a","data":{"image":{"url":"http://x/?q=1"}}}"#,
+                r#"{"id":"b","data":{"image":{"url":"http://y"}}}"#,
+                r#"{"id":"c"}"#,
+            ],
+        );
+        check_json(Csv, "id\na\n", &[r#"{"id":"a"}"#]);
+    }
+
+    #[test]
+    fn a_line_that_changed_since_it_was_indexed_is_not_taken_for_the_input() {
+        let cases: [(Format, &str, &str); 4] = [
+            (Jsonl, r#"{"id": "b"}"#, ""),
+            (Jsonl, r#"{"id": "a""#, ""),
+            (Csv, "b,http://x", "id,url\n"),
+            (Csv, "a,http://x", "name,url\n"),
+        ];
+        for (format, text, head) in cases {
+            assert!(
+                input_json(format, head.as_bytes(), text.as_bytes(), "a").is_none(),
+                "{text:?}"
+            );
+        }
     }
 
     #[test]

@@ -7,6 +7,8 @@
 //! A watcher holds another lock file for its lifetime, so an index has at most one watcher,
 //! and queries can tell that the index is being kept current.
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::fs::{self, File, TryLockError};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -14,10 +16,12 @@ use std::thread;
 use std::time::Duration;
 
 use jiff::{Timestamp, Unit};
+use serde_json::value::RawValue;
 
 use crate::api::PatchTasks;
 use crate::error::{Error, Result};
 use crate::files::{self, Placement, TASKS_DIR};
+use crate::inputs::{self, Format};
 use crate::model::{Task, TaskDoc};
 use crate::plans::{self, Source, Walker};
 use crate::schema;
@@ -341,6 +345,40 @@ impl Repo {
             true
         })?;
         Ok(page_of)
+    }
+
+    /// Inputs as the Input JSON their datasets hold ([`inputs::input_json`]), in the order of
+    /// `ids`. An input whose file changed since the index read it (a watcher's batch behind)
+    /// or that no dataset lists any more is its id alone.
+    pub fn inputs_json(&self, ids: &[&str]) -> Result<Vec<Box<RawValue>>> {
+        // A CSV header row longer than this is not a header anyone writes.
+        const HEAD_BYTES: usize = 64 << 10;
+        let mut heads: HashMap<String, Vec<u8>> = HashMap::new();
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let found = self.index.input_text(id)?.and_then(|(file, row)| {
+                let format = inputs::format_of(&file)?;
+                let text =
+                    files::read_span(&self.root, &file, row.offset, row.len as usize).ok()?;
+                let head = match format {
+                    Format::Jsonl => &[][..],
+                    Format::Csv => match heads.entry(file) {
+                        Entry::Occupied(e) => e.into_mut().as_slice(),
+                        Entry::Vacant(e) => {
+                            let head = files::read_span(&self.root, e.key(), 0, HEAD_BYTES).ok()?;
+                            e.insert(head).as_slice()
+                        }
+                    },
+                };
+                inputs::input_json(format, head, &text, id)
+            });
+            let json = found.unwrap_or_else(|| {
+                serde_json::value::to_raw_value(&serde_json::json!({ "id": id }))
+                    .expect("an object of one string serialises")
+            });
+            out.push(json);
+        }
+        Ok(out)
     }
 
     /// How many inputs each of a task's workers has (in the task's worker order), and the

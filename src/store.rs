@@ -615,6 +615,26 @@ impl Index {
         )? as u64)
     }
 
+    /// Where an input's text is: the file of the first dataset (by id) that lists it, and its
+    /// line there. `None` when no dataset lists it.
+    pub fn input_text(&self, input: &str) -> Result<Option<(String, InputRow)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT d.file, i.start, i.len FROM inputs i JOIN datasets d ON d.key = i.dataset
+             WHERE i.id = ?1 ORDER BY d.id LIMIT 1",
+        )?;
+        let row = stmt
+            .query_row([input], |r| {
+                let row = InputRow {
+                    id: input.to_owned(),
+                    offset: r.get::<_, i64>(1)? as u64,
+                    len: r.get::<_, i64>(2)? as u32,
+                };
+                Ok((r.get(0)?, row))
+            })
+            .optional()?;
+        Ok(row)
+    }
+
     /// One dataset's inputs in id order, with where each line is: `None` when the index has
     /// no such dataset.
     pub fn dataset_inputs(&self, dataset: &str) -> Result<Option<Vec<InputRow>>> {

@@ -697,6 +697,11 @@ fn assignments_and_counts_of_a_weighted_task() {
         .collect();
     assert_eq!(inputs, ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"]);
     assert_eq!(rows[0]["status"]["code"], 54201);
+    assert_eq!(
+        rows[0]["input"],
+        json!({"id": "p0", "data": {"image": {"url": "https://x/0.jpg"}}}),
+        "a CSV's url column is the input's image"
+    );
     let first = &rows[0];
     assert_eq!(
         first["id"],

@@ -33,17 +33,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         args.page,
         args.per_page,
     )?;
-    let task_assignments: Vec<TaskAssignment> = page
-        .iter()
-        .map(|a| TaskAssignment::pending(&a.input, &a.worker))
-        .collect();
     match global.format {
         Format::Table => {
             let rows: Vec<[&str; 3]> = std::iter::once(["INPUT", "WORKER", "STATUS"])
                 .chain(
-                    task_assignments
-                        .iter()
-                        .map(|a| [a.input.id.as_str(), a.worker.user.id.as_str(), "PENDING"]),
+                    page.iter()
+                        .map(|a| [a.input.as_str(), a.worker.as_str(), "PENDING"]),
                 )
                 .collect();
             print!("{}", output::columns(&rows));
@@ -56,13 +51,22 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
                 );
             }
         }
-        format => output::structured(
-            format,
-            &TaskAssignmentsResponse {
-                status: ok(),
-                task_assignments,
-            },
-        ),
+        format => {
+            let ids: Vec<&str> = page.iter().map(|a| a.input.as_str()).collect();
+            let inputs = repo.inputs_json(&ids)?;
+            let task_assignments = page
+                .iter()
+                .zip(inputs)
+                .map(|(a, input)| TaskAssignment::pending(&a.input, input, &a.worker))
+                .collect();
+            output::structured(
+                format,
+                &TaskAssignmentsResponse {
+                    status: ok(),
+                    task_assignments,
+                },
+            )
+        }
     }
     Ok(Outcome::Success)
 }
