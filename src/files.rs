@@ -135,6 +135,26 @@ pub fn list_inputs(root: &Path) -> Vec<DiskFile> {
     files
 }
 
+/// What `root/inputs` holds that [`list_inputs`] does not read, sorted: files of other kinds
+/// and folders (named with a trailing `/`), not hidden ones. So that a `birds.json` or an
+/// `inputs/2024/` is pointed out rather than silently missing from the index.
+pub fn not_datasets(root: &Path) -> Vec<String> {
+    let Ok(entries) = fs::read_dir(root.join(INPUTS_DIR)) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = entries
+        .filter_map(|entry| {
+            let entry = entry.ok()?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_dir = entry.file_type().ok()?.is_dir();
+            let unread = !name.starts_with('.') && (is_dir || inputs::format_of(&name).is_none());
+            unread.then(|| format!("{INPUTS_DIR}/{name}{}", if is_dir { "/" } else { "" }))
+        })
+        .collect();
+    names.sort_unstable();
+    names
+}
+
 /// Every task file under `root/dir`, sorted by path, named `dir/…`. Hidden folders are
 /// skipped, and links are not followed, so a walk always ends and never leaves the folder. A
 /// missing folder has no files; what cannot be listed or described is a

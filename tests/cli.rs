@@ -614,6 +614,9 @@ fn validate_checks_datasets_and_what_tasks_name() {
     project.write("tasks/unknown.yaml", &task("{type: DATASET, id: cats}"));
     project.write("tasks/search.yaml", &task("{type: SAVED_SEARCH, id: s1}"));
     project.write("inputs/birds.csv", "id\nimg-1\n");
+    project.write("inputs/cats.json", "{\"id\": \"a\"}\n");
+    project.write("inputs/2024/cats.jsonl", "{\"id\": \"a\"}\n");
+    project.write("inputs/.DS_Store", "");
     let out = project.json(&["validate"]);
     assert_eq!(out["files"], 4);
     assert_eq!(out["invalid"], 0, "warnings only: {out}");
@@ -632,6 +635,7 @@ fn validate_checks_datasets_and_what_tasks_name() {
         })
         .collect();
     let root = project.root().display().to_string();
+    let unread = "not read: a dataset is a `.jsonl` or `.csv` file directly in inputs/";
     assert_eq!(
         messages,
         [
@@ -644,6 +648,8 @@ fn validate_checks_datasets_and_what_tasks_name() {
                 format!("{root}/tasks/unknown.yaml:3"),
                 "dataset `cats` has no file, so the task has no inputs".to_owned()
             ),
+            (format!("{root}/inputs/2024/:null"), unread.to_owned()),
+            (format!("{root}/inputs/cats.json:null"), unread.to_owned()),
         ]
     );
     project.write("inputs/cats.jsonl", "{\"id\": \"a\"}\nnot json\n");

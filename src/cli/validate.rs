@@ -75,6 +75,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         .filter_map(|f| inputs::dataset_id(&f.path).ok().map(str::to_owned))
         .collect();
     let mut datasets: Vec<DiskFile> = Vec::new();
+    let mut unread: Vec<String> = Vec::new();
     let mut dataset_base = PathBuf::new();
     if !named {
         // `./inputs/a.jsonl` reads worse than `inputs/a.jsonl`, as for task files.
@@ -96,6 +97,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
                 f.path = shown(f.path);
                 f
             })
+            .collect();
+        unread = files::not_datasets(&dataset_root)
+            .into_iter()
+            .map(shown)
             .collect();
     }
     let mut named_paths = Vec::new();
@@ -153,6 +158,17 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     })?;
     let checked = targets.len() + datasets.len();
     check_datasets(&dataset_base, datasets, &mut reports);
+    for path in unread {
+        let diagnostic = Diagnostic::warning(
+            "",
+            "not read: a dataset is a `.jsonl` or `.csv` file directly in inputs/",
+        )
+        .hint("rename or move it to make it a dataset, or move it out of inputs/");
+        reports.push(Report {
+            file: path,
+            diagnostics: vec![diagnostic],
+        });
+    }
     // Two files defining one id make both invalid, as they do in the index.
     for (id, paths) in claims.iter().filter(|(_, paths)| paths.len() > 1) {
         for path in paths {
