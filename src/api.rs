@@ -227,6 +227,13 @@ pub struct TaskInputCountResponse {
     pub counts: Vec<CountPerUser>,
 }
 
+/// Whether `additional_fields` asks for a task's metrics: `all`, `metrics` or one of them.
+pub fn asks_for_metrics<'a>(additional_fields: impl IntoIterator<Item = &'a str>) -> bool {
+    additional_fields
+        .into_iter()
+        .any(|v| v == "all" || v == "metrics" || v.starts_with("metrics."))
+}
+
 /// `Task.metrics`, as the hosted API fills it when `additional_fields` asks. Upstream these
 /// are estimates; annotask's counts are exact (nothing is labeled yet, so every percentage
 /// is 0).

@@ -10,7 +10,7 @@ use jiff::Timestamp;
 use prost_types::value::Kind;
 use serde_json::{Map, Number, Value};
 
-use crate::api::{ApiStatus, CountPerUser};
+use crate::api::{ApiStatus, CountPerUser, TaskMetrics};
 use crate::model::{
     ConsensusStrategyInfo, InputSource, InputSourceType, ManualStrategyInfo, Metadata,
     PartitionType, PartitionedStrategyInfo, Priority, Review, ReviewStrategy, TaskDoc, TaskStatus,
@@ -66,6 +66,40 @@ pub fn count_to_wire(count: &CountPerUser) -> wire::TaskStatusCountPerUser {
                 id: count.worker.user.id.clone(),
             }),
         }),
+    }
+}
+
+/// A task with its metrics, as `additional_fields` asks for them.
+pub fn task_with_metrics_to_wire(doc: &TaskDoc, metrics: &TaskMetrics) -> wire::Task {
+    let TaskMetrics {
+        input_source,
+        work,
+        review,
+    } = metrics;
+    wire::Task {
+        metrics: Some(wire::TaskMetrics {
+            work: Some(wire::TaskWorkMetrics {
+                inputs_count_estimated: work.inputs_count_estimated,
+                inputs_percent_estimated: work.inputs_percent_estimated,
+            }),
+            review: Some(wire::TaskReviewMetrics {
+                inputs_count_estimated: review.inputs_count_estimated,
+                inputs_percent_estimated: review.inputs_percent_estimated,
+                inputs_count_estimated_per_reviewer: review
+                    .inputs_count_estimated_per_reviewer
+                    .clone(),
+                inputs_reviewable_count_estimated_per_reviewer: review
+                    .inputs_reviewable_count_estimated_per_reviewer
+                    .clone(),
+                inputs_percent_estimated_per_reviewer: review
+                    .inputs_percent_estimated_per_reviewer
+                    .clone(),
+            }),
+            input_source: Some(wire::TaskInputSourceMetrics {
+                inputs_count_estimated: input_source.inputs_count_estimated,
+            }),
+        }),
+        ..task_to_wire(doc)
     }
 }
 
@@ -133,6 +167,7 @@ pub fn task_to_wire(doc: &TaskDoc) -> wire::Task {
             details: String::new(),
         }),
         name: doc.name.clone().unwrap_or_default(),
+        metrics: None,
         priority: doc.priority.map_or(0, priority_number),
         metadata: doc.metadata.as_ref().map(|m| struct_to_wire(&m.0)),
     }

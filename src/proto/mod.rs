@@ -10,12 +10,19 @@ use prost::Message;
 use prost::bytes::{Buf, BufMut};
 use prost::encoding::{self, DecodeContext, WireType};
 
+use crate::api::TaskMetrics;
 use crate::model::Task;
 
 /// A valid task as a protobuf `clarifai.api.Task`. The index stores it beside the task's
 /// JSON, so that gRPC reads, like JSON reads, send what a sync encoded once.
 pub fn encode_task(task: &Task) -> Vec<u8> {
     convert::task_to_wire(task.doc()).encode_to_vec()
+}
+
+/// A task with its metrics, as `additional_fields` asks for them: encoded for each request,
+/// since metrics follow the inputs.
+pub fn encode_task_with_metrics(task: &Task, metrics: &TaskMetrics) -> Vec<u8> {
+    convert::task_with_metrics_to_wire(task.doc(), metrics).encode_to_vec()
 }
 
 /// A message whose fields are encoded already: a response built around tasks as the index

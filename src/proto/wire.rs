@@ -58,11 +58,56 @@ pub struct Task {
     pub status: Option<Status>,
     #[prost(string, tag = "13")]
     pub name: String,
+    /// Sent only when `additional_fields` asks for it.
+    #[prost(message, optional, tag = "21")]
+    pub metrics: Option<TaskMetrics>,
     /// `Task.TaskPriority`
     #[prost(int32, tag = "23")]
     pub priority: i32,
     #[prost(message, optional, tag = "24")]
     pub metadata: Option<Struct>,
+}
+
+/// `clarifai.api.TaskMetrics`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskMetrics {
+    #[prost(message, optional, tag = "2")]
+    pub work: Option<TaskWorkMetrics>,
+    #[prost(message, optional, tag = "3")]
+    pub review: Option<TaskReviewMetrics>,
+    #[prost(message, optional, tag = "4")]
+    pub input_source: Option<TaskInputSourceMetrics>,
+}
+
+/// `clarifai.api.TaskWorkMetrics`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskWorkMetrics {
+    #[prost(uint64, tag = "1")]
+    pub inputs_count_estimated: u64,
+    #[prost(uint32, tag = "2")]
+    pub inputs_percent_estimated: u32,
+}
+
+/// `clarifai.api.TaskReviewMetrics`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskReviewMetrics {
+    #[prost(uint64, tag = "1")]
+    pub inputs_count_estimated: u64,
+    #[prost(uint32, tag = "2")]
+    pub inputs_percent_estimated: u32,
+    #[prost(uint64, repeated, tag = "3")]
+    pub inputs_count_estimated_per_reviewer: Vec<u64>,
+    #[prost(uint64, repeated, tag = "4")]
+    pub inputs_reviewable_count_estimated_per_reviewer: Vec<u64>,
+    #[prost(uint32, repeated, tag = "5")]
+    pub inputs_percent_estimated_per_reviewer: Vec<u32>,
+}
+
+/// `clarifai.api.TaskInputSourceMetrics`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskInputSourceMetrics {
+    #[prost(uint64, tag = "1")]
+    pub inputs_count_estimated: u64,
 }
 
 /// `clarifai.api.TaskWorker`
@@ -170,6 +215,8 @@ pub struct GetTaskRequest {
     pub user_app_id: Option<UserAppIdSet>,
     #[prost(string, tag = "2")]
     pub task_id: String,
+    #[prost(string, repeated, tag = "3")]
+    pub additional_fields: Vec<String>,
 }
 
 /// `clarifai.api.GetTaskCountRequest`
@@ -230,6 +277,8 @@ pub struct ListTasksRequest {
     pub review_user_ids: Vec<String>,
     #[prost(bool, tag = "6")]
     pub including_label_order_tasks: bool,
+    #[prost(string, repeated, tag = "7")]
+    pub additional_fields: Vec<String>,
     #[prost(string, repeated, tag = "8")]
     pub label_order_ids: Vec<String>,
     #[prost(string, repeated, tag = "9")]

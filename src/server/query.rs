@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::api::{DEFAULT_PER_PAGE, MAX_PER_PAGE};
+use crate::api::{DEFAULT_PER_PAGE, MAX_PER_PAGE, asks_for_metrics};
 use crate::store::ListQuery;
 use crate::validate::did_you_mean;
 
@@ -71,12 +71,8 @@ fn pairs<'a>(raw: Option<&'a str>, known: &[&str]) -> Result<Vec<Pair<'a>>, Fail
 
 /// Whether `additional_fields` asks for a task's metrics: `all`, or a path under `metrics`.
 pub fn wants_metrics(raw: Option<&str>) -> bool {
-    form_urlencoded::parse(raw.unwrap_or_default().as_bytes()).any(|(key, value)| {
-        key == "additional_fields"
-            && value
-                .split(',')
-                .any(|v| v == "all" || v == "metrics" || v.starts_with("metrics."))
-    })
+    form_urlencoded::parse(raw.unwrap_or_default().as_bytes())
+        .any(|(key, value)| key == "additional_fields" && asks_for_metrics(value.split(',')))
 }
 
 /// GetTaskInputCount's query: `user_ids` (any of; none: every worker).

@@ -349,7 +349,18 @@ def both(address, metadata):
             stub.GetTask(service_pb2.GetTaskRequest(task_id="no-such-task"), metadata=metadata),
             stub.PostTasks(service_pb2.PostTasksRequest(tasks=[resources_pb2.Task(id="x/y")]), metadata=metadata),
             stub.PatchTasks(service_pb2.PatchTasksRequest(action="merge", tasks=[resources_pb2.Task(id=SHIPPED[0])]), metadata=metadata),
+            stub.GetTask(service_pb2.GetTaskRequest(task_id=SHIPPED[2], additional_fields=["all"]), metadata=metadata),
+            stub.ListTasks(service_pb2.ListTasksRequest(ids=SHIPPED, additional_fields=["metrics"]), metadata=metadata),
         ]
+    for face, answer in answers.items():
+        check(
+            f"{face}: metrics when additional_fields asks, not otherwise",
+            answer[8].task.HasField("metrics")
+            and all(t.HasField("metrics") for t in answer[9].tasks)
+            and len(answer[9].tasks) == len(SHIPPED)
+            and not answer[4].task.HasField("metrics"),
+            str(answer[8].task.metrics),
+        )
     everything = answers["json"][0]
     check(
         "nothing lost",

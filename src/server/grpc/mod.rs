@@ -24,7 +24,7 @@ use crate::Error;
 use crate::api::{self, DEFAULT_PER_PAGE, MAX_PER_PAGE, PatchTasks};
 use crate::model::Task;
 use crate::model::TaskDoc;
-use crate::proto::{Encoded, convert, wire};
+use crate::proto::{self, Encoded, convert, wire};
 use crate::store::ListQuery;
 use crate::validate::check_id;
 
@@ -247,8 +247,13 @@ async fn post_tasks(
 async fn get_task(repos: Arc<Repos>, request: wire::GetTaskRequest) -> Answer<Encoded> {
     let id = request.task_id;
     check_id(&id).map_err(Failure::bad_request)?;
+    let metrics = wants_metrics(&request.additional_fields);
     // The index holds each task's protobuf: it is sent as it is.
     read(repos, move |repo| {
+        if metrics {
+            let task = with_metrics(repo, &repo.get(&id)?)?;
+            return Ok(Encoded::task_response(&ok_status(), &task));
+        }
         let task = repo
             .index()
             .get_proto(&id)
@@ -260,15 +265,33 @@ async fn get_task(repos: Arc<Repos>, request: wire::GetTaskRequest) -> Answer<En
 }
 
 async fn list_tasks(repos: Arc<Repos>, request: wire::ListTasksRequest) -> Answer<Encoded> {
+    let metrics = wants_metrics(&request.additional_fields);
     let query = list_query(request)?;
     read(repos, move |repo| {
-        let tasks = repo.index().list_proto(&query).map_err(Error::from)?;
+        let tasks = if metrics {
+            let tasks = repo.list(&query)?;
+            tasks
+                .iter()
+                .map(|task| with_metrics(repo, task))
+                .collect::<crate::Result<_>>()?
+        } else {
+            repo.index().list_proto(&query).map_err(Error::from)?
+        };
         Ok(Encoded::tasks_response(
             &ok_status(),
             tasks.iter().map(Vec::as_slice),
         ))
     })
     .await
+}
+
+fn wants_metrics(additional_fields: &[String]) -> bool {
+    api::asks_for_metrics(additional_fields.iter().map(String::as_str))
+}
+
+/// A task's protobuf with its metrics, exact from its plan.
+fn with_metrics(repo: &crate::repo::Repo, task: &Task) -> crate::Result<Vec<u8>> {
+    Ok(proto::encode_task_with_metrics(task, &repo.metrics(task)?))
 }
 
 /// GetTaskInputCount: each worker's assignments, exact from the task's plan, as the JSON
