@@ -2,7 +2,7 @@
 -- inputs/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 6;
+PRAGMA user_version = 7;
 
 -- Tasks are keyed by a small integer so the link tables stay narrow. Queries find tasks through
 -- indexes (by id, by user) and read a row only for its body.
@@ -66,18 +66,21 @@ CREATE TABLE diagnostics (
 -- A dataset: the inputs of one file under inputs/, named by the file's name without its
 -- extension. A dataset whose file turned unreadable keeps the inputs it was last read with.
 CREATE TABLE datasets (
-    key  INTEGER PRIMARY KEY,
-    id   TEXT NOT NULL UNIQUE,
-    file TEXT NOT NULL           -- the file its inputs were last read from
+    key    INTEGER PRIMARY KEY,
+    id     TEXT NOT NULL UNIQUE,
+    file   TEXT NOT NULL,        -- the file its inputs were last read from
+    blocks BLOB NOT NULL         -- where its blocks of 256 lines start: u64 LE byte offsets,
+                                 -- then the file's length
 );
 
 -- One row per input of a dataset. The input's text stays in the file: the row says where its
--- line is, so 1,000,000 inputs cost their ids and a few bytes each. Keyed by dataset, so that a
--- changed file's rows are read, compared and rewritten in one range.
+-- line is, so 1,000,000 inputs cost their ids and a few bytes each. A line number, not a byte
+-- offset, so that a line edited in place rewrites its own row only. Keyed by dataset, so that
+-- a changed file's rows are read, compared and rewritten in one range.
 CREATE TABLE inputs (
     dataset INTEGER NOT NULL,    -- datasets.key
     id      TEXT NOT NULL,
-    start   INTEGER NOT NULL,    -- the byte offset of its line (CSV: record) in the file
+    line    INTEGER NOT NULL,    -- the line its text (CSV: record) starts on, from 1
     len     INTEGER NOT NULL,    -- the line's length in bytes, without the line break
     PRIMARY KEY (dataset, id)
 ) WITHOUT ROWID;

@@ -61,20 +61,81 @@ pub fn dataset_id(path: &str) -> Result<&str, Diagnostic> {
 }
 
 /// One input of a dataset: its id and where its line (or CSV record) lies in the file, so its
-/// text can be passed through without the index keeping a copy.
+/// text can be passed through without the index keeping a copy. The place is a line number,
+/// not a byte offset, so that a line edited in place moves no other input: the bytes are found
+/// through the file's [`Dataset::blocks`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputRow {
     pub id: String,
-    pub offset: u64,
+    /// The line its text starts on, from 1.
+    pub line: u32,
+    /// Its text's length in bytes, without the line break.
     pub len: u32,
 }
 
-/// A dataset file after reading: its inputs, sorted by id and distinct, and its diagnostics
-/// in line order.
+/// A dataset file after reading: its inputs, sorted by id and distinct, its diagnostics in
+/// line order, and where its blocks of lines start.
 #[derive(Debug, Default, PartialEq)]
 pub struct Dataset {
     pub inputs: Vec<InputRow>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The byte offsets of lines 1, 1 + [`LINES_PER_BLOCK`], 1 + 2 × it, ..., then the file's
+    /// length: [`text_of`] finds a line from them by reading one block.
+    pub blocks: Vec<u64>,
+}
+
+/// Lines to a block: a line is found by reading at most this many lines of its file, and a
+/// dataset's blocks take 8 bytes per this many inputs in the index.
+pub const LINES_PER_BLOCK: usize = 256;
+
+/// [`Dataset::blocks`] of a file's bytes.
+fn blocks(bytes: &[u8]) -> Vec<u64> {
+    let mut blocks = Vec::with_capacity(bytes.len() / (LINES_PER_BLOCK * 64) + 2);
+    blocks.push(0);
+    // Counting a chunk's line breaks is a vector loop; only a chunk that ends a block is
+    // searched byte by byte.
+    const CHUNK: usize = 4096;
+    let mut lines = 0;
+    for (c, chunk) in bytes.chunks(CHUNK).enumerate() {
+        let here = chunk.iter().filter(|b| **b == b'\n').count();
+        if (lines % LINES_PER_BLOCK) + here < LINES_PER_BLOCK {
+            lines += here;
+            continue;
+        }
+        for (i, b) in chunk.iter().enumerate() {
+            if *b == b'\n' {
+                lines += 1;
+                if lines % LINES_PER_BLOCK == 0 {
+                    blocks.push((c * CHUNK + i + 1) as u64);
+                }
+            }
+        }
+    }
+    blocks.push(bytes.len() as u64);
+    blocks
+}
+
+/// Where to read a row's text: `(offset, length)` of the bytes from the start of its block
+/// to the end of its text, given the block's start and the next one's (or the file's end).
+pub fn span_of(row: &InputRow, block_start: u64, next_start: u64) -> (u64, usize) {
+    let len = next_start.saturating_sub(block_start) + u64::from(row.len) + 1;
+    (block_start, len as usize)
+}
+
+/// The block of [`Dataset::blocks`] a line is in.
+pub fn block_of(line: u32) -> usize {
+    (line.saturating_sub(1) as usize) / LINES_PER_BLOCK
+}
+
+/// A row's text within the bytes [`span_of`] names: `None` when they are too short, as when
+/// the file changed after it was indexed.
+pub fn text_of<'a>(row: &InputRow, span: &'a [u8]) -> Option<&'a [u8]> {
+    let skip = (row.line.saturating_sub(1) as usize) % LINES_PER_BLOCK;
+    let mut start = 0;
+    for _ in 0..skip {
+        start += span.get(start..)?.iter().position(|b| *b == b'\n')? + 1;
+    }
+    span.get(start..start + row.len as usize)
 }
 
 /// The error of a dataset file over [`MAX_DATASET_BYTES`].
@@ -97,7 +158,7 @@ pub fn parse(format: Format, bytes: &[u8]) -> Result<Dataset, Diagnostic> {
         Format::Jsonl => jsonl(bytes, &mut reader),
         Format::Csv => csv(bytes, &mut reader)?,
     }
-    Ok(reader.finish())
+    Ok(reader.finish(blocks(bytes)))
 }
 
 /// An input as read, before duplicates are removed.
@@ -122,23 +183,24 @@ impl Reader {
         );
     }
 
-    /// Checks an id read at `line:column` and keeps its input.
-    fn input(&mut self, id: Cow<'_, str>, line: u32, column: u32, offset: usize, len: usize) {
+    /// Checks an id read at `at` and keeps its input, whose text starts on line `first` and
+    /// is `len` bytes long.
+    fn input(&mut self, id: Cow<'_, str>, at: Location, first: u32, len: usize) {
         match validate::check_id(&id) {
-            Err(e) => self.bad_line(line, column, "id", e),
+            Err(e) => self.bad_line(at.line, at.column, "id", e),
             Ok(()) => self.read.push(Read {
                 row: InputRow {
                     id: id.into_owned(),
-                    offset: offset as u64,
+                    line: first,
                     len: len as u32,
                 },
-                line,
-                column,
+                line: at.line,
+                column: at.column,
             }),
         }
     }
 
-    fn finish(mut self) -> Dataset {
+    fn finish(mut self, blocks: Vec<u64>) -> Dataset {
         // Stable: of two lines with one id, the first stays first.
         self.read.sort_by(|a, b| a.row.id.cmp(&b.row.id));
         let mut inputs: Vec<InputRow> = Vec::with_capacity(self.read.len());
@@ -186,6 +248,7 @@ impl Reader {
         Dataset {
             inputs,
             diagnostics,
+            blocks,
         }
     }
 }
@@ -203,10 +266,7 @@ struct RawInput<'a> {
 }
 
 fn jsonl(bytes: &[u8], reader: &mut Reader) {
-    let mut offset = 0;
     for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
-        let start = offset;
-        offset += line.len() + 1;
         let line_no = n as u32 + 1;
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         let line = match std::str::from_utf8(line) {
@@ -261,7 +321,13 @@ fn jsonl(bytes: &[u8], reader: &mut Reader) {
             .or_else(|_| serde_json::from_str::<String>(raw.get()).map(Cow::Owned))
             .ok();
         match id {
-            Some(id) => reader.input(id, line_no, column(line, at), start, line.len()),
+            Some(id) => {
+                let at = Location {
+                    line: line_no,
+                    column: column(line, at),
+                };
+                reader.input(id, at, line_no, line.len());
+            }
             None => reader.bad_line(
                 line_no,
                 column(line, at),
@@ -597,13 +663,7 @@ fn csv(bytes: &[u8], reader: &mut Reader) -> Result<(), Diagnostic> {
         }
         let (id, at) = &record.fields[id_col];
         let at = located(&records, record.line, *at);
-        reader.input(
-            id.clone(),
-            at.line,
-            at.column,
-            record.start,
-            record.end - record.start,
-        );
+        reader.input(id.clone(), at, record.line, record.end - record.start);
     }
     Ok(())
 }
@@ -613,7 +673,7 @@ mod tests {
     use super::*;
 
     /// Parses `text` and shows the result in one line a test can compare: the kept ids with
-    /// their `offset+len`, then each diagnostic as `line:column severity field: message`.
+    /// their `line+len`, then each diagnostic as `line:column severity field: message`.
     fn show(format: Format, text: &str) -> String {
         match parse(format, text.as_bytes()) {
             Err(d) => format!("FILE {}", one(&d)),
@@ -621,7 +681,7 @@ mod tests {
                 let mut parts: Vec<String> = dataset
                     .inputs
                     .iter()
-                    .map(|i| format!("{}@{}+{}", i.id, i.offset, i.len))
+                    .map(|i| format!("{}@{}+{}", i.id, i.line, i.len))
                     .collect();
                 parts.extend(dataset.diagnostics.iter().map(one));
                 parts.join(" | ")
@@ -652,23 +712,23 @@ mod tests {
     fn jsonl_lines() {
         check(Jsonl, "", "");
         check(Jsonl, "\n\n", "");
-        check(Jsonl, r#"{"id": "a"}"#, "a@0+11");
+        check(Jsonl, r#"{"id": "a"}"#, "a@1+11");
         check(
             Jsonl,
             "{\"id\": \"b\"}\r\n{\"id\":\"a\"}\n",
-            "a@13+10 | b@0+11",
+            "a@2+10 | b@1+11",
         );
         check(
             Jsonl,
             r#"{"id": "a", "data": {"image": {"url": "https://x/1.jpg"}}, "metadata": {"k": [1]}}"#,
-            "a@0+82",
+            "a@1+82",
         );
-        check(Jsonl, r#"{"id": "a\u0062"}"#, "ab@0+17");
-        check(Jsonl, "  {\"id\": \"a\"}  ", "a@0+15");
+        check(Jsonl, r#"{"id": "a\u0062"}"#, "ab@1+17");
+        check(Jsonl, "  {\"id\": \"a\"}  ", "a@1+15");
         check(
             Jsonl,
             "{\"id\": \"a\"}\n{\"id\": \"b\"\n{\"id\": \"c\"}",
-            "a@0+11 | c@23+11 | 2:10 error not valid JSON: EOF while parsing an object",
+            "a@1+11 | c@3+11 | 2:10 error not valid JSON: EOF while parsing an object",
         );
         check(
             Jsonl,
@@ -710,7 +770,7 @@ mod tests {
         check(
             Jsonl,
             "{\"id\": \"a\"}\n{\"id\": \"b\"}\n{\"id\": \"a\"}",
-            "a@0+11 | b@12+11 | 3:8 error id: input `a` is listed twice in this dataset; its first line is 1",
+            "a@1+11 | b@2+11 | 3:8 error id: input `a` is listed twice in this dataset; its first line is 1",
         );
     }
 
@@ -728,46 +788,46 @@ mod tests {
     fn csv_records() {
         check(Csv, "", "");
         check(Csv, "id\n", "");
-        check(Csv, "id\na\nb", "a@3+1 | b@5+1");
-        check(Csv, "\u{feff}id,url\r\na,http://x/a.jpg\r\n", "a@11+16");
-        check(Csv, "url,id\nhttp://x,a\n", "a@7+10");
-        check(Csv, "ID , Url\na,\n", "a@9+2");
-        check(Csv, "id,url\n\na,x\n\n", "a@8+3");
+        check(Csv, "id\na\nb", "a@2+1 | b@3+1");
+        check(Csv, "\u{feff}id,url\r\na,http://x/a.jpg\r\n", "a@2+16");
+        check(Csv, "url,id\nhttp://x,a\n", "a@2+10");
+        check(Csv, "ID , Url\na,\n", "a@2+2");
+        check(Csv, "id,url\n\na,x\n\n", "a@3+3");
         // Quoted fields hold commas, doubled quotes and line breaks; lines are counted through.
         check(
             Csv,
             "id,url\n\"a\",\"http://x/?q=1,2\"\n\"b\",\"line\nbreak \"\"q\"\"\"\nc c,x\n",
-            "a@7+21 | b@29+22 | 5:1 error id: id `c c` contains ' '; ids use only letters, digits, `-` and `_`",
+            "a@2+21 | b@3+22 | 5:1 error id: id `c c` contains ' '; ids use only letters, digits, `-` and `_`",
         );
         check(
             Csv,
             "id,url\na\nb,x,y\nc,x\n",
-            "c@15+3 | 2:1 error the row has 1 fields; the header row has 2 | 3:1 error the row has 3 fields; the header row has 2",
+            "c@4+3 | 2:1 error the row has 1 fields; the header row has 2 | 3:1 error the row has 3 fields; the header row has 2",
         );
         check(
             Csv,
             "id\na\"b\nc\n",
-            "c@7+1 | 2:2 error a quote inside a field that does not start with one: quote the whole field and double the quote (`\"a \"\"b\"\"\"`)",
+            "c@3+1 | 2:2 error a quote inside a field that does not start with one: quote the whole field and double the quote (`\"a \"\"b\"\"\"`)",
         );
         check(
             Csv,
             "id\n\"a\"b\nc\n",
-            "c@8+1 | 2:4 error a closing quote must end its field: a `,` or the end of the line must follow it",
+            "c@3+1 | 2:4 error a closing quote must end its field: a `,` or the end of the line must follow it",
         );
         check(
             Csv,
             "id\na\n\"b\nc\n",
-            "a@3+1 | 3:1 error this quoted field is never closed, so nothing after it is read",
+            "a@2+1 | 3:1 error this quoted field is never closed, so nothing after it is read",
         );
         check(
             Csv,
             "id,url\na,1\nb,2\na,3\n",
-            "a@7+3 | b@11+3 | 4:1 error id: input `a` is listed twice in this dataset; its first line is 2",
+            "a@2+3 | b@3+3 | 4:1 error id: input `a` is listed twice in this dataset; its first line is 2",
         );
         check(
             Csv,
             "id,url,caption\na,x,y\n",
-            "a@15+5 | 1:8 warning the column `caption` is not read: a CSV dataset gives each input an `id` and a `url`",
+            "a@2+5 | 1:8 warning the column `caption` is not read: a CSV dataset gives each input an `id` and a `url`",
         );
         check(
             Csv,
@@ -821,8 +881,13 @@ mod tests {
             .inputs
             .iter()
             .map(|i| {
-                let span = &text.as_bytes()[i.offset as usize..][..i.len as usize];
-                input_json(format, text.as_bytes(), span, &i.id)
+                let (start, next) = (
+                    dataset.blocks[block_of(i.line)],
+                    dataset.blocks[block_of(i.line) + 1],
+                );
+                let (offset, len) = span_of(i, start, next);
+                let span = &text.as_bytes()[offset as usize..text.len().min(offset as usize + len)];
+                input_json(format, text.as_bytes(), text_of(i, span).unwrap(), &i.id)
                     .map_or("NONE".to_owned(), |j| j.get().to_owned())
             })
             .collect();
@@ -847,6 +912,42 @@ mod tests {
             ],
         );
         check_json(Csv, "id\na\n", &[r#"{"id":"a"}"#]);
+    }
+
+    #[test]
+    fn every_line_is_found_through_the_blocks() {
+        // Lines of every length, some longer than a chunk of the block count, some blank, so
+        // that blocks end in every kind of chunk.
+        let mut seed = 7u64;
+        let mut text = String::new();
+        let mut expected = Vec::new();
+        for i in 0..3000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let pad = match seed >> 60 {
+                0 => 5000,
+                1 => {
+                    text.push('\n');
+                    0
+                }
+                n => n as usize,
+            };
+            let line = format!("{{\"id\": \"i{i:04}\", \"p\": \"{}\"}}", "x".repeat(pad));
+            text.push_str(&line);
+            text.push('\n');
+            expected.push(line);
+        }
+        let dataset = parse(Jsonl, text.as_bytes()).unwrap();
+        assert_eq!(dataset.inputs.len(), 3000);
+        assert_eq!(*dataset.blocks.last().unwrap(), text.len() as u64);
+        for (row, line) in dataset.inputs.iter().zip(&expected) {
+            let b = block_of(row.line);
+            let (offset, len) = span_of(row, dataset.blocks[b], dataset.blocks[b + 1]);
+            let end = text.len().min(offset as usize + len);
+            let found = text_of(row, &text.as_bytes()[offset as usize..end]).unwrap();
+            assert_eq!(std::str::from_utf8(found).unwrap(), line, "{row:?}");
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ use crate::inputs::{self, Format};
 use crate::model::{Task, TaskDoc};
 use crate::plans::{self, Source, Walker};
 use crate::schema;
-use crate::store::{self, Index, ListQuery};
+use crate::store::{self, Index, InputText, ListQuery};
 use crate::sync::{self, Summary};
 use crate::validate::{self, Diagnostic, Report};
 
@@ -356,10 +356,11 @@ impl Repo {
         let mut heads: HashMap<String, Vec<u8>> = HashMap::new();
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
-            let found = self.index.input_text(id)?.and_then(|(file, row)| {
+            let found = self.index.input_text(id)?.and_then(|found| {
+                let InputText { file, row, span } = found;
                 let format = inputs::format_of(&file)?;
-                let text =
-                    files::read_span(&self.root, &file, row.offset, row.len as usize).ok()?;
+                let bytes = files::read_span(&self.root, &file, span.0, span.1).ok()?;
+                let text = inputs::text_of(&row, &bytes)?;
                 let head = match format {
                     Format::Jsonl => &[][..],
                     Format::Csv => match heads.entry(file) {
@@ -370,7 +371,7 @@ impl Repo {
                         }
                     },
                 };
-                inputs::input_json(format, head, &text, id)
+                inputs::input_json(format, head, text, id)
             });
             let json = found.unwrap_or_else(|| {
                 serde_json::value::to_raw_value(&serde_json::json!({ "id": id }))

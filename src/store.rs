@@ -18,7 +18,7 @@ use rusqlite::config::DbConfig;
 use rusqlite::{Connection, OptionalExtension, Statement, TransactionBehavior, params};
 
 use crate::assign::{self, Move, Sample};
-use crate::inputs::InputRow;
+use crate::inputs::{self, Dataset, InputRow};
 use crate::model::Task;
 use crate::plans::{ReviewPlan, Source, TaskPlan};
 use crate::validate::{Diagnostic, Location, Report, Severity};
@@ -615,24 +615,35 @@ impl Index {
         )? as u64)
     }
 
-    /// Where an input's text is: the file of the first dataset (by id) that lists it, and its
-    /// line there. `None` when no dataset lists it.
-    pub fn input_text(&self, input: &str) -> Result<Option<(String, InputRow)>> {
+    /// Where an input's text is: the file of the first dataset (by id) that lists it, its
+    /// row there, and the bytes to read it from ([`inputs::span_of`]). `None` when no dataset
+    /// lists it.
+    pub fn input_text(&self, input: &str) -> Result<Option<InputText>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT d.file, i.start, i.len FROM inputs i JOIN datasets d ON d.key = i.dataset
+            "SELECT d.file, i.line, i.len, substr(d.blocks, ((i.line - 1) / ?2) * 8 + 1, 16)
+             FROM inputs i JOIN datasets d ON d.key = i.dataset
              WHERE i.id = ?1 ORDER BY d.id LIMIT 1",
         )?;
-        let row = stmt
-            .query_row([input], |r| {
+        let found = stmt
+            .query_row(params![input, inputs::LINES_PER_BLOCK as i64], |r| {
                 let row = InputRow {
                     id: input.to_owned(),
-                    offset: r.get::<_, i64>(1)? as u64,
-                    len: r.get::<_, i64>(2)? as u32,
+                    line: r.get(1)?,
+                    len: r.get(2)?,
                 };
-                Ok((r.get(0)?, row))
+                let blocks = decode_blocks(r.get_ref(3)?.as_blob()?);
+                Ok((r.get(0)?, row, blocks))
             })
             .optional()?;
-        Ok(row)
+        Ok(found.and_then(|(file, row, blocks)| match blocks[..] {
+            [start, next] => Some(InputText {
+                file,
+                span: inputs::span_of(&row, start, next),
+                row,
+            }),
+            // Rows and blocks are written together; this is a damaged index.
+            _ => None,
+        }))
     }
 
     /// One dataset's inputs in id order, with where each line is: `None` when the index has
@@ -1013,15 +1024,35 @@ fn each_input(
     Ok(())
 }
 
+/// Where an input's text lies: its file, its row, and the `(offset, length)` of the bytes
+/// that hold it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputText {
+    pub file: String,
+    pub row: InputRow,
+    pub span: (u64, usize),
+}
+
+fn encode_blocks(blocks: &[u64]) -> Vec<u8> {
+    blocks.iter().flat_map(|b| b.to_le_bytes()).collect()
+}
+
+fn decode_blocks(bytes: &[u8]) -> Vec<u64> {
+    bytes
+        .chunks_exact(8)
+        .map(|b| u64::from_le_bytes(b.try_into().expect("chunks of 8")))
+        .collect()
+}
+
 /// A dataset's input rows, in id order.
 fn read_inputs(conn: &Connection, key: i64) -> Result<Vec<InputRow>> {
     let mut stmt =
-        conn.prepare_cached("SELECT id, start, len FROM inputs WHERE dataset = ?1 ORDER BY id")?;
+        conn.prepare_cached("SELECT id, line, len FROM inputs WHERE dataset = ?1 ORDER BY id")?;
     let rows = stmt.query_map([key], |r| {
         Ok(InputRow {
             id: r.get(0)?,
-            offset: r.get::<_, i64>(1)? as u64,
-            len: r.get::<_, i64>(2)? as u32,
+            line: r.get(1)?,
+            len: r.get(2)?,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
@@ -1127,7 +1158,7 @@ impl<'c> Writer<'c> {
             insert_task: conn
                 .prepare("INSERT INTO tasks (id, file, json, proto) VALUES (?1, ?2, ?3, ?4)")?,
             insert_input: conn
-                .prepare("INSERT INTO inputs (dataset, id, start, len) VALUES (?1, ?2, ?3, ?4)")?,
+                .prepare("INSERT INTO inputs (dataset, id, line, len) VALUES (?1, ?2, ?3, ?4)")?,
             workers: LinkInserts::new("task_workers"),
             reviewers: LinkInserts::new("task_reviewers"),
             user_keys: Vec::new(),
@@ -1399,17 +1430,18 @@ impl<'c> Writer<'c> {
         self.forget_diagnostics(path)
     }
 
-    /// Makes a dataset's inputs `rows` (sorted by id, distinct), read from `file`. Only the
-    /// differences are written: a file with one changed line rewrites the rows of that line
-    /// and of the lines after it whose offset moved, not the whole dataset.
-    pub fn put_dataset(&mut self, id: &str, file: &str, rows: &[InputRow]) -> Result<InputsChange> {
+    /// Makes a dataset the one `file` was read into. Only the differences are written: a
+    /// file with one line changed in place rewrites that line's row (and the dataset's
+    /// blocks), not the whole dataset.
+    pub fn put_dataset(&mut self, id: &str, file: &str, dataset: &Dataset) -> Result<InputsChange> {
+        let (rows, blocks) = (&dataset.inputs, encode_blocks(&dataset.blocks));
         let key = key_of(self.conn, "datasets", id)?;
         let mut change = InputsChange::default();
         let Some(key) = key else {
             let key = self
                 .conn
-                .prepare_cached("INSERT INTO datasets (id, file) VALUES (?1, ?2)")?
-                .insert([id, file])?;
+                .prepare_cached("INSERT INTO datasets (id, file, blocks) VALUES (?1, ?2, ?3)")?
+                .insert(params![id, file, blocks])?;
             for row in rows {
                 self.insert_input(key, row)?;
             }
@@ -1417,8 +1449,8 @@ impl<'c> Writer<'c> {
             return Ok(change);
         };
         self.conn
-            .prepare_cached("UPDATE datasets SET file = ?2 WHERE key = ?1")?
-            .execute(params![key, file])?;
+            .prepare_cached("UPDATE datasets SET file = ?2, blocks = ?3 WHERE key = ?1")?
+            .execute(params![key, file, blocks])?;
         let old = read_inputs(self.conn, key)?;
         let (mut old, mut new) = (old.iter().peekable(), rows.iter().peekable());
         loop {
@@ -1446,9 +1478,9 @@ impl<'c> Writer<'c> {
                     if was != row {
                         self.conn
                             .prepare_cached(
-                                "UPDATE inputs SET start = ?3, len = ?4 WHERE dataset = ?1 AND id = ?2",
+                                "UPDATE inputs SET line = ?3, len = ?4 WHERE dataset = ?1 AND id = ?2",
                             )?
-                            .execute(params![key, row.id, row.offset as i64, row.len])?;
+                            .execute(params![key, row.id, row.line, row.len])?;
                         change.moved += 1;
                     }
                 }
@@ -1459,7 +1491,7 @@ impl<'c> Writer<'c> {
 
     fn insert_input(&mut self, dataset: i64, row: &InputRow) -> Result<()> {
         self.insert_input
-            .execute(params![dataset, row.id, row.offset as i64, row.len])?;
+            .execute(params![dataset, row.id, row.line, row.len])?;
         Ok(())
     }
 

@@ -644,7 +644,7 @@ fn write_datasets(
         let path = outcome.file.path.as_str();
         let diagnostics = match outcome.dataset {
             Ok(dataset) => {
-                let change = writer.put_dataset(&outcome.id, path, &dataset.inputs)?;
+                let change = writer.put_dataset(&outcome.id, path, &dataset)?;
                 summary.inputs_added += change.added;
                 summary.inputs_removed += change.removed;
                 if change.added > 0 || change.removed > 0 {
@@ -1002,10 +1002,17 @@ mod tests {
         assert!(repo.index().reports(true).unwrap().is_empty());
     }
 
-    /// Every dataset's rows and every file's diagnostics, as the index holds them.
-    fn inputs_state(repo: &Repo) -> (Vec<(String, Vec<inputs::InputRow>)>, Vec<validate::Report>) {
+    /// Every dataset's rows, each input as it is read back, and every file's diagnostics, as
+    /// the index holds them.
+    type InputsState = (
+        Vec<(String, Vec<inputs::InputRow>)>,
+        Vec<String>,
+        Vec<validate::Report>,
+    );
+
+    fn inputs_state(repo: &Repo) -> InputsState {
         let index = repo.index();
-        let datasets = index
+        let datasets: Vec<(String, Vec<inputs::InputRow>)> = index
             .dataset_ids()
             .unwrap()
             .into_iter()
@@ -1014,7 +1021,17 @@ mod tests {
                 (id, rows)
             })
             .collect();
-        (datasets, index.reports(false).unwrap())
+        let ids: Vec<&str> = datasets
+            .iter()
+            .flat_map(|(_, rows)| rows.iter().map(|r| r.id.as_str()))
+            .collect();
+        let read = repo
+            .inputs_json(&ids)
+            .unwrap()
+            .iter()
+            .map(|json| json.get().to_owned())
+            .collect();
+        (datasets, read, index.reports(false).unwrap())
     }
 
     #[track_caller]
@@ -1071,7 +1088,7 @@ mod tests {
             other.sync_paths(&paths(&["inputs"])).unwrap();
             assert_eq!(inputs_state(&other).0, synced.0, "after {path}");
         }
-        let (datasets, reports) = inputs_state(&repo);
+        let (datasets, _, reports) = inputs_state(&repo);
         let ids: Vec<&str> = datasets.iter().map(|(id, _)| id.as_str()).collect();
         assert_eq!(ids, ["a", "e"]);
         let files: Vec<&str> = reports.iter().map(|r| r.file.as_str()).collect();
