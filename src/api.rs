@@ -28,6 +28,7 @@ pub enum StatusCode {
     TaskConflict,
     TaskNotImplemented,
     TaskMissing,
+    TaskPermissionDenied,
 }
 
 impl StatusCode {
@@ -43,6 +44,7 @@ impl StatusCode {
             Self::TaskConflict => 54100,
             Self::TaskNotImplemented => 54101,
             Self::TaskMissing => 54102,
+            Self::TaskPermissionDenied => 54103,
         }
     }
 
@@ -58,6 +60,7 @@ impl StatusCode {
             Self::TaskConflict => "Task conflict",
             Self::TaskNotImplemented => "Not implemented",
             Self::TaskMissing => "Task missing",
+            Self::TaskPermissionDenied => "Permission denied",
         }
     }
 
@@ -136,9 +139,6 @@ pub struct StatusResponse {
 pub const DEFAULT_PER_PAGE: u32 = 128;
 pub const MAX_PER_PAGE: u32 = 1000;
 
-/// TASK_ASSIGNMENT_PENDING: every assignment's state until work on the task is recorded.
-pub const ASSIGNMENT_PENDING: u32 = 54201;
-
 /// A user by id, as the API nests it: `{"id": ...}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Id {
@@ -173,18 +173,33 @@ pub struct TaskAssignment {
 }
 
 impl TaskAssignment {
-    pub fn pending(input_id: &str, input: Box<RawValue>, worker: &str) -> TaskAssignment {
+    pub fn new(
+        input_id: &str,
+        input: Box<RawValue>,
+        worker: &str,
+        state: crate::work::State,
+    ) -> TaskAssignment {
         TaskAssignment {
-            id: format!("{input_id}.{worker}"),
+            id: assignment_id(input_id, worker),
             input,
             worker: UserWorker::new(worker),
             status: ApiStatus {
-                code: ASSIGNMENT_PENDING,
-                description: "Task assignment pending".to_owned(),
+                code: state.code(),
+                description: state.description().to_owned(),
                 details: None,
             },
         }
     }
+}
+
+/// A TaskAssignment's id: its input and worker joined by `.`, which no id holds.
+pub fn assignment_id(input_id: &str, worker: &str) -> String {
+    format!("{input_id}.{worker}")
+}
+
+/// The input and worker an assignment id names.
+pub fn parse_assignment_id(id: &str) -> Option<(&str, &str)> {
+    id.split_once('.')
 }
 
 /// `{"status": …, "task_assignments": […]}`.
@@ -292,4 +307,144 @@ impl TaskMetrics {
             },
         }
     }
+}
+
+/// PutTaskAssignments' actions, by name as JSON sends them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+#[allow(non_camel_case_types)]
+pub enum AssignmentAction {
+    LABEL_START,
+    LABEL_SUBMIT,
+    REVIEW_START,
+    REVIEW_APPROVE,
+    REVIEW_REQUEST_CHANGES,
+    REVIEW_REJECT,
+}
+
+/// A reference to a TaskAssignment: its id (`<input_id>.<worker>`); other fields are ignored.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct AssignmentRef {
+    pub id: String,
+}
+
+/// A Worker by reference: `{"user": {"id": ...}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct WorkerRef {
+    pub user: UserRef,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct UserRef {
+    pub id: String,
+}
+
+/// `label_submit_config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitConfig {
+    #[serde(default)]
+    pub task_assignments: Vec<AssignmentRef>,
+}
+
+/// `review_start_config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewStartConfig {
+    #[serde(default)]
+    pub workers: Vec<WorkerRef>,
+}
+
+/// `review_approve_config`, `review_request_changes_config`, `review_reject_config`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewConfig {
+    #[serde(default)]
+    pub task_assignments: Vec<AssignmentRef>,
+    #[serde(default)]
+    pub workers: Vec<WorkerRef>,
+}
+
+/// PutTaskAssignments: the task comes from the path (a body's `task_id` must match it).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PutTaskAssignments {
+    #[serde(default)]
+    pub task_id: Option<String>,
+    #[serde(default)]
+    pub action: Option<AssignmentAction>,
+    /// Deprecated: with no action, LABEL_SUBMIT of the caller's assignment on this input.
+    #[serde(default)]
+    pub input_id: Option<String>,
+    #[serde(default)]
+    pub label_submit_config: Option<SubmitConfig>,
+    #[serde(default)]
+    pub review_start_config: Option<ReviewStartConfig>,
+    #[serde(default)]
+    pub review_approve_config: Option<ReviewConfig>,
+    #[serde(default)]
+    pub review_request_changes_config: Option<ReviewConfig>,
+    #[serde(default)]
+    pub review_reject_config: Option<ReviewConfig>,
+    #[serde(default)]
+    pub user_app_id: Option<UserAppId>,
+}
+
+/// PostAnnotations: `{"annotations": [...]}`, each with `task_id` and `input_id`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostAnnotations {
+    pub annotations: Vec<PostedAnnotation>,
+    #[serde(default)]
+    pub user_app_id: Option<UserAppId>,
+}
+
+/// One posted annotation: the document, and the task it is work on.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PostedAnnotation {
+    #[serde(default)]
+    pub task_id: String,
+    #[serde(flatten)]
+    pub annotation: crate::work::Annotation,
+}
+
+/// ListAnnotations' filters (any of each list; all lists at once), and its page.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AnnotationQuery {
+    pub task_id: Option<String>,
+    pub ids: Vec<String>,
+    pub user_ids: Vec<String>,
+    pub input_ids: Vec<String>,
+    /// Annotation (or assignment) status codes.
+    pub statuses: Vec<u32>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// An annotation as the API answers it: the document with `task_id`, `worker`, `status` and
+/// its times.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AnnotationOut {
+    #[serde(flatten)]
+    pub annotation: crate::work::Annotation,
+    pub task_id: String,
+    pub worker: UserWorker,
+    /// Deprecated upstream, still sent by it.
+    pub user_id: String,
+    pub status: ApiStatus,
+    pub created_at: jiff::Timestamp,
+    pub modified_at: jiff::Timestamp,
+}
+
+/// `{"status": …, "annotations": […]}`.
+#[derive(Debug, Serialize)]
+pub struct AnnotationsResponse {
+    pub status: ApiStatus,
+    pub annotations: Vec<AnnotationOut>,
+}
+
+/// `{"status": …, "inputs": […]}`: ListNextTaskAssignments' answer.
+#[derive(Debug, Serialize)]
+pub struct InputsResponse {
+    pub status: ApiStatus,
+    pub inputs: Vec<Box<RawValue>>,
 }

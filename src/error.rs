@@ -22,6 +22,10 @@ pub enum Error {
     Conflict(Vec<(String, Vec<String>)>),
     #[error("unsupported action `{0}`; the only action is `overwrite`")]
     UnsupportedAction(String),
+    /// The caller may not do this: annotate an input not theirs, review without being a
+    /// reviewer of the task.
+    #[error("{0}")]
+    PermissionDenied(String),
     #[error("there is no tasks folder at {0}")]
     NoTasksDir(PathBuf),
     #[error("another watcher{} is already watching {}", .pid.map(|p| format!(" (pid {p})")).unwrap_or_default(), .index.display())]
@@ -131,6 +135,7 @@ impl Error {
             Error::NotFound(_) => StatusCode::TaskMissing,
             Error::AlreadyExists(_) | Error::Conflict(_) => StatusCode::TaskConflict,
             Error::UnsupportedAction(_) => StatusCode::TaskNotImplemented,
+            Error::PermissionDenied(_) => StatusCode::TaskPermissionDenied,
             Error::WatcherRunning { .. } => StatusCode::Failure,
             Error::NoTasksDir(_) | Error::Io { .. } | Error::ReadOnlyIndex(_) | Error::Store(_) => {
                 StatusCode::ServerError
@@ -148,6 +153,7 @@ impl Error {
                 | Error::AlreadyExists(_)
                 | Error::Conflict(_)
                 | Error::UnsupportedAction(_)
+                | Error::PermissionDenied(_)
         )
     }
 }

@@ -23,6 +23,7 @@ pub mod store;
 pub mod sync;
 pub mod validate;
 pub mod watch;
+pub mod work;
 pub mod yaml;
 
 pub use error::{Error, Result};

@@ -337,6 +337,7 @@ impl Repo {
                 page_of.push(Assignment {
                     input: input.to_owned(),
                     worker: workers[w].clone(),
+                    state: crate::work::State::Pending,
                 });
                 if page_of.len() == per_page as usize {
                     return false;
@@ -388,12 +389,68 @@ impl Repo {
         let task = self.get(task_id)?;
         let plan = self.plan(&task)?;
         let counts = plans::worker_counts(&task, &plan);
-        let per_worker = task.worker_ids().iter().cloned().zip(counts).collect();
+        let per_worker: Vec<(String, u64)> =
+            task.worker_ids().iter().cloned().zip(counts).collect();
+        let rows = per_worker
+            .iter()
+            .map(|(user, n)| crate::api::CountPerUser::pending(user, *n))
+            .collect();
         Ok(Counts {
             task,
             per_worker,
             plan,
+            rows,
         })
+    }
+
+    /// GetTaskAnnotationCount: each holder's annotations on the task, by state.
+    pub fn annotation_counts(&self, task_id: &str) -> Result<Counts> {
+        todo!("{task_id}")
+    }
+
+    /// PutTaskAssignments as `user` (see notes/WORK.md): appends to the user's work file
+    /// first, then syncs it, and answers with the assignments the action concerns.
+    pub fn put_assignments(
+        &mut self,
+        user: &str,
+        task_id: &str,
+        request: crate::api::PutTaskAssignments,
+    ) -> Result<Vec<crate::api::TaskAssignment>> {
+        todo!("{user} {task_id} {request:?}")
+    }
+
+    /// ListNextTaskAssignments: `user`'s open (PENDING) assignments on the task, as LABEL_START
+    /// answers them but without handing out new DYNAMIC inputs.
+    pub fn next_assignments(
+        &self,
+        user: &str,
+        task_id: &str,
+    ) -> Result<Vec<crate::api::TaskAssignment>> {
+        todo!("{user} {task_id}")
+    }
+
+    /// PostAnnotations as `user`: all or nothing, each checked against its task and the
+    /// user's assignment on its input.
+    pub fn post_annotations(
+        &mut self,
+        user: &str,
+        request: crate::api::PostAnnotations,
+    ) -> Result<Vec<crate::api::AnnotationOut>> {
+        todo!("{user} {request:?}")
+    }
+
+    /// ListAnnotations: the current annotations that match, by task, input, worker and id.
+    pub fn list_annotations(
+        &self,
+        query: &crate::api::AnnotationQuery,
+    ) -> Result<Vec<crate::api::AnnotationOut>> {
+        todo!("{query:?}")
+    }
+
+    /// Why an input of a task stands where it does: its holders, their submissions and
+    /// annotations, the decisions, in order.
+    pub fn explain(&self, task_id: &str, input_id: &str) -> Result<crate::work::InputState> {
+        todo!("{task_id} {input_id}")
     }
 
     /// A task's metrics, as `additional_fields=all` asks for them: exact, from its plan.
@@ -636,30 +693,34 @@ impl Repo {
     }
 }
 
-/// A task's counts: each worker's number of inputs, in the task's worker order.
+/// A task's counts: each worker's number of inputs as planned, in the task's worker order,
+/// and every holder's assignments (or annotations) by state.
 #[derive(Debug)]
 pub struct Counts {
     pub task: Task,
     pub per_worker: Vec<(String, u64)>,
     pub plan: plans::TaskPlan,
+    /// The task's workers in its order, then anyone else holding work on it, by id.
+    pub rows: Vec<crate::api::CountPerUser>,
 }
 
 impl Counts {
     /// GetTaskInputCount's rows: each worker's, or only those of `users` when it names any.
     pub fn per_user(&self, users: &[String]) -> Vec<crate::api::CountPerUser> {
-        self.per_worker
+        self.rows
             .iter()
-            .filter(|(user, _)| users.is_empty() || users.contains(user))
-            .map(|(user, n)| crate::api::CountPerUser::pending(user, *n))
+            .filter(|row| users.is_empty() || users.contains(&row.worker.user.id))
+            .cloned()
             .collect()
     }
 }
 
-/// One input and one worker who labels it.
+/// One input and one worker who labels it, and where the assignment stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Assignment {
     pub input: String,
     pub worker: String,
+    pub state: crate::work::State,
 }
 
 /// A running watcher, as its lock file tells.

@@ -3,7 +3,7 @@
 //! GetTaskInputCount answers.
 
 use annotask::api::{
-    CountPerUser, DEFAULT_PER_PAGE, MAX_PER_PAGE, TaskAssignment, TaskAssignmentsResponse,
+    DEFAULT_PER_PAGE, MAX_PER_PAGE, TaskAssignment, TaskAssignmentsResponse,
     TaskInputCountResponse, ok,
 };
 
@@ -57,7 +57,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             let task_assignments = page
                 .iter()
                 .zip(inputs)
-                .map(|(a, input)| TaskAssignment::pending(&a.input, input, &a.worker))
+                .map(|(a, input)| TaskAssignment::new(&a.input, input, &a.worker, a.state))
                 .collect();
             output::structured(
                 format,
@@ -84,11 +84,7 @@ pub fn counts(global: &Global, args: CountArgs) -> anyhow::Result<Outcome> {
     let response = TaskInputCountResponse {
         status: ok(),
         task_id: args.id,
-        counts: counts
-            .per_worker
-            .iter()
-            .map(|(user, n)| CountPerUser::pending(user, *n))
-            .collect(),
+        counts: counts.per_user(&[]),
     };
     match global.format {
         Format::Table => {

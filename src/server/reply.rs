@@ -83,6 +83,7 @@ impl From<crate::Error> for Failure {
         let http = match &e {
             Error::Invalid(_) | Error::UnsupportedAction(_) => StatusCode::BAD_REQUEST,
             Error::NotFound(_) => StatusCode::NOT_FOUND,
+            Error::PermissionDenied(_) => StatusCode::FORBIDDEN,
             Error::AlreadyExists(_) | Error::Conflict(_) => StatusCode::CONFLICT,
             Error::NoTasksDir(_)
             | Error::WatcherRunning { .. }
