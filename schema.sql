@@ -2,7 +2,7 @@
 -- inputs/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 7;
+PRAGMA user_version = 8;
 
 -- Tasks are keyed by a small integer so the link tables stay narrow. Queries find tasks through
 -- indexes (by id, by user) and read a row only for its body.
@@ -122,6 +122,79 @@ CREATE TABLE plan_moves (
     PRIMARY KEY (task, review, input, seq)
 ) WITHOUT ROWID;
 
+-- One row per work file (work/<task>/<user>.jsonl), as `dataset_files`: its size and mtime when
+-- last read, how many lines had been read (an appended file is read from there on), a hash of
+-- its last bytes (to tell an append from a rewrite), and its problem counts.
+CREATE TABLE work_files (
+    path     TEXT PRIMARY KEY,
+    task     TEXT NOT NULL,
+    user     TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    consumed INTEGER NOT NULL,   -- bytes read: up to the end of the last whole line
+    lines    INTEGER NOT NULL,   -- whole lines read
+    tail     BLOB NOT NULL,      -- the (up to 64) bytes before `consumed`
+    errors   INTEGER NOT NULL,
+    warnings INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Every event of the work files, under each input it is about (src/work: a hand-out names
+-- several). The line's JSON is kept: replaying an input reads its events back from here.
+CREATE TABLE work_events (
+    task  TEXT NOT NULL,
+    input TEXT NOT NULL,
+    user  TEXT NOT NULL,
+    line  INTEGER NOT NULL,
+    body  TEXT NOT NULL,
+    PRIMARY KEY (task, input, user, line)
+) WITHOUT ROWID;
+
+-- What replaying an input's events derived (work::replay): one row per holder of an input
+-- that has events (a planned holder of an input without events is PENDING by its plan) ...
+CREATE TABLE work_state (
+    task        TEXT NOT NULL,
+    input       TEXT NOT NULL,
+    worker      TEXT NOT NULL,
+    state       INTEGER NOT NULL,   -- work::State
+    planned     INTEGER NOT NULL,   -- 1 when the plan gives the worker this input
+    submissions INTEGER NOT NULL,
+    PRIMARY KEY (task, input, worker)
+) WITHOUT ROWID;
+
+-- ... one row per input with events: its outcome, whether its labeling is done, and whether
+-- MANUAL review sampled it when it was replayed ...
+CREATE TABLE work_inputs (
+    task    TEXT NOT NULL,
+    input   TEXT NOT NULL,
+    outcome INTEGER NOT NULL,       -- 0 open, 1 awaiting review, 2 approved, 3 rejected
+    labeled INTEGER NOT NULL,
+    sampled INTEGER NOT NULL,
+    PRIMARY KEY (task, input)
+) WITHOUT ROWID;
+
+-- ... every current annotation ...
+CREATE TABLE annotations (
+    task        TEXT NOT NULL,
+    input       TEXT NOT NULL,
+    worker      TEXT NOT NULL,
+    id          TEXT NOT NULL,
+    state       INTEGER NOT NULL,
+    created_at  TEXT NOT NULL,
+    modified_at TEXT NOT NULL,
+    json        TEXT NOT NULL,      -- the annotation as posted (work::Annotation)
+    PRIMARY KEY (task, input, worker, id)
+) WITHOUT ROWID;
+
+-- ... and their counts per task, worker and state, kept as rows change, so counts never scan.
+CREATE TABLE work_counts (
+    task   TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    kind   INTEGER NOT NULL,        -- 0 planned assignments, 1 other assignments, 2 annotations
+    state  INTEGER NOT NULL,
+    n      INTEGER NOT NULL,
+    PRIMARY KEY (task, worker, kind, state)
+) WITHOUT ROWID;
+
 -- Indexes only queries need. A sync into an empty index builds them after loading, which is
 -- faster than maintaining them row by row.
 -- [indexes]
@@ -129,3 +202,7 @@ CREATE INDEX task_workers_user ON task_workers (user, id);
 CREATE INDEX task_reviewers_user ON task_reviewers (user, id);
 -- Every input id once, in id order (ALL_INPUTS), and one input's datasets (INPUT).
 CREATE INDEX inputs_id ON inputs (id);
+-- A worker's assignments by state (LABEL_START, REVIEW_START), and one file's events.
+CREATE INDEX work_state_worker ON work_state (task, worker, state, input);
+CREATE INDEX work_events_file ON work_events (task, user);
+CREATE INDEX annotations_worker ON annotations (worker, task);

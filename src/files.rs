@@ -1,4 +1,4 @@
-//! The task and dataset files on disk: finding them, reading them within limits, and writing
+//! The task, dataset and work files on disk: finding them, reading them within limits, and writing
 //! them so that a crash never leaves a half-written file. Must not parse documents or touch
 //! the index.
 //!
@@ -13,6 +13,7 @@ use std::sync::{Condvar, Mutex};
 use std::time::UNIX_EPOCH;
 
 use crate::inputs::{self, INPUTS_DIR};
+use crate::work::WORK_DIR;
 use crate::yaml::MAX_FILE_BYTES;
 
 /// The folder under the root that holds the task files.
@@ -133,6 +134,119 @@ pub fn list_inputs(root: &Path) -> Vec<DiskFile> {
     }
     files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     files
+}
+
+/// Whether a root-relative path is the work folder, a task's folder in it, or a work file
+/// (`work/<task>/<user>.jsonl`), not hidden: where work files are looked for.
+pub fn in_work(path: &str) -> bool {
+    let mut parts = path.split('/');
+    parts.next() == Some(WORK_DIR)
+        && parts.enumerate().all(|(depth, p)| {
+            depth < 2 && !p.is_empty() && !p.starts_with('.') && (depth == 0 || is_work_file(p))
+        })
+}
+
+/// Whether a file name is a work file's: `<user>.jsonl`, not hidden.
+fn is_work_file(name: &str) -> bool {
+    name.strip_suffix(".jsonl")
+        .is_some_and(|user| !user.is_empty() && !name.starts_with('.'))
+}
+
+/// The work file of `user` on `task`. Both must be checked ids.
+pub fn work_path(task: &str, user: &str) -> String {
+    format!("{WORK_DIR}/{task}/{user}.jsonl")
+}
+
+/// The task and user a work file's path names, unchecked: `work/<task>/<user>.jsonl`.
+pub fn work_owner(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix(WORK_DIR)?.strip_prefix('/')?;
+    let (task, name) = rest.split_once('/')?;
+    Some((task, name.strip_suffix(".jsonl")?))
+}
+
+/// Every work file (`work/<task>/<user>.jsonl`), sorted by path. Other files are not looked
+/// at; a folder that cannot be listed is a [`DiskFile::problem`] on its path, and links are
+/// problems on their own paths, as under the tasks folder.
+pub fn list_work(root: &Path) -> Vec<DiskFile> {
+    let mut files = Vec::new();
+    let mut folders = vec![(WORK_DIR.to_owned(), 0)];
+    while let Some((folder, depth)) = folders.pop() {
+        if fs::symlink_metadata(root.join(&folder)).is_ok_and(|m| m.file_type().is_symlink()) {
+            files.push(DiskFile::problem(folder, LINK_PROBLEM));
+            continue;
+        }
+        let entries = match fs::read_dir(root.join(&folder)) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => {
+                files.push(DiskFile::problem(
+                    folder,
+                    format!("cannot list the folder: {e}"),
+                ));
+                continue;
+            }
+        };
+        for entry in entries {
+            let Ok(entry) = entry else {
+                files.push(DiskFile::problem(
+                    folder.clone(),
+                    "cannot list the folder completely",
+                ));
+                break;
+            };
+            let Ok(name) = entry.file_name().into_string() else {
+                let problem = "the name is not valid UTF-8, so it cannot be named in the index \
+                               or in git on every machine; rename it";
+                let name = entry.file_name().to_string_lossy().into_owned();
+                files.push(DiskFile::problem(format!("{folder}/{name}"), problem));
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let path = format!("{folder}/{name}");
+            let kind = entry.file_type();
+            if depth == 0 && kind.as_ref().is_ok_and(|k| k.is_dir() || k.is_symlink()) {
+                folders.push((path, 1));
+            } else if depth == 1 && is_work_file(&name) {
+                files.extend(describe(path, entry.metadata()));
+            }
+        }
+    }
+    files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
+    files
+}
+
+/// Appends `bytes` (whole lines) to a work file, creating it and its folders, and returns
+/// once they are on disk. A file whose last line was cut off (a crash mid-append) gets a line
+/// break first, so the cut line stays alone and the new ones read whole.
+pub fn append(root: &Path, path: &str, bytes: &[u8]) -> io::Result<()> {
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    let target = root.join(path);
+    let dir = target.parent().unwrap_or(root);
+    let created_dir = !dir.exists();
+    fs::create_dir_all(dir)?;
+    let mut file = File::options()
+        .read(true)
+        .append(true)
+        .create(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(&target)?;
+    let size = file.metadata()?.len();
+    let mut last = [0u8];
+    let torn = size > 0 && file.read_at(&mut last, size - 1)? == 1 && last[0] != b'\n';
+    if torn {
+        file.write_all(b"\n")?;
+    }
+    file.write_all(bytes)?;
+    file.sync_data()?;
+    if size == 0 {
+        sync_dir(dir)?;
+        if created_dir {
+            sync_dir(dir.parent().unwrap_or(root))?;
+        }
+    }
+    Ok(())
 }
 
 /// What `root/inputs` holds that [`list_inputs`] does not read, sorted: files of other kinds

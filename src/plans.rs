@@ -4,6 +4,8 @@
 //! do I/O or know SQLite ([`crate::store`] keeps plans, [`crate::sync`] decides when to remake
 //! them).
 
+use std::collections::HashMap;
+
 use crate::assign::{self, Assigner, Move, Sample, Spec};
 use crate::model::{InputSourceType, PartitionType, ReviewStrategy, Task, WorkerStrategy};
 
@@ -209,6 +211,68 @@ impl Walker {
     /// Whether any input has workers up front.
     pub fn assigns(&self) -> bool {
         !matches!(self.kind, Walk::Dynamic) && self.workers > 0
+    }
+}
+
+/// Who the plan gives each input of one task, and whether MANUAL review's sample holds it:
+/// what replaying an input's work needs of the plan, prepared once per task.
+pub struct InputPlans {
+    task: Task,
+    walker: Walker,
+    moves: HashMap<String, Vec<Move>>,
+    sample: Option<Sample>,
+    source: Source,
+}
+
+impl InputPlans {
+    /// `plan` and `moves` as the index keeps them for `task`.
+    pub fn new(
+        task: Task,
+        plan: Option<&TaskPlan>,
+        moves: HashMap<String, Vec<Move>>,
+    ) -> InputPlans {
+        InputPlans {
+            walker: Walker::new(&task),
+            moves,
+            sample: plan
+                .and_then(|p| p.review.as_ref())
+                .map(|r| r.sample.clone()),
+            source: Source::of(&task),
+            task,
+        }
+    }
+
+    pub fn task(&self) -> &Task {
+        &self.task
+    }
+
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+
+    /// Whether MANUAL review's sample holds the input.
+    pub fn sampled(&self, input: &str) -> bool {
+        self.sample
+            .as_ref()
+            .is_some_and(|s| assign::sampled(self.task.id(), input, s))
+    }
+
+    /// The workers the plan gives the input, by id; none when the source does not select it
+    /// (`selected`).
+    pub fn planned(&self, input: &str, selected: bool) -> Vec<String> {
+        if !selected || !self.walker.assigns() {
+            return Vec::new();
+        }
+        let moves = self.moves.get(input).map_or(&[][..], Vec::as_slice);
+        let workers = self.task.worker_ids();
+        let mut planned: Vec<String> = self
+            .walker
+            .workers_of(input, moves)
+            .into_iter()
+            .map(|w| workers[w].clone())
+            .collect();
+        planned.sort_unstable();
+        planned
     }
 }
 

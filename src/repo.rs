@@ -28,6 +28,9 @@ use crate::schema;
 use crate::store::{self, Index, InputText, ListQuery};
 use crate::sync::{self, Summary};
 use crate::validate::{self, Diagnostic, Report};
+use crate::work::State;
+
+mod work;
 
 /// The folder under the root that holds annotask's own state.
 pub const STATE_DIR: &str = ".annotask";
@@ -253,6 +256,7 @@ impl Repo {
         }
         let (mut plan, known) = planner.finish();
         plan.datasets = self.plan_datasets()?;
+        plan.work = self.plan_work()?;
         Ok(sync::apply(
             &mut self.index,
             &self.root,
@@ -271,13 +275,26 @@ impl Repo {
         ))
     }
 
+    /// What a sync must do about the work files: all of them are listed, as there are a few
+    /// per task and person.
+    fn plan_work(&self) -> Result<sync::WorkPlan> {
+        Ok(sync::plan_work(
+            files::list_work(&self.root),
+            &self.index.work_files()?,
+        ))
+    }
+
     /// Brings the index up to date with just these root-relative paths: task files, folders
-    /// under the tasks folder, the inputs folder or files in it. Other paths are ignored.
+    /// under the tasks folder, the inputs folder or files in it, the work folder or anything
+    /// in it. Other paths are ignored.
     pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
         let known = self.index.file_states_near(paths)?;
         let mut plan = sync::plan_paths(&self.root, paths, &known);
         if paths.iter().any(|p| files::in_inputs(p)) {
             plan.datasets = self.plan_datasets()?;
+        }
+        if paths.iter().any(|p| files::in_work(p)) {
+            plan.work = self.plan_work()?;
         }
         Ok(sync::apply(
             &mut self.index,
@@ -300,7 +317,9 @@ impl Repo {
 
     /// One page of a task's assignments (of one worker, with `worker`), ordered by input id
     /// then worker id: walked from the task's inputs in id order and its plan, so nothing per
-    /// assignment is stored. `page` is 1-based.
+    /// assignment is stored, with the states the work recorded, and the assignments held
+    /// otherwise (DYNAMIC hand-outs, work kept after the plan moved an input) merged in.
+    /// Assignments closed by consensus have left the list. `page` is 1-based.
     pub fn assignments(
         &self,
         task_id: &str,
@@ -311,40 +330,93 @@ impl Repo {
         let task = self.get(task_id)?;
         let walker = Walker::new(&task);
         let workers = task.worker_ids();
-        let wanted = match worker {
-            Some(user) => match workers.iter().position(|w| w == user) {
-                Some(i) => Some(i),
-                None => return Ok(Vec::new()),
-            },
-            None => None,
-        };
         let mut page_of = Vec::new();
-        if !walker.assigns() || per_page == 0 {
+        if per_page == 0 {
             return Ok(page_of);
         }
+        let mut held = self
+            .index
+            .held_otherwise(task_id, worker)?
+            .into_iter()
+            .peekable();
         let moves = self.index.plan_moves(task_id, false)?;
         let mut skip = u64::from(page.saturating_sub(1)) * u64::from(per_page);
-        self.index.each_input(&Source::of(&task), |input| {
-            let moved = moves.get(input).map_or(&[][..], Vec::as_slice);
-            let mut mine = walker.workers_of(input, moved);
-            mine.retain(|w| wanted.is_none_or(|x| x == *w));
-            mine.sort_by(|a, b| workers[*a].cmp(&workers[*b]));
-            for w in mine {
-                if skip > 0 {
-                    skip -= 1;
-                    continue;
+        let mut failed = None;
+        // Each pair in order; false once the page is full.
+        let mut emit = |input: &str, worker: &str, state: State| {
+            if state == State::Closed {
+                return true;
+            }
+            if skip > 0 {
+                skip -= 1;
+                return true;
+            }
+            page_of.push(Assignment {
+                input: input.to_owned(),
+                worker: worker.to_owned(),
+                state,
+            });
+            page_of.len() < per_page as usize
+        };
+        let source = if walker.assigns() {
+            Source::of(&task)
+        } else {
+            Source::Nothing
+        };
+        let mut going = true;
+        self.index.each_input(&source, |input| {
+            while let Some(row) = held.next_if(|row| row.input.as_str() < input) {
+                if !emit(&row.input, &row.worker, row.state) {
+                    going = false;
+                    return false;
                 }
-                page_of.push(Assignment {
-                    input: input.to_owned(),
-                    worker: workers[w].clone(),
-                    state: crate::work::State::Pending,
-                });
-                if page_of.len() == per_page as usize {
+            }
+            let mut here: Vec<(&str, State)> = walker
+                .workers_of(input, moves.get(input).map_or(&[][..], Vec::as_slice))
+                .into_iter()
+                .map(|w| (workers[w].as_str(), State::Pending))
+                .filter(|(w, _)| worker.is_none_or(|x| x == *w))
+                .collect();
+            let mut others = Vec::new();
+            while let Some(row) = held.next_if(|row| row.input == input) {
+                others.push(row);
+            }
+            here.extend(others.iter().map(|row| (row.worker.as_str(), row.state)));
+            here.sort_unstable();
+            if here.len() > others.len() {
+                match self.index.holders(task_id, input) {
+                    Ok(rows) => {
+                        for (w, state) in &mut here {
+                            if let Some(row) = rows.iter().find(|r| r.worker == *w) {
+                                *state = row.state;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        going = false;
+                        return false;
+                    }
+                }
+            }
+            for (w, state) in here {
+                if !emit(input, w, state) {
+                    going = false;
                     return false;
                 }
             }
             true
         })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        if going {
+            for row in held {
+                if !emit(&row.input, &row.worker, row.state) {
+                    break;
+                }
+            }
+        }
         Ok(page_of)
     }
 
@@ -381,81 +453,6 @@ impl Repo {
             out.push(json);
         }
         Ok(out)
-    }
-
-    /// How many inputs each of a task's workers has (in the task's worker order), and the
-    /// task's plan: exact, from the plan's counts.
-    pub fn counts(&self, task_id: &str) -> Result<Counts> {
-        let task = self.get(task_id)?;
-        let plan = self.plan(&task)?;
-        let counts = plans::worker_counts(&task, &plan);
-        let per_worker: Vec<(String, u64)> =
-            task.worker_ids().iter().cloned().zip(counts).collect();
-        let rows = per_worker
-            .iter()
-            .map(|(user, n)| crate::api::CountPerUser::pending(user, *n))
-            .collect();
-        Ok(Counts {
-            task,
-            per_worker,
-            plan,
-            rows,
-        })
-    }
-
-    /// GetTaskAnnotationCount: each holder's annotations on the task, by state.
-    pub fn annotation_counts(&self, task_id: &str) -> Result<Counts> {
-        todo!("{task_id}")
-    }
-
-    /// PutTaskAssignments as `user` (see notes/WORK.md): appends to the user's work file
-    /// first, then syncs it, and answers with the assignments the action concerns.
-    pub fn put_assignments(
-        &mut self,
-        user: &str,
-        task_id: &str,
-        request: crate::api::PutTaskAssignments,
-    ) -> Result<Vec<crate::api::TaskAssignment>> {
-        todo!("{user} {task_id} {request:?}")
-    }
-
-    /// ListNextTaskAssignments: `user`'s open (PENDING) assignments on the task, as LABEL_START
-    /// answers them but without handing out new DYNAMIC inputs.
-    pub fn next_assignments(
-        &self,
-        user: &str,
-        task_id: &str,
-    ) -> Result<Vec<crate::api::TaskAssignment>> {
-        todo!("{user} {task_id}")
-    }
-
-    /// PostAnnotations as `user`: all or nothing, each checked against its task and the
-    /// user's assignment on its input.
-    pub fn post_annotations(
-        &mut self,
-        user: &str,
-        request: crate::api::PostAnnotations,
-    ) -> Result<Vec<crate::api::AnnotationOut>> {
-        todo!("{user} {request:?}")
-    }
-
-    /// ListAnnotations: the current annotations that match, by task, input, worker and id.
-    pub fn list_annotations(
-        &self,
-        query: &crate::api::AnnotationQuery,
-    ) -> Result<Vec<crate::api::AnnotationOut>> {
-        todo!("{query:?}")
-    }
-
-    /// Why an input of a task stands where it does: its holders, their submissions and
-    /// annotations, the decisions, in order.
-    pub fn explain(&self, task_id: &str, input_id: &str) -> Result<crate::work::InputState> {
-        todo!("{task_id} {input_id}")
-    }
-
-    /// A task's metrics, as `additional_fields=all` asks for them: exact, from its plan.
-    pub fn metrics(&self, task: &Task) -> Result<crate::api::TaskMetrics> {
-        Ok(crate::api::TaskMetrics::new(task, &self.plan(task)?))
     }
 
     /// A task as the API's JSON with its `metrics` added.
@@ -720,7 +717,7 @@ impl Counts {
 pub struct Assignment {
     pub input: String,
     pub worker: String,
-    pub state: crate::work::State,
+    pub state: State,
 }
 
 /// A running watcher, as its lock file tells.

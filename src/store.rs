@@ -8,6 +8,13 @@
 //! An empty index is loaded into a new file instead, when no other connection has it open
 //! (see [`Index::load_fresh`]).
 
+mod work;
+
+pub use work::{
+    AnnotationFilter, AnnotationRow, CountDeltas, CountRow, Counted, HeldRow, TAIL_BYTES,
+    WorkFileState,
+};
+
 use std::collections::HashMap;
 use std::fs::{self, File, TryLockError};
 use std::io;
@@ -655,76 +662,22 @@ impl Index {
 
     /// The stored plan of a task, without its moves ([`Index::plan_moves`]).
     pub fn task_plan(&self, task: &str) -> Result<Option<TaskPlan>> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT inputs, quotas, sample_hash, sample_id, sampled, review_quotas
-                 FROM task_plans WHERE task = ?1",
-            )?
-            .query_row([task], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, Option<String>>(1)?,
-                    r.get::<_, Option<i64>>(2)?,
-                    r.get::<_, Option<String>>(3)?,
-                    r.get::<_, Option<i64>>(4)?,
-                    r.get::<_, Option<String>>(5)?,
-                ))
-            })
-            .optional()?;
-        let Some((inputs, quotas, hash, id, sampled, review_quotas)) = row else {
-            return Ok(None);
-        };
-        let parse = |text: Option<String>| -> Result<Option<Vec<u64>>> {
-            text.map(|t| {
-                serde_json::from_str(&t).map_err(|_| StoreError::CorruptBody(task.to_owned()))
-            })
-            .transpose()
-        };
-        let work = parse(quotas)?.map(|quotas| assign::Plan {
-            quotas,
-            moves: Vec::new(),
-        });
-        let review = parse(review_quotas)?.map(|quotas| ReviewPlan {
-            sample: Sample {
-                threshold: hash.zip(id).map(|(h, id)| (h as u64, id)),
-            },
-            sampled: sampled.unwrap_or(0) as u64,
-            plan: assign::Plan {
-                quotas,
-                moves: Vec::new(),
-            },
-        });
-        Ok(Some(TaskPlan {
-            inputs: inputs as u64,
-            work,
-            review,
-        }))
+        task_plan(&self.conn, task)
     }
 
     /// The moves of a task's workers' plan (or, with `review`, of its reviewers'), by input.
     pub fn plan_moves(&self, task: &str, review: bool) -> Result<HashMap<String, Vec<Move>>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT input, from_worker, to_worker FROM plan_moves
-             WHERE task = ?1 AND review = ?2 ORDER BY input, seq",
-        )?;
-        let mut moves: HashMap<String, Vec<Move>> = HashMap::new();
-        let mut rows = stmt.query(params![task, review])?;
-        while let Some(r) = rows.next()? {
-            let input: String = r.get(0)?;
-            let m = Move {
-                input: input.clone(),
-                from: r.get::<_, i64>(1)? as usize,
-                to: r.get::<_, i64>(2)? as usize,
-            };
-            moves.entry(input).or_default().push(m);
-        }
-        Ok(moves)
+        plan_moves(&self.conn, task, review)
     }
 
     /// Visits the inputs a source selects, in id order, until `visit` returns false.
     pub fn each_input(&self, source: &Source, visit: impl FnMut(&str) -> bool) -> Result<()> {
         each_input(&self.conn, source, visit)
+    }
+
+    /// Whether a source selects an input.
+    pub fn in_source(&self, source: &Source, input: &str) -> Result<bool> {
+        in_source(&self.conn, source, input)
     }
 
     /// Starts the one write transaction of a sync or a write command.
@@ -953,7 +906,8 @@ impl Index {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT d.file, d.severity, d.line, d.col, d.field, d.message, d.hint
              FROM diagnostics d
-             JOIN (SELECT path, errors FROM files UNION ALL SELECT path, errors FROM dataset_files) f
+             JOIN (SELECT path, errors FROM files UNION ALL SELECT path, errors FROM dataset_files
+                   UNION ALL SELECT path, errors FROM work_files) f
                ON f.path = d.file
              WHERE {filter}
              ORDER BY d.file, d.seq"
@@ -1022,6 +976,91 @@ fn each_input(
         }
     }
     Ok(())
+}
+
+/// The stored plan of a task, without its moves ([`Index::plan_moves`]).
+fn task_plan(conn: &Connection, task: &str) -> Result<Option<TaskPlan>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT inputs, quotas, sample_hash, sample_id, sampled, review_quotas
+             FROM task_plans WHERE task = ?1",
+        )?
+        .query_row([task], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, Option<String>>(1)?,
+                r.get::<_, Option<i64>>(2)?,
+                r.get::<_, Option<String>>(3)?,
+                r.get::<_, Option<i64>>(4)?,
+                r.get::<_, Option<String>>(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((inputs, quotas, hash, id, sampled, review_quotas)) = row else {
+        return Ok(None);
+    };
+    let parse = |text: Option<String>| -> Result<Option<Vec<u64>>> {
+        text.map(|t| serde_json::from_str(&t).map_err(|_| StoreError::CorruptBody(task.to_owned())))
+            .transpose()
+    };
+    let work = parse(quotas)?.map(|quotas| assign::Plan {
+        quotas,
+        moves: Vec::new(),
+    });
+    let review = parse(review_quotas)?.map(|quotas| ReviewPlan {
+        sample: Sample {
+            threshold: hash.zip(id).map(|(h, id)| (h as u64, id)),
+        },
+        sampled: sampled.unwrap_or(0) as u64,
+        plan: assign::Plan {
+            quotas,
+            moves: Vec::new(),
+        },
+    });
+    Ok(Some(TaskPlan {
+        inputs: inputs as u64,
+        work,
+        review,
+    }))
+}
+
+/// The moves of a task's workers' plan (or, with `review`, of its reviewers'), by input.
+fn plan_moves(conn: &Connection, task: &str, review: bool) -> Result<HashMap<String, Vec<Move>>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT input, from_worker, to_worker FROM plan_moves
+         WHERE task = ?1 AND review = ?2 ORDER BY input, seq",
+    )?;
+    let mut moves: HashMap<String, Vec<Move>> = HashMap::new();
+    let mut rows = stmt.query(params![task, review])?;
+    while let Some(r) = rows.next()? {
+        let input: String = r.get(0)?;
+        let m = Move {
+            input: input.clone(),
+            from: r.get::<_, i64>(1)? as usize,
+            to: r.get::<_, i64>(2)? as usize,
+        };
+        moves.entry(input).or_default().push(m);
+    }
+    Ok(moves)
+}
+
+/// Whether a source selects an input.
+fn in_source(conn: &Connection, source: &Source, input: &str) -> Result<bool> {
+    let (sql, arg) = match source {
+        Source::All => ("SELECT 1 FROM inputs WHERE id = ?1 LIMIT 1", None),
+        Source::Dataset(id) => (
+            "SELECT 1 FROM inputs WHERE dataset = (SELECT key FROM datasets WHERE id = ?2) AND id = ?1",
+            Some(id.as_str()),
+        ),
+        Source::Input(id) if id == input => ("SELECT 1 FROM inputs WHERE id = ?1 LIMIT 1", None),
+        Source::Input(_) | Source::Nothing => return Ok(false),
+    };
+    let mut stmt = conn.prepare_cached(sql)?;
+    let found = match arg {
+        Some(arg) => stmt.query_row(params![input, arg], |_| Ok(())),
+        None => stmt.query_row(params![input], |_| Ok(())),
+    };
+    Ok(found.optional()?.is_some())
 }
 
 /// Where an input's text lies: its file, its row, and the `(offset, length)` of the bytes
@@ -1540,6 +1579,21 @@ impl<'c> Writer<'c> {
             }
         }
         Ok(tasks)
+    }
+
+    /// Whether a source selects an input.
+    pub fn in_source(&self, source: &Source, input: &str) -> Result<bool> {
+        in_source(self.conn, source, input)
+    }
+
+    /// The moves of a task's workers' plan, by input, as this transaction sees them.
+    pub fn plan_moves(&self, task: &str) -> Result<HashMap<String, Vec<Move>>> {
+        plan_moves(self.conn, task, false)
+    }
+
+    /// A task's stored plan (without its moves), as this transaction sees it.
+    pub fn task_plan(&self, task: &str) -> Result<Option<TaskPlan>> {
+        task_plan(self.conn, task)
     }
 
     /// The inputs a source selects, in id order.

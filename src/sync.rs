@@ -1,8 +1,12 @@
-//! Brings the index up to date with the task and dataset files. Owns the rules of identity
+//! Brings the index up to date with the task, dataset and work files. Owns the rules of identity
 //! (which file defines which task or dataset, what happens when two files claim one id or a
 //! file turns invalid); must not print. A sync is a pure [`plan`] and [`plan_datasets`] (files
 //! on disk against files in the index), then [`apply`]: read the planned files on every core
 //! and write the outcome, tasks and inputs, in one transaction.
+
+mod work;
+
+pub use work::{WorkPlan, WorkRead, plan_work};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
@@ -27,11 +31,15 @@ pub struct Plan {
     /// Task files the index knows that are gone.
     pub remove: Vec<String>,
     pub datasets: DatasetPlan,
+    pub work: WorkPlan,
 }
 
 impl Plan {
     pub fn is_empty(&self) -> bool {
-        self.read.is_empty() && self.remove.is_empty() && self.datasets.is_empty()
+        self.read.is_empty()
+            && self.remove.is_empty()
+            && self.datasets.is_empty()
+            && self.work.is_empty()
     }
 }
 
@@ -446,6 +454,8 @@ pub struct Summary {
     pub datasets_changed: Vec<String>,
     pub inputs_added: u64,
     pub inputs_removed: u64,
+    /// Work file lines read and indexed.
+    pub events_added: u64,
 }
 
 impl Summary {
@@ -546,7 +556,24 @@ fn write(
         apply.writer.end_bulk_load()?;
     }
     // After the indexes are built: ALL_INPUTS reads every input id in order off `inputs_id`.
-    replan(&apply.writer, apply.summary)?;
+    let replanned = replan(&apply.writer, apply.summary)?;
+    let redefined: BTreeSet<String> = apply
+        .summary
+        .added
+        .iter()
+        .chain(&apply.summary.updated)
+        .chain(&apply.summary.removed)
+        .cloned()
+        .collect();
+    let work = std::mem::take(&mut plan.work);
+    work::write_work(
+        &apply.writer,
+        root,
+        work,
+        apply.summary,
+        &redefined,
+        &replanned,
+    )?;
     apply.writer.commit()?;
     Ok(summary)
 }
@@ -554,7 +581,8 @@ fn write(
 /// Remakes the plans of the tasks this sync added or changed, and of the tasks whose source
 /// may select inputs of a dataset whose set of ids changed. A plan is a pure function of the
 /// task and the set of its inputs, so remaking one that did not change changes nothing.
-fn replan(writer: &Writer<'_>, summary: &Summary) -> store::Result<()> {
+/// Returns the tasks whose plans it remade.
+fn replan(writer: &Writer<'_>, summary: &Summary) -> store::Result<BTreeSet<String>> {
     for id in &summary.removed {
         writer.delete_plan(id)?;
     }
@@ -612,7 +640,10 @@ fn replan(writer: &Writer<'_>, summary: &Summary) -> store::Result<()> {
         let (task, source) = &tasks[i];
         writer.put_plan(task.id(), source, &plan)?;
     }
-    Ok(())
+    Ok(tasks
+        .into_iter()
+        .map(|(task, _)| task.id().to_owned())
+        .collect())
 }
 
 /// Applies the dataset part of a plan through `writer`.

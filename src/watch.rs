@@ -22,6 +22,7 @@ use crate::files::{self, TASKS_DIR};
 use crate::inputs::INPUTS_DIR;
 use crate::repo::{Repo, WatchLock};
 use crate::sync::Summary;
+use crate::work::WORK_DIR;
 
 /// How long the events of one save or one checkout may pause without ending their batch:
 /// editors write a file in a few steps, milliseconds apart.
@@ -72,6 +73,7 @@ pub struct Watcher {
     root: PathBuf,
     tasks: PathBuf,
     inputs: PathBuf,
+    work: PathBuf,
     sender: Sender<Message>,
     events: Receiver<Message>,
     notify: Option<RecommendedWatcher>,
@@ -91,8 +93,9 @@ struct Batch {
     full: bool,
     /// The tasks folder itself was created, removed or moved, and its watch with it.
     tasks_replaced: bool,
-    /// The same of the inputs folder.
+    /// The same of the inputs folder, or of the work folder.
     inputs_replaced: bool,
+    work_replaced: bool,
     /// Watching a new folder failed, so events from it will be missed.
     lost_watch: Option<notify::Error>,
     warnings: Vec<String>,
@@ -112,6 +115,7 @@ impl Watcher {
         let mut watcher = Watcher {
             tasks: root.join(TASKS_DIR),
             inputs: root.join(INPUTS_DIR),
+            work: root.join(WORK_DIR),
             root,
             sender,
             events,
@@ -140,9 +144,10 @@ impl Watcher {
         Stopper(self.sender.clone())
     }
 
-    /// Starts the operating system's notifications: the root for the tasks and inputs folders
-    /// themselves coming and going, the tasks folder and everything under it for the task
-    /// files, the inputs folder (datasets are the files directly in it) when it exists.
+    /// Starts the operating system's notifications: the root for the tasks, inputs and work
+    /// folders themselves coming and going, the tasks folder and everything under it for the
+    /// task files, the inputs folder (datasets are the files directly in it) and the work
+    /// folder with its tasks' folders, when they exist.
     fn listen(&mut self) -> notify::Result<()> {
         let sender = self.sender.clone();
         // Links are not followed, as a scan does not follow them: nothing outside the
@@ -157,20 +162,33 @@ impl Watcher {
         notify.watch(&self.root, RecursiveMode::NonRecursive)?;
         notify.watch(&self.tasks, RecursiveMode::Recursive)?;
         self.notify = Some(notify);
-        self.watch_inputs()
+        self.watch_inputs()?;
+        self.watch_work()
     }
 
     /// Watches the inputs folder, when there is one: its creation shows in the root's watch.
     fn watch_inputs(&mut self) -> notify::Result<()> {
+        let inputs = self.inputs.clone();
+        self.watch_if_there(&inputs, RecursiveMode::NonRecursive)
+    }
+
+    /// Watches the work folder and its tasks' folders, when there is one.
+    fn watch_work(&mut self) -> notify::Result<()> {
+        let work = self.work.clone();
+        self.watch_if_there(&work, RecursiveMode::Recursive)
+    }
+
+    /// Watches a folder that may come and go: its creation shows in the root's watch.
+    fn watch_if_there(&mut self, folder: &Path, mode: RecursiveMode) -> notify::Result<()> {
         let Some(notify) = &mut self.notify else {
             return Ok(());
         };
         // The old watch, if any, went with the old folder.
-        let _ = notify.unwatch(&self.inputs);
-        if !self.inputs.is_dir() {
+        let _ = notify.unwatch(folder);
+        if !folder.is_dir() {
             return Ok(());
         }
-        match notify.watch(&self.inputs, RecursiveMode::NonRecursive) {
+        match notify.watch(folder, mode) {
             // Gone again since the look: its next creation shows in the root's watch.
             Err(e) if matches!(&e.kind, notify::ErrorKind::PathNotFound) => Ok(()),
             Err(e) if matches!(&e.kind, notify::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound) => {
@@ -295,9 +313,11 @@ impl Watcher {
             }
             full = true;
         }
-        if batch.inputs_replaced
-            && let Err(e) = self.watch_inputs()
-        {
+        let rewatched = [
+            batch.inputs_replaced.then(|| self.watch_inputs()),
+            batch.work_replaced.then(|| self.watch_work()),
+        ];
+        if let Some(e) = rewatched.into_iter().flatten().find_map(Result::err) {
             let reason = self.fall_back(&e);
             report(repo, Report::Warning(reason));
             full = true;
@@ -361,8 +381,9 @@ impl Batch {
         for path in &event.paths {
             let Some(path) = relative(root, path) else {
                 // A name that is not UTF-8 cannot be synced alone; a full sync reports it.
-                self.full |= path.starts_with(root.join(TASKS_DIR))
-                    || path.starts_with(root.join(INPUTS_DIR));
+                self.full |= [TASKS_DIR, INPUTS_DIR, WORK_DIR]
+                    .iter()
+                    .any(|dir| path.starts_with(root.join(dir)));
                 continue;
             };
             if path == TASKS_DIR {
@@ -371,6 +392,9 @@ impl Batch {
                 self.paths.insert(path);
             } else if files::in_inputs(&path) {
                 self.inputs_replaced |= folder_event && path == INPUTS_DIR;
+                self.paths.insert(path);
+            } else if files::in_work(&path) {
+                self.work_replaced |= folder_event && path == WORK_DIR;
                 self.paths.insert(path);
             }
         }

@@ -1,0 +1,629 @@
+//! The index's side of the workflow: work files as last read, their events, and what replaying
+//! them derived (each holder's state, the annotations, each input's outcome) with counts kept
+//! as rows change. Must not decide states: [`crate::work::replay`] does, and [`crate::sync`]
+//! says when.
+
+use std::collections::HashMap;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Index, Result, StoreError, Writer};
+use crate::validate::Diagnostic;
+use crate::work::{InputState, Line, Outcome, State, UserEvents};
+
+/// What the index remembers of a work file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WorkFileState {
+    pub size: u64,
+    pub mtime_ns: i64,
+    /// Bytes read: up to the end of the last whole line.
+    pub consumed: u64,
+    /// Whole lines read.
+    pub lines: u32,
+    /// The (up to [`TAIL_BYTES`]) bytes before `consumed`, to tell an append from a rewrite.
+    pub tail: Vec<u8>,
+    pub invalid: bool,
+}
+
+/// How many bytes before the end of what was read a grown file must still hold to be taken
+/// for an append.
+pub const TAIL_BYTES: u64 = 64;
+
+/// The kinds of rows `work_counts` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Counted {
+    /// Assignments the plan gives.
+    Planned = 0,
+    /// Assignments held otherwise (a DYNAMIC hand-out, work kept after the plan moved).
+    Held = 1,
+    Annotations = 2,
+}
+
+/// Changes to `work_counts` being gathered, by (task, worker, kind, state).
+#[derive(Debug, Default)]
+pub struct CountDeltas(HashMap<(String, String, Counted, State), i64>);
+
+impl CountDeltas {
+    fn add(&mut self, task: &str, worker: &str, kind: Counted, state: State, n: i64) {
+        *self
+            .0
+            .entry((task.to_owned(), worker.to_owned(), kind, state))
+            .or_default() += n;
+    }
+}
+
+/// One row of `work_counts`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountRow {
+    pub worker: String,
+    pub kind: Counted,
+    pub state: State,
+    pub n: u64,
+}
+
+/// One assignment's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldRow {
+    pub input: String,
+    pub worker: String,
+    pub state: State,
+    pub planned: bool,
+    pub submissions: u32,
+}
+
+/// An annotation as the index answers it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnotationRow {
+    pub task: String,
+    pub worker: String,
+    pub state: State,
+    pub created_at: String,
+    pub modified_at: String,
+    pub json: String,
+}
+
+/// ListAnnotations' filters, as the index applies them: each list matches any of its values,
+/// and the lists combine with AND.
+#[derive(Debug, Clone, Default)]
+pub struct AnnotationFilter<'a> {
+    pub task: Option<&'a str>,
+    pub ids: &'a [String],
+    pub workers: &'a [String],
+    pub inputs: &'a [String],
+    pub states: &'a [State],
+    pub offset: u64,
+    pub limit: u64,
+}
+
+fn outcome_number(outcome: Outcome) -> i64 {
+    match outcome {
+        Outcome::Open => 0,
+        Outcome::AwaitingReview => 1,
+        Outcome::Approved => 2,
+        Outcome::Rejected => 3,
+    }
+}
+
+fn state_of(n: i64, table: &str) -> rusqlite::Result<State> {
+    State::from_i64(n).ok_or_else(|| {
+        rusqlite::Error::InvalidColumnType(
+            0,
+            format!("{table}.state {n}"),
+            rusqlite::types::Type::Integer,
+        )
+    })
+}
+
+fn held_rows(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Vec<HeldRow>> {
+    let mut stmt = conn.prepare_cached(sql)?;
+    let rows = stmt.query_map(args, |r| {
+        Ok(HeldRow {
+            input: r.get(0)?,
+            worker: r.get(1)?,
+            state: state_of(r.get(2)?, "work_state")?,
+            planned: r.get(3)?,
+            submissions: r.get(4)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Every user's events on one input of a task, each user's in file order.
+fn input_events(conn: &Connection, task: &str, input: &str) -> Result<Vec<UserEvents>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT user, line, body FROM work_events WHERE task = ?1 AND input = ?2 ORDER BY user, line",
+    )?;
+    let mut rows = stmt.query(params![task, input])?;
+    let mut users: Vec<UserEvents> = Vec::new();
+    while let Some(r) = rows.next()? {
+        let user = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+        let body = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+        let line: Line =
+            serde_json::from_str(body).map_err(|_| StoreError::CorruptBody(task.to_owned()))?;
+        let entry = (r.get::<_, u32>(1)?, line);
+        match users.last_mut() {
+            Some(last) if last.user == user => last.lines.push(entry),
+            _ => users.push(UserEvents {
+                user: user.to_owned(),
+                lines: vec![entry],
+            }),
+        }
+    }
+    Ok(users)
+}
+
+impl Index {
+    /// Every work file the index knows, by path.
+    pub fn work_files(&self) -> Result<HashMap<String, WorkFileState>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT path, size, mtime_ns, consumed, lines, tail, errors > 0 FROM work_files",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get(0)?,
+                WorkFileState {
+                    size: r.get::<_, i64>(1)? as u64,
+                    mtime_ns: r.get(2)?,
+                    consumed: r.get::<_, i64>(3)? as u64,
+                    lines: r.get(4)?,
+                    tail: r.get(5)?,
+                    invalid: r.get(6)?,
+                },
+            ))
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many work files the index knows.
+    pub fn work_file_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM work_files", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
+    }
+
+    /// Every user's events on one input of a task.
+    pub fn input_events(&self, task: &str, input: &str) -> Result<Vec<UserEvents>> {
+        input_events(&self.conn, task, input)
+    }
+
+    /// The holders of one input of a task that has events, by worker.
+    pub fn holders(&self, task: &str, input: &str) -> Result<Vec<HeldRow>> {
+        held_rows(
+            &self.conn,
+            "SELECT input, worker, state, planned, submissions FROM work_state
+             WHERE task = ?1 AND input = ?2 ORDER BY worker",
+            params![task, input],
+        )
+    }
+
+    /// A worker's assignments of a task that have events, in one state, by input.
+    pub fn held_in_state(
+        &self,
+        task: &str,
+        worker: &str,
+        state: State,
+        limit: u64,
+    ) -> Result<Vec<HeldRow>> {
+        held_rows(
+            &self.conn,
+            "SELECT input, worker, state, planned, submissions FROM work_state
+             WHERE task = ?1 AND worker = ?2 AND state = ?3 ORDER BY input LIMIT ?4",
+            params![task, worker, state.to_i64(), limit as i64],
+        )
+    }
+
+    /// The assignments of a task in one state (any worker), by input then worker.
+    pub fn task_in_state(&self, task: &str, state: State, limit: u64) -> Result<Vec<HeldRow>> {
+        held_rows(
+            &self.conn,
+            "SELECT input, worker, state, planned, submissions FROM work_state
+             WHERE task = ?1 AND state = ?2 ORDER BY input, worker LIMIT ?3",
+            params![task, state.to_i64(), limit as i64],
+        )
+    }
+
+    /// A worker's assignments of a task that have events, in input order: the exceptions to
+    /// its plan's PENDING.
+    pub fn held_by(&self, task: &str, worker: &str) -> Result<Vec<HeldRow>> {
+        held_rows(
+            &self.conn,
+            "SELECT input, worker, state, planned, submissions FROM work_state
+             WHERE task = ?1 AND worker = ?2 ORDER BY input",
+            params![task, worker],
+        )
+    }
+
+    /// A task's assignments held other than by its plan (of one worker, with `worker`), by
+    /// input then worker.
+    pub fn held_otherwise(&self, task: &str, worker: Option<&str>) -> Result<Vec<HeldRow>> {
+        held_rows(
+            &self.conn,
+            "SELECT input, worker, state, planned, submissions FROM work_state
+             WHERE task = ?1 AND NOT planned AND (?2 IS NULL OR worker = ?2) ORDER BY input, worker",
+            params![task, worker],
+        )
+    }
+
+    /// Whether anyone holds an input of a task by its events (a DYNAMIC hand-out, work).
+    pub fn is_held(&self, task: &str, input: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM work_state WHERE task = ?1 AND input = ?2 LIMIT 1")?
+            .query_row(params![task, input], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    /// A task's counts of assignments and annotations by worker and state.
+    pub fn work_counts(&self, task: &str) -> Result<Vec<CountRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT worker, kind, state, n FROM work_counts WHERE task = ?1 AND n != 0
+             ORDER BY worker, kind, state",
+        )?;
+        let rows = stmt.query_map([task], |r| {
+            let kind = match r.get::<_, i64>(1)? {
+                0 => Counted::Planned,
+                1 => Counted::Held,
+                _ => Counted::Annotations,
+            };
+            Ok(CountRow {
+                worker: r.get(0)?,
+                kind,
+                state: state_of(r.get(2)?, "work_counts")?,
+                n: r.get::<_, i64>(3)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many of a task's inputs are labeled (every holder submitted), and how many are
+    /// decided (approved or rejected).
+    pub fn work_progress(&self, task: &str) -> Result<(u64, u64)> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(sum(labeled), 0), coalesce(sum(outcome IN (2, 3)), 0)
+             FROM work_inputs WHERE task = ?1",
+            [task],
+            |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, i64>(1)? as u64)),
+        )?)
+    }
+
+    /// The annotations that match, by task, input, worker and id.
+    pub fn annotations(&self, filter: &AnnotationFilter<'_>) -> Result<Vec<AnnotationRow>> {
+        let mut clauses = Vec::new();
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        if let Some(task) = filter.task {
+            args.push(task.to_owned().into());
+            clauses.push(format!("task = ?{}", args.len()));
+        }
+        let mut any_of = |column: &str, values: Vec<rusqlite::types::Value>| {
+            if values.is_empty() {
+                return;
+            }
+            let first = args.len() + 1;
+            let marks: Vec<String> = (first..first + values.len())
+                .map(|i| format!("?{i}"))
+                .collect();
+            args.extend(values);
+            clauses.push(format!("{column} IN ({})", marks.join(", ")));
+        };
+        let text = |values: &[String]| values.iter().map(|v| v.clone().into()).collect();
+        any_of("id", text(filter.ids));
+        any_of("worker", text(filter.workers));
+        any_of("input", text(filter.inputs));
+        any_of(
+            "state",
+            filter.states.iter().map(|s| s.to_i64().into()).collect(),
+        );
+        let filter_sql = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!(
+            "SELECT task, worker, state, created_at, modified_at, json FROM annotations {filter_sql}
+             ORDER BY task, input, worker, id LIMIT {} OFFSET {}",
+            filter.limit.min(i64::MAX as u64),
+            filter.offset.min(i64::MAX as u64),
+        );
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
+            Ok(AnnotationRow {
+                task: r.get(0)?,
+                worker: r.get(1)?,
+                state: state_of(r.get(2)?, "annotations")?,
+                created_at: r.get(3)?,
+                modified_at: r.get(4)?,
+                json: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many current annotations a worker has on one input of a task.
+    pub fn annotation_count(&self, task: &str, input: &str, worker: &str) -> Result<u64> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT count(*) FROM annotations WHERE task = ?1 AND input = ?2 AND worker = ?3",
+            )?
+            .query_row(params![task, input, worker], |r| r.get::<_, i64>(0))? as u64)
+    }
+}
+
+impl Writer<'_> {
+    /// Records a work file as read now, with its diagnostics (`append`: added to the ones it
+    /// had, as only its new lines were read).
+    #[allow(clippy::too_many_arguments)]
+    pub fn put_work_file(
+        &self,
+        path: &str,
+        owner: (&str, &str),
+        disk: (u64, i64),
+        read: (u64, u32, &[u8]),
+        diagnostics: &[Diagnostic],
+        append: bool,
+    ) -> Result<()> {
+        let (size, mtime_ns) = disk;
+        let (consumed, lines, tail) = read;
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count() as i64;
+        let warnings = diagnostics.len() as i64 - errors;
+        let (mut seq, mut old_errors, mut old_warnings) = (0, 0, 0);
+        if append {
+            (old_errors, old_warnings) = self
+                .conn
+                .prepare_cached("SELECT errors, warnings FROM work_files WHERE path = ?1")?
+                .query_row([path], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .unwrap_or((0, 0));
+            seq = self
+                .conn
+                .prepare_cached(
+                    "SELECT coalesce(max(seq) + 1, 0) FROM diagnostics WHERE file = ?1",
+                )?
+                .query_row([path], |r| r.get(0))?;
+        } else {
+            self.forget_diagnostics(path)?;
+        }
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO work_files
+                 (path, task, user, size, mtime_ns, consumed, lines, tail, errors, warnings)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                path,
+                owner.0,
+                owner.1,
+                size as i64,
+                mtime_ns,
+                consumed as i64,
+                lines,
+                tail,
+                old_errors + errors,
+                old_warnings + warnings
+            ])?;
+        for (i, d) in diagnostics.iter().enumerate() {
+            self.insert_diagnostic(path, seq + i as i64, d)?;
+        }
+        Ok(())
+    }
+
+    /// Forgets a work file and its diagnostics (its events: [`Writer::delete_work_events`]).
+    pub fn remove_work_file(&self, path: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("DELETE FROM work_files WHERE path = ?1")?
+            .execute([path])?;
+        self.forget_diagnostics(path)
+    }
+
+    /// Deletes one user's events on a task (one work file's), returning the inputs they were
+    /// about.
+    pub fn delete_work_events(&self, task: &str, user: &str) -> Result<Vec<String>> {
+        let inputs: Vec<String> = self
+            .conn
+            .prepare_cached("SELECT DISTINCT input FROM work_events WHERE task = ?1 AND user = ?2")?
+            .query_map(params![task, user], |r| r.get(0))?
+            .collect::<rusqlite::Result<_>>()?;
+        self.conn
+            .prepare_cached("DELETE FROM work_events WHERE task = ?1 AND user = ?2")?
+            .execute(params![task, user])?;
+        Ok(inputs)
+    }
+
+    /// Adds one line of a work file under one of its inputs.
+    pub fn insert_work_event(
+        &self,
+        task: &str,
+        input: &str,
+        user: &str,
+        line: u32,
+        body: &str,
+    ) -> Result<()> {
+        self.conn
+            .prepare_cached(
+                "INSERT OR REPLACE INTO work_events (task, input, user, line, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![task, input, user, line, body])?;
+        Ok(())
+    }
+
+    /// Every user's events on one input of a task, as this transaction sees them.
+    pub fn input_events(&self, task: &str, input: &str) -> Result<Vec<UserEvents>> {
+        input_events(self.conn, task, input)
+    }
+
+    /// The inputs of a task that have events or derived rows, with whether each was sampled
+    /// for review when last replayed (`None`: never replayed).
+    pub fn work_inputs(&self, task: &str) -> Result<Vec<(String, Option<bool>)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT e.input, w.sampled
+             FROM (SELECT DISTINCT input FROM work_events WHERE task = ?1
+                   UNION SELECT input FROM work_inputs WHERE task = ?1) e
+             LEFT JOIN work_inputs w ON w.task = ?1 AND w.input = e.input
+             ORDER BY e.input",
+        )?;
+        let rows = stmt.query_map([task], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The workers the plan gave one input when it was last replayed.
+    pub fn planned_holders(&self, task: &str, input: &str) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT worker FROM work_state WHERE task = ?1 AND input = ?2 AND planned ORDER BY worker",
+        )?;
+        let rows = stmt.query_map(params![task, input], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The tasks that have derived rows.
+    pub fn tasks_with_work(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT task FROM work_inputs ORDER BY task")?;
+        let rows = stmt.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Replaces what was derived for one input of a task (`None`: nothing, it has no events
+    /// any more), adding the changes to the task's counts to `deltas` ([`Writer::add_counts`]
+    /// writes them). `fresh`: nothing was derived for the task before, so there is nothing to
+    /// replace.
+    pub fn put_input_state(
+        &self,
+        task: &str,
+        input: &str,
+        state: Option<(&InputState, bool)>,
+        fresh: bool,
+        deltas: &mut CountDeltas,
+    ) -> Result<()> {
+        if !fresh {
+            self.forget_input_state(task, input, deltas)?;
+        }
+        let Some((state, sampled)) = state else {
+            return Ok(());
+        };
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO work_state (task, input, worker, state, planned, submissions)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for a in &state.assignments {
+            insert.execute(params![
+                task,
+                input,
+                a.worker,
+                a.state.to_i64(),
+                a.planned,
+                a.submissions
+            ])?;
+            let kind = if a.planned {
+                Counted::Planned
+            } else {
+                Counted::Held
+            };
+            deltas.add(task, &a.worker, kind, a.state, 1);
+        }
+        let mut insert = self.conn.prepare_cached(
+            "INSERT OR REPLACE INTO annotations
+             (task, input, worker, id, state, created_at, modified_at, json)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for a in &state.annotations {
+            let json = serde_json::to_string(&a.annotation).expect("annotations serialise");
+            insert.execute(params![
+                task,
+                input,
+                a.worker,
+                a.annotation.id,
+                a.state.to_i64(),
+                a.created_at.to_string(),
+                a.modified_at.to_string(),
+                json
+            ])?;
+            deltas.add(task, &a.worker, Counted::Annotations, a.state, 1);
+        }
+        let labeled = !state.assignments.is_empty()
+            && state.assignments.iter().all(|a| a.state != State::Pending);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO work_inputs (task, input, outcome, labeled, sampled)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                task,
+                input,
+                outcome_number(state.outcome),
+                labeled,
+                sampled
+            ])?;
+        Ok(())
+    }
+
+    /// Deletes what was derived for one input, taking it off the counts.
+    fn forget_input_state(&self, task: &str, input: &str, deltas: &mut CountDeltas) -> Result<()> {
+        for row in self.held(task, input)? {
+            let kind = if row.planned {
+                Counted::Planned
+            } else {
+                Counted::Held
+            };
+            deltas.add(task, &row.worker, kind, row.state, -1);
+        }
+        {
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT worker, state FROM annotations WHERE task = ?1 AND input = ?2",
+            )?;
+            let mut rows = stmt.query(params![task, input])?;
+            while let Some(r) = rows.next()? {
+                let state = state_of(r.get(1)?, "annotations")?;
+                let worker = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+                deltas.add(task, worker, Counted::Annotations, state, -1);
+            }
+        }
+        for sql in [
+            "DELETE FROM work_state WHERE task = ?1 AND input = ?2",
+            "DELETE FROM annotations WHERE task = ?1 AND input = ?2",
+            "DELETE FROM work_inputs WHERE task = ?1 AND input = ?2",
+        ] {
+            self.conn
+                .prepare_cached(sql)?
+                .execute(params![task, input])?;
+        }
+        Ok(())
+    }
+
+    /// Adds changes of counts to `work_counts`.
+    pub fn add_counts(&self, deltas: CountDeltas) -> Result<()> {
+        let mut add = self.conn.prepare_cached(
+            "INSERT INTO work_counts (task, worker, kind, state, n) VALUES (?1, ?2, ?3, ?4, ?5)
+             ON CONFLICT (task, worker, kind, state) DO UPDATE SET n = n + excluded.n",
+        )?;
+        for ((task, worker, kind, state), n) in deltas.0 {
+            if n != 0 {
+                add.execute(params![task, worker, kind as i64, state.to_i64(), n])?;
+            }
+        }
+        Ok(())
+    }
+
+    fn held(&self, task: &str, input: &str) -> Result<Vec<HeldRow>> {
+        held_rows(
+            self.conn,
+            "SELECT input, worker, state, planned, submissions FROM work_state
+             WHERE task = ?1 AND input = ?2",
+            params![task, input],
+        )
+    }
+
+    /// Forgets everything derived for a task (its events stay: they are its work files').
+    pub fn clear_task_work(&self, task: &str) -> Result<()> {
+        for table in ["work_state", "annotations", "work_inputs", "work_counts"] {
+            self.conn
+                .prepare_cached(&format!("DELETE FROM {table} WHERE task = ?1"))?
+                .execute([task])?;
+        }
+        Ok(())
+    }
+}

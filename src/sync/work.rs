@@ -1,0 +1,340 @@
+//! The work files' part of a sync: which files to read (an appended file only from where the
+//! last read ended), their events into the index, and which inputs to replay, with the rules
+//! that say when: an input whose events changed, every input with events of a task whose
+//! definition changed, and an input whose plan (its planned workers, its review sample) moved.
+//! Must not print, and must not decide states: [`crate::work::replay`] does.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::thread;
+
+use super::Summary;
+use crate::files::{self, DiskFile};
+use crate::plans::InputPlans;
+use crate::store::{self, CountDeltas, TAIL_BYTES, WorkFileState, Writer};
+use crate::validate::{self, Diagnostic};
+use crate::work::{self, Log, Rules};
+
+/// What a sync must do about the work files. There are a few per task and person, so every
+/// sync that looks at `work/` lists all of it.
+#[derive(Debug, Default, PartialEq)]
+pub struct WorkPlan {
+    pub read: Vec<WorkRead>,
+    /// Files in error as listed (a link, a name that is no `<task>/<user>.jsonl` of ids): recorded
+    /// with their error without being read; the events they had stay.
+    pub refused: Vec<(DiskFile, Diagnostic)>,
+    /// Work files the index knows that are gone.
+    pub remove: Vec<String>,
+    /// The planned files that had an error when last read, to tell which are fixed.
+    pub invalid_before: BTreeSet<String>,
+}
+
+impl WorkPlan {
+    pub fn is_empty(&self) -> bool {
+        self.read.is_empty() && self.refused.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// A work file to read: whole, or from where the last read ended when it only grew.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkRead {
+    pub file: DiskFile,
+    pub task: String,
+    pub user: String,
+    /// What the index knew of it, when it may have been appended to.
+    pub before: Option<WorkFileState>,
+}
+
+/// Compares the work files on disk (as [`files::list_work`] gives them) with the index's.
+pub fn plan_work(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>) -> WorkPlan {
+    let mut plan = WorkPlan::default();
+    let mut problems = Vec::new();
+    for file in &disk {
+        let was = known.get(&file.path);
+        let changed = was.is_none_or(|k| k.size != file.size || k.mtime_ns != file.mtime_ns);
+        if !changed {
+            continue;
+        }
+        if was.is_some_and(|k| k.invalid) {
+            plan.invalid_before.insert(file.path.clone());
+        }
+        if let Some(problem) = &file.problem {
+            problems.push(file.path.clone());
+            plan.refused
+                .push((file.clone(), Diagnostic::error("", problem.to_string())));
+            continue;
+        }
+        match owner(&file.path) {
+            Ok((task, user)) => plan.read.push(WorkRead {
+                task: task.to_owned(),
+                user: user.to_owned(),
+                before: was.filter(|k| file.size >= k.consumed).cloned(),
+                file: file.clone(),
+            }),
+            Err(d) => plan.refused.push((file.clone(), d)),
+        }
+    }
+    let on_disk: BTreeSet<&str> = disk.iter().map(|f| f.path.as_str()).collect();
+    plan.remove = known
+        .keys()
+        .filter(|path| !on_disk.contains(path.as_str()))
+        // What cannot be listed is not gone.
+        .filter(|path| !super::under_any(&problems, path))
+        .cloned()
+        .collect();
+    plan.remove.sort();
+    plan
+}
+
+/// The task and user a work file belongs to, from its path.
+fn owner(path: &str) -> Result<(&str, &str), Diagnostic> {
+    let hint =
+        "work files are `work/<task_id>/<user_id>.jsonl`, with ids of letters, digits, `-` and `_`";
+    let (task, user) = files::work_owner(path)
+        .ok_or_else(|| Diagnostic::error("", "not a work file's name").hint(hint))?;
+    for (what, id) in [("task", task), ("user", user)] {
+        validate::check_id(id).map_err(|e| {
+            Diagnostic::error(
+                "",
+                format!("the {what} id in the file's name is not valid: {e}"),
+            )
+            .hint(hint)
+        })?;
+    }
+    Ok((task, user))
+}
+
+/// A work file after reading.
+struct WorkOutcome {
+    read: WorkRead,
+    /// Only the lines after what was read before were read.
+    append: bool,
+    log: Log,
+    /// Where the whole lines read end, how many there are, and the bytes before that end.
+    consumed: u64,
+    lines: u32,
+    tail: Vec<u8>,
+}
+
+/// Reads one work file: from where the last read ended when the bytes before that end are
+/// still there (an append: the usual change, by annotask or a `git pull`), else whole.
+fn load(root: &Path, read: WorkRead) -> WorkOutcome {
+    let failed = |mut read: WorkRead, d: Diagnostic| {
+        read.file.mtime_ns = files::UNREAD;
+        let mut log = Log::default();
+        log.diagnostics.push(d);
+        WorkOutcome {
+            read,
+            append: false,
+            log,
+            consumed: 0,
+            lines: 0,
+            tail: Vec::new(),
+        }
+    };
+    if read.file.size > work::MAX_FILE_BYTES {
+        let d = Diagnostic::error(
+            "",
+            format!(
+                "the file is {} bytes; work files are limited to {} bytes",
+                read.file.size,
+                work::MAX_FILE_BYTES
+            ),
+        )
+        .hint("start a new task for more work; this file's earlier events are kept");
+        return failed(read, d);
+    }
+    let appended = read.before.as_ref().and_then(|before| {
+        let keep = before.tail.len() as u64;
+        let start = before.consumed.checked_sub(keep)?;
+        let len = usize::try_from(read.file.size.checked_sub(start)?).ok()?;
+        let bytes = files::read_span(root, &read.file.path, start, len).ok()?;
+        bytes.starts_with(&before.tail).then(|| {
+            (
+                before.consumed,
+                before.lines,
+                bytes[before.tail.len()..].to_vec(),
+            )
+        })
+    });
+    let (start, lines_before, bytes, append) = match appended {
+        Some((start, lines, bytes)) => (start, lines, bytes, true),
+        None => match files::read_up_to(
+            root,
+            &read.file.path,
+            Some(read.file.size),
+            work::MAX_FILE_BYTES,
+        ) {
+            Ok(bytes) => (0, 0, bytes, false),
+            Err(e) => {
+                let d = Diagnostic::error("", format!("cannot read the file: {e}"));
+                return failed(read, d);
+            }
+        },
+    };
+    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let log = work::parse_log(&bytes, lines_before + 1);
+    let lines = lines_before + bytes[..whole].iter().filter(|&&b| b == b'\n').count() as u32;
+    let consumed = start + whole as u64;
+    // The tail is what a later read must find before `consumed` to take the file as appended.
+    let tail_start = whole.saturating_sub(TAIL_BYTES as usize);
+    let tail = if whole > 0 {
+        bytes[tail_start..whole].to_vec()
+    } else {
+        read.before
+            .as_ref()
+            .filter(|_| append)
+            .map(|b| b.tail.clone())
+            .unwrap_or_default()
+    };
+    WorkOutcome {
+        read,
+        append,
+        log,
+        consumed,
+        lines,
+        tail,
+    }
+}
+
+/// Reads work files on every core, handing the outcomes over in the order of `reads`.
+fn load_all(root: &Path, reads: Vec<WorkRead>) -> Vec<WorkOutcome> {
+    let threads = thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(reads.len().max(1));
+    let mut slots: Vec<Option<WorkRead>> = reads.into_iter().map(Some).collect();
+    let chunk = slots.len().div_ceil(threads).max(1);
+    thread::scope(|scope| {
+        let workers: Vec<_> = slots
+            .chunks_mut(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter_mut()
+                        .filter_map(|slot| slot.take().map(|read| load(root, read)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("reading a work file never panics"))
+            .collect()
+    })
+}
+
+/// Applies the work part of a plan through `writer`, then replays the inputs that need it:
+/// those whose events changed, those of `redefined` tasks (added, changed or removed), and
+/// those of `replanned` tasks whose plan moved them.
+pub(super) fn write_work(
+    writer: &Writer<'_>,
+    root: &Path,
+    plan: WorkPlan,
+    summary: &mut Summary,
+    redefined: &BTreeSet<String>,
+    replanned: &BTreeSet<String>,
+) -> store::Result<()> {
+    let mut touched: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for path in &plan.remove {
+        if let Some((task, user)) = files::work_owner(path) {
+            let inputs = writer.delete_work_events(task, user)?;
+            touched.entry(task.to_owned()).or_default().extend(inputs);
+        }
+        writer.remove_work_file(path)?;
+    }
+    for (file, d) in &plan.refused {
+        let owner = files::work_owner(&file.path).unwrap_or_default();
+        writer.put_work_file(
+            &file.path,
+            owner,
+            (file.size, files::UNREAD),
+            (0, 0, &[]),
+            std::slice::from_ref(d),
+            false,
+        )?;
+        summary.invalid.push(file.path.clone());
+    }
+    for outcome in load_all(root, plan.read) {
+        let WorkRead {
+            file, task, user, ..
+        } = &outcome.read;
+        let inputs = touched.entry(task.clone()).or_default();
+        if !outcome.append {
+            inputs.extend(writer.delete_work_events(task, user)?);
+        }
+        for (line_no, line) in &outcome.log.lines {
+            let body = serde_json::to_string(line).expect("events serialise");
+            for input in line.event.inputs() {
+                writer.insert_work_event(task, input, user, *line_no, &body)?;
+                inputs.insert(input.clone());
+            }
+            summary.events_added += 1;
+        }
+        let diagnostics = &outcome.log.diagnostics;
+        writer.put_work_file(
+            &file.path,
+            (task, user),
+            (file.size, file.mtime_ns),
+            (outcome.consumed, outcome.lines, &outcome.tail),
+            diagnostics,
+            outcome.append,
+        )?;
+        if diagnostics.iter().any(Diagnostic::is_error) {
+            summary.invalid.push(file.path.clone());
+        } else if plan.invalid_before.contains(&file.path) {
+            summary.fixed.push(file.path.clone());
+        }
+    }
+    let tasks: BTreeSet<String> = touched
+        .keys()
+        .chain(redefined)
+        .chain(replanned)
+        .cloned()
+        .collect();
+    let derived: BTreeSet<String> = writer.tasks_with_work()?.into_iter().collect();
+    let mut deltas = CountDeltas::default();
+    for id in &tasks {
+        let Some(task) = writer.task(id)? else {
+            writer.clear_task_work(id)?;
+            continue;
+        };
+        let plan = writer.task_plan(id)?;
+        let plans = InputPlans::new(task, plan.as_ref(), writer.plan_moves(id)?);
+        let mut inputs: BTreeSet<String> = touched.remove(id).unwrap_or_default();
+        if redefined.contains(id) {
+            inputs.extend(writer.work_inputs(id)?.into_iter().map(|(input, _)| input));
+        } else if replanned.contains(id) {
+            for (input, sampled) in writer.work_inputs(id)? {
+                let selected = writer.in_source(plans.source(), &input)?;
+                let moved = sampled != Some(plans.sampled(&input))
+                    || writer.planned_holders(id, &input)? != plans.planned(&input, selected);
+                if moved {
+                    inputs.insert(input);
+                }
+            }
+        }
+        let fresh = !derived.contains(id);
+        for input in inputs {
+            replay(writer, &plans, &input, fresh, &mut deltas)?;
+        }
+    }
+    writer.add_counts(deltas)
+}
+
+/// Replays one input of a task from the index's events and writes what it derives.
+fn replay(
+    writer: &Writer<'_>,
+    plan: &InputPlans,
+    input: &str,
+    fresh: bool,
+    deltas: &mut CountDeltas,
+) -> store::Result<()> {
+    let task = plan.task();
+    let users = writer.input_events(task.id(), input)?;
+    if users.is_empty() {
+        return writer.put_input_state(task.id(), input, None, fresh, deltas);
+    }
+    let sampled = plan.sampled(input);
+    let planned = plan.planned(input, writer.in_source(plan.source(), input)?);
+    let state = work::replay(&Rules::of(task, sampled), input, &planned, &users);
+    writer.put_input_state(task.id(), input, Some((&state, sampled)), fresh, deltas)
+}
