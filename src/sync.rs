@@ -6,7 +6,7 @@
 
 mod work;
 
-pub use work::{WorkPlan, WorkRead, plan_work};
+pub use work::{WorkPlan, WorkRead, check_work, plan_work};
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;

@@ -1,4 +1,4 @@
-//! `annotask status`: how many tasks, inputs and datasets are indexed, which files have
+//! `annotask status`: how many tasks, inputs, datasets and work files are indexed, which files have
 //! problems, and whether a watcher keeps the index current.
 
 use serde::Serialize;
@@ -13,6 +13,8 @@ struct Status<'a> {
     /// Distinct input ids over every dataset.
     inputs: u64,
     datasets: usize,
+    /// Files under `work/`: one per task and person who worked on it.
+    work_files: u64,
     /// Files with an error; `reports` also lists files with only warnings.
     invalid: usize,
     watcher: Watcher,
@@ -34,6 +36,7 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
         tasks: repo.index().task_count()?,
         inputs: repo.index().input_count()?,
         datasets: repo.index().dataset_ids()?.len(),
+        work_files: repo.index().work_file_count()?,
         invalid: reports.iter().filter(|r| r.has_errors()).count(),
         watcher: Watcher {
             running: watcher.is_some(),
@@ -59,10 +62,11 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
                 }
             };
             println!(
-                "{} and {} in {} indexed; {} with errors, {} with warnings only",
+                "{}, {} in {} and {} indexed; {} with errors, {} with warnings only",
                 output::count(status.tasks, "task"),
                 output::count(status.inputs, "input"),
                 output::count(status.datasets as u64, "dataset"),
+                output::count(status.work_files, "work file"),
                 files(status.invalid),
                 files(reports.len() - status.invalid)
             );

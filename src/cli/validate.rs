@@ -1,4 +1,4 @@
-//! `annotask validate [PATH...]`: checks task and dataset files without touching the index,
+//! `annotask validate [PATH...]`: checks task, dataset and work files without touching the index,
 //! for people (`human`), scripts (`json`) and GitHub Actions (`github`).
 
 use std::collections::BTreeMap;
@@ -16,8 +16,8 @@ use super::{Format, Global, Outcome, output};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
-    /// Files or folders to check [default: ROOT/tasks and the datasets in ROOT/inputs]; a
-    /// `.jsonl` or `.csv` file is checked as a dataset.
+    /// Files or folders to check [default: ROOT/tasks, the datasets in ROOT/inputs and the
+    /// work files in ROOT/work]; a `.jsonl` or `.csv` file is checked as a dataset.
     paths: Vec<PathBuf>,
     /// How to print problems [default: human, or json with `-o json`].
     #[arg(long, value_enum)]
@@ -75,6 +75,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         .filter_map(|f| inputs::dataset_id(&f.path).ok().map(str::to_owned))
         .collect();
     let mut datasets: Vec<DiskFile> = Vec::new();
+    let mut work: Vec<DiskFile> = Vec::new();
     let mut unread: Vec<String> = Vec::new();
     let mut dataset_base = PathBuf::new();
     if !named {
@@ -102,6 +103,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             .into_iter()
             .map(shown)
             .collect();
+        work = files::list_work(&dataset_root);
     }
     let mut named_paths = Vec::new();
     for path in &args.paths {
@@ -156,8 +158,17 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         });
         Ok::<_, anyhow::Error>(())
     })?;
-    let checked = targets.len() + datasets.len();
+    let checked = targets.len() + datasets.len() + work.len();
     check_datasets(&dataset_base, datasets, &mut reports);
+    for (file, diagnostics) in sync::check_work(&dataset_root, work) {
+        let file = if staged.is_some() || global.root == Path::new(".") {
+            file
+        } else {
+            global.root.join(file).display().to_string()
+        };
+        reports.push(Report { file, diagnostics });
+    }
+    reports.sort_by(|a, b| a.file.cmp(&b.file));
     for path in unread {
         let diagnostic = Diagnostic::warning(
             "",

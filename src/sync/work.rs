@@ -68,7 +68,9 @@ pub fn plan_work(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>) ->
             Ok((task, user)) => plan.read.push(WorkRead {
                 task: task.to_owned(),
                 user: user.to_owned(),
-                before: was.filter(|k| file.size >= k.consumed).cloned(),
+                // Only a file that grew may have been appended to: one rewritten to the same
+                // size or smaller (a hand edit, a checkout) is read whole.
+                before: was.filter(|k| file.size > k.size).cloned(),
                 file: file.clone(),
             }),
             Err(d) => plan.refused.push((file.clone(), d)),
@@ -220,6 +222,24 @@ fn load_all(root: &Path, reads: Vec<WorkRead>) -> Vec<WorkOutcome> {
             .flat_map(|w| w.join().expect("reading a work file never panics"))
             .collect()
     })
+}
+
+/// Checks work files (as [`files::list_work`] gives them) as a sync would read them, without
+/// the index: each file's diagnostics, in path order.
+pub fn check_work(root: &Path, disk: Vec<DiskFile>) -> Vec<(String, Vec<Diagnostic>)> {
+    let plan = plan_work(disk, &HashMap::new());
+    let mut found: Vec<(String, Vec<Diagnostic>)> = plan
+        .refused
+        .into_iter()
+        .map(|(file, d)| (file.path, vec![d]))
+        .collect();
+    found.extend(
+        load_all(root, plan.read)
+            .into_iter()
+            .map(|outcome| (outcome.read.file.path, outcome.log.diagnostics)),
+    );
+    found.sort_by(|a, b| a.0.cmp(&b.0));
+    found
 }
 
 /// Applies the work part of a plan through `writer`, then replays the inputs that need it:

@@ -2,10 +2,13 @@
 //! concepts and regions, `annotation_info`), its checks against a task, and when two workers'
 //! annotations agree (consensus). Pure: must not do I/O.
 
+use std::collections::BTreeSet;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use crate::validate::Diagnostic;
+use crate::model::TaskType;
+use crate::validate::{Diagnostic, check_id};
 
 /// An annotation as posted: the fields annotask reads; the API's derived fields (`task_id`,
 /// `worker`, `status`, times) are added when it is answered, never stored.
@@ -97,7 +100,11 @@ pub enum Kind {
 
 impl Kind {
     pub fn of(task: &crate::model::Task) -> Kind {
-        todo!()
+        match task.doc().task_type {
+            Some(TaskType::CONCEPTS_CLASSIFICATION) => Kind::Classification,
+            Some(TaskType::BOUNDING_BOX_DETECTION | TaskType::POLYGON_DETECTION) => Kind::Detection,
+            _ => Kind::Other,
+        }
     }
 }
 
@@ -106,10 +113,225 @@ impl Kind {
 /// box or a polygon (coordinates in 0..=1) whose concepts are the task's. `field` names it in
 /// the request (`annotations[2]`), and each diagnostic's field starts with it.
 pub fn check(annotation: &Annotation, task: &crate::model::Task, field: &str) -> Vec<Diagnostic> {
-    todo!()
+    let mut found = Vec::new();
+    for (name, id) in [("id", &annotation.id), ("input_id", &annotation.input_id)] {
+        if let Err(e) = check_id(id) {
+            found.push(Diagnostic::error(format!("{field}.{name}"), e));
+        }
+    }
+    let allowed = &task.doc().concept_ids;
+    let concepts = |concepts: &[Concept], at: &str, found: &mut Vec<Diagnostic>| {
+        if concepts.is_empty() {
+            found.push(
+                Diagnostic::error(at, "at least one concept is needed")
+                    .hint(format!("the task's concepts: {}", allowed.join(", "))),
+            );
+        }
+        for (i, concept) in concepts.iter().enumerate() {
+            if !allowed.contains(&concept.id) {
+                found.push(
+                    Diagnostic::error(
+                        format!("{at}[{i}].id"),
+                        format!(
+                            "`{}` is not one of task `{}`'s concepts",
+                            concept.id,
+                            task.id()
+                        ),
+                    )
+                    .hint(format!("the task's concepts: {}", allowed.join(", "))),
+                );
+            }
+            if !(0.0..=1.0).contains(&concept.value) {
+                found.push(Diagnostic::error(
+                    format!("{at}[{i}].value"),
+                    format!("{} is not a value from 0 to 1", concept.value),
+                ));
+            }
+        }
+    };
+    let data = format!("{field}.data");
+    match Kind::of(task) {
+        Kind::Classification => {
+            concepts(
+                &annotation.data.concepts,
+                &format!("{data}.concepts"),
+                &mut found,
+            );
+            if !annotation.data.regions.is_empty() {
+                found.push(Diagnostic::error(
+                    format!("{data}.regions"),
+                    "a classification task labels whole inputs: its annotations have no regions",
+                ));
+            }
+        }
+        Kind::Detection => {
+            if annotation.data.regions.is_empty() {
+                found.push(
+                    Diagnostic::error(format!("{data}.regions"), "at least one region is needed")
+                        .hint("a region has `region_info.bounding_box` or `region_info.polygon`, and `data.concepts`"),
+                );
+            }
+            for (i, region) in annotation.data.regions.iter().enumerate() {
+                let at = format!("{data}.regions[{i}]");
+                if let Some(problem) = shape_problem(region.region_info.as_ref()) {
+                    found.push(Diagnostic::error(format!("{at}.region_info"), problem).hint(
+                        "coordinates are fractions of the image, 0 to 1: `bounding_box: {top_row, left_col, bottom_row, right_col}` or `polygon: {points: [{row, col}, ...]}`",
+                    ));
+                }
+                concepts(
+                    &region.data.concepts,
+                    &format!("{at}.data.concepts"),
+                    &mut found,
+                );
+            }
+        }
+        Kind::Other => {}
+    }
+    found
 }
 
-/// Whether two workers' annotations on one input agree (see notes/WORK.md, Consensus).
+/// What is wrong with a region's shape, if anything.
+fn shape_problem(info: Option<&RegionInfo>) -> Option<String> {
+    let inside = |x: f32| (0.0..=1.0).contains(&x);
+    match info {
+        Some(RegionInfo {
+            bounding_box: Some(b),
+            ..
+        }) => {
+            if ![b.top_row, b.left_col, b.bottom_row, b.right_col]
+                .into_iter()
+                .all(inside)
+            {
+                Some("a bounding box's coordinates are from 0 to 1".into())
+            } else if b.top_row >= b.bottom_row || b.left_col >= b.right_col {
+                Some("a bounding box's top_row is above its bottom_row and its left_col left of its right_col".into())
+            } else {
+                None
+            }
+        }
+        Some(RegionInfo {
+            polygon: Some(p), ..
+        }) => {
+            if p.points.len() < 3 {
+                Some("a polygon has at least 3 points".into())
+            } else if !p.points.iter().all(|pt| inside(pt.row) && inside(pt.col)) {
+                Some("a polygon's points are from 0 to 1".into())
+            } else {
+                None
+            }
+        }
+        _ => Some("a region needs a bounding_box or a polygon".into()),
+    }
+}
+
+/// Whether two workers' annotations on one input agree (consensus): classification the same
+/// (concept, value) set; detection the same number of regions, matched one to one greedily by
+/// IoU, each pair at least 0.5 with the same concepts; other types equal `data`.
 pub fn agree(kind: Kind, a: &[&Annotation], b: &[&Annotation]) -> bool {
-    todo!()
+    match kind {
+        Kind::Classification => concept_set(a) == concept_set(b),
+        Kind::Detection => regions_match(&regions(a), &regions(b)),
+        Kind::Other => data_set(a) == data_set(b),
+    }
+}
+
+/// A value's bits, with -0 as 0, so that equal values compare equal.
+fn value_bits(value: f32) -> u32 {
+    (value + 0.0).to_bits()
+}
+
+fn concept_set<'a>(annotations: &[&'a Annotation]) -> BTreeSet<(&'a str, u32)> {
+    annotations
+        .iter()
+        .flat_map(|a| &a.data.concepts)
+        .map(|c| (c.id.as_str(), value_bits(c.value)))
+        .collect()
+}
+
+fn data_set(annotations: &[&Annotation]) -> Vec<String> {
+    let mut texts: Vec<String> = annotations
+        .iter()
+        .map(|a| serde_json::to_string(&a.data).expect("data serialises"))
+        .collect();
+    texts.sort_unstable();
+    texts
+}
+
+/// Each region's box (a polygon's bounding box) and concepts.
+fn regions<'a>(annotations: &[&'a Annotation]) -> Vec<([f32; 4], BTreeSet<(&'a str, u32)>)> {
+    annotations
+        .iter()
+        .flat_map(|a| &a.data.regions)
+        .map(|r| {
+            let concepts = r
+                .data
+                .concepts
+                .iter()
+                .map(|c| (c.id.as_str(), value_bits(c.value)))
+                .collect();
+            (bounds(r.region_info.as_ref()), concepts)
+        })
+        .collect()
+}
+
+/// `[top, left, bottom, right]`.
+fn bounds(info: Option<&RegionInfo>) -> [f32; 4] {
+    match info {
+        Some(RegionInfo {
+            bounding_box: Some(b),
+            ..
+        }) => [b.top_row, b.left_col, b.bottom_row, b.right_col],
+        Some(RegionInfo {
+            polygon: Some(p), ..
+        }) if !p.points.is_empty() => p.points.iter().fold(
+            [f32::MAX, f32::MAX, f32::MIN, f32::MIN],
+            |[t, l, b, r], pt| [t.min(pt.row), l.min(pt.col), b.max(pt.row), r.max(pt.col)],
+        ),
+        _ => [0.0; 4],
+    }
+}
+
+fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
+    let area = |[t, l, b, r]: [f32; 4]| (b - t).max(0.0) * (r - l).max(0.0);
+    let inter = area([
+        a[0].max(b[0]),
+        a[1].max(b[1]),
+        a[2].min(b[2]),
+        a[3].min(b[3]),
+    ]);
+    let union = area(a) + area(b) - inter;
+    if union > 0.0 { inter / union } else { 0.0 }
+}
+
+/// The minimum overlap of two regions that agree.
+const MIN_IOU: f32 = 0.5;
+
+fn regions_match(
+    a: &[([f32; 4], BTreeSet<(&str, u32)>)],
+    b: &[([f32; 4], BTreeSet<(&str, u32)>)],
+) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut pairs: Vec<(f32, usize, usize)> = Vec::new();
+    for (i, (box_a, concepts_a)) in a.iter().enumerate() {
+        for (j, (box_b, concepts_b)) in b.iter().enumerate() {
+            let overlap = iou(*box_a, *box_b);
+            if concepts_a == concepts_b && overlap >= MIN_IOU {
+                pairs.push((overlap, i, j));
+            }
+        }
+    }
+    // Best overlap first; equal overlaps by position, so the matching is deterministic.
+    pairs.sort_by(|x, y| y.0.total_cmp(&x.0).then((x.1, x.2).cmp(&(y.1, y.2))));
+    let (mut used_a, mut used_b) = (vec![false; a.len()], vec![false; b.len()]);
+    let mut matched = 0;
+    for (_, i, j) in pairs {
+        if !used_a[i] && !used_b[j] {
+            used_a[i] = true;
+            used_b[j] = true;
+            matched += 1;
+        }
+    }
+    matched == a.len()
 }

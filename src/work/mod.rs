@@ -8,6 +8,8 @@ pub mod annotation;
 
 pub use annotation::{Annotation, Kind};
 
+use std::collections::BTreeMap;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -33,31 +35,91 @@ pub enum State {
 }
 
 impl State {
-    /// TASK_ASSIGNMENT_* (54200-54204); Closed has none and is never sent.
+    /// TASK_ASSIGNMENT_* (54200-54204). Closed is never sent as an assignment's state (closed
+    /// assignments leave every list); it reads as done (54200).
     pub fn code(self) -> u32 {
-        todo!()
+        match self {
+            State::Success | State::Closed => 54200,
+            State::Pending => 54201,
+            State::AwaitingReview => 54202,
+            State::AwaitingConsensusReview => 54203,
+            State::Rejected => 54204,
+        }
     }
+
     pub fn description(self) -> &'static str {
-        todo!()
+        match self {
+            State::Success => "Task assignment success",
+            State::Pending => "Task assignment pending",
+            State::AwaitingReview => "Task assignment awaiting review",
+            State::AwaitingConsensusReview => "Task assignment awaiting consensus review",
+            State::Rejected => "Task assignment rejected",
+            State::Closed => "Task assignment closed: its input was approved by consensus first",
+        }
     }
+
     /// The status of the assignment's annotations: ANNOTATION_* (24150, 24151, 24157, 24158,
-    /// 24159).
+    /// 24159); a closed assignment's annotations were never submitted, so they are pending.
     pub fn annotation_code(self) -> u32 {
-        todo!()
+        match self {
+            State::Success => 24150,
+            State::Pending | State::Closed => 24151,
+            State::AwaitingReview => 24157,
+            State::Rejected => 24158,
+            State::AwaitingConsensusReview => 24159,
+        }
     }
+
     pub fn annotation_description(self) -> &'static str {
-        todo!()
+        match self {
+            State::Success => "Annotation success",
+            State::Pending | State::Closed => "Annotation pending",
+            State::AwaitingReview => "Annotation awaiting review",
+            State::Rejected => "Annotation review denied",
+            State::AwaitingConsensusReview => "Annotation awaiting consensus review",
+        }
     }
+
     /// The state a status filter names: an assignment or an annotation code.
     pub fn from_code(code: u32) -> Option<State> {
-        todo!()
+        Some(match code {
+            54200 | 24150 => State::Success,
+            54201 | 24151 => State::Pending,
+            54202 | 24157 => State::AwaitingReview,
+            54203 | 24159 => State::AwaitingConsensusReview,
+            54204 | 24158 => State::Rejected,
+            _ => return None,
+        })
     }
+
     /// The number the index stores.
     pub fn to_i64(self) -> i64 {
         self as i64
     }
+
     pub fn from_i64(n: i64) -> Option<State> {
-        todo!()
+        [
+            State::Pending,
+            State::AwaitingReview,
+            State::AwaitingConsensusReview,
+            State::Success,
+            State::Rejected,
+            State::Closed,
+        ]
+        .into_iter()
+        .find(|s| s.to_i64() == n)
+    }
+
+    /// What the state is called in the API and in `explain`.
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Success => "SUCCESS",
+            State::Pending => "PENDING",
+            State::AwaitingReview => "AWAITING_REVIEW",
+            State::AwaitingConsensusReview => "AWAITING_CONSENSUS_REVIEW",
+            State::Rejected => "REJECTED",
+            State::Closed => "CLOSED",
+        }
     }
 }
 
@@ -99,7 +161,35 @@ pub enum Event {
 impl Event {
     /// The inputs the event is about.
     pub fn inputs(&self) -> &[String] {
-        todo!()
+        match self {
+            Event::Start { input_ids } => input_ids,
+            Event::Annotation(annotation) => std::slice::from_ref(&annotation.input_id),
+            Event::Submit { input_id } | Event::Review { input_id, .. } => {
+                std::slice::from_ref(input_id)
+            }
+        }
+    }
+
+    /// The ids the event names, each with its field, for the id rules.
+    fn ids(&self) -> Vec<(String, &str)> {
+        match self {
+            Event::Start { input_ids } => input_ids
+                .iter()
+                .enumerate()
+                .map(|(i, id)| (format!("start.input_ids[{i}]"), id.as_str()))
+                .collect(),
+            Event::Annotation(a) => vec![
+                ("annotation.id".into(), a.id.as_str()),
+                ("annotation.input_id".into(), a.input_id.as_str()),
+            ],
+            Event::Submit { input_id } => vec![("submit.input_id".into(), input_id.as_str())],
+            Event::Review {
+                input_id, worker, ..
+            } => vec![
+                ("review.input_id".into(), input_id.as_str()),
+                ("review.worker".into(), worker.as_str()),
+            ],
+        }
     }
 }
 
@@ -114,12 +204,102 @@ pub struct Log {
 /// each line on its own; a line that is not an event is left out with an error at
 /// line:column; an unterminated last line (a crash mid-append) with a warning.
 pub fn parse_log(bytes: &[u8], first_line: u32) -> Log {
-    todo!()
+    let mut log = Log::default();
+    for (number, text) in (first_line..).zip(bytes.split(|&b| b == b'\n')) {
+        let text = text.strip_suffix(b"\r").unwrap_or(text);
+        if text.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        match parse_line(text) {
+            Ok(line) => log.lines.push((number, line)),
+            Err(problem) => log.diagnostics.push(problem.at(number)),
+        }
+    }
+    log
+}
+
+/// Why a line is not an event.
+struct LineProblem {
+    column: u32,
+    field: String,
+    message: String,
+    /// The line ends before its JSON does: a write cut off.
+    cut: bool,
+}
+
+impl LineProblem {
+    fn at(self, line: u32) -> Diagnostic {
+        let location = crate::validate::Location {
+            line,
+            column: self.column,
+        };
+        if self.cut {
+            return Diagnostic::warning(
+                self.field,
+                "an unfinished line (a write cut off by a crash?) is ignored",
+            )
+            .hint("the file's other lines count; annotask starts its next line on a fresh line")
+            .at(location);
+        }
+        Diagnostic::error(self.field, format!("{}; the line is left out", self.message))
+            .hint("a line is `{\"at\": \"<RFC 3339 time>\", \"<event>\": {...}}` with one event: `start`, `annotation`, `submit` or `review`")
+            .at(location)
+    }
+}
+
+fn parse_line(bytes: &[u8]) -> Result<Line, LineProblem> {
+    let problem = |column: usize, field: &str, message: String, cut| LineProblem {
+        column: column as u32,
+        field: field.to_owned(),
+        message,
+        cut,
+    };
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        problem(
+            e.valid_up_to() + 1,
+            "",
+            "the line is not valid UTF-8".into(),
+            false,
+        )
+    })?;
+    let line: Line = serde_json::from_str(text).map_err(|e| {
+        let message = e.to_string();
+        let message = match message.rsplit_once(" at line ") {
+            Some((head, _)) => head.to_owned(),
+            None => message,
+        };
+        let message = if message.contains("flattened") {
+            "the line holds no event: `start`, `annotation`, `submit` or `review`".to_owned()
+        } else {
+            message
+        };
+        problem(e.column().max(1), "", message, e.is_eof())
+    })?;
+    for (field, id) in line.event.ids() {
+        crate::validate::check_id(id).map_err(|e| problem(1, &field, e, false))?;
+    }
+    match &line.event {
+        Event::Start { input_ids } if input_ids.is_empty() => Err(problem(
+            1,
+            "start.input_ids",
+            "a hand-out names at least one input".into(),
+            false,
+        )),
+        Event::Review { submission: 0, .. } => Err(problem(
+            1,
+            "review.submission",
+            "submissions are counted from 1".into(),
+            false,
+        )),
+        _ => Ok(line),
+    }
 }
 
 /// One line as the writer appends it, `\n` included.
 pub fn to_line(line: &Line) -> String {
-    todo!()
+    let mut text = serde_json::to_string(line).expect("events serialise");
+    text.push('\n');
+    text
 }
 
 /// The task's rules that decide an input's state.
@@ -145,7 +325,23 @@ pub enum Review {
 impl Rules {
     /// The rules of `task` for one input (`sampled`: whether MANUAL review's sample holds it).
     pub fn of(task: &crate::model::Task, sampled: bool) -> Rules {
-        todo!()
+        use crate::model::ReviewStrategy;
+        let review = task.doc().review.as_ref();
+        let review = match review.and_then(|r| r.strategy) {
+            Some(ReviewStrategy::MANUAL) => Review::Manual { sampled },
+            Some(ReviewStrategy::CONSENSUS) => {
+                let info = review.and_then(|r| r.consensus_strategy_info.as_ref());
+                let threshold = info
+                    .and_then(|i| i.approval_threshold.or(i.approval_threshold_labelers))
+                    .unwrap_or(0);
+                Review::Consensus { threshold }
+            }
+            _ => Review::None,
+        };
+        Rules {
+            review,
+            kind: Kind::of(task),
+        }
     }
 }
 
@@ -207,5 +403,364 @@ pub struct InputState {
 /// Derives one input's state. `planned` are the workers the plan gives the input (ascending);
 /// `users` every user's events on it (any order of users; each user's in file order).
 pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvents]) -> InputState {
-    todo!()
+    let mut users: Vec<&UserEvents> = users.iter().collect();
+    users.sort_by(|a, b| a.user.cmp(&b.user));
+    let mut workers: BTreeMap<&str, Worker> = planned
+        .iter()
+        .map(|w| (w.as_str(), Worker::new(Some(HeldBy::Plan))))
+        .collect();
+    let mut decisions: BTreeMap<(&str, u32), Vec<Ruling>> = BTreeMap::new();
+    for user in &users {
+        for (line, event) in &user.lines {
+            if !event.event.inputs().iter().any(|i| i == input) {
+                continue;
+            }
+            let worker = workers
+                .entry(user.user.as_str())
+                .or_insert_with(|| Worker::new(None));
+            match &event.event {
+                Event::Start { .. } => worker.held.get_or_insert(HeldBy::Start),
+                Event::Annotation(annotation) => {
+                    let first = worker
+                        .current
+                        .get(&annotation.id)
+                        .map_or(event.at, |(_, created, _)| *created);
+                    worker
+                        .current
+                        .insert(annotation.id.clone(), (annotation.clone(), first, event.at));
+                    continue;
+                }
+                Event::Submit { .. } => {
+                    let snapshot = worker
+                        .current
+                        .iter()
+                        .map(|(id, (a, ..))| (id.clone(), a.clone()));
+                    worker.submits.push(snapshot.collect());
+                    continue;
+                }
+                Event::Review {
+                    worker: whose,
+                    submission,
+                    decision,
+                    ..
+                } => {
+                    decisions
+                        .entry((whose.as_str(), *submission))
+                        .or_default()
+                        .push(Ruling {
+                            at: event.at,
+                            reviewer: &user.user,
+                            line: *line,
+                            decision: *decision,
+                        });
+                    continue;
+                }
+            };
+        }
+    }
+    for rulings in decisions.values_mut() {
+        rulings.sort_by(|a, b| (a.at, a.reviewer, a.line).cmp(&(b.at, b.reviewer, b.line)));
+    }
+    let mut story = Vec::new();
+    story.push(match planned {
+        [] => "the plan gives this input to no worker".to_owned(),
+        _ => format!("the plan gives this input to {}", planned.join(", ")),
+    });
+    // Each worker's effective submissions: the first; the next only after changes were
+    // requested on the one before.
+    for (name, worker) in workers.iter_mut() {
+        if worker.held == Some(HeldBy::Start) {
+            story.push(format!("{name} took the input (DYNAMIC)"));
+        }
+        let mut raw = std::mem::take(&mut worker.submits).into_iter();
+        while let Some(content) = raw.next().filter(|_| {
+            let k = worker.effective.len() as u32;
+            k == 0 || decided(&decisions, name, k) == Some(Decision::REQUEST_CHANGES)
+        }) {
+            worker.held.get_or_insert(HeldBy::Work);
+            let k = worker.effective.len() as u32 + 1;
+            story.push(format!(
+                "{name} submitted (submission {k}): {}",
+                summary(rules.kind, &content)
+            ));
+            for (i, ruling) in decisions.get(&(*name, k)).into_iter().flatten().enumerate() {
+                story.push(if i == 0 {
+                    format!("{} {} {name}'s submission {k}", ruling.reviewer, verb(ruling.decision))
+                } else {
+                    format!(
+                        "{}'s later {:?} of {name}'s submission {k} was ignored: the first decision stands",
+                        ruling.reviewer, ruling.decision
+                    )
+                });
+            }
+            worker.effective.push(content);
+        }
+    }
+    let mut states: BTreeMap<&str, State> = BTreeMap::new();
+    let mut undecided = Vec::new();
+    for (name, worker) in &workers {
+        if worker.held.is_none() {
+            continue;
+        }
+        let k = worker.effective.len() as u32;
+        let state = match (k, decided(&decisions, name, k)) {
+            (0, _) => State::Pending,
+            (_, Some(Decision::APPROVE)) => State::Success,
+            (_, Some(Decision::REJECT)) => State::Rejected,
+            (_, Some(Decision::REQUEST_CHANGES)) => State::Pending,
+            (_, None) => match rules.review {
+                Review::None | Review::Manual { sampled: false } => State::Success,
+                Review::Manual { sampled: true } => State::AwaitingReview,
+                Review::Consensus { .. } => {
+                    undecided.push(*name);
+                    State::AwaitingConsensusReview
+                }
+            },
+        };
+        states.insert(name, state);
+    }
+    let mut consensus = false;
+    if let Review::Consensus { threshold } = rules.review {
+        consensus = agree_on(
+            rules,
+            threshold,
+            &workers,
+            &undecided,
+            &mut states,
+            &mut story,
+        );
+    }
+    let outcome = outcome(consensus, &states);
+    story.push(format!("outcome: {}", outcome_text(outcome)));
+    let assignments = states
+        .iter()
+        .map(|(name, state)| AssignmentState {
+            worker: (*name).to_owned(),
+            state: *state,
+            planned: workers[name].held == Some(HeldBy::Plan),
+            submissions: workers[name].effective.len() as u32,
+        })
+        .collect();
+    let mut annotations = Vec::new();
+    for (name, worker) in &workers {
+        let latest = worker.effective.last();
+        for (id, (annotation, created_at, modified_at)) in &worker.current {
+            let submitted = latest.is_some_and(|c| c.get(id) == Some(annotation));
+            let state = match states.get(name) {
+                Some(state) if submitted => *state,
+                _ => State::Pending,
+            };
+            annotations.push(AnnotationState {
+                worker: (*name).to_owned(),
+                annotation: annotation.clone(),
+                state,
+                created_at: *created_at,
+                modified_at: *modified_at,
+            });
+        }
+    }
+    InputState {
+        assignments,
+        annotations,
+        outcome,
+        story,
+    }
+}
+
+/// Why someone holds an input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HeldBy {
+    Plan,
+    /// A DYNAMIC hand-out.
+    Start,
+    /// Work they submitted on it.
+    Work,
+}
+
+/// One person's events on the input, gathered.
+struct Worker {
+    /// None: someone whose events name the input without holding it (yet).
+    held: Option<HeldBy>,
+    /// Their current annotations by id: the latest version, and when the first and the
+    /// latest were written.
+    current: BTreeMap<String, (Annotation, Timestamp, Timestamp)>,
+    /// The content of every submit line, in file order.
+    submits: Vec<BTreeMap<String, Annotation>>,
+    /// The content of the submissions that took effect.
+    effective: Vec<BTreeMap<String, Annotation>>,
+}
+
+impl Worker {
+    fn new(held: Option<HeldBy>) -> Worker {
+        Worker {
+            held,
+            current: BTreeMap::new(),
+            submits: Vec::new(),
+            effective: Vec::new(),
+        }
+    }
+}
+
+/// A reviewer's decision as read.
+struct Ruling<'a> {
+    at: Timestamp,
+    reviewer: &'a str,
+    line: u32,
+    decision: Decision,
+}
+
+/// The decision that stands on `worker`'s submission `k`: the first by time, then reviewer.
+fn decided(
+    decisions: &BTreeMap<(&str, u32), Vec<Ruling>>,
+    worker: &str,
+    k: u32,
+) -> Option<Decision> {
+    decisions.get(&(worker, k))?.first().map(|r| r.decision)
+}
+
+fn verb(decision: Decision) -> &'static str {
+    match decision {
+        Decision::APPROVE => "approved",
+        Decision::REQUEST_CHANGES => "requested changes on",
+        Decision::REJECT => "rejected",
+    }
+}
+
+/// What a submission says, for the story: its concepts, or its regions.
+fn summary(kind: Kind, content: &BTreeMap<String, Annotation>) -> String {
+    let annotations: Vec<&Annotation> = content.values().collect();
+    if annotations.is_empty() {
+        return "no annotation".into();
+    }
+    match kind {
+        Kind::Detection => {
+            let regions: usize = annotations.iter().map(|a| a.data.regions.len()).sum();
+            format!("{regions} region{}", if regions == 1 { "" } else { "s" })
+        }
+        Kind::Classification | Kind::Other => {
+            let concepts: Vec<String> = annotations
+                .iter()
+                .flat_map(|a| &a.data.concepts)
+                .map(|c| format!("{}={}", c.id, c.value))
+                .collect();
+            if concepts.is_empty() {
+                format!("{} annotation(s)", annotations.len())
+            } else {
+                concepts.join(", ")
+            }
+        }
+    }
+}
+
+/// Consensus over the submitted, undecided workers: approves the input when `threshold` of
+/// them agree, else sends it to review once nobody is still to submit. Returns whether it
+/// approved the input.
+fn agree_on<'a>(
+    rules: &Rules,
+    threshold: u32,
+    workers: &BTreeMap<&'a str, Worker>,
+    undecided: &[&'a str],
+    states: &mut BTreeMap<&'a str, State>,
+    story: &mut Vec<String>,
+) -> bool {
+    let content = |name: &str| -> Vec<&Annotation> {
+        workers[name]
+            .effective
+            .last()
+            .map(|c| c.values().collect())
+            .unwrap_or_default()
+    };
+    // Groups of agreeing workers, each joined by the first group whose first member it agrees
+    // with; in worker order, so the same events always give the same groups.
+    let mut groups: Vec<Vec<&str>> = Vec::new();
+    for name in undecided {
+        let mine = content(name);
+        match groups
+            .iter_mut()
+            .find(|g| annotation::agree(rules.kind, &content(g[0]), &mine))
+        {
+            Some(group) => group.push(name),
+            None => groups.push(vec![name]),
+        }
+    }
+    let best = groups
+        .iter()
+        .max_by(|a, b| a.len().cmp(&b.len()).then_with(|| b.cmp(a)))
+        .cloned()
+        .unwrap_or_default();
+    let holders = states.len();
+    if threshold > 0 && best.len() >= threshold as usize {
+        story.push(format!(
+            "consensus: {} agree (approval threshold {threshold}): the input is approved",
+            best.join(", ")
+        ));
+        for (name, state) in states.iter_mut() {
+            if best.contains(name) {
+                *state = State::Success;
+            } else if undecided.contains(name) {
+                story.push(format!("{name} is outvoted: REJECTED"));
+                *state = State::Rejected;
+            } else if *state == State::Pending {
+                story.push(format!(
+                    "{name} had not submitted: the assignment is closed"
+                ));
+                *state = State::Closed;
+            }
+        }
+        return true;
+    }
+    if threshold == 0 {
+        story.push("labeler consensus is off (approval threshold 0): reviewers decide".into());
+    } else if threshold as usize > holders {
+        story.push(format!(
+            "the approval threshold {threshold} can never be reached: the input has {holders} worker{}",
+            if holders == 1 { "" } else { "s" }
+        ));
+    }
+    let waiting: Vec<&str> = states
+        .iter()
+        .filter(|(_, s)| **s == State::Pending)
+        .map(|(n, _)| *n)
+        .collect();
+    if waiting.is_empty() {
+        if !undecided.is_empty() {
+            if threshold > 0 && threshold as usize <= holders {
+                story.push(format!(
+                    "no consensus: no {threshold} of the submitted workers agree; the input goes to review"
+                ));
+            }
+            for name in undecided {
+                states.insert(name, State::AwaitingReview);
+            }
+        }
+    } else if !undecided.is_empty() {
+        story.push(format!("waiting for {} to submit", waiting.join(", ")));
+    }
+    false
+}
+
+/// Where the input stands, from its holders' states.
+fn outcome(consensus: bool, states: &BTreeMap<&str, State>) -> Outcome {
+    if consensus {
+        return Outcome::Approved;
+    }
+    let any = |s: State| states.values().any(|x| *x == s);
+    if states.is_empty() || any(State::Pending) {
+        Outcome::Open
+    } else if any(State::AwaitingReview) || any(State::AwaitingConsensusReview) {
+        Outcome::AwaitingReview
+    } else if any(State::Success) {
+        Outcome::Approved
+    } else {
+        Outcome::Rejected
+    }
+}
+
+fn outcome_text(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Open => "open: work is still to be submitted",
+        Outcome::AwaitingReview => "awaiting review",
+        Outcome::Approved => "approved",
+        Outcome::Rejected => "rejected",
+    }
 }
