@@ -1,11 +1,16 @@
 //! `annotask assignments TASK_ID`: who labels which input, a page at a time, as the hosted
-//! API's TaskAssignments; and `annotask counts TASK_ID`, each worker's number, as
-//! GetTaskInputCount answers.
+//! API's TaskAssignments; `annotask counts TASK_ID`, each worker's assignments (or
+//! annotations) by state, as GetTaskInputCount (GetTaskAnnotationCount) answers; and
+//! `annotask explain TASK_ID INPUT_ID`, why an input stands where it does.
+
+use serde::Serialize;
 
 use annotask::api::{
-    DEFAULT_PER_PAGE, MAX_PER_PAGE, TaskAssignment, TaskAssignmentsResponse,
-    TaskInputCountResponse, ok,
+    AnnotationOut, AnnotationQuery, ApiStatus, DEFAULT_PER_PAGE, MAX_PER_PAGE, TaskAssignment,
+    TaskAssignmentsResponse, TaskInputCountResponse, UserWorker, assignment_id, ok,
 };
+
+use annotask::work::{Outcome as WorkOutcome, State};
 
 use super::{Format, Global, Outcome, output};
 
@@ -38,7 +43,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             let rows: Vec<[&str; 3]> = std::iter::once(["INPUT", "WORKER", "STATUS"])
                 .chain(
                     page.iter()
-                        .map(|a| [a.input.as_str(), a.worker.as_str(), "PENDING"]),
+                        .map(|a| [a.input.as_str(), a.worker.as_str(), a.state.name()]),
                 )
                 .collect();
             print!("{}", output::columns(&rows));
@@ -76,11 +81,18 @@ pub struct CountArgs {
     /// The task's id.
     #[arg(value_parser = super::list::task_id)]
     id: String,
+    /// Count annotations instead of assignments (GetTaskAnnotationCount).
+    #[arg(long)]
+    annotations: bool,
 }
 
 pub fn counts(global: &Global, args: CountArgs) -> anyhow::Result<Outcome> {
     let repo = global.open_synced()?;
-    let counts = repo.counts(&args.id)?;
+    let counts = if args.annotations {
+        repo.annotation_counts(&args.id)?
+    } else {
+        repo.counts(&args.id)?
+    };
     let response = TaskInputCountResponse {
         status: ok(),
         task_id: args.id,
@@ -88,25 +100,136 @@ pub fn counts(global: &Global, args: CountArgs) -> anyhow::Result<Outcome> {
     };
     match global.format {
         Format::Table => {
-            let rows: Vec<[String; 2]> = std::iter::once(["WORKER".into(), "PENDING".into()])
-                .chain(
-                    response
-                        .counts
-                        .iter()
-                        .map(|c| [c.worker.user.id.clone(), c.pending.to_string()]),
-                )
+            let head = [
+                "WORKER",
+                "PENDING",
+                "AWAITING_REVIEW",
+                "SUCCESS",
+                "REVIEW_DENIED",
+                "AWAITING_CONSENSUS_REVIEW",
+            ]
+            .map(String::from);
+            let rows: Vec<[String; 6]> = std::iter::once(head)
+                .chain(response.counts.iter().map(|c| {
+                    [
+                        c.worker.user.id.clone(),
+                        c.pending.to_string(),
+                        c.awaiting_review.to_string(),
+                        c.success.to_string(),
+                        c.review_denied.to_string(),
+                        c.awaiting_consensus_review.to_string(),
+                    ]
+                }))
                 .collect();
             print!("{}", output::columns(&rows));
             if !output::quiet() {
                 let strategy = counts.task.doc().worker.as_ref().and_then(|w| w.strategy);
                 println!(
-                    "{} in the task's source; {}; every assignment is pending",
+                    "{} in the task's source; {}; counting {}",
                     output::count(counts.plan.inputs, "input"),
                     strategy.map_or("no worker strategy".to_owned(), |s| s.to_string()),
+                    if args.annotations {
+                        "annotations"
+                    } else {
+                        "assignments"
+                    },
                 );
             }
         }
         format => output::structured(format, &response),
+    }
+    Ok(Outcome::Success)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ExplainArgs {
+    /// The task's id.
+    #[arg(value_parser = super::list::task_id)]
+    task_id: String,
+    /// The input's id.
+    #[arg(value_parser = super::list::task_id)]
+    input_id: String,
+}
+
+/// `explain -o json`: the input's holders, annotations and outcome, and the story.
+#[derive(Serialize)]
+struct Explanation<'a> {
+    task_id: &'a str,
+    input_id: &'a str,
+    outcome: WorkOutcome,
+    assignments: Vec<ExplainedAssignment>,
+    annotations: Vec<AnnotationOut>,
+    story: &'a [String],
+}
+
+#[derive(Serialize)]
+struct ExplainedAssignment {
+    id: String,
+    worker: UserWorker,
+    status: ApiStatus,
+    planned: bool,
+    submissions: u32,
+    #[serde(skip)]
+    state: State,
+}
+
+pub fn explain(global: &Global, args: ExplainArgs) -> anyhow::Result<Outcome> {
+    let repo = global.open_synced()?;
+    let state = repo.explain(&args.task_id, &args.input_id)?;
+    let assignments: Vec<ExplainedAssignment> = state
+        .assignments
+        .iter()
+        .map(|a| ExplainedAssignment {
+            id: assignment_id(&args.input_id, &a.worker),
+            worker: UserWorker::new(&a.worker),
+            status: ApiStatus {
+                code: a.state.code(),
+                description: a.state.description().to_owned(),
+                details: None,
+            },
+            planned: a.planned,
+            submissions: a.submissions,
+            state: a.state,
+        })
+        .collect();
+    match global.format {
+        Format::Table => {
+            let head = ["WORKER", "STATUS", "HELD", "SUBMISSIONS"].map(String::from);
+            let rows: Vec<[String; 4]> = std::iter::once(head)
+                .chain(assignments.iter().map(|a| {
+                    [
+                        a.worker.user.id.clone(),
+                        a.state.name().to_owned(),
+                        if a.planned { "planned" } else { "by work" }.to_owned(),
+                        a.submissions.to_string(),
+                    ]
+                }))
+                .collect();
+            print!("{}", output::columns(&rows));
+            for line in &state.story {
+                println!("- {line}");
+            }
+        }
+        format => {
+            let annotations = repo.list_annotations(&AnnotationQuery {
+                task_id: Some(args.task_id.clone()),
+                input_ids: vec![args.input_id.clone()],
+                page: 1,
+                per_page: u32::MAX,
+                ..AnnotationQuery::default()
+            })?;
+            output::structured(
+                format,
+                &Explanation {
+                    task_id: &args.task_id,
+                    input_id: &args.input_id,
+                    outcome: state.outcome,
+                    assignments,
+                    annotations,
+                    story: &state.story,
+                },
+            )
+        }
     }
     Ok(Outcome::Success)
 }

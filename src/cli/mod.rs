@@ -96,9 +96,16 @@ enum Command {
         after_help = "Examples:\n  annotask assignments annotate-birds-weighted --worker-user-id maria-lopez\n  annotask assignments annotate-birds-weighted -o json --page 2 --per-page 1000"
     )]
     Assignments(assignments::Args),
-    /// How many inputs each worker of a task has, as GetTaskInputCount answers.
-    #[command(after_help = "Examples:\n  annotask counts annotate-birds-weighted -o json")]
+    /// Each worker's assignments (or annotations) of a task by state, as GetTaskInputCount
+    /// (GetTaskAnnotationCount) answers.
+    #[command(
+        after_help = "Examples:\n  annotask counts annotate-birds-weighted -o json\n  annotask counts annotate-cars-consensus --annotations"
+    )]
     Counts(assignments::CountArgs),
+    /// Why an input of a task stands where it does: who holds it, who said what, and what
+    /// decided it.
+    #[command(after_help = "Examples:\n  annotask explain annotate-cars-consensus photo-01")]
+    Explain(assignments::ExplainArgs),
     /// Overwrite tasks from a PatchTasks body: {"action": "overwrite", "tasks": [...]}.
     #[command(
         after_help = "Examples:\n  annotask update -f patch.json    # edits each file in place, comments kept"
@@ -201,6 +208,7 @@ pub fn run() -> ExitCode {
         Command::List(args) => list::run(&ctx, args),
         Command::Assignments(args) => assignments::run(&ctx, args),
         Command::Counts(args) => assignments::counts(&ctx, args),
+        Command::Explain(args) => assignments::explain(&ctx, args),
         Command::Update(args) => update::run(&ctx, args),
         Command::Delete(args) => delete::run(&ctx, args),
         Command::Serve(args) => serve::run(&ctx, args),

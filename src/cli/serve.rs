@@ -23,6 +23,11 @@ pub struct Args {
         hide_env_values = true
     )]
     api_key: Option<String>,
+    /// A JSON or YAML file mapping API keys to user ids (`{"key-ann": "ann"}`): every request
+    /// needs one of the keys and acts as its user. Keep it outside the project's tasks/,
+    /// inputs/ and work/.
+    #[arg(long, value_name = "FILE", conflicts_with = "api_key")]
+    keys: Option<PathBuf>,
     /// Serve both faces (JSON and gRPC) over TLS with this PEM certificate chain; needs
     /// --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
@@ -50,12 +55,13 @@ fn parse_addr(text: &str) -> Result<SocketAddr, String> {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
-    let keyed = args.api_key.is_some();
+    let keyed = args.api_key.is_some() || args.keys.is_some();
     let server = Server::bind(Config {
         root: global.root.clone(),
         db: global.db.clone(),
         addr: args.addr,
         api_key: args.api_key,
+        keys: args.keys,
         tls: args
             .tls_cert
             .zip(args.tls_key)
@@ -64,7 +70,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     })
     .map_err(|e| match e {
         StartError::NeedsKey(_) => anyhow::anyhow!(
-            "{e}\n    hint: pass --api-key KEY (or set ANNOTASK_API_KEY), or listen on loopback, e.g. --addr {}",
+            "{e}\n    hint: pass --api-key KEY (or set ANNOTASK_API_KEY) or --keys FILE, or listen on loopback, e.g. --addr {}",
             server::DEFAULT_ADDR
         ),
         e => e.into(),

@@ -17,6 +17,7 @@ mod repos;
 mod routes;
 mod tls;
 
+pub use auth::{Keys, KeysError};
 pub use tls::{TlsError, TlsFiles};
 
 use std::convert::Infallible;
@@ -90,6 +91,8 @@ pub struct Config {
     pub addr: SocketAddr,
     /// When set, every request must carry `Authorization: Key <api_key>`.
     pub api_key: Option<String>,
+    /// When set, every request must carry one of this file's keys, and acts as its user.
+    pub keys: Option<PathBuf>,
     /// Told what a person running the server should know (the tasks folder went missing, a
     /// watch failed); the server itself prints nothing.
     pub warn: fn(&str),
@@ -105,6 +108,10 @@ pub enum StartError {
     NeedsKey(SocketAddr),
     #[error("the API key is empty")]
     EmptyKey,
+    #[error("--api-key and --keys both say who may call: use one of them")]
+    KeyAndKeys,
+    #[error(transparent)]
+    Keys(#[from] KeysError),
     #[error("cannot listen on {addr}")]
     Bind {
         addr: SocketAddr,
@@ -138,26 +145,23 @@ impl Server {
         {
             return Err(StartError::EmptyKey);
         }
-        if config.api_key.is_none() && !config.addr.ip().is_loopback() {
-            return Err(StartError::NeedsKey(config.addr));
-        }
+        let access = match (&config.api_key, &config.keys) {
+            (Some(_), Some(_)) => return Err(StartError::KeyAndKeys),
+            (Some(key), None) => auth::Access::Key(key.trim().into()),
+            (None, Some(file)) => auth::Access::Keys(Keys::load(file, &config.root)?.into()),
+            (None, None) if !config.addr.ip().is_loopback() => {
+                return Err(StartError::NeedsKey(config.addr));
+            }
+            (None, None) => auth::Access::Open,
+        };
         let tls = config.tls.as_ref().map(tls::acceptor).transpose()?;
         let (repos, watcher) = Repos::open(&config.root, config.db.as_deref(), config.warn)?;
         let repos = Arc::new(repos);
-        let key = config
-            .api_key
-            .as_deref()
-            .map(|k| Arc::<str>::from(k.trim()));
-        let grpc = grpc::Service::new(repos.clone(), key);
-        let mut app = routes::router(repos.clone())
+        let grpc = grpc::Service::new(repos.clone(), access.clone());
+        let app = routes::router(repos.clone())
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .layer(middleware::from_fn(refuse_announced_excess));
-        if let Some(key) = config.api_key {
-            app = app.layer(middleware::from_fn_with_state(
-                Arc::<str>::from(key.trim()),
-                auth::require_key,
-            ));
-        }
+            .layer(middleware::from_fn(refuse_announced_excess))
+            .layer(middleware::from_fn_with_state(access, auth::require_key));
         let bind_error = |source| StartError::Bind {
             addr: config.addr,
             source,

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-use crate::api::{DEFAULT_PER_PAGE, MAX_PER_PAGE, asks_for_metrics};
+use crate::api::{AnnotationQuery, DEFAULT_PER_PAGE, MAX_PER_PAGE, asks_for_metrics};
 use crate::store::ListQuery;
 use crate::validate::did_you_mean;
 
@@ -105,6 +105,40 @@ pub fn list(raw: Option<&str>) -> Result<ListQuery, Failure> {
             }
             "review_user_ids" => query.review_user_ids.push(value.into_owned()),
             "ids" => query.ids.push(value.into_owned()),
+            _ => {}
+        }
+    }
+    Ok(query)
+}
+
+const ANNOTATION_KEYS: [&str; 8] = [
+    "page",
+    "per_page",
+    "task_id",
+    "user_ids",
+    "input_ids",
+    "ids",
+    "statuses",
+    // A repeated Status, as grpc-gateway flattens its `code`.
+    "statuses.code",
+];
+
+/// ListAnnotations' query: repeated keys add to a filter; statuses are codes.
+pub fn annotations(raw: Option<&str>) -> Result<AnnotationQuery, Failure> {
+    let mut query = AnnotationQuery {
+        page: 1,
+        per_page: DEFAULT_PER_PAGE,
+        ..AnnotationQuery::default()
+    };
+    for (key, value) in pairs(raw, &ANNOTATION_KEYS)? {
+        match key.as_ref() {
+            "page" => query.page = number(&key, &value, 1, u32::MAX)?,
+            "per_page" => query.per_page = number(&key, &value, 1, MAX_PER_PAGE)?,
+            "task_id" => query.task_id = Some(value.into_owned()),
+            "user_ids" => query.user_ids.push(value.into_owned()),
+            "input_ids" => query.input_ids.push(value.into_owned()),
+            "ids" => query.ids.push(value.into_owned()),
+            "statuses" | "statuses.code" => query.statuses.push(number(&key, &value, 0, u32::MAX)?),
             _ => {}
         }
     }

@@ -9,22 +9,24 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{Method, StatusCode, Uri};
 use axum::response::Response;
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 use crate::api::{
-    self, DeleteTasks, PatchTasks, PostTasks, StatusResponse, TaskInputCountResponse, TaskResponse,
-    TasksResponse, ok,
+    self, AnnotationsResponse, DeleteTasks, InputsResponse, PatchTasks, PostAnnotations, PostTasks,
+    PutTaskAssignments, StatusResponse, TaskAssignmentsResponse, TaskInputCountResponse,
+    TaskResponse, TasksResponse, ok,
 };
 use crate::repo::Repo;
 use crate::validate::check_id;
 use crate::{Error, yaml};
 
+use super::auth::{self, Caller};
 use super::query;
 use super::reply::{self, Failure};
 use super::repos::Repos;
@@ -35,11 +37,17 @@ type Reply = Result<Response, Failure>;
 /// What diagnostics call the request body.
 const BODY: &str = "body";
 
-/// Every task route, at `/v2/...` and under `/v2/users/{user_id}/apps/{app_id}/...`. annotask
-/// serves one app, so the user and app in the path are accepted and not checked.
+/// Every route, at `/v2/...` and under `/v2/users/{user_id}/apps/{app_id}/...` (PutTaskAssignments
+/// only there, as the hosted API has it). annotask serves one app, so the app in the path is
+/// accepted and not checked; the user is who a call acts as when no key says it.
 pub fn router(repos: Arc<Repos>) -> Router {
     let mut router = Router::new();
     for prefix in ["/v2", "/v2/users/{user_id}/apps/{app_id}"] {
+        let assignments: MethodRouter<Arc<Repos>> = if prefix == "/v2" {
+            get(next_assignments)
+        } else {
+            get(next_assignments).put(put_assignments)
+        };
         router = router
             .route(
                 &format!("{prefix}/tasks"),
@@ -52,6 +60,18 @@ pub fn router(repos: Arc<Repos>) -> Router {
             .route(
                 &format!("{prefix}/tasks/{{task_id}}/inputs/count"),
                 get(task_input_count),
+            )
+            .route(
+                &format!("{prefix}/tasks/{{task_id}}/annotations/count"),
+                get(task_annotation_count),
+            )
+            .route(
+                &format!("{prefix}/tasks/{{task_id}}/assignments"),
+                assignments,
+            )
+            .route(
+                &format!("{prefix}/annotations"),
+                get(list_annotations).post(post_annotations),
             );
     }
     router
@@ -109,21 +129,139 @@ async fn get_task(
     .await
 }
 
-/// GetTaskInputCount: each worker's assignments, all pending, exact from the task's plan.
+/// GetTaskInputCount: each worker's assignments by state, exact.
 async fn task_input_count(
     State(repos): State<Arc<Repos>>,
     path: Result<Path<TaskPath>, PathRejection>,
     RawQuery(raw): RawQuery,
 ) -> Reply {
+    count(repos, path, raw, false).await
+}
+
+/// GetTaskAnnotationCount: each worker's annotations by state, exact.
+async fn task_annotation_count(
+    State(repos): State<Arc<Repos>>,
+    path: Result<Path<TaskPath>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    count(repos, path, raw, true).await
+}
+
+async fn count(
+    repos: Arc<Repos>,
+    path: Result<Path<TaskPath>, PathRejection>,
+    raw: Option<String>,
+    annotations: bool,
+) -> Reply {
     let Path(TaskPath { task_id: id }) = path.map_err(|e| Failure::bad_request(e.body_text()))?;
     let users = query::user_ids(raw.as_deref())?;
     check_id(&id).map_err(Failure::bad_request)?;
     read(repos, move |repo| {
-        let counts = repo.counts(&id)?.per_user(&users);
+        let counts = if annotations {
+            repo.annotation_counts(&id)?
+        } else {
+            repo.counts(&id)?
+        };
         Ok(reply::json(&TaskInputCountResponse {
             status: ok(),
             task_id: id,
-            counts,
+            counts: counts.per_user(&users),
+        }))
+    })
+    .await
+}
+
+/// A workflow route's path: the task, when it names one, and the user of a prefixed path.
+#[derive(Deserialize)]
+struct WorkPath {
+    #[serde(default)]
+    task_id: String,
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+/// The task a workflow route's path names, and the user the call acts as.
+fn work_path(
+    path: Result<Path<WorkPath>, PathRejection>,
+    caller: &Caller,
+) -> Result<(String, String), Failure> {
+    let Path(path) = path.map_err(|e| Failure::bad_request(e.body_text()))?;
+    let user = auth::acting_user(caller, path.user_id.as_deref())?;
+    Ok((path.task_id, user))
+}
+
+/// PutTaskAssignments: the caller's action on the task's assignments.
+async fn put_assignments(
+    State(repos): State<Arc<Repos>>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<WorkPath>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let (task_id, user) = work_path(path, &caller)?;
+    check_id(&task_id).map_err(Failure::bad_request)?;
+    write(
+        repos,
+        raw,
+        body,
+        move |repo, request: PutTaskAssignments| {
+            let task_assignments = repo.put_assignments(&user, &task_id, request)?;
+            Ok(reply::json(&TaskAssignmentsResponse {
+                status: ok(),
+                task_assignments,
+            }))
+        },
+    )
+    .await
+}
+
+/// ListNextTaskAssignments: the inputs of the caller's open assignments.
+async fn next_assignments(
+    State(repos): State<Arc<Repos>>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<WorkPath>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let (task_id, user) = work_path(path, &caller)?;
+    query::none_expected(raw.as_deref())?;
+    check_id(&task_id).map_err(Failure::bad_request)?;
+    read(repos, move |repo| {
+        let assignments = repo.next_assignments(&user, &task_id)?;
+        Ok(reply::json(&InputsResponse {
+            status: ok(),
+            inputs: assignments.into_iter().map(|a| a.input).collect(),
+        }))
+    })
+    .await
+}
+
+/// PostAnnotations, as the caller.
+async fn post_annotations(
+    State(repos): State<Arc<Repos>>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<WorkPath>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let (_, user) = work_path(path, &caller)?;
+    write(repos, raw, body, move |repo, request: PostAnnotations| {
+        let annotations = repo.post_annotations(&user, request)?;
+        Ok(reply::json(&AnnotationsResponse {
+            status: ok(),
+            annotations,
+        }))
+    })
+    .await
+}
+
+/// ListAnnotations: by task, user, status, input and id, a page at a time.
+async fn list_annotations(State(repos): State<Arc<Repos>>, RawQuery(raw): RawQuery) -> Reply {
+    let query = query::annotations(raw.as_deref())?;
+    read(repos, move |repo| {
+        let annotations = repo.list_annotations(&query)?;
+        Ok(reply::json(&AnnotationsResponse {
+            status: ok(),
+            annotations,
         }))
     })
     .await
@@ -214,7 +352,7 @@ async fn no_route(method: Method, uri: Uri) -> Failure {
         StatusCode::NOT_FOUND,
         api::StatusCode::DoesNotExist,
         format!(
-            "no route {method} {}; annotask serves /v2/tasks, /v2/tasks/{{task_id}} and /v2/tasks/{{task_id}}/inputs/count",
+            "no route {method} {}; annotask serves /v2/tasks, /v2/tasks/{{task_id}}, its inputs/count, annotations/count and assignments, and /v2/annotations (each also under /v2/users/{{user_id}}/apps/{{app_id}}/)",
             uri.path()
         ),
     )

@@ -377,6 +377,7 @@ pub struct AnnotationState {
 
 /// Where an input stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Outcome {
     /// Some holder has not submitted (or must redo it), and nothing decided the input.
     Open,

@@ -28,9 +28,10 @@ use crate::proto::{self, Encoded, convert, wire};
 use crate::store::ListQuery;
 use crate::validate::check_id;
 
+use super::auth::{self, Access, Caller};
 use super::reply::Failure;
 use super::repos::Repos;
-use super::{MAX_BODY_BYTES, auth, blocking, read};
+use super::{MAX_BODY_BYTES, blocking, read};
 
 /// What diagnostics call a protobuf request.
 const REQUEST: &str = "request";
@@ -51,15 +52,15 @@ pub fn is_grpc<B>(request: &http::Request<B>) -> bool {
 #[derive(Clone)]
 pub struct Service {
     repos: Arc<Repos>,
-    /// When set, every call must carry the metadata `authorization: Key <key>`.
-    key: Option<Arc<str>>,
+    /// Who may call, as on the JSON face: the metadata `authorization: Key <key>`.
+    access: Access,
 }
 
 type Answer<T> = Result<T, Failure>;
 
 impl Service {
-    pub fn new(repos: Arc<Repos>, key: Option<Arc<str>>) -> Service {
-        Service { repos, key }
+    pub fn new(repos: Arc<Repos>, access: Access) -> Service {
+        Service { repos, access }
     }
 
     /// Answers one gRPC call.
@@ -68,12 +69,12 @@ impl Service {
         let repos = self.repos.clone();
         let method = path.strip_prefix(SERVICE).unwrap_or_default().to_owned();
         match method.as_str() {
-            "PostTasks" => self.unary(request, |r| post_tasks(repos, r)).await,
-            "GetTask" => self.unary(request, |r| get_task(repos, r)).await,
-            "ListTasks" => self.unary(request, |r| list_tasks(repos, r)).await,
-            "GetTaskInputCount" => self.unary(request, |r| task_input_count(repos, r)).await,
-            "PatchTasks" => self.unary(request, |r| patch_tasks(repos, r)).await,
-            "DeleteTasks" => self.unary(request, |r| delete_tasks(repos, r)).await,
+            "PostTasks" => self.unary(request, |_, r| post_tasks(repos, r)).await,
+            "GetTask" => self.unary(request, |_, r| get_task(repos, r)).await,
+            "ListTasks" => self.unary(request, |_, r| list_tasks(repos, r)).await,
+            "GetTaskInputCount" => self.unary(request, |_, r| task_input_count(repos, r)).await,
+            "PatchTasks" => self.unary(request, |_, r| patch_tasks(repos, r)).await,
+            "DeleteTasks" => self.unary(request, |_, r| delete_tasks(repos, r)).await,
             _ => tonic::Status::unimplemented(format!(
                 "annotask does not serve {path}; it serves PostTasks, GetTask, ListTasks, PatchTasks, DeleteTasks and GetTaskInputCount of clarifai.api.V2"
             ))
@@ -91,25 +92,15 @@ impl Service {
     where
         Req: prost::Message + Default + Send + 'static,
         Resp: Reply,
-        F: FnOnce(Req) -> Fut + Send + 'static,
+        F: FnOnce(Caller, Req) -> Fut + Send + 'static,
         Fut: Future<Output = Answer<Resp>> + Send + 'static,
     {
-        let refused = self
-            .key
-            .as_ref()
-            .and_then(|key| auth::check(request.headers(), key).err())
-            .map(|why| {
-                Failure::new(
-                    http::StatusCode::UNAUTHORIZED,
-                    api::StatusCode::KeyInvalid,
-                    why,
-                )
-            });
+        let caller = self.access.caller(request.headers()).map_err(auth::refused);
         let deadline = timeout(request.headers());
         let handler = move |req: Req| async move {
-            let answer = match refused {
-                Some(failure) => Err(failure),
-                None => handler(req).await,
+            let answer = match caller {
+                Err(failure) => Err(failure),
+                Ok(caller) => handler(caller, req).await,
             };
             answer.unwrap_or_else(|failure| Resp::failed(convert::status(failure.into_status())))
         };
