@@ -138,15 +138,17 @@ CREATE TABLE work_files (
     warnings INTEGER NOT NULL
 ) WITHOUT ROWID;
 
--- Every event of the work files, under each input it is about (src/work: a hand-out names
--- several). The line's JSON is kept: replaying an input reads its events back from here.
+-- Every event of the work files, under each input it is about (a hand-out names several), one
+-- row per input of a task: replaying an input reads its row back (a row per event cost five
+-- times the inserts).
 CREATE TABLE work_events (
-    task  TEXT NOT NULL,
-    input TEXT NOT NULL,
-    user  TEXT NOT NULL,
-    line  INTEGER NOT NULL,
-    body  TEXT NOT NULL,
-    PRIMARY KEY (task, input, user, line)
+    task   TEXT NOT NULL,
+    input  TEXT NOT NULL,
+    events TEXT NOT NULL,           -- JSON: [[user, line, kind, at, data], ...] by user and line
+                                    -- (work::Stored: kind 0 start, 1 annotation, 2 submit,
+                                    -- 3 review; at in microseconds; data an annotation's or a
+                                    -- review's JSON)
+    PRIMARY KEY (task, input)
 ) WITHOUT ROWID;
 
 -- What replaying an input's events derived (work::replay): one row per holder of an input
@@ -179,8 +181,8 @@ CREATE TABLE annotations (
     worker      TEXT NOT NULL,
     id          TEXT NOT NULL,
     state       INTEGER NOT NULL,
-    created_at  TEXT NOT NULL,
-    modified_at TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,   -- microseconds since 1970
+    modified_at INTEGER NOT NULL,
     json        TEXT NOT NULL,      -- the annotation as posted (work::Annotation)
     PRIMARY KEY (task, input, worker, id)
 ) WITHOUT ROWID;
@@ -202,7 +204,6 @@ CREATE INDEX task_workers_user ON task_workers (user, id);
 CREATE INDEX task_reviewers_user ON task_reviewers (user, id);
 -- Every input id once, in id order (ALL_INPUTS), and one input's datasets (INPUT).
 CREATE INDEX inputs_id ON inputs (id);
--- A worker's assignments by state (LABEL_START, REVIEW_START), and one file's events.
+-- A worker's assignments by state (LABEL_START, REVIEW_START).
 CREATE INDEX work_state_worker ON work_state (task, worker, state, input);
-CREATE INDEX work_events_file ON work_events (task, user);
-CREATE INDEX annotations_worker ON annotations (worker, task);
+

@@ -11,7 +11,7 @@
 mod work;
 
 pub use work::{
-    AnnotationFilter, AnnotationRow, CountDeltas, CountRow, Counted, HeldRow, TAIL_BYTES,
+    AnnotationFilter, AnnotationRow, CountDeltas, CountRow, Counted, Entry, HeldRow, TAIL_BYTES,
     WorkFileState,
 };
 

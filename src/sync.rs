@@ -466,12 +466,14 @@ impl Summary {
 
 /// Below this many task files a bulk load is not worth dropping the indexes for.
 const BULK_LOAD_MIN_FILES: usize = 1000;
-/// Nor below this many bytes of dataset files (about 200,000 inputs).
+/// Nor below this many bytes of dataset and work files (about 200,000 inputs, or 100,000
+/// work events).
 const BULK_LOAD_MIN_BYTES: u64 = 16 << 20;
 
 /// Whether a plan into an empty index is worth a bulk load.
 fn is_bulk(plan: &Plan) -> bool {
-    plan.read.len() >= BULK_LOAD_MIN_FILES || plan.datasets.bytes() >= BULK_LOAD_MIN_BYTES
+    plan.read.len() >= BULK_LOAD_MIN_FILES
+        || plan.datasets.bytes() + plan.work.bytes() >= BULK_LOAD_MIN_BYTES
 }
 
 /// Applies a plan in one transaction. `known` is the index's file states the plan was made from.

@@ -515,11 +515,9 @@ impl Repo {
         let (labeled, decided) = self.index.work_progress(task.id())?;
         let inputs = metrics.input_source.inputs_count_estimated;
         let percent = |n: u64| {
-            if inputs == 0 {
-                0
-            } else {
-                (n.min(inputs) * 100 / inputs) as u32
-            }
+            (n.min(inputs) * 100)
+                .checked_div(inputs)
+                .map_or(0, |p| p as u32)
         };
         metrics.work.inputs_percent_estimated = percent(labeled);
         metrics.review.inputs_percent_estimated = percent(decided);
@@ -720,7 +718,7 @@ impl Rows {
 fn annotation_out(row: AnnotationRow) -> Result<AnnotationOut> {
     let corrupt = || Error::Store(crate::store::StoreError::CorruptBody(row.task.clone()));
     let annotation: work::Annotation = serde_json::from_str(&row.json).map_err(|_| corrupt())?;
-    let time = |text: &str| text.parse::<Timestamp>().map_err(|_| corrupt());
+    let time = |micros: i64| Timestamp::from_microsecond(micros).map_err(|_| corrupt());
     Ok(AnnotationOut {
         annotation,
         status: api::ApiStatus {
@@ -728,8 +726,8 @@ fn annotation_out(row: AnnotationRow) -> Result<AnnotationOut> {
             description: row.state.annotation_description().to_owned(),
             details: None,
         },
-        created_at: time(&row.created_at)?,
-        modified_at: time(&row.modified_at)?,
+        created_at: time(row.created_at)?,
+        modified_at: time(row.modified_at)?,
         worker: UserWorker::new(&row.worker),
         user_id: row.worker,
         task_id: row.task,

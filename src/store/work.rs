@@ -9,7 +9,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Index, Result, StoreError, Writer};
 use crate::validate::Diagnostic;
-use crate::work::{InputState, Line, Outcome, State, UserEvents};
+use crate::work::{InputState, Line, Outcome, State, Stored, UserEvents};
 
 /// What the index remembers of a work file.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +77,9 @@ pub struct AnnotationRow {
     pub task: String,
     pub worker: String,
     pub state: State,
-    pub created_at: String,
-    pub modified_at: String,
+    /// Microseconds since 1970.
+    pub created_at: i64,
+    pub modified_at: i64,
     pub json: String,
 }
 
@@ -128,24 +129,31 @@ fn held_rows(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Resul
     Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
+/// One event as an input's row holds it: who wrote it, on which line, and the event.
+pub type Entry = (String, u32, Stored);
+
+/// An input's events as its row holds them, by user and line.
+fn read_entries(conn: &Connection, task: &str, input: &str) -> Result<Vec<Entry>> {
+    let text: Option<String> = conn
+        .prepare_cached("SELECT events FROM work_events WHERE task = ?1 AND input = ?2")?
+        .query_row(params![task, input], |r| r.get(0))
+        .optional()?;
+    text.map_or(Ok(Vec::new()), |text| {
+        serde_json::from_str(&text).map_err(|_| StoreError::CorruptBody(task.to_owned()))
+    })
+}
+
 /// Every user's events on one input of a task, each user's in file order.
 fn input_events(conn: &Connection, task: &str, input: &str) -> Result<Vec<UserEvents>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT user, line, body FROM work_events WHERE task = ?1 AND input = ?2 ORDER BY user, line",
-    )?;
-    let mut rows = stmt.query(params![task, input])?;
     let mut users: Vec<UserEvents> = Vec::new();
-    while let Some(r) = rows.next()? {
-        let user = r.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
-        let body = r.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-        let line: Line =
-            serde_json::from_str(body).map_err(|_| StoreError::CorruptBody(task.to_owned()))?;
-        let entry = (r.get::<_, u32>(1)?, line);
+    for (user, number, stored) in read_entries(conn, task, input)? {
+        let line = Line::from_stored(input, stored)
+            .ok_or_else(|| StoreError::CorruptBody(task.to_owned()))?;
         match users.last_mut() {
-            Some(last) if last.user == user => last.lines.push(entry),
+            Some(last) if last.user == user => last.lines.push((number, line)),
             _ => users.push(UserEvents {
-                user: user.to_owned(),
-                lines: vec![entry],
+                user,
+                lines: vec![(number, line)],
             }),
         }
     }
@@ -421,33 +429,69 @@ impl Writer<'_> {
     /// Deletes one user's events on a task (one work file's), returning the inputs they were
     /// about.
     pub fn delete_work_events(&self, task: &str, user: &str) -> Result<Vec<String>> {
-        let inputs: Vec<String> = self
+        let rows: Vec<(String, String)> = self
             .conn
-            .prepare_cached("SELECT DISTINCT input FROM work_events WHERE task = ?1 AND user = ?2")?
-            .query_map(params![task, user], |r| r.get(0))?
+            .prepare_cached("SELECT input, events FROM work_events WHERE task = ?1")?
+            .query_map([task], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
-        self.conn
-            .prepare_cached("DELETE FROM work_events WHERE task = ?1 AND user = ?2")?
-            .execute(params![task, user])?;
-        Ok(inputs)
+        let mut touched = Vec::new();
+        for (input, text) in rows {
+            let mut entries: Vec<Entry> = serde_json::from_str(&text)
+                .map_err(|_| StoreError::CorruptBody(task.to_owned()))?;
+            let before = entries.len();
+            entries.retain(|(u, ..)| u != user);
+            if entries.len() != before {
+                self.write_entries(task, &input, &entries)?;
+                touched.push(input);
+            }
+        }
+        Ok(touched)
     }
 
-    /// Adds one line of a work file under one of its inputs.
-    pub fn insert_work_event(
+    /// Adds events of one input of a task (`fresh`: the index holds none for it yet).
+    pub fn add_work_events(
         &self,
         task: &str,
         input: &str,
-        user: &str,
-        line: u32,
-        body: &str,
+        mut added: Vec<Entry>,
+        fresh: bool,
     ) -> Result<()> {
+        let mut entries = if fresh {
+            Vec::new()
+        } else {
+            read_entries(self.conn, task, input)?
+        };
+        entries.append(&mut added);
+        entries.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        // A line is read once; should one come again, it is the same line.
+        entries.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+        self.write_entries(task, input, &entries)
+    }
+
+    fn write_entries(&self, task: &str, input: &str, entries: &[Entry]) -> Result<()> {
+        if entries.is_empty() {
+            self.conn
+                .prepare_cached("DELETE FROM work_events WHERE task = ?1 AND input = ?2")?
+                .execute(params![task, input])?;
+            return Ok(());
+        }
+        let text = serde_json::to_string(entries).expect("events serialise");
         self.conn
             .prepare_cached(
-                "INSERT OR REPLACE INTO work_events (task, input, user, line, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT OR REPLACE INTO work_events (task, input, events) VALUES (?1, ?2, ?3)",
             )?
-            .execute(params![task, input, user, line, body])?;
+            .execute(params![task, input, text])?;
         Ok(())
+    }
+
+    /// Whether the index holds no work events at all.
+    pub fn no_work_events(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM work_events LIMIT 1")?
+            .query_row([], |_| Ok(()))
+            .optional()?
+            .is_none())
     }
 
     /// Every user's events on one input of a task, as this transaction sees them.
@@ -460,7 +504,7 @@ impl Writer<'_> {
     pub fn work_inputs(&self, task: &str) -> Result<Vec<(String, Option<bool>)>> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT e.input, w.sampled
-             FROM (SELECT DISTINCT input FROM work_events WHERE task = ?1
+             FROM (SELECT input FROM work_events WHERE task = ?1
                    UNION SELECT input FROM work_inputs WHERE task = ?1) e
              LEFT JOIN work_inputs w ON w.task = ?1 AND w.input = e.input
              ORDER BY e.input",
@@ -538,8 +582,8 @@ impl Writer<'_> {
                 a.worker,
                 a.annotation.id,
                 a.state.to_i64(),
-                a.created_at.to_string(),
-                a.modified_at.to_string(),
+                a.created_at.as_microsecond(),
+                a.modified_at.as_microsecond(),
                 json
             ])?;
             deltas.add(task, &a.worker, Counted::Annotations, a.state, 1);

@@ -11,9 +11,9 @@ use std::thread;
 use super::Summary;
 use crate::files::{self, DiskFile};
 use crate::plans::InputPlans;
-use crate::store::{self, CountDeltas, TAIL_BYTES, WorkFileState, Writer};
+use crate::store::{self, CountDeltas, Entry, TAIL_BYTES, WorkFileState, Writer};
 use crate::validate::{self, Diagnostic};
-use crate::work::{self, Log, Rules};
+use crate::work::{self, InputState, Log, Rules, UserEvents};
 
 /// What a sync must do about the work files. There are a few per task and person, so every
 /// sync that looks at `work/` lists all of it.
@@ -32,6 +32,11 @@ pub struct WorkPlan {
 impl WorkPlan {
     pub fn is_empty(&self) -> bool {
         self.read.is_empty() && self.refused.is_empty() && self.remove.is_empty()
+    }
+
+    /// How many bytes the plan reads.
+    pub fn bytes(&self) -> u64 {
+        self.read.iter().map(|r| r.file.size).sum()
     }
 }
 
@@ -254,6 +259,9 @@ pub(super) fn write_work(
     replanned: &BTreeSet<String>,
 ) -> store::Result<()> {
     let mut touched: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    // When the index held no events, every event is read now: inputs are replayed from
+    // memory rather than read back (a third of a first sync of 600,000 events).
+    let mut read_now = writer.no_work_events()?.then(Memory::default);
     for path in &plan.remove {
         if let Some((task, user)) = files::work_owner(path) {
             let inputs = writer.delete_work_events(task, user)?;
@@ -273,7 +281,10 @@ pub(super) fn write_work(
         )?;
         summary.invalid.push(file.path.clone());
     }
-    for outcome in load_all(root, plan.read) {
+    let loaded = load_all(root, plan.read);
+    // Each input's new events, gathered over every file, so its row is written once.
+    let mut added: BTreeMap<(&str, &str), Vec<Entry>> = BTreeMap::new();
+    for outcome in &loaded {
         let WorkRead {
             file, task, user, ..
         } = &outcome.read;
@@ -282,12 +293,19 @@ pub(super) fn write_work(
             inputs.extend(writer.delete_work_events(task, user)?);
         }
         for (line_no, line) in &outcome.log.lines {
-            let body = serde_json::to_string(line).expect("events serialise");
+            let stored = line.to_stored();
             for input in line.event.inputs() {
-                writer.insert_work_event(task, input, user, *line_no, &body)?;
+                added.entry((task, input)).or_default().push((
+                    user.clone(),
+                    *line_no,
+                    stored.clone(),
+                ));
                 inputs.insert(input.clone());
             }
             summary.events_added += 1;
+        }
+        if let Some(memory) = &mut read_now {
+            memory.add(task, user, &outcome.log.lines);
         }
         let diagnostics = &outcome.log.diagnostics;
         writer.put_work_file(
@@ -303,6 +321,9 @@ pub(super) fn write_work(
         } else if plan.invalid_before.contains(&file.path) {
             summary.fixed.push(file.path.clone());
         }
+    }
+    for ((task, input), entries) in added {
+        writer.add_work_events(task, input, entries, read_now.is_some())?;
     }
     let tasks: BTreeSet<String> = touched
         .keys()
@@ -333,28 +354,92 @@ pub(super) fn write_work(
             }
         }
         let fresh = !derived.contains(id);
-        for input in inputs {
-            replay(writer, &plans, &input, fresh, &mut deltas)?;
+        let mut remembered = read_now
+            .as_mut()
+            .map(|m| m.0.remove(id).unwrap_or_default());
+        let inputs: Vec<String> = inputs.into_iter().collect();
+        // Replaying is pure: a batch of inputs is replayed on every core, then written.
+        for batch in inputs.chunks(REPLAY_BATCH) {
+            let mut jobs = Vec::with_capacity(batch.len());
+            for input in batch {
+                let users = match &mut remembered {
+                    Some(inputs) => inputs.remove(input).unwrap_or_default(),
+                    None => writer.input_events(id, input)?,
+                };
+                let selected = !users.is_empty() && writer.in_source(plans.source(), input)?;
+                jobs.push((input.as_str(), users, selected));
+            }
+            for (input, state) in replay_all(&plans, &jobs) {
+                writer.put_input_state(
+                    id,
+                    input,
+                    state.as_ref().map(|(s, sampled)| (s, *sampled)),
+                    fresh,
+                    &mut deltas,
+                )?;
+            }
         }
     }
     writer.add_counts(deltas)
 }
 
-/// Replays one input of a task from the index's events and writes what it derives.
-fn replay(
-    writer: &Writer<'_>,
-    plan: &InputPlans,
-    input: &str,
-    fresh: bool,
-    deltas: &mut CountDeltas,
-) -> store::Result<()> {
-    let task = plan.task();
-    let users = writer.input_events(task.id(), input)?;
-    if users.is_empty() {
-        return writer.put_input_state(task.id(), input, None, fresh, deltas);
+/// Events read in this sync, by task, input and user, as replaying needs them.
+#[derive(Default)]
+struct Memory(HashMap<String, HashMap<String, Vec<UserEvents>>>);
+
+impl Memory {
+    /// Adds one user's lines on a task (files come one at a time, so a user's lines on an
+    /// input stay together).
+    fn add(&mut self, task: &str, user: &str, lines: &[(u32, work::Line)]) {
+        let inputs = self.0.entry(task.to_owned()).or_default();
+        for (number, line) in lines {
+            for input in line.event.inputs() {
+                let users = inputs.entry(input.clone()).or_default();
+                if users.last().is_none_or(|u| u.user != user) {
+                    users.push(UserEvents {
+                        user: user.to_owned(),
+                        lines: Vec::new(),
+                    });
+                }
+                let last = users.last_mut().expect("pushed");
+                last.lines.push((*number, line.clone()));
+            }
+        }
     }
-    let sampled = plan.sampled(input);
-    let planned = plan.planned(input, writer.in_source(plan.source(), input)?);
-    let state = work::replay(&Rules::of(task, sampled), input, &planned, &users);
-    writer.put_input_state(task.id(), input, Some((&state, sampled)), fresh, deltas)
+}
+
+/// How many inputs are replayed at a time before their rows are written.
+const REPLAY_BATCH: usize = 8192;
+
+/// Replays inputs (each with its users' events, and whether the task's source selects it) on
+/// every core, in their order: what each derives, with whether it is sampled for review;
+/// `None` for an input with no events left.
+fn replay_all<'a>(
+    plans: &InputPlans,
+    jobs: &'a [(&'a str, Vec<UserEvents>, bool)],
+) -> Vec<(&'a str, Option<(InputState, bool)>)> {
+    let one = |(input, users, selected): &'a (&'a str, Vec<UserEvents>, bool)| {
+        if users.is_empty() {
+            return (*input, None);
+        }
+        let sampled = plans.sampled(input);
+        let planned = plans.planned(input, *selected);
+        let rules = Rules::of(plans.task(), sampled);
+        (
+            *input,
+            Some((work::replay(&rules, input, &planned, users), sampled)),
+        )
+    };
+    let threads = thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = jobs.len().div_ceil(threads).max(1);
+    thread::scope(|scope| {
+        let workers: Vec<_> = jobs
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().expect("a replay never panics"))
+            .collect()
+    })
 }

@@ -257,8 +257,12 @@ fn data_set(annotations: &[&Annotation]) -> Vec<String> {
     texts
 }
 
-/// Each region's box (a polygon's bounding box) and concepts.
-fn regions<'a>(annotations: &[&'a Annotation]) -> Vec<([f32; 4], BTreeSet<(&'a str, u32)>)> {
+/// A region as agreement compares it: its box (`[top, left, bottom, right]`; a polygon's
+/// bounding box) and its concepts.
+type Shape<'a> = ([f32; 4], BTreeSet<(&'a str, u32)>);
+
+/// Each region's box and concepts.
+fn regions<'a>(annotations: &[&'a Annotation]) -> Vec<Shape<'a>> {
     annotations
         .iter()
         .flat_map(|a| &a.data.regions)
@@ -306,10 +310,7 @@ fn iou(a: [f32; 4], b: [f32; 4]) -> f32 {
 /// The minimum overlap of two regions that agree.
 const MIN_IOU: f32 = 0.5;
 
-fn regions_match(
-    a: &[([f32; 4], BTreeSet<(&str, u32)>)],
-    b: &[([f32; 4], BTreeSet<(&str, u32)>)],
-) -> bool {
+fn regions_match(a: &[Shape<'_>], b: &[Shape<'_>]) -> bool {
     if a.len() != b.len() {
         return false;
     }

@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Generate a labeling history for the workflow benchmark (issue 12).
+
+Usage: gen_work.py N OUTDIR
+
+Writes OUTDIR/inputs/day.jsonl (N inputs), OUTDIR/tasks/consensus.yaml (a CONCEPTS_CLASSIFICATION
+task over them: PARTITIONED EVENLY over three workers with workers_per_input 3, so every worker
+labels every input, and CONSENSUS review with approval_threshold 2) and each worker's work file
+OUTDIR/work/consensus/<worker>.jsonl: an annotation and a submit for every input, so 3 * N
+annotations and 3 * N submits. The workers agree on most inputs (one of them says otherwise on
+one input in five, all three on one in twenty), so consensus approves most inputs, outvotes a
+worker on some and sends a few to review. Then, last, OUTDIR/done (its presence marks a complete
+set). Deterministic: the same N gives the same files.
+"""
+
+import os
+import random
+import sys
+
+WORKERS = ["ann", "bob", "carl"]
+
+
+def main():
+    if len(sys.argv) != 3:
+        sys.exit(__doc__)
+    n, out = int(sys.argv[1]), sys.argv[2]
+    rng = random.Random(n)
+    for folder in ["inputs", "tasks", "work/consensus"]:
+        os.makedirs(os.path.join(out, folder), exist_ok=True)
+    ids = [f"img-{i:07d}" for i in range(n)]
+    with open(os.path.join(out, "inputs", "day.jsonl"), "w") as f:
+        f.writelines(f'{{"id": "{i}", "data": {{"image": {{"url": "https://cdn.example.com/{i}.jpg"}}}}}}\n' for i in ids)
+    with open(os.path.join(out, "tasks", "consensus.yaml"), "w") as f:
+        f.write(
+            "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\n"
+            "input_source: {type: ALL_INPUTS}\n"
+            "worker:\n  strategy: PARTITIONED\n  user_ids: [ann, bob, carl]\n"
+            "  partitioned_strategy_info: {type: EVENLY, workers_per_input: 3}\n"
+            "review: {strategy: CONSENSUS, user_ids: [rita], consensus_strategy_info: {approval_threshold: 2}}\n"
+        )
+    # What each worker says about each input.
+    said = {w: [] for w in WORKERS}
+    for _ in ids:
+        truth = rng.choice(["cat", "dog"])
+        labels = [truth] * 3
+        roll = rng.random()
+        if roll < 0.05:
+            labels = ["cat", "dog", "bird"]
+        elif roll < 0.25:
+            labels[rng.randrange(3)] = "bird"
+        for w, label in zip(WORKERS, labels):
+            said[w].append(label)
+    for w in WORKERS:
+        with open(os.path.join(out, "work", "consensus", f"{w}.jsonl"), "w") as f:
+            for k, (i, label) in enumerate(zip(ids, said[w])):
+                second, micro = divmod(k, 1000)
+                at = f"2026-12-03T{8 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}.{micro:03d}000Z"
+                f.write(
+                    f'{{"at":"{at}","annotation":{{"id":"{w}-{i}","input_id":"{i}",'
+                    f'"data":{{"concepts":[{{"id":"{label}","value":1.0}}]}}}}}}\n'
+                )
+                f.write(f'{{"at":"{at}","submit":{{"input_id":"{i}"}}}}\n')
+    open(os.path.join(out, "done"), "w").close()
+
+
+if __name__ == "__main__":
+    main()
