@@ -14,6 +14,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+#[path = "python/env.rs"]
+mod python_env;
+
 const BIN: &str = env!("CARGO_BIN_EXE_annotask");
 
 /// Six inputs, and the consensus task of the day: every worker labels every input, and two who
@@ -39,6 +42,7 @@ const KEYS: &str = r#"{"key-ann": "ann", "key-bob": "bob", "key-carl": "carl", "
 
 /// A project folder with the day's dataset and tasks.
 fn project(dir: &Path) {
+    fs::create_dir_all(dir).unwrap();
     fs::create_dir_all(dir.join("tasks")).unwrap();
     fs::create_dir_all(dir.join("inputs")).unwrap();
     let lines: String = (1..=6)
@@ -719,4 +723,33 @@ fn two_clones_label_offline_and_merge_without_a_conflict() {
             ("dora", [5, 0, 1, 0, 0])
         ])
     );
+}
+
+/// The official Python client, unchanged, drives the workflow over its JSON and gRPC channels.
+#[test]
+fn the_official_client_labels_over_json_and_grpc() {
+    for face in ["work-json", "work-grpc"] {
+        let dir = tempfile::tempdir().unwrap();
+        project(dir.path());
+        fs::write(dir.path().join("tasks/four.yaml"), FOUR).unwrap();
+        let served = Served::start(dir.path());
+        let address = match face {
+            "work-json" => served.base.clone(),
+            _ => served.base.trim_start_matches("http://").to_owned(),
+        };
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_test.py");
+        let output = Command::new(python_env::python())
+            .arg(script)
+            .args([face, &address])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        println!("{stdout}");
+        assert!(
+            output.status.success(),
+            "{face}: {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(dir.path().join("work/four/ann.jsonl").exists());
+    }
 }

@@ -10,13 +10,20 @@ use jiff::Timestamp;
 use prost_types::value::Kind;
 use serde_json::{Map, Number, Value};
 
-use crate::api::{ApiStatus, CountPerUser, TaskMetrics};
+use serde_json::value::RawValue;
+
+use crate::api::{
+    AnnotationOut, AnnotationQuery, ApiStatus, AssignmentAction, AssignmentRef, CountPerUser,
+    PostedAnnotation, PutTaskAssignments, ReviewConfig, ReviewStartConfig, SubmitConfig,
+    TaskAssignment, TaskMetrics, UserRef as ApiUserRef, WorkerRef as ApiWorkerRef,
+};
 use crate::model::{
     ConsensusStrategyInfo, InputSource, InputSourceType, ManualStrategyInfo, Metadata,
     PartitionType, PartitionedStrategyInfo, Priority, Review, ReviewStrategy, TaskDoc, TaskStatus,
     TaskStatusCode, TaskType, UserRef, Weights, Worker, WorkerRef, WorkerStrategy,
 };
 use crate::validate::Diagnostic;
+use crate::work::annotation;
 
 use super::wire;
 
@@ -308,6 +315,238 @@ fn review_from_wire(r: wire::TaskReview, at: &str) -> Result<Review, Diagnostic>
         }),
         users: r.users.into_iter().map(|u| UserRef { id: u.id }).collect(),
     })
+}
+
+// ---- the workflow's messages (issue 12) ----
+
+/// `PutTaskAssignmentsRequestAction` by its number; requests only come in, so there is no way
+/// back.
+fn assignment_action(n: i32) -> Option<AssignmentAction> {
+    Some(match n {
+        1 => AssignmentAction::LABEL_START,
+        2 => AssignmentAction::LABEL_SUBMIT,
+        10 => AssignmentAction::REVIEW_START,
+        11 => AssignmentAction::REVIEW_APPROVE,
+        12 => AssignmentAction::REVIEW_REQUEST_CHANGES,
+        13 => AssignmentAction::REVIEW_REJECT,
+        _ => return None,
+    })
+}
+
+/// PutTaskAssignments as the JSON face reads it.
+pub fn put_assignments_from_wire(
+    r: wire::PutTaskAssignmentsRequest,
+) -> Result<PutTaskAssignments, Diagnostic> {
+    let refs = |config: &wire::AssignmentsConfig| {
+        config
+            .task_assignments
+            .iter()
+            .map(|a| AssignmentRef { id: a.id.clone() })
+            .collect()
+    };
+    let workers = |workers: &[wire::Worker]| {
+        workers
+            .iter()
+            .filter_map(|w| w.user.as_ref())
+            .map(|u| ApiWorkerRef {
+                user: ApiUserRef { id: u.id.clone() },
+            })
+            .collect()
+    };
+    let review = |config: Option<wire::AssignmentsConfig>| {
+        config.map(|c| ReviewConfig {
+            task_assignments: refs(&c),
+            workers: workers(&c.workers),
+        })
+    };
+    Ok(PutTaskAssignments {
+        task_id: non_empty(r.task_id),
+        action: enum_from_wire(r.action, assignment_action, "action")?,
+        input_id: non_empty(r.input_id),
+        label_submit_config: r.label_submit_config.map(|c| SubmitConfig {
+            task_assignments: refs(&c),
+        }),
+        review_start_config: r.review_start_config.map(|c| ReviewStartConfig {
+            workers: workers(&c.workers),
+        }),
+        review_approve_config: review(r.review_approve_config),
+        review_request_changes_config: review(r.review_request_changes_config),
+        review_reject_config: review(r.review_reject_config),
+        user_app_id: None,
+    })
+}
+
+pub fn assignment_to_wire(a: &TaskAssignment) -> wire::TaskAssignment {
+    wire::TaskAssignment {
+        id: a.id.clone(),
+        worker: Some(user_worker(&a.worker.user.id)),
+        input: Some(input_to_wire(&a.input)),
+        status: Some(status(a.status.clone())),
+    }
+}
+
+fn user_worker(id: &str) -> wire::Worker {
+    wire::Worker {
+        user: Some(wire::User { id: id.to_owned() }),
+    }
+}
+
+/// An Input as its dataset holds it (JSON): its id, image URL, concepts and metadata, the
+/// fields annotask's messages declare.
+pub fn input_to_wire(input: &RawValue) -> wire::Input {
+    let value: Value = serde_json::from_str(input.get()).unwrap_or_default();
+    let data = &value["data"];
+    let concepts = data["concepts"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|c| wire::Concept {
+                    id: c["id"].as_str().unwrap_or_default().to_owned(),
+                    name: c["name"].as_str().unwrap_or_default().to_owned(),
+                    value: c["value"].as_f64().unwrap_or(1.0) as f32,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    wire::Input {
+        id: value["id"].as_str().unwrap_or_default().to_owned(),
+        data: Some(wire::Data {
+            image: data["image"]["url"].as_str().map(|url| wire::Image {
+                url: url.to_owned(),
+            }),
+            concepts,
+            metadata: data["metadata"].as_object().map(struct_to_wire),
+            regions: Vec::new(),
+        }),
+    }
+}
+
+pub fn annotation_to_wire(a: &AnnotationOut) -> wire::Annotation {
+    wire::Annotation {
+        id: a.annotation.id.clone(),
+        input_id: a.annotation.input_id.clone(),
+        data: Some(data_to_wire(&a.annotation.data)),
+        status: Some(status(a.status.clone())),
+        created_at: Some(timestamp_to_wire(a.created_at)),
+        modified_at: Some(timestamp_to_wire(a.modified_at)),
+        annotation_info: a.annotation.annotation_info.as_ref().map(struct_to_wire),
+        user_id: a.user_id.clone(),
+        task_id: a.task_id.clone(),
+        worker: Some(user_worker(&a.worker.user.id)),
+    }
+}
+
+fn data_to_wire(d: &annotation::Data) -> wire::Data {
+    wire::Data {
+        image: None,
+        concepts: d
+            .concepts
+            .iter()
+            .map(|c| wire::Concept {
+                id: c.id.clone(),
+                name: c.name.clone().unwrap_or_default(),
+                value: c.value,
+            })
+            .collect(),
+        metadata: None,
+        regions: d
+            .regions
+            .iter()
+            .map(|r| wire::Region {
+                id: r.id.clone(),
+                region_info: r.region_info.as_ref().map(|info| wire::RegionInfo {
+                    bounding_box: info.bounding_box.map(|b| wire::BoundingBox {
+                        top_row: b.top_row,
+                        left_col: b.left_col,
+                        bottom_row: b.bottom_row,
+                        right_col: b.right_col,
+                    }),
+                    polygon: info.polygon.as_ref().map(|p| wire::Polygon {
+                        points: p
+                            .points
+                            .iter()
+                            .map(|pt| wire::Point {
+                                row: pt.row,
+                                col: pt.col,
+                            })
+                            .collect(),
+                    }),
+                }),
+                data: (!r.data.is_empty()).then(|| data_to_wire(&r.data)),
+            })
+            .collect(),
+    }
+}
+
+fn data_from_wire(d: wire::Data) -> annotation::Data {
+    annotation::Data {
+        concepts: d
+            .concepts
+            .into_iter()
+            .map(|c| annotation::Concept {
+                id: c.id,
+                name: non_empty(c.name),
+                value: c.value,
+            })
+            .collect(),
+        regions: d
+            .regions
+            .into_iter()
+            .map(|r| annotation::Region {
+                id: r.id,
+                region_info: r.region_info.map(|info| annotation::RegionInfo {
+                    bounding_box: info.bounding_box.map(|b| annotation::BoundingBox {
+                        top_row: b.top_row,
+                        left_col: b.left_col,
+                        bottom_row: b.bottom_row,
+                        right_col: b.right_col,
+                    }),
+                    polygon: info.polygon.map(|p| annotation::Polygon {
+                        points: p
+                            .points
+                            .into_iter()
+                            .map(|pt| annotation::Point {
+                                row: pt.row,
+                                col: pt.col,
+                            })
+                            .collect(),
+                    }),
+                }),
+                data: r.data.map(data_from_wire).unwrap_or_default(),
+            })
+            .collect(),
+    }
+}
+
+/// A posted annotation: its task (field 19) and the document. `at` names it in the request.
+pub fn annotation_from_wire(a: wire::Annotation, at: &str) -> Result<PostedAnnotation, Diagnostic> {
+    let annotation_info = a
+        .annotation_info
+        .map(struct_from_wire)
+        .transpose()
+        .map_err(|e| Diagnostic::error(format!("{at}.annotation_info"), e))?;
+    Ok(PostedAnnotation {
+        task_id: a.task_id,
+        annotation: annotation::Annotation {
+            id: a.id,
+            input_id: a.input_id,
+            data: a.data.map(data_from_wire).unwrap_or_default(),
+            annotation_info,
+        },
+    })
+}
+
+/// ListAnnotations' filters, as the JSON face reads them from the query string.
+pub fn annotation_query_from_wire(r: wire::ListAnnotationsRequest) -> AnnotationQuery {
+    AnnotationQuery {
+        task_id: non_empty(r.task_id),
+        ids: r.ids,
+        user_ids: r.user_ids,
+        input_ids: r.input_ids,
+        statuses: r.statuses.iter().map(|s| s.code.max(0) as u32).collect(),
+        page: r.page.max(1),
+        per_page: r.per_page,
+    }
 }
 
 /// The number a person wrote as a protobuf `float`: 0.1f32 is 0.100000001490116…, which

@@ -346,3 +346,237 @@ pub struct BaseResponse {
     #[prost(message, optional, tag = "1")]
     pub status: Option<Status>,
 }
+
+/// `clarifai.api.PutTaskAssignmentsRequest`; the configs are a `oneof action_config`.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PutTaskAssignmentsRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(string, tag = "2")]
+    pub task_id: String,
+    #[prost(string, tag = "3")]
+    pub input_id: String,
+    /// `PutTaskAssignmentsRequestAction`
+    #[prost(int32, tag = "4")]
+    pub action: i32,
+    #[prost(message, optional, tag = "6")]
+    pub label_submit_config: Option<AssignmentsConfig>,
+    #[prost(message, optional, tag = "7")]
+    pub review_approve_config: Option<AssignmentsConfig>,
+    #[prost(message, optional, tag = "8")]
+    pub review_request_changes_config: Option<AssignmentsConfig>,
+    #[prost(message, optional, tag = "9")]
+    pub review_reject_config: Option<AssignmentsConfig>,
+    #[prost(message, optional, tag = "10")]
+    pub review_start_config: Option<ReviewStartConfig>,
+}
+
+/// `clarifai.api.LabelSubmitConfig`, `ReviewApproveConfig`, `ReviewRequestChangesConfig` and
+/// `ReviewRejectConfig`: the same fields (LabelSubmitConfig has no `workers`).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AssignmentsConfig {
+    #[prost(message, repeated, tag = "1")]
+    pub task_assignments: Vec<TaskAssignment>,
+    #[prost(message, repeated, tag = "2")]
+    pub workers: Vec<Worker>,
+}
+
+/// `clarifai.api.ReviewStartConfig`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ReviewStartConfig {
+    #[prost(message, repeated, tag = "1")]
+    pub workers: Vec<Worker>,
+}
+
+/// `clarifai.api.TaskAssignment`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskAssignment {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    #[prost(message, optional, tag = "4")]
+    pub worker: Option<Worker>,
+    #[prost(message, optional, tag = "5")]
+    pub input: Option<Input>,
+    #[prost(message, optional, tag = "6")]
+    pub status: Option<Status>,
+}
+
+/// `clarifai.api.MultiTaskAssignmentResponse`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MultiTaskAssignmentResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: Option<Status>,
+    #[prost(message, repeated, tag = "2")]
+    pub task_assignments: Vec<TaskAssignment>,
+}
+
+/// `clarifai.api.ListNextTaskAssignmentsRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ListNextTaskAssignmentsRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(string, tag = "2")]
+    pub task_id: String,
+}
+
+/// `clarifai.api.MultiInputResponse`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MultiInputResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: Option<Status>,
+    #[prost(message, repeated, tag = "2")]
+    pub inputs: Vec<Input>,
+}
+
+/// `clarifai.api.Input`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Input {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    #[prost(message, optional, tag = "2")]
+    pub data: Option<Data>,
+}
+
+/// `clarifai.api.Data`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Data {
+    #[prost(message, optional, tag = "1")]
+    pub image: Option<Image>,
+    #[prost(message, repeated, tag = "3")]
+    pub concepts: Vec<Concept>,
+    #[prost(message, optional, tag = "5")]
+    pub metadata: Option<Struct>,
+    #[prost(message, repeated, tag = "11")]
+    pub regions: Vec<Region>,
+}
+
+/// `clarifai.api.Image`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Image {
+    #[prost(string, tag = "1")]
+    pub url: String,
+}
+
+/// `clarifai.api.Concept`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Concept {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    #[prost(string, tag = "2")]
+    pub name: String,
+    #[prost(float, tag = "3")]
+    pub value: f32,
+}
+
+/// `clarifai.api.Region`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Region {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    #[prost(message, optional, tag = "2")]
+    pub region_info: Option<RegionInfo>,
+    #[prost(message, optional, tag = "3")]
+    pub data: Option<Data>,
+}
+
+/// `clarifai.api.RegionInfo`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct RegionInfo {
+    #[prost(message, optional, tag = "1")]
+    pub bounding_box: Option<BoundingBox>,
+    #[prost(message, optional, tag = "5")]
+    pub polygon: Option<Polygon>,
+}
+
+/// `clarifai.api.BoundingBox`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct BoundingBox {
+    #[prost(float, tag = "1")]
+    pub top_row: f32,
+    #[prost(float, tag = "2")]
+    pub left_col: f32,
+    #[prost(float, tag = "3")]
+    pub bottom_row: f32,
+    #[prost(float, tag = "4")]
+    pub right_col: f32,
+}
+
+/// `clarifai.api.Polygon`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Polygon {
+    #[prost(message, repeated, tag = "1")]
+    pub points: Vec<Point>,
+}
+
+/// `clarifai.api.Point`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Point {
+    #[prost(float, tag = "1")]
+    pub row: f32,
+    #[prost(float, tag = "2")]
+    pub col: f32,
+}
+
+/// `clarifai.api.Annotation`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Annotation {
+    #[prost(string, tag = "1")]
+    pub id: String,
+    #[prost(string, tag = "2")]
+    pub input_id: String,
+    #[prost(message, optional, tag = "3")]
+    pub data: Option<Data>,
+    #[prost(message, optional, tag = "7")]
+    pub status: Option<Status>,
+    #[prost(message, optional, tag = "8")]
+    pub created_at: Option<Timestamp>,
+    #[prost(message, optional, tag = "9")]
+    pub modified_at: Option<Timestamp>,
+    #[prost(message, optional, tag = "13")]
+    pub annotation_info: Option<Struct>,
+    #[prost(string, tag = "15")]
+    pub user_id: String,
+    #[prost(string, tag = "19")]
+    pub task_id: String,
+    #[prost(message, optional, tag = "21")]
+    pub worker: Option<Worker>,
+}
+
+/// `clarifai.api.PostAnnotationsRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PostAnnotationsRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(message, repeated, tag = "2")]
+    pub annotations: Vec<Annotation>,
+}
+
+/// `clarifai.api.ListAnnotationsRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ListAnnotationsRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(string, repeated, tag = "2")]
+    pub ids: Vec<String>,
+    #[prost(string, repeated, tag = "3")]
+    pub input_ids: Vec<String>,
+    #[prost(message, repeated, tag = "5")]
+    pub statuses: Vec<Status>,
+    #[prost(uint32, tag = "7")]
+    pub page: u32,
+    #[prost(uint32, tag = "8")]
+    pub per_page: u32,
+    #[prost(string, repeated, tag = "9")]
+    pub user_ids: Vec<String>,
+    #[prost(string, tag = "11")]
+    pub task_id: String,
+}
+
+/// `clarifai.api.MultiAnnotationResponse`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct MultiAnnotationResponse {
+    #[prost(message, optional, tag = "1")]
+    pub status: Option<Status>,
+    #[prost(message, repeated, tag = "2")]
+    pub annotations: Vec<Annotation>,
+}

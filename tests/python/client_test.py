@@ -1,6 +1,7 @@
 """The hosted API's official Python client, clarifai-grpc, against a running `annotask serve`.
 
 Usage: client_test.py CHANNEL ADDRESS API_KEY [CA_FILE]
+       client_test.py work-json URL | work-grpc HOST:PORT
 
 CHANNEL is `json` (ADDRESS a base URL, http:// or https://; REQUESTS_CA_BUNDLE trusts a test
 CA), `grpc` (ADDRESS host:port, `get_insecure_grpc_channel`), `grpcs` (`get_grpc_channel`
@@ -11,6 +12,11 @@ Goes through the client's channel as a user pointing it at a local server would:
 DeleteTasks, each once at /v2/... and once with `user_app_id` (/v2/users/{user}/apps/{app}/...).
 Expects a project holding only the four shipped tasks. Prints one line per check and
 `N passed, 0 failed` at the end; exits 1 on the first failure.
+
+`work-json` and `work-grpc` drive the labeling workflow (issue 12) through the same client, as a
+front end written for the hosted API would, against a server started with `--keys` mapping
+`key-<user>` to each user, on tests/workflow.rs's project: its `four` task (four workers, every
+input, no review) over six inputs in-1 to in-6.
 """
 
 import sys
@@ -377,7 +383,97 @@ def both(address, metadata):
     ok("cleanup", grpc_stub.DeleteTasks(service_pb2.DeleteTasksRequest(ids=ids), metadata=metadata))
 
 
+def workflow(face, address):
+    """LABEL_START, PostAnnotations, ListAnnotations, LABEL_SUBMIT, the counts and
+    ListNextTaskAssignments, as ann; a worker refused on another task's input, as dave."""
+    if face == "work-json":
+        channel = ClarifaiChannel.get_json_channel(base_url=address)
+    else:
+        host, port = address.rsplit(":", 1)
+        channel = ClarifaiChannel.get_insecure_grpc_channel(base=host, port=int(port))
+    stub = service_pb2_grpc.V2Stub(channel)
+    app = resources_pb2.UserAppIDSet(user_id="me", app_id="annotations")
+    ann = (("authorization", "Key key-ann"),)
+    started = stub.PutTaskAssignments(
+        service_pb2.PutTaskAssignmentsRequest(
+            user_app_id=app, task_id="four", action=service_pb2.LABEL_START
+        ),
+        metadata=ann,
+    )
+    ok(f"{face} LABEL_START", started)
+    check(
+        f"{face} LABEL_START assignments",
+        [(a.id, a.input.id, a.worker.user.id, a.status.code) for a in started.task_assignments][:2]
+        == [("in-1.ann", "in-1", "ann", status_code_pb2.TASK_ASSIGNMENT_PENDING),
+            ("in-2.ann", "in-2", "ann", status_code_pb2.TASK_ASSIGNMENT_PENDING)],
+        str(started),
+    )
+    check(f"{face} LABEL_START input data", started.task_assignments[0].input.data.image.url == "https://x/1.jpg", str(started.task_assignments[0]))
+    annotation = resources_pb2.Annotation(
+        id=f"{face}-a1",
+        task_id="four",
+        input_id="in-1",
+        data=resources_pb2.Data(concepts=[resources_pb2.Concept(id="cat", value=1.0)]),
+    )
+    posted = stub.PostAnnotations(
+        service_pb2.PostAnnotationsRequest(user_app_id=app, annotations=[annotation]), metadata=ann
+    )
+    ok(f"{face} PostAnnotations", posted)
+    check(
+        f"{face} PostAnnotations answer",
+        [(a.id, a.worker.user.id, a.status.code, [c.id for c in a.data.concepts]) for a in posted.annotations]
+        == [(f"{face}-a1", "ann", status_code_pb2.ANNOTATION_PENDING, ["cat"])],
+        str(posted),
+    )
+    submitted = stub.PutTaskAssignments(
+        service_pb2.PutTaskAssignmentsRequest(
+            user_app_id=app,
+            task_id="four",
+            action=service_pb2.LABEL_SUBMIT,
+            label_submit_config=service_pb2.LabelSubmitConfig(
+                task_assignments=[resources_pb2.TaskAssignment(id="in-1.ann")]
+            ),
+        ),
+        metadata=ann,
+    )
+    ok(f"{face} LABEL_SUBMIT", submitted)
+    check(
+        f"{face} LABEL_SUBMIT state",
+        [a.status.code for a in submitted.task_assignments] == [status_code_pb2.TASK_ASSIGNMENT_SUCCESS],
+        str(submitted),
+    )
+    listed = stub.ListAnnotations(
+        service_pb2.ListAnnotationsRequest(user_app_id=app, task_id="four", user_ids=["ann"]), metadata=ann
+    )
+    ok(f"{face} ListAnnotations", listed)
+    check(
+        f"{face} ListAnnotations answer",
+        [(a.id, a.status.code) for a in listed.annotations] == [(f"{face}-a1", status_code_pb2.ANNOTATION_SUCCESS)],
+        str(listed),
+    )
+    for name, call in [("GetTaskInputCount", stub.GetTaskInputCount), ("GetTaskAnnotationCount", stub.GetTaskAnnotationCount)]:
+        counted = call(service_pb2.GetTaskCountRequest(user_app_id=app, task_id="four", user_ids=["ann"]), metadata=ann)
+        ok(f"{face} {name}", counted)
+        row = counted.counts[0]
+        expected = (0, 1) if name == "GetTaskAnnotationCount" else (5, 1)
+        check(f"{face} {name} counts", (row.worker.user.id, row.pending, row.success) == ("ann",) + expected, str(counted))
+    following = stub.ListNextTaskAssignments(
+        service_pb2.ListNextTaskAssignmentsRequest(user_app_id=app, task_id="four"), metadata=ann
+    )
+    ok(f"{face} ListNextTaskAssignments", following)
+    check(f"{face} ListNextTaskAssignments inputs", [i.id for i in following.inputs] == ["in-2", "in-3", "in-4", "in-5", "in-6"], str(following))
+    refused = stub.PostAnnotations(
+        service_pb2.PostAnnotationsRequest(user_app_id=app, annotations=[annotation]),
+        metadata=(("authorization", "Key key-dave"),),
+    )
+    check(f"{face} a non-worker is refused", refused.status.code == status_code_pb2.TASK_PERMISSION_DENIED, str(refused.status))
+    print(f"{passed} passed, 0 failed")
+
+
 def main():
+    if sys.argv[1].startswith("work-"):
+        workflow(sys.argv[1], sys.argv[2])
+        return
     face, address, key = sys.argv[1], sys.argv[2], sys.argv[3]
     metadata = (("authorization", f"Key {key}"),)
     if face == "both":

@@ -10,8 +10,14 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The same pins as `.ci/run`. The JSON channel imports `requests` without depending on it.
-const PINS: [&str; 2] = ["clarifai-grpc==12.6.0", "requests==2.34.2"];
+/// The same pins as `.ci/run`. The JSON channel imports `requests` without depending on it, and
+/// fails on protobuf 7 (which dropped `FieldDescriptor.label`) for any message with a field it
+/// shows when empty, such as an annotation's concepts.
+const PINS: [&str; 3] = [
+    "clarifai-grpc==12.6.0",
+    "requests==2.34.2",
+    "protobuf==6.33.6",
+];
 
 /// The Python to run the official client's scripts with.
 pub fn python() -> PathBuf {

@@ -75,8 +75,19 @@ impl Service {
             "GetTaskInputCount" => self.unary(request, |_, r| task_input_count(repos, r)).await,
             "PatchTasks" => self.unary(request, |_, r| patch_tasks(repos, r)).await,
             "DeleteTasks" => self.unary(request, |_, r| delete_tasks(repos, r)).await,
+            "GetTaskAnnotationCount" => {
+                self.unary(request, |_, r| task_annotation_count(repos, r)).await
+            }
+            "PutTaskAssignments" => {
+                self.unary(request, |c, r| put_assignments(repos, c, r)).await
+            }
+            "ListNextTaskAssignments" => {
+                self.unary(request, |c, r| next_assignments(repos, c, r)).await
+            }
+            "PostAnnotations" => self.unary(request, |c, r| post_annotations(repos, c, r)).await,
+            "ListAnnotations" => self.unary(request, |_, r| list_annotations(repos, r)).await,
             _ => tonic::Status::unimplemented(format!(
-                "annotask does not serve {path}; it serves PostTasks, GetTask, ListTasks, PatchTasks, DeleteTasks and GetTaskInputCount of clarifai.api.V2"
+                "annotask does not serve {path}; it serves PostTasks, GetTask, ListTasks, PatchTasks, DeleteTasks, GetTaskInputCount, GetTaskAnnotationCount, PutTaskAssignments, ListNextTaskAssignments, PostAnnotations and ListAnnotations of clarifai.api.V2"
             ))
             .into_http(),
         }
@@ -132,6 +143,33 @@ impl Reply for Encoded {
 }
 
 impl Reply for wire::SingleTaskCountResponse {
+    fn failed(status: wire::Status) -> Self {
+        Self {
+            status: Some(status),
+            ..Self::default()
+        }
+    }
+}
+
+impl Reply for wire::MultiTaskAssignmentResponse {
+    fn failed(status: wire::Status) -> Self {
+        Self {
+            status: Some(status),
+            ..Self::default()
+        }
+    }
+}
+
+impl Reply for wire::MultiInputResponse {
+    fn failed(status: wire::Status) -> Self {
+        Self {
+            status: Some(status),
+            ..Self::default()
+        }
+    }
+}
+
+impl Reply for wire::MultiAnnotationResponse {
     fn failed(status: wire::Status) -> Self {
         Self {
             status: Some(status),
@@ -285,16 +323,36 @@ fn with_metrics(repo: &crate::repo::Repo, task: &Task) -> crate::Result<Vec<u8>>
     Ok(proto::encode_task_with_metrics(task, &repo.metrics(task)?))
 }
 
-/// GetTaskInputCount: each worker's assignments, exact from the task's plan, as the JSON
-/// route answers.
+/// GetTaskInputCount: each worker's assignments by state, as the JSON route answers.
 async fn task_input_count(
     repos: Arc<Repos>,
     request: wire::GetTaskCountRequest,
 ) -> Answer<wire::SingleTaskCountResponse> {
+    count(repos, request, false).await
+}
+
+/// GetTaskAnnotationCount: each worker's annotations by state, as the JSON route answers.
+async fn task_annotation_count(
+    repos: Arc<Repos>,
+    request: wire::GetTaskCountRequest,
+) -> Answer<wire::SingleTaskCountResponse> {
+    count(repos, request, true).await
+}
+
+async fn count(
+    repos: Arc<Repos>,
+    request: wire::GetTaskCountRequest,
+    annotations: bool,
+) -> Answer<wire::SingleTaskCountResponse> {
     let id = request.task_id;
     check_id(&id).map_err(Failure::bad_request)?;
     read(repos, move |repo| {
-        let counts = repo.counts(&id)?.per_user(&request.user_ids);
+        let counts = if annotations {
+            repo.annotation_counts(&id)?
+        } else {
+            repo.counts(&id)?
+        };
+        let counts = counts.per_user(&request.user_ids);
         Ok(wire::SingleTaskCountResponse {
             status: ok(),
             task_id: id,
@@ -302,6 +360,113 @@ async fn task_input_count(
         })
     })
     .await
+}
+
+/// The user a call acts as: its key's, else its `user_app_id`'s.
+fn acting_user(caller: &Caller, app: Option<&wire::UserAppIdSet>) -> Answer<String> {
+    auth::acting_user(caller, app.map(|a| a.user_id.as_str()))
+}
+
+async fn put_assignments(
+    repos: Arc<Repos>,
+    caller: Caller,
+    request: wire::PutTaskAssignmentsRequest,
+) -> Answer<wire::MultiTaskAssignmentResponse> {
+    let user = acting_user(&caller, request.user_app_id.as_ref())?;
+    let task_id = request.task_id.clone();
+    check_id(&task_id).map_err(Failure::bad_request)?;
+    let request = convert::put_assignments_from_wire(request)
+        .map_err(|d| Failure::from(Error::bad_body(REQUEST, d)))?;
+    blocking(repos, move |repos| {
+        let assignments = repos
+            .checkout()?
+            .put_assignments(&user, &task_id, request)?;
+        Ok(wire::MultiTaskAssignmentResponse {
+            status: ok(),
+            task_assignments: assignments
+                .iter()
+                .map(convert::assignment_to_wire)
+                .collect(),
+        })
+    })
+    .await
+}
+
+async fn next_assignments(
+    repos: Arc<Repos>,
+    caller: Caller,
+    request: wire::ListNextTaskAssignmentsRequest,
+) -> Answer<wire::MultiInputResponse> {
+    let user = acting_user(&caller, request.user_app_id.as_ref())?;
+    let task_id = request.task_id;
+    check_id(&task_id).map_err(Failure::bad_request)?;
+    read(repos, move |repo| {
+        let assignments = repo.next_assignments(&user, &task_id)?;
+        Ok(wire::MultiInputResponse {
+            status: ok(),
+            inputs: assignments
+                .iter()
+                .map(|a| convert::input_to_wire(&a.input))
+                .collect(),
+        })
+    })
+    .await
+}
+
+async fn post_annotations(
+    repos: Arc<Repos>,
+    caller: Caller,
+    request: wire::PostAnnotationsRequest,
+) -> Answer<wire::MultiAnnotationResponse> {
+    let user = acting_user(&caller, request.user_app_id.as_ref())?;
+    let annotations = request
+        .annotations
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| convert::annotation_from_wire(a, &format!("annotations[{i}]")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|d| Failure::from(Error::bad_body(REQUEST, d)))?;
+    blocking(repos, move |repos| {
+        let posted = repos.checkout()?.post_annotations(
+            &user,
+            api::PostAnnotations {
+                annotations,
+                user_app_id: None,
+            },
+        )?;
+        Ok(wire::MultiAnnotationResponse {
+            status: ok(),
+            annotations: posted.iter().map(convert::annotation_to_wire).collect(),
+        })
+    })
+    .await
+}
+
+async fn list_annotations(
+    repos: Arc<Repos>,
+    request: wire::ListAnnotationsRequest,
+) -> Answer<wire::MultiAnnotationResponse> {
+    let mut query = convert::annotation_query_from_wire(request);
+    query.per_page = per_page(query.per_page)?;
+    read(repos, move |repo| {
+        let listed = repo.list_annotations(&query)?;
+        Ok(wire::MultiAnnotationResponse {
+            status: ok(),
+            annotations: listed.iter().map(convert::annotation_to_wire).collect(),
+        })
+    })
+    .await
+}
+
+/// A page size as ListTasks takes it: 0 (not sent) is the default.
+fn per_page(n: u32) -> Answer<u32> {
+    match n {
+        0 => Ok(DEFAULT_PER_PAGE),
+        n if n > MAX_PER_PAGE => Err(Failure::bad_request(format!(
+            "per_page is `{n}`; it must be a whole number from 1 to {MAX_PER_PAGE}"
+        ))),
+        n => Ok(n),
+    }
 }
 
 /// ListTasks' filters, as the JSON face reads them from the query string; a field protobuf
@@ -329,15 +494,7 @@ fn list_query(request: wire::ListTasksRequest) -> Answer<ListQuery> {
             "`{field}` is not supported by annotask"
         )));
     }
-    let per_page = match request.per_page {
-        0 => DEFAULT_PER_PAGE,
-        n if n > MAX_PER_PAGE => {
-            return Err(Failure::bad_request(format!(
-                "per_page is `{n}`; it must be a whole number from 1 to {MAX_PER_PAGE}"
-            )));
-        }
-        n => n,
-    };
+    let per_page = per_page(request.per_page)?;
     let mut worker_user_ids = request.worker_user_ids;
     worker_user_ids.extend(
         request
