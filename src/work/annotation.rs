@@ -336,3 +336,190 @@ fn regions_match(a: &[Shape<'_>], b: &[Shape<'_>]) -> bool {
     }
     matched == a.len()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn annotation(json: serde_json::Value) -> Annotation {
+        serde_json::from_value(json).unwrap()
+    }
+
+    fn task(yaml: &str) -> crate::model::Task {
+        let doc = crate::yaml::parse_task(yaml.as_bytes()).unwrap();
+        crate::validate::validate(doc, Some("t")).0.unwrap()
+    }
+
+    const CLASSIFY: &str = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog]\ninput_source: {type: ALL_INPUTS}\n";
+    const DETECT: &str =
+        "type: BOUNDING_BOX_DETECTION\nconcept_ids: [car]\ninput_source: {type: ALL_INPUTS}\n";
+
+    /// The fields `check` finds fault with, in order.
+    #[track_caller]
+    fn faults(task_yaml: &str, data: serde_json::Value, expected: &[&str]) {
+        let a = annotation(serde_json::json!({"id": "a1", "input_id": "in-1", "data": data}));
+        let found: Vec<String> = check(&a, &task(task_yaml), "annotations[0]")
+            .into_iter()
+            .map(|d| d.field)
+            .collect();
+        assert_eq!(found, expected);
+    }
+
+    #[test]
+    fn checks() {
+        use serde_json::json;
+        faults(CLASSIFY, json!({"concepts": [{"id": "cat"}]}), &[]);
+        faults(CLASSIFY, json!({}), &["annotations[0].data.concepts"]);
+        faults(
+            CLASSIFY,
+            json!({"concepts": [{"id": "owl"}]}),
+            &["annotations[0].data.concepts[0].id"],
+        );
+        faults(
+            CLASSIFY,
+            json!({"concepts": [{"id": "cat", "value": 2}]}),
+            &["annotations[0].data.concepts[0].value"],
+        );
+        faults(
+            CLASSIFY,
+            json!({"concepts": [{"id": "cat"}], "regions": [{}]}),
+            &["annotations[0].data.regions"],
+        );
+        let region = |info: serde_json::Value, concept: &str| json!({"regions": [{"region_info": info, "data": {"concepts": [{"id": concept}]}}]});
+        let boxed = |t: f32, l: f32, b: f32, r: f32| json!({"bounding_box": {"top_row": t, "left_col": l, "bottom_row": b, "right_col": r}});
+        faults(DETECT, region(boxed(0.1, 0.1, 0.5, 0.5), "car"), &[]);
+        faults(
+            DETECT,
+            region(boxed(0.5, 0.1, 0.1, 0.5), "car"),
+            &["annotations[0].data.regions[0].region_info"],
+        );
+        faults(
+            DETECT,
+            region(boxed(0.1, 0.1, 1.5, 0.5), "car"),
+            &["annotations[0].data.regions[0].region_info"],
+        );
+        faults(
+            DETECT,
+            region(json!({}), "car"),
+            &["annotations[0].data.regions[0].region_info"],
+        );
+        faults(
+            DETECT,
+            region(boxed(0.1, 0.1, 0.5, 0.5), "cat"),
+            &["annotations[0].data.regions[0].data.concepts[0].id"],
+        );
+        let polygon = |points: usize| json!({"polygon": {"points": (0..points).map(|i| json!({"row": 0.1 * i as f32, "col": 0.2})).collect::<Vec<_>>()}});
+        faults(DETECT, region(polygon(3), "car"), &[]);
+        faults(
+            DETECT,
+            region(polygon(2), "car"),
+            &["annotations[0].data.regions[0].region_info"],
+        );
+        faults(DETECT, json!({}), &["annotations[0].data.regions"]);
+        let bad_id =
+            annotation(json!({"id": "a 1", "input_id": "", "data": {"concepts": [{"id": "cat"}]}}));
+        let found: Vec<String> = check(&bad_id, &task(CLASSIFY), "a")
+            .into_iter()
+            .map(|d| d.field)
+            .collect();
+        assert_eq!(found, ["a.id", "a.input_id"]);
+    }
+
+    #[track_caller]
+    fn agreeing(kind: Kind, a: serde_json::Value, b: serde_json::Value, expected: bool) {
+        let (a, b) = (
+            annotation(serde_json::json!({"id": "a", "input_id": "i", "data": a})),
+            annotation(serde_json::json!({"id": "b", "input_id": "i", "data": b})),
+        );
+        assert_eq!(agree(kind, &[&a], &[&b]), expected);
+        assert_eq!(
+            agree(kind, &[&b], &[&a]),
+            expected,
+            "agreement is symmetric"
+        );
+    }
+
+    #[test]
+    fn agreement() {
+        use serde_json::json;
+        let c = |concepts: &[(&str, f32)]| json!({"concepts": concepts.iter().map(|(id, v)| json!({"id": id, "value": v})).collect::<Vec<_>>()});
+        agreeing(
+            Kind::Classification,
+            c(&[("cat", 1.0)]),
+            c(&[("cat", 1.0)]),
+            true,
+        );
+        agreeing(
+            Kind::Classification,
+            c(&[("cat", 1.0), ("dog", 0.0)]),
+            c(&[("dog", 0.0), ("cat", 1.0)]),
+            true,
+        );
+        agreeing(
+            Kind::Classification,
+            c(&[("cat", 1.0)]),
+            c(&[("cat", 0.0)]),
+            false,
+        );
+        agreeing(
+            Kind::Classification,
+            c(&[("cat", 1.0)]),
+            c(&[("cat", 1.0), ("dog", 1.0)]),
+            false,
+        );
+        let boxes = |list: &[([f32; 4], &str)]| {
+            json!({"regions": list.iter().map(|(b, c)| json!({
+            "region_info": {"bounding_box": {"top_row": b[0], "left_col": b[1], "bottom_row": b[2], "right_col": b[3]}},
+            "data": {"concepts": [{"id": c}]}})).collect::<Vec<_>>()})
+        };
+        let unit = [0.0, 0.0, 0.4, 0.4];
+        // IoU of [0, 0, 0.4, 0.4] with [0, 0, 0.4, w]: 0.4w/0.16 when w <= 0.4.
+        agreeing(
+            Kind::Detection,
+            boxes(&[(unit, "car")]),
+            boxes(&[([0.0, 0.0, 0.4, 0.204], "car")]),
+            true,
+        );
+        agreeing(
+            Kind::Detection,
+            boxes(&[(unit, "car")]),
+            boxes(&[([0.0, 0.0, 0.4, 0.196], "car")]),
+            false,
+        );
+        agreeing(
+            Kind::Detection,
+            boxes(&[(unit, "car")]),
+            boxes(&[(unit, "bus")]),
+            false,
+        );
+        let far = [0.6, 0.6, 1.0, 1.0];
+        agreeing(
+            Kind::Detection,
+            boxes(&[(unit, "car"), (far, "car")]),
+            boxes(&[(far, "car"), (unit, "car")]),
+            true,
+        );
+        agreeing(
+            Kind::Detection,
+            boxes(&[(unit, "car"), (far, "car")]),
+            boxes(&[(unit, "car")]),
+            false,
+        );
+        agreeing(
+            Kind::Detection,
+            boxes(&[(unit, "car"), (unit, "car")]),
+            boxes(&[(unit, "car"), (far, "car")]),
+            false,
+        );
+        let polygon = json!({"regions": [{"region_info": {"polygon": {"points": [
+            {"row": 0.0, "col": 0.0}, {"row": 0.4, "col": 0.0}, {"row": 0.4, "col": 0.4}, {"row": 0.0, "col": 0.4}]}},
+            "data": {"concepts": [{"id": "car"}]}}]});
+        agreeing(Kind::Detection, polygon, boxes(&[(unit, "car")]), true);
+        agreeing(
+            Kind::Other,
+            json!({"concepts": [{"id": "x"}]}),
+            json!({"concepts": [{"id": "x"}]}),
+            true,
+        );
+    }
+}

@@ -928,3 +928,409 @@ fn outcome_text(outcome: Outcome) -> &'static str {
         Outcome::Rejected => "rejected",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tiny history language, one event a word: `ann:cat` (ann annotates and submits `cat`),
+    /// `ann+cat` (annotates only), `ann!` (submits only), `ann>` (takes the input, DYNAMIC),
+    /// `rita:ok:ann:1`, `rita:no:ann:1`, `rita:redo:ann:1` (a decision on ann's submission 1).
+    /// Each event is a second after the one before.
+    fn events(history: &str) -> Vec<UserEvents> {
+        let mut users: Vec<UserEvents> = Vec::new();
+        for (i, word) in history.split_whitespace().enumerate() {
+            let at = Timestamp::from_second(1_800_000_000 + i as i64).unwrap();
+            let (user, rest) = word.split_at(word.find([':', '+', '!', '>']).unwrap());
+            let annotation = |concept: &str| {
+                Event::Annotation(
+                    serde_json::from_value(serde_json::json!({
+                        "id": format!("{user}-a"), "input_id": "in",
+                        "data": {"concepts": [{"id": concept, "value": 1}]}
+                    }))
+                    .unwrap(),
+                )
+            };
+            let submit = Event::Submit {
+                input_id: "in".into(),
+            };
+            let mut new: Vec<Event> = match rest.split_at(1) {
+                (">", _) => vec![Event::Start {
+                    input_ids: vec!["in".into()],
+                }],
+                ("!", _) => vec![submit],
+                ("+", concept) => vec![annotation(concept)],
+                (":", rest) => match rest.split(':').collect::<Vec<_>>()[..] {
+                    [decision, worker, k] => vec![Event::Review {
+                        input_id: "in".into(),
+                        worker: worker.into(),
+                        submission: k.parse().unwrap(),
+                        decision: match decision {
+                            "ok" => Decision::APPROVE,
+                            "no" => Decision::REJECT,
+                            _ => Decision::REQUEST_CHANGES,
+                        },
+                    }],
+                    [concept] => vec![annotation(concept), submit],
+                    _ => panic!("{word}"),
+                },
+                _ => panic!("{word}"),
+            };
+            let slot = match users.iter().position(|u| u.user == user) {
+                Some(i) => i,
+                None => {
+                    users.push(UserEvents {
+                        user: user.into(),
+                        lines: Vec::new(),
+                    });
+                    users.len() - 1
+                }
+            };
+            let lines = &mut users[slot].lines;
+            for event in new.drain(..) {
+                lines.push((lines.len() as u32 + 1, Line { at, event }));
+            }
+        }
+        users
+    }
+
+    fn short(state: State) -> &'static str {
+        match state {
+            State::Pending => "P",
+            State::AwaitingReview => "R",
+            State::AwaitingConsensusReview => "C",
+            State::Success => "S",
+            State::Rejected => "X",
+            State::Closed => "-",
+        }
+    }
+
+    /// Replays `history` under `review` with `planned` workers; `expected` is each holder's
+    /// state (`ann=S bob=X`) and the outcome.
+    #[track_caller]
+    fn check(review: Review, planned: &str, history: &str, expected: &str, outcome: Outcome) {
+        let rules = Rules {
+            review,
+            kind: Kind::Classification,
+        };
+        let planned: Vec<String> = planned.split_whitespace().map(String::from).collect();
+        let users = events(history);
+        let state = replay(&rules, "in", &planned, &users);
+        let got: Vec<String> = state
+            .assignments
+            .iter()
+            .map(|a| format!("{}={}", a.worker, short(a.state)))
+            .collect();
+        assert_eq!(got.join(" "), expected, "{history}\n{:#?}", state.story);
+        assert_eq!(state.outcome, outcome, "{history}\n{:#?}", state.story);
+        // The same events in any order of the users' files give the same state.
+        let mut reversed = users.clone();
+        reversed.reverse();
+        assert_eq!(
+            replay(&rules, "in", &planned, &reversed),
+            state,
+            "{history}"
+        );
+    }
+
+    const NONE: Review = Review::None;
+    const SAMPLED: Review = Review::Manual { sampled: true };
+    const UNSAMPLED: Review = Review::Manual { sampled: false };
+    const C2: Review = Review::Consensus { threshold: 2 };
+    const C0: Review = Review::Consensus { threshold: 0 };
+    use Outcome::{Approved as A, AwaitingReview as W, Open as O, Rejected as J};
+
+    #[test]
+    fn states() {
+        check(NONE, "ann bob", "", "ann=P bob=P", O);
+        check(NONE, "ann bob", "ann+cat", "ann=P bob=P", O);
+        check(NONE, "ann bob", "ann:cat", "ann=S bob=P", O);
+        check(NONE, "ann bob", "ann:cat bob:dog", "ann=S bob=S", A);
+        check(NONE, "ann", "ann:cat ann! ann!", "ann=S", A);
+        check(UNSAMPLED, "ann", "ann:cat", "ann=S", A);
+        check(SAMPLED, "ann", "ann:cat", "ann=R", W);
+        check(SAMPLED, "ann", "ann:cat rita:ok:ann:1", "ann=S", A);
+        check(SAMPLED, "ann", "ann:cat rita:no:ann:1", "ann=X", J);
+        check(SAMPLED, "ann", "ann:cat rita:redo:ann:1", "ann=P", O);
+        check(
+            SAMPLED,
+            "ann",
+            "ann:cat rita:redo:ann:1 ann:dog",
+            "ann=R",
+            W,
+        );
+        check(
+            SAMPLED,
+            "ann",
+            "ann:cat rita:redo:ann:1 ann:dog rita:ok:ann:2",
+            "ann=S",
+            A,
+        );
+        // A decision on a submission that is not the latest changes nothing now.
+        check(
+            SAMPLED,
+            "ann",
+            "ann:cat rita:redo:ann:1 ann:dog rita:no:ann:1",
+            "ann=R",
+            W,
+        );
+        // The first decision stands; a later one is ignored.
+        check(
+            SAMPLED,
+            "ann",
+            "ann:cat sam:no:ann:1 rita:ok:ann:1",
+            "ann=X",
+            J,
+        );
+        // A second submit without changes asked is no new submission.
+        check(SAMPLED, "ann", "ann:cat ann! rita:ok:ann:2", "ann=R", W);
+        // Submitting with nothing annotated still submits (the server refuses it first).
+        check(NONE, "ann", "ann!", "ann=S", A);
+    }
+
+    #[test]
+    fn consensus() {
+        check(C2, "ann bob carl", "ann:cat", "ann=C bob=P carl=P", O);
+        check(
+            C2,
+            "ann bob carl",
+            "ann:cat bob:cat",
+            "ann=S bob=S carl=-",
+            A,
+        );
+        check(
+            C2,
+            "ann bob carl",
+            "ann:cat bob:dog",
+            "ann=C bob=C carl=P",
+            O,
+        );
+        check(
+            C2,
+            "ann bob carl",
+            "ann:cat bob:dog carl:dog",
+            "ann=X bob=S carl=S",
+            A,
+        );
+        check(
+            C2,
+            "ann bob carl",
+            "ann:cat bob:dog carl:bird",
+            "ann=R bob=R carl=R",
+            W,
+        );
+        check(
+            C2,
+            "ann bob carl",
+            "ann:cat bob:dog carl:bird rita:ok:ann:1 rita:no:carl:1 rita:ok:bob:1",
+            "ann=S bob=S carl=X",
+            A,
+        );
+        check(
+            C2,
+            "ann bob carl",
+            "ann:cat bob:dog carl:bird rita:no:ann:1 rita:no:bob:1 rita:no:carl:1",
+            "ann=X bob=X carl=X",
+            J,
+        );
+        // Changes asked of one: the new submission can make a consensus.
+        check(
+            C2,
+            "ann bob carl",
+            "ann:cat bob:dog carl:bird rita:redo:carl:1 carl:dog",
+            "ann=X bob=S carl=S",
+            A,
+        );
+        // A late submit after the consensus closed the assignment: agreeing or not.
+        check(
+            C2,
+            "ann bob carl",
+            "ann:cat bob:cat carl:cat",
+            "ann=S bob=S carl=S",
+            A,
+        );
+        check(
+            C2,
+            "ann bob carl",
+            "ann:cat bob:cat carl:dog",
+            "ann=S bob=S carl=X",
+            A,
+        );
+        // One worker an input and threshold 2: never by agreement, always to review.
+        check(C2, "ann", "ann:cat", "ann=R", W);
+        check(C0, "ann bob", "ann:cat bob:cat", "ann=R bob=R", W);
+        let one = replay(
+            &Rules {
+                review: C2,
+                kind: Kind::Classification,
+            },
+            "in",
+            &["ann".to_owned()],
+            &events("ann:cat"),
+        );
+        assert!(
+            one.story
+                .iter()
+                .any(|l| l
+                    == "the approval threshold 2 can never be reached: the input has 1 worker"),
+            "{:?}",
+            one.story
+        );
+    }
+
+    #[test]
+    fn holders() {
+        // DYNAMIC: taking the input makes one a holder.
+        check(NONE, "", "ann> ann:cat bob>", "ann=S bob=P", O);
+        // Work submitted by someone the plan no longer names stays theirs and counts.
+        check(NONE, "bob", "ann:cat", "ann=S bob=P", O);
+        // Annotations alone, by someone who does not hold the input, hold nothing.
+        check(NONE, "bob", "ann+cat", "bob=P", O);
+        // Reviewers hold nothing.
+        check(SAMPLED, "ann", "ann:cat rita:ok:ann:1", "ann=S", A);
+    }
+
+    #[test]
+    fn annotation_states() {
+        let rules = Rules {
+            review: SAMPLED,
+            kind: Kind::Classification,
+        };
+        let state = replay(&rules, "in", &["ann".into()], &events("ann:cat bob+dog"));
+        let got: Vec<(&str, State)> = state
+            .annotations
+            .iter()
+            .map(|a| (a.worker.as_str(), a.state))
+            .collect();
+        assert_eq!(
+            got,
+            [("ann", State::AwaitingReview), ("bob", State::Pending)]
+        );
+        // Changed after the submit: the new version is not the submitted one.
+        let state = replay(&rules, "in", &["ann".into()], &events("ann:cat ann+dog"));
+        assert_eq!(state.annotations[0].state, State::Pending);
+        assert_eq!(state.assignments[0].state, State::AwaitingReview);
+    }
+
+    /// Shuffled users, reversed lines of other users: the state depends on the events only.
+    #[test]
+    fn the_order_of_files_never_matters() {
+        let histories = [
+            "ann:cat bob:dog carl:dog rita:ok:ann:1",
+            "ann:cat bob:dog carl:bird rita:redo:carl:1 carl:dog sam:no:bob:1",
+            "ann> bob> ann:cat bob:cat carl:cat",
+        ];
+        let mut seed = 7u64;
+        for history in histories {
+            for review in [NONE, SAMPLED, C2] {
+                let rules = Rules {
+                    review,
+                    kind: Kind::Classification,
+                };
+                let planned = ["ann".to_owned(), "bob".to_owned(), "carl".to_owned()];
+                let users = events(history);
+                let first = replay(&rules, "in", &planned, &users);
+                for _ in 0..20 {
+                    let mut shuffled = users.clone();
+                    for i in (1..shuffled.len()).rev() {
+                        seed = seed
+                            .wrapping_mul(6364136223846793005)
+                            .wrapping_add(1442695040888963407);
+                        shuffled.swap(i, (seed >> 33) as usize % (i + 1));
+                    }
+                    assert_eq!(
+                        replay(&rules, "in", &planned, &shuffled),
+                        first,
+                        "{history}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// `bytes` read as a work file: each line's event kind or its diagnostic.
+    #[track_caller]
+    fn read(bytes: &[u8], expected: &[&str]) {
+        let log = parse_log(bytes, 1);
+        let mut got: Vec<String> = log
+            .lines
+            .iter()
+            .map(|(n, line)| format!("{n}: {}", line.to_stored().kind))
+            .collect();
+        got.extend(log.diagnostics.iter().map(|d| {
+            let at = d.location.unwrap();
+            format!(
+                "{}:{} {:?} {} {}",
+                at.line, at.column, d.severity, d.field, d.message
+            )
+        }));
+        assert_eq!(got, expected, "{}", String::from_utf8_lossy(bytes));
+    }
+
+    const AT: &str = r#""at":"2026-12-03T17:00:00Z""#;
+
+    #[test]
+    fn reading_lines() {
+        let submit = format!("{{{AT},\"submit\":{{\"input_id\":\"in-1\"}}}}");
+        read(format!("{submit}\n").as_bytes(), &["1: 2"]);
+        read(
+            format!("{submit}\r\n\n  \n{submit}").as_bytes(),
+            &["1: 2", "4: 2"],
+        );
+        read(
+            format!("{submit}\n{{{AT},\"submit\":{{\"input_").as_bytes(),
+            &[
+                "1: 2",
+                "2:46 Warning  an unfinished line (a write cut off by a crash?) is ignored",
+            ],
+        );
+        read(
+            format!("{{{AT},\"submitt\":{{}}}}\n{submit}\n").as_bytes(),
+            &[
+                "2: 2",
+                "1:38 Error  unknown field `submitt`, expected one of `at`, `start`, `annotation`, `submit`, `review`; the line is left out",
+            ],
+        );
+        read(
+            format!("{{{AT}}}\n").as_bytes(),
+            &[
+                "1:1 Error  the line holds no event: `start`, `annotation`, `submit` or `review`; the line is left out",
+            ],
+        );
+        read(
+            format!("{{{AT},\"submit\":{{\"input_id\":\"in 1\"}}}}\n").as_bytes(),
+            &[
+                "1:1 Error submit.input_id id `in 1` contains ' '; ids use only letters, digits, `-` and `_`; the line is left out",
+            ],
+        );
+        read(
+            format!("{{{AT},\"review\":{{\"input_id\":\"a\",\"worker\":\"b\",\"submission\":0,\"decision\":\"APPROVE\"}}}}\n").as_bytes(),
+            &["1:1 Error review.submission submissions are counted from 1; the line is left out"],
+        );
+        read(
+            b"\xff\xfe\n",
+            &["1:1 Error  the line is not valid UTF-8; the line is left out"],
+        );
+        read(
+            b"not json\n",
+            &["1:2 Error  expected ident; the line is left out"],
+        );
+    }
+
+    #[test]
+    fn lines_read_back_as_written() {
+        let lines = events("ann> ann:cat rita:redo:ann:1");
+        for (_, line) in &lines
+            .iter()
+            .flat_map(|u| u.lines.clone())
+            .collect::<Vec<_>>()
+        {
+            let log = parse_log(to_line(line).as_bytes(), 1);
+            assert_eq!(log.lines, [(1, line.clone())]);
+            assert_eq!(
+                Line::from_stored("in", line.to_stored()).as_ref(),
+                Some(line)
+            );
+        }
+    }
+}
