@@ -6,8 +6,8 @@ Usage: gen_work.py N OUTDIR
 Writes OUTDIR/inputs/day.jsonl (N inputs), OUTDIR/tasks/consensus.yaml (a CONCEPTS_CLASSIFICATION
 task over them: PARTITIONED EVENLY over three workers with workers_per_input 3, so every worker
 labels every input, and CONSENSUS review with approval_threshold 2) and each worker's work file
-OUTDIR/work/consensus/<worker>.jsonl: an annotation and a submit for every input, so 3 * N
-annotations and 3 * N submits. The workers agree on most inputs (one of them says otherwise on
+OUTDIR/work/consensus/<worker>.jsonl: an annotation and a submit for every input but the last
+100 (left open for the benchmark to submit), so about 3 * N annotations and 3 * N submits. The workers agree on most inputs (one of them says otherwise on
 one input in five, all three on one in twenty), so consensus approves most inputs, outvotes a
 worker on some and sends a few to review. Then, last, OUTDIR/done (its presence marks a complete
 set). Deterministic: the same N gives the same files.
@@ -51,8 +51,9 @@ def main():
         for w, label in zip(WORKERS, labels):
             said[w].append(label)
     for w in WORKERS:
+        todo = ids[:-100]
         with open(os.path.join(out, "work", "consensus", f"{w}.jsonl"), "w") as f:
-            for k, (i, label) in enumerate(zip(ids, said[w])):
+            for k, (i, label) in enumerate(zip(todo, said[w])):
                 second, micro = divmod(k, 1000)
                 at = f"2026-12-03T{8 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}.{micro:03d}000Z"
                 f.write(
