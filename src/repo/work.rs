@@ -1,5 +1,5 @@
-//! The workflow's operations on a project (notes/WORK.md): PutTaskAssignments' actions,
-//! PostAnnotations, ListAnnotations, the counts by state and `explain`. Each checks what the
+//! The workflow's operations on a project (ARCHITECTURE.md, "The workflow"): the actions of
+//! PutTaskAssignments, PostAnnotations, ListAnnotations, the counts by state and `explain`. Each checks what the
 //! caller may do against the index, appends to the caller's own work file (durable before it
 //! returns), syncs that file, and answers from the index. Must not print or decide states:
 //! [`crate::work::replay`] decides, through the sync.
@@ -31,7 +31,7 @@ struct Held {
 }
 
 impl Repo {
-    /// PutTaskAssignments as `user` (see notes/WORK.md): appends to the user's work file
+    /// PutTaskAssignments as `user`: appends to the user's work file
     /// first, then syncs it, and answers with the assignments the action concerns.
     pub fn put_assignments(
         &mut self,

@@ -2,7 +2,7 @@
 //! text into validated events, with located diagnostics) and [`replay`], which derives one
 //! input's assignments, annotations and outcome from every user's events on it. Pure: must not
 //! do I/O or know SQLite; the index ([`crate::store`], [`crate::sync`]) keeps what it returns.
-//! The contract is in notes/WORK.md.
+//! ARCHITECTURE.md, "The workflow", describes the rules.
 
 pub mod annotation;
 
