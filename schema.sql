@@ -183,7 +183,7 @@ CREATE TABLE annotations (
     state       INTEGER NOT NULL,
     created_at  INTEGER NOT NULL,   -- microseconds since 1970
     modified_at INTEGER NOT NULL,
-    json        TEXT NOT NULL,      -- the annotation as posted (work::Annotation)
+    line        INTEGER NOT NULL,   -- its latest version's line: its JSON is in work_events
     PRIMARY KEY (task, input, worker, id)
 ) WITHOUT ROWID;
 

@@ -330,23 +330,44 @@ impl Index {
             format!("WHERE {}", clauses.join(" AND "))
         };
         let sql = format!(
-            "SELECT task, worker, state, created_at, modified_at, json FROM annotations {filter_sql}
-             ORDER BY task, input, worker, id LIMIT {} OFFSET {}",
+            "SELECT task, input, worker, state, created_at, modified_at, line FROM annotations
+             {filter_sql} ORDER BY task, input, worker, id LIMIT {} OFFSET {}",
             filter.limit.min(i64::MAX as u64),
             filter.offset.min(i64::MAX as u64),
         );
         let mut stmt = self.conn.prepare_cached(&sql)?;
-        let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
-            Ok(AnnotationRow {
-                task: r.get(0)?,
-                worker: r.get(1)?,
-                state: state_of(r.get(2)?, "annotations")?,
-                created_at: r.get(3)?,
-                modified_at: r.get(4)?,
-                json: r.get(5)?,
-            })
-        })?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+        let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+        let mut found = Vec::new();
+        // The annotation's JSON is its line's, in its input's events, read once per input.
+        let mut events: Option<(String, String, Vec<Entry>)> = None;
+        while let Some(r) = rows.next()? {
+            let (task, input): (String, String) = (r.get(0)?, r.get(1)?);
+            let worker: String = r.get(2)?;
+            let line: u32 = r.get(6)?;
+            if events
+                .as_ref()
+                .is_none_or(|(t, i, _)| *t != task || *i != input)
+            {
+                let entries = read_entries(&self.conn, &task, &input)?;
+                events = Some((task.clone(), input.clone(), entries));
+            }
+            let entries = events.as_ref().map_or(&[][..], |(.., e)| e.as_slice());
+            let json = entries
+                .iter()
+                .find(|(user, number, _)| *user == worker && *number == line)
+                .and_then(|(.., stored)| stored.data.as_ref())
+                .map(|data| data.get().to_owned())
+                .ok_or_else(|| StoreError::CorruptBody(task.clone()))?;
+            found.push(AnnotationRow {
+                state: state_of(r.get(3)?, "annotations")?,
+                created_at: r.get(4)?,
+                modified_at: r.get(5)?,
+                task,
+                worker,
+                json,
+            });
+        }
+        Ok(found)
     }
 
     /// How many current annotations a worker has on one input of a task.
@@ -571,11 +592,10 @@ impl Writer<'_> {
         }
         let mut insert = self.conn.prepare_cached(
             "INSERT OR REPLACE INTO annotations
-             (task, input, worker, id, state, created_at, modified_at, json)
+             (task, input, worker, id, state, created_at, modified_at, line)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
         for a in &state.annotations {
-            let json = serde_json::to_string(&a.annotation).expect("annotations serialise");
             insert.execute(params![
                 task,
                 input,
@@ -584,7 +604,7 @@ impl Writer<'_> {
                 a.state.to_i64(),
                 a.created_at.as_microsecond(),
                 a.modified_at.as_microsecond(),
-                json
+                a.line
             ])?;
             deltas.add(task, &a.worker, Counted::Annotations, a.state, 1);
         }
@@ -659,6 +679,21 @@ impl Writer<'_> {
              WHERE task = ?1 AND input = ?2",
             params![task, input],
         )
+    }
+
+    /// Runs `load` without the index of assignments by worker, which it then builds once: a
+    /// first sync's hundreds of thousands of rows are faster sorted at the end than kept in
+    /// order one by one.
+    pub fn without_worker_index<T>(&self, load: impl FnOnce() -> Result<T>) -> Result<T> {
+        let create = super::secondary_indexes()
+            .lines()
+            .find(|l| l.starts_with("CREATE INDEX work_state_worker "))
+            .expect("schema.sql indexes work_state by worker");
+        self.conn
+            .execute_batch("DROP INDEX IF EXISTS work_state_worker")?;
+        let loaded = load()?;
+        self.conn.execute_batch(create)?;
+        Ok(loaded)
     }
 
     /// Forgets everything derived for a task (its events stay: they are its work files').

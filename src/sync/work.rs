@@ -4,14 +4,14 @@
 //! definition changed, and an input whose plan (its planned workers, its review sample) moved.
 //! Must not print, and must not decide states: [`crate::work::replay`] does.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::thread;
 
 use super::Summary;
 use crate::files::{self, DiskFile};
 use crate::plans::InputPlans;
-use crate::store::{self, CountDeltas, Entry, TAIL_BYTES, WorkFileState, Writer};
+use crate::store::{self, CountDeltas, TAIL_BYTES, WorkFileState, Writer};
 use crate::validate::{self, Diagnostic};
 use crate::work::{self, InputState, Log, Rules, UserEvents};
 
@@ -259,9 +259,9 @@ pub(super) fn write_work(
     replanned: &BTreeSet<String>,
 ) -> store::Result<()> {
     let mut touched: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    // When the index held no events, every event is read now: inputs are replayed from
-    // memory rather than read back (a third of a first sync of 600,000 events).
-    let mut read_now = writer.no_work_events()?.then(Memory::default);
+    // When the index held no events, every event is read now (a third of a first sync of
+    // 600,000 events was reading them back).
+    let read_now = writer.no_work_events()?;
     for path in &plan.remove {
         if let Some((task, user)) = files::work_owner(path) {
             let inputs = writer.delete_work_events(task, user)?;
@@ -281,31 +281,15 @@ pub(super) fn write_work(
         )?;
         summary.invalid.push(file.path.clone());
     }
-    let loaded = load_all(root, plan.read);
-    // Each input's new events, gathered over every file, so its row is written once.
-    let mut added: BTreeMap<(&str, &str), Vec<Entry>> = BTreeMap::new();
-    for outcome in &loaded {
+    // Each input's new events, gathered over every file, so that its row is written once.
+    let mut gathered: Gathered = HashMap::new();
+    for outcome in load_all(root, plan.read) {
         let WorkRead {
             file, task, user, ..
         } = &outcome.read;
         let inputs = touched.entry(task.clone()).or_default();
         if !outcome.append {
             inputs.extend(writer.delete_work_events(task, user)?);
-        }
-        for (line_no, line) in &outcome.log.lines {
-            let stored = line.to_stored();
-            for input in line.event.inputs() {
-                added.entry((task, input)).or_default().push((
-                    user.clone(),
-                    *line_no,
-                    stored.clone(),
-                ));
-                inputs.insert(input.clone());
-            }
-            summary.events_added += 1;
-        }
-        if let Some(memory) = &mut read_now {
-            memory.add(task, user, &outcome.log.lines);
         }
         let diagnostics = &outcome.log.diagnostics;
         writer.put_work_file(
@@ -321,19 +305,70 @@ pub(super) fn write_work(
         } else if plan.invalid_before.contains(&file.path) {
             summary.fixed.push(file.path.clone());
         }
+        let by_input = gathered.entry(task.clone()).or_default();
+        for (line_no, line) in outcome.log.lines {
+            summary.events_added += 1;
+            match line.event.inputs() {
+                [input] => {
+                    inputs.insert(input.clone());
+                    let events = by_input.entry(input.clone()).or_default();
+                    events.push((user.clone(), line_no, line));
+                }
+                many => {
+                    for input in many {
+                        inputs.insert(input.clone());
+                        let events = by_input.entry(input.clone()).or_default();
+                        events.push((user.clone(), line_no, line.clone()));
+                    }
+                }
+            }
+        }
     }
-    for ((task, input), entries) in added {
-        writer.add_work_events(task, input, entries, read_now.is_some())?;
+    for (task, by_input) in &gathered {
+        for (input, events) in by_input {
+            let entries = events
+                .iter()
+                .map(|(user, number, line)| (user.clone(), *number, line.to_stored()))
+                .collect();
+            writer.add_work_events(task, input, entries, read_now)?;
+        }
     }
+    // A first sync's events are all read now: inputs are replayed from them rather than
+    // from the index.
+    let remembered = read_now.then(|| remember(gathered));
     let tasks: BTreeSet<String> = touched
         .keys()
         .chain(redefined)
         .chain(replanned)
         .cloned()
         .collect();
-    let derived: BTreeSet<String> = writer.tasks_with_work()?.into_iter().collect();
     let mut deltas = CountDeltas::default();
-    for id in &tasks {
+    let replay = |deltas: &mut CountDeltas| {
+        replay_tasks(
+            writer, &tasks, touched, redefined, replanned, remembered, deltas,
+        )
+    };
+    if read_now {
+        writer.without_worker_index(|| replay(&mut deltas))?;
+    } else {
+        replay(&mut deltas)?;
+    }
+    writer.add_counts(deltas)
+}
+
+/// Replays the inputs of `tasks` that need it (see [`write_work`]), from `remembered` events
+/// when the sync read them all, adding the changes of counts to `deltas`.
+fn replay_tasks(
+    writer: &Writer<'_>,
+    tasks: &BTreeSet<String>,
+    mut touched: BTreeMap<String, BTreeSet<String>>,
+    redefined: &BTreeSet<String>,
+    replanned: &BTreeSet<String>,
+    mut remembered: Option<Remembered>,
+    deltas: &mut CountDeltas,
+) -> store::Result<()> {
+    let derived: BTreeSet<String> = writer.tasks_with_work()?.into_iter().collect();
+    for id in tasks {
         let Some(task) = writer.task(id)? else {
             writer.clear_task_work(id)?;
             continue;
@@ -354,9 +389,15 @@ pub(super) fn write_work(
             }
         }
         let fresh = !derived.contains(id);
-        let mut remembered = read_now
+        let mut remembered = remembered
             .as_mut()
-            .map(|m| m.0.remove(id).unwrap_or_default());
+            .map(|m| m.remove(id).unwrap_or_default());
+        // Asking the index whether the source selects each of many inputs took longer than
+        // reading the source's inputs once.
+        let selected: Option<HashSet<String>> = (inputs.len() > REPLAY_BATCH)
+            .then(|| writer.source_inputs(plans.source()))
+            .transpose()?
+            .map(|ids| ids.into_iter().collect());
         let inputs: Vec<String> = inputs.into_iter().collect();
         // Replaying is pure: a batch of inputs is replayed on every core, then written.
         for batch in inputs.chunks(REPLAY_BATCH) {
@@ -366,7 +407,11 @@ pub(super) fn write_work(
                     Some(inputs) => inputs.remove(input).unwrap_or_default(),
                     None => writer.input_events(id, input)?,
                 };
-                let selected = !users.is_empty() && writer.in_source(plans.source(), input)?;
+                let selected = !users.is_empty()
+                    && match &selected {
+                        Some(ids) => ids.contains(input),
+                        None => writer.in_source(plans.source(), input)?,
+                    };
                 jobs.push((input.as_str(), users, selected));
             }
             for (input, state) in replay_all(&plans, &jobs) {
@@ -375,37 +420,45 @@ pub(super) fn write_work(
                     input,
                     state.as_ref().map(|(s, sampled)| (s, *sampled)),
                     fresh,
-                    &mut deltas,
+                    deltas,
                 )?;
             }
         }
     }
-    writer.add_counts(deltas)
+    Ok(())
 }
 
-/// Events read in this sync, by task, input and user, as replaying needs them.
-#[derive(Default)]
-struct Memory(HashMap<String, HashMap<String, Vec<UserEvents>>>);
+/// The events a sync read, by task and input: who wrote each, on which line.
+type Gathered = HashMap<String, BTreeMap<String, Vec<(String, u32, work::Line)>>>;
 
-impl Memory {
-    /// Adds one user's lines on a task (files come one at a time, so a user's lines on an
-    /// input stay together).
-    fn add(&mut self, task: &str, user: &str, lines: &[(u32, work::Line)]) {
-        let inputs = self.0.entry(task.to_owned()).or_default();
-        for (number, line) in lines {
-            for input in line.event.inputs() {
-                let users = inputs.entry(input.clone()).or_default();
-                if users.last().is_none_or(|u| u.user != user) {
-                    users.push(UserEvents {
-                        user: user.to_owned(),
-                        lines: Vec::new(),
-                    });
-                }
-                let last = users.last_mut().expect("pushed");
-                last.lines.push((*number, line.clone()));
-            }
-        }
-    }
+/// The same, each user's lines together, as replaying takes them.
+type Remembered = HashMap<String, HashMap<String, Vec<UserEvents>>>;
+
+/// Events read in this sync, by task and input, as replaying needs them: each user's lines
+/// together, in file order.
+fn remember(gathered: Gathered) -> Remembered {
+    gathered
+        .into_iter()
+        .map(|(task, by_input)| {
+            let inputs = by_input
+                .into_iter()
+                .map(|(input, events)| {
+                    let mut users: Vec<UserEvents> = Vec::new();
+                    for (user, number, line) in events {
+                        match users.last_mut() {
+                            Some(last) if last.user == user => last.lines.push((number, line)),
+                            _ => users.push(UserEvents {
+                                user,
+                                lines: vec![(number, line)],
+                            }),
+                        }
+                    }
+                    (input, users)
+                })
+                .collect();
+            (task, inputs)
+        })
+        .collect()
 }
 
 /// How many inputs are replayed at a time before their rows are written.

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::validate::Diagnostic;
 
@@ -259,18 +260,19 @@ impl From<Line> for RawLine {
 /// How the index keeps an event under one of its inputs: its kind, its time in microseconds,
 /// and what it says beyond the input (an annotation's JSON, a review's), so that replaying an
 /// input reads back only what it needs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Stored {
     pub kind: i64,
     pub at: i64,
-    pub data: Option<String>,
+    /// Kept as the JSON it is, so that the row holding it does not escape it again.
+    pub data: Option<Box<RawValue>>,
 }
 
 impl Line {
     /// The line as the index keeps it.
     pub fn to_stored(&self) -> Stored {
-        fn json<T: Serialize>(value: &T) -> Option<String> {
-            Some(serde_json::to_string(value).expect("events serialise"))
+        fn json<T: Serialize>(value: &T) -> Option<Box<RawValue>> {
+            Some(serde_json::value::to_raw_value(value).expect("events serialise"))
         }
         let (kind, data) = match &self.event {
             Event::Start { .. } => (0, None),
@@ -302,7 +304,7 @@ impl Line {
     /// this version wrote.
     pub fn from_stored(input: &str, stored: Stored) -> Option<Line> {
         let at = Timestamp::from_microsecond(stored.at).ok()?;
-        let data = stored.data.as_deref().unwrap_or_default();
+        let data = stored.data.as_deref().map_or("null", RawValue::get);
         let event = match stored.kind {
             0 => Event::Start {
                 input_ids: vec![input.to_owned()],
@@ -532,6 +534,8 @@ pub struct AssignmentState {
 pub struct AnnotationState {
     pub worker: String,
     pub annotation: Annotation,
+    /// The line of its latest version in the worker's file.
+    pub line: u32,
     pub state: State,
     /// When its first and its latest line were written.
     pub created_at: Timestamp,
@@ -588,10 +592,9 @@ pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvent
                     let first = worker
                         .current
                         .get(&annotation.id)
-                        .map_or(event.at, |(_, created, _)| *created);
-                    worker
-                        .current
-                        .insert(annotation.id.clone(), (annotation.clone(), first, event.at));
+                        .map_or(event.at, |(_, created, ..)| *created);
+                    let version = (annotation.clone(), first, event.at, *line);
+                    worker.current.insert(annotation.id.clone(), version);
                     continue;
                 }
                 Event::Submit { .. } => {
@@ -708,7 +711,7 @@ pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvent
     let mut annotations = Vec::new();
     for (name, worker) in &workers {
         let latest = worker.effective.last();
-        for (id, (annotation, created_at, modified_at)) in &worker.current {
+        for (id, (annotation, created_at, modified_at, line)) in &worker.current {
             let submitted = latest.is_some_and(|c| c.get(id) == Some(annotation));
             let state = match states.get(name) {
                 Some(state) if submitted => *state,
@@ -717,6 +720,7 @@ pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvent
             annotations.push(AnnotationState {
                 worker: (*name).to_owned(),
                 annotation: annotation.clone(),
+                line: *line,
                 state,
                 created_at: *created_at,
                 modified_at: *modified_at,
@@ -746,8 +750,8 @@ struct Worker {
     /// None: someone whose events name the input without holding it (yet).
     held: Option<HeldBy>,
     /// Their current annotations by id: the latest version, and when the first and the
-    /// latest were written.
-    current: BTreeMap<String, (Annotation, Timestamp, Timestamp)>,
+    /// latest were written, and the latest's line.
+    current: BTreeMap<String, (Annotation, Timestamp, Timestamp, u32)>,
     /// The content of every submit line, in file order.
     submits: Vec<BTreeMap<String, Annotation>>,
     /// The content of the submissions that took effect.
