@@ -753,3 +753,79 @@ fn the_official_client_labels_over_json_and_grpc() {
         assert!(dir.path().join("work/four/ann.jsonl").exists());
     }
 }
+
+/// DYNAMIC hands out inputs nobody holds, ten at a time: two workers asking at once never get
+/// the same input.
+#[test]
+fn dynamic_hands_each_input_to_one_worker_even_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    fs::write(
+        dir.path().join("tasks/dyn.yaml"),
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\ninput_source: {type: DATASET, id: day}\n\
+         worker: {strategy: DYNAMIC, user_ids: [ann, bob]}\n",
+    )
+    .unwrap();
+    let served = Served::start(dir.path());
+    let handed: Vec<Vec<String>> = thread::scope(|scope| {
+        let asks: Vec<_> = ["ann", "bob"]
+            .into_iter()
+            .map(|user| {
+                let served = &served;
+                scope.spawn(move || {
+                    let (status, value) = served.put(user, "dyn", json!({"action": "LABEL_START"}));
+                    assert_eq!(status, 200, "{value}");
+                    value["task_assignments"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| a["input"]["id"].as_str().unwrap().to_owned())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        asks.into_iter().map(|a| a.join().unwrap()).collect()
+    });
+    let mut all: Vec<&String> = handed.iter().flatten().collect();
+    assert_eq!(all.len(), 6, "every input handed out once: {handed:?}");
+    all.sort();
+    all.dedup();
+    assert_eq!(all.len(), 6, "no input handed out twice: {handed:?}");
+    // Asking again returns one's own open assignments, not new ones.
+    let again = served.put("ann", "dyn", json!({"action": "LABEL_START"})).1;
+    assert_eq!(
+        again["task_assignments"].as_array().unwrap().len(),
+        handed[0].len()
+    );
+}
+
+/// A task changed so that an input moves to another worker: the work already submitted stays
+/// with its author and counts; the new worker gets the input too.
+#[test]
+fn work_stays_when_the_plan_moves_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    let only = |worker: &str| {
+        format!(
+            "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\ninput_source: {{type: DATASET, id: day}}\n\
+             worker: {{strategy: FULL, user_ids: [{worker}]}}\nreview: {{strategy: NONE}}\n"
+        )
+    };
+    fs::write(dir.path().join("tasks/moved.yaml"), only("ann")).unwrap();
+    let served = Served::start(dir.path());
+    served.label("ann", "moved", "in-1", "cat");
+    assert_eq!(
+        served.counts("moved"),
+        [("ann".to_owned(), [5, 0, 1, 0, 0])]
+    );
+    fs::write(dir.path().join("tasks/moved.yaml"), only("bob")).unwrap();
+    eventually("the new plan counts bob and keeps ann's work", || {
+        served.counts("moved")
+            == [
+                ("bob".to_owned(), [6, 0, 0, 0, 0]),
+                ("ann".to_owned(), [0, 0, 1, 0, 0]),
+            ]
+    });
+    let listed = served.ok("bob", "GET", "/v2/annotations?task_id=moved", None);
+    assert_eq!(listed["annotations"][0]["worker"]["user"]["id"], "ann");
+}

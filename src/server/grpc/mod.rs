@@ -127,54 +127,31 @@ trait Reply: prost::Message + Default + Send + 'static {
     fn failed(status: wire::Status) -> Self;
 }
 
-impl Reply for wire::MultiTaskResponse {
-    fn failed(status: wire::Status) -> Self {
-        Self {
-            status: Some(status),
-            ..Self::default()
+/// The responses that are their status and lists or values left empty on failure.
+macro_rules! status_first {
+    ($($message:ty),+ $(,)?) => {$(
+        impl Reply for $message {
+            fn failed(status: wire::Status) -> Self {
+                Self {
+                    status: Some(status),
+                    ..Self::default()
+                }
+            }
         }
-    }
+    )+};
 }
+
+status_first!(
+    wire::MultiTaskResponse,
+    wire::SingleTaskCountResponse,
+    wire::MultiTaskAssignmentResponse,
+    wire::MultiInputResponse,
+    wire::MultiAnnotationResponse,
+);
 
 impl Reply for Encoded {
     fn failed(status: wire::Status) -> Self {
         Encoded::status(&status)
-    }
-}
-
-impl Reply for wire::SingleTaskCountResponse {
-    fn failed(status: wire::Status) -> Self {
-        Self {
-            status: Some(status),
-            ..Self::default()
-        }
-    }
-}
-
-impl Reply for wire::MultiTaskAssignmentResponse {
-    fn failed(status: wire::Status) -> Self {
-        Self {
-            status: Some(status),
-            ..Self::default()
-        }
-    }
-}
-
-impl Reply for wire::MultiInputResponse {
-    fn failed(status: wire::Status) -> Self {
-        Self {
-            status: Some(status),
-            ..Self::default()
-        }
-    }
-}
-
-impl Reply for wire::MultiAnnotationResponse {
-    fn failed(status: wire::Status) -> Self {
-        Self {
-            status: Some(status),
-            ..Self::default()
-        }
     }
 }
 
