@@ -591,17 +591,14 @@ pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvent
                 Event::Annotation(annotation) => {
                     let first = worker
                         .current
-                        .get(&annotation.id)
+                        .get(annotation.id.as_str())
                         .map_or(event.at, |(_, created, ..)| *created);
-                    let version = (annotation.clone(), first, event.at, *line);
-                    worker.current.insert(annotation.id.clone(), version);
+                    let version = (annotation, first, event.at, *line);
+                    worker.current.insert(&annotation.id, version);
                     continue;
                 }
                 Event::Submit { .. } => {
-                    let snapshot = worker
-                        .current
-                        .iter()
-                        .map(|(id, (a, ..))| (id.clone(), a.clone()));
+                    let snapshot = worker.current.iter().map(|(id, (a, ..))| (*id, *a));
                     worker.submits.push(snapshot.collect());
                     continue;
                 }
@@ -719,7 +716,7 @@ pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvent
             };
             annotations.push(AnnotationState {
                 worker: (*name).to_owned(),
-                annotation: annotation.clone(),
+                annotation: (*annotation).clone(),
                 line: *line,
                 state,
                 created_at: *created_at,
@@ -745,21 +742,21 @@ enum HeldBy {
     Work,
 }
 
-/// One person's events on the input, gathered.
-struct Worker {
+/// One person's events on the input, gathered (borrowed from the events replayed).
+struct Worker<'a> {
     /// None: someone whose events name the input without holding it (yet).
     held: Option<HeldBy>,
     /// Their current annotations by id: the latest version, and when the first and the
     /// latest were written, and the latest's line.
-    current: BTreeMap<String, (Annotation, Timestamp, Timestamp, u32)>,
+    current: BTreeMap<&'a str, (&'a Annotation, Timestamp, Timestamp, u32)>,
     /// The content of every submit line, in file order.
-    submits: Vec<BTreeMap<String, Annotation>>,
+    submits: Vec<BTreeMap<&'a str, &'a Annotation>>,
     /// The content of the submissions that took effect.
-    effective: Vec<BTreeMap<String, Annotation>>,
+    effective: Vec<BTreeMap<&'a str, &'a Annotation>>,
 }
 
-impl Worker {
-    fn new(held: Option<HeldBy>) -> Worker {
+impl Worker<'_> {
+    fn new(held: Option<HeldBy>) -> Self {
         Worker {
             held,
             current: BTreeMap::new(),
@@ -795,8 +792,8 @@ fn verb(decision: Decision) -> &'static str {
 }
 
 /// What a submission says, for the story: its concepts, or its regions.
-fn summary(kind: Kind, content: &BTreeMap<String, Annotation>) -> String {
-    let annotations: Vec<&Annotation> = content.values().collect();
+fn summary(kind: Kind, content: &BTreeMap<&str, &Annotation>) -> String {
+    let annotations: Vec<&Annotation> = content.values().copied().collect();
     if annotations.is_empty() {
         return "no annotation".into();
     }
@@ -835,7 +832,7 @@ fn agree_on<'a>(
         workers[name]
             .effective
             .last()
-            .map(|c| c.values().collect())
+            .map(|c| c.values().copied().collect())
             .unwrap_or_default()
     };
     // Groups of agreeing workers, each joined by the first group whose first member it agrees
