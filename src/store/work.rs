@@ -543,13 +543,17 @@ impl Writer<'_> {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// The tasks that have derived rows.
-    pub fn tasks_with_work(&self) -> Result<Vec<String>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT DISTINCT task FROM work_inputs ORDER BY task")?;
-        let rows = stmt.query_map([], |r| r.get(0))?;
-        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    /// The tasks that have derived rows, and those that have events (derived or not yet).
+    pub fn tasks_with_work(&self) -> Result<(Vec<String>, Vec<String>)> {
+        let tasks = |sql: &str| -> Result<Vec<String>> {
+            let mut stmt = self.conn.prepare_cached(sql)?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        };
+        Ok((
+            tasks("SELECT DISTINCT task FROM work_inputs ORDER BY task")?,
+            tasks("SELECT DISTINCT task FROM work_events ORDER BY task")?,
+        ))
     }
 
     /// Replaces what was derived for one input of a task (`None`: nothing, it has no events

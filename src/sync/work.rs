@@ -367,8 +367,14 @@ fn replay_tasks(
     mut remembered: Option<Remembered>,
     deltas: &mut CountDeltas,
 ) -> store::Result<()> {
-    let derived: BTreeSet<String> = writer.tasks_with_work()?.into_iter().collect();
+    let (derived, with_events) = writer.tasks_with_work()?;
+    let derived: BTreeSet<String> = derived.into_iter().collect();
+    let with_events: BTreeSet<String> = with_events.into_iter().collect();
     for id in tasks {
+        // Most tasks have no work yet: a first sync of 100,000 tasks must not prepare each.
+        if !derived.contains(id) && !with_events.contains(id) {
+            continue;
+        }
         let Some(task) = writer.task(id)? else {
             writer.clear_task_work(id)?;
             continue;
