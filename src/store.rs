@@ -1235,6 +1235,16 @@ impl<'c> Writer<'c> {
         Ok(())
     }
 
+    /// In a load into a new file, starts putting what is written so far on disk while the
+    /// load goes on, which leaves the sync that ends the load a fraction to do. A failure
+    /// shows again in that sync, which reports it.
+    pub fn sync_behind(&self) {
+        if let Some(path) = self.new_file {
+            let path = path.to_owned();
+            std::thread::spawn(move || File::open(path).and_then(|file| file.sync_data()));
+        }
+    }
+
     pub fn end_bulk_load(&self) -> Result<()> {
         // The threads that read the files are done: SQLite's sorter may use their cores.
         let helpers = std::thread::available_parallelism().map_or(0, |n| n.get() - 1);
@@ -1244,15 +1254,9 @@ impl<'c> Writer<'c> {
         self.conn.pragma_update(None, "threads", helpers as i64)?;
         self.conn
             .pragma_update(None, "cache_size", LOAD_CACHE_KIB)?;
-        std::thread::scope(|scope| {
-            // In a load into a new file the tables are written by now: putting them on disk
-            // while the indexes are built leaves the sync that ends the load a fraction to do.
-            // A failure shows again in that sync, which reports it.
-            if let Some(path) = self.new_file {
-                scope.spawn(move || File::open(path).and_then(|file| file.sync_data()));
-            }
-            self.conn.execute_batch(secondary_indexes())
-        })?;
+        // The tables are written by now.
+        self.sync_behind();
+        self.conn.execute_batch(secondary_indexes())?;
         self.conn.pragma_update(None, "cache_size", cache)?;
         Ok(self.conn.pragma_update(None, "threads", 0)?)
     }

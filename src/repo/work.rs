@@ -500,7 +500,7 @@ impl Repo {
         let sampled = plans.sampled(input_id);
         let planned = plans.planned(input_id, self.index.in_source(plans.source(), input_id)?);
         let users = self.index.input_events(task_id, input_id)?;
-        Ok(work::replay(
+        Ok(work::explain(
             &Rules::of(&task, sampled),
             input_id,
             &planned,

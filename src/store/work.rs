@@ -696,6 +696,7 @@ impl Writer<'_> {
         self.conn
             .execute_batch("DROP INDEX IF EXISTS work_state_worker")?;
         let loaded = load()?;
+        self.sync_behind();
         self.conn.execute_batch(create)?;
         Ok(loaded)
     }

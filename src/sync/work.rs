@@ -325,17 +325,18 @@ pub(super) fn write_work(
         }
     }
     for (task, by_input) in &gathered {
-        for (input, events) in by_input {
-            let entries = events
-                .iter()
-                .map(|(user, number, line)| (user.clone(), *number, line.to_stored()))
-                .collect();
-            writer.add_work_events(task, input, entries, read_now)?;
-        }
+        let inputs: Vec<_> = by_input.iter().map(|(i, e)| (i.as_str(), e)).collect();
+        pipelined(inputs.chunks(REPLAY_BATCH).map(Ok), to_stored, |encoded| {
+            for (input, entries) in encoded {
+                writer.add_work_events(task, input, entries, read_now)?;
+            }
+            Ok(())
+        })?;
     }
     // A first sync's events are all read now: inputs are replayed from them rather than
     // from the index.
     let remembered = read_now.then(|| remember(gathered));
+    writer.sync_behind();
     let tasks: BTreeSet<String> = touched
         .keys()
         .chain(redefined)
@@ -405,37 +406,48 @@ fn replay_tasks(
             .transpose()?
             .map(|ids| ids.into_iter().collect());
         let inputs: Vec<String> = inputs.into_iter().collect();
-        // Replaying is pure: a batch of inputs is replayed on every core, then written.
-        for batch in inputs.chunks(REPLAY_BATCH) {
-            let mut jobs = Vec::with_capacity(batch.len());
-            for input in batch {
-                let users = match &mut remembered {
-                    Some(inputs) => inputs.remove(input).unwrap_or_default(),
-                    None => writer.input_events(id, input)?,
-                };
-                let selected = !users.is_empty()
-                    && match &selected {
-                        Some(ids) => ids.contains(input),
-                        None => writer.in_source(plans.source(), input)?,
+        let jobs = inputs.chunks(REPLAY_BATCH).map(|batch| {
+            batch
+                .iter()
+                .map(|input| {
+                    let users = match &mut remembered {
+                        Some(inputs) => inputs.remove(input).unwrap_or_default(),
+                        None => writer.input_events(id, input)?,
                     };
-                jobs.push((input.as_str(), users, selected));
-            }
-            for (input, state) in replay_all(&plans, &jobs) {
-                writer.put_input_state(
-                    id,
-                    input,
-                    state.as_ref().map(|(s, sampled)| (s, *sampled)),
-                    fresh,
-                    deltas,
-                )?;
-            }
-        }
+                    let selected = !users.is_empty()
+                        && match &selected {
+                            Some(ids) => ids.contains(input),
+                            None => writer.in_source(plans.source(), input)?,
+                        };
+                    Ok((input.as_str(), users, selected))
+                })
+                .collect::<store::Result<Vec<_>>>()
+        });
+        pipelined(
+            jobs,
+            |jobs| replay_all(&plans, jobs),
+            |states| {
+                for (input, state) in states {
+                    writer.put_input_state(
+                        id,
+                        input,
+                        state.as_ref().map(|(s, sampled)| (s, *sampled)),
+                        fresh,
+                        deltas,
+                    )?;
+                }
+                Ok(())
+            },
+        )?;
     }
     Ok(())
 }
 
-/// The events a sync read, by task and input: who wrote each, on which line.
-type Gathered = HashMap<String, BTreeMap<String, Vec<(String, u32, work::Line)>>>;
+/// The events a sync read, by task and input.
+type Gathered = HashMap<String, BTreeMap<String, Written>>;
+
+/// Events with who wrote each, on which line.
+type Written = Vec<(String, u32, work::Line)>;
 
 /// The same, each user's lines together, as replaying takes them.
 type Remembered = HashMap<String, HashMap<String, Vec<UserEvents>>>;
@@ -467,17 +479,56 @@ fn remember(gathered: Gathered) -> Remembered {
         .collect()
 }
 
-/// How many inputs are replayed at a time before their rows are written.
+/// Events as the index keeps them, each input's in a row.
+fn to_stored<'a>(inputs: &[(&'a str, &Written)]) -> Vec<(&'a str, Vec<store::Entry>)> {
+    inputs
+        .iter()
+        .map(|(input, events)| {
+            let entries = events
+                .iter()
+                .map(|(user, number, line)| (user.clone(), *number, line.to_stored()))
+                .collect();
+            (*input, entries)
+        })
+        .collect()
+}
+
+/// How many inputs are encoded or replayed at a time before their rows are written.
 const REPLAY_BATCH: usize = 8192;
+
+/// Computes each batch (as `batches` yields it, on this thread) on other threads, while the
+/// result of the batch before is written on this one: the index has one writer, and the next
+/// batch need not wait for it.
+fn pipelined<B: Send, T: Send>(
+    batches: impl Iterator<Item = store::Result<B>>,
+    compute: impl Fn(B) -> T + Sync,
+    mut write: impl FnMut(T) -> store::Result<()>,
+) -> store::Result<()> {
+    let compute = &compute;
+    thread::scope(|scope| {
+        let mut running = None;
+        for batch in batches {
+            let batch = batch?;
+            let next = scope.spawn(move || compute(batch));
+            if let Some(done) = running.replace(next) {
+                write(done.join().expect("encoding and replaying never panic"))?;
+            }
+        }
+        match running {
+            Some(done) => write(done.join().expect("encoding and replaying never panic")),
+            None => Ok(()),
+        }
+    })
+}
 
 /// Replays inputs (each with its users' events, and whether the task's source selects it) on
 /// every core, in their order: what each derives, with whether it is sampled for review;
 /// `None` for an input with no events left.
 fn replay_all<'a>(
     plans: &InputPlans,
-    jobs: &'a [(&'a str, Vec<UserEvents>, bool)],
+    jobs: Vec<(&'a str, Vec<UserEvents>, bool)>,
 ) -> Vec<(&'a str, Option<(InputState, bool)>)> {
-    let one = |(input, users, selected): &'a (&'a str, Vec<UserEvents>, bool)| {
+    let one = |(input, users, selected): &(&'a str, Vec<UserEvents>, bool)| {
         if users.is_empty() {
             return (*input, None);
         }

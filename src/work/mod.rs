@@ -373,7 +373,64 @@ pub struct Log {
 /// Reads a work file's text (or an appended tail of it, whose first line is `first_line`):
 /// each line on its own; a line that is not an event is left out with an error at
 /// line:column; an unterminated last line (a crash mid-append) with a warning.
+///
+/// A large file is read in pieces of whole lines on every core: one worker's file of a
+/// 100,000-input task holds 200,000 lines, and a sync reads several.
 pub fn parse_log(bytes: &[u8], first_line: u32) -> Log {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    parse_in_pieces(
+        bytes,
+        first_line,
+        (bytes.len() / PARSE_PIECE_BYTES).clamp(1, threads),
+    )
+}
+
+/// [`parse_log`] in (up to) `pieces` pieces of whole lines, each on its own thread.
+fn parse_in_pieces(bytes: &[u8], first_line: u32, pieces: usize) -> Log {
+    if pieces <= 1 {
+        return parse_lines(bytes, first_line);
+    }
+    let mut starts = vec![(0, first_line)];
+    for k in 1..pieces {
+        let (from, line) = starts[k - 1];
+        let target = bytes.len() * k / pieces;
+        let Some(end) = bytes[target.max(from)..].iter().position(|&b| b == b'\n') else {
+            break;
+        };
+        let end = target.max(from) + end + 1;
+        let newlines = bytes[from..end].iter().filter(|&&b| b == b'\n').count();
+        starts.push((end, line + newlines as u32));
+    }
+    let ends = starts
+        .iter()
+        .skip(1)
+        .map(|(at, _)| *at)
+        .chain([bytes.len()]);
+    let spans: Vec<_> = starts
+        .iter()
+        .zip(ends)
+        .map(|(&(from, line), to)| (from, to, line))
+        .collect();
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = spans
+            .iter()
+            .map(|&(from, to, line)| scope.spawn(move || parse_lines(&bytes[from..to], line)))
+            .collect();
+        let mut log = Log::default();
+        for part in parts {
+            let mut part = part.join().expect("reading a line never panics");
+            log.lines.append(&mut part.lines);
+            log.diagnostics.append(&mut part.diagnostics);
+        }
+        log
+    })
+}
+
+/// Below this many bytes a work file is read on one core.
+const PARSE_PIECE_BYTES: usize = 1 << 20;
+
+/// [`parse_log`] on one core.
+fn parse_lines(bytes: &[u8], first_line: u32) -> Log {
     let mut log = Log::default();
     for (number, text) in (first_line..).zip(bytes.split(|&b| b == b'\n')) {
         let text = text.strip_suffix(b"\r").unwrap_or(text);
@@ -564,13 +621,40 @@ pub struct InputState {
     /// By worker id, then annotation id.
     pub annotations: Vec<AnnotationState>,
     pub outcome: Outcome,
-    /// Why, in order, for `explain`: who was assigned, who said what, what decided it.
+    /// Why, in order (only from [`explain`]): who was assigned, who said what, what decided it.
     pub story: Vec<String>,
 }
 
 /// Derives one input's state. `planned` are the workers the plan gives the input (ascending);
 /// `users` every user's events on it (any order of users; each user's in file order).
 pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvents]) -> InputState {
+    replay_telling(rules, input, planned, users, Story(None))
+}
+
+/// [`replay`], telling the story of the input as well.
+pub fn explain(rules: &Rules, input: &str, planned: &[String], users: &[UserEvents]) -> InputState {
+    replay_telling(rules, input, planned, users, Story(Some(Vec::new())))
+}
+
+/// Why an input stands where it does, line by line: told only when asked for, since a sync
+/// replays every input and reads none of it.
+struct Story(Option<Vec<String>>);
+
+impl Story {
+    fn tell(&mut self, line: impl FnOnce() -> String) {
+        if let Some(lines) = &mut self.0 {
+            lines.push(line());
+        }
+    }
+}
+
+fn replay_telling(
+    rules: &Rules,
+    input: &str,
+    planned: &[String],
+    users: &[UserEvents],
+    mut story: Story,
+) -> InputState {
     let mut users: Vec<&UserEvents> = users.iter().collect();
     users.sort_by(|a, b| a.user.cmp(&b.user));
     let mut workers: BTreeMap<&str, Worker> = planned
@@ -625,8 +709,7 @@ pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvent
     for rulings in decisions.values_mut() {
         rulings.sort_by(|a, b| (a.at, a.reviewer, a.line).cmp(&(b.at, b.reviewer, b.line)));
     }
-    let mut story = Vec::new();
-    story.push(match planned {
+    story.tell(|| match planned {
         [] => "the plan gives this input to no worker".to_owned(),
         _ => format!("the plan gives this input to {}", planned.join(", ")),
     });
@@ -634,7 +717,7 @@ pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvent
     // requested on the one before.
     for (name, worker) in workers.iter_mut() {
         if worker.held == Some(HeldBy::Start) {
-            story.push(format!("{name} took the input (DYNAMIC)"));
+            story.tell(|| format!("{name} took the input (DYNAMIC)"));
         }
         let mut raw = std::mem::take(&mut worker.submits).into_iter();
         while let Some(content) = raw.next().filter(|_| {
@@ -643,12 +726,14 @@ pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvent
         }) {
             worker.held.get_or_insert(HeldBy::Work);
             let k = worker.effective.len() as u32 + 1;
-            story.push(format!(
-                "{name} submitted (submission {k}): {}",
-                summary(rules.kind, &content)
-            ));
+            story.tell(|| {
+                format!(
+                    "{name} submitted (submission {k}): {}",
+                    summary(rules.kind, &content)
+                )
+            });
             for (i, ruling) in decisions.get(&(*name, k)).into_iter().flatten().enumerate() {
-                story.push(if i == 0 {
+                story.tell(|| if i == 0 {
                     format!("{} {} {name}'s submission {k}", ruling.reviewer, verb(ruling.decision))
                 } else {
                     format!(
@@ -695,7 +780,7 @@ pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvent
         );
     }
     let outcome = outcome(consensus, &states);
-    story.push(format!("outcome: {}", outcome_text(outcome)));
+    story.tell(|| format!("outcome: {}", outcome_text(outcome)));
     let assignments = states
         .iter()
         .map(|(name, state)| AssignmentState {
@@ -728,7 +813,7 @@ pub fn replay(rules: &Rules, input: &str, planned: &[String], users: &[UserEvent
         assignments,
         annotations,
         outcome,
-        story,
+        story: story.0.unwrap_or_default(),
     }
 }
 
@@ -826,7 +911,7 @@ fn agree_on<'a>(
     workers: &BTreeMap<&'a str, Worker>,
     undecided: &[&'a str],
     states: &mut BTreeMap<&'a str, State>,
-    story: &mut Vec<String>,
+    story: &mut Story,
 ) -> bool {
     let content = |name: &str| -> Vec<&Annotation> {
         workers[name]
@@ -855,29 +940,29 @@ fn agree_on<'a>(
         .unwrap_or_default();
     let holders = states.len();
     if threshold > 0 && best.len() >= threshold as usize {
-        story.push(format!(
-            "consensus: {} agree (approval threshold {threshold}): the input is approved",
-            best.join(", ")
-        ));
+        story.tell(|| {
+            format!(
+                "consensus: {} agree (approval threshold {threshold}): the input is approved",
+                best.join(", ")
+            )
+        });
         for (name, state) in states.iter_mut() {
             if best.contains(name) {
                 *state = State::Success;
             } else if undecided.contains(name) {
-                story.push(format!("{name} is outvoted: REJECTED"));
+                story.tell(|| format!("{name} is outvoted: REJECTED"));
                 *state = State::Rejected;
             } else if *state == State::Pending {
-                story.push(format!(
-                    "{name} had not submitted: the assignment is closed"
-                ));
+                story.tell(|| format!("{name} had not submitted: the assignment is closed"));
                 *state = State::Closed;
             }
         }
         return true;
     }
     if threshold == 0 {
-        story.push("labeler consensus is off (approval threshold 0): reviewers decide".into());
+        story.tell(|| "labeler consensus is off (approval threshold 0): reviewers decide".into());
     } else if threshold as usize > holders {
-        story.push(format!(
+        story.tell(|| format!(
             "the approval threshold {threshold} can never be reached: the input has {holders} worker{}",
             if holders == 1 { "" } else { "s" }
         ));
@@ -890,7 +975,7 @@ fn agree_on<'a>(
     if waiting.is_empty() {
         if !undecided.is_empty() {
             if threshold > 0 && threshold as usize <= holders {
-                story.push(format!(
+                story.tell(|| format!(
                     "no consensus: no {threshold} of the submitted workers agree; the input goes to review"
                 ));
             }
@@ -899,7 +984,7 @@ fn agree_on<'a>(
             }
         }
     } else if !undecided.is_empty() {
-        story.push(format!("waiting for {} to submit", waiting.join(", ")));
+        story.tell(|| format!("waiting for {} to submit", waiting.join(", ")));
     }
     false
 }
@@ -1016,7 +1101,7 @@ mod tests {
         };
         let planned: Vec<String> = planned.split_whitespace().map(String::from).collect();
         let users = events(history);
-        let state = replay(&rules, "in", &planned, &users);
+        let state = explain(&rules, "in", &planned, &users);
         let got: Vec<String> = state
             .assignments
             .iter()
@@ -1028,10 +1113,16 @@ mod tests {
         let mut reversed = users.clone();
         reversed.reverse();
         assert_eq!(
-            replay(&rules, "in", &planned, &reversed),
+            explain(&rules, "in", &planned, &reversed),
             state,
             "{history}"
         );
+        // Replaying without the story derives the same.
+        let told = InputState {
+            story: Vec::new(),
+            ..state
+        };
+        assert_eq!(replay(&rules, "in", &planned, &users), told, "{history}");
     }
 
     const NONE: Review = Review::None;
@@ -1160,7 +1251,7 @@ mod tests {
         // One worker an input and threshold 2: never by agreement, always to review.
         check(C2, "ann", "ann:cat", "ann=R", W);
         check(C0, "ann bob", "ann:cat bob:cat", "ann=R bob=R", W);
-        let one = replay(
+        let one = explain(
             &Rules {
                 review: C2,
                 kind: Kind::Classification,
@@ -1269,6 +1360,39 @@ mod tests {
     }
 
     const AT: &str = r#""at":"2026-12-03T17:00:00Z""#;
+
+    #[test]
+    fn a_file_read_in_pieces_reads_as_on_one_core() {
+        // Lines of many lengths, blank lines, CRLF, bad lines and a cut-off last line, so that
+        // piece boundaries fall everywhere among them.
+        let mut text = String::new();
+        let mut seed: u64 = 7;
+        for i in 0..3000 {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let pad = "x".repeat((seed >> 33) as usize % 40);
+            text.push_str(&match i % 97 {
+                0 => "{\"at\": oops}\n".to_owned(),
+                1 => "\n".to_owned(),
+                2 => format!("{{{AT},\"submit\":{{\"input_id\":\"in{i}\"}}}}\r\n"),
+                _ => format!(
+                    "{{{AT},\"annotation\":{{\"id\":\"a{pad}\",\"input_id\":\"in{i}\",\"data\":{{\"concepts\":[{{\"id\":\"cat\",\"value\":1}}]}}}}}}\n"
+                ),
+            });
+        }
+        text.push_str(&format!("{{{AT},\"submit\":"));
+        for first_line in [1, 1000] {
+            let whole = parse_lines(text.as_bytes(), first_line);
+            assert_eq!(whole.lines.len(), 3000 - 2 * 31);
+            assert_eq!(whole.diagnostics.len(), 31 + 1);
+            for pieces in 2..8 {
+                let log = parse_in_pieces(text.as_bytes(), first_line, pieces);
+                assert_eq!(log.lines, whole.lines, "{pieces} pieces");
+                assert_eq!(log.diagnostics, whole.diagnostics, "{pieces} pieces");
+            }
+        }
+    }
 
     #[test]
     fn reading_lines() {
