@@ -550,9 +550,21 @@ impl Writer<'_> {
             let rows = stmt.query_map([], |r| r.get(0))?;
             Ok(rows.collect::<rusqlite::Result<_>>()?)
         };
+        // A skip-scan: one look-up per task with work. `SELECT DISTINCT` read every row, and
+        // reading 100,000 inputs' events made each LABEL_SUBMIT take 60 ms.
+        let distinct = |table: &str| {
+            format!(
+                "WITH RECURSIVE t(task) AS (
+                     SELECT MIN(task) FROM {table}
+                     UNION ALL
+                     SELECT (SELECT MIN(task) FROM {table} WHERE task > t.task) FROM t
+                     WHERE t.task IS NOT NULL)
+                 SELECT task FROM t WHERE task IS NOT NULL"
+            )
+        };
         Ok((
-            tasks("SELECT DISTINCT task FROM work_inputs ORDER BY task")?,
-            tasks("SELECT DISTINCT task FROM work_events ORDER BY task")?,
+            tasks(&distinct("work_inputs"))?,
+            tasks(&distinct("work_events"))?,
         ))
     }
 
