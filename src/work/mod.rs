@@ -390,27 +390,22 @@ fn parse_in_pieces(bytes: &[u8], first_line: u32, pieces: usize) -> Log {
     if pieces <= 1 {
         return parse_lines(bytes, first_line);
     }
-    let mut starts = vec![(0, first_line)];
-    for k in 1..pieces {
-        let (from, line) = starts[k - 1];
-        let target = bytes.len() * k / pieces;
-        let Some(end) = bytes[target.max(from)..].iter().position(|&b| b == b'\n') else {
-            break;
+    // Each piece ends after the first newline at or past its share of the bytes.
+    let mut spans = Vec::with_capacity(pieces);
+    let (mut from, mut line) = (0, first_line);
+    for k in 1..=pieces {
+        let target = (bytes.len() * k / pieces).max(from);
+        let to = match bytes[target..].iter().position(|&b| b == b'\n') {
+            Some(i) if k < pieces => target + i + 1,
+            _ => bytes.len(),
         };
-        let end = target.max(from) + end + 1;
-        let newlines = bytes[from..end].iter().filter(|&&b| b == b'\n').count();
-        starts.push((end, line + newlines as u32));
+        spans.push((from, to, line));
+        line += bytes[from..to].iter().filter(|&&b| b == b'\n').count() as u32;
+        from = to;
+        if to == bytes.len() {
+            break;
+        }
     }
-    let ends = starts
-        .iter()
-        .skip(1)
-        .map(|(at, _)| *at)
-        .chain([bytes.len()]);
-    let spans: Vec<_> = starts
-        .iter()
-        .zip(ends)
-        .map(|(&(from, line), to)| (from, to, line))
-        .collect();
     std::thread::scope(|scope| {
         let parts: Vec<_> = spans
             .iter()
@@ -725,7 +720,7 @@ fn replay_telling(
             k == 0 || decided(&decisions, name, k) == Some(Decision::REQUEST_CHANGES)
         }) {
             worker.held.get_or_insert(HeldBy::Work);
-            let k = worker.effective.len() as u32 + 1;
+            let k = worker.effective.len() as u32;
             story.tell(|| {
                 format!(
                     "{name} submitted (submission {k}): {}",
