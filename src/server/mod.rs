@@ -16,6 +16,7 @@ mod reply;
 mod repos;
 mod routes;
 mod tls;
+mod transport;
 
 pub use auth::{Keys, KeysError};
 pub use tls::{TlsError, TlsFiles};
@@ -43,6 +44,7 @@ use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
 use reply::Failure;
+use transport::Socket;
 
 use crate::repo;
 use repos::Repos;
@@ -284,8 +286,8 @@ async fn accept(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, fac
             // TLS handshake) ends alone; there is nothing to report to anyone.
             match tls {
                 None => {
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(Socket::new(stream)), service);
                     let _ = watcher.watch(connection).await;
                 }
                 Some(tls) => {
@@ -294,8 +296,8 @@ async fn accept(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, fac
                     else {
                         return;
                     };
-                    let connection =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    let connection = builder
+                        .serve_connection_with_upgrades(TokioIo::new(Socket::new(stream)), service);
                     let _ = watcher.watch(connection).await;
                 }
             }
