@@ -50,14 +50,16 @@ impl Encoded {
     /// `MultiTaskResponse { status, tasks }` (`tasks` is field 2, repeated).
     pub fn tasks_response<'a>(
         status: &wire::Status,
-        tasks: impl IntoIterator<Item = &'a [u8]>,
+        tasks: impl IntoIterator<Item = &'a [u8]> + Clone,
     ) -> Encoded {
         Encoded::status(status).with_tasks(tasks)
     }
 
     /// An embedded message and a `bytes` field are the same on the wire: a key, a length,
     /// then the bytes.
-    fn with_tasks<'a>(mut self, tasks: impl IntoIterator<Item = &'a [u8]>) -> Encoded {
+    fn with_tasks<'a>(mut self, tasks: impl IntoIterator<Item = &'a [u8]> + Clone) -> Encoded {
+        let size = tasks.clone().into_iter().map(|t| t.len() + 4).sum();
+        self.0.reserve_exact(size);
         for task in tasks {
             encoding::encode_key(2, WireType::LengthDelimited, &mut self.0);
             encoding::encode_varint(task.len() as u64, &mut self.0);

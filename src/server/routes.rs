@@ -15,7 +15,6 @@ use axum::response::Response;
 use axum::routing::{MethodRouter, get};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::value::RawValue;
 
 use crate::api::{
     self, AnnotationsResponse, DeleteTasks, InputsResponse, PatchTasks, PostAnnotations, PostTasks,
@@ -121,10 +120,7 @@ async fn get_task(
             .get_json(&id)
             .map_err(Error::from)?
             .ok_or_else(|| Error::NotFound(vec![id.clone()]))?;
-        Ok(reply::json(&TaskResponse {
-            status: ok(),
-            task: raw_json(json)?,
-        }))
+        Ok(reply::stored_task(&json))
     })
     .await
 }
@@ -282,18 +278,8 @@ async fn list_tasks(State(repos): State<Arc<Repos>>, RawQuery(raw): RawQuery) ->
                 tasks,
             }));
         }
-        // The index holds each task's canonical JSON: it is passed through unparsed.
-        let tasks = repo
-            .index()
-            .list_json(&query)
-            .map_err(Error::from)?
-            .into_iter()
-            .map(raw_json)
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(reply::json(&TasksResponse {
-            status: ok(),
-            tasks,
-        }))
+        let tasks = repo.index().list_json(&query).map_err(Error::from)?;
+        Ok(reply::stored_tasks(&tasks))
     })
     .await
 }
@@ -369,12 +355,4 @@ async fn wrong_method(method: Method, uri: Uri) -> Failure {
 /// Decodes a request body as the CLI does, so messages and field paths match.
 fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, Failure> {
     yaml::parse_body(body).map_err(|d| Error::bad_body(BODY, d).into())
-}
-
-fn raw_json(json: String) -> Result<Box<RawValue>, Failure> {
-    RawValue::from_string(json).map_err(|_| {
-        Failure::internal(
-            "the index holds a task that is not valid JSON; delete the index to rebuild it",
-        )
-    })
 }
