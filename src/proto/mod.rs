@@ -58,6 +58,7 @@ impl Encoded {
     /// An embedded message and a `bytes` field are the same on the wire: a key, a length,
     /// then the bytes.
     fn with_tasks<'a>(mut self, tasks: impl IntoIterator<Item = &'a [u8]> + Clone) -> Encoded {
+        // A key and a length take at most 4 bytes for a task under 2 MiB.
         let size = tasks.clone().into_iter().map(|t| t.len() + 4).sum();
         self.0.reserve_exact(size);
         for task in tasks {
