@@ -4,8 +4,9 @@
 //! and must not decide task rules: every write goes through [`crate::repo::Repo`], file first,
 //! then index, as the CLI's writes do.
 //!
-//! Handlers run on tokio's async threads; repo work (SQLite, files) runs on its blocking
-//! threads, each with a [`Repo`](crate::repo::Repo) from a small pool. Writers serialise on
+//! Handlers run on tokio's async threads, each call with a [`Repo`](crate::repo::Repo) from a
+//! small pool: reads of an index a watcher keeps current run in place, and other repo work
+//! (writes, syncs) on tokio's blocking threads. Writers serialise on
 //! the repo's cross-process write lock and SQLite's busy timeout, so concurrent requests
 //! neither fail on a lock nor lose a write.
 
