@@ -70,9 +70,19 @@ impl Encoded {
     }
 }
 
+/// The most [`Encoded`] copies at once; see `encode_raw`.
+const PIECE: usize = 2048;
+
 impl Message for Encoded {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.0);
+        // In pieces small enough that glibc copies them with vector moves, not `rep movsb`. On
+        // AMD Zen, `rep movsb` runs 20 times slower when the destination lies 1 to 32 bytes
+        // past the source modulo 4 KiB, and that is where this lands: the gRPC transport
+        // writes a message 5 bytes into a buffer the allocator places like this one. A page
+        // of 128 tasks took 20 µs to copy, a tenth of a ListTasks call, where pieces take 1 µs.
+        for piece in self.0.chunks(PIECE) {
+            buf.put_slice(piece);
+        }
     }
 
     fn merge_field(
@@ -113,12 +123,12 @@ mod tests {
         .unwrap();
         assert_eq!(single.status.as_ref(), Some(&status));
         assert_eq!(single.task, Some(convert::task_to_wire(task.doc())));
-        let multi = wire::MultiTaskResponse::decode(
-            &*Encoded::tasks_response(&status, [&bytes[..], &bytes[..]]).encode_to_vec(),
-        )
-        .unwrap();
-        assert_eq!(multi.tasks.len(), 2);
-        assert_eq!(multi.tasks[1], convert::task_to_wire(task.doc()));
+        // A page larger than the pieces it is copied in.
+        let page = Encoded::tasks_response(&status, vec![&bytes[..]; 300]).encode_to_vec();
+        assert!(page.len() > 2 * PIECE, "{} bytes", page.len());
+        let multi = wire::MultiTaskResponse::decode(&*page).unwrap();
+        assert_eq!(multi.tasks.len(), 300);
+        assert_eq!(multi.tasks[299], convert::task_to_wire(task.doc()));
         let failed =
             wire::MultiTaskResponse::decode(&*Encoded::status(&status).encode_to_vec()).unwrap();
         assert!(failed.tasks.is_empty());
