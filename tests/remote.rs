@@ -2,23 +2,20 @@
 //! with an API key, started by the test; the local project is another temp root.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::Duration;
+use std::process::{Command, Output, Stdio};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-const BIN: &str = env!("CARGO_BIN_EXE_annotask");
+mod common;
+use common::{BIN, Server};
+
 const KEY: &str = "remote-key";
 
 /// The team server: an empty project served with a key; killed when dropped.
 struct Remote {
-    child: Child,
-    base: String,
+    server: Server,
     root: TempDir,
 }
 
@@ -26,32 +23,8 @@ impl Remote {
     fn start() -> Remote {
         let root = tempfile::tempdir().unwrap();
         fs::create_dir(root.path().join("tasks")).unwrap();
-        let mut child = Command::new(BIN)
-            .arg("--root")
-            .arg(root.path())
-            .args(["serve", "--addr", "127.0.0.1:0", "--api-key", KEY])
-            .env_remove("ANNOTASK_API_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server prints its URL in time");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
-        Remote { child, base, root }
+        let server = Server::start(root.path(), &["--api-key", KEY], &[]);
+        Remote { server, root }
     }
 
     fn call(&self, method: &str, body: Option<Value>) -> Value {
@@ -59,7 +32,7 @@ impl Remote {
             .http_status_as_error(false)
             .build()
             .into();
-        let url = format!("{}/v2/users/u/apps/a/tasks", self.base);
+        let url = format!("{}/v2/users/u/apps/a/tasks", self.server.base);
         let auth = format!("Key {KEY}");
         let text = body.map(|b| b.to_string()).unwrap_or_default();
         let mut response = match method {
@@ -115,13 +88,6 @@ impl Remote {
     }
 }
 
-impl Drop for Remote {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// A local project, and the remote it deploys to.
 struct Project {
     root: TempDir,
@@ -163,7 +129,7 @@ impl Project {
             .args(args)
             .args([
                 "--remote",
-                &self.remote.base,
+                &self.remote.server.base,
                 "--user-id",
                 "u",
                 "--app-id",
@@ -433,7 +399,7 @@ fn named_remotes_come_from_the_project_config() {
     let p = Project::new(&["a"]);
     let config = format!(
         "remotes:\n  team:\n    url: {}\n    user_id: u\n    app_id: a\n    key_env: TEAM_KEY\n",
-        p.remote.base
+        p.remote.server.base
     );
     fs::write(p.root.path().join("annotask.yaml"), config).unwrap();
     let out = Command::new(BIN)

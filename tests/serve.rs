@@ -5,22 +5,21 @@
 //! concurrent clients and edits made on disk while it runs.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+mod common;
 #[path = "python/env.rs"]
 mod python_env;
 
-const BIN: &str = env!("CARGO_BIN_EXE_annotask");
-const STARTUP: Duration = Duration::from_secs(60);
+use common::{BIN, Server, eventually};
 
 /// The four tasks the repository ships, by id.
 const SHIPPED: [&str; 4] = [
@@ -32,8 +31,7 @@ const SHIPPED: [&str; 4] = [
 
 /// A running server on a copy of the shipped project; killed when dropped.
 struct Served {
-    child: Child,
-    base: String,
+    server: Server,
     root: TempDir,
     key: Option<String>,
 }
@@ -52,34 +50,7 @@ impl Served {
             let entry = entry.unwrap();
             fs::copy(entry.path(), tasks.join(entry.file_name())).unwrap();
         }
-        let mut child = Command::new(BIN)
-            .arg("--root")
-            .arg(root.path())
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("ANNOTASK_API_KEY")
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        // The first line of stdout names the URL; it is printed once the port is bound.
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(STARTUP)
-            .expect("the server prints its URL in time");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
-            .to_owned();
+        let server = Server::start(root.path(), args, env);
         let key = args
             .iter()
             .position(|a| *a == "--api-key")
@@ -89,12 +60,7 @@ impl Served {
                     .find(|(k, _)| *k == "ANNOTASK_API_KEY")
                     .map(|(_, v)| (*v).to_owned())
             });
-        Served {
-            child,
-            base,
-            root,
-            key,
-        }
+        Served { server, root, key }
     }
 
     fn tasks_dir(&self) -> PathBuf {
@@ -119,7 +85,7 @@ impl Served {
             .timeout_global(Some(Duration::from_secs(60)))
             .build()
             .into();
-        let url = format!("{}{path}", self.base);
+        let url = format!("{}{path}", self.server.base);
         fn authed<B>(r: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
             match auth {
                 Some(a) => r.header("Authorization", a),
@@ -164,13 +130,6 @@ impl Served {
             .collect();
         names.sort();
         names
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 
@@ -727,7 +686,7 @@ fn bad_requests_write_nothing() {
 #[test]
 fn oversized_bodies_get_413() {
     let server = Served::start();
-    let addr = server.base.strip_prefix("http://").unwrap();
+    let addr = server.server.base.strip_prefix("http://").unwrap();
     let mut stream = TcpStream::connect(addr).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -818,16 +777,6 @@ fn concurrent_clients() {
     }
 }
 
-/// Polls until `check` holds: the server's watcher applies an edit a moment after it is made.
-#[track_caller]
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 fn edits_on_disk_show_up() {
     let server = Served::start();
@@ -879,13 +828,13 @@ fn stops_cleanly_on_sigint() {
     let mut server = Served::start();
     server.ok("GET", "/v2/tasks", None);
     let killed = Command::new("kill")
-        .args(["-INT", &server.child.id().to_string()])
+        .args(["-INT", &server.server.child.id().to_string()])
         .status()
         .unwrap();
     assert!(killed.success());
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
+        if let Some(status) = server.server.child.try_wait().unwrap() {
             break status;
         }
         assert!(Instant::now() < deadline, "the server did not stop");
@@ -917,7 +866,7 @@ fn official_client(args: &[&str], env: &[(&str, &Path)]) {
 #[test]
 fn official_python_client() {
     let server = Served::start_with(&["--api-key", "client-key"], &[]);
-    official_client(&["json", server.base.as_str(), "client-key"], &[]);
+    official_client(&["json", server.server.base.as_str(), "client-key"], &[]);
     assert_eq!(
         server.task_files().len(),
         4,
@@ -1002,7 +951,7 @@ fn a_removed_tasks_folder_serves_no_tasks_on_every_face() {
 #[test]
 fn official_python_client_grpc() {
     let server = Served::start_with(&["--api-key", "client-key"], &[]);
-    let address = server.base.strip_prefix("http://").unwrap();
+    let address = server.server.base.strip_prefix("http://").unwrap();
     official_client(&["grpc", address, "client-key"], &[]);
     assert_eq!(server.task_files().len(), 4, "the client cleaned up");
 }
@@ -1012,7 +961,7 @@ fn official_python_client_grpc() {
 #[test]
 fn official_python_client_both_faces_at_once() {
     let server = Served::start_with(&["--api-key", "client-key"], &[]);
-    let address = server.base.strip_prefix("http://").unwrap();
+    let address = server.server.base.strip_prefix("http://").unwrap();
     official_client(&["both", address, "client-key"], &[]);
     assert_eq!(server.task_files().len(), 4, "the client cleaned up");
 }
@@ -1059,8 +1008,12 @@ fn official_python_client_over_tls() {
         ],
         &[],
     );
-    let port = server.base.rsplit(':').next().unwrap();
-    assert!(server.base.starts_with("https://"), "{}", server.base);
+    let port = server.server.base.rsplit(':').next().unwrap();
+    assert!(
+        server.server.base.starts_with("https://"),
+        "{}",
+        server.server.base
+    );
     let address = format!("localhost:{port}");
     official_client(
         &["grpcs", &address, "client-key", ca.to_str().unwrap()],
@@ -1101,7 +1054,12 @@ fn wait_closed(stream: &mut TcpStream, deadline: Duration) -> Duration {
 #[test]
 fn idle_and_slow_clients_never_stop_others_from_being_served() {
     let served = Served::start();
-    let addr = served.base.strip_prefix("http://").unwrap().to_owned();
+    let addr = served
+        .server
+        .base
+        .strip_prefix("http://")
+        .unwrap()
+        .to_owned();
     let idle: Vec<TcpStream> = (0..2000)
         .map(|_| TcpStream::connect(&addr).unwrap())
         .collect();

@@ -12,21 +12,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_annotask");
-/// Generous: the tests share two cores with other builds.
-const DEADLINE: Duration = Duration::from_secs(20);
-
-/// Polls `condition` until it holds, failing the test after `DEADLINE`.
-fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !condition() {
-        assert!(
-            start.elapsed() < DEADLINE,
-            "gave up after {DEADLINE:?} waiting until {what}"
-        );
-        thread::sleep(Duration::from_millis(20));
-    }
-}
+mod common;
+use common::{BIN, eventually};
 
 fn task(id: &str, name: &str) -> String {
     format!("id: {id}\nname: {name}\ninput_source:\n  type: ALL_INPUTS\n")
@@ -125,7 +112,7 @@ impl Project {
             lines,
             _readers: readers,
         };
-        wait_until("the watcher is ready", || {
+        eventually("the watcher is ready", || {
             watch.printed("watching ") || watch.printed(r#"{"event":"ready""#)
         });
         watch
@@ -159,7 +146,7 @@ impl Watch {
             .unwrap();
         assert!(killed.success());
         let mut status = None;
-        wait_until("the watcher exits", || {
+        eventually("the watcher exits", || {
             status = self.child.try_wait().unwrap();
             status.is_some()
         });
@@ -184,7 +171,7 @@ fn a_save_is_visible_at_once() {
         let name = format!("v{version}");
         let saved = Instant::now();
         project.write("tasks/a.yaml", &task("a", &name));
-        wait_until("the save shows", || {
+        eventually("the save shows", || {
             project.name("a").as_deref() == Some(&*name)
         });
         latencies.push(saved.elapsed());
@@ -195,7 +182,7 @@ fn a_save_is_visible_at_once() {
         "median latency {:?}; all: {latencies:?}",
         latencies[2]
     );
-    wait_until("the change is printed", || {
+    eventually("the change is printed", || {
         watch.printed("updated a (tasks/a.yaml)")
     });
     assert!(watch.stop().success(), "SIGTERM ends the watcher cleanly");
@@ -207,7 +194,7 @@ fn json_lines_for_scripts() {
     project.write("tasks/a.yaml", &task("a", "old"));
     let watch = project.watch(&["-o", "json"]);
     project.write("tasks/a.yaml", &task("a", "new"));
-    wait_until("the change is printed", || {
+    eventually("the change is printed", || {
         watch.printed(r#"{"event":"updated""#)
     });
     let lines: Vec<Value> = watch
@@ -237,7 +224,7 @@ fn vim_saves_through_a_backup() {
     project.write("tasks/a.yaml", &task("a", "new"));
     fs::remove_file(project.path("tasks/a.yaml~")).unwrap();
     fs::remove_file(project.path("tasks/.a.yaml.swp")).unwrap();
-    wait_until("vim's save shows", || {
+    eventually("vim's save shows", || {
         project.name("a").as_deref() == Some("new")
     });
     assert_eq!(project.state(None), project.fresh_state());
@@ -249,7 +236,7 @@ fn vs_code_truncates_then_writes() {
     project.write("tasks/a.yaml", &task("a", "old"));
     let watch = project.watch(&[]);
     fs::File::create(project.path("tasks/a.yaml")).unwrap();
-    wait_until("the empty file is seen", || {
+    eventually("the empty file is seen", || {
         watch.printed("invalid tasks/a.yaml")
     });
     assert_eq!(
@@ -258,10 +245,10 @@ fn vs_code_truncates_then_writes() {
         "a briefly empty file is not a deletion"
     );
     project.write("tasks/a.yaml", &task("a", "new"));
-    wait_until("the write shows", || {
+    eventually("the write shows", || {
         project.name("a").as_deref() == Some("new")
     });
-    wait_until("the fix is printed", || watch.printed("fixed tasks/a.yaml"));
+    eventually("the fix is printed", || watch.printed("fixed tasks/a.yaml"));
 }
 
 #[test]
@@ -281,7 +268,7 @@ fn jetbrains_writes_a_temporary_file_and_renames_it() {
     )
     .unwrap();
     fs::remove_file(project.path("tasks/a.yaml___jb_old___")).unwrap();
-    wait_until("the IDE's save shows", || {
+    eventually("the IDE's save shows", || {
         project.name("a").as_deref() == Some("new")
     });
     assert_eq!(project.state(None), project.fresh_state());
@@ -296,7 +283,7 @@ fn an_invalid_edit_keeps_the_last_valid_version_until_fixed() {
         "tasks/a.yaml",
         &format!("{}prioirty: HIGH\n", task("a", "bad")),
     );
-    wait_until("the error is printed", || {
+    eventually("the error is printed", || {
         watch.output().contains("did you mean `priority`?")
     });
     let out = watch.output();
@@ -311,10 +298,10 @@ fn an_invalid_edit_keeps_the_last_valid_version_until_fixed() {
         "tasks/a.yaml",
         &format!("{}priority: HIGH\n", task("a", "fixed")),
     );
-    wait_until("the fix shows", || {
+    eventually("the fix shows", || {
         project.name("a").as_deref() == Some("fixed")
     });
-    wait_until("the fix is printed", || watch.printed("fixed tasks/a.yaml"));
+    eventually("the fix is printed", || watch.printed("fixed tasks/a.yaml"));
     assert_eq!(project.json(&["status"])["invalid"], 0);
 }
 
@@ -327,34 +314,34 @@ fn subfolders_and_the_tasks_folder_come_and_go() {
     fs::create_dir(project.path("tasks/team")).unwrap();
     project.write("tasks/team/b.yaml", &task("b", "b"));
     project.write("tasks/team/deeper/c.yaml", &task("c", "c"));
-    wait_until("a new folder's tasks show", || project.name("c").is_some());
+    eventually("a new folder's tasks show", || project.name("c").is_some());
     assert!(project.name("b").is_some());
 
     fs::rename(project.path("tasks/team"), project.path("tasks/renamed")).unwrap();
     project.write("tasks/renamed/deeper/c.yaml", &task("c", "moved"));
-    wait_until("a renamed folder is followed", || {
+    eventually("a renamed folder is followed", || {
         project.name("c").as_deref() == Some("moved")
     });
     fs::remove_dir_all(project.path("tasks/renamed")).unwrap();
-    wait_until("a removed folder's tasks go", || {
+    eventually("a removed folder's tasks go", || {
         project.name("b").is_none()
     });
     assert!(project.name("c").is_none());
 
     fs::remove_dir_all(project.path("tasks")).unwrap();
-    wait_until("the missing folder is reported", || {
+    eventually("the missing folder is reported", || {
         watch.output().contains("is missing; no tasks are served")
     });
-    wait_until("a missing folder serves no tasks", || {
+    eventually("a missing folder serves no tasks", || {
         project.name("a").is_none()
     });
     assert_eq!(project.state(None), project.fresh_state());
     assert_eq!(project.json(&["list"])["tasks"], serde_json::json!([]));
     project.write("tasks/d.yaml", &task("d", "d"));
-    wait_until("the new folder is watched", || project.name("d").is_some());
+    eventually("the new folder is watched", || project.name("d").is_some());
     assert!(project.name("a").is_none());
     project.write("tasks/e.yaml", &task("e", "e"));
-    wait_until("changes in the new folder show", || {
+    eventually("changes in the new folder show", || {
         project.name("e").is_some()
     });
     assert_eq!(project.state(None), project.fresh_state());
@@ -374,7 +361,7 @@ fn polling_follows_changes_too() {
     );
     project.write("tasks/a.yaml", &task("a", "new"));
     project.write("tasks/team/b.yaml", &task("b", "b"));
-    wait_until("polling sees the edit", || {
+    eventually("polling sees the edit", || {
         project.name("a").as_deref() == Some("new") && project.name("b").is_some()
     });
     assert!(watch.stop().success());
@@ -440,7 +427,7 @@ fn commands_write_beside_a_watcher() {
     }
     assert!(project.run(&["delete", "w0-0"]).status.success());
     project.write("tasks/by-hand.yaml", &task("by-hand", "x"));
-    wait_until("every write is indexed", || {
+    eventually("every write is indexed", || {
         project.name("by-hand").is_some()
             && project.json(&["list", "--per-page", "1000"])["tasks"]
                 .as_array()
@@ -528,7 +515,7 @@ fn a_git_checkout_of_500_files_is_followed_exactly() {
     for branch in ["two", "one", "two"] {
         git(&["checkout", "-q", branch]);
         let expected = without_t1(project.fresh_state());
-        wait_until(
+        eventually(
             &format!("the index follows the checkout of {branch}"),
             || without_t1(project.state(None)) == expected,
         );
@@ -540,7 +527,7 @@ fn a_git_checkout_of_500_files_is_followed_exactly() {
     );
     git(&["checkout", "-q", "one"]);
     let expected = project.fresh_state();
-    wait_until("the index equals a fresh one", || {
+    eventually("the index equals a fresh one", || {
         project.state(None) == expected
     });
     assert!(watch.stop().success());
@@ -555,13 +542,13 @@ fn links_are_reported_not_followed_as_a_full_sync_does() {
     let watch = project.watch(&[]);
     std::os::unix::fs::symlink("/etc/passwd", project.path("tasks/passwd.yaml")).unwrap();
     std::os::unix::fs::symlink(project.path("outside"), project.path("tasks/linked")).unwrap();
-    wait_until("both links are reported", || {
+    eventually("both links are reported", || {
         let reports = project.json(&["status"])["reports"].to_string();
         reports.contains("tasks/passwd.yaml") && reports.contains("tasks/linked")
     });
     project.write("outside/o.yaml", &task("o", "changed"));
     project.write("tasks/b.yaml", &task("b", "b"));
-    wait_until("a later change shows", || project.name("b").is_some());
+    eventually("a later change shows", || project.name("b").is_some());
     assert!(
         project.name("o").is_none(),
         "a linked folder is not followed"
@@ -583,19 +570,19 @@ fn datasets_are_followed_too() {
     let inputs = |project: &Project| project.json(&["status"])["inputs"].clone();
     // The folder is new: the watcher starts watching it.
     project.write("inputs/birds.jsonl", "{\"id\": \"a\"}\n{\"id\": \"b\"}\n");
-    wait_until("the new dataset shows", || inputs(&project) == 2);
+    eventually("the new dataset shows", || inputs(&project) == 2);
     project.write(
         "inputs/birds.jsonl",
         "{\"id\": \"a\"}\n{\"id\": \"b\"}\n{\"id\": \"c\"}\n",
     );
-    wait_until("the added line shows", || inputs(&project) == 3);
-    wait_until("the change is printed", || {
+    eventually("the added line shows", || inputs(&project) == 3);
+    eventually("the change is printed", || {
         watch.printed("inputs of birds: 1 added, 0 removed")
     });
     fs::remove_dir_all(project.path("inputs")).unwrap();
-    wait_until("the removed folder shows", || inputs(&project) == 0);
+    eventually("the removed folder shows", || inputs(&project) == 0);
     project.write("inputs/cats.csv", "id\nx\n");
-    wait_until("the folder made again is watched", || inputs(&project) == 1);
+    eventually("the folder made again is watched", || inputs(&project) == 1);
     assert_eq!(project.json(&["status"])["reports"], Value::Array(vec![]));
     assert!(watch.stop().success());
 }

@@ -3,21 +3,21 @@
 //! metrics checked against hand-computed numbers after every step; two clones merged with real
 //! `git`; a rebuilt index; a cut-off line; permissions; and a watcher following appends.
 
+use std::ffi::OsStr;
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
+mod common;
+use common::{BIN, Server, eventually};
+
 #[path = "python/env.rs"]
 mod python_env;
-
-const BIN: &str = env!("CARGO_BIN_EXE_annotask");
 
 /// Six inputs, and the consensus task of the day: every worker labels every input, and two who
 /// agree approve it.
@@ -55,8 +55,7 @@ fn project(dir: &Path) {
 
 /// A running `annotask serve --keys` on a project; killed when dropped.
 struct Served {
-    child: Child,
-    base: String,
+    server: Server,
     _keys: TempDir,
 }
 
@@ -65,35 +64,9 @@ impl Served {
         let keys = tempfile::tempdir().unwrap();
         let file = keys.path().join("keys.json");
         fs::write(&file, KEYS).unwrap();
-        let mut child = Command::new(BIN)
-            .arg("--root")
-            .arg(root)
-            .args(["serve", "--addr", "127.0.0.1:0", "--keys"])
-            .arg(&file)
-            .env_remove("ANNOTASK_API_KEY")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let stdout = child.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        thread::spawn(move || {
-            let mut line = String::new();
-            let _ = BufReader::new(stdout).read_line(&mut line);
-            let _ = tx.send(line);
-        });
-        let line = rx
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server prints its URL in time");
-        let base = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap()
-            .to_owned();
+        let server = Server::start(root, &[OsStr::new("--keys"), file.as_os_str()], &[]);
         Served {
-            child,
-            base,
+            server,
             _keys: keys,
         }
     }
@@ -105,7 +78,7 @@ impl Served {
             .timeout_global(Some(Duration::from_secs(60)))
             .build()
             .into();
-        let url = format!("{}{path}", self.base);
+        let url = format!("{}{path}", self.server.base);
         let auth = format!("Key key-{user}");
         let body = body.map(|b| b.to_string()).unwrap_or_default();
         let sent = match method {
@@ -185,13 +158,6 @@ impl Served {
     }
 }
 
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn counts_of(value: &Value) -> Vec<(String, [u64; 5])> {
     value["counts"]
         .as_array()
@@ -238,15 +204,6 @@ fn annotask(root: &Path, args: &[&str]) -> std::process::Output {
         .args(args)
         .output()
         .unwrap()
-}
-
-/// Waits for a condition with a deadline.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        thread::sleep(Duration::from_millis(50));
-    }
 }
 
 /// Every answer a project gives about its work: counts of both tasks, the annotations, and
@@ -734,8 +691,8 @@ fn the_official_client_labels_over_json_and_grpc() {
         fs::write(dir.path().join("tasks/four.yaml"), FOUR).unwrap();
         let served = Served::start(dir.path());
         let address = match face {
-            "work-json" => served.base.clone(),
-            _ => served.base.trim_start_matches("http://").to_owned(),
+            "work-json" => served.server.base.clone(),
+            _ => served.server.base.trim_start_matches("http://").to_owned(),
         };
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_test.py");
         let output = Command::new(python_env::python())
