@@ -1,5 +1,5 @@
-//! What the integration tests share: the binary under test, and `annotask serve` started on a
-//! port of its choosing, and waiting for a condition with a deadline. Must not check
+//! What the integration tests share: the binary under test, `annotask serve` started on a
+//! port of its choosing, and a wait for a condition with a deadline. Must not check
 //! behaviour: each test file says what it tests.
 
 // Each test binary compiles this module and uses a part of it.
