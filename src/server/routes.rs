@@ -1,7 +1,6 @@
 //! The Tasks API's routes: each decodes its request, calls the same [`Repo`] operation as the
 //! CLI command of the same name (through `read` or `blocking`), and answers with the API's
-//! shapes. Must
-//! not implement task rules or touch files: that is the repo's job.
+//! shapes. Must not implement task rules or touch files: that is the repo's job.
 //!
 //! [`Repo`]: crate::repo::Repo
 

@@ -117,7 +117,7 @@ impl Service {
             };
             answer.unwrap_or_else(|failure| Resp::failed(convert::status(failure.into_status())))
         };
-        let mut grpc = Grpc::new(Codec::<Resp, Req>(PhantomData))
+        let mut grpc = Grpc::new(ReservingCodec::<Resp, Req>(PhantomData))
             .max_decoding_message_size(MAX_BODY_BYTES)
             .max_encoding_message_size(usize::MAX);
         grpc.unary(Method(Some((handler, deadline))), request).await
@@ -127,20 +127,20 @@ impl Service {
 /// tonic's prost codec, except that the encoder reserves a message's length before it writes
 /// it. tonic's buffer starts at 8 KiB and prost writes through `BufMut`, so a page of tasks
 /// grew the buffer three times, copying what it held each time.
-struct Codec<Resp, Req>(PhantomData<(Resp, Req)>);
+struct ReservingCodec<Resp, Req>(PhantomData<(Resp, Req)>);
 
-impl<Resp, Req> tonic::codec::Codec for Codec<Resp, Req>
+impl<Resp, Req> tonic::codec::Codec for ReservingCodec<Resp, Req>
 where
     Resp: prost::Message + Send + 'static,
     Req: prost::Message + Default + Send + 'static,
 {
     type Encode = Resp;
     type Decode = Req;
-    type Encoder = Reserving<Resp>;
+    type Encoder = ReservingEncoder<Resp>;
     type Decoder = ProstDecoder<Req>;
 
     fn encoder(&mut self) -> Self::Encoder {
-        Reserving(ProstEncoder::default())
+        ReservingEncoder(ProstEncoder::default())
     }
 
     fn decoder(&mut self) -> Self::Decoder {
@@ -148,9 +148,9 @@ where
     }
 }
 
-struct Reserving<Resp>(ProstEncoder<Resp>);
+struct ReservingEncoder<Resp>(ProstEncoder<Resp>);
 
-impl<Resp: prost::Message> Encoder for Reserving<Resp> {
+impl<Resp: prost::Message> Encoder for ReservingEncoder<Resp> {
     type Item = Resp;
     type Error = tonic::Status;
 
