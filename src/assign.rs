@@ -53,8 +53,15 @@ pub struct Sample {
 /// time, O(N * per_input) memory. `inputs`: distinct ids, any order; the result never depends on
 /// the order.
 pub fn plan(spec: &Spec, inputs: &[&str]) -> Plan {
+    if inputs.is_empty() {
+        // Nothing to share: skip preparing (and with p > 1, calibrating) the workers.
+        return Plan {
+            quotas: vec![0; spec.workers.len()],
+            moves: Vec::new(),
+        };
+    }
     // One thread per core, none with under 65,536 inputs.
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = crate::cores::cores();
     plan_on(spec, inputs, cores.min(inputs.len().div_ceil(1 << 16)))
 }
 

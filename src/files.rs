@@ -278,7 +278,7 @@ pub fn not_datasets(root: &Path) -> Vec<String> {
 /// sit in one folder or in many: folders are listed by whichever thread is free, and a thread
 /// listing a folder queues batches of its files for the others.
 pub fn walk(root: &Path, dir: &str) -> Vec<DiskFile> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::cores::cores();
     let queue = Queue::new(dir.trim_end_matches('/').to_owned(), threads);
     let parts = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)

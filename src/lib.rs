@@ -8,6 +8,7 @@
 
 pub mod api;
 pub mod assign;
+mod cores;
 pub mod deploy;
 pub mod error;
 pub mod files;

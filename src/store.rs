@@ -1247,7 +1247,7 @@ impl<'c> Writer<'c> {
 
     pub fn end_bulk_load(&self) -> Result<()> {
         // The threads that read the files are done: SQLite's sorter may use their cores.
-        let helpers = std::thread::available_parallelism().map_or(0, |n| n.get() - 1);
+        let helpers = crate::cores::cores() - 1;
         let cache: i64 = self
             .conn
             .pragma_query_value(None, "cache_size", |r| r.get(0))?;

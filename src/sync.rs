@@ -192,9 +192,7 @@ pub fn load_datasets<E: Send>(
     files: Vec<(DiskFile, String)>,
     mut sink: impl FnMut(DatasetOutcome) -> Result<(), E>,
 ) -> Result<(), E> {
-    let threads = thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len());
+    let threads = crate::cores::cores().min(files.len());
     if threads <= 1 {
         return files
             .into_iter()
@@ -615,7 +613,7 @@ fn replan(writer: &Writer<'_>, summary: &Summary) -> store::Result<BTreeSet<Stri
         .map(|(source, ids)| (source, ids.iter().map(String::as_str).collect()))
         .collect();
     // Plans are pure and take O(N * workers) each: one thread a task, on every core.
-    let threads = thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::cores::cores();
     let next = AtomicUsize::new(0);
     let mut planned: Vec<(usize, TaskPlan)> = thread::scope(|scope| {
         let workers: Vec<_> = (0..threads.min(tasks.len()))
@@ -856,9 +854,7 @@ pub fn load_all<E: Send>(
     // done waits for a slow one and a core idles (a fifth of a 100,000-file load with room for
     // 4 chunks). 2,048 outcomes are a few MiB.
     const AHEAD: usize = 2048 / CHUNK;
-    let threads = thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(files.len() / (2 * CHUNK));
+    let threads = crate::cores::cores().min(files.len() / (2 * CHUNK));
     if threads <= 1 {
         return files.into_iter().try_for_each(|f| sink(load(root, f)));
     }

@@ -206,9 +206,7 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
 
 /// Reads work files on every core, handing the outcomes over in the order of `reads`.
 fn load_all(root: &Path, reads: Vec<WorkRead>) -> Vec<WorkOutcome> {
-    let threads = thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(reads.len().max(1));
+    let threads = crate::cores::cores().min(reads.len().max(1));
     let mut slots: Vec<Option<WorkRead>> = reads.into_iter().map(Some).collect();
     let chunk = slots.len().div_ceil(threads).max(1);
     thread::scope(|scope| {
@@ -540,7 +538,7 @@ fn replay_all<'a>(
             Some((work::replay(&rules, input, &planned, users), sampled)),
         )
     };
-    let threads = thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::cores::cores();
     let chunk = jobs.len().div_ceil(threads).max(1);
     thread::scope(|scope| {
         let workers: Vec<_> = jobs

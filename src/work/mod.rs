@@ -377,7 +377,7 @@ pub struct Log {
 /// A large file is read in pieces of whole lines on every core: one worker's file of a
 /// 100,000-input task holds 200,000 lines, and a sync reads several.
 pub fn parse_log(bytes: &[u8], first_line: u32) -> Log {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = crate::cores::cores();
     parse_in_pieces(
         bytes,
         first_line,
