@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
 """Generate a labeling history for the workflow benchmark (issue 12).
 
-Usage: gen_work.py N OUTDIR
+Usage: gen_work.py N OUTDIR [--open K] [--disagree]
 
 Writes OUTDIR/inputs/day.jsonl (N inputs), OUTDIR/tasks/consensus.yaml (a CONCEPTS_CLASSIFICATION
 task over them: PARTITIONED EVENLY over three workers with workers_per_input 3, so every worker
 labels every input, and CONSENSUS review with approval_threshold 2) and each worker's work file
 OUTDIR/work/consensus/<worker>.jsonl: an annotation and a submit for every input but the last
-100 (left open for the benchmark to submit), so about 3 * N annotations and 3 * N submits. The workers agree on most inputs (one of them says otherwise on
-one input in five, all three on one in twenty), so consensus approves most inputs, outvotes a
-worker on some and sends a few to review. Then, last, OUTDIR/done (its presence marks a complete
-set). Deterministic: the same N gives the same files.
+K (default 100, left open for the benchmark to submit), so about 3 * N annotations and 3 * N
+submits. The workers agree on most inputs (one of them says otherwise on one input in five, all
+three on one in twenty), so consensus approves most inputs, outvotes a worker on some and sends a
+few to review; with --disagree the three always differ, so every submitted input awaits consensus
+review. Then, last, OUTDIR/done (its presence marks a complete set). Deterministic: the same
+arguments give the same files.
 """
 
 import os
@@ -21,9 +23,17 @@ WORKERS = ["ann", "bob", "carl"]
 
 
 def main():
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    disagree = "--disagree" in args
+    args = [a for a in args if a != "--disagree"]
+    keep_open = 100
+    if "--open" in args:
+        at = args.index("--open")
+        keep_open = int(args[at + 1])
+        del args[at:at + 2]
+    if len(args) != 2:
         sys.exit(__doc__)
-    n, out = int(sys.argv[1]), sys.argv[2]
+    n, out = int(args[0]), args[1]
     rng = random.Random(n)
     for folder in ["inputs", "tasks", "work/consensus"]:
         os.makedirs(os.path.join(out, folder), exist_ok=True)
@@ -44,14 +54,14 @@ def main():
         truth = rng.choice(["cat", "dog"])
         labels = [truth] * 3
         roll = rng.random()
-        if roll < 0.05:
+        if disagree or roll < 0.05:
             labels = ["cat", "dog", "bird"]
         elif roll < 0.25:
             labels[rng.randrange(3)] = "bird"
         for w, label in zip(WORKERS, labels):
             said[w].append(label)
     for w in WORKERS:
-        todo = ids[:-100]
+        todo = ids[:-keep_open] if keep_open else ids
         with open(os.path.join(out, "work", "consensus", f"{w}.jsonl"), "w") as f:
             for k, (i, label) in enumerate(zip(todo, said[w])):
                 second, micro = divmod(k, 1000)
