@@ -15,11 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-mod common;
-#[path = "python/env.rs"]
-mod python_env;
-
-use common::{BIN, Server, eventually};
+use crate::common::{BIN, Server, eventually, python};
 
 /// The four tasks the repository ships, by id.
 const SHIPPED: [&str; 4] = [
@@ -80,40 +76,7 @@ impl Served {
         path: &str,
         body: Option<&str>,
     ) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let url = format!("{}{path}", self.server.base);
-        fn authed<B>(r: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
-            match auth {
-                Some(a) => r.header("Authorization", a),
-                None => r,
-            }
-        }
-        let body = body.unwrap_or_default();
-        let sent = match method {
-            "GET" => authed(agent.get(&url), auth).call(),
-            "PUT" => authed(agent.put(&url), auth).send(body),
-            "POST" => authed(agent.post(&url), auth)
-                .content_type("application/json")
-                .send(body),
-            "PATCH" => authed(agent.patch(&url), auth)
-                .content_type("application/json")
-                .send(body),
-            "DELETE" => authed(agent.delete(&url), auth)
-                .force_send_body()
-                .content_type("application/json")
-                .send(body),
-            other => panic!("no such method in these tests: {other}"),
-        };
-        let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        let value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {text}"));
-        (status, value)
+        self.server.call(auth, method, path, body)
     }
 
     fn ok(&self, method: &str, path: &str, body: Option<&str>) -> Value {
@@ -847,7 +810,7 @@ fn stops_cleanly_on_sigint() {
 /// printing its checks; fails with its output when any check fails.
 fn official_client(args: &[&str], env: &[(&str, &Path)]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_test.py");
-    let output = Command::new(python_env::python())
+    let output = Command::new(python::python())
         .arg(script)
         .args(args)
         .envs(env.iter().copied())

@@ -8,16 +8,11 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::thread;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-mod common;
-use common::{BIN, Server, eventually};
-
-#[path = "python/env.rs"]
-mod python_env;
+use crate::common::{Server, annotask, eventually, python};
 
 /// Six inputs, and the consensus task of the day: every worker labels every input, and two who
 /// agree approve it.
@@ -73,24 +68,9 @@ impl Served {
 
     /// A request as `user` (by their key): the HTTP status and the JSON body.
     fn call(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let url = format!("{}{path}", self.server.base);
         let auth = format!("Key key-{user}");
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let sent = match method {
-            "GET" => agent.get(&url).header("Authorization", &auth).call(),
-            "PUT" => agent.put(&url).header("Authorization", &auth).send(&body),
-            "POST" => agent.post(&url).header("Authorization", &auth).send(&body),
-            other => panic!("no such method here: {other}"),
-        };
-        let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap())
+        let body = body.map(|b| b.to_string());
+        self.server.call(Some(&auth), method, path, body.as_deref())
     }
 
     fn ok(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -197,15 +177,6 @@ fn check(
     assert_eq!(served.percents("day"), percents, "metrics after {step}");
 }
 
-fn annotask(root: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 /// Every answer a project gives about its work: counts of both tasks, the annotations, and
 /// each input's explanation.
 fn answers(root: &Path) -> Vec<String> {
@@ -215,12 +186,14 @@ fn answers(root: &Path) -> Vec<String> {
         vec!["counts", "day", "--annotations", "-o", "json"],
         vec!["counts", "never", "-o", "json"],
     ] {
-        let out = annotask(root, &args);
+        let out = annotask(root, &args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         all.push(String::from_utf8(out.stdout).unwrap());
     }
     for i in 1..=6 {
-        let out = annotask(root, &["explain", "day", &format!("in-{i}"), "-o", "json"]);
+        let out = annotask(root, &["explain", "day", &format!("in-{i}"), "-o", "json"])
+            .output()
+            .unwrap();
         assert!(out.status.success());
         all.push(String::from_utf8(out.stdout).unwrap());
     }
@@ -431,7 +404,9 @@ fn a_scripted_day_of_labeling_consensus_and_review() {
     assert_eq!(inputs, ["in-4", "in-5", "in-6"]);
 
     // The CLI beside the server tells the same.
-    let out = annotask(dir.path(), &["explain", "day", "in-2"]);
+    let out = annotask(dir.path(), &["explain", "day", "in-2"])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("consensus: bob, carl agree"), "{text}");
     assert!(text.contains("ann is outvoted"), "{text}");
@@ -450,7 +425,9 @@ fn a_scripted_day_of_labeling_consensus_and_review() {
         counts[0].1[1], 1,
         "ann's submitted input awaits review: {counts:?}"
     );
-    let out = annotask(dir.path(), &["explain", "never", &first]);
+    let out = annotask(dir.path(), &["explain", "never", &first])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("the approval threshold 2 can never be reached: the input has 1 worker"),
@@ -526,7 +503,7 @@ fn a_cut_off_line_is_ignored_with_a_warning_and_work_goes_on() {
     let mut text = fs::read_to_string(&file).unwrap();
     text.push_str(r#"{"at":"2026-12-03T17:00:00Z","submit":{"input_"#);
     fs::write(&file, &text).unwrap();
-    let out = annotask(dir.path(), &["validate"]);
+    let out = annotask(dir.path(), &["validate"]).output().unwrap();
     let report =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "a cut-off line is no error: {report}");
@@ -540,7 +517,7 @@ fn a_cut_off_line_is_ignored_with_a_warning_and_work_goes_on() {
     // The next write starts on a fresh line, and the cut line stays a warning.
     served.label("ann", "day", "in-2", "cat");
     assert_eq!(served.counts("day")[0].1, [4, 0, 0, 0, 2]);
-    let out = annotask(dir.path(), &["validate"]);
+    let out = annotask(dir.path(), &["validate"]).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -550,7 +527,7 @@ fn a_cut_off_line_is_ignored_with_a_warning_and_work_goes_on() {
     let mut text = fs::read_to_string(&file).unwrap();
     text.push_str("{\"at\": \"2026-12-03T17:00:00Z\", \"submitt\": {}}\n");
     fs::write(&file, text).unwrap();
-    let out = annotask(dir.path(), &["validate"]);
+    let out = annotask(dir.path(), &["validate"]).output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(!out.status.success());
     assert!(report.contains("unknown field `submitt`"), "{report}");
@@ -630,7 +607,9 @@ fn two_clones_label_offline_and_merge_without_a_conflict() {
     let (a, b) = (clone("a"), clone("b"));
     // Two workers label in each clone, offline from each other, some on the same input.
     let counts = |root: &Path| {
-        let out = annotask(root, &["counts", "four", "-o", "json"]);
+        let out = annotask(root, &["counts", "four", "-o", "json"])
+            .output()
+            .unwrap();
         counts_of(&serde_json::from_slice(&out.stdout).unwrap())
     };
     {
@@ -695,7 +674,7 @@ fn the_official_client_labels_over_json_and_grpc() {
             _ => served.server.base.trim_start_matches("http://").to_owned(),
         };
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_test.py");
-        let output = Command::new(python_env::python())
+        let output = Command::new(python::python())
             .arg(script)
             .args([face, &address])
             .output()
