@@ -1,19 +1,120 @@
-//! What the integration tests share: the binary under test, `annotask serve` started on a
-//! port of its choosing, and a wait for a condition with a deadline. Must not check
-//! behaviour: each test file says what it tests.
+//! What the integration tests share: the binary under test (`annotask`, `annotask_in`), a
+//! project in a temporary folder (`Project`), `annotask serve` started on a port of its
+//! choosing with a JSON client (`Server`), the official client's Python (`python`), and a wait
+//! for a condition with a deadline. Must not check behaviour: each test module says what it
+//! tests.
 
-// Each test binary compiles this module and uses a part of it.
-#![allow(dead_code)]
+pub mod python;
 
 use std::ffi::OsStr;
+use std::fs;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
+use tempfile::TempDir;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_annotask");
+
+/// `annotask --root ROOT ARGS`.
+pub fn annotask(root: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(BIN);
+    cmd.arg("--root").arg(root).args(args);
+    cmd
+}
+
+/// `annotask ARGS` run in `cwd`, finding its project as a user's shell would.
+pub fn annotask_in(cwd: &Path, args: &[&str]) -> assert_cmd::Command {
+    let mut cmd = assert_cmd::Command::new(BIN);
+    cmd.current_dir(cwd).args(args);
+    cmd
+}
+
+/// A project made by `annotask init` in a temporary folder, removed when dropped.
+pub struct Project {
+    dir: TempDir,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let project = Project {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        project.cmd(&["init"]).assert().success();
+        project
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn path(&self, path: &str) -> PathBuf {
+        self.root().join(path)
+    }
+
+    pub fn exists(&self, path: &str) -> bool {
+        self.path(path).exists()
+    }
+
+    /// Writes a file of the project, making its folders.
+    pub fn write(&self, path: &str, text: &str) {
+        let path = self.path(path);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(path, text).unwrap();
+    }
+
+    /// Writes a request body beside the project's folders; its path, for `-f`.
+    pub fn body(&self, name: &str, text: &str) -> String {
+        let path = self.path(&format!("{name}.body"));
+        fs::write(&path, text).unwrap();
+        path.display().to_string()
+    }
+
+    /// The binary with `--root` set and no stdin, to add arguments to.
+    pub fn command(&self) -> Command {
+        let mut command = Command::new(BIN);
+        command.arg("--root").arg(self.root()).stdin(Stdio::null());
+        command
+    }
+
+    pub fn cmd(&self, args: &[&str]) -> assert_cmd::Command {
+        annotask(self.root(), args)
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().unwrap()
+    }
+
+    /// A command's `-o json` answer, whether it succeeded or not, and its exit code.
+    pub fn answer(&self, args: &[&str]) -> (Value, i32) {
+        let out = self.run(&[args, &["-o", "json"]].concat());
+        let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{args:?}: {e}: {}{}",
+                String::from_utf8_lossy(&out.stdout),
+                String::from_utf8_lossy(&out.stderr)
+            )
+        });
+        (value, out.status.code().unwrap())
+    }
+
+    /// Runs a command that must succeed with `-o json`, and parses what it printed.
+    #[track_caller]
+    pub fn json(&self, args: &[&str]) -> Value {
+        let out = self.run(&[args, &["-o", "json"]].concat());
+        assert!(
+            out.status.success(),
+            "{args:?} failed: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
+}
 
 /// How long a condition may take to hold: generous, since the tests share two cores with
 /// other builds.
@@ -77,6 +178,51 @@ impl Server {
             .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
             .to_owned();
         Server { child, base }
+    }
+
+    /// Sends a JSON request with this `Authorization` header (if any); returns the HTTP
+    /// status and the JSON body.
+    pub fn call(
+        &self,
+        auth: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+    ) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let url = format!("{}{path}", self.base);
+        fn authed<B>(r: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
+            match auth {
+                Some(a) => r.header("Authorization", a),
+                None => r,
+            }
+        }
+        let body = body.unwrap_or_default();
+        let sent = match method {
+            "GET" => authed(agent.get(&url), auth).call(),
+            "PUT" => authed(agent.put(&url), auth).send(body),
+            "POST" => authed(agent.post(&url), auth)
+                .content_type("application/json")
+                .send(body),
+            "PATCH" => authed(agent.patch(&url), auth)
+                .content_type("application/json")
+                .send(body),
+            "DELETE" => authed(agent.delete(&url), auth)
+                .force_send_body()
+                .content_type("application/json")
+                .send(body),
+            other => panic!("no such method in these tests: {other}"),
+        };
+        let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        let value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {text}"));
+        (status, value)
     }
 }
 

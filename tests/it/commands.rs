@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_annotask");
+use crate::common::BIN;
 
 fn run(args: &[&str]) -> String {
     let out = Command::new(BIN).args(args).output().unwrap();
@@ -30,7 +30,7 @@ fn completions_for_each_shell() {
 fn the_schema_command_prints_the_checked_in_schema() {
     assert_eq!(
         run(&["schema"]),
-        include_str!("../task.schema.json"),
+        include_str!("../../task.schema.json"),
         "run `annotask schema > task.schema.json`"
     );
 }
@@ -40,12 +40,12 @@ fn the_schema_command_prints_the_checked_in_schema() {
 /// `hooks/annotask-validate`, tested in `tests/hook.rs`.)
 #[test]
 fn the_pre_commit_hooks_run_validate() {
-    let hooks = include_str!("../.pre-commit-hooks.yaml");
+    let hooks = include_str!("../../.pre-commit-hooks.yaml");
     assert_eq!(
         hooks.matches("entry: annotask validate --staged\n").count(),
         1
     );
-    assert!(include_str!("../hooks/annotask-validate").contains("validate --staged \"$@\""));
+    assert!(include_str!("../../hooks/annotask-validate").contains("validate --staged \"$@\""));
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir(dir.path().join("tasks")).unwrap();
     std::fs::write(dir.path().join("tasks/a.yaml"), "id: a\n").unwrap();

@@ -4,68 +4,24 @@
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-mod common;
-use common::{BIN, eventually};
+use crate::common::{BIN, Project, eventually};
 
 fn task(id: &str, name: &str) -> String {
     format!("id: {id}\nname: {name}\ninput_source:\n  type: ALL_INPUTS\n")
 }
 
-struct Project {
-    dir: tempfile::TempDir,
-}
-
 impl Project {
-    fn new() -> Project {
-        let project = Project {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        assert!(project.run(&["init"]).status.success());
-        project
-    }
-
-    fn path(&self, path: &str) -> PathBuf {
-        self.dir.path().join(path)
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let path = self.path(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-
-    fn command(&self) -> Command {
-        let mut command = Command::new(BIN);
-        command.arg("--root").arg(self.dir.path());
-        command
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        self.command().args(args).output().unwrap()
-    }
-
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.run(&[args, &["-o", "json"]].concat());
-        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{args:?}: {e}: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        })
-    }
-
     /// The task's name as `annotask get` answers, or None when there is no such task.
     fn name(&self, id: &str) -> Option<String> {
-        let task = self.json(&["get", id]);
+        let (task, _) = self.answer(&["get", id]);
         Some(task["task"]["name"].as_str()?.to_owned())
     }
 
@@ -399,7 +355,7 @@ fn commands_write_beside_a_watcher() {
     let watch = project.watch(&[]);
     let writers: Vec<_> = (0..4)
         .map(|writer| {
-            let root = project.dir.path().to_owned();
+            let root = project.root().to_owned();
             thread::spawn(move || {
                 for i in 0..5 {
                     let body = format!(
@@ -452,7 +408,7 @@ fn a_git_checkout_of_500_files_is_followed_exactly() {
                 "init.defaultBranch=one",
             ])
             .args(args)
-            .current_dir(project.dir.path())
+            .current_dir(project.root())
             .output()
             .expect("git runs");
         assert!(

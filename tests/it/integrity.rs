@@ -4,67 +4,14 @@
 
 use std::fs;
 use std::os::unix::fs::symlink;
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::Command;
 
-use serde_json::Value;
-use tempfile::TempDir;
-
-const BIN: &str = env!("CARGO_BIN_EXE_annotask");
-
-struct Project {
-    dir: TempDir,
-}
+use crate::common::{BIN, Project};
 
 impl Project {
-    fn new() -> Project {
-        let project = Project {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        assert!(project.run(&["init"]).status.success());
-        project
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--root")
-            .arg(self.root())
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap()
-    }
-
-    /// A command's `-o json` answer and its exit code.
-    fn json(&self, args: &[&str]) -> (Value, i32) {
-        let out = self.run(&[args, &["-o", "json"]].concat());
-        let value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!(
-                "{args:?}: {e}: {}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            )
-        });
-        (value, out.status.code().unwrap())
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let path = self.root().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-
-    fn exists(&self, path: &str) -> bool {
-        self.root().join(path).exists()
-    }
-
     /// The name `get` serves for an id, or the status code it fails with.
     fn served(&self, id: &str) -> Result<String, u64> {
-        let (answer, _) = self.json(&["get", id]);
+        let (answer, _) = self.answer(&["get", id]);
         match answer["task"]["id"].as_str() {
             Some(_) => Ok(answer["task"]["name"]
                 .as_str()
@@ -72,12 +19,6 @@ impl Project {
                 .to_owned()),
             None => Err(answer["status"]["code"].as_u64().unwrap()),
         }
-    }
-
-    fn body(&self, text: &str) -> String {
-        let path = self.root().join("request.body");
-        fs::write(&path, text).unwrap();
-        path.display().to_string()
     }
 }
 
@@ -120,7 +61,7 @@ fn a_conflict_serves_the_version_before_it_in_any_name_order_and_any_number_of_s
                     "{second} with {text:?}, sync {round}"
                 );
             }
-            let (status, _) = project.json(&["status"]);
+            let (status, _) = project.answer(&["status"]);
             let reports = status["reports"].to_string();
             assert!(reports.contains("tasks/orig.yaml"), "{reports}");
             assert!(reports.contains(second), "{reports}");
@@ -143,14 +84,14 @@ fn writes_to_a_conflicted_id_are_refused_and_touch_nothing() {
             )
         };
         let files = before(&project);
-        let update = project.body(
+        let update = project.body("request", 
             r#"{"action": "overwrite", "tasks": [{"id": "shared", "name": "new", "input_source": {"type": "ALL_INPUTS"}}]}"#,
         );
         for args in [
             vec!["update", "-f", update.as_str()],
             vec!["delete", "shared"],
         ] {
-            let (answer, code) = project.json(&args);
+            let (answer, code) = project.answer(&args);
             assert_eq!(code, 1, "{args:?}");
             assert_eq!(answer["status"]["code"], 54100, "{args:?}: {answer}");
             let details = answer["status"]["details"].as_str().unwrap();
@@ -171,12 +112,15 @@ fn create_refuses_an_id_that_any_file_claims() {
     project.write("tasks/draft.yaml", "id: taken\nname: [unclosed\n");
     project.write("tasks/other.yaml", "name: [unclosed\n");
     let body = |id: &str| {
-        project.body(&format!(
-            r#"{{"tasks": [{{"id": "{id}", "input_source": {{"type": "ALL_INPUTS"}}}}]}}"#
-        ))
+        project.body(
+            "request",
+            &format!(
+                r#"{{"tasks": [{{"id": "{id}", "input_source": {{"type": "ALL_INPUTS"}}}}]}}"#
+            ),
+        )
     };
     for id in ["taken", "other"] {
-        let (answer, code) = project.json(&["create", "-f", &body(id)]);
+        let (answer, code) = project.answer(&["create", "-f", &body(id)]);
         assert_eq!(
             (code, answer["status"]["code"].clone()),
             (1, 54100.into()),
@@ -192,7 +136,7 @@ fn create_refuses_an_id_that_any_file_claims() {
 fn a_request_that_names_an_id_twice_is_refused_whole() {
     let project = Project::new();
     project.write("tasks/x.yaml", &task("x", "x"));
-    let (answer, code) = project.json(&["delete", "x", "x"]);
+    let (answer, code) = project.answer(&["delete", "x", "x"]);
     assert_eq!((code, answer["status"]["code"].clone()), (1, 11102.into()));
     assert!(
         answer["status"]["details"]
@@ -203,10 +147,10 @@ fn a_request_that_names_an_id_twice_is_refused_whole() {
     );
     assert!(project.exists("tasks/x.yaml"), "nothing was deleted");
 
-    let twice = project.body(
+    let twice = project.body("request", 
         r#"{"tasks": [{"id": "y", "input_source": {"type": "ALL_INPUTS"}}, {"id": "y", "input_source": {"type": "ALL_INPUTS"}}]}"#,
     );
-    let (answer, code) = project.json(&["create", "-f", &twice]);
+    let (answer, code) = project.answer(&["create", "-f", &twice]);
     assert_eq!((code, answer["status"]["code"].clone()), (1, 11102.into()));
     assert!(
         answer["status"]["details"]
@@ -221,16 +165,18 @@ fn a_request_that_names_an_id_twice_is_refused_whole() {
 fn a_task_too_large_to_read_back_is_refused_before_writing() {
     let project = Project::new();
     let big = "x".repeat(1 << 20);
-    let body = project.body(&format!(
+    let body = project.body("request", &format!(
         r#"{{"tasks": [{{"id": "big", "description": "{big}", "input_source": {{"type": "ALL_INPUTS"}}}}]}}"#
     ));
-    let (answer, code) = project.json(&["create", "-f", &body]);
+    let (answer, code) = project.answer(&["create", "-f", &body]);
     assert_eq!((code, answer["status"]["code"].clone()), (1, 11102.into()));
     assert!(!project.exists("tasks/big.yaml"));
     // The id is not stuck: a smaller task takes it.
-    let small =
-        project.body(r#"{"tasks": [{"id": "big", "input_source": {"type": "ALL_INPUTS"}}]}"#);
-    assert_eq!(project.json(&["create", "-f", &small]).1, 0);
+    let small = project.body(
+        "request",
+        r#"{"tasks": [{"id": "big", "input_source": {"type": "ALL_INPUTS"}}]}"#,
+    );
+    assert_eq!(project.answer(&["create", "-f", &small]).1, 0);
     assert!(project.served("big").is_ok());
 }
 
@@ -261,7 +207,7 @@ fn unreadable_paths_are_diagnostics_and_everything_else_works() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(project.served("good"), Ok("good".into()));
-    let (status, code) = project.json(&["status"]);
+    let (status, code) = project.answer(&["status"]);
     assert_eq!(code, 0);
     assert!(status.to_string().contains("too long"), "{status}");
 }
@@ -293,7 +239,7 @@ fn links_and_odd_names_are_reported_the_same_by_every_command() {
         project.served("o").is_err(),
         "a linked folder is not followed"
     );
-    let (status, _) = project.json(&["status"]);
+    let (status, _) = project.answer(&["status"]);
     let reports = status["reports"].to_string();
     for path in [
         "tasks/passwd.yaml",
@@ -375,20 +321,20 @@ fn every_acknowledged_write_reads_back_as_sent() {
         "w": {"nested": "0o17"}, "x": "'quoted'", "y": "\"double\"", "z": "true"
     });
     let sent = serde_json::json!({"id": "rt", "input_source": {"type": "ALL_INPUTS"}, "metadata": metadata});
-    let create = project.body(&serde_json::json!({"tasks": [sent]}).to_string());
-    assert_eq!(project.json(&["create", "-f", &create]).1, 0);
-    let (got, code) = project.json(&["get", "rt"]);
+    let create = project.body("request", &serde_json::json!({"tasks": [sent]}).to_string());
+    assert_eq!(project.answer(&["create", "-f", &create]).1, 0);
+    let (got, code) = project.answer(&["get", "rt"]);
     assert_eq!(code, 0, "{got}");
     assert_eq!(got["task"]["metadata"], metadata);
     // The same from a fresh index, which reads the file anew.
     let fresh = project.root().join("fresh.db");
-    let (again, _) = project.json(&["--db", fresh.to_str().unwrap(), "get", "rt"]);
+    let (again, _) = project.answer(&["--db", fresh.to_str().unwrap(), "get", "rt"]);
     assert_eq!(again["task"]["metadata"], metadata);
-    let update = project.body(
+    let update = project.body("request", 
         &serde_json::json!({"action": "overwrite", "tasks": [{"id": "rt", "input_source": {"type": "ALL_INPUTS"}, "metadata": {"e": "1e400", "n": 7}}]}).to_string(),
     );
-    assert_eq!(project.json(&["update", "-f", &update]).1, 0);
-    let (got, _) = project.json(&["get", "rt"]);
+    assert_eq!(project.answer(&["update", "-f", &update]).1, 0);
+    let (got, _) = project.answer(&["get", "rt"]);
     assert_eq!(
         got["task"]["metadata"],
         serde_json::json!({"e": "1e400", "n": 7})

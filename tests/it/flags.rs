@@ -6,8 +6,9 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
-use assert_cmd::Command;
 use predicates::str::contains;
+
+use crate::common::{BIN, annotask_in};
 
 fn project(tasks: &[(&str, &str)]) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
@@ -22,20 +23,14 @@ fn project(tasks: &[(&str, &str)]) -> tempfile::TempDir {
     dir
 }
 
-fn annotask(root: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("annotask").unwrap();
-    cmd.current_dir(root).args(args);
-    cmd
-}
-
 #[test]
 fn counts_are_plural_only_when_they_should_be() {
     let dir = project(&[("a", "ann")]);
-    annotask(dir.path(), &["sync"])
+    annotask_in(dir.path(), &["sync"])
         .assert()
         .success()
         .stdout(contains("; 1 task indexed"));
-    annotask(dir.path(), &["validate"])
+    annotask_in(dir.path(), &["validate"])
         .assert()
         .stdout(contains("1 file checked, 0 invalid"));
 }
@@ -44,7 +39,7 @@ fn counts_are_plural_only_when_they_should_be() {
 fn comma_lists_work_like_repeated_flags() {
     let dir = project(&[("a", "ann"), ("b", "bob"), ("c", "cy")]);
     let ids = |args: &[&str]| {
-        let out = annotask(dir.path(), &[&["list", "-o", "json"], args].concat())
+        let out = annotask_in(dir.path(), &[&["list", "-o", "json"], args].concat())
             .output()
             .unwrap();
         let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -71,7 +66,7 @@ fn impossible_ids_are_usage_errors() {
         &["get", "a/b"],
         &["delete", "x y"],
     ] {
-        annotask(dir.path(), args)
+        annotask_in(dir.path(), args)
             .assert()
             .code(2)
             .stderr(contains("ids use only letters, digits"));
@@ -81,11 +76,11 @@ fn impossible_ids_are_usage_errors() {
 #[test]
 fn table_mode_says_when_more_pages_exist() {
     let dir = project(&[("a", "ann"), ("b", "bob"), ("c", "cy")]);
-    annotask(dir.path(), &["list", "--per-page", "2"])
+    annotask_in(dir.path(), &["list", "--per-page", "2"])
         .assert()
         .success()
         .stderr(contains("page 1: 2 of 3 tasks; more with --page 2"));
-    annotask(dir.path(), &["list", "--per-page", "2", "--page", "2"])
+    annotask_in(dir.path(), &["list", "--per-page", "2", "--page", "2"])
         .assert()
         .success()
         .stderr("");
@@ -95,7 +90,7 @@ fn table_mode_says_when_more_pages_exist() {
 fn serve_takes_a_bare_port_as_loopback() {
     let dir = project(&[]);
     for addr in [":0", "localhost:0"] {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_annotask"))
+        let mut child = std::process::Command::new(BIN)
             .current_dir(dir.path())
             .args(["serve", "--addr", addr])
             .stdout(Stdio::piped())
@@ -113,7 +108,7 @@ fn serve_takes_a_bare_port_as_loopback() {
             "{addr}: {line}"
         );
     }
-    annotask(dir.path(), &["serve", "--addr", ":x"])
+    annotask_in(dir.path(), &["serve", "--addr", ":x"])
         .assert()
         .code(2)
         .stderr(contains("not a port number"));
@@ -122,7 +117,7 @@ fn serve_takes_a_bare_port_as_loopback() {
 #[test]
 fn init_prints_json_with_o_json() {
     let dir = tempfile::tempdir().unwrap();
-    let out = annotask(dir.path(), &["-o", "json", "init"])
+    let out = annotask_in(dir.path(), &["-o", "json", "init"])
         .output()
         .unwrap();
     assert!(out.status.success());
@@ -138,7 +133,7 @@ fn main_commands_show_examples_in_their_help() {
     for command in [
         "validate", "create", "get", "list", "update", "delete", "serve",
     ] {
-        annotask(dir.path(), &[command, "--help"])
+        annotask_in(dir.path(), &[command, "--help"])
             .assert()
             .success()
             .stdout(contains("Examples:\n  annotask "));
@@ -148,17 +143,17 @@ fn main_commands_show_examples_in_their_help() {
 #[test]
 fn quiet_and_color_flags() {
     let dir = project(&[("a", "ann")]);
-    annotask(dir.path(), &["-q", "sync"])
+    annotask_in(dir.path(), &["-q", "sync"])
         .assert()
         .success()
         .stdout("");
-    annotask(dir.path(), &["validate", "--quiet"])
+    annotask_in(dir.path(), &["validate", "--quiet"])
         .assert()
         .success()
         .stdout("");
     fs::write(dir.path().join("tasks/bad.yaml"), "nmae: x\n").unwrap();
     let out = |args: &[&str]| {
-        let out = annotask(dir.path(), args).output().unwrap();
+        let out = annotask_in(dir.path(), args).output().unwrap();
         String::from_utf8(out.stdout).unwrap()
     };
     assert!(out(&["validate", "--color", "always"]).contains("\x1b["));
@@ -175,7 +170,7 @@ fn quiet_and_color_flags() {
 
 /// What `annotask completions SHELL` prints, run in `root`.
 fn completion_script(root: &Path, shell: &str) -> String {
-    let out = annotask(root, &["completions", shell]).output().unwrap();
+    let out = annotask_in(root, &["completions", shell]).output().unwrap();
     assert!(out.status.success());
     String::from_utf8(out.stdout).unwrap()
 }
@@ -277,7 +272,9 @@ fn zsh_and_fish_complete_task_ids_and_the_shells_of_completions() {
 #[test]
 fn global_options_are_kept_apart_in_each_commands_help() {
     let dir = tempfile::tempdir().unwrap();
-    let out = annotask(dir.path(), &["list", "--help"]).output().unwrap();
+    let out = annotask_in(dir.path(), &["list", "--help"])
+        .output()
+        .unwrap();
     let help = String::from_utf8(out.stdout).unwrap();
     let (own, global) = help
         .split_once("Global options:")

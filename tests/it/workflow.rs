@@ -8,16 +8,11 @@ use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::thread;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-mod common;
-use common::{BIN, Server, eventually};
-
-#[path = "python/env.rs"]
-mod python_env;
+use crate::common::{Server, annotask, eventually, python};
 
 /// Six inputs, and the consensus task of the day: every worker labels every input, and two who
 /// agree approve it.
@@ -73,24 +68,9 @@ impl Served {
 
     /// A request as `user` (by their key): the HTTP status and the JSON body.
     fn call(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let url = format!("{}{path}", self.server.base);
         let auth = format!("Key key-{user}");
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let sent = match method {
-            "GET" => agent.get(&url).header("Authorization", &auth).call(),
-            "PUT" => agent.put(&url).header("Authorization", &auth).send(&body),
-            "POST" => agent.post(&url).header("Authorization", &auth).send(&body),
-            other => panic!("no such method here: {other}"),
-        };
-        let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap())
+        let body = body.map(|b| b.to_string());
+        self.server.call(Some(&auth), method, path, body.as_deref())
     }
 
     fn ok(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> Value {
@@ -118,9 +98,11 @@ impl Served {
         assert_eq!(status, 200, "{value}");
     }
 
-    /// rita's decision on `input.worker` of the day's task.
-    fn review(&self, action: &str, config: &str, input: &str, worker: &str) {
-        let body = json!({"action": action,
+    /// rita's decision (`APPROVE`, `REJECT`, `REQUEST_CHANGES`) on `input.worker` of the
+    /// day's task.
+    fn review(&self, decision: &str, input: &str, worker: &str) {
+        let config = format!("review_{}_config", decision.to_lowercase());
+        let body = json!({"action": format!("REVIEW_{decision}"),
             config: {"task_assignments": [{"id": format!("{input}.{worker}")}]}});
         let (status, value) = self.put("rita", "day", body);
         assert_eq!(status, 200, "{value}");
@@ -179,31 +161,43 @@ fn counts_of(value: &Value) -> Vec<(String, [u64; 5])> {
         .collect()
 }
 
-/// Checks the day's counts and percentages after a step.
-#[track_caller]
-fn check(
-    served: &Served,
-    step: &str,
-    ann: [u64; 5],
-    bob: [u64; 5],
-    carl: [u64; 5],
-    percents: (u64, u64),
-) {
-    let expected: Vec<(String, [u64; 5])> = [("ann", ann), ("bob", bob), ("carl", carl)]
-        .into_iter()
-        .map(|(w, n)| (w.to_owned(), n))
-        .collect();
-    assert_eq!(served.counts("day"), expected, "after {step}");
-    assert_eq!(served.percents("day"), percents, "metrics after {step}");
+/// What someone does in a step of the day's task.
+enum Act {
+    /// (worker, input, concept): the worker labels the input with the concept and submits it.
+    Label(&'static str, &'static str, &'static str),
+    /// (decision, input, worker): rita's decision on the worker's assignment of the input.
+    Review(&'static str, &'static str, &'static str),
 }
 
-fn annotask(root: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .output()
-        .unwrap()
+/// A step of the day: its name, what is done, then ann's, bob's and carl's counts (pending,
+/// awaiting review, success, review denied, awaiting consensus review) and the work and
+/// review percentages after it.
+type Step = (
+    &'static str,
+    &'static [Act],
+    [u64; 5],
+    [u64; 5],
+    [u64; 5],
+    (u64, u64),
+);
+
+/// Plays steps of the day, checking the counts and percentages after each.
+#[track_caller]
+fn play(served: &Served, steps: &[Step]) {
+    for (step, acts, ann, bob, carl, percents) in steps {
+        for act in *acts {
+            match *act {
+                Act::Label(worker, input, concept) => served.label(worker, "day", input, concept),
+                Act::Review(decision, input, worker) => served.review(decision, input, worker),
+            }
+        }
+        let expected: Vec<(String, [u64; 5])> = [("ann", ann), ("bob", bob), ("carl", carl)]
+            .into_iter()
+            .map(|(w, n)| (w.to_owned(), *n))
+            .collect();
+        assert_eq!(served.counts("day"), expected, "after {step}");
+        assert_eq!(served.percents("day"), *percents, "metrics after {step}");
+    }
 }
 
 /// Every answer a project gives about its work: counts of both tasks, the annotations, and
@@ -215,12 +209,14 @@ fn answers(root: &Path) -> Vec<String> {
         vec!["counts", "day", "--annotations", "-o", "json"],
         vec!["counts", "never", "-o", "json"],
     ] {
-        let out = annotask(root, &args);
+        let out = annotask(root, &args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         all.push(String::from_utf8(out.stdout).unwrap());
     }
     for i in 1..=6 {
-        let out = annotask(root, &["explain", "day", &format!("in-{i}"), "-o", "json"]);
+        let out = annotask(root, &["explain", "day", &format!("in-{i}"), "-o", "json"])
+            .output()
+            .unwrap();
         assert!(out.status.success());
         all.push(String::from_utf8(out.stdout).unwrap());
     }
@@ -229,6 +225,7 @@ fn answers(root: &Path) -> Vec<String> {
 
 #[test]
 fn a_scripted_day_of_labeling_consensus_and_review() {
+    use Act::{Label, Review};
     let dir = tempfile::tempdir().unwrap();
     project(dir.path());
     let served = Served::start(dir.path());
@@ -240,68 +237,25 @@ fn a_scripted_day_of_labeling_consensus_and_review() {
         started["task_assignments"][0]["input"]["data"]["image"]["url"],
         "https://x/1.jpg"
     );
-    check(
-        &served,
-        "the start",
-        [6, 0, 0, 0, 0],
-        [6, 0, 0, 0, 0],
-        [6, 0, 0, 0, 0],
-        (0, 0),
-    );
-
-    // in-1: ann and bob agree; carl's assignment closes.
-    served.label("ann", "day", "in-1", "cat");
-    check(
-        &served,
-        "ann on in-1",
-        [5, 0, 0, 0, 1],
-        [6, 0, 0, 0, 0],
-        [6, 0, 0, 0, 0],
-        (0, 0),
-    );
-    served.label("bob", "day", "in-1", "cat");
-    check(
-        &served,
-        "consensus on in-1",
-        [5, 0, 1, 0, 0],
-        [5, 0, 1, 0, 0],
-        [5, 0, 0, 0, 0],
-        (16, 16),
-    );
-
-    // in-2: bob and carl agree; ann is outvoted.
-    served.label("ann", "day", "in-2", "cat");
-    served.label("bob", "day", "in-2", "dog");
-    check(
-        &served,
-        "no agreement yet on in-2",
-        [4, 0, 1, 0, 1],
-        [4, 0, 1, 0, 1],
-        [5, 0, 0, 0, 0],
-        (16, 16),
-    );
-    served.label("carl", "day", "in-2", "dog");
-    check(
-        &served,
-        "consensus on in-2",
-        [4, 0, 1, 1, 0],
-        [4, 0, 2, 0, 0],
-        [4, 0, 1, 0, 0],
-        (33, 33),
-    );
-
-    // in-3: all three disagree, so it goes to review.
-    served.label("ann", "day", "in-3", "cat");
-    served.label("bob", "day", "in-3", "dog");
-    served.label("carl", "day", "in-3", "bird");
-    check(
-        &served,
-        "disagreement on in-3",
-        [3, 1, 1, 1, 0],
-        [3, 1, 2, 0, 0],
-        [3, 1, 1, 0, 0],
-        (50, 33),
-    );
+    #[rustfmt::skip]
+    let labeling: &[Step] = &[
+        ("the start", &[], [6, 0, 0, 0, 0], [6, 0, 0, 0, 0], [6, 0, 0, 0, 0], (0, 0)),
+        // in-1: ann and bob agree; carl's assignment closes.
+        ("ann on in-1", &[Label("ann", "in-1", "cat")],
+            [5, 0, 0, 0, 1], [6, 0, 0, 0, 0], [6, 0, 0, 0, 0], (0, 0)),
+        ("consensus on in-1", &[Label("bob", "in-1", "cat")],
+            [5, 0, 1, 0, 0], [5, 0, 1, 0, 0], [5, 0, 0, 0, 0], (16, 16)),
+        // in-2: bob and carl agree; ann is outvoted.
+        ("no agreement yet on in-2", &[Label("ann", "in-2", "cat"), Label("bob", "in-2", "dog")],
+            [4, 0, 1, 0, 1], [4, 0, 1, 0, 1], [5, 0, 0, 0, 0], (16, 16)),
+        ("consensus on in-2", &[Label("carl", "in-2", "dog")],
+            [4, 0, 1, 1, 0], [4, 0, 2, 0, 0], [4, 0, 1, 0, 0], (33, 33)),
+        // in-3: all three disagree, so it goes to review.
+        ("disagreement on in-3",
+            &[Label("ann", "in-3", "cat"), Label("bob", "in-3", "dog"), Label("carl", "in-3", "bird")],
+            [3, 1, 1, 1, 0], [3, 1, 2, 0, 0], [3, 1, 1, 0, 0], (50, 33)),
+    ];
+    play(&served, labeling);
     let review = served
         .put("rita", "day", json!({"action": "REVIEW_START"}))
         .1;
@@ -313,57 +267,21 @@ fn a_scripted_day_of_labeling_consensus_and_review() {
         .collect();
     assert_eq!(waiting, ["in-3.ann", "in-3.bob", "in-3.carl"]);
 
-    served.review("REVIEW_APPROVE", "review_approve_config", "in-3", "ann");
-    check(
-        &served,
-        "approving ann",
-        [3, 0, 2, 1, 0],
-        [3, 1, 2, 0, 0],
-        [3, 1, 1, 0, 0],
-        (50, 33),
-    );
-    served.review("REVIEW_REJECT", "review_reject_config", "in-3", "carl");
-    check(
-        &served,
-        "rejecting carl",
-        [3, 0, 2, 1, 0],
-        [3, 1, 2, 0, 0],
-        [3, 0, 1, 1, 0],
-        (50, 33),
-    );
-    served.review(
-        "REVIEW_REQUEST_CHANGES",
-        "review_request_changes_config",
-        "in-3",
-        "bob",
-    );
-    check(
-        &served,
-        "changes asked of bob",
-        [3, 0, 2, 1, 0],
-        [4, 0, 2, 0, 0],
-        [3, 0, 1, 1, 0],
-        (33, 33),
-    );
-    // bob labels again; alone undecided, his new submission goes to review, then is approved.
-    served.label("bob", "day", "in-3", "cat");
-    check(
-        &served,
-        "bob's second submission",
-        [3, 0, 2, 1, 0],
-        [3, 1, 2, 0, 0],
-        [3, 0, 1, 1, 0],
-        (50, 33),
-    );
-    served.review("REVIEW_APPROVE", "review_approve_config", "in-3", "bob");
-    check(
-        &served,
-        "approving bob",
-        [3, 0, 2, 1, 0],
-        [3, 0, 3, 0, 0],
-        [3, 0, 1, 1, 0],
-        (50, 50),
-    );
+    #[rustfmt::skip]
+    let reviews: &[Step] = &[
+        ("approving ann", &[Review("APPROVE", "in-3", "ann")],
+            [3, 0, 2, 1, 0], [3, 1, 2, 0, 0], [3, 1, 1, 0, 0], (50, 33)),
+        ("rejecting carl", &[Review("REJECT", "in-3", "carl")],
+            [3, 0, 2, 1, 0], [3, 1, 2, 0, 0], [3, 0, 1, 1, 0], (50, 33)),
+        ("changes asked of bob", &[Review("REQUEST_CHANGES", "in-3", "bob")],
+            [3, 0, 2, 1, 0], [4, 0, 2, 0, 0], [3, 0, 1, 1, 0], (33, 33)),
+        // bob labels again; alone undecided, his new submission goes to review, then is approved.
+        ("bob's second submission", &[Label("bob", "in-3", "cat")],
+            [3, 0, 2, 1, 0], [3, 1, 2, 0, 0], [3, 0, 1, 1, 0], (50, 33)),
+        ("approving bob", &[Review("APPROVE", "in-3", "bob")],
+            [3, 0, 2, 1, 0], [3, 0, 3, 0, 0], [3, 0, 1, 1, 0], (50, 50)),
+    ];
+    play(&served, reviews);
 
     // Idempotent: submitting and approving again change nothing, and write nothing.
     let ann_file = dir.path().join("work/day/ann.jsonl");
@@ -378,15 +296,12 @@ fn a_scripted_day_of_labeling_consensus_and_review() {
         before,
         "a second submit writes nothing"
     );
-    served.review("REVIEW_APPROVE", "review_approve_config", "in-3", "bob");
-    check(
-        &served,
-        "repeated actions",
-        [3, 0, 2, 1, 0],
-        [3, 0, 3, 0, 0],
-        [3, 0, 1, 1, 0],
-        (50, 50),
-    );
+    #[rustfmt::skip]
+    let repeated: &[Step] = &[
+        ("repeated actions", &[Review("APPROVE", "in-3", "bob")],
+            [3, 0, 2, 1, 0], [3, 0, 3, 0, 0], [3, 0, 1, 1, 0], (50, 50)),
+    ];
+    play(&served, repeated);
 
     // Annotations carry their assignment's state: ann's in-2 label was outvoted.
     let listed = served.ok(
@@ -431,7 +346,9 @@ fn a_scripted_day_of_labeling_consensus_and_review() {
     assert_eq!(inputs, ["in-4", "in-5", "in-6"]);
 
     // The CLI beside the server tells the same.
-    let out = annotask(dir.path(), &["explain", "day", "in-2"]);
+    let out = annotask(dir.path(), &["explain", "day", "in-2"])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(text.contains("consensus: bob, carl agree"), "{text}");
     assert!(text.contains("ann is outvoted"), "{text}");
@@ -450,7 +367,9 @@ fn a_scripted_day_of_labeling_consensus_and_review() {
         counts[0].1[1], 1,
         "ann's submitted input awaits review: {counts:?}"
     );
-    let out = annotask(dir.path(), &["explain", "never", &first]);
+    let out = annotask(dir.path(), &["explain", "never", &first])
+        .output()
+        .unwrap();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
         text.contains("the approval threshold 2 can never be reached: the input has 1 worker"),
@@ -526,7 +445,7 @@ fn a_cut_off_line_is_ignored_with_a_warning_and_work_goes_on() {
     let mut text = fs::read_to_string(&file).unwrap();
     text.push_str(r#"{"at":"2026-12-03T17:00:00Z","submit":{"input_"#);
     fs::write(&file, &text).unwrap();
-    let out = annotask(dir.path(), &["validate"]);
+    let out = annotask(dir.path(), &["validate"]).output().unwrap();
     let report =
         String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "a cut-off line is no error: {report}");
@@ -540,7 +459,7 @@ fn a_cut_off_line_is_ignored_with_a_warning_and_work_goes_on() {
     // The next write starts on a fresh line, and the cut line stays a warning.
     served.label("ann", "day", "in-2", "cat");
     assert_eq!(served.counts("day")[0].1, [4, 0, 0, 0, 2]);
-    let out = annotask(dir.path(), &["validate"]);
+    let out = annotask(dir.path(), &["validate"]).output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -550,7 +469,7 @@ fn a_cut_off_line_is_ignored_with_a_warning_and_work_goes_on() {
     let mut text = fs::read_to_string(&file).unwrap();
     text.push_str("{\"at\": \"2026-12-03T17:00:00Z\", \"submitt\": {}}\n");
     fs::write(&file, text).unwrap();
-    let out = annotask(dir.path(), &["validate"]);
+    let out = annotask(dir.path(), &["validate"]).output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(!out.status.success());
     assert!(report.contains("unknown field `submitt`"), "{report}");
@@ -630,7 +549,9 @@ fn two_clones_label_offline_and_merge_without_a_conflict() {
     let (a, b) = (clone("a"), clone("b"));
     // Two workers label in each clone, offline from each other, some on the same input.
     let counts = |root: &Path| {
-        let out = annotask(root, &["counts", "four", "-o", "json"]);
+        let out = annotask(root, &["counts", "four", "-o", "json"])
+            .output()
+            .unwrap();
         counts_of(&serde_json::from_slice(&out.stdout).unwrap())
     };
     {
@@ -694,19 +615,7 @@ fn the_official_client_labels_over_json_and_grpc() {
             "work-json" => served.server.base.clone(),
             _ => served.server.base.trim_start_matches("http://").to_owned(),
         };
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_test.py");
-        let output = Command::new(python_env::python())
-            .arg(script)
-            .args([face, &address])
-            .output()
-            .unwrap();
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        println!("{stdout}");
-        assert!(
-            output.status.success(),
-            "{face}: {stdout}\n{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        python::client(&[face, &address], &[]);
         assert!(dir.path().join("work/four/ann.jsonl").exists());
     }
 }

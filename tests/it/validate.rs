@@ -4,7 +4,7 @@
 use std::fs;
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_annotask");
+use crate::common::BIN;
 
 /// A project with one problem of each kind, checked from its root as CI would.
 fn validate(format: &str) -> (String, i32) {

@@ -3,13 +3,12 @@
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Command, Output, Stdio};
+use std::process::Output;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-mod common;
-use common::{BIN, Server};
+use crate::common::{Project, Server};
 
 const KEY: &str = "remote-key";
 
@@ -28,33 +27,13 @@ impl Remote {
     }
 
     fn call(&self, method: &str, body: Option<Value>) -> Value {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let url = format!("{}/v2/users/u/apps/a/tasks", self.server.base);
+        let path = match method {
+            "GET" => "/v2/users/u/apps/a/tasks?per_page=1000",
+            _ => "/v2/users/u/apps/a/tasks",
+        };
+        let text = body.map(|b| b.to_string());
         let auth = format!("Key {KEY}");
-        let text = body.map(|b| b.to_string()).unwrap_or_default();
-        let mut response = match method {
-            "GET" => agent
-                .get(format!("{url}?per_page=1000"))
-                .header("Authorization", &auth)
-                .call(),
-            "POST" => agent
-                .post(&url)
-                .header("Authorization", &auth)
-                .content_type("application/json")
-                .send(&text),
-            _ => agent
-                .patch(&url)
-                .header("Authorization", &auth)
-                .content_type("application/json")
-                .send(&text),
-        }
-        .unwrap();
-        let status = response.status().as_u16();
-        let body: Value =
-            serde_json::from_str(&response.body_mut().read_to_string().unwrap()).unwrap();
+        let (status, body) = self.server.call(Some(&auth), method, path, text.as_deref());
         assert_eq!(status, 200, "{method}: {body}");
         body
     }
@@ -89,8 +68,8 @@ impl Remote {
 }
 
 /// A local project, and the remote it deploys to.
-struct Project {
-    root: TempDir,
+struct Deployment {
+    local: Project,
     remote: Remote,
 }
 
@@ -100,12 +79,10 @@ fn task(id: &str, name: &str) -> String {
     )
 }
 
-impl Project {
-    fn new(ids: &[&str]) -> Project {
-        let root = tempfile::tempdir().unwrap();
-        fs::create_dir(root.path().join("tasks")).unwrap();
-        let project = Project {
-            root,
+impl Deployment {
+    fn new(ids: &[&str]) -> Deployment {
+        let project = Deployment {
+            local: Project::new(),
             remote: Remote::start(),
         };
         for id in ids {
@@ -115,7 +92,7 @@ impl Project {
     }
 
     fn path(&self, id: &str) -> PathBuf {
-        self.root.path().join("tasks").join(format!("{id}.yaml"))
+        self.local.path(&format!("tasks/{id}.yaml"))
     }
 
     fn write(&self, id: &str, text: &str) {
@@ -123,9 +100,8 @@ impl Project {
     }
 
     fn run_with_key(&self, key: &str, args: &[&str]) -> Output {
-        Command::new(BIN)
-            .arg("--root")
-            .arg(self.root.path())
+        self.local
+            .command()
             .args(args)
             .args([
                 "--remote",
@@ -136,7 +112,6 @@ impl Project {
                 "a",
             ])
             .env("CLARIFAI_PAT", key)
-            .stdin(Stdio::null())
             .output()
             .unwrap()
     }
@@ -212,7 +187,7 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn plan_apply_plan_then_a_local_edit_is_one_update() {
-    let p = Project::new(&["a", "b"]);
+    let p = Deployment::new(&["a", "b"]);
     let (code, changes) = p.plan(&[]);
     assert_eq!(code, 2);
     assert_eq!(
@@ -247,7 +222,7 @@ fn plan_apply_plan_then_a_local_edit_is_one_update() {
 
 #[test]
 fn a_remote_only_task_is_pulled_and_never_pruned() {
-    let p = Project::new(&["a"]);
+    let p = Deployment::new(&["a"]);
     ok(&p.apply(&[]));
     let theirs = json_task("theirs", "made on the server");
     p.remote.call("POST", Some(json!({ "tasks": [theirs] })));
@@ -275,7 +250,7 @@ fn json_task(id: &str, name: &str) -> Value {
 
 #[test]
 fn a_removed_file_is_an_orphan_then_deleted_by_prune() {
-    let p = Project::new(&["a", "gone"]);
+    let p = Deployment::new(&["a", "gone"]);
     ok(&p.apply(&[]));
     fs::remove_file(p.path("gone")).unwrap();
     let (code, changes) = p.plan(&[]);
@@ -290,7 +265,7 @@ fn a_removed_file_is_an_orphan_then_deleted_by_prune() {
 
 #[test]
 fn edits_on_both_sides_conflict_and_remote_edits_are_drift() {
-    let p = Project::new(&["both", "remote-only"]);
+    let p = Deployment::new(&["both", "remote-only"]);
     ok(&p.apply(&[]));
     for id in ["both", "remote-only"] {
         let mut edited = p.remote.task(id);
@@ -331,7 +306,7 @@ fn edits_on_both_sides_conflict_and_remote_edits_are_drift() {
 
 #[test]
 fn an_empty_tasks_folder_with_prune_is_refused() {
-    let p = Project::new(&["a"]);
+    let p = Deployment::new(&["a"]);
     ok(&p.apply(&[]));
     fs::remove_file(p.path("a")).unwrap();
     for command in ["plan", "apply"] {
@@ -346,7 +321,7 @@ fn an_empty_tasks_folder_with_prune_is_refused() {
 
 #[test]
 fn a_wrong_key_changes_nothing() {
-    let p = Project::new(&["a"]);
+    let p = Deployment::new(&["a"]);
     for args in [&["plan"][..], &["apply", "--yes"], &["pull"]] {
         let out = p.run_with_key("wrong", args);
         assert_eq!(out.status.code(), Some(1), "{args:?}");
@@ -354,14 +329,14 @@ fn a_wrong_key_changes_nothing() {
     }
     assert_eq!(p.remote.files(), 0);
     assert_eq!(
-        fs::read_dir(p.root.path().join("tasks")).unwrap().count(),
+        fs::read_dir(p.local.root().join("tasks")).unwrap().count(),
         1
     );
 }
 
 #[test]
 fn apply_in_a_pipe_needs_yes_and_invalid_files_send_nothing() {
-    let p = Project::new(&["a"]);
+    let p = Deployment::new(&["a"]);
     let out = p.run(&["apply"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("--yes"), "{}", stderr(&out));
@@ -374,11 +349,8 @@ fn apply_in_a_pipe_needs_yes_and_invalid_files_send_nothing() {
 
 #[test]
 fn an_unreachable_remote_is_a_clear_error() {
-    let root = tempfile::tempdir().unwrap();
-    fs::create_dir(root.path().join("tasks")).unwrap();
-    let out = Command::new(BIN)
-        .arg("--root")
-        .arg(root.path())
+    let out = Project::new()
+        .command()
         .args([
             "plan",
             "--remote",
@@ -396,15 +368,15 @@ fn an_unreachable_remote_is_a_clear_error() {
 
 #[test]
 fn named_remotes_come_from_the_project_config() {
-    let p = Project::new(&["a"]);
+    let p = Deployment::new(&["a"]);
     let config = format!(
         "remotes:\n  team:\n    url: {}\n    user_id: u\n    app_id: a\n    key_env: TEAM_KEY\n",
         p.remote.server.base
     );
-    fs::write(p.root.path().join("annotask.yaml"), config).unwrap();
-    let out = Command::new(BIN)
-        .arg("--root")
-        .arg(p.root.path())
+    fs::write(p.local.root().join("annotask.yaml"), config).unwrap();
+    let out = p
+        .local
+        .command()
         .args(["plan", "--remote", "team"])
         .env("TEAM_KEY", KEY)
         .env_remove("CLARIFAI_PAT")
@@ -412,13 +384,13 @@ fn named_remotes_come_from_the_project_config() {
         .unwrap();
     assert!(ok(&out).contains("+ a create"));
     fs::write(
-        p.root.path().join("annotask.yaml"),
+        p.local.root().join("annotask.yaml"),
         "remotes:\n  team:\n    url: x\n    key: secret\n",
     )
     .unwrap();
-    let out = Command::new(BIN)
-        .arg("--root")
-        .arg(p.root.path())
+    let out = p
+        .local
+        .command()
         .args(["plan", "--remote", "team"])
         .output()
         .unwrap();
@@ -428,7 +400,7 @@ fn named_remotes_come_from_the_project_config() {
 
 #[test]
 fn a_partial_failure_names_what_was_and_was_not_applied() {
-    let p = Project::new(&[]);
+    let p = Deployment::new(&[]);
     let ids: Vec<String> = (0..100).map(|i| format!("a{i:03}")).collect();
     for id in &ids {
         p.write(id, &task(id, "first"));

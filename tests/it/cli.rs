@@ -1,11 +1,11 @@
 //! End to end: the real binary on real temporary project folders.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::{Value, json};
-use tempfile::TempDir;
+
+use crate::common::{Project, annotask, annotask_in};
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
 const POST_BODIES: [&str; 4] = [
@@ -15,41 +15,7 @@ const POST_BODIES: [&str; 4] = [
     "post-consensus",
 ];
 
-struct Project {
-    dir: TempDir,
-}
-
 impl Project {
-    fn new() -> Project {
-        let project = Project {
-            dir: tempfile::tempdir().unwrap(),
-        };
-        project.cmd(&["init"]).assert().success();
-        project
-    }
-
-    fn root(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn cmd(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::cargo_bin("annotask").unwrap();
-        cmd.arg("--root").arg(self.root()).args(args);
-        cmd
-    }
-
-    /// Runs a command that must succeed with `-o json`, and parses what it printed.
-    fn json(&self, args: &[&str]) -> Value {
-        let out = self.cmd(args).args(["-o", "json"]).output().unwrap();
-        assert!(
-            out.status.success(),
-            "{args:?} failed: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice(&out.stdout).unwrap()
-    }
-
     /// Runs a command that must fail with exit code 1 and `-o json`: its status object.
     fn json_error(&self, args: &[&str]) -> Value {
         let out = self.cmd(args).args(["-o", "json"]).output().unwrap();
@@ -60,18 +26,6 @@ impl Project {
             String::from_utf8_lossy(&out.stdout)
         );
         serde_json::from_slice::<Value>(&out.stdout).unwrap()["status"].clone()
-    }
-
-    fn write(&self, path: &str, text: &str) {
-        let path = self.root().join(path);
-        fs::create_dir_all(path.parent().unwrap()).unwrap();
-        fs::write(path, text).unwrap();
-    }
-
-    fn body(&self, name: &str, text: &str) -> PathBuf {
-        let path = self.root().join(format!("{name}.body"));
-        fs::write(&path, text).unwrap();
-        path
     }
 
     fn create_fixture(&self, name: &str) -> Value {
@@ -202,7 +156,7 @@ fn document_bodies_create_get_list_update_delete() {
     let before = project.json(&["get", &partitioned])["task"].clone();
     let text = fs::read_to_string(Path::new(FIXTURES).join("patch-overwrite.json")).unwrap();
     let body = project.body("patch", &text.replace("{{task_id}}", &partitioned));
-    let updated = project.json(&["update", "-f", body.to_str().unwrap()]);
+    let updated = project.json(&["update", "-f", &body]);
     let task = &updated["tasks"][0];
     assert_eq!(task["status"], json!({"code": "TASK_DONE"}));
     assert_eq!(task["review"]["strategy"], "CONSENSUS");
@@ -224,7 +178,7 @@ fn document_bodies_create_get_list_update_delete() {
 
     let text = fs::read_to_string(Path::new(FIXTURES).join("delete.json")).unwrap();
     let body = project.body("delete", &text.replace("{{task_id}}", &assigned));
-    let deleted = project.json(&["delete", "-f", body.to_str().unwrap()]);
+    let deleted = project.json(&["delete", "-f", &body]);
     assert_eq!(
         deleted,
         json!({"status": {"code": 10000, "description": "Ok"}})
@@ -269,7 +223,7 @@ fn create_is_all_or_nothing() {
             {"id": "bad", "type": "CONCEPTS_CLASSIFICATION", "input_source": {"type": "ALL_INPUTS"}}
         ]}"#,
     );
-    let status = project.json_error(&["create", "-f", body.to_str().unwrap()]);
+    let status = project.json_error(&["create", "-f", &body]);
     assert_eq!(status["code"], 11102);
     assert!(
         status["details"]
@@ -282,7 +236,7 @@ fn create_is_all_or_nothing() {
 
     // Located in the body, for people.
     project
-        .cmd(&["create", "-f", body.to_str().unwrap()])
+        .cmd(&["create", "-f", &body])
         .assert()
         .code(1)
         .stderr(predicates::str::contains("two.body:3:13: error: tasks[1].concept_ids: a CONCEPTS_CLASSIFICATION task needs at least one concept"));
@@ -298,7 +252,7 @@ fn create_is_all_or_nothing() {
             {"id": "taken", "type": "CONCEPTS_CLASSIFICATION", "concept_ids": ["c"], "input_source": {"type": "ALL_INPUTS"}}
         ]}"#,
     );
-    let status = project.json_error(&["create", "-f", body.to_str().unwrap()]);
+    let status = project.json_error(&["create", "-f", &body]);
     assert_eq!(status["code"], 54100);
     assert_eq!(project.task_files(), ["taken.yaml"]);
 }
@@ -318,17 +272,14 @@ fn bad_bodies_are_refused() {
     ] {
         let body = project.body("bad", text);
         project
-            .cmd(&["create", "-f", body.to_str().unwrap()])
+            .cmd(&["create", "-f", &body])
             .assert()
             .code(1)
             .stderr(predicates::str::contains(expected));
     }
     assert!(project.task_files().is_empty());
     let body = project.body("bad", "{\"ids\": [\"../x\"]}");
-    project
-        .cmd(&["delete", "-f", body.to_str().unwrap()])
-        .assert()
-        .code(1);
+    project.cmd(&["delete", "-f", &body]).assert().code(1);
 }
 
 #[test]
@@ -349,14 +300,10 @@ fn update_and_delete_are_all_or_nothing() {
             &json!({"action": action, "tasks": tasks}).to_string(),
         )
     };
-    let status = project.json_error(&[
-        "update",
-        "-f",
-        patch("overwrite", [id, "missing"]).to_str().unwrap(),
-    ]);
+    let status = project.json_error(&["update", "-f", &patch("overwrite", [id, "missing"])]);
     assert_eq!(status["code"], 54102);
     assert!(status["details"].as_str().unwrap().contains("`missing`"));
-    let status = project.json_error(&["update", "-f", patch("merge", [id, id]).to_str().unwrap()]);
+    let status = project.json_error(&["update", "-f", &patch("merge", [id, id])]);
     assert_eq!(status["code"], 54101);
     assert!(status["details"].as_str().unwrap().contains("`merge`"));
     assert_eq!(fs::read_to_string(&file).unwrap(), original);
@@ -522,9 +469,7 @@ fn exit_codes_and_error_shapes() {
         json!({"code": 54102, "description": "Task missing", "details": "no task with id `missing`"})
     );
     let empty = tempfile::tempdir().unwrap();
-    Command::cargo_bin("annotask")
-        .unwrap()
-        .args(["--root", empty.path().to_str().unwrap(), "list"])
+    annotask(empty.path(), &["list"])
         .assert()
         .code(1)
         .stderr(predicates::str::contains("there is no tasks folder"));
@@ -539,12 +484,7 @@ fn validate_reports_every_file() {
     );
     project.write("tasks/bad.yaml", "type: CONCEPTS_CLASSIFICATION\ninput_source: {type: ALL_INPUTS}\nworker: {strategy: FULL, user_ids: [a, a]}\n");
     // Run from the root, as people do, so the paths read `tasks/…`.
-    let out = Command::cargo_bin("annotask")
-        .unwrap()
-        .arg("validate")
-        .current_dir(project.root())
-        .output()
-        .unwrap();
+    let out = annotask_in(project.root(), &["validate"]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
     insta::assert_snapshot!(String::from_utf8_lossy(&out.stdout));
     project

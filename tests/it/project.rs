@@ -9,26 +9,22 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-fn annotask(cwd: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("annotask").unwrap();
-    cmd.current_dir(cwd).args(args);
-    cmd
-}
+use crate::common::{BIN, annotask_in};
 
 const TASK: &str = "type: TYPE_NOT_SET\ninput_source: {type: ALL_INPUTS}\n";
 
 #[test]
 fn commands_find_the_project_upward() {
     let dir = tempfile::tempdir().unwrap();
-    annotask(dir.path(), &["init"]).assert().success();
+    annotask_in(dir.path(), &["init"]).assert().success();
     fs::create_dir(dir.path().join("tasks/birds")).unwrap();
     fs::write(dir.path().join("tasks/birds/robin.yaml"), TASK).unwrap();
     let deep = dir.path().join("tasks/birds");
-    annotask(&deep, &["list"])
+    annotask_in(&deep, &["list"])
         .assert()
         .success()
         .stdout(contains("robin"));
-    annotask(&deep, &["validate"])
+    annotask_in(&deep, &["validate"])
         .assert()
         .success()
         .stdout(contains("1 file checked, 0 invalid"));
@@ -37,7 +33,7 @@ fn commands_find_the_project_upward() {
 #[test]
 fn outside_a_project_the_error_says_so() {
     let dir = tempfile::tempdir().unwrap();
-    annotask(dir.path(), &["list"])
+    annotask_in(dir.path(), &["list"])
         .assert()
         .code(1)
         .stderr(contains("not inside an annotask project"))
@@ -48,21 +44,21 @@ fn outside_a_project_the_error_says_so() {
 #[test]
 fn init_refuses_to_nest_a_project() {
     let dir = tempfile::tempdir().unwrap();
-    annotask(dir.path(), &["init"]).assert().success();
-    annotask(&dir.path().join("tasks"), &["init"])
+    annotask_in(dir.path(), &["init"]).assert().success();
+    annotask_in(&dir.path().join("tasks"), &["init"])
         .assert()
         .code(1)
         .stderr(contains("inside the project at .."));
     assert!(!dir.path().join("tasks/tasks").exists());
     // In the project folder itself, init is harmless.
-    annotask(dir.path(), &["init"]).assert().success();
+    annotask_in(dir.path(), &["init"]).assert().success();
 }
 
 #[test]
 fn validate_of_a_folder_without_task_files_fails() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join("empty")).unwrap();
-    annotask(dir.path(), &["validate", "empty"])
+    annotask_in(dir.path(), &["validate", "empty"])
         .assert()
         .code(1)
         .stderr(contains("no task files under empty"));
@@ -73,7 +69,7 @@ fn validate_on_a_fresh_clone_writes_the_schema_editors_load() {
     let dir = tempfile::tempdir().unwrap();
     fs::create_dir(dir.path().join("tasks")).unwrap();
     fs::write(dir.path().join("tasks/a.yaml"), TASK).unwrap();
-    annotask(dir.path(), &["validate"]).assert().success();
+    annotask_in(dir.path(), &["validate"]).assert().success();
     let schema = fs::read_to_string(dir.path().join(".annotask/task.schema.json")).unwrap();
     assert_eq!(schema, annotask::schema::TASK_SCHEMA);
 }
@@ -83,12 +79,12 @@ fn validate_on_a_fresh_clone_writes_the_schema_editors_load() {
 fn unprivileged(cwd: &Path, args: &[&str]) -> Command {
     let uid = std::process::Command::new("id").arg("-u").output().unwrap();
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
-        return annotask(cwd, args);
+        return annotask_in(cwd, args);
     }
     let mut cmd = Command::new("setpriv");
     cmd.current_dir(cwd)
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
-        .arg(env!("CARGO_BIN_EXE_annotask"))
+        .arg(BIN)
         .args(args);
     cmd
 }
@@ -99,7 +95,7 @@ fn a_read_only_index_folder_still_answers_queries_and_refuses_writes() {
     let root = dir.path();
     fs::create_dir(root.join("tasks")).unwrap();
     fs::write(root.join("tasks/a.yaml"), TASK).unwrap();
-    annotask(root, &["sync"]).assert().success();
+    annotask_in(root, &["sync"]).assert().success();
     // A task the read-only index never saw: the answers come from the files.
     fs::write(root.join("tasks/b.yaml"), TASK).unwrap();
     let chmod = |mode: &str| {

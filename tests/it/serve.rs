@@ -15,11 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-mod common;
-#[path = "python/env.rs"]
-mod python_env;
-
-use common::{BIN, Server, eventually};
+use crate::common::{BIN, Server, annotask, eventually, python};
 
 /// The four tasks the repository ships, by id.
 const SHIPPED: [&str; 4] = [
@@ -80,40 +76,7 @@ impl Served {
         path: &str,
         body: Option<&str>,
     ) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let url = format!("{}{path}", self.server.base);
-        fn authed<B>(r: ureq::RequestBuilder<B>, auth: Option<&str>) -> ureq::RequestBuilder<B> {
-            match auth {
-                Some(a) => r.header("Authorization", a),
-                None => r,
-            }
-        }
-        let body = body.unwrap_or_default();
-        let sent = match method {
-            "GET" => authed(agent.get(&url), auth).call(),
-            "PUT" => authed(agent.put(&url), auth).send(body),
-            "POST" => authed(agent.post(&url), auth)
-                .content_type("application/json")
-                .send(body),
-            "PATCH" => authed(agent.patch(&url), auth)
-                .content_type("application/json")
-                .send(body),
-            "DELETE" => authed(agent.delete(&url), auth)
-                .force_send_body()
-                .content_type("application/json")
-                .send(body),
-            other => panic!("no such method in these tests: {other}"),
-        };
-        let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        let value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{method} {path}: body is not JSON ({e}): {text}"));
-        (status, value)
+        self.server.call(auth, method, path, body)
     }
 
     fn ok(&self, method: &str, path: &str, body: Option<&str>) -> Value {
@@ -383,41 +346,29 @@ fn the_documents_requests() {
     };
     assert_eq!(body_of(&id(&consensus)), consensus);
 
-    // By worker, by reviewer.
-    let mut expected = vec![id(&assigned), id(&partitioned), id(&consensus)];
-    expected.sort();
-    assert_eq!(
-        ids(&server.ok("GET", "/v2/tasks?worker_user_ids=ana", None)),
-        expected
-    );
-    let mut expected = vec![id(&assigned), id(&consensus)];
-    expected.sort();
-    assert_eq!(
-        ids(&server.ok("GET", "/v2/tasks?review_user_ids=dee", None)),
-        expected
-    );
-    let mut expected = vec![
-        "annotate-birds-weighted".to_owned(),
-        "annotate-cars-consensus".to_owned(),
-        id(&consensus),
-    ];
-    expected.sort();
-    assert_eq!(
-        ids(&server.ok(
-            "GET",
-            "/v2/tasks?worker_user_ids=chen-wei&worker_user_ids=cy",
-            None
-        )),
-        expected
-    );
-    assert_eq!(
-        ids(&server.ok(
-            "GET",
-            "/v2/tasks?worker_user_ids=maria-lopez&review_user_ids=sam-okafor",
-            None
-        )),
-        ["annotate-cars-consensus", "annotate-dogs-reviewed"]
-    );
+    // By worker, by reviewer: the query, and the ids it lists (in any order here).
+    let birds = "annotate-birds-weighted".to_owned();
+    let cars = "annotate-cars-consensus".to_owned();
+    let dogs = "annotate-dogs-reviewed".to_owned();
+    for (query, mut expected) in [
+        (
+            "worker_user_ids=ana",
+            vec![id(&assigned), id(&partitioned), id(&consensus)],
+        ),
+        ("review_user_ids=dee", vec![id(&assigned), id(&consensus)]),
+        (
+            "worker_user_ids=chen-wei&worker_user_ids=cy",
+            vec![birds, cars.clone(), id(&consensus)],
+        ),
+        (
+            "worker_user_ids=maria-lopez&review_user_ids=sam-okafor",
+            vec![cars, dogs],
+        ),
+    ] {
+        expected.sort();
+        let listed = server.ok("GET", &format!("/v2/tasks?{query}"), None);
+        assert_eq!(ids(&listed), expected, "{query}");
+    }
 
     // Paginated: pages of 3 cover everything once, then come back empty.
     let mut paged = Vec::new();
@@ -667,12 +618,14 @@ fn bad_requests_write_nothing() {
         let details = value["status"]["details"].as_str().unwrap();
         assert!(details.contains(says), "{path}: {details}");
     }
-    let (status, value) = server.call("GET", "/v2/tasks/ghost", None);
-    assert_eq!((status, &value["status"]["code"]), (404, &json!(54102)));
-    let (status, value) = server.call("GET", "/v2/models", None);
-    assert_eq!((status, &value["status"]["code"]), (404, &json!(11101)));
-    let (status, value) = server.call("PUT", "/v2/tasks", Some("{}"));
-    assert_eq!((status, &value["status"]["code"]), (405, &json!(90400)));
+    for (method, path, body, http, code) in [
+        ("GET", "/v2/tasks/ghost", None, 404, 54102),
+        ("GET", "/v2/models", None, 404, 11101),
+        ("PUT", "/v2/tasks", Some("{}"), 405, 90400),
+    ] {
+        let (status, value) = server.call(method, path, body);
+        assert_eq!((status, &value["status"]["code"]), (http, &json!(code)));
+    }
 
     assert_eq!(
         server.task_files(),
@@ -843,30 +796,11 @@ fn stops_cleanly_on_sigint() {
     assert!(status.success(), "{status}");
 }
 
-/// Runs the official client's script (`tests/python/client_test.py`) with these arguments,
-/// printing its checks; fails with its output when any check fails.
-fn official_client(args: &[&str], env: &[(&str, &Path)]) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_test.py");
-    let output = Command::new(python_env::python())
-        .arg(script)
-        .args(args)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}
-
 /// The official Python client (clarifai-grpc's JSON channel) against the server.
 #[test]
 fn official_python_client() {
     let server = Served::start_with(&["--api-key", "client-key"], &[]);
-    official_client(&["json", server.server.base.as_str(), "client-key"], &[]);
+    python::client(&["json", server.server.base.as_str(), "client-key"], &[]);
     assert_eq!(
         server.task_files().len(),
         4,
@@ -910,26 +844,22 @@ fn a_removed_tasks_folder_serves_no_tasks_on_every_face() {
         ids(&served.ok("GET", "/v2/tasks", None)).is_empty()
     });
     let id = SHIPPED[0];
-    let (status, got) = served.call("GET", &format!("/v2/tasks/{id}"), None);
-    assert_eq!((status, got["status"]["code"].clone()), (404, json!(54102)));
-    let (status, patched) = served.call("PATCH", "/v2/tasks", Some(&update_body(id)));
-    assert_eq!(
-        (status, patched["status"]["code"].clone()),
-        (404, json!(54102)),
-        "{patched}"
-    );
+    let get = format!("/v2/tasks/{id}");
     let delete = json!({"ids": [id]}).to_string();
-    let (status, deleted) = served.call("DELETE", "/v2/tasks", Some(&delete));
-    assert_eq!(
-        (status, deleted["status"]["code"].clone()),
-        (404, json!(54102)),
-        "{deleted}"
-    );
+    for (method, path, body) in [
+        ("GET", get.as_str(), None),
+        ("PATCH", "/v2/tasks", Some(update_body(id))),
+        ("DELETE", "/v2/tasks", Some(delete)),
+    ] {
+        let (status, answer) = served.call(method, path, body.as_deref());
+        assert_eq!(
+            (status, answer["status"]["code"].clone()),
+            (404, json!(54102)),
+            "{method}: {answer}"
+        );
+    }
     // The CLI beside the server answers the same, not 90500.
-    let out = Command::new(BIN)
-        .arg("--root")
-        .arg(served.root.path())
-        .args(["list", "-o", "json"])
+    let out = annotask(served.root.path(), &["list", "-o", "json"])
         .output()
         .unwrap();
     let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -952,7 +882,7 @@ fn a_removed_tasks_folder_serves_no_tasks_on_every_face() {
 fn official_python_client_grpc() {
     let server = Served::start_with(&["--api-key", "client-key"], &[]);
     let address = server.server.base.strip_prefix("http://").unwrap();
-    official_client(&["grpc", address, "client-key"], &[]);
+    python::client(&["grpc", address, "client-key"], &[]);
     assert_eq!(server.task_files().len(), 4, "the client cleaned up");
 }
 
@@ -962,7 +892,7 @@ fn official_python_client_grpc() {
 fn official_python_client_both_faces_at_once() {
     let server = Served::start_with(&["--api-key", "client-key"], &[]);
     let address = server.server.base.strip_prefix("http://").unwrap();
-    official_client(&["both", address, "client-key"], &[]);
+    python::client(&["both", address, "client-key"], &[]);
     assert_eq!(server.task_files().len(), 4, "the client cleaned up");
 }
 
@@ -1015,11 +945,11 @@ fn official_python_client_over_tls() {
         server.server.base
     );
     let address = format!("localhost:{port}");
-    official_client(
+    python::client(
         &["grpcs", &address, "client-key", ca.to_str().unwrap()],
         &[],
     );
-    official_client(
+    python::client(
         &["json", &format!("https://{address}"), "client-key"],
         &[("REQUESTS_CA_BUNDLE", ca.as_path())],
     );

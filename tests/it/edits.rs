@@ -3,10 +3,10 @@
 //! binary on temporary projects; `tests/serve.rs` checks the same over HTTP PATCH.
 
 use std::fs;
-use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::{Value, json};
+
+use crate::common::annotask;
 
 /// A commented, hand-laid-out task file.
 pub const COMMENTED: &str = "\
@@ -34,12 +34,6 @@ priority: LOW   # for now
 created_at: 2026-11-29T10:00:00Z
 modified_at: 2026-11-29T10:00:00Z
 ";
-
-fn annotask(root: &Path, args: &[&str]) -> Command {
-    let mut cmd = Command::cargo_bin("annotask").unwrap();
-    cmd.arg("--root").arg(root).args(args);
-    cmd
-}
 
 /// Updates the commented file with the task `change` makes of its JSON, and returns the file.
 fn update(change: impl FnOnce(&mut Value)) -> String {

@@ -6,7 +6,7 @@
 //! never passes without running.
 
 use std::fs::{self, File};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -84,4 +84,24 @@ fn venv() -> PathBuf {
     );
     fs::write(&marker, pins).unwrap();
     python
+}
+
+/// Runs the official client's script (`tests/python/client_test.py`) with these arguments,
+/// printing its checks; fails with its output when any check fails.
+#[track_caller]
+pub fn client(args: &[&str], env: &[(&str, &Path)]) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/client_test.py");
+    let output = Command::new(python())
+        .arg(script)
+        .args(args)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{args:?}: {stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
