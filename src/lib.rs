@@ -11,6 +11,7 @@ pub mod assign;
 mod cores;
 pub mod deploy;
 pub mod error;
+pub mod export;
 pub mod files;
 pub mod inputs;
 pub mod model;

@@ -8,8 +8,10 @@
 //! An empty index is loaded into a new file instead, when no other connection has it open
 //! (see [`Index::load_fresh`]).
 
+mod export;
 mod work;
 
+pub use export::{DatasetPlaces, WorkRow, entry_data};
 pub use work::{
     AnnotationFilter, AnnotationRow, CountDeltas, CountRow, Counted, Entry, HeldRow, TAIL_BYTES,
     WorkFileState,

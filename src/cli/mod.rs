@@ -17,6 +17,7 @@ mod assignments;
 mod completions;
 mod create;
 mod delete;
+mod export;
 mod get;
 mod list;
 mod output;
@@ -129,6 +130,11 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// Show what `apply` would change on a remote, task by task and field by field.
     Plan(plan::Args),
+    /// Write each input's final label once, as COCO, YOLO, Pascal VOC, CSV or JSON lines.
+    #[command(
+        after_help = "Examples:\n  annotask export annotate-cars --format coco --out cars.json\n  annotask export annotate-cars --format yolo --out cars-yolo --force\n  annotask export annotate-dogs --format csv --out dogs.csv --include-pending"
+    )]
+    Export(export::Args),
     /// Carry the task files to a remote: create, overwrite and (with --prune) delete tasks.
     Apply(apply::Args),
     /// Write a file for every remote task that no local file defines.
@@ -223,6 +229,7 @@ pub fn run() -> ExitCode {
             Ok(Outcome::Success)
         }
         Command::Plan(args) => plan::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, args),
         Command::Apply(args) => apply::run(&ctx, args),
         Command::Pull(args) => pull::run(&ctx, args),
     };

@@ -11,6 +11,7 @@
 //! neither fail on a lock nor lose a write.
 
 mod auth;
+mod export;
 mod grpc;
 mod query;
 mod reply;
