@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod error;
 pub mod export;
 pub mod files;
+pub mod import;
 pub mod inputs;
 pub mod model;
 pub mod plans;

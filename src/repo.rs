@@ -31,7 +31,10 @@ use crate::validate::{self, Diagnostic, Report};
 use crate::work::State;
 
 mod export;
+mod import;
 mod work;
+
+pub use import::Imported;
 
 /// The folder under the root that holds annotask's own state.
 pub const STATE_DIR: &str = ".annotask";

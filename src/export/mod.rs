@@ -21,6 +21,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 pub use output::{Folder, Tar, check_out, write_out};
+pub use size::of_file as size_of_file;
 
 use crate::error::{Error, Result};
 use crate::model::{ReviewStrategy, Task, TaskType};

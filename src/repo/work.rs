@@ -622,7 +622,7 @@ impl Repo {
     }
 
     /// Appends events to `user`'s work file on `task`, durably, and syncs it.
-    fn append(&mut self, task: &str, user: &str, events: &[Event]) -> Result<()> {
+    pub(super) fn append(&mut self, task: &str, user: &str, events: &[Event]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }

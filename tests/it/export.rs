@@ -115,8 +115,11 @@ impl Work {
     }
 }
 
+/// A dataset line: id, url, the size it states.
+type Line<'a> = (&'a str, &'a str, Option<(u32, u32)>);
+
 /// A dataset line per (id, url, stated size).
-fn dataset(project: &Project, inputs: &[(&str, &str, Option<(u32, u32)>)]) {
+fn dataset(project: &Project, inputs: &[Line<'_>]) {
     let lines: Vec<String> = inputs
         .iter()
         .map(|(id, url, size)| {
@@ -427,7 +430,7 @@ fn consensus() -> Project {
     let inputs: Vec<(String, String)> = (1..=5)
         .map(|i| (format!("in-{i}"), format!("https://x/{i}.jpg")))
         .collect();
-    let inputs: Vec<(&str, &str, Option<(u32, u32)>)> = inputs
+    let inputs: Vec<Line<'_>> = inputs
         .iter()
         .map(|(id, url)| (id.as_str(), url.as_str(), Some((100, 100))))
         .collect();
@@ -723,5 +726,227 @@ fn the_server_streams_exports_to_the_tasks_people_only() {
     assert_eq!(
         listed.trim(),
         "['Annotations/in-1.xml', 'Annotations/in-4.xml', 'ImageSets/Main/default.txt']"
+    );
+}
+
+/// A project with the detection task, and a second task over the same inputs where zoe and
+/// ann label everything, nobody has labeled yet.
+fn importable() -> Project {
+    let project = detection();
+    project.write(
+        "tasks/again.yaml",
+        &DETECT.replace("user_ids: [ann]", "user_ids: [ann, zoe]"),
+    );
+    project
+}
+
+#[test]
+fn export_then_import_then_export_gives_the_same_file() {
+    let project = importable();
+    for (format, out) in [
+        ("coco", "first.json"),
+        ("jsonl", "first.jsonl"),
+        ("yolo", "first-yolo"),
+    ] {
+        let first = project.path(out);
+        export(
+            &project,
+            &[
+                "street",
+                "--format",
+                format,
+                "--out",
+                first.to_str().unwrap(),
+            ],
+        );
+        // Into zoe's work on the other task, submitted there, and out again.
+        let imported = project.run(&[
+            "import",
+            "again",
+            "--format",
+            format,
+            first.to_str().unwrap(),
+            "--as",
+            "zoe",
+        ]);
+        assert!(
+            imported.status.success(),
+            "{}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
+        // Importing the same file again changes nothing.
+        let before = fs::read(project.path("work/again/zoe.jsonl")).unwrap();
+        let again = project.run(&[
+            "import",
+            "again",
+            "--format",
+            format,
+            first.to_str().unwrap(),
+            "--as",
+            "zoe",
+        ]);
+        let said = String::from_utf8_lossy(&again.stderr);
+        assert!(
+            said.starts_with("0 annotations appended"),
+            "{format}: {said}"
+        );
+        assert_eq!(
+            fs::read(project.path("work/again/zoe.jsonl")).unwrap(),
+            before
+        );
+        let mut submits = Work::new();
+        for input in ["a", "b", "c"] {
+            submits.submit(input);
+        }
+        let work = project.path("work/again/zoe.jsonl");
+        let text = fs::read_to_string(&work).unwrap() + &submits.0.join("\n") + "\n";
+        fs::write(&work, text).unwrap();
+        let second = project.path(&format!("second-{out}"));
+        // Only zoe's labels are final on `again`: ann labels nothing there.
+        project.write(
+            "tasks/again.yaml",
+            &DETECT.replace("user_ids: [ann]", "user_ids: [zoe]"),
+        );
+        export(
+            &project,
+            &[
+                "again",
+                "--format",
+                format,
+                "--out",
+                second.to_str().unwrap(),
+            ],
+        );
+        let read = |p: &Path| {
+            if p.is_dir() {
+                tree(p)
+            } else {
+                BTreeMap::from([(String::new(), fs::read(p).unwrap())])
+            }
+        };
+        let (first, second) = (read(&first), read(&second));
+        match format {
+            // The task id is in COCO's description; everything else is the same.
+            "coco" => assert_eq!(
+                String::from_utf8_lossy(&first[""]).replace("task street", "task again"),
+                String::from_utf8_lossy(&second[""])
+            ),
+            // The annotations are zoe's now, made by the import.
+            "jsonl" => {
+                let boxes = |bytes: &[u8]| -> Vec<Value> {
+                    String::from_utf8_lossy(bytes)
+                        .lines()
+                        .map(|l| {
+                            let v: Value = serde_json::from_str(l).unwrap();
+                            json!([
+                                v["input_id"],
+                                v["annotations"]
+                                    .as_array()
+                                    .unwrap()
+                                    .iter()
+                                    .map(|a| a["data"]["regions"].clone())
+                                    .collect::<Vec<_>>()
+                            ])
+                        })
+                        .collect()
+                };
+                assert_eq!(boxes(&first[""]), boxes(&second[""]));
+            }
+            _ => {
+                let names = |t: &BTreeMap<String, Vec<u8>>| t.keys().cloned().collect::<Vec<_>>();
+                assert_eq!(names(&first), names(&second), "{format}");
+                for (name, bytes) in &first {
+                    assert_eq!(
+                        String::from_utf8_lossy(bytes).replace("task street", "task again"),
+                        String::from_utf8_lossy(&second[name]),
+                        "{format}: {name}"
+                    );
+                }
+            }
+        }
+        // Start over for the next format.
+        fs::remove_file(project.path("work/again/zoe.jsonl")).unwrap();
+        project.write(
+            "tasks/again.yaml",
+            &DETECT.replace("user_ids: [ann]", "user_ids: [ann, zoe]"),
+        );
+    }
+}
+
+#[test]
+fn bad_import_files_are_located_and_append_nothing() {
+    let project = importable();
+    let coco = |images: &str, annotations: &str| {
+        format!(
+            r#"{{"images": {images}, "categories": [{{"id": 1, "name": "car"}}, {{"id": 2, "name": "truk"}}], "annotations": {annotations}}}"#
+        )
+    };
+    let one_image = r#"[{"id": 1, "file_name": "img/a.png", "width": 640, "height": 480}]"#;
+    project.write(
+        "inputs/twins.jsonl",
+        "{\"id\": \"t1\", \"data\": {\"image\": {\"url\": \"https://x/one/same.jpg\"}}}\n{\"id\": \"t2\", \"data\": {\"image\": {\"url\": \"https://y/two/same.jpg\"}}}\n",
+    );
+    project.write(
+        "tasks/twins.yaml",
+        &DETECT.replace("id: street", "id: twins"),
+    );
+    #[rustfmt::skip]
+    let cases: [(&str, &str, &str, String, &str); 10] = [
+        ("again", "coco", "x.json", "{\"images\": [".into(), "not JSON: EOF while parsing a list at line 1 column 12"),
+        ("again", "coco", "x.json", "[1, 2]".into(), "[0].image_id: an annotation needs an `image_id`"),
+        ("again", "coco", "x.json", coco(r#"[{"id": 1, "file_name": "nothing.png"}]"#, r#"[{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}]"#), "annotations[0]: `nothing.png` matches no input of the task"),
+        ("twins", "coco", "x.json", coco(r#"[{"id": 1, "file_name": "same.jpg", "width": 10, "height": 10}]"#, r#"[{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}]"#), "`same.jpg` matches 2 inputs by file name: t1, t2"),
+        ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 1, "category_id": 1, "bbox": [600, 1, 100, 2]}]"#), "annotations[0]: box [600, 1, 100, 2] lies outside the 640x480 image"),
+        ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 1, "category_id": 2, "bbox": [1, 1, 2, 2]}]"#), "`truk` is not one of task `again`'s concepts\n    hint: did you mean `truck`?"),
+        ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 1, "category_id": 7, "bbox": [1, 1, 2, 2]}]"#), "annotations[0].category_id: category 7 is not in `categories`"),
+        ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 9, "category_id": 1, "bbox": [1, 1, 2, 2]}]"#), "annotations[0].image_id: no image in `images` has id 9"),
+        ("again", "jsonl", "x.jsonl", "{\"input_id\": \"a\", \"annotations\": []}\n{\"input_id\": \"zz\"}\n".into(), "x.jsonl:2:1: error: no input of the task has id `zz`"),
+        ("street", "coco", "x.json", coco(one_image, r#"[{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}]"#), "`ann` has submitted input `a` of task `street`"),
+    ];
+    for (task, format, name, text, expected) in cases {
+        project.write(name, &text);
+        let file = project.path(name);
+        let user = if task == "street" { "ann" } else { "zoe" };
+        let before = tree(&project.path("work"));
+        let out = project.run(&[
+            "import",
+            task,
+            "--format",
+            format,
+            file.to_str().unwrap(),
+            "--as",
+            user,
+        ]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{text}: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{text}: expected {expected:?} in:\n{stderr}"
+        );
+        assert!(
+            tree(&project.path("work")) == before,
+            "{text}: appended something"
+        );
+    }
+    // A YOLO label line that is not one, and a class no name is given for.
+    project.write("yolo/labels/a.txt", "0 0.5 0.5 0.2 0.2\n0 0.5 0.5\n");
+    project.write("yolo/labels/b.txt", "5 0.5 0.5 0.2 0.2\n");
+    let out = project.run(&[
+        "import",
+        "again",
+        "--format",
+        "yolo",
+        project.path("yolo").to_str().unwrap(),
+        "--as",
+        "zoe",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("a.txt:2:1: error: a label line has 5 or 6 fields, not 3"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("b.txt:1:1: error: class 5 has no name"),
+        "{stderr}"
     );
 }
