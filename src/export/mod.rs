@@ -28,7 +28,7 @@ use crate::model::{ReviewStrategy, Task, TaskType};
 use crate::repo::Repo;
 use crate::store::{Entry, WorkRow, entry_data};
 use crate::validate::{Diagnostic, Report, check_id};
-use crate::work::{Annotation, Decided, Decision, Outcome, State};
+use crate::work::{Annotation, Decision, Event, Line, Outcome, State};
 
 /// The formats an export writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -422,7 +422,7 @@ pub fn prepare(repo: &Repo, task: &Task, options: &Options) -> Result<Export> {
         }
         if !missing.is_empty() {
             if !options.allow_missing_sizes {
-                return Err(no_sizes(&missing, &items));
+                return Err(no_sizes(&missing));
             }
             tally.no_size = missing.len() as u64;
             warnings.push(format!(
@@ -490,11 +490,7 @@ fn sample_of(ids: &[String]) -> String {
     }
 }
 
-fn no_sizes(missing: &[String], items: &[Item]) -> Error {
-    let local = items
-        .iter()
-        .filter(|i| i.image.size.is_none() && i.image.local.is_some())
-        .count();
+fn no_sizes(missing: &[String]) -> Error {
     let message = format!(
         "{} without a known image size: {}",
         if missing.len() == 1 {
@@ -504,14 +500,11 @@ fn no_sizes(missing: &[String], items: &[Item]) -> Error {
         },
         sample_of(missing)
     );
-    let mut hint = "give each dataset line `data.image.image_info.width` and `height` (or \
-                    `metadata.width` and `height`), or pass --allow-missing-sizes to leave \
-                    these inputs out"
-        .to_owned();
-    if local > 0 {
-        hint = format!("{local} of them are local images that could not be read; {hint}");
-    }
-    refused("inputs", message, Some(hint))
+    let hint = "put the image under inputs/ and name it by a relative path in `data.image.url`, \
+                or give its dataset line `data.image.image_info.width` and `height` (or \
+                `metadata.width` and `height`), or pass --allow-missing-sizes to leave these \
+                inputs out";
+    refused("inputs", message, Some(hint.to_owned()))
 }
 
 /// An input's image from its Input JSON: its url, whether that is a file of the project, and
@@ -567,7 +560,7 @@ fn choose(
         Outcome::Open | Outcome::AwaitingReview => return Ok(None),
     };
     let entries = row.entries(task)?;
-    let approvals = approvals(&entries);
+    let approvals = approvals(&row.input, &entries);
     let approved_by = |worker: &str, k: u32| approvals.get(&(worker.to_owned(), k)).cloned();
     let agreed: Vec<String> = row
         .holders
@@ -638,20 +631,21 @@ fn choose(
 
 /// The reviewer whose APPROVE stands on each (worker, submission): the first decision by
 /// (time, reviewer, line) on it, when it is an approval.
-fn approvals(entries: &[Entry]) -> HashMap<(String, u32), String> {
+fn approvals(input: &str, entries: &[Entry]) -> HashMap<(String, u32), String> {
     let mut first: HashMap<(String, u32), (i64, &str, u32, Decision)> = HashMap::new();
     for (reviewer, line, stored) in entries {
-        let decided = (stored.kind == 3)
-            .then_some(stored.data.as_deref())
-            .flatten()
-            .and_then(|d| serde_json::from_str::<Decided>(d.get()).ok());
-        let Some(decided) = decided else {
+        let event = Line::from_stored(input, stored.clone()).map(|l| l.event);
+        let Some(Event::Review {
+            worker,
+            submission,
+            decision,
+            ..
+        }) = event
+        else {
             continue;
         };
-        let candidate = (stored.at, reviewer.as_str(), *line, decided.decision);
-        let slot = first
-            .entry((decided.worker, decided.submission))
-            .or_insert(candidate);
+        let candidate = (stored.at, reviewer.as_str(), *line, decision);
+        let slot = first.entry((worker, submission)).or_insert(candidate);
         if (candidate.0, candidate.1, candidate.2) < (slot.0, slot.1, slot.2) {
             *slot = candidate;
         }
