@@ -570,12 +570,6 @@ fn choose(
         .collect();
     // Whose label: a worker whose success a reviewer approved, else the first by id; for
     // pending work, the first (by id) with submitted work, else with any annotation.
-    let with_annotations = |state: Option<State>| {
-        row.annotations
-            .iter()
-            .find(|(_, s, _)| state.is_none_or(|want| *s == want))
-            .map(|(w, ..)| w.as_str())
-    };
     let worker = match how {
         None => row
             .holders
@@ -587,8 +581,8 @@ fn choose(
             .annotations
             .iter()
             .find(|(_, s, _)| *s != State::Pending)
-            .map(|(w, ..)| w.as_str())
-            .or_else(|| with_annotations(None)),
+            .or_else(|| row.annotations.first())
+            .map(|(w, ..)| w.as_str()),
     };
     let Some(worker) = worker else {
         return Ok(None);
@@ -683,4 +677,84 @@ pub fn present(concepts: &[crate::work::annotation::Concept]) -> impl Iterator<I
         .iter()
         .filter(|c| c.value > 0.0)
         .map(|c| c.id.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tally_reads_as_a_sentence() {
+        #[track_caller]
+        fn check(tally: [u64; 6], expected: &str) {
+            let [
+                exported,
+                exported_pending,
+                awaiting_review,
+                pending,
+                rejected,
+                no_size,
+            ] = tally;
+            let tally = Tally {
+                exported,
+                exported_pending,
+                awaiting_review,
+                pending,
+                rejected,
+                no_size,
+            };
+            assert_eq!(tally.to_string(), expected);
+        }
+        check(
+            [1204, 0, 80, 16, 0, 0],
+            "1,204 inputs exported, 96 not final yet: 80 awaiting review, 16 pending",
+        );
+        check([1, 0, 0, 0, 0, 0], "1 input exported");
+        check(
+            [0, 0, 0, 3, 0, 0],
+            "0 inputs exported, 3 not final yet: 3 pending",
+        );
+        check(
+            [5, 2, 1, 0, 2, 0],
+            "5 inputs exported (2 of them not final yet, by --include-pending), 1 left out: 1 awaiting review, 2 rejected",
+        );
+        check(
+            [2, 0, 0, 0, 0, 1],
+            "2 inputs exported, 1 left out without an image size",
+        );
+    }
+
+    #[test]
+    fn only_relative_paths_are_project_images() {
+        for (url, local) in [
+            ("img/a.png", Some("inputs/img/a.png")),
+            ("./a.png", Some("inputs/./a.png")),
+            ("https://x/a.png", None),
+            ("file:///etc/passwd", None),
+            ("/etc/passwd", None),
+            ("../secret.png", None),
+            ("img/../../secret.png", None),
+            ("data:image/png;base64,AAAA", None),
+            ("img\\a.png", None),
+        ] {
+            assert_eq!(local_path(url).as_deref(), local, "{url}");
+        }
+    }
+
+    #[test]
+    fn extensions_come_from_the_path_or_url() {
+        for (url, ext) in [
+            ("https://x/a.JPG?x=1", Some(".JPG")),
+            ("img/a.tar.gz", Some(".gz")),
+            ("https://x/noext", None),
+            ("https://x/.hidden", None),
+            ("https://x/a.weird-ext", None),
+        ] {
+            let image = Image {
+                url: Some(url.into()),
+                ..Image::default()
+            };
+            assert_eq!(image.extension(), ext, "{url}");
+        }
+    }
 }
