@@ -510,22 +510,56 @@ fn no_sizes(missing: &[String]) -> Error {
 /// An input's image from its Input JSON: its url, whether that is a file of the project, and
 /// its size as the line states it (`data.image.image_info`, else `metadata`).
 pub fn image_of(json: &serde_json::value::RawValue) -> Image {
-    let Ok(value) = serde_json::from_str::<Value>(json.get()) else {
+    #[derive(serde::Deserialize)]
+    struct Line<'a> {
+        #[serde(borrow, default)]
+        data: Option<LineData<'a>>,
+        #[serde(default)]
+        metadata: Option<Dims>,
+    }
+    #[derive(serde::Deserialize)]
+    struct LineData<'a> {
+        #[serde(borrow, default)]
+        image: Option<LineImage<'a>>,
+    }
+    #[derive(serde::Deserialize)]
+    struct LineImage<'a> {
+        #[serde(borrow, default)]
+        url: Option<std::borrow::Cow<'a, str>>,
+        #[serde(default)]
+        image_info: Option<Dims>,
+    }
+    /// Width and height, when both are positive whole numbers; anything else is no size.
+    #[derive(serde::Deserialize)]
+    struct Dims {
+        #[serde(default)]
+        width: Option<Value>,
+        #[serde(default)]
+        height: Option<Value>,
+    }
+    let dims = |d: Option<&Dims>| -> Option<(u32, u32)> {
+        let d = d?;
+        let side = |v: &Option<Value>| {
+            v.as_ref()?
+                .as_u64()
+                .filter(|n| *n > 0)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        Some((side(&d.width)?, side(&d.height)?))
+    };
+    let Ok(line) = serde_json::from_str::<Line>(json.get()) else {
         return Image::default();
     };
-    let image = &value["data"]["image"];
-    let url = image["url"]
-        .as_str()
+    let image = line.data.and_then(|d| d.image);
+    let url = image
+        .as_ref()
+        .and_then(|i| i.url.as_deref())
         .filter(|u| !u.is_empty())
         .map(str::to_owned);
-    let dims = |v: &Value| -> Option<(u32, u32)> {
-        let w = v["width"].as_u64().filter(|w| *w > 0)?;
-        let h = v["height"].as_u64().filter(|h| *h > 0)?;
-        Some((u32::try_from(w).ok()?, u32::try_from(h).ok()?))
-    };
     Image {
         local: url.as_deref().and_then(local_path),
-        size: dims(&image["image_info"]).or_else(|| dims(&value["metadata"])),
+        size: dims(image.as_ref().and_then(|i| i.image_info.as_ref()))
+            .or_else(|| dims(line.metadata.as_ref())),
         url,
     }
 }
@@ -560,7 +594,11 @@ fn choose(
         Outcome::Open | Outcome::AwaitingReview => return Ok(None),
     };
     let entries = row.entries(task)?;
-    let approvals = approvals(&row.input, &entries);
+    // Review NONE has no decisions to look for.
+    let approvals = match review {
+        Some(ReviewStrategy::MANUAL | ReviewStrategy::CONSENSUS) => approvals(&row.input, &entries),
+        _ => HashMap::new(),
+    };
     let approved_by = |worker: &str, k: u32| approvals.get(&(worker.to_owned(), k)).cloned();
     let agreed: Vec<String> = row
         .holders

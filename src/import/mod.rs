@@ -256,15 +256,15 @@ fn invalid(problems: Vec<Problem>) -> Error {
     Error::Invalid(reports)
 }
 
-/// An input an import matched.
+/// An input an import matched, with its image as the export finds it.
 struct Input<'a> {
     id: &'a str,
-    json: &'a serde_json::value::RawValue,
+    image: &'a export::Image,
 }
 
 /// Finds inputs by id, url, file name and file stem.
 struct Matcher<'a> {
-    ids: HashMap<&'a str, &'a serde_json::value::RawValue>,
+    ids: HashMap<&'a str, export::Image>,
     by_url: HashMap<String, Vec<&'a str>>,
     by_name: HashMap<String, Vec<&'a str>>,
     by_stem: HashMap<String, Vec<&'a str>>,
@@ -292,8 +292,8 @@ impl<'a> Matcher<'a> {
             by_stem: HashMap::new(),
         };
         for (id, json) in inputs {
-            matcher.ids.insert(id, json);
-            if let Some(url) = image_of(json).url {
+            let image = image_of(json);
+            if let Some(url) = image.url.clone() {
                 let name = file_name(&url).to_owned();
                 matcher
                     .by_stem
@@ -303,15 +303,16 @@ impl<'a> Matcher<'a> {
                 matcher.by_name.entry(name).or_default().push(id);
                 matcher.by_url.entry(url).or_default().push(id);
             }
+            matcher.ids.insert(id, image);
         }
         matcher
     }
 
     /// The one input an image names: by id, then url, then file name, then stem.
-    fn find(&self, key: &ImageKey) -> Result<Input<'a>, String> {
+    fn find(&self, key: &ImageKey) -> Result<Input<'_>, String> {
         let one = |id: &'a str| Input {
             id,
-            json: self.ids[id],
+            image: &self.ids[id],
         };
         let name = match key {
             ImageKey::Id(id) => {
@@ -380,7 +381,7 @@ fn region_of(
             size,
             ..
         } => {
-            let image = image_of(input.json);
+            let image = input.image;
             let local = image
                 .local
                 .as_ref()
