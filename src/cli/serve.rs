@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use annotask::server::{self, Config, Server, StartError, TlsFiles};
 
-use super::{Global, Outcome};
+use super::{Exit, Failure, Global, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -69,10 +69,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         warn: |message| eprintln!("warning: {message}"),
     })
     .map_err(|e| match e {
-        StartError::NeedsKey(_) => anyhow::anyhow!(
+        StartError::NeedsKey(_) => super::usage(format!(
             "{e}\n    hint: pass --api-key KEY (or set ANNOTASK_API_KEY) or --keys FILE, or listen on loopback, e.g. --addr {}",
             server::DEFAULT_ADDR
-        ),
+        )),
         e => e.into(),
     })?;
     let addr = server
@@ -96,6 +96,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             "warning: {invalid} invalid task file(s) not served; `annotask sync` lists the problems"
         );
     }
-    server.run().context("the server failed")?;
+    server
+        .run()
+        .context(Failure::new(Exit::Service, "the server failed"))?;
     Ok(Outcome::Success)
 }

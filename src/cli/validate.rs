@@ -110,7 +110,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
         if name.as_deref().and_then(inputs::format_of).is_some() && !path.is_dir() {
             let file = files::stat(&base, &path.to_string_lossy())
-                .with_context(|| format!("{}: no such file", path.display()))?;
+                .ok_or_else(|| no_such_file(&path.display().to_string()))?;
             datasets.push(file);
         } else {
             named_paths.push(path.clone());
@@ -131,7 +131,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     for path in &paths {
         let found = task_files(&base, path)?;
         if found.is_empty() && path.is_dir() && named {
-            anyhow::bail!("no task files under {} (*.yaml or *.yml)", path.display());
+            return Err(super::finding(format!(
+                "no task files under {} (*.yaml or *.yml)",
+                path.display()
+            )));
         }
         targets.extend(found);
     }
@@ -343,18 +346,23 @@ impl Staged {
         std::fs::create_dir_all(dir.join(files::TASKS_DIR))
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let staged = Staged { dir };
-        let git = |args: &[&str]| {
+        let git = |args: &[&str]| -> anyhow::Result<Vec<u8>> {
             let out = std::process::Command::new("git")
                 .current_dir(root)
                 .args(args)
                 .output()
                 .context("cannot run git")?;
-            anyhow::ensure!(
-                out.status.success(),
-                "git {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            if !out.status.success() {
+                return Err(super::Failure::new(
+                    super::Exit::Io,
+                    format!(
+                        "git {}: {}",
+                        args.join(" "),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ),
+                )
+                .into());
+            }
             Ok(out.stdout)
         };
         let listed = git(&[
@@ -367,7 +375,10 @@ impl Staged {
         ])?;
         let prefix = format!("--prefix={}/", staged.dir.display());
         let paths: Vec<&str> = std::str::from_utf8(&listed)
-            .context("git listed a path that is not UTF-8")?
+            .context(super::Failure::new(
+                super::Exit::Io,
+                "git listed a path that is not UTF-8",
+            ))?
             .split('\0')
             .filter(|p| !p.is_empty())
             .collect();
@@ -394,5 +405,9 @@ fn task_files(base: &Path, path: &Path) -> anyhow::Result<Vec<DiskFile>> {
     }
     files::stat(base, &name)
         .map(|f| vec![f])
-        .with_context(|| format!("{name}: no such file"))
+        .ok_or_else(|| no_such_file(&name))
+}
+
+fn no_such_file(name: &str) -> anyhow::Error {
+    super::Failure::new(super::Exit::Io, format!("{name}: no such file")).into()
 }

@@ -75,7 +75,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     // transaction then rolls back, and a long first sync should not have to run to the end.
     // Before the ready line, so that whoever waits for it can stop the watcher cleanly.
     let stopper = watcher.stopper();
-    ctrlc::set_handler(move || stopper.stop()).context("cannot handle Ctrl-C")?;
+    ctrlc::set_handler(move || stopper.stop())
+        .context(super::Failure::new(super::Exit::Io, "cannot handle Ctrl-C"))?;
     let ready = Line::Ready {
         summary: &summary,
         tasks: repo.index().task_count()?,

@@ -471,7 +471,7 @@ fn exit_codes_and_error_shapes() {
     let empty = tempfile::tempdir().unwrap();
     annotask(empty.path(), &["list"])
         .assert()
-        .code(1)
+        .code(4)
         .stderr(predicates::str::contains("there is no tasks folder"));
 }
 

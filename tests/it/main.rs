@@ -9,6 +9,7 @@ mod cli;
 mod commands;
 mod edits;
 mod errors;
+mod exit_codes;
 mod flags;
 mod hook;
 mod integrity;
