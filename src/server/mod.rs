@@ -41,10 +41,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
 use reply::Failure;
+use tls::TlsAcceptor;
 use transport::Socket;
 
 use crate::repo;

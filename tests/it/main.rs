@@ -18,6 +18,7 @@ mod remote;
 mod rules;
 mod schema_cases;
 mod serve;
+mod tidy;
 mod validate;
 mod watch;
 mod workflow;
