@@ -127,7 +127,8 @@ pub fn local_tasks(global: &Global) -> anyhow::Result<Vec<Value>> {
             output::human(
                 &reports,
                 |f| std::fs::read_to_string(repo.root().join(f)).ok(),
-                false
+                false,
+                None
             )
         );
         return Err(super::finding(format!(

@@ -46,12 +46,14 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
     };
     match global.format {
         Format::Table => {
+            let width = output::terminal_width();
             print!(
                 "{}",
                 output::human(
                     &reports,
                     |f| std::fs::read_to_string(repo.root().join(f)).ok(),
-                    output::color()
+                    output::color(),
+                    Some(width)
                 )
             );
             let files = |n: usize| {
@@ -61,15 +63,26 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
                     format!("{n} files")
                 }
             };
-            println!(
-                "{}, {} in {} and {} indexed; {} with errors, {} with warnings only",
+            let indexed = format!(
+                "{}, {} in {} and {} indexed",
                 output::count(status.tasks, "task"),
                 output::count(status.inputs, "input"),
                 output::count(status.datasets as u64, "dataset"),
                 output::count(status.work_files, "work file"),
+            );
+            let problems = format!(
+                "{} with errors, {} with warnings only",
                 files(status.invalid),
                 files(reports.len() - status.invalid)
             );
+            // One line where it fits, else a line each.
+            let summary = format!("{indexed}; {problems}");
+            if summary.chars().count() <= width {
+                println!("{summary}");
+            } else {
+                println!("{};", output::wrap(&indexed, width.saturating_sub(1), "  "));
+                println!("{}", output::wrap(&problems, width, "  "));
+            }
             match (status.watcher.running, status.watcher.pid) {
                 (true, Some(pid)) => println!("a watcher keeps the index current (pid {pid})"),
                 (true, None) => println!("a watcher keeps the index current"),

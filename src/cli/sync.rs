@@ -21,7 +21,7 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
     match global.format {
         Format::Table => {
             let read = |file: &str| std::fs::read_to_string(repo.root().join(file)).ok();
-            print!("{}", output::human(&invalid, read, output::color()));
+            print!("{}", output::human(&invalid, read, output::color(), None));
             if !output::quiet() {
                 println!(
                     "{}",

@@ -210,7 +210,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         (Style::Human, Format::Yaml) => output::structured(Format::Yaml, &summary),
         (Style::Human, _) => {
             let read = |file: &str| std::fs::read_to_string(base.join(file)).ok();
-            print!("{}", output::human(&reports, read, output::color()));
+            print!("{}", output::human(&reports, read, output::color(), None));
             if !output::quiet() {
                 println!("{}, {invalid} invalid", files_checked(checked));
             }

@@ -129,7 +129,7 @@ fn emit(repo: &Repo, json: bool, line: &Line) {
     let within = |file: &Option<String>| file.as_ref().map_or(String::new(), |f| format!(" ({f})"));
     let problems = |reports: &[Report]| {
         let read = |file: &str| std::fs::read_to_string(repo.root().join(file)).ok();
-        output::human(reports, read, output::color())
+        output::human(reports, read, output::color(), None)
     };
     match line {
         Line::Ready {

@@ -21,5 +21,6 @@ mod serve;
 mod tidy;
 mod validate;
 mod watch;
+mod widths;
 mod workflow;
 mod yaml_corpus;
