@@ -20,8 +20,11 @@ use serde_json::value::RawValue;
 
 use crate::api::PatchTasks;
 use crate::error::{Error, Result};
-use crate::files::{self, Placement, TASKS_DIR};
-use crate::inputs::{self, Format};
+use crate::files::{self, Placement};
+use crate::inputs;
+use crate::layout;
+use crate::layout::Format;
+use crate::layout::{STATE_DIR, TASKS_DIR};
 use crate::model::{Task, TaskDoc};
 use crate::plans::{self, Source, Walker};
 use crate::schema;
@@ -32,8 +35,6 @@ use crate::work::State;
 
 mod work;
 
-/// The folder under the root that holds annotask's own state.
-pub const STATE_DIR: &str = ".annotask";
 const GITIGNORE: &str = "# annotask's derived state: rebuilt from tasks/ at any time.\n*\n";
 
 pub struct Repo {
@@ -124,13 +125,8 @@ fn modeline(path: &str) -> String {
 /// ways it does not rewrite) is written canonically.
 fn file_text(path: &str, old: Option<&[u8]>, task: &Task) -> String {
     old.and_then(|bytes| std::str::from_utf8(bytes).ok())
-        .and_then(|text| crate::yaml::edit(text, Some(files::stem(path)), task))
+        .and_then(|text| crate::yaml::edit(text, Some(layout::stem(path)), task))
         .unwrap_or_else(|| modeline(path) + &crate::yaml::to_yaml(task))
-}
-
-/// Where the index lives unless `--db` says otherwise.
-pub fn default_db(root: &Path) -> PathBuf {
-    root.join(STATE_DIR).join("index.db")
 }
 
 impl Repo {
@@ -149,7 +145,7 @@ impl Repo {
                     Err(Error::Io { source, .. }) if store::cannot_write(&source) => {}
                     other => other?,
                 }
-                default_db(root)
+                layout::default_db(root)
             }
         };
         // Files are the truth, so a project whose index cannot be written (a read-only
@@ -290,10 +286,10 @@ impl Repo {
     pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
         let known = self.index.file_states_near(paths)?;
         let mut plan = sync::plan_paths(&self.root, paths, &known);
-        if paths.iter().any(|p| files::in_inputs(p)) {
+        if paths.iter().any(|p| layout::in_inputs(p)) {
             plan.datasets = self.plan_datasets()?;
         }
-        if paths.iter().any(|p| files::in_work(p)) {
+        if paths.iter().any(|p| layout::in_work(p)) {
             plan.work = self.plan_work()?;
         }
         Ok(sync::apply(
@@ -431,7 +427,7 @@ impl Repo {
         for id in ids {
             let found = self.index.input_text(id)?.and_then(|found| {
                 let InputText { file, row, span } = found;
-                let format = inputs::format_of(&file)?;
+                let format = layout::format_of(&file)?;
                 let bytes = files::read_span(&self.root, &file, span.0, span.1).ok()?;
                 let text = inputs::text_of(&row, &bytes)?;
                 let head = match format {
@@ -501,7 +497,7 @@ impl Repo {
         }
         let writes: Vec<(String, &Task)> = tasks
             .iter()
-            .map(|t| (files::path_for_id(t.id()), t))
+            .map(|t| (layout::path_for_id(t.id()), t))
             .collect();
         self.write_files(&writes, Placement::New)?;
         self.sync_written(writes.into_iter().map(|(path, _)| path).collect())?;
@@ -613,10 +609,8 @@ impl Repo {
 
     /// Whether an id is defined by any file, or its default file name is in use.
     fn id_taken(&self, id: &str) -> Result<bool> {
-        Ok(
-            !self.index.claimants(id)?.is_empty()
-                || self.root.join(files::path_for_id(id)).exists(),
-        )
+        Ok(!self.index.claimants(id)?.is_empty()
+            || self.root.join(layout::path_for_id(id)).exists())
     }
 
     /// Writes every file or, if one write fails, puts back what was there. `writes` are in

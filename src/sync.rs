@@ -15,7 +15,9 @@ use std::sync::mpsc;
 use std::thread;
 
 use crate::files::{self, DiskFile};
-use crate::inputs::{self, INPUTS_DIR};
+use crate::inputs;
+use crate::layout;
+use crate::layout::INPUTS_DIR;
 use crate::plans::{self, Source, TaskPlan};
 use crate::store::{
     self, Change, DatasetFileState, FileState, Index, KnownFile, Previous, TaskRow, Writer,
@@ -171,7 +173,7 @@ pub fn load_dataset(root: &Path, mut file: DiskFile, id: String) -> DatasetOutco
     let dataset = if file.size > inputs::MAX_DATASET_BYTES {
         Err(inputs::too_large(file.size))
     } else {
-        let format = inputs::format_of(file.path.rsplit('/').next().unwrap_or_default())
+        let format = layout::format_of(file.path.rsplit('/').next().unwrap_or_default())
             .expect("listed as a dataset");
         match files::read_up_to(root, &file.path, Some(file.size), inputs::MAX_DATASET_BYTES) {
             Ok(bytes) => inputs::parse(format, &bytes),
@@ -407,7 +409,7 @@ pub fn load(root: &Path, mut file: DiskFile) -> Outcome {
             return failed(file, None, diagnostic);
         }
     };
-    let stem = files::stem(&file.path);
+    let stem = layout::stem(&file.path);
     let doc = match yaml::parse_task(&bytes) {
         Ok(doc) => doc,
         Err(d) => {
@@ -511,7 +513,7 @@ fn write(
         // index's id-keyed B-trees instead of inserting all over them (a third less work for
         // the inserting thread at 100,000 tasks).
         plan.read.sort_unstable_by(|a, b| {
-            (files::stem(&a.path), &a.path).cmp(&(files::stem(&b.path), &b.path))
+            (layout::stem(&a.path), &a.path).cmp(&(layout::stem(&b.path), &b.path))
         });
     }
     let bulk = fresh && is_bulk(plan);
@@ -1305,7 +1307,7 @@ mod tests {
     }
 
     fn known(path: &str, size: u64, mtime_ns: i64, conflict: bool) -> (String, FileState) {
-        let claim = Some(files::stem(path).to_owned());
+        let claim = Some(layout::stem(path).to_owned());
         let state = FileState {
             size,
             mtime_ns,

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use annotask::layout;
 use annotask::repo::{self, EditorSettings, Repo};
 use annotask::sync::Summary;
 use annotask::yaml;
@@ -407,8 +408,8 @@ fn init(ctx: &Global) -> anyhow::Result<Outcome> {
         let result = serde_json::json!({
             "status": annotask::api::ok(),
             "root": ctx.root,
-            "tasks_dir": ctx.root.join(annotask::files::TASKS_DIR),
-            "schema": ctx.root.join(repo::STATE_DIR).join(annotask::schema::FILE_NAME),
+            "tasks_dir": ctx.root.join(annotask::layout::TASKS_DIR),
+            "schema": ctx.root.join(layout::STATE_DIR).join(annotask::schema::FILE_NAME),
             "editor_settings": {"path": path, "state": state},
         });
         output::structured(ctx.format, &result);
@@ -416,7 +417,7 @@ fn init(ctx: &Global) -> anyhow::Result<Outcome> {
     if ctx.format == Format::Table && !output::quiet() {
         println!(
             "ready: put task files in {}",
-            ctx.root.join(annotask::files::TASKS_DIR).display()
+            ctx.root.join(annotask::layout::TASKS_DIR).display()
         );
         match editor {
             EditorSettings::Written(path) => println!(

@@ -3,8 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use annotask::files::TASKS_DIR;
-use annotask::repo::STATE_DIR;
+use annotask::layout::{STATE_DIR, TASKS_DIR};
 
 /// Whether `dir` is a project folder.
 pub fn is_project(dir: &Path) -> bool {

@@ -63,7 +63,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         repo.create(docs)?
     };
     output::written(global.format, tasks, |task| {
-        format!("pulled {}", annotask::files::path_for_id(task.id()))
+        format!("pulled {}", annotask::layout::path_for_id(task.id()))
     });
     Ok(Outcome::Success)
 }

@@ -88,7 +88,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     };
     eprintln!(
         "serving {} (JSON and gRPC); {auth}; Ctrl-C stops",
-        global.root.join(annotask::files::TASKS_DIR).display()
+        global.root.join(annotask::layout::TASKS_DIR).display()
     );
     let invalid = server.invalid_files()?;
     if invalid > 0 {

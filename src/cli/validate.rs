@@ -8,7 +8,9 @@ use anyhow::Context;
 use serde::Serialize;
 
 use annotask::files::{self, DiskFile};
-use annotask::inputs::{self, INPUTS_DIR};
+use annotask::inputs;
+use annotask::layout;
+use annotask::layout::INPUTS_DIR;
 use annotask::sync::{self, Outcome as Loaded};
 use annotask::validate::{Diagnostic, Report};
 
@@ -108,7 +110,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let mut named_paths = Vec::new();
     for path in &args.paths {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        if name.as_deref().and_then(inputs::format_of).is_some() && !path.is_dir() {
+        if name.as_deref().and_then(layout::format_of).is_some() && !path.is_dir() {
             let file = files::stat(&base, &path.to_string_lossy())
                 .ok_or_else(|| no_such_file(&path.display().to_string()))?;
             datasets.push(file);
@@ -117,13 +119,13 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         }
     }
     let paths = if staged.is_some() {
-        vec![PathBuf::from(files::TASKS_DIR)]
+        vec![PathBuf::from(layout::TASKS_DIR)]
     } else if args.paths.is_empty() {
         // `./tasks/a.yaml` reads worse than `tasks/a.yaml` in every message.
         vec![if global.root == Path::new(".") {
-            PathBuf::from(files::TASKS_DIR)
+            PathBuf::from(layout::TASKS_DIR)
         } else {
-            global.root.join(files::TASKS_DIR)
+            global.root.join(layout::TASKS_DIR)
         }]
     } else {
         named_paths
@@ -343,7 +345,7 @@ impl Staged {
     fn checkout(root: &Path) -> anyhow::Result<Staged> {
         let dir = std::env::temp_dir().join(format!("annotask-staged-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(files::TASKS_DIR))
+        std::fs::create_dir_all(dir.join(layout::TASKS_DIR))
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let staged = Staged { dir };
         let git = |args: &[&str]| -> anyhow::Result<Vec<u8>> {
@@ -370,7 +372,7 @@ impl Staged {
             "-z",
             "--cached",
             "--",
-            files::TASKS_DIR,
+            layout::TASKS_DIR,
             INPUTS_DIR,
         ])?;
         let prefix = format!("--prefix={}/", staged.dir.display());

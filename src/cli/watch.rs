@@ -147,7 +147,7 @@ fn emit(repo: &Repo, json: bool, line: &Line) {
             };
             println!(
                 "watching {} ({how}); Ctrl-C to stop",
-                repo.root().join(annotask::files::TASKS_DIR).display()
+                repo.root().join(annotask::layout::TASKS_DIR).display()
             );
         }
         Line::Added { id, file } => println!("added {id}{}", within(file)),

@@ -15,6 +15,7 @@ use crate::api::{
 };
 use crate::error::{Error, Result};
 use crate::files;
+use crate::layout;
 use crate::model::{Task, WorkerStrategy};
 use crate::plans::{self, InputPlans};
 use crate::store::{AnnotationFilter, AnnotationRow, Counted, HeldRow};
@@ -636,7 +637,7 @@ impl Repo {
                 })
             })
             .collect();
-        let path = files::work_path(task, user);
+        let path = layout::work_path(task, user);
         files::append(&self.root, &path, text.as_bytes())
             .map_err(Error::io("append to", self.root.join(&path)))?;
         self.sync_paths(&[path])?;

@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use crate::error::{Error, Result};
-use crate::files::TASKS_DIR;
+use crate::layout::TASKS_DIR;
 use crate::repo::Repo;
 use crate::watch::{Stopper, Watcher};
 

@@ -10,6 +10,7 @@ use std::thread;
 
 use super::Summary;
 use crate::files::{self, DiskFile};
+use crate::layout;
 use crate::plans::InputPlans;
 use crate::store::{self, CountDeltas, TAIL_BYTES, WorkFileState, Writer};
 use crate::validate::{self, Diagnostic};
@@ -97,7 +98,7 @@ pub fn plan_work(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>) ->
 fn owner(path: &str) -> Result<(&str, &str), Diagnostic> {
     let hint =
         "work files are `work/<task_id>/<user_id>.jsonl`, with ids of letters, digits, `-` and `_`";
-    let (task, user) = files::work_owner(path)
+    let (task, user) = layout::work_owner(path)
         .ok_or_else(|| Diagnostic::error("", "not a work file's name").hint(hint))?;
     for (what, id) in [("task", task), ("user", user)] {
         validate::check_id(id).map_err(|e| {
@@ -261,14 +262,14 @@ pub(super) fn write_work(
     // 600,000 events was reading them back).
     let read_now = writer.no_work_events()?;
     for path in &plan.remove {
-        if let Some((task, user)) = files::work_owner(path) {
+        if let Some((task, user)) = layout::work_owner(path) {
             let inputs = writer.delete_work_events(task, user)?;
             touched.entry(task.to_owned()).or_default().extend(inputs);
         }
         writer.remove_work_file(path)?;
     }
     for (file, d) in &plan.refused {
-        let owner = files::work_owner(&file.path).unwrap_or_default();
+        let owner = layout::work_owner(&file.path).unwrap_or_default();
         writer.put_work_file(
             &file.path,
             owner,
