@@ -220,7 +220,7 @@ fn execute<'a>(
 /// so that the next apply updates the task instead of creating it again.
 fn write_id(global: &Global, old: &str, new: &str) -> anyhow::Result<()> {
     let repo = global.open()?;
-    let Some(path) = repo.index().claimants(old)?.into_iter().next() else {
+    let Some(path) = repo.claimants(old)?.into_iter().next() else {
         return Err(super::finding(format!(
             "the remote named task {old} {new}, and no file defines {old} to record it"
         )));

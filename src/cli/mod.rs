@@ -266,6 +266,11 @@ pub struct Global {
 impl Global {
     fn open(&self) -> Result<Repo, annotask::Error> {
         let repo = Repo::open(&self.root, self.db.as_deref())?;
+        // The task files annotask writes point editors at the schema in the state folder,
+        // which a fresh clone lacks; the server never writes it on a request's path.
+        if self.db.is_none() {
+            repo::refresh_editor_files(&self.root)?;
+        }
         if repo.in_memory() {
             eprintln!(
                 "warning: `{}` cannot be written; the files are indexed in memory for this command, and writes are refused",

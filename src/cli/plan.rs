@@ -120,7 +120,7 @@ pub struct Args {
 /// nothing.
 pub fn local_tasks(global: &Global) -> anyhow::Result<Vec<Value>> {
     let repo = global.open_synced()?;
-    let reports = repo.index().reports(true)?;
+    let reports = repo.reports(true)?;
     if !reports.is_empty() {
         eprint!(
             "{}",

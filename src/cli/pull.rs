@@ -24,7 +24,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let mut skipped = Vec::new();
     for task in &remote {
         let id = task["id"].as_str().unwrap_or_default();
-        if !repo.index().claimants(id)?.is_empty() {
+        if !repo.claimants(id)?.is_empty() {
             continue;
         }
         // A managed task without a file is an orphan: its file was removed on purpose.

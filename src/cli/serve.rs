@@ -75,6 +75,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         )),
         e => e.into(),
     })?;
+    // At start, as every command does: requests never rewrite the editors' files.
+    if global.db.is_none() {
+        annotask::repo::refresh_editor_files(&global.root)?;
+    }
     let addr = server
         .local_addr()
         .context("cannot read the bound address")?;

@@ -30,13 +30,14 @@ struct Watcher {
 
 pub fn run(global: &Global) -> anyhow::Result<Outcome> {
     let repo = global.open_synced()?;
-    let reports = repo.index().reports(false)?;
+    let reports = repo.reports(false)?;
     let watcher = repo.watcher();
+    let totals = repo.totals()?;
     let status = Status {
-        tasks: repo.index().task_count()?,
-        inputs: repo.index().input_count()?,
-        datasets: repo.index().dataset_ids()?.len(),
-        work_files: repo.index().work_file_count()?,
+        tasks: totals.tasks,
+        inputs: totals.inputs,
+        datasets: totals.datasets,
+        work_files: totals.work_files,
         invalid: reports.iter().filter(|r| r.has_errors()).count(),
         watcher: Watcher {
             running: watcher.is_some(),

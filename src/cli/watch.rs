@@ -79,8 +79,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         .context(super::Failure::new(super::Exit::Io, "cannot handle Ctrl-C"))?;
     let ready = Line::Ready {
         summary: &summary,
-        tasks: repo.index().task_count()?,
-        invalid: &repo.index().reports(true)?,
+        tasks: repo.task_count()?,
+        invalid: &repo.reports(true)?,
         polling: matches!(watcher.mode(), Mode::Poll { .. }),
     };
     emit(&repo, json, &ready);
@@ -92,7 +92,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
 }
 
 fn changed(repo: &Repo, json: bool, summary: &Summary) {
-    let file = |id: &str| repo.index().task_file(id).ok().flatten();
+    let file = |id: &str| repo.task_file(id).ok().flatten();
     for id in &summary.removed {
         emit(repo, json, &Line::Removed { id });
     }
@@ -114,7 +114,7 @@ fn changed(repo: &Repo, json: bool, summary: &Summary) {
         emit(repo, json, &Line::Fixed { file });
     }
     for path in &summary.invalid {
-        if let Ok(Some(report)) = repo.index().file_report(path) {
+        if let Ok(Some(report)) = repo.file_report(path) {
             emit(repo, json, &Line::Invalid { report: &report });
         }
     }

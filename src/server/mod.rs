@@ -10,6 +10,7 @@
 //! the repo's cross-process write lock and SQLite's busy timeout, so concurrent requests
 //! neither fail on a lock nor lose a write.
 
+mod actions;
 mod auth;
 mod grpc;
 mod query;

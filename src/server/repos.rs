@@ -125,7 +125,7 @@ impl Repos {
 
     /// How many task files the index holds as invalid (and so does not serve).
     pub fn invalid_files(&self) -> Result<usize> {
-        Ok(self.checkout()?.index().reports(true)?.len())
+        Ok(self.checkout()?.reports(true)?.len())
     }
 }
 
