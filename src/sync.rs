@@ -20,7 +20,7 @@ use crate::layout;
 use crate::layout::INPUTS_DIR;
 use crate::plans::{self, Source, TaskPlan};
 use crate::store::{
-    self, Change, DatasetFileState, FileState, Index, KnownFile, Previous, TaskRow, Writer,
+    self, Change, DatasetFileState, FileState, KnownFile, Previous, Store, TaskRow, Writer,
 };
 use crate::validate::{self, Diagnostic};
 use crate::yaml;
@@ -306,7 +306,7 @@ pub fn plan(disk: Vec<DiskFile>, known: &HashMap<String, FileState>) -> Plan {
 /// Like [`plan`], for just the given root-relative paths (what a file watcher reports). A
 /// path may name a task file, a folder (new, or removed with every task file under it), or
 /// anything else, which is ignored. `known` must hold the state of every file at or under each
-/// path, and of every file in an id conflict ([`Index::file_states_near`]).
+/// path, and of every file in an id conflict ([`Store::file_states_near`]).
 pub fn plan_paths(root: &Path, paths: &[String], known: &HashMap<String, FileState>) -> Plan {
     let mut sorted: Vec<&str> = known.keys().map(String::as_str).collect();
     sorted.sort_unstable();
@@ -479,7 +479,7 @@ fn is_bulk(plan: &Plan) -> bool {
 /// Applies a plan in one transaction. `known` is the index's file states the plan was made from.
 /// `progress` is told, after each file read, how many of how many are done.
 pub fn apply(
-    index: &mut Index,
+    index: &mut Store,
     root: &Path,
     mut plan: Plan,
     known: &HashMap<String, FileState>,
@@ -940,7 +940,7 @@ mod tests {
         let n = many_tasks(&dir);
         assert_eq!(repo.sync().unwrap().added.len(), n);
         assert_eq!(repo.index().task_count().unwrap(), n as u64);
-        let next = Index::open(repo.db()).unwrap();
+        let next = Store::open(repo.db()).unwrap();
         assert_eq!(next.task_count().unwrap(), n as u64);
     }
 
@@ -948,7 +948,7 @@ mod tests {
     fn a_bulk_load_is_seen_by_a_connection_open_during_it() {
         let (dir, mut repo) = project();
         let n = many_tasks(&dir);
-        let open = Index::open(repo.db()).unwrap();
+        let open = Store::open(repo.db()).unwrap();
         assert_eq!(repo.sync().unwrap().added.len(), n);
         assert_eq!(open.task_count().unwrap(), n as u64);
     }

@@ -19,7 +19,7 @@ use jiff::{Timestamp, Unit};
 use crate::error::{Error, Result};
 use crate::files;
 use crate::layout::{self, STATE_DIR, TASKS_DIR};
-use crate::store::{self, Index};
+use crate::store::{self, Store};
 use crate::sync::{self, Summary};
 use crate::validate::{self, Diagnostic, Report};
 use crate::work::{self, Event, Line};
@@ -40,7 +40,7 @@ pub use setup::{EditorSettings, VSCODE_SETTINGS, ensure_editor_files, init, refr
 pub struct Repo {
     root: PathBuf,
     db: PathBuf,
-    index: Index,
+    index: Store,
     /// The index folder cannot be written, so the index lives in memory for this process.
     in_memory: bool,
 }
@@ -67,9 +67,9 @@ impl Repo {
         // Files are the truth, so a project whose index cannot be written (a read-only
         // checkout, another user's folder) still answers: from an index in memory that the
         // first sync fills from the files.
-        let (index, in_memory) = match Index::open(&db) {
+        let (index, in_memory) = match Store::open(&db) {
             Ok(index) => (index, false),
-            Err(e) if e.is_read_only() => (Index::open_in_memory()?, true),
+            Err(e) if e.is_read_only() => (Store::open_in_memory()?, true),
             Err(e) => return Err(e.into()),
         };
         Ok(Repo {
@@ -92,7 +92,7 @@ impl Repo {
 
     /// The index itself, for tests: the CLI and the server go through `Repo`'s operations.
     #[cfg(test)]
-    pub(crate) fn index(&self) -> &Index {
+    pub(crate) fn index(&self) -> &Store {
         &self.index
     }
 
