@@ -264,7 +264,7 @@ fn input_source_warnings(
 /// Checks dataset files as the sync reads them (the same rules and messages), adding their
 /// reports.
 fn check_datasets(base: &Path, datasets: Vec<DiskFile>, reports: &mut Vec<Report>) {
-    let plan = sync::plan_datasets(datasets, &Default::default(), &[]);
+    let plan = sync::dataset_changes(datasets, &Default::default(), &[]);
     for (file, _, d) in plan.refused {
         reports.push(Report {
             file: file.path,

@@ -135,13 +135,13 @@ impl Repo {
             let indexed = self.index.known_files();
             (scan.join().expect("a scan never panics"), indexed)
         });
-        let mut planner = sync::Planner::new(disk);
+        let mut planner = sync::Differ::new(disk);
         for file in indexed?.iter() {
             planner.known(file);
         }
         let (mut plan, known) = planner.finish();
-        plan.datasets = self.plan_datasets()?;
-        plan.work = self.plan_work()?;
+        plan.datasets = self.dataset_changes()?;
+        plan.work = self.work_changes()?;
         Ok(sync::apply(
             &mut self.index,
             &self.root,
@@ -152,8 +152,8 @@ impl Repo {
     }
 
     /// What a sync must do about the dataset files: all of them are listed, as there are few.
-    fn plan_datasets(&self) -> Result<sync::DatasetPlan> {
-        Ok(sync::plan_datasets(
+    fn dataset_changes(&self) -> Result<sync::DatasetChanges> {
+        Ok(sync::dataset_changes(
             files::list_inputs(&self.root),
             &self.index.dataset_files()?,
             &self.index.dataset_ids()?,
@@ -162,8 +162,8 @@ impl Repo {
 
     /// What a sync must do about the work files: all of them are listed, as there are a few
     /// per task and person.
-    fn plan_work(&self) -> Result<sync::WorkPlan> {
-        Ok(sync::plan_work(
+    fn work_changes(&self) -> Result<sync::WorkChanges> {
+        Ok(sync::work_changes(
             files::list_work(&self.root),
             &self.index.work_files()?,
         ))
@@ -174,12 +174,12 @@ impl Repo {
     /// in it. Other paths are ignored.
     pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
         let known = self.index.file_states_near(paths)?;
-        let mut plan = sync::plan_paths(&self.root, paths, &known);
+        let mut plan = sync::changes_at(&self.root, paths, &known);
         if paths.iter().any(|p| layout::in_inputs(p)) {
-            plan.datasets = self.plan_datasets()?;
+            plan.datasets = self.dataset_changes()?;
         }
         if paths.iter().any(|p| layout::in_work(p)) {
-            plan.work = self.plan_work()?;
+            plan.work = self.work_changes()?;
         }
         Ok(sync::apply(
             &mut self.index,

@@ -19,7 +19,7 @@ use crate::work::{self, InputState, Log, Rules, UserEvents};
 /// What a sync must do about the work files. There are a few per task and person, so every
 /// sync that looks at `work/` lists all of it.
 #[derive(Debug, Default, PartialEq)]
-pub struct WorkPlan {
+pub struct WorkChanges {
     pub read: Vec<WorkRead>,
     /// Files in error as listed (a link, a name that is no `<task>/<user>.jsonl` of ids): recorded
     /// with their error without being read; the events they had stay.
@@ -30,7 +30,7 @@ pub struct WorkPlan {
     pub invalid_before: BTreeSet<String>,
 }
 
-impl WorkPlan {
+impl WorkChanges {
     pub fn is_empty(&self) -> bool {
         self.read.is_empty() && self.refused.is_empty() && self.remove.is_empty()
     }
@@ -52,8 +52,8 @@ pub struct WorkRead {
 }
 
 /// Compares the work files on disk (as [`files::list_work`] gives them) with the index's.
-pub fn plan_work(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>) -> WorkPlan {
-    let mut plan = WorkPlan::default();
+pub fn work_changes(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>) -> WorkChanges {
+    let mut plan = WorkChanges::default();
     let mut problems = Vec::new();
     for file in &disk {
         let was = known.get(&file.path);
@@ -87,7 +87,7 @@ pub fn plan_work(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>) ->
         .keys()
         .filter(|path| !on_disk.contains(path.as_str()))
         // What cannot be listed is not gone.
-        .filter(|path| !super::under_any(&problems, path))
+        .filter(|path| !super::tasks::under_any(&problems, path))
         .cloned()
         .collect();
     plan.remove.sort();
@@ -231,7 +231,7 @@ fn load_all(root: &Path, reads: Vec<WorkRead>) -> Vec<WorkOutcome> {
 /// Checks work files (as [`files::list_work`] gives them) as a sync would read them, without
 /// the index: each file's diagnostics, in path order.
 pub fn check_work(root: &Path, disk: Vec<DiskFile>) -> Vec<(String, Vec<Diagnostic>)> {
-    let plan = plan_work(disk, &HashMap::new());
+    let plan = work_changes(disk, &HashMap::new());
     let mut found: Vec<(String, Vec<Diagnostic>)> = plan
         .refused
         .into_iter()
@@ -252,7 +252,7 @@ pub fn check_work(root: &Path, disk: Vec<DiskFile>) -> Vec<(String, Vec<Diagnost
 pub(super) fn write_work(
     writer: &Writer<'_>,
     root: &Path,
-    plan: WorkPlan,
+    plan: WorkChanges,
     summary: &mut Summary,
     redefined: &BTreeSet<String>,
     replanned: &BTreeSet<String>,
