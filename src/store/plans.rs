@@ -63,7 +63,7 @@ pub(super) fn task_plan(conn: &Connection, task: &str) -> Result<Option<TaskPlan
         text.map(|t| serde_json::from_str(&t).map_err(|_| StoreError::CorruptBody(task.to_owned())))
             .transpose()
     };
-    let work = parse(quotas)?.map(|quotas| assign::Plan {
+    let work = parse(quotas)?.map(|quotas| assign::Partition {
         quotas,
         moves: Vec::new(),
     });
@@ -72,7 +72,7 @@ pub(super) fn task_plan(conn: &Connection, task: &str) -> Result<Option<TaskPlan
             threshold: hash.zip(id).map(|(h, id)| (h as u64, id)),
         },
         sampled: sampled.unwrap_or(0) as u64,
-        plan: assign::Plan {
+        plan: assign::Partition {
             quotas,
             moves: Vec::new(),
         },
