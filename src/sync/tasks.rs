@@ -88,7 +88,7 @@ pub fn changes(disk: Vec<DiskFile>, known: &HashMap<String, FileState>) -> Chang
 /// Like [`changes`], for just the given root-relative paths (what a file watcher reports). A
 /// path may name a task file, a folder (new, or removed with every task file under it), or
 /// anything else, which is ignored. `known` must hold the state of every file at or under each
-/// path, and of every file in an id conflict ([`Store::file_states_near`]).
+/// path, and of every file in an id conflict ([`crate::store::Store::file_states_near`]).
 pub fn changes_at(root: &Path, paths: &[String], known: &HashMap<String, FileState>) -> Changes {
     let mut sorted: Vec<&str> = known.keys().map(String::as_str).collect();
     sorted.sort_unstable();
