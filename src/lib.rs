@@ -15,6 +15,7 @@ pub mod export;
 pub mod files;
 pub mod import;
 pub mod inputs;
+pub mod layout;
 pub mod model;
 pub mod plans;
 pub mod proto;

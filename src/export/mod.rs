@@ -358,7 +358,7 @@ pub fn prepare(repo: &Repo, task: &Task, options: &Options) -> Result<Export> {
     let mut chosen: Vec<Item> = Vec::new();
     let mut left_out: Vec<(String, Outcome)> = Vec::new();
     let mut failure = None;
-    repo.index().each_work_row(task.id(), |row| {
+    repo.each_work_row(task.id(), |row| {
         if failure.is_some() {
             return;
         }
@@ -575,7 +575,7 @@ fn local_path(url: &str) -> Option<String> {
     let plain = path
         .components()
         .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-    plain.then(|| format!("{}/{url}", crate::inputs::INPUTS_DIR))
+    plain.then(|| format!("{}/{url}", crate::layout::INPUTS_DIR))
 }
 
 /// The label of one input with work on it, when it is final (or, with `include_pending`, when

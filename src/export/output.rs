@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Export, Format, refused};
 use crate::error::{Error, Result};
+use crate::layout;
 
 /// What a folder format writes into: a folder on disk, or a tar.
 pub trait Folder {
@@ -21,10 +22,10 @@ pub trait Folder {
 
 /// The project's folders annotask reads: an export never goes inside them.
 const PROJECT_FOLDERS: [&str; 4] = [
-    crate::files::TASKS_DIR,
-    crate::inputs::INPUTS_DIR,
-    crate::work::WORK_DIR,
-    crate::repo::STATE_DIR,
+    layout::TASKS_DIR,
+    layout::INPUTS_DIR,
+    layout::WORK_DIR,
+    layout::STATE_DIR,
 ];
 
 /// Checks an output path before anything is read or written, and returns it absolute (its

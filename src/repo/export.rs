@@ -7,11 +7,19 @@ use serde_json::value::RawValue;
 use super::Repo;
 use crate::error::{Error, Result};
 use crate::files;
+use crate::layout;
+use crate::store::WorkRow;
 use crate::inputs::{self, MAX_DATASET_BYTES};
 use crate::model::Task;
 use crate::plans::Source;
 
 impl Repo {
+    /// Visits every input of a task that has work, with what its replay derived, in input id
+    /// order.
+    pub fn each_work_row(&self, task_id: &str, visit: impl FnMut(WorkRow)) -> Result<()> {
+        Ok(self.index.each_work_row(task_id, visit)?)
+    }
+
     /// Calls `want` with the id of every input `task`'s source selects (each once), and
     /// returns the Input JSON of those it wanted, in id order. A wanted input whose line is not
     /// its own any more (the file changed since the index read it) is its id alone, as
@@ -28,7 +36,7 @@ impl Repo {
             if wanted.is_empty() {
                 continue;
             }
-            let Some(format) = inputs::format_of(&place.file) else {
+            let Some(format) = layout::format_of(&place.file) else {
                 continue;
             };
             let bytes = files::read_up_to(&self.root, &place.file, None, MAX_DATASET_BYTES)

@@ -49,12 +49,8 @@ impl Repo {
                 current.insert(annotation.id.clone(), annotation);
             }
         }
-        let held: HashMap<String, State> = self
-            .index
-            .held_by(task_id, user)?
-            .into_iter()
-            .map(|row| (row.input, row.state))
-            .collect();
+        let held: HashMap<String, State> =
+            self.index.worker_states(task_id, user)?.into_iter().collect();
         let plan = self.index.task_plan(task_id)?;
         let plans = InputPlans::new(
             task.clone(),

@@ -7,7 +7,8 @@ use std::collections::HashSet;
 
 use serde_json::value::RawValue;
 
-use super::{Entry, Index, Result, StoreError, read_inputs};
+use super::datasets::read_inputs;
+use super::{Entry, Result, Store, StoreError};
 use crate::inputs::InputRow;
 use crate::plans::Source;
 use crate::work::{Outcome, State};
@@ -57,7 +58,7 @@ fn outcome_of(n: i64) -> Option<Outcome> {
     })
 }
 
-impl Index {
+impl Store {
     /// Visits every input of `task` that has work, in input id order.
     pub fn each_work_row(&self, task: &str, mut visit: impl FnMut(WorkRow)) -> Result<()> {
         let mut stmt = self.conn.prepare_cached(
@@ -93,9 +94,25 @@ impl Index {
         Ok(())
     }
 
+    /// The state of every assignment `worker` holds on `task` with work on it, by input (an
+    /// import checks each annotation's input against it).
+    pub fn worker_states(&self, task: &str, worker: &str) -> Result<Vec<(String, State)>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT input, state FROM work_state WHERE task = ?1 AND worker = ?2 ORDER BY input",
+        )?;
+        let corrupt = || StoreError::CorruptBody(task.to_owned());
+        let mut rows = stmt.query([task, worker])?;
+        let mut found = Vec::new();
+        while let Some(r) = rows.next()? {
+            let state = State::from_i64(r.get(1)?).ok_or_else(corrupt)?;
+            found.push((r.get(0)?, state));
+        }
+        Ok(found)
+    }
+
     /// Where the inputs a source selects lie: their dataset files in dataset id order, each
     /// with the rows of the inputs it is the first dataset (by id) to list, as
-    /// [`Index::input_text`] finds an input.
+    /// [`Store::input_text`] finds an input.
     pub fn source_places(&self, source: &Source) -> Result<Vec<DatasetPlaces>> {
         let sql = match source {
             Source::Nothing => return Ok(Vec::new()),
