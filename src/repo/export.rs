@@ -7,11 +7,11 @@ use serde_json::value::RawValue;
 use super::Repo;
 use crate::error::{Error, Result};
 use crate::files;
-use crate::layout;
-use crate::store::WorkRow;
 use crate::inputs::{self, MAX_DATASET_BYTES};
+use crate::layout;
 use crate::model::Task;
 use crate::plans::Source;
+use crate::store::WorkRow;
 
 impl Repo {
     /// Visits every input of a task that has work, with what its replay derived, in input id

@@ -49,8 +49,11 @@ impl Repo {
                 current.insert(annotation.id.clone(), annotation);
             }
         }
-        let held: HashMap<String, State> =
-            self.index.worker_states(task_id, user)?.into_iter().collect();
+        let held: HashMap<String, State> = self
+            .index
+            .worker_states(task_id, user)?
+            .into_iter()
+            .collect();
         let plan = self.index.task_plan(task_id)?;
         let plans = InputPlans::new(
             task.clone(),
