@@ -634,6 +634,31 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
+/// A file that holds secrets (the server's keys file), as read: its text, the path it
+/// resolves to, and its permission bits, taken from the file that was read.
+pub struct PrivateFile {
+    pub canonical: PathBuf,
+    pub mode: u32,
+    pub bytes: Vec<u8>,
+}
+
+/// Reads a small file of secrets, with what the caller needs to judge where it lives and who
+/// else may read it. The mode comes from the open file, so a file swapped after the check
+/// cannot be read in its place.
+pub fn read_private(path: &Path) -> io::Result<PrivateFile> {
+    use std::os::unix::fs::PermissionsExt;
+    let canonical = path.canonicalize()?;
+    let file = File::open(&canonical)?;
+    let mode = file.metadata()?.permissions().mode() & 0o7777;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok(PrivateFile {
+        canonical,
+        mode,
+        bytes,
+    })
+}
+
 /// The relative path of the file annotask writes for a new task. `id` must be a checked id.
 pub fn path_for_id(id: &str) -> String {
     format!("{TASKS_DIR}/{id}.yaml")

@@ -108,7 +108,12 @@ impl Service {
         F: FnOnce(Caller, Req) -> Fut + Send + 'static,
         Fut: Future<Output = Answer<Resp>> + Send + 'static,
     {
-        let caller = self.access.caller(request.headers()).map_err(auth::refused);
+        let call = request
+            .uri()
+            .path()
+            .strip_prefix(SERVICE)
+            .unwrap_or_default();
+        let caller = self.access.admit(request.headers(), call);
         let deadline = timeout(request.headers());
         let handler = move |req: Req| async move {
             let answer = match caller {

@@ -1,0 +1,421 @@
+//! The team server and deploys under the audit of issue 28: who may change tasks (scopes, as a
+//! table of call x face x key kind), keys that never appear in any output, refused keys files,
+//! idle connections under a lowered descriptor limit, writes through links, `apply` against a
+//! remote that answers garbage, and two servers sharing a project.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+mod common;
+#[path = "python/env.rs"]
+mod python_env;
+
+use common::{BIN, eventually};
+
+/// Every key these tests use: no output of any test may contain one.
+const KEYS: [&str; 4] = [
+    "w0rker-Key-7f3a9c",
+    "n0body-Key-2b8e4d",
+    "sc0ped-Key-9d1c6a",
+    "p4rtial-Key-5e7b2f",
+];
+const API_KEY: &str = "0wner-Key-3c9f1e";
+
+/// The keys file: a worker of the shipped tasks, a user with no role, a lead with every task
+/// scope, and one that may only add.
+fn keys_file() -> String {
+    format!(
+        "{}: ana\n{}: nobody\n{}: {{user: lead, scopes: [Tasks:Add, Tasks:Patch, Tasks:Delete]}}\n{}:\n  user: adder\n  scopes: [Tasks:Add]\n",
+        KEYS[0], KEYS[1], KEYS[2], KEYS[3]
+    )
+}
+
+/// A copy of the shipped project.
+fn project() -> TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let tasks = root.path().join("tasks");
+    fs::create_dir(&tasks).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("tasks");
+    for entry in fs::read_dir(shipped).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), tasks.join(entry.file_name())).unwrap();
+    }
+    root
+}
+
+/// Writes a private file (mode 600).
+fn write_private(path: &Path, text: &str) {
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// `annotask serve` with its output kept, so that tests can read everything it said.
+struct Spawned {
+    child: Child,
+    base: String,
+    out: PathBuf,
+    err: PathBuf,
+    _logs: TempDir,
+}
+
+impl Spawned {
+    fn start(root: &Path, args: &[&str]) -> Spawned {
+        Spawned::start_with(Command::new(BIN), root, args)
+    }
+
+    /// Starts `command` (the binary, or a wrapper that runs it) as `serve`.
+    fn start_with(mut command: Command, root: &Path, args: &[&str]) -> Spawned {
+        let logs = tempfile::tempdir().unwrap();
+        let out = logs.path().join("stdout");
+        let err = logs.path().join("stderr");
+        let child = command
+            .arg("--root")
+            .arg(root)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("ANNOTASK_API_KEY")
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).unwrap())
+            .stderr(fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        let mut base = String::new();
+        eventually("the server prints its URL", || {
+            let text = fs::read_to_string(&out).unwrap_or_default();
+            match text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("listening on "))
+            {
+                Some(url) if text.contains('\n') => {
+                    base = url.to_owned();
+                    true
+                }
+                _ => false,
+            }
+        });
+        Spawned {
+            child,
+            base,
+            out,
+            err,
+            _logs: logs,
+        }
+    }
+
+    fn addr(&self) -> String {
+        self.base.strip_prefix("http://").unwrap().to_owned()
+    }
+
+    /// Everything the server printed so far.
+    fn said(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+            + &fs::read_to_string(&self.err).unwrap_or_default()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// A JSON request with `key`: the HTTP status and the body's text.
+fn call(base: &str, key: Option<&str>, method: &str, path: &str, body: &Value) -> (u16, String) {
+    let url = format!("{base}{path}");
+    let agent = agent();
+    let auth = key.map(|k| format!("Key {k}"));
+    let with = |r: ureq::RequestBuilder<ureq::typestate::WithBody>| match &auth {
+        Some(a) => r.header("Authorization", a),
+        None => r,
+    };
+    let text = body.to_string();
+    let sent = match method {
+        "GET" => match &auth {
+            Some(a) => agent.get(&url).header("Authorization", a).call(),
+            None => agent.get(&url).call(),
+        },
+        "POST" => with(agent.post(&url)).send(&text),
+        "PATCH" => with(agent.patch(&url)).send(&text),
+        "DELETE" => with(agent.delete(&url).force_send_body()).send(&text),
+        other => panic!("no such method here: {other}"),
+    };
+    let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_string().unwrap())
+}
+
+/// gRPC calls through the official client (`tests/python/calls.py`): one JSON answer each.
+fn grpc_calls(addr: &str, calls: &[Value]) -> Vec<Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/calls.py");
+    let mut child = Command::new(python_env::python())
+        .arg(script)
+        .arg(addr)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input: String = calls.iter().map(|c| format!("{c}\n")).collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A task the tables create, change and delete.
+fn task(id: &str, name: &str) -> Value {
+    json!({"id": id, "type": "CONCEPTS_CLASSIFICATION", "name": name,
+        "worker": {"strategy": "FULL"}, "concept_ids": ["cat"],
+        "input_source": {"type": "ALL_INPUTS"}, "review": {"strategy": "NONE"}})
+}
+
+/// The calls of the permissions table, on task `id`: name, JSON method and path, and body
+/// (the gRPC request is the same object).
+fn table_calls(id: &str) -> Vec<(&'static str, &'static str, String, Value)> {
+    vec![
+        ("ListTasks", "GET", "/v2/tasks".into(), json!({})),
+        (
+            "GetTask",
+            "GET",
+            "/v2/tasks/annotate-street-cats".into(),
+            json!({"task_id": "annotate-street-cats"}),
+        ),
+        (
+            "PostTasks",
+            "POST",
+            "/v2/tasks".into(),
+            json!({"tasks": [task(id, "made")]}),
+        ),
+        (
+            "PatchTasks",
+            "PATCH",
+            "/v2/users/me/apps/app/tasks".into(),
+            json!({"action": "overwrite", "tasks": [task(id, "changed")]}),
+        ),
+        (
+            "DeleteTasks",
+            "DELETE",
+            "/v2/tasks".into(),
+            json!({"ids": [id]}),
+        ),
+    ]
+}
+
+/// Who calls, as a row of the table says.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// A solo server: no keys at all.
+    Open,
+    /// `--api-key`: the owner.
+    Owner,
+    /// A keys file entry without scopes, for a worker of the tasks.
+    Worker,
+    /// A keys file entry without scopes, for a user with no role.
+    Nobody,
+    /// Every task scope.
+    Scoped,
+    /// `Tasks:Add` only.
+    Adder,
+}
+
+impl Kind {
+    fn key(self) -> Option<&'static str> {
+        match self {
+            Kind::Open => None,
+            Kind::Owner => Some(API_KEY),
+            Kind::Worker => Some(KEYS[0]),
+            Kind::Nobody => Some(KEYS[1]),
+            Kind::Scoped => Some(KEYS[2]),
+            Kind::Adder => Some(KEYS[3]),
+        }
+    }
+
+    /// The scopes the key holds, by the calls they allow.
+    fn may(self, call: &str) -> bool {
+        match self {
+            Kind::Open | Kind::Owner | Kind::Scoped => true,
+            Kind::Worker | Kind::Nobody => !call.ends_with("Tasks") || call == "ListTasks",
+            Kind::Adder => call != "PatchTasks" && call != "DeleteTasks",
+        }
+    }
+}
+
+/// Route x face x key kind -> expected code: every call every key kind makes, on both faces.
+/// Task writes without their scope are 403 / CONN_INSUFFICIENT_SCOPES naming the scope, and
+/// write nothing; everything else answers as before.
+#[test]
+fn scopes_decide_who_changes_tasks() {
+    let root = project();
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = keys_dir.path().join("keys.yaml");
+    write_private(&keys, &keys_file());
+    let servers = [
+        (vec![Kind::Open], Spawned::start(root.path(), &[])),
+        (
+            vec![Kind::Owner],
+            Spawned::start(root.path(), &["--api-key", API_KEY]),
+        ),
+        (
+            vec![Kind::Worker, Kind::Nobody, Kind::Scoped, Kind::Adder],
+            Spawned::start(root.path(), &["--keys", keys.to_str().unwrap()]),
+        ),
+    ];
+    let mut said = String::new();
+    for (kinds, server) in &servers {
+        for &kind in kinds {
+            // JSON face.
+            let id = format!("made-{kind:?}-json").to_lowercase();
+            for (name, method, path, body) in table_calls(&id) {
+                let (status, text) = call(&server.base, kind.key(), method, &path, &body);
+                let value: Value = serde_json::from_str(&text).unwrap();
+                let code = &value["status"]["code"];
+                if kind.may(name) {
+                    assert_eq!(
+                        (status, code),
+                        (200, &json!(10000)),
+                        "{kind:?} json {name}: {text}"
+                    );
+                } else {
+                    assert_eq!(
+                        (status, code),
+                        (403, &json!(11007)),
+                        "{kind:?} json {name}: {text}"
+                    );
+                    let details = value["status"]["details"].as_str().unwrap();
+                    assert!(details.contains("Tasks:"), "{details}");
+                }
+                said.push_str(&text);
+            }
+            // gRPC face, through the official client.
+            let id = format!("made-{kind:?}-grpc").to_lowercase();
+            let calls: Vec<Value> = table_calls(&id)
+                .into_iter()
+                .map(|(name, _, _, body)| json!({"key": kind.key(), "method": name, "request": body}))
+                .collect();
+            let answers = grpc_calls(&server.addr(), &calls);
+            for ((name, ..), answer) in table_calls(&id).into_iter().zip(&answers) {
+                let expected = if kind.may(name) { 10000 } else { 11007 };
+                assert_eq!(answer["code"], expected, "{kind:?} grpc {name}: {answer}");
+                said.push_str(&answer.to_string());
+            }
+            // What was refused wrote nothing; what was allowed was deleted again, except
+            // by the key that may add but not delete.
+            let left: Vec<String> = fs::read_dir(root.path().join("tasks"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&format!("made-{kind:?}").to_lowercase()))
+                .collect();
+            let expected = if matches!(kind, Kind::Adder) { 2 } else { 0 };
+            assert_eq!(left.len(), expected, "{kind:?}: {left:?}");
+        }
+    }
+    for (_, server) in &servers {
+        said.push_str(&server.said());
+    }
+    for key in KEYS.iter().chain([&API_KEY]) {
+        assert!(!said.contains(key), "a key appears in the output:\n{said}");
+    }
+}
+
+/// Keys files the server refuses at start, each with the line (or the fix) named; no output
+/// contains a key, nor a user id (which is a key in a reversed file).
+#[test]
+fn refused_keys_files() {
+    let root = project();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = KEYS[0];
+    let hosted = "a8f3e9b2c4d17a8f3e9b2c4d17a8f3e9";
+    let cases: [(&str, String, u32, &str); 7] = [
+        (
+            "reversed.json",
+            format!("{{\"zuleika\": \"{secret}+/KEY==\"}}"),
+            0o600,
+            "line 1: the user id is not a valid id",
+        ),
+        (
+            "reversed-id.json",
+            format!("{{\"zuleika\": \"{hosted}\"}}"),
+            0o600,
+            "line 1: the user id looks like a generated key",
+        ),
+        (
+            "twice.yaml",
+            format!("{secret}: zuleika\nother-key: quentin\n{secret}: ottoline\n"),
+            0o600,
+            "line 3: the same key as line 1",
+        ),
+        (
+            "spaces.json",
+            format!("{{\"{secret}\": \"zuleika\",\n\" {secret}\": \"quentin\"}}"),
+            0o600,
+            "line 2: the key starts or ends with white space",
+        ),
+        (
+            "empty.yaml",
+            "other-key: zuleika\n\"\": quentin\n".into(),
+            0o600,
+            "line 2: the key is empty",
+        ),
+        (
+            "readable.yaml",
+            format!("{secret}: zuleika\n"),
+            0o644,
+            "run `chmod 600",
+        ),
+        (
+            "writable.yaml",
+            format!("{secret}: zuleika\n"),
+            0o622,
+            "can be written by other users",
+        ),
+    ];
+    for (name, text, mode, says) in cases {
+        let file = dir.path().join(name);
+        fs::write(&file, &text).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+        let output = Command::new(BIN)
+            .arg("--root")
+            .arg(root.path())
+            .args(["serve", "--addr", "127.0.0.1:0", "--keys"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name} started");
+        let said = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(said.contains(says), "{name}: {said}");
+        for word in [secret, hosted, "KEY==", "zuleika", "quentin", "ottoline"] {
+            assert!(!said.contains(word), "{name} says {word}: {said}");
+        }
+    }
+}
