@@ -4,11 +4,12 @@
 //! remote that answers garbage, and two servers sharing a project.
 
 use std::fs;
-use std::io::Write;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
@@ -418,4 +419,125 @@ fn refused_keys_files() {
             assert!(!said.contains(word), "{name} says {word}: {said}");
         }
     }
+}
+
+/// What an HTTP/2 connection opens with: the preface and an empty SETTINGS frame.
+const H2_OPENING: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+
+/// HTTP/2 frame types the tests look for.
+const HEADERS: u8 = 1;
+const RST_STREAM: u8 = 3;
+const GOAWAY: u8 = 7;
+
+/// Reads HTTP/2 frames until one of type `wanted` arrives (true) or the server closes the
+/// connection (false), failing after `deadline`.
+fn frame_until(stream: &mut TcpStream, wanted: &[u8], deadline: Duration) -> Option<u8> {
+    let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buffered = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        while buffered.len() >= 9 {
+            let len = usize::from(buffered[0]) << 16
+                | usize::from(buffered[1]) << 8
+                | usize::from(buffered[2]);
+            if buffered.len() < 9 + len {
+                break;
+            }
+            let kind = buffered[3];
+            buffered.drain(..9 + len);
+            if wanted.contains(&kind) {
+                return Some(kind);
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return None,
+            Ok(n) => buffered.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return None,
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "no frame of type {wanted:?} within {deadline:?}"
+        );
+    }
+}
+
+/// A server whose descriptor limit is 400, so that its connection cap is 144.
+fn limited(root: &Path) -> Spawned {
+    let mut prlimit = Command::new("prlimit");
+    prlimit.args(["--nofile=400:400", BIN]);
+    Spawned::start_with(prlimit, root, &[])
+}
+
+/// 150 idle HTTP/2 connections and 300 silent sockets against a cap of 144: the server sheds
+/// the connections idle the longest, and a GET is answered at once rather than locked out.
+#[test]
+fn at_the_connection_cap_idle_connections_make_room() {
+    let root = project();
+    let server = limited(root.path());
+    let mut idle: Vec<TcpStream> = (0..150)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr()).unwrap();
+            s.write_all(H2_OPENING).unwrap();
+            s
+        })
+        .collect();
+    let silent: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(server.addr()).unwrap())
+        .collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    for _ in 0..3 {
+        let mut answer = agent
+            .get(format!("{}/v2/tasks", server.base))
+            .call()
+            .expect("a GET is answered beside 450 idle connections");
+        let tasks: Value =
+            serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(tasks["tasks"].as_array().unwrap().len(), 4);
+    }
+    // The oldest idle HTTP/2 connection was told to go away.
+    assert_eq!(
+        frame_until(&mut idle[0], &[GOAWAY], Duration::from_secs(30)),
+        Some(GOAWAY)
+    );
+    drop(silent);
+}
+
+/// An HTTP/2 connection that opens and then sends nothing is closed with a GOAWAY, and a
+/// stream whose body stalls is answered and reset rather than held open.
+#[test]
+fn idle_http2_connections_and_stalled_bodies_are_closed() {
+    let root = project();
+    let server = Spawned::start(root.path(), &[]);
+    let mut idle = TcpStream::connect(server.addr()).unwrap();
+    idle.write_all(H2_OPENING).unwrap();
+    let mut stalled = TcpStream::connect(server.addr()).unwrap();
+    stalled.write_all(H2_OPENING).unwrap();
+    // HEADERS for POST /v2/tasks on stream 1, ending the headers but not the stream
+    // (HPACK: :method POST and :scheme http indexed, :path and :authority literal).
+    let mut block = vec![0x83, 0x86, 0x04, 9];
+    block.extend_from_slice(b"/v2/tasks");
+    block.extend_from_slice(&[0x01, 1, b'x']);
+    let mut frame = vec![0, 0, block.len() as u8, HEADERS, 0x4, 0, 0, 0, 1];
+    frame.extend_from_slice(&block);
+    stalled.write_all(&frame).unwrap();
+    assert!(
+        frame_until(
+            &mut stalled,
+            &[HEADERS, RST_STREAM],
+            Duration::from_secs(60)
+        )
+        .is_some(),
+        "the stalled stream was answered"
+    );
+    assert_eq!(
+        frame_until(&mut idle, &[GOAWAY], Duration::from_secs(90)),
+        Some(GOAWAY)
+    );
 }

@@ -16,8 +16,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::http::{self, HeaderMap, header};
-use hyper::body::Incoming;
 use tonic::codec::{BufferSettings, EncodeBuf, Encoder};
 use tonic::server::{Grpc, UnaryService};
 use tonic_prost::{ProstDecoder, ProstEncoder};
@@ -66,7 +66,7 @@ impl Service {
     }
 
     /// Answers one gRPC call.
-    pub async fn call(self, request: http::Request<Incoming>) -> http::Response<tonic::body::Body> {
+    pub async fn call(self, request: http::Request<Body>) -> http::Response<tonic::body::Body> {
         let path = request.uri().path().to_owned();
         let repos = self.repos.clone();
         let method = path.strip_prefix(SERVICE).unwrap_or_default().to_owned();
@@ -99,7 +99,7 @@ impl Service {
     /// handler within the call's deadline, and encodes the answer.
     async fn unary<Req, Resp, F, Fut>(
         self,
-        request: http::Request<Incoming>,
+        request: http::Request<Body>,
         handler: F,
     ) -> http::Response<tonic::body::Body>
     where
