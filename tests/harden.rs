@@ -541,3 +541,82 @@ fn idle_http2_connections_and_stalled_bodies_are_closed() {
         Some(GOAWAY)
     );
 }
+
+/// A project with one task, `day`, that `ann` labels over one input.
+fn labeling_project() -> TempDir {
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir_all(root.path().join("tasks")).unwrap();
+    fs::create_dir_all(root.path().join("inputs")).unwrap();
+    fs::write(
+        root.path().join("inputs/day.jsonl"),
+        "{\"id\": \"in-1\", \"data\": {\"image\": {\"url\": \"https://x/1.jpg\"}}}\n",
+    )
+    .unwrap();
+    fs::write(
+        root.path().join("tasks/day.yaml"),
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\ninput_source: {type: DATASET, id: day}\n\
+         worker: {strategy: FULL, user_ids: [ann]}\nreview: {strategy: NONE}\n",
+    )
+    .unwrap();
+    root
+}
+
+/// Where the work folder, or a task's folder in it, is a link to a folder elsewhere, the
+/// server refuses to append through it (403, naming the link), writes nothing there, and
+/// `status` names the link.
+#[test]
+fn writes_never_go_through_a_link() {
+    let annotation = json!({"annotations": [{"id": "a1", "task_id": "day", "input_id": "in-1",
+        "data": {"concepts": [{"id": "cat", "value": 1}]}}]});
+    for linked in ["work", "work/day"] {
+        let root = labeling_project();
+        let outside = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("work")).unwrap();
+        if linked == "work" {
+            fs::remove_dir(root.path().join("work")).unwrap();
+        }
+        std::os::unix::fs::symlink(outside.path(), root.path().join(linked)).unwrap();
+        let server = Spawned::start(root.path(), &[]);
+        let (status, text) = call(
+            &server.base,
+            None,
+            "POST",
+            "/v2/users/ann/apps/a/annotations",
+            &annotation,
+        );
+        assert_eq!(status, 403, "{linked}: {text}");
+        assert!(
+            text.contains(&format!("{linked} is a symbolic link")),
+            "{linked}: {text}"
+        );
+        let written: Vec<_> = walk(outside.path());
+        assert!(written.is_empty(), "{linked}: wrote {written:?}");
+        drop(server);
+        let output = Command::new(BIN)
+            .arg("--root")
+            .arg(root.path())
+            .arg("status")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(
+            said.contains(&format!("{linked}: error: a symbolic link")),
+            "{linked}: {said}"
+        );
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
