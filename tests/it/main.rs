@@ -10,6 +10,7 @@ mod commands;
 mod edits;
 mod errors;
 mod flags;
+mod harden;
 mod hook;
 mod integrity;
 mod project;

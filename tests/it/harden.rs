@@ -14,11 +14,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-mod common;
-#[path = "python/env.rs"]
-mod python_env;
-
-use common::{BIN, eventually};
+use crate::common::python;
+use crate::common::{BIN, eventually};
 
 /// Every key these tests use: no output of any test may contain one.
 const KEYS: [&str; 4] = [
@@ -165,7 +162,7 @@ fn call(base: &str, key: Option<&str>, method: &str, path: &str, body: &Value) -
 /// gRPC calls through the official client (`tests/python/calls.py`): one JSON answer each.
 fn grpc_calls(addr: &str, calls: &[Value]) -> Vec<Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/calls.py");
-    let mut child = Command::new(python_env::python())
+    let mut child = Command::new(python::python())
         .arg(script)
         .arg(addr)
         .stdin(Stdio::piped())
