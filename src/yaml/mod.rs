@@ -12,7 +12,7 @@ mod core;
 mod edit;
 mod fast;
 
-pub use edit::edit;
+pub use edit::{edit, set_id};
 
 use std::collections::{HashMap, HashSet};
 
