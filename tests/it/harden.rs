@@ -617,3 +617,233 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     files
 }
+
+/// A remote that answers ListTasks with `list` and PostTasks with `created`, whatever is
+/// sent, or, with `silent`, accepts connections and never answers.
+struct FakeRemote {
+    base: String,
+}
+
+impl FakeRemote {
+    fn start(list: &str, created: &str) -> FakeRemote {
+        FakeRemote::serve(Some((list.to_owned(), created.to_owned())))
+    }
+
+    fn silent() -> FakeRemote {
+        FakeRemote::serve(None)
+    }
+
+    fn serve(answers: Option<(String, String)>) -> FakeRemote {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let Some((list, created)) = &answers else {
+                    held.push(stream);
+                    continue;
+                };
+                let Some(method) = read_request(&mut stream) else {
+                    continue;
+                };
+                let body = if method == "GET" { list } else { created };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        FakeRemote { base }
+    }
+}
+
+/// Reads one HTTP/1.1 request, head and body; its method.
+fn read_request(stream: &mut TcpStream) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
+        bytes.extend_from_slice(&buf[..n]);
+        if let Some(at) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while bytes.len() < head_end + length {
+        let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
+        bytes.extend_from_slice(&buf[..n]);
+    }
+    head.split(' ').next().map(str::to_uppercase)
+}
+
+/// A local project with two tasks to create, `a-task` and `b-task`, in `a.yaml` and `b.yaml`.
+fn deploying() -> TempDir {
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir_all(root.path().join("tasks")).unwrap();
+    for (file, id) in [("a", "a-task"), ("b", "b-task")] {
+        fs::write(
+            root.path().join(format!("tasks/{file}.yaml")),
+            format!("# {id}, kept\nid: {id}\n{}", &task_yaml()),
+        )
+        .unwrap();
+    }
+    root
+}
+
+fn task_yaml() -> String {
+    "type: CONCEPTS_CLASSIFICATION\nworker: {strategy: FULL}\nconcept_ids: [cat]\n\
+     input_source: {type: ALL_INPUTS}\nreview: {strategy: NONE}\n"
+        .to_owned()
+}
+
+/// Every task file's text, by name.
+fn task_files(root: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = fs::read_dir(root.join("tasks"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `annotask COMMAND --remote URL ...` in `root`: the exit code and everything it printed.
+fn deploy(root: &Path, command: &[&str], remote: &str, timeout: &str) -> (i32, String) {
+    let output = Command::new(BIN)
+        .arg("--root")
+        .arg(root)
+        .args(command)
+        .args([
+            "--remote",
+            remote,
+            "--user-id",
+            "u",
+            "--app-id",
+            "a",
+            "--timeout",
+            timeout,
+        ])
+        .env_remove("CLARIFAI_PAT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code().unwrap_or(-1), said)
+}
+
+/// `apply` against a remote whose PostTasks answers are garbage: every bad id is an error
+/// naming the task and the value, exit 1, and no local file changes; a good answer renames
+/// the file's task, keeping its comments.
+#[test]
+fn apply_checks_the_ids_a_remote_gives() {
+    let long = "x".repeat(10_000);
+    let empty = r#"{"status": {"code": 10000}, "tasks": []}"#;
+    let created = |ids: &str| format!(r#"{{"status": {{"code": 10000}}, "tasks": [{ids}]}}"#);
+    let cases: Vec<(String, &str)> = vec![
+        (created("1, 2"), "`tasks[0]` is a number, not a task"),
+        (
+            created(r#"{"id": null}, {"id": "x"}"#),
+            "creation of task `a-task` with no id",
+        ),
+        (
+            created(r#"{"id": 7}, {"id": "x"}"#),
+            "with an id that is a number",
+        ),
+        (
+            created(r#"{"id": "../../evil"}, {"id": "x"}"#),
+            "with the id `../../evil`, which is not a valid id",
+        ),
+        (
+            created(r#"{"id": "a-task"}, {"id": "bad id"}"#),
+            "creation of task `b-task` with the id `bad id`",
+        ),
+        (
+            created(&format!(r#"{{"id": "{long}"}}, {{"id": "x"}}"#)),
+            "(10000 characters), which is not a valid id",
+        ),
+        (
+            created(r#"{"id": "a-task"}"#),
+            "answered 1 task(s) to the creation of 2",
+        ),
+        (
+            created(r#"{"id": "same"}, {"id": "same"}"#),
+            "appears twice",
+        ),
+        (
+            created(r#"{"id": "c-task"}, {"id": "a-task"}"#),
+            "`a-task` already exists",
+        ),
+    ];
+    for (answer, says) in cases {
+        let root = deploying();
+        let before = task_files(root.path());
+        let remote = FakeRemote::start(empty, &answer);
+        let (code, said) = deploy(root.path(), &["apply", "--yes"], &remote.base, "10");
+        assert_eq!(code, 1, "{says}: {said}");
+        assert!(said.contains(says), "{says}: {said}");
+        assert!(!said.contains(&long[..100]), "echoes the long id: {said}");
+        for rust in ["invalid type", "TaskDoc", "struct", "Value"] {
+            assert!(!said.contains(rust), "{says}: {said}");
+        }
+        assert_eq!(task_files(root.path()), before, "{says}: files changed");
+    }
+    // A good answer: the remote's ids go into the files, through the repo, comments kept.
+    let root = deploying();
+    let remote = FakeRemote::start(empty, &created(r#"{"id": "a-remote"}, {"id": "b-task"}"#));
+    let (code, said) = deploy(root.path(), &["apply", "--yes"], &remote.base, "10");
+    assert_eq!(code, 0, "{said}");
+    let a = fs::read_to_string(root.path().join("tasks/a.yaml")).unwrap();
+    assert!(a.starts_with("# a-task, kept\nid: a-remote\n"), "{a}");
+    let listed = Command::new(BIN)
+        .arg("--root")
+        .arg(root.path())
+        .args(["-o", "json", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("a-remote") && !listed.contains("a-task"),
+        "{listed}"
+    );
+}
+
+/// `plan`, `apply` and `pull` refuse a ListTasks answer with entries that are not tasks,
+/// saying so in JSON's words; a remote that never answers fails within `--timeout`.
+#[test]
+fn remotes_that_answer_garbage_or_nothing_are_errors() {
+    let root = deploying();
+    let remote = FakeRemote::start(r#"{"tasks": [{"id": "r"}, null, "x"]}"#, "{}");
+    for command in [&["plan"][..], &["apply", "--yes"], &["pull"]] {
+        let before = task_files(root.path());
+        let (code, said) = deploy(root.path(), command, &remote.base, "10");
+        assert_eq!(code, 1, "{command:?}: {said}");
+        assert!(
+            said.contains("`tasks[1]` is null, not a task"),
+            "{command:?}: {said}"
+        );
+        assert_eq!(task_files(root.path()), before, "{command:?}");
+    }
+    let silent = FakeRemote::silent();
+    let start = Instant::now();
+    let (code, said) = deploy(root.path(), &["plan"], &silent.base, "1");
+    assert_eq!(code, 1, "{said}");
+    assert!(said.contains("did not answer within 1s"), "{said}");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "gave up after {:?}",
+        start.elapsed()
+    );
+}
