@@ -847,3 +847,26 @@ fn remotes_that_answer_garbage_or_nothing_are_errors() {
         start.elapsed()
     );
 }
+
+/// A unary call carrying two request messages, or none, is refused UNIMPLEMENTED (a request
+/// cardinality violation, in the gRPC spec's words); one message is answered.
+#[test]
+fn unary_grpc_calls_take_exactly_one_message() {
+    let root = project();
+    let server = Spawned::start(root.path(), &[]);
+    let request = json!({"task_id": "annotate-street-cats"});
+    let calls: Vec<Value> = [1, 2, 0]
+        .iter()
+        .map(|n| json!({"key": null, "method": "GetTask", "request": request, "messages": n}))
+        .collect();
+    let answers = grpc_calls(&server.addr(), &calls);
+    let codes: Vec<&str> = answers
+        .iter()
+        .map(|a| a["grpc"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["OK", "UNIMPLEMENTED", "UNIMPLEMENTED"],
+        "{answers:?}"
+    );
+}

@@ -4,8 +4,10 @@ table lists them.
 Usage: calls.py HOST:PORT < CALLS
 
 CALLS holds one JSON object per line: {"key": KEY or null, "method": "PostTasks", "request":
-{...}}, the request in protobuf's JSON form. Prints one JSON line per call: the API status's
-code, description and details, or the gRPC status when the call itself failed.
+{...}}, the request in protobuf's JSON form, and optionally "messages": N to send the request
+N times in one call (as a client-streaming call would), which a unary method must refuse.
+Prints one JSON line per call: the API status's code, description and details, or the gRPC
+status when the call itself failed.
 """
 
 import json
@@ -19,6 +21,7 @@ import grpc
 host, port = sys.argv[1].rsplit(":", 1)
 channel = ClarifaiChannel.get_insecure_grpc_channel(base=host, port=int(port))
 stub = service_pb2_grpc.V2Stub(channel)
+raw = grpc.insecure_channel(f"{host}:{port}")
 
 for line in sys.stdin:
     if not line.strip():
@@ -28,6 +31,16 @@ for line in sys.stdin:
     request = json_format.ParseDict(call["request"], getattr(service_pb2, method + "Request")())
     metadata = () if call["key"] is None else (("authorization", "Key " + call["key"]),)
     try:
+        if "messages" in call:
+            send = raw.stream_unary(
+                "/clarifai.api.V2/" + method,
+                request_serializer=lambda r: r.SerializeToString(),
+                response_deserializer=lambda b: b,
+            )
+            send(iter([request] * call["messages"]), metadata=metadata)
+            print(json.dumps({"grpc": "OK"}))
+            sys.stdout.flush()
+            continue
         response = getattr(stub, method)(request, metadata=metadata)
         status = response.status
         print(json.dumps({"code": status.code, "description": status.description, "details": status.details}))
