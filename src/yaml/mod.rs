@@ -769,6 +769,9 @@ struct SpanMap {
     /// Every untagged plain scalar that is a value (not a key), with its field path and span,
     /// in document order: what [`core`] checks.
     plain: Vec<(String, Span, String)>,
+    /// The line where the walk stopped at text `saphyr-parser` refuses, when it did: what
+    /// follows is not in the map, though libyaml may read it.
+    broken_at: Option<u32>,
 }
 
 /// Deeper documents are not tasks; stop walking rather than grow without bound.
@@ -791,7 +794,14 @@ impl SpanMap {
         let mut map = SpanMap::default();
         let mut stack: Vec<Frame> = Vec::new();
         let mut parser = Parser::new_from_str(text);
-        while let Some(Ok((event, span))) = parser.next_event() {
+        while let Some(next) = parser.next_event() {
+            let (event, span) = match next {
+                Ok(next) => next,
+                Err(e) => {
+                    map.broken_at = Some(e.marker().line() as u32);
+                    break;
+                }
+            };
             let at = location(span);
             let is_node = matches!(
                 event,
