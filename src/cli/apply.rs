@@ -64,17 +64,17 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         .map(|c| c.id.as_str())
         .collect();
     if !conflicts.is_empty() && !args.force_conflicts {
-        anyhow::bail!(
+        return Err(super::finding(format!(
             "{} task(s) changed on the remote and in their files: {}; nothing applied\n    hint: `annotask pull` cannot resolve this; edit the file to what you want and pass --force-conflicts",
             conflicts.len(),
             conflicts.join(", ")
-        );
+        )));
     }
     if !args.yes {
         if !io::stdin().is_terminal() {
-            anyhow::bail!(
-                "stdin is not a terminal: pass --yes to apply without asking; nothing applied"
-            );
+            return Err(super::usage(
+                "stdin is not a terminal: pass --yes to apply without asking; nothing applied",
+            ));
         }
         eprint!("apply {} change(s)? [y/N] ", todo.len());
         io::stderr().flush()?;
@@ -114,10 +114,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         }
         format => super::output::structured(format, &Report { status, results }),
     }
-    Ok(if failure.is_some() {
-        Outcome::Invalid
-    } else {
-        Outcome::Success
+    Ok(match failure {
+        Some(e) => Outcome::Stopped(e),
+        None => Outcome::Success,
     })
 }
 
@@ -234,21 +233,21 @@ fn execute<'a>(
 /// is.
 fn created_ids(batch: &[&Change], created: &[Value]) -> anyhow::Result<Vec<String>> {
     if created.len() != batch.len() {
-        anyhow::bail!(
+        return Err(super::finding(format!(
             "the remote answered {} task(s) to the creation of {}; no local file was changed",
             created.len(),
             batch.len()
-        );
+        )));
     }
     batch
         .iter()
         .zip(created)
         .map(|(change, task)| match remote::task_id(task) {
             Ok(id) => Ok(id.to_owned()),
-            Err(why) => Err(anyhow::anyhow!(
+            Err(why) => Err(super::finding(format!(
                 "the remote answered the creation of task `{}` with {why}; no local file was changed",
                 change.id
-            )),
+            ))),
         })
         .collect()
 }

@@ -4,7 +4,6 @@
 use std::path::Path;
 use std::time::Duration;
 
-use anyhow::Context;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -42,11 +41,11 @@ impl RemoteArgs {
         } else {
             Some(
                 remote::Config::remote(root, &self.remote).map_err(|e| match e {
-                    remote::ConfigError::Invalid { path, diagnostic } => anyhow::anyhow!(
-                        "{}",
-                        output::diagnostic(&path.display().to_string(), &diagnostic)
-                    ),
-                    other => other.into(),
+                    remote::ConfigError::Invalid { path, diagnostic } => {
+                        super::finding(output::diagnostic(&path.display().to_string(), &diagnostic))
+                    }
+                    remote::ConfigError::Unknown { .. } => super::usage(e.to_string()),
+                    remote::ConfigError::Read { .. } => e.into(),
                 })?,
             )
         };
@@ -57,12 +56,12 @@ impl RemoteArgs {
             .user_id
             .clone()
             .or(named.as_ref().and_then(|r| r.user_id.clone()))
-            .context("--user-id is required")?;
+            .ok_or_else(|| super::usage("--user-id is required"))?;
         let app_id = self
             .app_id
             .clone()
             .or(named.as_ref().and_then(|r| r.app_id.clone()))
-            .context("--app-id is required")?;
+            .ok_or_else(|| super::usage("--app-id is required"))?;
         let key_env = named
             .and_then(|r| r.key_env)
             .unwrap_or_else(|| KEY_ENV.to_owned());
@@ -78,7 +77,9 @@ impl RemoteArgs {
     /// A client of the remote these options name.
     pub fn client(&self, root: &Path) -> anyhow::Result<Client> {
         if !(self.timeout.is_finite() && self.timeout > 0.0) {
-            anyhow::bail!("--timeout must be a positive number of seconds");
+            return Err(super::usage(
+                "--timeout must be a positive number of seconds",
+            ));
         }
         Ok(Client::new(
             self.resolve(root)?,
@@ -98,7 +99,7 @@ pub struct Args {
     /// Let --prune delete every managed task when tasks/ is empty.
     #[arg(long)]
     pub allow_empty: bool,
-    /// Exit 0 with no changes, 2 with changes, 1 on an error.
+    /// Exit 0 with no changes, 3 with changes, and an error's code on an error (docs/cli.md).
     #[arg(long)]
     pub detailed_exitcode: bool,
 }
@@ -107,20 +108,21 @@ pub struct Args {
 /// nothing.
 pub fn local_tasks(global: &Global) -> anyhow::Result<Vec<Value>> {
     let repo = global.open_synced()?;
-    let reports = repo.index().reports(true)?;
+    let reports = repo.reports(true)?;
     if !reports.is_empty() {
         eprint!(
             "{}",
             output::human(
                 &reports,
                 |f| std::fs::read_to_string(repo.root().join(f)).ok(),
-                false
+                false,
+                None
             )
         );
-        anyhow::bail!(
+        return Err(super::finding(format!(
             "{} invalid task file(s): nothing planned, nothing sent",
             reports.len()
-        );
+        )));
     }
     let mut all = Vec::new();
     for page in 1.. {

@@ -10,6 +10,7 @@
 //! the repo's cross-process write lock and SQLite's busy timeout, so concurrent requests
 //! neither fail on a lock nor lose a write.
 
+mod actions;
 mod auth;
 mod connections;
 mod grpc;
@@ -41,11 +42,11 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
 use connections::Connections;
 use reply::Failure;
+use tls::TlsAcceptor;
 use transport::{Socket, Stalling, Stream};
 
 use crate::repo;

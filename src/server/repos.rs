@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use crate::error::{Error, Result};
-use crate::files::TASKS_DIR;
+use crate::layout::TASKS_DIR;
 use crate::repo::Repo;
 use crate::watch::{Stopper, Watcher};
 
@@ -125,7 +125,7 @@ impl Repos {
 
     /// How many task files the index holds as invalid (and so does not serve).
     pub fn invalid_files(&self) -> Result<usize> {
-        Ok(self.checkout()?.index().reports(true)?.len())
+        Ok(self.checkout()?.reports(true)?.len())
     }
 }
 
