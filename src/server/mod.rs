@@ -179,7 +179,7 @@ impl Server {
             app,
             grpc,
             tls,
-            watcher,
+            watcher: Some(watcher),
         })
     }
 
@@ -191,6 +191,19 @@ impl Server {
     /// How many task files are invalid, and so not served, as the server starts.
     pub fn invalid_files(&self) -> crate::Result<usize> {
         self.repos.invalid_files()
+    }
+
+    /// The process that keeps the index current: this one, or another (`None` when its pid
+    /// cannot be told).
+    pub fn watched_by(&self) -> crate::Result<Option<u32>> {
+        if self
+            .watcher
+            .as_ref()
+            .is_some_and(repos::OwnWatcher::is_running)
+        {
+            return Ok(Some(std::process::id()));
+        }
+        Ok(self.repos.checkout()?.watcher().and_then(|w| w.pid))
     }
 
     /// Whether both faces are served over TLS.

@@ -4,7 +4,7 @@
 //! remote that answers garbage, and two servers sharing a project.
 
 use std::fs;
-use std::io::{ErrorKind, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -872,4 +872,67 @@ fn unary_grpc_calls_take_exactly_one_message() {
         ["OK", "UNIMPLEMENTED", "UNIMPLEMENTED"],
         "{answers:?}"
     );
+}
+
+/// Two processes share a project: the one that watches it (a server, or `annotask watch`) is
+/// killed, and a running server takes over, so an edit made afterwards is served.
+#[test]
+fn a_second_server_takes_over_watching() {
+    for first in ["serve", "watch"] {
+        let root = project();
+        // The first process; `annotask watch` is ready once it prints its first line.
+        let (mut server, mut watch) = (None, None);
+        let watching: &mut Child = if first == "serve" {
+            &mut server.insert(Spawned::start(root.path(), &[])).child
+        } else {
+            let child = watch.insert(
+                Command::new(BIN)
+                    .arg("--root")
+                    .arg(root.path())
+                    .arg("watch")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+            let mut line = String::new();
+            BufReader::new(child.stdout.as_mut().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            child
+        };
+        let second = Spawned::start(root.path(), &[]);
+        let said = second.said();
+        assert!(
+            said.contains(&format!(
+                "another process (pid {}) watches the project",
+                watching.id()
+            )),
+            "{first}: {said}"
+        );
+        watching.kill().unwrap();
+        watching.wait().unwrap();
+        let file = root.path().join("tasks/annotate-street-cats.yaml");
+        let text = fs::read_to_string(&file).unwrap();
+        fs::write(
+            &file,
+            text.replace("name: Annotate cat", "name: Annotate kittens"),
+        )
+        .unwrap();
+        eventually("the second server serves the edit", || {
+            let (status, body) = call(
+                &second.base,
+                None,
+                "GET",
+                "/v2/tasks/annotate-street-cats",
+                &Value::Null,
+            );
+            status == 200 && body.contains("Annotate kittens")
+        });
+        assert!(
+            second.said().contains("watches it now"),
+            "{first}: {}",
+            second.said()
+        );
+    }
 }
