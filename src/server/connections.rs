@@ -7,16 +7,22 @@
 //! key needed) could lock out everyone else until their timeouts passed.
 
 use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use tokio::sync::Notify;
 use tokio::time::Instant;
 
-/// Every open connection, in the order they were opened.
+/// Every open connection, in the order they were opened. The list is locked only to open,
+/// close and choose whom to shed; a request in flight is counted on its connection alone.
 pub struct Connections {
     cap: usize,
+    /// When the connections' idle times are counted from.
+    epoch: Instant,
     state: Mutex<State>,
+    /// Whether the cap is reached, so that a connection going idle wakes those waiting.
+    full: AtomicBool,
     /// Woken when a connection closes, or at the cap goes idle.
     closed: Notify,
 }
@@ -26,22 +32,25 @@ struct State {
     next: u64,
     /// Connections not yet asked to close.
     live: usize,
-    open: BTreeMap<u64, Entry>,
+    open: BTreeMap<u64, Arc<Entry>>,
 }
 
 struct Entry {
-    in_flight: usize,
-    idle_since: Instant,
+    in_flight: AtomicUsize,
+    /// Nanoseconds from the epoch to when the last request ended (or the connection opened).
+    idle_since: AtomicU64,
     /// Told when the connection is to close.
-    shed: Arc<Notify>,
-    shedding: bool,
+    shed: Notify,
+    shedding: AtomicBool,
 }
 
 impl Connections {
     pub fn new(cap: usize) -> Arc<Connections> {
         Arc::new(Connections {
             cap,
+            epoch: Instant::now(),
             state: Mutex::default(),
+            full: AtomicBool::new(false),
             closed: Notify::new(),
         })
     }
@@ -51,9 +60,13 @@ impl Connections {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_nanos() as u64
+    }
+
     /// A place for the next connection. At the cap, the connection idle the longest is told
     /// to close and its place taken at once; only when every connection is busy does this
-    /// wait, for one to close.
+    /// wait, for one to close or go idle.
     pub async fn admit(self: &Arc<Self>) -> Connection {
         loop {
             let closed = self.closed.notified();
@@ -62,12 +75,15 @@ impl Connections {
                 let room = state.live < self.cap || {
                     let oldest = state
                         .open
-                        .values_mut()
-                        .filter(|e| e.in_flight == 0 && !e.shedding)
-                        .min_by_key(|e| e.idle_since);
+                        .values()
+                        .filter(|e| {
+                            e.in_flight.load(Ordering::Acquire) == 0
+                                && !e.shedding.load(Ordering::Relaxed)
+                        })
+                        .min_by_key(|e| e.idle_since.load(Ordering::Relaxed));
                     match oldest {
                         Some(entry) => {
-                            entry.shedding = true;
+                            entry.shedding.store(true, Ordering::Relaxed);
                             entry.shed.notify_one();
                             state.live -= 1;
                             true
@@ -79,19 +95,17 @@ impl Connections {
                     let id = state.next;
                     state.next += 1;
                     state.live += 1;
-                    let shed = Arc::new(Notify::new());
-                    state.open.insert(
-                        id,
-                        Entry {
-                            in_flight: 0,
-                            idle_since: Instant::now(),
-                            shed: shed.clone(),
-                            shedding: false,
-                        },
-                    );
+                    self.full.store(state.live >= self.cap, Ordering::Relaxed);
+                    let entry = Arc::new(Entry {
+                        in_flight: AtomicUsize::new(0),
+                        idle_since: AtomicU64::new(self.now()),
+                        shed: Notify::new(),
+                        shedding: AtomicBool::new(false),
+                    });
+                    state.open.insert(id, entry.clone());
                     return Connection {
                         id,
-                        shed,
+                        entry,
                         connections: self.clone(),
                     };
                 }
@@ -115,23 +129,21 @@ impl Connections {
 /// One open connection's place; dropping it frees the place.
 pub struct Connection {
     id: u64,
-    shed: Arc<Notify>,
+    entry: Arc<Entry>,
     connections: Arc<Connections>,
 }
 
 impl Connection {
     /// Completes when the connection is to close to make room for another.
     pub async fn shed(&self) {
-        self.shed.notified().await;
+        self.entry.shed.notified().await;
     }
 
     /// Marks a request in flight until the guard is dropped.
     pub fn request(&self) -> InFlight {
-        if let Some(entry) = self.connections.state().open.get_mut(&self.id) {
-            entry.in_flight += 1;
-        }
+        self.entry.in_flight.fetch_add(1, Ordering::AcqRel);
         InFlight {
-            id: self.id,
+            entry: self.entry.clone(),
             connections: self.connections.clone(),
         }
     }
@@ -139,20 +151,23 @@ impl Connection {
     /// When the connection will have been idle for `limit`, if it stays idle; `None` while a
     /// request is in flight.
     pub fn idle_until(&self, limit: Duration) -> Option<Instant> {
-        let state = self.connections.state();
-        let entry = state.open.get(&self.id)?;
-        (entry.in_flight == 0).then(|| entry.idle_since + limit)
+        if self.entry.in_flight.load(Ordering::Acquire) > 0 {
+            return None;
+        }
+        let since = Duration::from_nanos(self.entry.idle_since.load(Ordering::Relaxed));
+        Some(self.connections.epoch + since + limit)
     }
 }
 
 impl Drop for Connection {
     fn drop(&mut self) {
         let mut state = self.connections.state();
-        if let Some(entry) = state.open.remove(&self.id)
-            && !entry.shedding
-        {
+        if state.open.remove(&self.id).is_some() && !self.entry.shedding.load(Ordering::Relaxed) {
             state.live -= 1;
         }
+        self.connections
+            .full
+            .store(state.live >= self.connections.cap, Ordering::Relaxed);
         drop(state);
         self.connections.closed.notify_waiters();
     }
@@ -160,21 +175,18 @@ impl Drop for Connection {
 
 /// A request in flight on a connection.
 pub struct InFlight {
-    id: u64,
+    entry: Arc<Entry>,
     connections: Arc<Connections>,
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        let mut state = self.connections.state();
-        let full = state.live >= self.connections.cap;
-        if let Some(entry) = state.open.get_mut(&self.id) {
-            entry.in_flight -= 1;
-            entry.idle_since = Instant::now();
-        }
-        drop(state);
+        self.entry
+            .idle_since
+            .store(self.connections.now(), Ordering::Relaxed);
+        self.entry.in_flight.fetch_sub(1, Ordering::AcqRel);
         // A connection waiting for room may now shed this one.
-        if full {
+        if self.connections.full.load(Ordering::Relaxed) {
             self.connections.closed.notify_waiters();
         }
     }
