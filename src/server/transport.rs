@@ -85,7 +85,8 @@ impl AsyncWrite for Stream {
 pub struct Stalling<B> {
     inner: B,
     limit: Duration,
-    timer: Pin<Box<Sleep>>,
+    /// Armed when the body first makes the handler wait: most bodies never do.
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 impl<B> Stalling<B> {
@@ -93,7 +94,7 @@ impl<B> Stalling<B> {
         Stalling {
             inner,
             limit,
-            timer: Box::pin(tokio::time::sleep(limit)),
+            timer: None,
         }
     }
 }
@@ -118,13 +119,18 @@ where
         let me = self.get_mut();
         match Pin::new(&mut me.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                let limit = me.limit;
-                me.timer.as_mut().reset(Instant::now() + limit);
+                if let Some(timer) = &mut me.timer {
+                    timer.as_mut().reset(Instant::now() + me.limit);
+                }
                 Poll::Ready(frame.map(|f| f.map_err(Into::into)))
             }
             Poll::Pending => {
-                ready!(me.timer.as_mut().poll(cx));
-                Poll::Ready(Some(Err(Stalled(me.limit).into())))
+                let limit = me.limit;
+                let timer = me
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                ready!(timer.as_mut().poll(cx));
+                Poll::Ready(Some(Err(Stalled(limit).into())))
             }
         }
     }
