@@ -475,7 +475,7 @@ pub fn stat(root: &Path, path: &str) -> Option<DiskFile> {
 /// every task file under it when it is a folder, none when it is gone, is no task file, or
 /// lies behind a link (which the scan reports on the link's own path).
 pub fn find(root: &Path, path: &str) -> Vec<DiskFile> {
-    if !in_tasks(path) || linked_folder(root, path).is_some() {
+    if !in_tasks(path) || behind_link(root, path) {
         return Vec::new();
     }
     let full = root.join(path);
@@ -497,6 +497,11 @@ pub fn find(root: &Path, path: &str) -> Vec<DiskFile> {
             format!("cannot read: {e}"),
         )],
     }
+}
+
+/// Whether a folder on the way from the root to `path` (the tasks folder included) is a link.
+pub fn behind_link(root: &Path, path: &str) -> bool {
+    linked_folder(root, path).is_some()
 }
 
 fn describe(path: String, metadata: io::Result<fs::Metadata>) -> Option<DiskFile> {
