@@ -281,7 +281,7 @@ async fn accept(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, fac
         // frames back for the peer's delayed ACK.
         let _ = stream.set_nodelay(true);
         let (faces, tls, stopped) = (faces.clone(), tls.clone(), stopped.clone());
-        tokio::spawn(serve(stream, place, tls, faces, stopped));
+        tokio::spawn(serve_connection(stream, place, tls, faces, stopped));
     }
     let _ = stopping.send(true);
     connections.all_closed().await;
@@ -290,7 +290,7 @@ async fn accept(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, fac
 /// Serves one connection until it closes, is idle past [`IDLE_TIMEOUT`], is shed to make room,
 /// or the server stops; a connection asked to close finishes its requests in flight first
 /// (HTTP/2 sends GOAWAY), within [`CLOSE_GRACE`].
-async fn serve(
+async fn serve_connection(
     stream: tokio::net::TcpStream,
     place: connections::Connection,
     tls: Option<TlsAcceptor>,
