@@ -13,7 +13,8 @@ use std::sync::{Condvar, Mutex};
 use std::time::UNIX_EPOCH;
 
 use crate::layout::{
-    self, INPUTS_DIR, TASKS_DIR, WORK_DIR, in_tasks, is_task_file, is_task_path, is_work_file,
+    self, INPUTS_DIR, SHARED_DIRS, TASKS_DIR, WORK_DIR, in_tasks, is_task_file, is_task_path,
+    is_work_file,
 };
 use crate::yaml::MAX_FILE_BYTES;
 
@@ -600,28 +601,35 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// A file that holds secrets (the server's keys file), as read: its text, the path it
-/// resolves to, and its permission bits, taken from the file that was read.
+/// A file that holds secrets (the server's keys file), as read: its text, its permission
+/// bits, taken from the file that was read, and the project's shared folder it lies in, if
+/// it does.
 pub struct PrivateFile {
-    pub canonical: PathBuf,
-    pub mode: u32,
     pub bytes: Vec<u8>,
+    pub mode: u32,
+    pub shared_dir: Option<&'static str>,
 }
 
 /// Reads a small file of secrets, with what the caller needs to judge where it lives and who
-/// else may read it. The mode comes from the open file, so a file swapped after the check
-/// cannot be read in its place.
-pub fn read_private(path: &Path) -> io::Result<PrivateFile> {
+/// else may read it: whether it lies, links resolved, in one of the folders the project at
+/// `root` shares in git ([`SHARED_DIRS`]), and its mode. The mode comes from the open file, so
+/// a file swapped after the check cannot be read in its place.
+pub fn read_private(path: &Path, root: &Path) -> io::Result<PrivateFile> {
     use std::os::unix::fs::PermissionsExt;
     let canonical = path.canonicalize()?;
+    let shared_dir = SHARED_DIRS.into_iter().find(|folder| {
+        root.join(folder)
+            .canonicalize()
+            .is_ok_and(|shared| canonical.starts_with(shared))
+    });
     let file = File::open(&canonical)?;
     let mode = file.metadata()?.permissions().mode() & 0o7777;
     let mut bytes = Vec::new();
     file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
     Ok(PrivateFile {
-        canonical,
-        mode,
         bytes,
+        mode,
+        shared_dir,
     })
 }
 

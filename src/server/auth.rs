@@ -131,7 +131,7 @@ impl Keys {
     /// project's shared folders, one other users may read or write, and any entry that is not
     /// plainly one key for one user.
     pub fn load(path: &Path, root: &Path) -> Result<Keys, KeysError> {
-        let read = files::read_private(path).map_err(|source| KeysError::Read {
+        let read = files::read_private(path, root).map_err(|source| KeysError::Read {
             path: path.to_owned(),
             source,
         })?;
@@ -139,14 +139,10 @@ impl Keys {
             path: path.to_owned(),
             why,
         };
-        for folder in crate::layout::SHARED_DIRS {
-            if let Ok(shared) = root.join(folder).canonicalize()
-                && read.canonical.starts_with(&shared)
-            {
-                return Err(invalid(format!(
-                    "it is inside the project's {folder}/ folder, which is shared through git; keep keys outside it"
-                )));
-            }
+        if let Some(folder) = read.shared_dir {
+            return Err(invalid(format!(
+                "it is inside the project's {folder}/ folder, which is shared through git; keep keys outside it"
+            )));
         }
         if read.mode & 0o077 != 0 {
             return Err(KeysError::Exposed {
