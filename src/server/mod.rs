@@ -47,7 +47,7 @@ use tower_service::Service as _;
 use connections::Connections;
 use reply::Failure;
 use tls::TlsAcceptor;
-use transport::{Socket, Stalling, Stream};
+use transport::{Holding, Socket, Stalling, Stream};
 
 use crate::repo;
 use repos::Repos;
@@ -326,9 +326,9 @@ async fn serve_connection(
             let in_flight = place.request();
             let faces = faces.clone();
             async move {
+                // Busy until the answer's body is sent: an export streams for a while.
                 let answer = faces.answer(request).await;
-                drop(in_flight);
-                answer
+                answer.map(|response| response.map(|body| Body::new(Holding::new(body, in_flight))))
             }
         }
     });

@@ -293,6 +293,42 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Socket<S> {
     }
 }
 
+/// A response body that holds `guard` until it is sent or dropped: a connection counts as
+/// busy while its answers are still streaming.
+pub struct Holding<B, G> {
+    inner: B,
+    _guard: G,
+}
+
+impl<B, G> Holding<B, G> {
+    pub fn new(inner: B, guard: G) -> Holding<B, G> {
+        Holding {
+            inner,
+            _guard: guard,
+        }
+    }
+}
+
+impl<B: Body + Unpin, G: Unpin> Body for Holding<B, G> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -418,5 +454,18 @@ mod tests {
             sent(b"GET / HTTP/1.1\r\n\r\n", &[10, 20, 0]).await,
             (true, vec![10, 20])
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_busy_until_its_answer_is_sent() {
+        let connections = super::super::connections::Connections::new(4);
+        let place = connections.admit().await;
+        let answer = Holding::new(axum::body::Body::from("answer"), place.request());
+        assert!(place.idle_until(Duration::ZERO).is_none());
+        let sent = axum::body::to_bytes(axum::body::Body::new(answer), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&sent[..], b"answer");
+        assert!(place.idle_until(Duration::ZERO).is_some());
     }
 }
