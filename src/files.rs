@@ -13,7 +13,8 @@ use std::sync::{Condvar, Mutex};
 use std::time::UNIX_EPOCH;
 
 use crate::layout::{
-    self, INPUTS_DIR, TASKS_DIR, WORK_DIR, in_tasks, is_task_file, is_task_path, is_work_file,
+    self, INPUTS_DIR, SHARED_DIRS, TASKS_DIR, WORK_DIR, in_tasks, is_task_file, is_task_path,
+    is_work_file,
 };
 use crate::yaml::MAX_FILE_BYTES;
 
@@ -149,8 +150,17 @@ pub fn list_work(root: &Path) -> Vec<DiskFile> {
 /// Appends `bytes` (whole lines) to a work file, creating it and its folders, and returns
 /// once they are on disk. A file whose last line was cut off (a crash mid-append) gets a line
 /// break first, so the cut line stays alone and the new ones read whole.
+///
+/// A folder on the way that is a link is refused ([`Linked`]), as the scan refuses to read
+/// through one: a write there would land outside the project and never be read back.
 pub fn append(root: &Path, path: &str, bytes: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    if let Some(folder) = linked_folder(root, path) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            Linked { folder },
+        ));
+    }
     let target = root.join(path);
     let dir = target.parent().unwrap_or(root);
     let created_dir = !dir.exists();
@@ -176,6 +186,39 @@ pub fn append(root: &Path, path: &str, bytes: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Why [`append`] refused: a folder on the way to the file is a symbolic link.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{folder} is a symbolic link, and annotask writes only inside the project (a write through it would never be read back): replace the link with a folder"
+)]
+pub struct Linked {
+    pub folder: String,
+}
+
+impl Linked {
+    /// The refusal an I/O error carries, if it is one.
+    pub fn of(error: &io::Error) -> Option<&Linked> {
+        error.get_ref()?.downcast_ref()
+    }
+}
+
+/// The first folder from the root to `path` (the path's own folders only) that is a link.
+fn linked_folder(root: &Path, path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop();
+    let mut folder = String::new();
+    for part in parts {
+        if !folder.is_empty() {
+            folder.push('/');
+        }
+        folder.push_str(part);
+        if fs::symlink_metadata(root.join(&folder)).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(folder);
+        }
+    }
+    None
 }
 
 /// What `root/inputs` holds that [`list_inputs`] does not read, sorted: files of other kinds
@@ -408,10 +451,11 @@ fn link(path: String, full: &Path) -> Option<DiskFile> {
     (to_folder || task_name).then(|| DiskFile::problem(path, LINK_PROBLEM))
 }
 
-/// Why a link under the tasks folder is not read.
-const LINK_PROBLEM: &str = "a symbolic link: annotask reads only regular files under tasks/ and inputs/, \
-                            so that nothing outside the project is ever read; replace the \
-                            link with a copy of the file";
+/// Why a link in the project's folders is not read (nor, in work/, written through).
+const LINK_PROBLEM: &str = "a symbolic link: annotask reads and writes only regular files and \
+                            folders under tasks/, inputs/ and work/, never through a link, so \
+                            that nothing outside the project is ever read or written; replace \
+                            the link with a copy of what it points to";
 
 /// Describes listed files. Each stat is relative to the open folder, so no path is looked up
 /// again.
@@ -458,13 +502,7 @@ pub fn find(root: &Path, path: &str) -> Vec<DiskFile> {
 
 /// Whether a folder on the way from the root to `path` (the tasks folder included) is a link.
 pub fn behind_link(root: &Path, path: &str) -> bool {
-    let mut folder = root.to_owned();
-    let mut parts: Vec<&str> = path.split('/').collect();
-    parts.pop();
-    parts.into_iter().any(|part| {
-        folder.push(part);
-        fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_symlink())
-    })
+    linked_folder(root, path).is_some()
 }
 
 fn describe(path: String, metadata: io::Result<fs::Metadata>) -> Option<DiskFile> {
@@ -561,6 +599,38 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
+}
+
+/// A file that holds secrets (the server's keys file), as read: its text, its permission
+/// bits, taken from the file that was read, and the project's shared folder it lies in, if
+/// it does.
+pub struct PrivateFile {
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+    pub shared_dir: Option<&'static str>,
+}
+
+/// Reads a small file of secrets, with what the caller needs to judge where it lives and who
+/// else may read it: whether it lies, links resolved, in one of the folders the project at
+/// `root` shares in git ([`SHARED_DIRS`]), and its mode. The mode comes from the open file, so
+/// a file swapped after the check cannot be read in its place.
+pub fn read_private(path: &Path, root: &Path) -> io::Result<PrivateFile> {
+    use std::os::unix::fs::PermissionsExt;
+    let canonical = path.canonicalize()?;
+    let shared_dir = SHARED_DIRS.into_iter().find(|folder| {
+        root.join(folder)
+            .canonicalize()
+            .is_ok_and(|shared| canonical.starts_with(shared))
+    });
+    let file = File::open(&canonical)?;
+    let mode = file.metadata()?.permissions().mode() & 0o7777;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok(PrivateFile {
+        bytes,
+        mode,
+        shared_dir,
+    })
 }
 
 /// How to place a new file's contents.

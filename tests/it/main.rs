@@ -11,6 +11,7 @@ mod edits;
 mod errors;
 mod exit_codes;
 mod flags;
+mod harden;
 mod hook;
 mod integrity;
 mod project;

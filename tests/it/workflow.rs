@@ -59,6 +59,8 @@ impl Served {
         let keys = tempfile::tempdir().unwrap();
         let file = keys.path().join("keys.json");
         fs::write(&file, KEYS).unwrap();
+        // Keys are secrets: the server refuses a keys file others may read.
+        fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         let server = Server::start(root, &[OsStr::new("--keys"), file.as_os_str()], &[]);
         Served {
             server,
