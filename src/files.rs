@@ -627,6 +627,31 @@ pub fn read_no_links(root: &Path, path: &str, max_bytes: u64, never: &[PathBuf])
     Ok(bytes)
 }
 
+/// Whether `path` (relative to `root`, `/`-separated) is a regular file reached without
+/// passing through a link, as [`read_no_links`] would open it; `Err` says why not.
+pub fn is_file_no_links(root: &Path, path: &str) -> Result<(), String> {
+    let mut at = root.to_path_buf();
+    let parts: Vec<&str> = path.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        at.push(part);
+        let meta = fs::symlink_metadata(&at).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => "no such file".to_owned(),
+            _ => e.to_string(),
+        })?;
+        let last = i + 1 == parts.len();
+        if meta.file_type().is_symlink() {
+            return Err(format!("`{}` is a link, which is never followed", parts[..=i].join("/")));
+        }
+        if !last && !meta.is_dir() {
+            return Err(format!("`{}` is not a folder", parts[..=i].join("/")));
+        }
+        if last && !meta.is_file() {
+            return Err("it is not a regular file".to_owned());
+        }
+    }
+    Ok(())
+}
+
 /// How to place a new file's contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {

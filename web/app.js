@@ -63,6 +63,7 @@ function renderWho() {
     " ",
     h("button", {
       type: "button",
+      "aria-label": "Sign out",
       onclick: () => {
         session.clear();
         navigate("/");
@@ -87,12 +88,12 @@ async function signIn() {
   const note = h("p", { class: "note" });
   const form = h(
     "form",
-    { class: "signin", "aria-label": "Sign in" },
-    h("h1", {}, "Sign in"),
+    { class: "signin", "aria-labelledby": "signin-title" },
+    h("h1", { id: "signin-title" }, "Sign in"),
     needsKey ? h("p", {}, h("label", { for: "key" }, "API key"), " ", key) : null,
     userRow,
     note,
-    h("button", { type: "submit" }, "Sign in"),
+    h("button", { type: "submit", "aria-label": "Sign in" }, "Sign in"),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
