@@ -192,18 +192,13 @@ fn sign_out(browser: &Browser) {
 /// Waits until the labeling screen shows input number `n` of the session with its image.
 fn on_input(browser: &Browser, n: usize) -> String {
     let script = format!(
-        "const p = document.querySelector('.position')?.textContent || '';
-         const img = document.querySelector('.frame img');
+        "const p = document.querySelector('.position');
          const stage = document.querySelector('.stage');
-         return p.startsWith('{n} of') && img && img.complete && img.naturalWidth > 0
-             ? stage.getAttribute('aria-label') : null;"
+         return p && p.textContent.startsWith('{n} of') && stage.dataset.shown === p.dataset.input
+             ? p.dataset.input : null;"
     );
-    let label = browser.wait(&format!("input {n} of the session is shown"), &script);
-    label
-        .as_str()
-        .unwrap()
-        .trim_start_matches("Input ")
-        .to_owned()
+    let input = browser.wait(&format!("input {n} of the session is shown"), &script);
+    input.as_str().unwrap().to_owned()
 }
 
 /// Every resource the page loaded came from its own origin.

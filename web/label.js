@@ -88,6 +88,7 @@ export async function show(main, taskId) {
       progress.textContent = `${counts.success + counts.awaiting_review + counts.awaiting_consensus_review} submitted · ${counts.pending} to do`;
     }
     position.textContent = it ? `${cur + 1} of ${items.length} in this session (${done} submitted)` : "";
+    position.dataset.input = it ? it.input.id : "";
     badge.textContent = it ? (it.submitted ? (it.dirty ? "Submitted · changed, Enter to resubmit" : "Submitted") : "To label") : "";
     badge.classList.toggle("done", !!it?.submitted);
     back.disabled = cur <= 0;
@@ -186,8 +187,11 @@ export async function show(main, taskId) {
     const label = `Input ${it.input.id}`;
     try {
       const isText = it.input?.data?.text && !it.input?.data?.image;
-      if (isText) await stage.show({ text: await inputText(it.input), label });
-      else await stage.show({ url: await mediaUrl(it.input), label });
+      const shown = isText ? { text: await inputText(it.input), label } : { url: await mediaUrl(it.input), label };
+      // Another input may have been asked for while this one loaded.
+      if (item() !== it) return;
+      await stage.show(shown);
+      stage.el.dataset.shown = it.input.id;
     } catch (e) {
       showError(`Input ${it.input.id}: ${e.message}`);
     }
