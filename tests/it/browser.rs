@@ -6,8 +6,6 @@
 //! Without chromium or chromedriver the browser tests say why and pass, except under CI
 //! (`CI` set), where a missing browser is a failure: `.ci/run` installs it.
 
-mod common;
-#[path = "browser/webdriver.rs"]
 mod webdriver;
 
 use std::ffi::OsStr;
@@ -15,11 +13,10 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use common::{BIN, Server, eventually};
+use crate::common::{BIN, Server, eventually};
 use webdriver::{Browser, DELETE, ENTER, LEFT};
 
 const KEYS: &str = r#"{"key-ann": "ann", "key-bob": "bob", "key-rita": "rita"}"#;
@@ -48,13 +45,13 @@ const TASKS: &[(&str, &str)] = &[
 /// One browser test at a time: two cores are shared by everything else.
 static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
-struct Project {
+struct Garden {
     dir: tempfile::TempDir,
     keys: PathBuf,
 }
 
-impl Project {
-    fn new() -> Project {
+impl Garden {
+    fn new() -> Garden {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("project");
         fs::create_dir_all(root.join("tasks")).unwrap();
@@ -75,7 +72,7 @@ impl Project {
         }
         let keys = dir.path().join("keys.json");
         fs::write(&keys, KEYS).unwrap();
-        Project { dir, keys }
+        Garden { dir, keys }
     }
 
     fn root(&self) -> PathBuf {
@@ -92,37 +89,20 @@ impl Project {
 }
 
 /// A request as `user` (by their key): the HTTP status and the JSON body.
-fn api(base: &str, user: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(60)))
-        .build()
-        .into();
-    let url = format!("{base}{path}");
-    let auth = format!("Key key-{user}");
-    let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let sent = match method {
-        "GET" => agent.get(&url).header("Authorization", &auth).call(),
-        "PUT" => agent.put(&url).header("Authorization", &auth).send(&body),
-        "POST" => agent.post(&url).header("Authorization", &auth).send(&body),
-        other => panic!("no such method here: {other}"),
-    };
-    let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-    let status = response.status().as_u16();
-    let text = response.body_mut().read_to_string().unwrap();
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+fn api(server: &Server, user: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let body = body.map(|b| b.to_string());
+    server.call(Some(&format!("Key key-{user}")), method, path, body.as_deref())
 }
 
-fn ok(base: &str, user: &str, method: &str, path: &str, body: Option<Value>) -> Value {
-    let (status, value) = api(base, user, method, path, body);
+fn ok(server: &Server, user: &str, method: &str, path: &str, body: Option<Value>) -> Value {
+    let (status, value) = api(server, user, method, path, body);
     assert_eq!(status, 200, "{user} {method} {path}: {value}");
     value
 }
 
 /// `user`'s annotations on `task`, by input.
-fn annotations(base: &str, user: &str, task: &str) -> Vec<Value> {
-    ok(
-        base,
+fn annotations(server: &Server, user: &str, task: &str) -> Vec<Value> {
+    ok(&server,
         user,
         "GET",
         &format!("/v2/annotations?task_id={task}&user_ids={user}&per_page=1000"),
@@ -133,16 +113,15 @@ fn annotations(base: &str, user: &str, task: &str) -> Vec<Value> {
         .clone()
 }
 
-fn annotation_on(base: &str, user: &str, task: &str, input: &str) -> Option<Value> {
-    annotations(base, user, task)
+fn annotation_on(server: &Server, user: &str, task: &str, input: &str) -> Option<Value> {
+    annotations(&server, user, task)
         .into_iter()
         .find(|a| a["input_id"] == input)
 }
 
 /// `user`'s counts on `task`: pending, awaiting review, success, review denied.
-fn counts(base: &str, user: &str, task: &str) -> [u64; 4] {
-    let answer = ok(
-        base,
+fn counts(server: &Server, user: &str, task: &str) -> [u64; 4] {
+    let answer = ok(&server,
         user,
         "GET",
         &format!("/v2/tasks/{task}/inputs/count?user_ids={user}"),
@@ -231,9 +210,9 @@ fn median(mut xs: Vec<f64>) -> f64 {
 }
 
 /// Whether the server takes LABEL_WITHDRAW (annotask's extension, which the undo needs).
-fn withdraw_served(base: &str) -> bool {
+fn withdraw_served(server: &Server) -> bool {
     let (status, answer) = api(
-        base,
+        server,
         "ann",
         "PUT",
         "/v2/users/me/apps/app/tasks/day/assignments",
@@ -249,7 +228,7 @@ fn a_classification_day_by_keyboard() {
     let Some((browser, _one)) = browser() else {
         return;
     };
-    let project = Project::new();
+    let project = Garden::new();
     let server = project.serve();
     let base = &server.base;
     sign_in(&browser, base, "ann");
@@ -263,10 +242,10 @@ fn a_classification_day_by_keyboard() {
     }
     on_input(&browser, 13);
     eventually("every label reached the server", || {
-        annotations(base, "ann", "day").len() == 12 && counts(base, "ann", "day")[2] == 12
+        annotations(&server, "ann", "day").len() == 12 && counts(&server, "ann", "day")[2] == 12
     });
     for (input, concept) in &labeled {
-        let a = annotation_on(base, "ann", "day", input).unwrap();
+        let a = annotation_on(&server, "ann", "day", input).unwrap();
         assert_eq!(a["data"]["concepts"], json!([{"id": concept, "value": 1.0}]), "{a}");
     }
     let timings = submit_timings(&browser);
@@ -278,7 +257,7 @@ fn a_classification_day_by_keyboard() {
         timings.iter().cloned().fold(0.0, f64::max)
     );
 
-    if withdraw_served(base) {
+    if withdraw_served(&server) {
         // Back to the last submit, change it from dog to bird, submit again.
         browser.keys(&[LEFT]);
         on_input(&browser, 12);
@@ -289,14 +268,14 @@ fn a_classification_day_by_keyboard() {
         browser.keys(&["2", "3", ENTER]);
         let (input, _) = &labeled[11];
         eventually("the change replaced the label", || {
-            annotation_on(base, "ann", "day", input).is_some_and(|a| {
+            annotation_on(&server, "ann", "day", input).is_some_and(|a| {
                 a["data"]["concepts"] == json!([{"id": "bird", "value": 1.0}])
-            }) && counts(base, "ann", "day")[2] == 12
+            }) && counts(&server, "ann", "day")[2] == 12
         });
         // Z: the last submit goes back to being labeled.
         browser.keys(&["z"]);
         eventually("the undo reached the server", || {
-            counts(base, "ann", "day")[2] == 11
+            counts(&server, "ann", "day")[2] == 11
         });
     } else {
         eprintln!("undo not tested: this server does not take LABEL_WITHDRAW yet");
@@ -309,7 +288,7 @@ fn a_box_and_a_polygon_in_the_images_coordinates() {
     let Some((browser, _one)) = browser() else {
         return;
     };
-    let project = Project::new();
+    let project = Garden::new();
     let server = project.serve();
     let base = &server.base;
     sign_in(&browser, base, "ann");
@@ -328,9 +307,9 @@ fn a_box_and_a_polygon_in_the_images_coordinates() {
     browser.keys(&[ENTER]);
     let second = on_input(&browser, 2);
     eventually("the box reached the server", || {
-        annotation_on(base, "ann", "boxes", &first).is_some()
+        annotation_on(&server, "ann", "boxes", &first).is_some()
     });
-    let a = annotation_on(base, "ann", "boxes", &first).unwrap();
+    let a = annotation_on(&server, "ann", "boxes", &first).unwrap();
     let region = &a["data"]["regions"][0];
     assert_eq!(region["data"]["concepts"][0]["id"], "dog", "{a}");
     let near = |b: &Value, expected: [f64; 4]| {
@@ -363,9 +342,9 @@ fn a_box_and_a_polygon_in_the_images_coordinates() {
     browser.keys(&[ENTER]);
     on_input(&browser, 3);
     eventually("the moved box reached the server", || {
-        annotation_on(base, "ann", "boxes", &second).is_some()
+        annotation_on(&server, "ann", "boxes", &second).is_some()
     });
-    let a = annotation_on(base, "ann", "boxes", &second).unwrap();
+    let a = annotation_on(&server, "ann", "boxes", &second).unwrap();
     assert_eq!(a["data"]["regions"].as_array().unwrap().len(), 1, "{a}");
     near(
         &a["data"]["regions"][0]["region_info"]["bounding_box"],
@@ -386,9 +365,9 @@ fn a_box_and_a_polygon_in_the_images_coordinates() {
     browser.keys(&[ENTER]);
     on_input(&browser, 2);
     eventually("the polygon reached the server", || {
-        annotation_on(base, "ann", "shapes", &input).is_some()
+        annotation_on(&server, "ann", "shapes", &input).is_some()
     });
-    let a = annotation_on(base, "ann", "shapes", &input).unwrap();
+    let a = annotation_on(&server, "ann", "shapes", &input).unwrap();
     let points = a["data"]["regions"][0]["region_info"]["polygon"]["points"]
         .as_array()
         .unwrap()
@@ -410,25 +389,24 @@ fn a_review_sends_work_back_and_the_worker_sees_it() {
     let Some((browser, _one)) = browser() else {
         return;
     };
-    let project = Project::new();
+    let project = Garden::new();
     let server = project.serve();
     let base = &server.base;
     for input in ["photo-01", "photo-02"] {
         let annotation = json!({"annotations": [{"id": format!("ann-{input}"),
             "task_id": "checked", "input_id": input,
             "data": {"concepts": [{"id": "cat", "value": 1}]}}]});
-        ok(base, "ann", "POST", "/v2/annotations", Some(annotation));
+        ok(&server, "ann", "POST", "/v2/annotations", Some(annotation));
         let submit = json!({"action": "LABEL_SUBMIT", "label_submit_config":
             {"task_assignments": [{"id": format!("{input}.ann")}]}});
-        ok(
-            base,
+        ok(&server,
             "ann",
             "PUT",
             "/v2/users/me/apps/app/tasks/checked/assignments",
             Some(submit),
         );
     }
-    assert_eq!(counts(base, "ann", "checked")[1], 2);
+    assert_eq!(counts(&server, "ann", "checked")[1], 2);
     sign_in(&browser, base, "rita");
     browser.click_named("Review checked");
     browser.find("[aria-label=\"Version 1: ann\"]");
@@ -444,9 +422,9 @@ fn a_review_sends_work_back_and_the_worker_sees_it() {
     );
     browser.keys(&["a"]);
     eventually("both decisions reached the server", || {
-        counts(base, "ann", "checked")[1] == 0
+        counts(&server, "ann", "checked")[1] == 0
     });
-    let [pending, _, success, _] = counts(base, "ann", "checked");
+    let [pending, _, success, _] = counts(&server, "ann", "checked");
     assert_eq!(success, 1);
     assert_eq!(pending, 19, "the input sent back is ann's to do again");
     sign_out(&browser);
@@ -468,7 +446,7 @@ fn the_team_view_follows_the_work() {
     let Some((browser, _one)) = browser() else {
         return;
     };
-    let project = Project::new();
+    let project = Garden::new();
     let server = project.serve();
     let base = &server.base;
     sign_in(&browser, base, "ann");
@@ -478,9 +456,8 @@ fn the_team_view_follows_the_work() {
     browser.find("svg[aria-label=\"Chart of each worker's inputs by state\"]");
     let annotation = json!({"annotations": [{"id": "bob-1", "task_id": "day",
         "input_id": "photo-05", "data": {"concepts": [{"id": "cat", "value": 1}]}}]});
-    ok(base, "bob", "POST", "/v2/annotations", Some(annotation));
-    ok(
-        base,
+    ok(&server, "bob", "POST", "/v2/annotations", Some(annotation));
+    ok(&server,
         "bob",
         "PUT",
         "/v2/users/me/apps/app/tasks/day/assignments",
@@ -500,7 +477,7 @@ fn a_server_stopped_mid_session_loses_nothing() {
     let Some((browser, _one)) = browser() else {
         return;
     };
-    let project = Project::new();
+    let project = Garden::new();
     let mut server = project.serve();
     let base = server.base.clone();
     sign_in(&browser, &base, "ann");
@@ -511,7 +488,7 @@ fn a_server_stopped_mid_session_loses_nothing() {
     }
     on_input(&browser, 4);
     eventually("the first labels reached the server", || {
-        counts(&base, "ann", "day")[2] == 3
+        counts(&server, "ann", "day")[2] == 3
     });
     // The server dies; the person goes on labeling what the page already has.
     server.child.kill().unwrap();
@@ -542,7 +519,7 @@ fn a_server_stopped_mid_session_loses_nothing() {
         "return document.getElementById('outbox').textContent === ''",
     );
     eventually("the server has every label", || {
-        annotations(&base, "ann", "day").len() == 5 && counts(&base, "ann", "day")[2] == 5
+        annotations(&server, "ann", "day").len() == 5 && counts(&server, "ann", "day")[2] == 5
     });
     let _ = again.kill();
     let _ = again.wait();
@@ -552,7 +529,7 @@ fn a_server_stopped_mid_session_loses_nothing() {
 /// The media route over HTTP: which dataset URLs are served, and what every other request gets.
 #[test]
 fn local_files_are_served_only_from_inside_the_project() {
-    let project = Project::new();
+    let project = Garden::new();
     let root = project.root();
     let outside = project.dir.path().join("outside.png");
     fs::copy(root.join("images/garden/photo-01.png"), &outside).unwrap();
