@@ -568,7 +568,12 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
 /// folder swapped for one after a check can lead outside the project. Refuses what is not a
 /// regular file, a file over `max_bytes`, and the files `never` names (the same file under
 /// another name or a hard link included).
-pub fn read_no_links(root: &Path, path: &str, max_bytes: u64, never: &[PathBuf]) -> io::Result<Vec<u8>> {
+pub fn read_no_links(
+    root: &Path,
+    path: &str,
+    max_bytes: u64,
+    never: &[PathBuf],
+) -> io::Result<Vec<u8>> {
     use std::ffi::CString;
     use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::fs::MetadataExt;
@@ -587,7 +592,9 @@ pub fn read_no_links(root: &Path, path: &str, max_bytes: u64, never: &[PathBuf])
         if fd < 0 {
             let e = io::Error::last_os_error();
             return Err(match e.raw_os_error() {
-                Some(libc::ELOOP) | Some(libc::ENOTDIR) => refuse("a link or a file is in its place on the path"),
+                Some(libc::ELOOP) | Some(libc::ENOTDIR) => {
+                    refuse("a link or a file is in its place on the path")
+                }
                 _ => e,
             });
         }
@@ -598,7 +605,10 @@ pub fn read_no_links(root: &Path, path: &str, max_bytes: u64, never: &[PathBuf])
     let Some((name, folders)) = parts.split_last() else {
         return Err(refuse("the path is empty"));
     };
-    if parts.iter().any(|p| p.is_empty() || *p == "." || *p == "..") {
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
         return Err(refuse("the path must name a file inside the project"));
     }
     let mut dir = File::open(root)?;
@@ -640,7 +650,10 @@ pub fn is_file_no_links(root: &Path, path: &str) -> Result<(), String> {
         })?;
         let last = i + 1 == parts.len();
         if meta.file_type().is_symlink() {
-            return Err(format!("`{}` is a link, which is never followed", parts[..=i].join("/")));
+            return Err(format!(
+                "`{}` is a link, which is never followed",
+                parts[..=i].join("/")
+            ));
         }
         if !last && !meta.is_dir() {
             return Err(format!("`{}` is not a folder", parts[..=i].join("/")));

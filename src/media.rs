@@ -22,15 +22,12 @@ pub enum Source<'a> {
 
 /// A dataset URL: with a scheme (`https:`, `data:`) it is remote, else a path in the project.
 pub fn source_of(url: &str) -> Source<'_> {
-    let scheme = url
-        .split_once(':')
-        .map(|(s, _)| s)
-        .filter(|s| {
-            s.len() > 1
-                && s.starts_with(|c: char| c.is_ascii_alphabetic())
-                && s.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
-        });
+    let scheme = url.split_once(':').map(|(s, _)| s).filter(|s| {
+        s.len() > 1
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
     match scheme {
         Some(_) => Source::Remote(url),
         None => Source::Local(url),
@@ -42,7 +39,9 @@ pub fn source_of(url: &str) -> Source<'_> {
 pub enum Refused {
     #[error("the path is empty")]
     Empty,
-    #[error("the path is absolute; it must be relative to the project's root (the folder that holds tasks/)")]
+    #[error(
+        "the path is absolute; it must be relative to the project's root (the folder that holds tasks/)"
+    )]
     Absolute,
     #[error("the path goes up with `..`; it must stay inside the project")]
     Up,
@@ -112,7 +111,10 @@ pub fn local_path(url: &str) -> Result<(String, Kind), Refused> {
     if url.starts_with('/') {
         return Err(Refused::Absolute);
     }
-    let parts: Vec<&str> = url.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    let parts: Vec<&str> = url
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
     if parts.is_empty() {
         return Err(Refused::Empty);
     }
@@ -208,7 +210,10 @@ mod tests {
         check("a\0.png", Err(Refused::Character));
         check(".git/config", Err(Refused::Hidden(".git".into())));
         check("x/.git/a.png", Err(Refused::Hidden(".git".into())));
-        check(".annotask/index.png", Err(Refused::Hidden(".annotask".into())));
+        check(
+            ".annotask/index.png",
+            Err(Refused::Hidden(".annotask".into())),
+        );
         check("work/t/ann.png", Err(Refused::Private("work".into())));
         check("Work/t/ann.png", Err(Refused::Private("work".into())));
         check("tasks/a.png", Err(Refused::Private("tasks".into())));
@@ -220,8 +225,14 @@ mod tests {
     #[test]
     fn sources() {
         assert_eq!(source_of("images/a.png"), Source::Local("images/a.png"));
-        assert_eq!(source_of("https://x/a.png"), Source::Remote("https://x/a.png"));
-        assert_eq!(source_of("data:image/png;base64,AA"), Source::Remote("data:image/png;base64,AA"));
+        assert_eq!(
+            source_of("https://x/a.png"),
+            Source::Remote("https://x/a.png")
+        );
+        assert_eq!(
+            source_of("data:image/png;base64,AA"),
+            Source::Remote("data:image/png;base64,AA")
+        );
         assert_eq!(source_of("C:/a.png"), Source::Local("C:/a.png"));
         assert_eq!(source_of("a:b.png"), Source::Remote("a:b.png"));
     }

@@ -95,6 +95,8 @@ export class Stage {
     const hgt = Math.max(1, Math.floor(this.natural.h * scale));
     this.img.style.width = `${w}px`;
     this.img.style.height = `${hgt}px`;
+    // Enlarged a lot, pixels stay sharp, so that a box's edge can be placed on them.
+    this.img.classList.toggle("pixelated", scale >= 2);
     this.size = { w, h: hgt };
     this.overlay.setAttribute("viewBox", `0 0 ${w} ${hgt}`);
     this.overlay.setAttribute("width", w);

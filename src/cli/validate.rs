@@ -11,8 +11,8 @@ use annotask::files::{self, DiskFile};
 use annotask::inputs;
 use annotask::layout;
 use annotask::layout::INPUTS_DIR;
-use annotask::sync::{self, Outcome as Loaded};
 use annotask::media;
+use annotask::sync::{self, Outcome as Loaded};
 use annotask::validate::{Diagnostic, Location, Report};
 
 use super::{Format, Global, Outcome, output};

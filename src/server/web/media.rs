@@ -15,9 +15,9 @@ use axum::routing::get;
 
 use crate::api;
 use crate::media::{Source, local_path, sniffed, source_of, url_of};
+use crate::server::blocking;
 use crate::server::reply::Failure;
 use crate::server::repos::Repos;
-use crate::server::blocking;
 use crate::validate::check_id;
 
 /// Larger files are not served: a photo is a few MiB, a scan a few tens.
@@ -105,4 +105,3 @@ async fn media(
     );
     Ok(response)
 }
-

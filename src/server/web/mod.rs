@@ -95,7 +95,10 @@ pub fn protected(repos: Arc<Repos>, secrets: Vec<PathBuf>) -> Router {
 async fn shell() -> Response {
     let mut response = with_type(SHELL, "text/html; charset=utf-8");
     let headers = response.headers_mut();
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
 }

@@ -205,15 +205,25 @@ impl Browser {
     /// Clicks the element with this accessible name (`aria-label`).
     #[track_caller]
     pub fn click_named(&self, name: &str) {
-        let el = self.find(&format!("[aria-label={}]", serde_json::to_string(name).unwrap()));
+        let el = self.find(&format!(
+            "[aria-label={}]",
+            serde_json::to_string(name).unwrap()
+        ));
         self.command("POST", &format!("/element/{el}/click"), json!({}));
     }
 
     /// Types into the element with this accessible name.
     #[track_caller]
     pub fn type_into(&self, name: &str, text: &str) {
-        let el = self.find(&format!("[aria-label={}]", serde_json::to_string(name).unwrap()));
-        self.command("POST", &format!("/element/{el}/value"), json!({ "text": text }));
+        let el = self.find(&format!(
+            "[aria-label={}]",
+            serde_json::to_string(name).unwrap()
+        ));
+        self.command(
+            "POST",
+            &format!("/element/{el}/value"),
+            json!({ "text": text }),
+        );
     }
 
     /// Presses and releases each key in turn, as a person typing at whatever has focus.
