@@ -1,7 +1,7 @@
 // The app's frame: who is signed in, which screen the path names, the header's outbox status
 // and the error banner. Screens live in their own modules and get a `main` element to fill.
 
-import { ApiError, call, outbox, session, userPath } from "./api.js";
+import { ApiError, call, outbox, session } from "./api.js";
 import { clear, h } from "./dom.js";
 
 const main = document.getElementById("main");
@@ -146,7 +146,7 @@ async function taskList() {
       h(
         "li",
         {},
-        h("div", { class: "name" }, h("strong", {}, task.name || task.id), " ", h("code", {}, task.id), " ", h("span", { class: "type" }, (task.type || "").toLowerCase().replaceAll("_", " "))),
+        h("div", { class: "name" }, h("strong", {}, task.name || task.id), " ", task.name ? h("code", {}, task.id) : null, " ", h("span", { class: "type" }, (task.type || "").toLowerCase().replaceAll("_", " "))),
         counts,
         h(
           "nav",
@@ -203,5 +203,3 @@ async function route() {
 
 renderOutbox();
 route();
-
-export { userPath };

@@ -29,7 +29,7 @@ export async function show(main, taskId) {
   const exportButton = h("button", { type: "button", "aria-label": "Export", onclick: () => download(format.value) }, "Export");
 
   clear(main, h("section", { class: "team-screen", "aria-label": `Team view of ${task.id}` },
-    h("div", { class: "top" }, h("h1", {}, task.name || task.id), h("code", {}, task.id),
+    h("div", { class: "top" }, h("h1", {}, task.name || task.id), task.name ? h("code", {}, task.id) : null,
       h("nav", {}, h("a", { href: `/label/${id}` }, "Label"), " ", h("a", { href: `/review/${id}` }, "Review"))),
     h("div", { class: "columns" },
       h("div", {}, h("h2", {}, "Work per worker"), chart, table),
@@ -78,10 +78,15 @@ export async function show(main, taskId) {
         }),
       ];
     });
-    const legend = STATES.map(([, words, fill], n) => [
-      svg("rect", { x: labelW + n * 84, y: counts.length * rowH + 12, width: 10, height: 10, fill }),
-      svg("text", { x: labelW + n * 84 + 14, y: counts.length * rowH + 21, class: "axis" }, words),
-    ]);
+    let at = 0;
+    const legend = STATES.map(([, words, fill]) => {
+      const x = at;
+      at += 24 + words.length * 6.5;
+      return [
+        svg("rect", { x, y: counts.length * rowH + 12, width: 10, height: 10, fill }),
+        svg("text", { x: x + 14, y: counts.length * rowH + 21, class: "axis" }, words),
+      ];
+    });
     clear(chart, svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "group", "aria-label": "Chart of each worker's inputs by state" }, bars, legend));
   }
 

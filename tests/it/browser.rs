@@ -26,19 +26,23 @@ const KEYS: &str = r#"{"key-ann": "ann", "key-bob": "bob", "key-rita": "rita"}"#
 const TASKS: &[(&str, &str)] = &[
     (
         "day",
-        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\nworker: {strategy: FULL, user_ids: [ann, bob]}\ninput_source: {type: ALL_INPUTS}\nreview: {strategy: NONE}\n",
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\nworker: {strategy: FULL, user_ids: [ann, bob]}\ninput_source: {type: DATASET, id: garden}\nreview: {strategy: NONE}\n",
     ),
     (
         "checked",
-        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog]\nworker: {strategy: FULL, user_ids: [ann]}\ninput_source: {type: ALL_INPUTS}\nreview: {strategy: MANUAL, user_ids: [rita], manual_strategy_info: {sample_percentage: 1}}\n",
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog]\nworker: {strategy: FULL, user_ids: [ann]}\ninput_source: {type: DATASET, id: garden}\nreview: {strategy: MANUAL, user_ids: [rita], manual_strategy_info: {sample_percentage: 1}}\n",
     ),
     (
         "boxes",
-        "type: BOUNDING_BOX_DETECTION\nconcept_ids: [cat, dog]\nworker: {strategy: FULL, user_ids: [ann]}\ninput_source: {type: ALL_INPUTS}\nreview: {strategy: NONE}\n",
+        "type: BOUNDING_BOX_DETECTION\nconcept_ids: [cat, dog]\nworker: {strategy: FULL, user_ids: [ann]}\ninput_source: {type: DATASET, id: garden}\nreview: {strategy: NONE}\n",
+    ),
+    (
+        "notes",
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [positive, negative]\nworker: {strategy: FULL, user_ids: [ann]}\ninput_source: {type: DATASET, id: notes}\nreview: {strategy: NONE}\n",
     ),
     (
         "shapes",
-        "type: POLYGON_DETECTION\nconcept_ids: [cat]\nworker: {strategy: FULL, user_ids: [ann]}\ninput_source: {type: ALL_INPUTS}\nreview: {strategy: NONE}\n",
+        "type: POLYGON_DETECTION\nconcept_ids: [cat]\nworker: {strategy: FULL, user_ids: [ann]}\ninput_source: {type: DATASET, id: garden}\nreview: {strategy: NONE}\n",
     ),
 ];
 
@@ -67,6 +71,22 @@ impl Garden {
             ));
         }
         fs::write(root.join("inputs/garden.jsonl"), lines).unwrap();
+        fs::write(
+            root.join("inputs/notes.jsonl"),
+            concat!(
+                r#"{"id": "note-1", "data": {"text": {"raw": "The cat sat on the mat, happily."}}}"#,
+                "\n",
+                r#"{"id": "note-2", "data": {"text": {"url": "texts/note-2.txt"}}}"#,
+                "\n",
+            ),
+        )
+        .unwrap();
+        fs::create_dir_all(root.join("texts")).unwrap();
+        fs::write(
+            root.join("texts/note-2.txt"),
+            "The delivery was late again.",
+        )
+        .unwrap();
         for (id, yaml) in TASKS {
             fs::write(root.join(format!("tasks/{id}.yaml")), yaml).unwrap();
         }
@@ -187,6 +207,18 @@ fn on_input(browser: &Browser, n: usize) -> String {
     input.as_str().unwrap().to_owned()
 }
 
+/// With `ANNOTASK_SCREENSHOTS=DIR`, the page as it is now in `DIR/{name}.png` (docs/label.png
+/// is `label`).
+fn snapshot(browser: &Browser, name: &str) {
+    if let Some(dir) = std::env::var_os("ANNOTASK_SCREENSHOTS") {
+        fs::write(
+            Path::new(&dir).join(format!("{name}.png")),
+            browser.screenshot(),
+        )
+        .unwrap();
+    }
+}
+
 /// Every resource the page loaded came from its own origin.
 fn stayed_home(browser: &Browser, base: &str) {
     let foreign = browser.js(
@@ -295,6 +327,36 @@ fn a_classification_day_by_keyboard() {
 }
 
 #[test]
+fn texts_are_labeled_like_images() {
+    let Some((browser, _one)) = browser() else {
+        return;
+    };
+    let project = Garden::new();
+    let server = project.serve();
+    let base = &server.base;
+    sign_in(&browser, base, "ann");
+    browser.click_named("Label notes");
+    let shown = "return document.querySelector('.text-input:not([hidden])')?.textContent";
+    for (n, text, key, concept) in [
+        (1, "The cat sat on the mat, happily.", "1", "positive"),
+        (2, "The delivery was late again.", "2", "negative"),
+    ] {
+        let input = on_input(&browser, n);
+        assert_eq!(browser.wait("the text is shown", shown), json!(text));
+        browser.keys(&[key, ENTER]);
+        eventually("the label reached the server", || {
+            annotation_on(&server, "ann", "notes", &input)
+                .is_some_and(|a| a["data"]["concepts"] == json!([{"id": concept, "value": 1.0}]))
+        });
+    }
+    browser.wait(
+        "the page says the task is done",
+        "return document.querySelector('.status').textContent.includes('Nothing left')",
+    );
+    stayed_home(&browser, base);
+}
+
+#[test]
 fn a_box_and_a_polygon_in_the_images_coordinates() {
     let Some((browser, _one)) = browser() else {
         return;
@@ -313,9 +375,7 @@ fn a_box_and_a_polygon_in_the_images_coordinates() {
         "the box is drawn",
         "return document.querySelectorAll('svg.overlay .region').length === 1",
     );
-    if let Some(path) = std::env::var_os("ANNOTASK_SCREENSHOT") {
-        fs::write(path, browser.screenshot()).unwrap();
-    }
+    snapshot(&browser, "label");
     browser.keys(&[ENTER]);
     let second = on_input(&browser, 2);
     eventually("the box reached the server", || {
@@ -429,6 +489,7 @@ fn a_review_sends_work_back_and_the_worker_sees_it() {
         "return document.querySelector('[aria-label=\"Why this input is here\"]').textContent",
     );
     assert!(why.as_str().unwrap().contains("Sampled"), "{why}");
+    snapshot(&browser, "review");
     browser.keys(&["c"]);
     browser.wait(
         "the second input is up",
@@ -464,6 +525,7 @@ fn the_team_view_follows_the_work() {
     let server = project.serve();
     let base = &server.base;
     sign_in(&browser, base, "ann");
+    snapshot(&browser, "tasks");
     browser.click_named("Team view of day");
     let cell = "return document.querySelector('tr[data-worker=\"bob\"] td[data-state=\"success\"]')?.textContent";
     assert_eq!(browser.wait("the counts show", cell), json!("0"));
@@ -484,6 +546,7 @@ fn the_team_view_follows_the_work() {
         &format!("{cell} === '1'"),
     );
     browser.find("[aria-label=\"bob: 1 done\"]");
+    snapshot(&browser, "team");
     stayed_home(&browser, base);
 }
 
@@ -662,4 +725,38 @@ fn local_files_are_served_only_from_inside_the_project() {
     assert_eq!(get("/app/app.js", None).0, 200);
     assert_eq!(get("/app/nope.js", None).0, 404);
     assert_eq!(get("/v2/tasks", None).0, 401);
+}
+
+/// `bench/app`: against the server `ANNOTASK_BENCH_URL` names (serving a project of 20,000
+/// tasks and 100,000 inputs, with the keys of this file), ann labels 60 inputs of the task
+/// `app-bench` by keyboard; prints the page's own timings of the submitting key to the next
+/// image on screen. A figure, never an assertion.
+#[test]
+#[ignore = "a benchmark: bench/app runs it against a server it starts"]
+fn submit_to_next_image() {
+    let Some(base) = std::env::var("ANNOTASK_BENCH_URL").ok() else {
+        eprintln!("set ANNOTASK_BENCH_URL to a server's address (bench/app starts one)");
+        return;
+    };
+    let Some((browser, _one)) = browser() else {
+        return;
+    };
+    sign_in(&browser, &base, "ann");
+    browser.goto(&format!("{base}/label/app-bench"));
+    for i in 0..60 {
+        on_input(&browser, i + 1);
+        browser.keys(&["1", ENTER]);
+    }
+    on_input(&browser, 61);
+    let timings = submit_timings(&browser);
+    let mut sorted = timings.clone();
+    sorted.sort_by(f64::total_cmp);
+    println!(
+        "submit key to next image shown, {} submits: median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+        sorted.len(),
+        median(timings),
+        sorted[sorted.len() * 9 / 10],
+        sorted[sorted.len() - 1]
+    );
+    stayed_home(&browser, &base);
 }
