@@ -14,7 +14,6 @@ pub mod error;
 pub mod files;
 pub mod inputs;
 pub mod layout;
-pub mod media;
 pub mod model;
 pub mod plans;
 pub mod proto;

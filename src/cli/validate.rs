@@ -11,7 +11,6 @@ use annotask::files::{self, DiskFile};
 use annotask::inputs;
 use annotask::layout;
 use annotask::layout::INPUTS_DIR;
-use annotask::media;
 use annotask::sync::{self, Outcome as Loaded};
 use annotask::validate::{Diagnostic, Location, Report};
 
@@ -308,7 +307,7 @@ fn local_file_warnings(base: &Path, file: &str, dataset: &inputs::Dataset) -> Ve
     };
     let Some(format) = path
         .file_name()
-        .and_then(|n| inputs::format_of(&n.to_string_lossy()))
+        .and_then(|n| layout::format_of(&n.to_string_lossy()))
     else {
         return Vec::new();
     };
@@ -328,14 +327,14 @@ fn local_file_warnings(base: &Path, file: &str, dataset: &inputs::Dataset) -> Ve
             continue;
         };
         let Some(url) = inputs::input_json(format, head, text, &row.id)
-            .and_then(|json| media::url_of(json.get()))
+            .and_then(|json| inputs::file_url(json.get()))
         else {
             continue;
         };
-        let media::Source::Local(local) = media::source_of(&url) else {
+        let layout::MediaSource::Local(local) = layout::media_source(&url) else {
             continue;
         };
-        let problem = match media::local_path(local) {
+        let problem = match layout::local_media_path(local) {
             Err(why) => why.to_string(),
             Ok((local, _)) => match files::is_file_no_links(root, &local) {
                 Ok(()) => continue,

@@ -1,5 +1,5 @@
 //! An input's local file (its image, or the text of a text input) served by input id, never by
-//! a path the client sends. Owns the route; the rules are [`crate::media`]'s, and the file is
+//! a path the client sends. Owns the route; the rules are [`crate::layout`]'s, and the file is
 //! opened only through [`crate::files::read_no_links`], which refuses links anywhere on the
 //! path.
 
@@ -14,7 +14,8 @@ use axum::response::Response;
 use axum::routing::get;
 
 use crate::api;
-use crate::media::{Source, local_path, sniffed, source_of, url_of};
+use crate::inputs::file_url;
+use crate::layout::{MediaKind, MediaSource, local_media_path, media_source};
 use crate::server::blocking;
 use crate::server::reply::Failure;
 use crate::server::repos::Repos;
@@ -60,22 +61,22 @@ async fn media(
         let input = repo.inputs_json(&[&input_id])?.pop();
         let url = input
             .as_deref()
-            .and_then(|json| url_of(json.get()))
+            .and_then(|json| file_url(json.get()))
             .ok_or_else(|| not_served(format!("input `{input_id}` names no image or text file")))?;
-        let path = match source_of(&url) {
-            Source::Remote(_) => {
+        let path = match media_source(&url) {
+            MediaSource::Remote(_) => {
                 return Err(not_served(format!(
                     "input `{input_id}`'s file is at a URL of its own; the page loads it from there"
                 )));
             }
-            Source::Local(path) => path,
+            MediaSource::Local(path) => path,
         };
         let refused = |why: &dyn std::fmt::Display| {
             not_served(format!(
                 "input `{input_id}`'s file `{url}` is not served: {why}"
             ))
         };
-        let (path, kind) = local_path(path).map_err(|why| refused(&why))?;
+        let (path, kind) = local_media_path(path).map_err(|why| refused(&why))?;
         let bytes = crate::files::read_no_links(repo.root(), &path, MAX_MEDIA_BYTES, &secrets)
             .map_err(|why| refused(&why))?;
         if !sniffed(kind, &bytes) {
@@ -104,4 +105,33 @@ async fn media(
         HeaderValue::from_static("private, max-age=60"),
     );
     Ok(response)
+}
+
+/// Whether a file's first bytes are what its kind says: an image's signature, or text that is
+/// UTF-8 without NUL bytes. A `.png` that holds HTML is not served as anything.
+fn sniffed(kind: MediaKind, bytes: &[u8]) -> bool {
+    match kind {
+        MediaKind::Png => bytes.starts_with(b"\x89PNG\r\n\x1a\n"),
+        MediaKind::Jpeg => bytes.starts_with(&[0xff, 0xd8, 0xff]),
+        MediaKind::Gif => bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a"),
+        MediaKind::Webp => bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WEBP",
+        MediaKind::Avif => bytes.len() >= 12 && &bytes[4..8] == b"ftyp" && &bytes[8..11] == b"avi",
+        MediaKind::Bmp => bytes.starts_with(b"BM"),
+        MediaKind::Text => !bytes.contains(&0) && std::str::from_utf8(bytes).is_ok(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_must_match_the_extension() {
+        assert!(sniffed(MediaKind::Png, b"\x89PNG\r\n\x1a\n...."));
+        assert!(!sniffed(MediaKind::Png, b"<html><script>"));
+        assert!(sniffed(MediaKind::Jpeg, &[0xff, 0xd8, 0xff, 0xe0]));
+        assert!(sniffed(MediaKind::Text, "a cat, é".as_bytes()));
+        assert!(!sniffed(MediaKind::Text, b"a\0b"));
+        assert!(!sniffed(MediaKind::Text, &[0xff, 0xfe]));
+    }
 }
