@@ -192,7 +192,7 @@ fn sign_in(browser: &Browser, base: &str, user: &str) {
 
 fn sign_out(browser: &Browser) {
     browser.click_named("Sign out");
-    browser.find("[aria-label=\"API key\"]");
+    browser.find("form.signin");
 }
 
 /// Waits until the labeling screen shows input number `n` of the session with its image.
@@ -324,6 +324,61 @@ fn a_classification_day_by_keyboard() {
         eprintln!("undo not tested: this server does not take LABEL_WITHDRAW yet");
     }
     stayed_home(&browser, base);
+}
+
+/// Alone on one's machine (no keys) the page asks for a user id; with one key for everyone
+/// (`--api-key`), for the key and then the user id; "Sign out" forgets both.
+#[test]
+fn signing_in_without_a_keys_file() {
+    let Some((browser, _one)) = browser() else {
+        return;
+    };
+    let project = Garden::new();
+    for (args, key) in [
+        (vec![], None),
+        (vec!["--api-key", "s3cret"], Some("s3cret")),
+    ] {
+        let server = Server::start(&project.root(), &args, &[]);
+        let base = &server.base;
+        browser.goto(&format!("{base}/"));
+        browser.find("[aria-label=\"Sign in\"]");
+        let asks_key = browser.js(
+            "return document.querySelector('[aria-label=\"API key\"]') !== null",
+            json!([]),
+        );
+        assert_eq!(asks_key, json!(key.is_some()));
+        if let Some(key) = key {
+            browser.type_into("API key", key);
+            browser.click_named("Sign in");
+            browser.wait(
+                "the page asks who signs in",
+                "return !document.querySelector('[aria-label=\"User id\"]').closest('p').hidden",
+            );
+        }
+        browser.type_into("User id", "ann");
+        browser.click_named("Sign in");
+        browser.click_named("Label day");
+        let input = on_input(&browser, 1);
+        browser.keys(&["3", ENTER]);
+        let auth = key.map(|k| format!("Key {k}"));
+        eventually("ann's label reached the server", || {
+            let (_, answer) = server.call(
+                auth.as_deref(),
+                "GET",
+                "/v2/annotations?task_id=day&user_ids=ann",
+                None,
+            );
+            answer["annotations"]
+                .as_array()
+                .is_some_and(|all| all.iter().any(|a| a["input_id"] == input.as_str()))
+        });
+        sign_out(&browser);
+        let stored = browser.js(
+            "return sessionStorage.getItem('annotask.session')",
+            json!([]),
+        );
+        assert_eq!(stored, Value::Null);
+    }
 }
 
 #[test]
