@@ -633,6 +633,108 @@ pub fn read_private(path: &Path, root: &Path) -> io::Result<PrivateFile> {
     })
 }
 
+/// Reads a regular file by its path relative to `root` (`/`-separated, no `..`), opening each
+/// folder on the way and the file itself without following a link, so neither a link nor a
+/// folder swapped for one after a check can lead outside the project. Refuses what is not a
+/// regular file, a file over `max_bytes`, and the files `never` names (the same file under
+/// another name or a hard link included).
+pub fn read_no_links(
+    root: &Path,
+    path: &str,
+    max_bytes: u64,
+    never: &[PathBuf],
+) -> io::Result<Vec<u8>> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |why: &str| io::Error::other(why.to_owned());
+    let open_at = |dir: &File, name: &str, flags: libc::c_int| -> io::Result<File> {
+        let name = CString::new(name).map_err(|_| refuse("the path holds a NUL byte"))?;
+        // SAFETY: `name` is a NUL-terminated string and `dir` an open descriptor; the new
+        // descriptor is owned by the returned File alone.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                flags | libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::ELOOP) | Some(libc::ENOTDIR) => {
+                    refuse("a link or a file is in its place on the path")
+                }
+                _ => e,
+            });
+        }
+        // SAFETY: `fd` was just opened and is not owned elsewhere.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    let Some((name, folders)) = parts.split_last() else {
+        return Err(refuse("the path is empty"));
+    };
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return Err(refuse("the path must name a file inside the project"));
+    }
+    let mut dir = File::open(root)?;
+    for folder in folders {
+        dir = open_at(&dir, folder, libc::O_DIRECTORY)?;
+    }
+    // Non-blocking, so that a FIFO put in the file's place does not hang the open.
+    let file = open_at(&dir, name, libc::O_NONBLOCK)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refuse("it is not a regular file"));
+    }
+    if meta.len() > max_bytes {
+        return Err(refuse("it is larger than the server serves"));
+    }
+    if never.iter().any(|secret| {
+        fs::metadata(secret).is_ok_and(|s| s.dev() == meta.dev() && s.ino() == meta.ino())
+    }) {
+        return Err(refuse("it is a file the server keeps private"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max_bytes + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(refuse("it is larger than the server serves"));
+    }
+    Ok(bytes)
+}
+
+/// Whether `path` (relative to `root`, `/`-separated) is a regular file reached without
+/// passing through a link, as [`read_no_links`] would open it; `Err` says why not.
+pub fn is_file_no_links(root: &Path, path: &str) -> Result<(), String> {
+    let mut at = root.to_path_buf();
+    let parts: Vec<&str> = path.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        at.push(part);
+        let meta = fs::symlink_metadata(&at).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => "no such file".to_owned(),
+            _ => e.to_string(),
+        })?;
+        let last = i + 1 == parts.len();
+        if meta.file_type().is_symlink() {
+            return Err(format!(
+                "`{}` is a link, which is never followed",
+                parts[..=i].join("/")
+            ));
+        }
+        if !last && !meta.is_dir() {
+            return Err(format!("`{}` is not a folder", parts[..=i].join("/")));
+        }
+        if last && !meta.is_file() {
+            return Err("it is not a regular file".to_owned());
+        }
+    }
+    Ok(())
+}
+
 /// How to place a new file's contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {

@@ -20,6 +20,7 @@ mod repos;
 mod routes;
 mod tls;
 mod transport;
+mod web;
 
 pub use auth::{Keys, KeysError};
 pub use tls::{TlsError, TlsFiles};
@@ -163,10 +164,13 @@ impl Server {
         let (repos, watcher) = Repos::open(&config.root, config.db.as_deref(), config.warn)?;
         let repos = Arc::new(repos);
         let grpc = grpc::Service::new(repos.clone(), access.clone());
-        let app = routes::router(repos.clone())
+        let secrets = config.keys.iter().cloned().collect();
+        let api = routes::router(repos.clone())
+            .merge(web::protected(repos.clone(), secrets))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(middleware::from_fn(refuse_announced_excess))
             .layer(middleware::from_fn_with_state(access, auth::require_key));
+        let app = web::pages().merge(api);
         let bind_error = |source| StartError::Bind {
             addr: config.addr,
             source,
