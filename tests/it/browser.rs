@@ -92,6 +92,8 @@ impl Garden {
         }
         let keys = dir.path().join("keys.json");
         fs::write(&keys, KEYS).unwrap();
+        // Keys are secrets: the server refuses a keys file others may read.
+        fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
         Garden { dir, keys }
     }
 
@@ -682,6 +684,7 @@ fn local_files_are_served_only_from_inside_the_project() {
     // A keys file inside the project, named like a text input.
     let keys = root.join("secret.txt");
     fs::write(&keys, "key-ann: ann\n").unwrap();
+    fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
     let cases: &[(&str, &str, u16)] = &[
         ("good", "images/garden/photo-01.png", 200),
         ("dotslash", "./images//garden/photo-02.png", 200),
