@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
-use crate::common::{BIN, Server, eventually};
+use crate::common::{BIN, Server, eventually, write_private};
 use webdriver::{Browser, DELETE, ENTER, LEFT};
 
 const KEYS: &str = r#"{"key-ann": "ann", "key-bob": "bob", "key-rita": "rita"}"#;
@@ -91,7 +91,7 @@ impl Garden {
             fs::write(root.join(format!("tasks/{id}.yaml")), yaml).unwrap();
         }
         let keys = dir.path().join("keys.json");
-        fs::write(&keys, KEYS).unwrap();
+        write_private(&keys, KEYS);
         Garden { dir, keys }
     }
 
@@ -681,7 +681,7 @@ fn local_files_are_served_only_from_inside_the_project() {
     std::os::unix::fs::symlink(project.dir.path(), root.join("linked")).unwrap();
     // A keys file inside the project, named like a text input.
     let keys = root.join("secret.txt");
-    fs::write(&keys, "key-ann: ann\n").unwrap();
+    write_private(&keys, "key-ann: ann\n");
     let cases: &[(&str, &str, u16)] = &[
         ("good", "images/garden/photo-01.png", 200),
         ("dotslash", "./images//garden/photo-02.png", 200),
