@@ -16,7 +16,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use serde_json::{Value, json};
 
-use crate::common::{BIN, Server, eventually};
+use crate::common::{BIN, Server, eventually, write_private};
 use webdriver::{Browser, DELETE, ENTER, LEFT};
 
 const KEYS: &str = r#"{"key-ann": "ann", "key-bob": "bob", "key-rita": "rita"}"#;
@@ -91,9 +91,7 @@ impl Garden {
             fs::write(root.join(format!("tasks/{id}.yaml")), yaml).unwrap();
         }
         let keys = dir.path().join("keys.json");
-        fs::write(&keys, KEYS).unwrap();
-        // Keys are secrets: the server refuses a keys file others may read.
-        fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        write_private(&keys, KEYS);
         Garden { dir, keys }
     }
 
@@ -683,8 +681,7 @@ fn local_files_are_served_only_from_inside_the_project() {
     std::os::unix::fs::symlink(project.dir.path(), root.join("linked")).unwrap();
     // A keys file inside the project, named like a text input.
     let keys = root.join("secret.txt");
-    fs::write(&keys, "key-ann: ann\n").unwrap();
-    fs::set_permissions(&keys, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    write_private(&keys, "key-ann: ann\n");
     let cases: &[(&str, &str, u16)] = &[
         ("good", "images/garden/photo-01.png", 200),
         ("dotslash", "./images//garden/photo-02.png", 200),

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::common::python;
-use crate::common::{BIN, eventually};
+use crate::common::{BIN, eventually, write_private};
 
 /// Every key these tests use: no output of any test may contain one.
 const KEYS: [&str; 4] = [
@@ -46,12 +46,6 @@ fn project() -> TempDir {
         fs::copy(entry.path(), tasks.join(entry.file_name())).unwrap();
     }
     root
-}
-
-/// Writes a private file (mode 600).
-fn write_private(path: &Path, text: &str) {
-    fs::write(path, text).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
 }
 
 /// `annotask serve` with its output kept, so that tests can read everything it said.
