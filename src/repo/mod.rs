@@ -254,8 +254,12 @@ impl Repo {
             })
             .collect();
         let path = layout::work_path(task, user);
-        files::append(&self.root, &path, text.as_bytes())
-            .map_err(Error::io("append to", self.root.join(&path)))?;
+        files::append(&self.root, &path, text.as_bytes()).map_err(|e| {
+            match files::Linked::of(&e) {
+                Some(linked) => Error::PermissionDenied(format!("cannot write {path}: {linked}")),
+                None => Error::io("append to", self.root.join(&path))(e),
+            }
+        })?;
         self.sync_paths(&[path])?;
         Ok(())
     }

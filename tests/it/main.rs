@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod browser;
 mod cli;
 mod commands;
 mod edits;
@@ -12,6 +13,7 @@ mod errors;
 mod exit_codes;
 mod export;
 mod flags;
+mod harden;
 mod hook;
 mod integrity;
 mod project;
