@@ -498,10 +498,11 @@ impl Repo {
         let task = self.get(task_id)?;
         let plans = self.input_plans(&task)?;
         let sampled = plans.sampled(input_id);
-        let planned = plans.planned(input_id, self.index.in_source(plans.source(), input_id)?);
+        let selected = self.index.in_source(plans.source(), input_id)?;
+        let planned = plans.planned(input_id, selected);
         let users = self.index.input_events(task_id, input_id)?;
         Ok(work::explain(
-            &Rules::of(&task, sampled),
+            &Rules::of(&task, sampled, selected),
             input_id,
             &planned,
             &users,

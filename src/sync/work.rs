@@ -532,7 +532,7 @@ fn replay_all<'a>(
         }
         let sampled = plans.sampled(input);
         let planned = plans.planned(input, *selected);
-        let rules = Rules::of(plans.task(), sampled);
+        let rules = Rules::of(plans.task(), sampled, *selected);
         (
             *input,
             Some((work::replay(&rules, input, &planned, users), sampled)),
