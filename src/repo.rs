@@ -30,6 +30,7 @@ use crate::sync::{self, Summary};
 use crate::validate::{self, Diagnostic, Report};
 use crate::work::State;
 
+mod corrections;
 mod work;
 
 /// The folder under the root that holds annotask's own state.

@@ -25,9 +25,9 @@ use crate::work::{self, Decision, Event, Line, Rules, State};
 const BATCH: usize = 10;
 
 /// An assignment as the checks see it.
-struct Held {
-    state: State,
-    submissions: u32,
+pub(super) struct Held {
+    pub(super) state: State,
+    pub(super) submissions: u32,
 }
 
 impl Repo {
@@ -52,7 +52,7 @@ impl Repo {
             (None, None) => {
                 return Err(invalid(
                     "action",
-                    "an action is required: LABEL_START, LABEL_SUBMIT, REVIEW_START, REVIEW_APPROVE, REVIEW_REQUEST_CHANGES or REVIEW_REJECT",
+                    "an action is required: LABEL_START, LABEL_SUBMIT, REVIEW_START, REVIEW_APPROVE, REVIEW_REQUEST_CHANGES, REVIEW_REJECT or LABEL_WITHDRAW",
                 ));
             }
         };
@@ -110,6 +110,9 @@ impl Repo {
                 request.review_reject_config,
                 "review_reject_config",
             ),
+            AssignmentAction::LABEL_WITHDRAW => {
+                self.label_withdraw(user, &task, request.input_id.as_deref())
+            }
         }
     }
 
@@ -268,6 +271,12 @@ impl Repo {
         for (i, assignment) in config.task_assignments.iter().enumerate() {
             let field = format!("{name}.task_assignments[{i}].id");
             match api::parse_assignment_id(&assignment.id) {
+                Some((_, worker)) if worker == user => {
+                    return Err(Error::PermissionDenied(format!(
+                        "`{user}` may not decide on their own assignment `{}`: a reviewer decides on others' work",
+                        assignment.id
+                    )));
+                }
                 Some((input, worker)) if self.held(&plans, input, worker)?.is_some() => {
                     targets.push((input.to_owned(), worker.to_owned()));
                 }
@@ -278,7 +287,7 @@ impl Repo {
                 None => problems.push(not_an_assignment_id(field, &assignment.id)),
             }
         }
-        for worker in &config.workers {
+        for worker in config.workers.iter().filter(|w| w.user.id != user) {
             for row in self.index.held_in_state(
                 task.id(),
                 &worker.user.id,
@@ -348,6 +357,7 @@ impl Repo {
         for (i, item) in request.annotations.into_iter().enumerate() {
             let field = format!("annotations[{i}]");
             let mut annotation = item.annotation;
+            let named = !annotation.id.is_empty();
             if annotation.id.is_empty() {
                 annotation.id = super::new_id();
             }
@@ -384,6 +394,11 @@ impl Repo {
                     ),
                 ),
                 Some(_) => {
+                    if let Some(same) = self.same_annotation(&item.task_id, user, &annotation, named)? {
+                        // Posting the current annotation again changes nothing.
+                        posted.push((item.task_id.clone(), annotation.input_id.clone(), same));
+                        continue;
+                    }
                     posted.push((item.task_id.clone(), annotation.input_id.clone(), annotation.id.clone()));
                     by_task
                         .entry(item.task_id)
@@ -526,7 +541,7 @@ impl Repo {
     }
 
     /// The task's plans per input, as the index keeps them.
-    fn input_plans(&self, task: &Task) -> Result<InputPlans> {
+    pub(super) fn input_plans(&self, task: &Task) -> Result<InputPlans> {
         let plan = self.index.task_plan(task.id())?;
         Ok(InputPlans::new(
             task.clone(),
@@ -537,7 +552,7 @@ impl Repo {
 
     /// The caller's hold on an input: from the index's rows when the input has work, else
     /// from the plan.
-    fn held(&self, plans: &InputPlans, input: &str, user: &str) -> Result<Option<Held>> {
+    pub(super) fn held(&self, plans: &InputPlans, input: &str, user: &str) -> Result<Option<Held>> {
         let task = plans.task().id();
         let rows = self.index.holders(task, input)?;
         if let Some(row) = rows.iter().find(|r| r.worker == user) {
@@ -591,7 +606,12 @@ impl Repo {
     }
 
     /// The caller's assignments on these inputs as TaskAssignments, with their inputs' JSON.
-    fn answer(&self, task: &Task, user: &str, inputs: Vec<String>) -> Result<Vec<TaskAssignment>> {
+    pub(super) fn answer(
+        &self,
+        task: &Task,
+        user: &str,
+        inputs: Vec<String>,
+    ) -> Result<Vec<TaskAssignment>> {
         let plans = self.input_plans(task)?;
         let rows = inputs
             .into_iter()
@@ -623,7 +643,7 @@ impl Repo {
     }
 
     /// Appends events to `user`'s work file on `task`, durably, and syncs it.
-    fn append(&mut self, task: &str, user: &str, events: &[Event]) -> Result<()> {
+    pub(super) fn append(&mut self, task: &str, user: &str, events: &[Event]) -> Result<()> {
         if events.is_empty() {
             return Ok(());
         }
@@ -716,7 +736,7 @@ impl Rows {
     }
 }
 
-fn annotation_out(row: AnnotationRow) -> Result<AnnotationOut> {
+pub(super) fn annotation_out(row: AnnotationRow) -> Result<AnnotationOut> {
     let corrupt = || Error::Store(crate::store::StoreError::CorruptBody(row.task.clone()));
     let annotation: work::Annotation = serde_json::from_str(&row.json).map_err(|_| corrupt())?;
     let time = |micros: i64| Timestamp::from_microsecond(micros).map_err(|_| corrupt());
@@ -760,7 +780,7 @@ fn not_an_assignment_id(field: String, id: &str) -> Diagnostic {
         .hint("an assignment's id is `<input_id>.<worker_user_id>`, as LABEL_START answers it")
 }
 
-fn not_holder(user: &str, input: &str, task: &Task) -> Error {
+pub(super) fn not_holder(user: &str, input: &str, task: &Task) -> Error {
     Error::PermissionDenied(format!(
         "user `{user}` does not hold input `{input}` of task `{}`: only the workers it is assigned to may work on it",
         task.id()
@@ -777,7 +797,7 @@ fn require_reviewer(user: &str, task: &Task) -> Result<()> {
     )))
 }
 
-fn check_ids(ids: &[(&str, &str)]) -> Result<()> {
+pub(super) fn check_ids(ids: &[(&str, &str)]) -> Result<()> {
     let problems: Vec<Diagnostic> = ids
         .iter()
         .filter_map(|(field, id)| {
@@ -793,11 +813,11 @@ fn check_ids(ids: &[(&str, &str)]) -> Result<()> {
     }
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> Error {
+pub(super) fn invalid(field: &str, message: impl Into<String>) -> Error {
     Error::Invalid(vec![report(vec![Diagnostic::error(field, message)])])
 }
 
-fn report(diagnostics: Vec<Diagnostic>) -> Report {
+pub(super) fn report(diagnostics: Vec<Diagnostic>) -> Report {
     Report {
         file: "-".into(),
         diagnostics,

@@ -1,0 +1,437 @@
+//! Work that cannot be forged or misread, and labels that can be corrected (issue 26): the real
+//! binary on real temp folders. Corrections (PatchAnnotations, DeleteAnnotations, posting the
+//! same annotation twice) through the official Python client's JSON and gRPC channels;
+//! LABEL_WITHDRAW over HTTP with the counts and `explain` after it; a table of forged and
+//! refused lines, each not counted, reported at its line, and answered the same by a rebuilt
+//! index.
+
+use std::ffi::OsStr;
+use std::fs;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+mod common;
+use common::{BIN, Server};
+
+#[path = "python/env.rs"]
+mod python_env;
+
+/// The task corrections are made on: every input reviewed by rita.
+const FIX: &str = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\n\
+    input_source: {type: DATASET, id: day}\n\
+    worker: {strategy: FULL, user_ids: [ann, bob]}\n\
+    review: {strategy: MANUAL, user_ids: [rita, sam], manual_strategy_info: {sample_percentage: 1}}\n";
+
+/// A task ann is not in.
+const OTHER: &str = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\n\
+    input_source: {type: DATASET, id: day}\n\
+    worker: {strategy: FULL, user_ids: [bob]}\nreview: {strategy: NONE}\n";
+
+const KEYS: &str = r#"{"key-ann": "ann", "key-bob": "bob", "key-rita": "rita", "key-sam": "sam", "key-carl": "carl"}"#;
+
+/// A project with inputs in-1 to in-3 and the task `fix`.
+fn project() -> TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir_all(dir.path().join("tasks")).unwrap();
+    fs::create_dir_all(dir.path().join("inputs")).unwrap();
+    let lines: String = (1..=3)
+        .map(|i| format!("{{\"id\": \"in-{i}\"}}\n"))
+        .collect();
+    fs::write(dir.path().join("inputs/day.jsonl"), lines).unwrap();
+    fs::write(dir.path().join("tasks/fix.yaml"), FIX).unwrap();
+    fs::write(dir.path().join("tasks/other.yaml"), OTHER).unwrap();
+    dir
+}
+
+/// A running `annotask serve --keys` on a project; killed when dropped.
+struct Served {
+    server: Server,
+    _keys: TempDir,
+}
+
+impl Served {
+    fn start(root: &Path) -> Served {
+        let keys = tempfile::tempdir().unwrap();
+        let file = keys.path().join("keys.json");
+        fs::write(&file, KEYS).unwrap();
+        let server = Server::start(root, &[OsStr::new("--keys"), file.as_os_str()], &[]);
+        Served {
+            server,
+            _keys: keys,
+        }
+    }
+
+    /// A request as `user` (by their key): the HTTP status and the JSON body.
+    fn call(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_global(Some(Duration::from_secs(60)))
+            .build()
+            .into();
+        let url = format!("{}{path}", self.server.base);
+        let auth = format!("Key key-{user}");
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let sent = match method {
+            "GET" => agent.get(&url).header("Authorization", &auth).call(),
+            "PUT" => agent.put(&url).header("Authorization", &auth).send(&body),
+            "POST" => agent.post(&url).header("Authorization", &auth).send(&body),
+            other => panic!("no such method here: {other}"),
+        };
+        let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap();
+        (status, serde_json::from_str(&text).unwrap())
+    }
+
+    /// PutTaskAssignments on `fix` as `user`.
+    fn put(&self, user: &str, body: Value) -> (u16, Value) {
+        self.call(
+            user,
+            "PUT",
+            "/v2/users/me/apps/app/tasks/fix/assignments",
+            Some(body),
+        )
+    }
+
+    /// `user`'s assignment states on `fix`, as LABEL_START and the others answer them.
+    fn states(answer: &Value) -> Vec<(String, u64)> {
+        answer["task_assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| {
+                (
+                    a["id"].as_str().unwrap().to_owned(),
+                    a["status"]["code"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    }
+}
+
+fn annotask(root: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(BIN)
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Runs tests/python/corrections_test.py on `face` (`json` or `grpc`) against a fresh server.
+fn corrections_through_the_official_client(face: &str) {
+    let root = project();
+    let served = Served::start(root.path());
+    let address = match face {
+        "json" => served.server.base.clone(),
+        _ => served
+            .server
+            .base
+            .strip_prefix("http://")
+            .unwrap()
+            .to_owned(),
+    };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/corrections_test.py");
+    let output = Command::new(python_env::python())
+        .arg(script)
+        .args([face, address.as_str()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Every correction is an event in ann's own file; nobody else's file was written.
+    let work = root.path().join("work/fix");
+    let mut files: Vec<String> = fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, ["ann.jsonl", "rita.jsonl"]);
+    let ann = fs::read_to_string(work.join("ann.jsonl")).unwrap();
+    assert_eq!(ann.matches("\"delete\"").count(), 1, "{ann}");
+    // One annotation line for the two identical posts.
+    assert_eq!(ann.matches("\"input_id\":\"in-1\"").count(), 5, "{ann}");
+}
+
+#[test]
+fn corrections_through_the_official_python_client_json() {
+    corrections_through_the_official_client("json");
+}
+
+#[test]
+fn corrections_through_the_official_python_client_grpc() {
+    corrections_through_the_official_client("grpc");
+}
+
+fn annotate(served: &Served, user: &str, input: &str, concept: &str) {
+    let body = json!({"annotations": [{"id": format!("{user}-{input}"), "task_id": "fix",
+        "input_id": input, "data": {"concepts": [{"id": concept, "value": 1}]}}]});
+    let (status, value) = served.call(user, "POST", "/v2/annotations", Some(body));
+    assert_eq!(status, 200, "{value}");
+}
+
+fn submit(served: &Served, user: &str, input: &str) -> Value {
+    let body = json!({"action": "LABEL_SUBMIT", "label_submit_config":
+        {"task_assignments": [{"id": format!("{input}.{user}")}]}});
+    let (status, value) = served.put(user, body);
+    assert_eq!(status, 200, "{value}");
+    value
+}
+
+fn withdraw(served: &Served, user: &str, input: &str) -> (u16, Value) {
+    served.put(user, json!({"action": "LABEL_WITHDRAW", "input_id": input}))
+}
+
+/// ann's counts on `fix`: pending, awaiting review, success.
+fn ann_counts(served: &Served) -> [u64; 3] {
+    let (_, counts) = served.call("ann", "GET", "/v2/tasks/fix/inputs/count", None);
+    let row = counts["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["worker"]["user"]["id"] == "ann")
+        .unwrap()
+        .clone();
+    ["pending", "awaiting_review", "success"].map(|k| row[k].as_u64().unwrap_or(0))
+}
+
+#[test]
+fn a_worker_withdraws_an_undecided_submission() {
+    let root = project();
+    let served = Served::start(root.path());
+    annotate(&served, "ann", "in-1", "cat");
+    let submitted = submit(&served, "ann", "in-1");
+    assert_eq!(Served::states(&submitted), [("in-1.ann".into(), 54202)]);
+    assert_eq!(ann_counts(&served), [2, 1, 0]);
+    let (status, value) = withdraw(&served, "ann", "in-1");
+    assert_eq!(status, 200, "{value}");
+    assert_eq!(Served::states(&value), [("in-1.ann".into(), 54201)]);
+    assert_eq!(ann_counts(&served), [3, 0, 0]);
+    let file = fs::read_to_string(root.path().join("work/fix/ann.jsonl")).unwrap();
+    assert!(
+        file.lines()
+            .last()
+            .unwrap()
+            .contains(r#""withdraw":{"input_id":"in-1","submission":1}"#),
+        "{file}"
+    );
+    // Nothing to withdraw now.
+    let (status, value) = withdraw(&served, "ann", "in-1");
+    assert_eq!(status, 400, "{value}");
+    // Changed and submitted again: submission 2, which rita approves; then it is decided.
+    annotate(&served, "ann", "in-1", "dog");
+    submit(&served, "ann", "in-1");
+    let approve = json!({"action": "REVIEW_APPROVE", "review_approve_config":
+        {"task_assignments": [{"id": "in-1.ann"}]}});
+    let (status, value) = served.put("rita", approve);
+    assert_eq!(status, 200, "{value}");
+    let (status, value) = withdraw(&served, "ann", "in-1");
+    assert_eq!(status, 403, "{value}");
+    let details = value["status"]["details"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+        + value["status"]["description"].as_str().unwrap_or_default();
+    assert!(details.contains("rita"), "{value}");
+    assert_eq!(ann_counts(&served), [2, 0, 1]);
+    drop(served);
+    let (code, out, err) = annotask(root.path(), &["explain", "fix", "in-1"]);
+    assert_eq!(code, 0, "{err}");
+    for told in [
+        "ann submitted (submission 1, line 2)",
+        "ann withdrew submission 1 (line 3)",
+        "ann submitted (submission 2, line 5): dog=1",
+        "rita approved ann's submission 2 (their line 1, written ",
+        "the input is in the review sample",
+    ] {
+        assert!(out.contains(told), "{told}\n{out}");
+    }
+}
+
+/// Who writes what, on which task; `{at}` is replaced with a time.
+struct Forged {
+    name: &'static str,
+    /// The file under `work/`, and the line appended to it.
+    file: &'static str,
+    line: &'static str,
+    /// What the diagnostic says, in part.
+    says: &'static str,
+}
+
+/// Lines the API refuses, written by hand into the files ([`HISTORY`] before each).
+const FORGED: &[Forged] = &[
+    Forged {
+        name: "self-approval",
+        file: "fix/ann.jsonl",
+        line: r#"{"at":"{at}","review":{"input_id":"in-1","worker":"ann","submission":1,"decision":"APPROVE"}}"#,
+        says: "`ann` is not a reviewer of task `fix`",
+    },
+    Forged {
+        name: "a decision in a worker's file, in another's name",
+        file: "fix/bob.jsonl",
+        line: r#"{"at":"{at}","review":{"input_id":"in-1","worker":"ann","submission":1,"decision":"APPROVE"}}"#,
+        says: "`bob` is not a reviewer of task `fix`",
+    },
+    Forged {
+        name: "a backdated decision",
+        file: "fix/sam.jsonl",
+        line: r#"{"at":"1970-01-01T00:00:00Z","review":{"input_id":"in-2","worker":"ann","submission":1,"decision":"APPROVE"}}"#,
+        says: "",
+    },
+    Forged {
+        name: "someone else's decision in a reviewer's file",
+        file: "fix/rita.jsonl",
+        line: r#"{"at":"{at}","review":{"input_id":"in-1","worker":"rita","submission":1,"decision":"APPROVE"}}"#,
+        says: "`rita` decides on their own work",
+    },
+    Forged {
+        name: "a file of someone who is no worker",
+        file: "fix/carl.jsonl",
+        line: r#"{"at":"{at}","submit":{"input_id":"in-2"}}"#,
+        says: "`carl` is not a worker of task `fix`",
+    },
+    Forged {
+        name: "a task the writer is not in",
+        file: "other/ann.jsonl",
+        line: r#"{"at":"{at}","submit":{"input_id":"in-2"}}"#,
+        says: "`ann` is not a worker of task `other`",
+    },
+    Forged {
+        name: "geometry out of range",
+        file: "fix/ann.jsonl",
+        line: r#"{"at":"{at}","annotation":{"id":"x","input_id":"in-2","data":{"regions":[{"region_info":{"bounding_box":{"top_row":0.1,"left_col":0.1,"bottom_row":1.5,"right_col":0.5}},"data":{"concepts":[{"id":"cat"}]}}]}}}"#,
+        says: "a classification task labels whole inputs",
+    },
+    Forged {
+        name: "an input outside the source",
+        file: "fix/ann.jsonl",
+        line: r#"{"at":"{at}","annotation":{"id":"x","input_id":"photo-99","data":{"concepts":[{"id":"cat","value":1}]}}}"#,
+        says: "input `photo-99` is not in task `fix`'s input source",
+    },
+    Forged {
+        name: "an unknown concept",
+        file: "fix/ann.jsonl",
+        line: r#"{"at":"{at}","annotation":{"id":"x","input_id":"in-2","data":{"concepts":[{"id":"unicorn","value":1}]}}}"#,
+        says: "`unicorn` is not one of task `fix`'s concepts",
+    },
+    Forged {
+        name: "a bad value",
+        file: "fix/ann.jsonl",
+        line: r#"{"at":"{at}","annotation":{"id":"x","input_id":"in-2","data":{"concepts":[{"id":"cat","value":7}]}}}"#,
+        says: "7 is not a value from 0 to 1",
+    },
+];
+
+/// The answers a forged line must not change: counts, annotations, each input's outcome.
+fn answers(root: &Path) -> String {
+    let mut all = String::new();
+    for task in ["fix", "other"] {
+        for extra in [&[][..], &["--annotations"][..]] {
+            let args = [&["counts", task, "-o", "json"][..], extra].concat();
+            let (code, counts, err) = annotask(root, &args);
+            assert_eq!(code, 0, "{err}");
+            all.push_str(&counts);
+        }
+        for input in ["in-1", "in-2", "photo-99"] {
+            let (code, out, err) = annotask(root, &["explain", task, input, "-o", "json"]);
+            assert_eq!(code, 0, "{err}");
+            let explained: Value = serde_json::from_str(&out).unwrap();
+            for key in ["assignments", "annotations", "outcome"] {
+                all.push_str(&explained[key].to_string());
+            }
+        }
+    }
+    all
+}
+
+/// The history every forged line is added to: ann labeled in-1 and in-2 and submitted both;
+/// rita asked for changes on in-2.
+const HISTORY: [(&str, &str); 2] = [
+    (
+        "fix/ann.jsonl",
+        concat!(
+            r#"{"at":"2026-12-01T10:00:00Z","annotation":{"id":"a1","input_id":"in-1","data":{"concepts":[{"id":"cat","value":1}]}}}"#,
+            "\n",
+            r#"{"at":"2026-12-01T10:00:01Z","submit":{"input_id":"in-1"}}"#,
+            "\n",
+            r#"{"at":"2026-12-01T10:00:02Z","annotation":{"id":"a2","input_id":"in-2","data":{"concepts":[{"id":"dog","value":1}]}}}"#,
+            "\n",
+            r#"{"at":"2026-12-01T10:00:03Z","submit":{"input_id":"in-2"}}"#,
+            "\n",
+        ),
+    ),
+    (
+        "fix/rita.jsonl",
+        concat!(
+            r#"{"at":"2026-12-01T11:00:00Z","review":{"input_id":"in-2","worker":"ann","submission":1,"decision":"REQUEST_CHANGES"}}"#,
+            "\n",
+        ),
+    ),
+];
+
+#[test]
+fn forged_lines_are_not_counted_and_are_reported_at_their_line() {
+    for forged in FORGED {
+        let root = project();
+        for (file, text) in HISTORY {
+            let path = root.path().join("work").join(file);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+        let honest = answers(root.path());
+        let path = root.path().join("work").join(forged.file);
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let before = fs::read_to_string(&path).unwrap_or_default();
+        let line_no = before.lines().count() + 1;
+        fs::write(
+            &path,
+            format!(
+                "{before}{}\n",
+                forged.line.replace("{at}", "2026-12-02T10:00:00Z")
+            ),
+        )
+        .unwrap();
+        // Every line leaves the answers as they were; each but the backdated decision (sam
+        // may decide: his approval is overruled by rita's stricter request, whatever its time)
+        // is reported.
+        let after = answers(root.path());
+        assert_eq!(
+            after, honest,
+            "{}: the line changed the answers",
+            forged.name
+        );
+        if !forged.says.is_empty() {
+            let (code, out, err) = annotask(root.path(), &["validate"]);
+            let text = format!("{out}{err}");
+            let at = format!("work/{}:{line_no}:1", forged.file);
+            assert!(
+                text.contains(&at),
+                "{}: not reported at {at}\n{text}",
+                forged.name
+            );
+            assert!(text.contains(forged.says), "{}: {text}", forged.name);
+            assert_eq!(
+                code, 0,
+                "{}: a refused line is a warning\n{text}",
+                forged.name
+            );
+        }
+        // The same answers from an index rebuilt from the files.
+        fs::remove_dir_all(root.path().join(".annotask")).unwrap();
+        assert_eq!(answers(root.path()), after, "{}: rebuilt", forged.name);
+    }
+}
