@@ -17,6 +17,7 @@ mod remote;
 mod rules;
 mod schema_cases;
 mod serve;
+mod trust;
 mod validate;
 mod watch;
 mod workflow;

@@ -9,16 +9,11 @@ use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-mod common;
-use common::{BIN, Server};
-
-#[path = "python/env.rs"]
-mod python_env;
+use crate::common::{BIN, Server, python};
 
 /// The task corrections are made on: every input reviewed by rita.
 const FIX: &str = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\n\
@@ -67,24 +62,9 @@ impl Served {
 
     /// A request as `user` (by their key): the HTTP status and the JSON body.
     fn call(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
-        let url = format!("{}{path}", self.server.base);
         let auth = format!("Key key-{user}");
-        let body = body.map(|b| b.to_string()).unwrap_or_default();
-        let sent = match method {
-            "GET" => agent.get(&url).header("Authorization", &auth).call(),
-            "PUT" => agent.put(&url).header("Authorization", &auth).send(&body),
-            "POST" => agent.post(&url).header("Authorization", &auth).send(&body),
-            other => panic!("no such method here: {other}"),
-        };
-        let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
-        let status = response.status().as_u16();
-        let text = response.body_mut().read_to_string().unwrap();
-        (status, serde_json::from_str(&text).unwrap())
+        let body = body.map(|b| b.to_string());
+        self.server.call(Some(&auth), method, path, body.as_deref())
     }
 
     /// PutTaskAssignments on `fix` as `user`.
@@ -141,7 +121,7 @@ fn corrections_through_the_official_client(face: &str) {
             .to_owned(),
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/corrections_test.py");
-    let output = Command::new(python_env::python())
+    let output = Command::new(python::python())
         .arg(script)
         .args([face, address.as_str()])
         .output()
