@@ -169,6 +169,21 @@ impl Repo {
         })
     }
 
+    /// A project read into an index in memory only, never into its own: `validate` replays the
+    /// work with it to find the lines the replay does not count, touching nothing.
+    pub fn open_in_memory(root: &Path) -> Result<Repo> {
+        let tasks = root.join(TASKS_DIR);
+        if !tasks.is_dir() {
+            return Err(Error::NoTasksDir(tasks));
+        }
+        Ok(Repo {
+            root: root.to_owned(),
+            db: default_db(root),
+            index: Index::open_in_memory()?,
+            in_memory: true,
+        })
+    }
+
     /// Whether the index lives in memory because its folder cannot be written: every command
     /// then reads every file, and writes are refused.
     pub fn in_memory(&self) -> bool {

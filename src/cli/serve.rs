@@ -96,6 +96,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             "warning: {invalid} invalid task file(s) not served; `annotask sync` lists the problems"
         );
     }
+    let refused = server.refused_lines()?;
+    if refused > 0 {
+        eprintln!(
+            "warning: {refused} work line(s) break a rule the API enforces and are not counted; `annotask status` lists them"
+        );
+    }
     server.run().context("the server failed")?;
     Ok(Outcome::Success)
 }

@@ -22,6 +22,14 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
         Format::Table => {
             let read = |file: &str| std::fs::read_to_string(repo.root().join(file)).ok();
             print!("{}", output::human(&invalid, read, output::color()));
+            // Lines the replay did not count are warnings: they never fail a sync.
+            let refused: Vec<Report> = repo
+                .index()
+                .refused_reports()?
+                .into_iter()
+                .filter(|r| !invalid.iter().any(|i| i.file == r.file))
+                .collect();
+            print!("{}", output::human(&refused, read, output::color()));
             if !output::quiet() {
                 println!(
                     "{}",

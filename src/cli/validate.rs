@@ -160,7 +160,15 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     })?;
     let checked = targets.len() + datasets.len() + work.len();
     check_datasets(&dataset_base, datasets, &mut reports);
-    for (file, diagnostics) in sync::check_work(&dataset_root, work) {
+    let mut refused = if work.is_empty() {
+        Vec::new()
+    } else {
+        refused_lines(&dataset_root)?
+    };
+    for (file, mut diagnostics) in sync::check_work(&dataset_root, work) {
+        if let Some(i) = refused.iter().position(|r| r.file == file) {
+            diagnostics.append(&mut refused.swap_remove(i).diagnostics);
+        }
         let file = if staged.is_some() || global.root == Path::new(".") {
             file
         } else {
@@ -395,4 +403,15 @@ fn task_files(base: &Path, path: &Path) -> anyhow::Result<Vec<DiskFile>> {
     files::stat(base, &name)
         .map(|f| vec![f])
         .with_context(|| format!("{name}: no such file"))
+}
+
+/// The work lines the replay does not count (they break a rule the API enforces), by file:
+/// the project read into an index in memory, so that the project's own is not touched. A
+/// project whose tasks cannot be read has none to tell.
+fn refused_lines(root: &Path) -> anyhow::Result<Vec<Report>> {
+    let Ok(mut repo) = annotask::repo::Repo::open_in_memory(root) else {
+        return Ok(Vec::new());
+    };
+    repo.sync()?;
+    Ok(repo.index().refused_reports()?)
 }

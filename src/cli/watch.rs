@@ -83,6 +83,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         polling: matches!(watcher.mode(), Mode::Poll { .. }),
     };
     emit(&repo, json, &ready);
+    warn_refused(&repo, json)?;
     watcher.run(&mut repo, |repo, event| match event {
         Event::Changed(summary) => changed(repo, json, summary),
         Event::Warning(message) => emit(repo, json, &Line::Warning { message: &message }),
@@ -117,6 +118,23 @@ fn changed(repo: &Repo, json: bool, summary: &Summary) {
             emit(repo, json, &Line::Invalid { report: &report });
         }
     }
+}
+
+/// A warning line when work lines are not counted for breaking a rule the API enforces.
+fn warn_refused(repo: &Repo, json: bool) -> anyhow::Result<()> {
+    let refused: usize = repo
+        .index()
+        .refused_reports()?
+        .iter()
+        .map(|r| r.diagnostics.len())
+        .sum();
+    if refused > 0 {
+        let message = format!(
+            "{refused} work line(s) break a rule the API enforces and are not counted; `annotask status` lists them"
+        );
+        emit(repo, json, &Line::Warning { message: &message });
+    }
+    Ok(())
 }
 
 fn emit(repo: &Repo, json: bool, line: &Line) {

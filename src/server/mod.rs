@@ -187,6 +187,11 @@ impl Server {
     }
 
     /// How many task files are invalid, and so not served, as the server starts.
+    /// How many work lines are not counted for breaking a rule the API enforces.
+    pub fn refused_lines(&self) -> crate::Result<usize> {
+        self.repos.refused_lines()
+    }
+
     pub fn invalid_files(&self) -> crate::Result<usize> {
         self.repos.invalid_files()
     }

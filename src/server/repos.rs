@@ -124,6 +124,12 @@ impl Repos {
     }
 
     /// How many task files the index holds as invalid (and so does not serve).
+    /// How many work lines are not counted for breaking a rule the API enforces.
+    pub fn refused_lines(&self) -> Result<usize> {
+        let reports = self.checkout()?.index().refused_reports()?;
+        Ok(reports.iter().map(|r| r.diagnostics.len()).sum())
+    }
+
     pub fn invalid_files(&self) -> Result<usize> {
         Ok(self.checkout()?.index().reports(true)?.len())
     }

@@ -624,6 +624,26 @@ impl Writer<'_> {
             ])?;
             deltas.add(task, &a.worker, Counted::Annotations, a.state, 1);
         }
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO work_refused (task, input, file, line, col, field, message, hint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for refused in &state.refused {
+            let d = &refused.diagnostic;
+            let at = d
+                .location
+                .unwrap_or(crate::validate::Location { line: 0, column: 0 });
+            insert.execute(params![
+                task,
+                input,
+                crate::files::work_path(task, &refused.user),
+                at.line,
+                at.column,
+                d.field,
+                d.message,
+                d.hint
+            ])?;
+        }
         let labeled = !state.assignments.is_empty()
             && state.assignments.iter().all(|a| a.state != State::Pending);
         self.conn
@@ -666,6 +686,7 @@ impl Writer<'_> {
             "DELETE FROM work_state WHERE task = ?1 AND input = ?2",
             "DELETE FROM annotations WHERE task = ?1 AND input = ?2",
             "DELETE FROM work_inputs WHERE task = ?1 AND input = ?2",
+            "DELETE FROM work_refused WHERE task = ?1 AND input = ?2",
         ] {
             self.conn
                 .prepare_cached(sql)?
@@ -715,7 +736,13 @@ impl Writer<'_> {
 
     /// Forgets everything derived for a task (its events stay: they are its work files').
     pub fn clear_task_work(&self, task: &str) -> Result<()> {
-        for table in ["work_state", "annotations", "work_inputs", "work_counts"] {
+        for table in [
+            "work_state",
+            "annotations",
+            "work_inputs",
+            "work_counts",
+            "work_refused",
+        ] {
             self.conn
                 .prepare_cached(&format!("DELETE FROM {table} WHERE task = ?1"))?
                 .execute([task])?;

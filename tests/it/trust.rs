@@ -26,6 +26,11 @@ const OTHER: &str = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\n\
     input_source: {type: DATASET, id: day}\n\
     worker: {strategy: FULL, user_ids: [bob]}\nreview: {strategy: NONE}\n";
 
+/// A detection task, for geometry.
+const BOXES: &str = "type: BOUNDING_BOX_DETECTION\nconcept_ids: [car]\n\
+    input_source: {type: DATASET, id: day}\n\
+    worker: {strategy: FULL, user_ids: [ann]}\nreview: {strategy: NONE}\n";
+
 const KEYS: &str = r#"{"key-ann": "ann", "key-bob": "bob", "key-rita": "rita", "key-sam": "sam", "key-carl": "carl"}"#;
 
 /// A project with inputs in-1 to in-3 and the task `fix`.
@@ -39,6 +44,7 @@ fn project() -> TempDir {
     fs::write(dir.path().join("inputs/day.jsonl"), lines).unwrap();
     fs::write(dir.path().join("tasks/fix.yaml"), FIX).unwrap();
     fs::write(dir.path().join("tasks/other.yaml"), OTHER).unwrap();
+    fs::write(dir.path().join("tasks/boxes.yaml"), BOXES).unwrap();
     dir
 }
 
@@ -292,9 +298,9 @@ const FORGED: &[Forged] = &[
     },
     Forged {
         name: "geometry out of range",
-        file: "fix/ann.jsonl",
-        line: r#"{"at":"{at}","annotation":{"id":"x","input_id":"in-2","data":{"regions":[{"region_info":{"bounding_box":{"top_row":0.1,"left_col":0.1,"bottom_row":1.5,"right_col":0.5}},"data":{"concepts":[{"id":"cat"}]}}]}}}"#,
-        says: "a classification task labels whole inputs",
+        file: "boxes/ann.jsonl",
+        line: r#"{"at":"{at}","annotation":{"id":"x","input_id":"in-2","data":{"regions":[{"region_info":{"bounding_box":{"top_row":0.1,"left_col":0.1,"bottom_row":1.5,"right_col":0.5}},"data":{"concepts":[{"id":"car"}]}}]}}}"#,
+        says: "a bounding box's coordinates are from 0 to 1",
     },
     Forged {
         name: "an input outside the source",
@@ -319,7 +325,7 @@ const FORGED: &[Forged] = &[
 /// The answers a forged line must not change: counts, annotations, each input's outcome.
 fn answers(root: &Path) -> String {
     let mut all = String::new();
-    for task in ["fix", "other"] {
+    for task in ["fix", "other", "boxes"] {
         for extra in [&[][..], &["--annotations"][..]] {
             let args = [&["counts", task, "-o", "json"][..], extra].concat();
             let (code, counts, err) = annotask(root, &args);
@@ -407,6 +413,12 @@ fn forged_lines_are_not_counted_and_are_reported_at_their_line() {
             assert_eq!(
                 code, 0,
                 "{}: a refused line is a warning\n{text}",
+                forged.name
+            );
+            let (_, out, _) = annotask(root.path(), &["status"]);
+            assert!(
+                out.contains(&at),
+                "{}: status does not say\n{out}",
                 forged.name
             );
         }
