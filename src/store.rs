@@ -11,8 +11,7 @@
 mod work;
 
 pub use work::{
-    AnnotationFilter, AnnotationRow, CountDeltas, CountRow, Counted, Entry, HeldRow, TAIL_BYTES,
-    WorkFileState,
+    AnnotationFilter, AnnotationRow, CountDeltas, CountRow, Counted, Entry, HeldRow, WorkFileState,
 };
 
 use std::collections::HashMap;

@@ -20,14 +20,10 @@ pub struct WorkFileState {
     pub consumed: u64,
     /// Whole lines read.
     pub lines: u32,
-    /// The (up to [`TAIL_BYTES`]) bytes before `consumed`, to tell an append from a rewrite.
+    /// A hash of the bytes before `consumed` (the sync's), to tell an append from a rewrite.
     pub tail: Vec<u8>,
     pub invalid: bool,
 }
-
-/// How many bytes before the end of what was read a grown file must still hold to be taken
-/// for an append.
-pub const TAIL_BYTES: u64 = 64;
 
 /// The kinds of rows `work_counts` counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -435,6 +431,47 @@ impl Writer<'_> {
             ])?;
         for (i, d) in diagnostics.iter().enumerate() {
             self.insert_diagnostic(path, seq + i as i64, d)?;
+        }
+        Ok(())
+    }
+
+    /// Records that a work file could not be read now (`diagnostics` say why): what was read of
+    /// it before, its events included, stays, and the next sync tries it again.
+    pub fn put_unread_work_file(
+        &self,
+        path: &str,
+        owner: (&str, &str),
+        size: u64,
+        diagnostics: &[Diagnostic],
+    ) -> Result<()> {
+        let known = self
+            .conn
+            .prepare_cached("SELECT 1 FROM work_files WHERE path = ?1")?
+            .exists([path])?;
+        if !known {
+            return self.put_work_file(
+                path,
+                owner,
+                (size, crate::files::UNREAD),
+                (0, 0, &[]),
+                diagnostics,
+                false,
+            );
+        }
+        self.forget_diagnostics(path)?;
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count() as i64;
+        self.conn
+            .prepare_cached(
+                "UPDATE work_files SET mtime_ns = ?2, errors = ?3, warnings = ?4 WHERE path = ?1",
+            )?
+            .execute(params![
+                path,
+                crate::files::UNREAD,
+                errors,
+                diagnostics.len() as i64 - errors
+            ])?;
+        for (i, d) in diagnostics.iter().enumerate() {
+            self.insert_diagnostic(path, i as i64, d)?;
         }
         Ok(())
     }

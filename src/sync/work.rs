@@ -11,7 +11,7 @@ use std::thread;
 use super::Summary;
 use crate::files::{self, DiskFile};
 use crate::plans::InputPlans;
-use crate::store::{self, CountDeltas, TAIL_BYTES, WorkFileState, Writer};
+use crate::store::{self, CountDeltas, WorkFileState, Writer};
 use crate::validate::{self, Diagnostic};
 use crate::work::{self, InputState, Log, Rules, UserEvents};
 
@@ -116,15 +116,35 @@ struct WorkOutcome {
     read: WorkRead,
     /// Only the lines after what was read before were read.
     append: bool,
+    /// The file could not be read (or is over the size limit): the events the index has from
+    /// it stay until it can be read again.
+    unread: bool,
     log: Log,
-    /// Where the whole lines read end, how many there are, and the bytes before that end.
+    /// Where the whole lines read end, how many there are, and the hash of the bytes before
+    /// that end.
     consumed: u64,
     lines: u32,
-    tail: Vec<u8>,
+    hash: Vec<u8>,
 }
 
-/// Reads one work file: from where the last read ended when the bytes before that end are
-/// still there (an append: the usual change, by annotask or a `git pull`), else whole.
+/// A byte-order mark, which some editors put at the start of a UTF-8 file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// What an appended read must find before the end of the earlier read to take the file as only
+/// appended to: a hash of every byte before it, so that a line edited in place at the same
+/// length is told from an append.
+fn prefix_hash(bytes: &[u8]) -> Vec<u8> {
+    use std::hash::Hasher;
+    // `DefaultHasher::new` hashes alike in every process of one build; a Rust release that
+    // changed its algorithm would only make the next sync read each grown file whole.
+    let mut hasher = std::hash::DefaultHasher::new();
+    hasher.write(bytes);
+    hasher.finish().to_le_bytes().to_vec()
+}
+
+/// Reads one work file whole, and parses it from where the last read ended when every byte
+/// before that end is still the same (an append: the usual change, by annotask or a
+/// `git pull`), else all of it.
 fn load(root: &Path, read: WorkRead) -> WorkOutcome {
     let failed = |mut read: WorkRead, d: Diagnostic| {
         read.file.mtime_ns = files::UNREAD;
@@ -133,10 +153,11 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
         WorkOutcome {
             read,
             append: false,
+            unread: true,
             log,
             consumed: 0,
             lines: 0,
-            tail: Vec::new(),
+            hash: Vec::new(),
         }
     };
     if read.file.size > work::MAX_FILE_BYTES {
@@ -151,56 +172,44 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
         .hint("start a new task for more work; this file's earlier events are kept");
         return failed(read, d);
     }
-    let appended = read.before.as_ref().and_then(|before| {
-        let keep = before.tail.len() as u64;
-        let start = before.consumed.checked_sub(keep)?;
-        let len = usize::try_from(read.file.size.checked_sub(start)?).ok()?;
-        let bytes = files::read_span(root, &read.file.path, start, len).ok()?;
-        bytes.starts_with(&before.tail).then(|| {
-            (
-                before.consumed,
-                before.lines,
-                bytes[before.tail.len()..].to_vec(),
-            )
-        })
+    let bytes = match files::read_up_to(
+        root,
+        &read.file.path,
+        Some(read.file.size),
+        work::MAX_FILE_BYTES,
+    ) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            let d = Diagnostic::error("", format!("cannot read the file: {e}"))
+                .hint("the events the index has from this file are kept until it can be read");
+            return failed(read, d);
+        }
+    };
+    let appended = read.before.as_ref().filter(|before| {
+        usize::try_from(before.consumed)
+            .ok()
+            .and_then(|end| bytes.get(..end))
+            .is_some_and(|prefix| prefix_hash(prefix) == before.tail)
     });
-    let (start, lines_before, bytes, append) = match appended {
-        Some((start, lines, bytes)) => (start, lines, bytes, true),
-        None => match files::read_up_to(
-            root,
-            &read.file.path,
-            Some(read.file.size),
-            work::MAX_FILE_BYTES,
-        ) {
-            Ok(bytes) => (0, 0, bytes, false),
-            Err(e) => {
-                let d = Diagnostic::error("", format!("cannot read the file: {e}"));
-                return failed(read, d);
-            }
-        },
+    let (start, lines_before, append) = match appended {
+        Some(before) => (before.consumed as usize, before.lines, true),
+        // A byte-order mark is no part of the first line.
+        None if bytes.starts_with(BOM) => (BOM.len(), 0, false),
+        None => (0, 0, false),
     };
-    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let log = work::parse_log(&bytes, lines_before + 1);
-    let lines = lines_before + bytes[..whole].iter().filter(|&&b| b == b'\n').count() as u32;
-    let consumed = start + whole as u64;
-    // The tail is what a later read must find before `consumed` to take the file as appended.
-    let tail_start = whole.saturating_sub(TAIL_BYTES as usize);
-    let tail = if whole > 0 {
-        bytes[tail_start..whole].to_vec()
-    } else {
-        read.before
-            .as_ref()
-            .filter(|_| append)
-            .map(|b| b.tail.clone())
-            .unwrap_or_default()
-    };
+    let rest = &bytes[start..];
+    let whole = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let log = work::parse_log(rest, lines_before + 1);
+    let lines = lines_before + rest[..whole].iter().filter(|&&b| b == b'\n').count() as u32;
+    let consumed = start + whole;
     WorkOutcome {
         read,
         append,
+        unread: false,
         log,
-        consumed,
+        consumed: consumed as u64,
         lines,
-        tail,
+        hash: prefix_hash(&bytes[..consumed]),
     }
 }
 
@@ -286,15 +295,21 @@ pub(super) fn write_work(
             file, task, user, ..
         } = &outcome.read;
         let inputs = touched.entry(task.clone()).or_default();
+        let diagnostics = &outcome.log.diagnostics;
+        if outcome.unread {
+            // What was read before stays, events and all, until the file can be read.
+            writer.put_unread_work_file(&file.path, (task, user), file.size, diagnostics)?;
+            summary.invalid.push(file.path.clone());
+            continue;
+        }
         if !outcome.append {
             inputs.extend(writer.delete_work_events(task, user)?);
         }
-        let diagnostics = &outcome.log.diagnostics;
         writer.put_work_file(
             &file.path,
             (task, user),
             (file.size, file.mtime_ns),
-            (outcome.consumed, outcome.lines, &outcome.tail),
+            (outcome.consumed, outcome.lines, &outcome.hash),
             diagnostics,
             outcome.append,
         )?;

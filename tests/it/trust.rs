@@ -427,3 +427,100 @@ fn forged_lines_are_not_counted_and_are_reported_at_their_line() {
         assert_eq!(answers(root.path()), after, "{}: rebuilt", forged.name);
     }
 }
+
+/// ann's file on `fix`: in-1 labeled `cat` and submitted (awaiting rita's review).
+const ANN: &str = concat!(
+    r#"{"at":"2026-12-01T10:00:00Z","annotation":{"id":"a1","input_id":"in-1","data":{"concepts":[{"id":"cat","value":1}]}}}"#,
+    "\n",
+    r#"{"at":"2026-12-01T10:00:01Z","submit":{"input_id":"in-1"}}"#,
+    "\n",
+);
+
+/// ann's annotations on in-1 of `fix`, as `explain` lists them.
+fn ann_concepts(root: &Path) -> Vec<String> {
+    let (code, out, err) = annotask(root, &["explain", "fix", "in-1", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let explained: Value = serde_json::from_str(&out).unwrap();
+    explained["annotations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["data"]["concepts"].as_array().unwrap().clone())
+        .map(|c| c["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn a_file_too_large_to_read_keeps_its_events_until_it_can_be_read() {
+    let root = project();
+    let file = root.path().join("work/fix/ann.jsonl");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, ANN).unwrap();
+    let before = answers(root.path());
+    assert_eq!(ann_concepts(root.path()), ["cat"]);
+    // Sparse: over the limit without writing 512 MiB.
+    fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_len(600 << 20)
+        .unwrap();
+    assert_eq!(answers(root.path()), before, "the events stay");
+    let (_, out, _) = annotask(root.path(), &["status"]);
+    assert!(out.contains("work files are limited to"), "{out}");
+    // Readable again, with one more line: read whole, nothing counted twice.
+    let more = r#"{"at":"2026-12-01T10:00:02Z","annotation":{"id":"a2","input_id":"in-2","data":{"concepts":[{"id":"dog","value":1}]}}}"#;
+    fs::write(&file, format!("{ANN}{more}\n")).unwrap();
+    let after = answers(root.path());
+    assert_ne!(after, before);
+    assert_eq!(ann_concepts(root.path()), ["cat"]);
+    fs::remove_dir_all(root.path().join(".annotask")).unwrap();
+    assert_eq!(answers(root.path()), after, "rebuilt");
+}
+
+#[test]
+fn a_line_edited_in_place_with_an_append_is_read_whole() {
+    let root = project();
+    let file = root.path().join("work/fix/ann.jsonl");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, ANN).unwrap();
+    assert_eq!(ann_concepts(root.path()), ["cat"]);
+    // `cat` becomes `dog` (the same length), and a line is added.
+    let edited = ANN.replacen("\"cat\"", "\"dog\"", 1);
+    assert_eq!(edited.len(), ANN.len());
+    let more = r#"{"at":"2026-12-01T10:00:02Z","annotation":{"id":"a2","input_id":"in-2","data":{"concepts":[{"id":"dog","value":1}]}}}"#;
+    fs::write(&file, format!("{edited}{more}\n")).unwrap();
+    assert_eq!(ann_concepts(root.path()), ["dog"]);
+    let after = answers(root.path());
+    fs::remove_dir_all(root.path().join(".annotask")).unwrap();
+    assert_eq!(answers(root.path()), after, "rebuilt");
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped() {
+    let root = project();
+    let file = root.path().join("work/fix/ann.jsonl");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, format!("\u{feff}{ANN}")).unwrap();
+    assert_eq!(ann_concepts(root.path()), ["cat"]);
+    let (code, out, err) = annotask(root.path(), &["validate"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("ann.jsonl"), "{out}");
+}
+
+#[test]
+fn human_output_shows_a_files_first_problems_then_a_count() {
+    let root = project();
+    let file = root.path().join("work/fix/ann.jsonl");
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    fs::write(&file, "not json\n".repeat(5000)).unwrap();
+    let (code, out, err) = annotask(root.path(), &["validate"]);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(out.matches("expected ident").count(), 20, "{out}");
+    assert!(
+        out.contains("work/fix/ann.jsonl: 4980 more problems not shown (`-o json` lists them all)"),
+        "{out}"
+    );
+    let (_, json, _) = annotask(root.path(), &["validate", "-o", "json"]);
+    assert_eq!(json.matches("expected ident").count(), 5000);
+}
