@@ -168,19 +168,19 @@ impl Story {
     }
 }
 
-/// The refused lines being gathered, each also told in the story.
-struct Refusals<'s> {
+/// The refused lines being gathered (the story tells them at its end).
+struct Refusals {
     found: Vec<Refused>,
-    story: &'s mut Story,
 }
 
-impl Refusals<'_> {
+/// What a refused line's diagnostic adds to why it was refused.
+const NOT_COUNTED: &str = "; the line is not counted";
+
+impl Refusals {
     fn refuse(&mut self, user: &str, line: u32, field: &str, message: String, hint: &str) {
-        self.story
-            .tell(|| format!("{user}'s line {line} is not counted: {message}"));
         self.found.push(Refused {
             user: user.to_owned(),
-            diagnostic: Diagnostic::warning(field, format!("{message}; the line is not counted"))
+            diagnostic: Diagnostic::warning(field, format!("{message}{NOT_COUNTED}"))
                 .hint(hint)
                 .at(Location { line, column: 1 }),
         });
@@ -209,10 +209,7 @@ fn replay_telling(
         .map(|w| (w.as_str(), Worker::new(Some(HeldBy::Plan))))
         .collect();
     let mut decisions: BTreeMap<(&str, u32), Vec<Ruling>> = BTreeMap::new();
-    let mut refusals = Refusals {
-        found: Vec::new(),
-        story: &mut story,
-    };
+    let mut refusals = Refusals { found: Vec::new() };
     let task = rules.task.id();
     for user in &users {
         let name = user.user.as_str();
@@ -348,14 +345,8 @@ fn replay_telling(
         [] => "the plan gives this input to no worker".to_owned(),
         _ => format!("the plan gives this input to {}", planned.join(", ")),
     });
-    match rules.review {
-        Review::Manual { sampled: true } => {
-            story.tell(|| "MANUAL review: the input is in the review sample, so a reviewer decides each submission".into())
-        }
-        Review::Manual { sampled: false } => story.tell(|| {
-            "MANUAL review: the input is not in the review sample, so a submission is done unless a reviewer decides otherwise".into()
-        }),
-        Review::None | Review::Consensus { .. } => {}
+    if let Review::Manual { sampled } = rules.review {
+        story.tell(|| sample_story(rules.task, sampled));
     }
     for (name, worker) in workers.iter_mut() {
         match worker.held {
@@ -443,6 +434,13 @@ fn replay_telling(
         (&a.user, a.diagnostic.location.map(|l| l.line))
             .cmp(&(&b.user, b.diagnostic.location.map(|l| l.line)))
     });
+    for r in &refused {
+        story.tell(|| {
+            let line = r.diagnostic.location.map_or(0, |l| l.line);
+            let why = r.diagnostic.message.trim_end_matches(NOT_COUNTED);
+            format!("not counted: {}'s line {line}: {why}", r.user)
+        });
+    }
     InputState {
         assignments,
         annotations,
@@ -504,12 +502,11 @@ fn follow_steps<'a>(
                 };
                 match problem {
                     Some(message) => {
-                        story.tell(|| format!("{name}'s line {line} is not counted: {message}"));
                         refused.push(Refused {
                             user: name.to_owned(),
                             diagnostic: Diagnostic::warning(
                                 "withdraw.submission",
-                                format!("{message}; the line is not counted"),
+                                format!("{message}{NOT_COUNTED}"),
                             )
                             .hint(HISTORY_HINT)
                             .at(Location { line, column: 1 }),
@@ -556,6 +553,30 @@ fn tell_decisions(
                 )
             }
         });
+    }
+}
+
+/// Why a MANUAL review's input is in its sample or not.
+fn sample_story(task: &Task, sampled: bool) -> String {
+    let share = task
+        .doc()
+        .review
+        .as_ref()
+        .and_then(|r| r.manual_strategy_info.as_ref())
+        .and_then(|m| m.sample_percentage);
+    let rule = match share {
+        Some(share) => format!(
+            "the sample is {}% of the inputs, those first in an order fixed by a hash of the task and input ids",
+            share * 100.0
+        ),
+        None => "the task sets no sample_percentage, so no input is sampled".into(),
+    };
+    if sampled {
+        format!("MANUAL review: {rule}; this input is in it, so a reviewer decides each submission")
+    } else {
+        format!(
+            "MANUAL review: {rule}; this input is not in it, so a submission is done unless a reviewer decides otherwise"
+        )
     }
 }
 
