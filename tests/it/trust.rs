@@ -242,7 +242,7 @@ fn a_worker_withdraws_an_undecided_submission() {
         "ann withdrew submission 1 (line 3)",
         "ann submitted (submission 2, line 5): dog=1",
         "rita approved ann's submission 2 (their line 1, written ",
-        "the input is in the review sample",
+        "this input is in it, so a reviewer decides each submission",
     ] {
         assert!(out.contains(told), "{told}\n{out}");
     }
