@@ -524,3 +524,176 @@ fn human_output_shows_a_files_first_problems_then_a_count() {
     let (_, json, _) = annotask(root.path(), &["validate", "-o", "json"]);
     assert_eq!(json.matches("expected ident").count(), 5000);
 }
+
+/// `git` in `dir` as `who` (`ann` commits as ann@example.org).
+fn git(dir: &Path, who: &str, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(["-c", &format!("user.name={who}")])
+        .args(["-c", &format!("user.email={who}@example.org")])
+        .args(["-c", "commit.gpgsign=false"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Appends `text` to `path` under the project and commits it as `who`.
+fn commit(dir: &Path, who: &str, path: &str, text: &str, append: bool) {
+    let file = dir.join(path);
+    fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let before = if append {
+        fs::read_to_string(&file).unwrap_or_default()
+    } else {
+        String::new()
+    };
+    fs::write(&file, format!("{before}{text}")).unwrap();
+    git(dir, who, &["add", "-A"]);
+    git(dir, who, &["commit", "-q", "-m", path]);
+}
+
+/// A git repository holding the project, team.yaml and a first commit; returns the commit.
+fn team_repository() -> (TempDir, String) {
+    let root = project();
+    let dir = root.path();
+    fs::write(
+        dir.join("team.yaml"),
+        "ann: {emails: [ann@example.org]}\nbob: {emails: [bob@example.org]}\nrita: {emails: [rita@example.org]}\n",
+    )
+    .unwrap();
+    git(dir, "lead", &["init", "-q", "-b", "main"]);
+    git(dir, "lead", &["add", "-A"]);
+    git(dir, "lead", &["commit", "-q", "-m", "the project"]);
+    let base = git(dir, "lead", &["rev-parse", "HEAD"]).trim().to_owned();
+    (root, base)
+}
+
+const SUBMIT: &str = "{\"at\":\"2026-12-01T10:00:01Z\",\"submit\":{\"input_id\":\"in-1\"}}\n";
+
+/// `validate --commits BASE..HEAD` (and `extra`): exit code and stdout.
+fn commits(dir: &Path, base: &str, extra: &[&str]) -> (i32, String) {
+    let range = format!("{base}..HEAD");
+    let args = [&["validate", "--commits", range.as_str()][..], extra].concat();
+    let (code, out, err) = annotask(dir, &args);
+    (code, format!("{out}{err}"))
+}
+
+#[test]
+fn validate_commits_checks_who_wrote_each_work_file_and_that_it_only_grew() {
+    let (root, base) = team_repository();
+    let dir = root.path();
+    // A clean history: each person appends to their own file.
+    commit(dir, "ann", "work/fix/ann.jsonl", ANN, true);
+    commit(dir, "ann", "work/fix/ann.jsonl", SUBMIT, true);
+    let review = "{\"at\":\"2026-12-01T11:00:00Z\",\"review\":{\"input_id\":\"in-1\",\"worker\":\"ann\",\"submission\":1,\"decision\":\"APPROVE\"}}\n";
+    commit(dir, "rita", "work/fix/rita.jsonl", review, true);
+    let (code, out) = commits(dir, &base, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("3 commits checked, 0 findings"), "{out}");
+    let clean = git(dir, "lead", &["rev-parse", "HEAD"]).trim().to_owned();
+
+    // ann writes in rita's file.
+    commit(dir, "ann", "work/fix/rita.jsonl", review, true);
+    let (code, out) = commits(dir, &clean, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("work/fix/rita.jsonl: commit ")
+            && out.contains(": written by ann@example.org, who is not `rita` (team.yaml gives `rita` rita@example.org)"),
+        "{out}"
+    );
+    let wrong = git(dir, "lead", &["rev-parse", "HEAD"]).trim().to_owned();
+
+    // ann rewrites her first line.
+    let rewritten = fs::read_to_string(dir.join("work/fix/ann.jsonl"))
+        .unwrap()
+        .replacen("\"cat\"", "\"dog\"", 1);
+    commit(dir, "ann", "work/fix/ann.jsonl", &rewritten, false);
+    let (code, out) = commits(dir, &wrong, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("work/fix/ann.jsonl:1: commit ")
+            && out.contains("rewrites an earlier line: work files are only appended to"),
+        "{out}"
+    );
+    // A file removed is a finding too.
+    let rewrote = git(dir, "lead", &["rev-parse", "HEAD"]).trim().to_owned();
+    git(dir, "bob", &["rm", "-q", "work/fix/rita.jsonl"]);
+    git(dir, "bob", &["commit", "-q", "-m", "gone"]);
+    let (code, out) = commits(dir, &rewrote, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("removes the work file"), "{out}");
+    assert!(out.contains("who is not `rita`"), "{out}");
+
+    // Unsigned commits, when signatures are required.
+    let (code, out) = commits(dir, &base, &["--require-signed"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("not signed with a signature git can verify"),
+        "{out}"
+    );
+    assert_eq!(out.matches("not signed").count(), 6, "{out}");
+}
+
+#[test]
+fn a_commit_cannot_make_its_author_the_owner_of_the_files_it_writes() {
+    let (root, base) = team_repository();
+    let dir = root.path();
+    fs::write(
+        dir.join("team.yaml"),
+        "ann: {emails: [ann@example.org]}\nrita: {emails: [rita@example.org, ann@example.org]}\n",
+    )
+    .unwrap();
+    let review = "{\"at\":\"2026-12-01T11:00:00Z\",\"review\":{\"input_id\":\"in-1\",\"worker\":\"ann\",\"submission\":1,\"decision\":\"APPROVE\"}}\n";
+    commit(dir, "ann", "work/fix/rita.jsonl", review, true);
+    let (code, out) = commits(dir, &base, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("who is not `rita`"), "{out}");
+}
+
+#[test]
+fn the_staged_check_covers_work_files_and_datasets() {
+    let (root, _) = team_repository();
+    let dir = root.path();
+    commit(dir, "ann", "work/fix/ann.jsonl", ANN, true);
+    let rewritten = ANN.replacen("\"cat\"", "\"dog\"", 1);
+    fs::write(dir.join("work/fix/ann.jsonl"), rewritten).unwrap();
+    git(dir, "ann", &["add", "-A"]);
+    let (code, out, err) = annotask(dir, &["validate", "--staged"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("work/fix/ann.jsonl:1:1: error: an earlier line is rewritten"),
+        "{out}"
+    );
+    // A staged line the replay refuses is a warning at its place; a broken dataset an error.
+    git(dir, "ann", &["checkout", "-q", "--", "."]);
+    git(dir, "ann", &["reset", "-q", "--hard"]);
+    let forged = "{\"at\":\"2026-12-01T11:00:00Z\",\"review\":{\"input_id\":\"in-1\",\"worker\":\"ann\",\"submission\":1,\"decision\":\"APPROVE\"}}\n";
+    fs::write(dir.join("work/fix/ann.jsonl"), format!("{ANN}{forged}")).unwrap();
+    fs::write(dir.join("inputs/day.jsonl"), "{\"id\": \"in 1\"}\n").unwrap();
+    git(dir, "ann", &["add", "-A"]);
+    let (code, out, err) = annotask(dir, &["validate", "--staged"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("work/fix/ann.jsonl:3:1: warning: "), "{out}");
+    assert!(out.contains("inputs/day.jsonl:1:"), "{out}");
+}
+
+#[test]
+fn validate_reads_team_yaml() {
+    let root = project();
+    fs::write(
+        root.path().join("team.yaml"),
+        "ann: {emails: [ann@example.org]}\nbob: {emails: [ANN@example.org]}\n",
+    )
+    .unwrap();
+    let (code, out, err) = annotask(root.path(), &["validate"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("team.yaml:2:") && out.contains("`ANN@example.org` is also `ann`'s"),
+        "{out}"
+    );
+}
