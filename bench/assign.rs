@@ -1,11 +1,11 @@
 //! The assignment's stability and speed (issue 11): `cargo bench --bench assign`. Prints how
 //! many existing inputs change workers when inputs are appended or removed and when one weight
-//! changes, against the targets, and how long `plan` takes at 100,000 and 1,000,000 inputs.
+//! changes, against the targets, and how long `partition` takes at 100,000 and 1,000,000 inputs.
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use annotask::assign::{Assigner, Move, Plan, Spec, plan};
+use annotask::assign::{Assigner, Move, Partition, Spec, partition};
 
 fn spec(weights: &[f64], per_input: usize) -> Spec {
     Spec {
@@ -24,7 +24,7 @@ fn ids(from: usize, to: usize) -> Vec<String> {
 }
 
 /// Each input's workers under a plan.
-fn assignment(spec: &Spec, plan: &Plan, inputs: &[&str]) -> Vec<Vec<usize>> {
+fn assignment(spec: &Spec, plan: &Partition, inputs: &[&str]) -> Vec<Vec<usize>> {
     let assigner = Assigner::new(spec);
     let mut by_input: HashMap<&str, Vec<Move>> = HashMap::new();
     for m in &plan.moves {
@@ -37,7 +37,7 @@ fn assignment(spec: &Spec, plan: &Plan, inputs: &[&str]) -> Vec<Vec<usize>> {
 }
 
 /// The fraction of `common` whose workers differ between the two (spec, plan) pairs.
-fn moved(a: (&Spec, &Plan), b: (&Spec, &Plan), common: &[&str]) -> f64 {
+fn moved(a: (&Spec, &Partition), b: (&Spec, &Partition), common: &[&str]) -> f64 {
     let (x, y) = (assignment(a.0, a.1, common), assignment(b.0, b.1, common));
     x.iter().zip(&y).filter(|(x, y)| x != y).count() as f64 / common.len() as f64
 }
@@ -56,8 +56,8 @@ fn main() {
     );
     for weights in [[1.0, 1.0, 1.0, 1.0, 1.0], [30.0, 25.0, 20.0, 15.0, 10.0]] {
         let s = spec(&weights, 1);
-        let before = plan(&s, old);
-        let after = plan(&s, &all);
+        let before = partition(&s, old);
+        let after = partition(&s, &all);
         let f = moved((&s, &before), (&s, &after), old);
         println!(
             "  append 10,000 to {weights:?}: {:.3}% of existing inputs moved ({} and {} moves) {}",
@@ -67,7 +67,7 @@ fn main() {
             verdict(f <= 0.005)
         );
         let fewer = &old[10_000..];
-        let removed = plan(&s, fewer);
+        let removed = partition(&s, fewer);
         let f = moved((&s, &before), (&s, &removed), fewer);
         println!(
             "  remove 10,000 from {weights:?}: {:.3}% of remaining inputs moved",
@@ -82,7 +82,7 @@ fn main() {
         ),
     ] {
         let (a, b) = (spec(&from, 1), spec(&to, 1));
-        let (pa, pb) = (plan(&a, old), plan(&b, old));
+        let (pa, pb) = (partition(&a, old), partition(&b, old));
         let f = moved((&a, &pa), (&b, &pb), old);
         // Per input one worker: an input can only raise one worker's count, so the new
         // quotas need at least the sum of the quota increases to move.
@@ -104,7 +104,7 @@ fn main() {
     println!("per_input 2 (no target):");
     for weights in [[1.0, 1.0, 1.0, 1.0, 1.0], [30.0, 25.0, 20.0, 15.0, 10.0]] {
         let s = spec(&weights, 2);
-        let (before, after) = (plan(&s, old), plan(&s, &all));
+        let (before, after) = (partition(&s, old), partition(&s, &all));
         let f = moved((&s, &before), (&s, &after), old);
         println!(
             "  append 10,000 to {weights:?}: {:.3}% of existing inputs changed a worker ({} moves)",
@@ -125,7 +125,7 @@ fn main() {
             let mut moves = 0;
             for _ in 0..5 {
                 let start = Instant::now();
-                let p = plan(&s, &big[..size]);
+                let p = partition(&s, &big[..size]);
                 times.push(start.elapsed());
                 moves = p.moves.len();
             }

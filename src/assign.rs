@@ -29,9 +29,10 @@ pub struct Move {
     pub to: usize,
 }
 
-/// The result of one full pass over a task's inputs.
+/// How a PARTITIONED task's inputs are shared out: each worker's quota and the moves that
+/// make the hash's preference meet them (the result of one full pass over the inputs).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Plan {
+pub struct Partition {
     /// Each worker's exact number of inputs (same order as [`Spec::workers`]). They sum to
     /// `N * per_input`, or to `N` times the number of workers with a positive weight when
     /// `per_input` is larger than that.
@@ -52,26 +53,26 @@ pub struct Sample {
 /// Each worker's quota, then the hash's preference repaired to meet them exactly. O(N * workers)
 /// time, O(N * per_input) memory. `inputs`: distinct ids, any order; the result never depends on
 /// the order.
-pub fn plan(spec: &Spec, inputs: &[&str]) -> Plan {
+pub fn partition(spec: &Spec, inputs: &[&str]) -> Partition {
     if inputs.is_empty() {
         // Nothing to share: skip preparing (and with p > 1, calibrating) the workers.
-        return Plan {
+        return Partition {
             quotas: vec![0; spec.workers.len()],
             moves: Vec::new(),
         };
     }
     // One thread per core, none with under 65,536 inputs.
     let cores = crate::cores::cores();
-    plan_on(spec, inputs, cores.min(inputs.len().div_ceil(1 << 16)))
+    partition_on(spec, inputs, cores.min(inputs.len().div_ceil(1 << 16)))
 }
 
-fn plan_on(spec: &Spec, inputs: &[&str], threads: usize) -> Plan {
+fn partition_on(spec: &Spec, inputs: &[&str], threads: usize) -> Partition {
     let workers = Workers::new(spec);
     let n = inputs.len();
     let quotas = workers.quotas(n as u64);
     let p = workers.per_input;
     if p == 0 || n == 0 {
-        return Plan {
+        return Partition {
             quotas,
             moves: Vec::new(),
         };
@@ -116,7 +117,7 @@ fn plan_on(spec: &Spec, inputs: &[&str], threads: usize) -> Plan {
     };
     repair.run();
     let moves = repair.moves();
-    Plan { quotas, moves }
+    Partition { quotas, moves }
 }
 
 /// The workers (indexes, ascending) of one input under a plan: the hash's preference with this
@@ -985,7 +986,7 @@ mod tests {
     }
 
     /// Each input's workers under a plan.
-    fn assignment(spec: &Spec, inputs: &[&str], plan: &Plan) -> Vec<Vec<usize>> {
+    fn assignment(spec: &Spec, inputs: &[&str], plan: &Partition) -> Vec<Vec<usize>> {
         let assigner = Assigner::new(spec);
         let mut by_input: std::collections::HashMap<&str, Vec<Move>> = Default::default();
         for m in &plan.moves {
@@ -1003,11 +1004,11 @@ mod tests {
     /// Every rule of one plan: quotas within one of the exact (capped) share, summing to
     /// N * per_input; every input exactly per_input distinct workers; counts equal to the
     /// quotas; moves sorted; the same plan from reversed and shuffled input orders.
-    fn check(n: usize, weights: &[f64], per_input: usize) -> Plan {
+    fn check(n: usize, weights: &[f64], per_input: usize) -> Partition {
         let spec = spec(weights, per_input);
         let owned = ids(0, n);
         let inputs: Vec<&str> = owned.iter().map(String::as_str).collect();
-        let plan = plan(&spec, &inputs);
+        let plan = partition(&spec, &inputs);
         let case = format!("n={n} weights={weights:?} per_input={per_input}");
         let shares = exact_shares(n as u64, weights, per_input);
         let active = weights.iter().filter(|&&w| w > 0.0).count();
@@ -1044,10 +1045,10 @@ mod tests {
         );
         let mut reversed = inputs.clone();
         reversed.reverse();
-        assert_eq!(super::plan(&spec, &reversed), plan, "{case}: reversed");
+        assert_eq!(super::partition(&spec, &reversed), plan, "{case}: reversed");
         let mut shuffled = inputs.clone();
         shuffle(&mut shuffled, n as u64);
-        assert_eq!(super::plan(&spec, &shuffled), plan, "{case}: shuffled");
+        assert_eq!(super::partition(&spec, &shuffled), plan, "{case}: shuffled");
         plan
     }
 
@@ -1131,7 +1132,7 @@ mod tests {
     }
 
     fn plan_quotas_by_id(spec: &Spec, inputs: &[&str]) -> std::collections::HashMap<String, u64> {
-        let plan = plan(spec, inputs);
+        let plan = partition(spec, inputs);
         spec.workers
             .iter()
             .map(|(id, _)| id.clone())
@@ -1260,10 +1261,10 @@ mod tests {
             (&[1.0, 1.0, 1.0][..], 2),
         ] {
             let spec = spec(weights, per_input);
-            let one = plan_on(&spec, &inputs, 1);
+            let one = partition_on(&spec, &inputs, 1);
             for threads in [2, 3, 7] {
                 assert_eq!(
-                    plan_on(&spec, &inputs, threads),
+                    partition_on(&spec, &inputs, threads),
                     one,
                     "{weights:?}/{threads}"
                 );
@@ -1392,7 +1393,7 @@ mod tests {
     }
 
     /// The share of inputs whose workers differ between two plans, over `inputs`.
-    fn moved(a: (&Spec, &Plan), b: (&Spec, &Plan), inputs: &[&str]) -> f64 {
+    fn moved(a: (&Spec, &Partition), b: (&Spec, &Partition), inputs: &[&str]) -> f64 {
         let (wa, wb) = (assignment(a.0, inputs, a.1), assignment(b.0, inputs, b.1));
         let moved = wa.iter().zip(&wb).filter(|(x, y)| x != y).count();
         moved as f64 / inputs.len() as f64
@@ -1404,7 +1405,7 @@ mod tests {
         let owned = ids(0, 22_000);
         let all: Vec<&str> = owned.iter().map(String::as_str).collect();
         let old = &all[..20_000];
-        let (before, after) = (plan(&spec, old), plan(&spec, &all));
+        let (before, after) = (partition(&spec, old), partition(&spec, &all));
         let fraction = moved((&spec, &before), (&spec, &after), old);
         assert!(fraction < 0.02, "{fraction}");
     }
@@ -1421,7 +1422,7 @@ mod tests {
             ),
         ] {
             let (a, b) = (spec(&old, 1), spec(&new, 1));
-            let (pa, pb) = (plan(&a, &inputs), plan(&b, &inputs));
+            let (pa, pb) = (partition(&a, &inputs), partition(&b, &inputs));
             let fraction = moved((&a, &pa), (&b, &pb), &inputs);
             let needed = minimum_moved(&pa.quotas, &pb.quotas) as f64 / inputs.len() as f64;
             assert!(

@@ -12,12 +12,10 @@ use std::path::{Path, PathBuf};
 use std::sync::{Condvar, Mutex};
 use std::time::UNIX_EPOCH;
 
-use crate::inputs::{self, INPUTS_DIR};
-use crate::work::WORK_DIR;
+use crate::layout::{
+    self, INPUTS_DIR, TASKS_DIR, WORK_DIR, in_tasks, is_task_file, is_task_path, is_work_file,
+};
 use crate::yaml::MAX_FILE_BYTES;
-
-/// The folder under the root that holds the task files.
-pub const TASKS_DIR: &str = "tasks";
 
 /// A task file as the file system describes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,50 +44,9 @@ impl DiskFile {
 /// sync sees it changed and tries again.
 pub const UNREAD: i64 = i64::MIN;
 
-/// Whether a file name is a task file: YAML (`.yaml` or `.yml`, in any case), and not an
-/// editor's scratch or hidden file.
-pub fn is_task_file(name: &str) -> bool {
-    let yaml = name.rsplit_once('.').is_some_and(|(_, ext)| {
-        ext.eq_ignore_ascii_case("yaml") || ext.eq_ignore_ascii_case("yml")
-    });
-    yaml && !name.starts_with('.') && !name.starts_with("___jb_")
-}
-
-/// Whether a root-relative path is under the tasks folder and in no hidden folder: somewhere
-/// a scan looks.
-pub fn in_tasks(path: &str) -> bool {
-    let mut parts = path.split('/');
-    parts.next() == Some(TASKS_DIR)
-        && parts.all(|p| !p.starts_with('.') && !p.is_empty() && p != "..")
-}
-
-/// Whether a root-relative path names a task file: under the tasks folder, in no hidden
-/// folder, with a task file name.
-pub fn is_task_path(path: &str) -> bool {
-    in_tasks(path) && path.rsplit('/').next().is_some_and(is_task_file)
-}
-
-/// The file name without its extension: the id of a task whose file has no `id` key.
-pub fn stem(path: &str) -> &str {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    name.rsplit_once('.').map_or(name, |(stem, _)| stem)
-}
-
 /// Every task file under `root/tasks`, sorted by path.
 pub fn scan(root: &Path) -> Vec<DiskFile> {
     walk(root, TASKS_DIR)
-}
-
-/// Whether a root-relative path is the inputs folder or a file directly in it, not hidden:
-/// where dataset files are looked for.
-pub fn in_inputs(path: &str) -> bool {
-    match path.strip_prefix(INPUTS_DIR) {
-        Some("") => true,
-        Some(rest) => rest
-            .strip_prefix('/')
-            .is_some_and(|name| !name.is_empty() && !name.contains('/') && !name.starts_with('.')),
-        None => false,
-    }
 }
 
 /// Every dataset file directly in `root/inputs` (`*.jsonl`, `*.csv`), sorted by path.
@@ -119,7 +76,7 @@ pub fn list_inputs(root: &Path) -> Vec<DiskFile> {
             Ok(name) => name,
             Err(name) => {
                 let name = name.to_string_lossy();
-                if inputs::format_of(&name).is_some() {
+                if layout::format_of(&name).is_some() {
                     let problem = "the name is not valid UTF-8, so it cannot be named in the \
                                    index or in git on every machine; rename it";
                     files.push(DiskFile::problem(format!("{INPUTS_DIR}/{name}"), problem));
@@ -127,41 +84,13 @@ pub fn list_inputs(root: &Path) -> Vec<DiskFile> {
                 continue;
             }
         };
-        if inputs::format_of(&name).is_none() {
+        if layout::format_of(&name).is_none() {
             continue;
         }
         files.extend(describe(format!("{INPUTS_DIR}/{name}"), entry.metadata()));
     }
     files.sort_unstable_by(|a, b| a.path.cmp(&b.path));
     files
-}
-
-/// Whether a root-relative path is the work folder, a task's folder in it, or a work file
-/// (`work/<task>/<user>.jsonl`), not hidden: where work files are looked for.
-pub fn in_work(path: &str) -> bool {
-    let mut parts = path.split('/');
-    parts.next() == Some(WORK_DIR)
-        && parts.enumerate().all(|(depth, p)| {
-            depth < 2 && !p.is_empty() && !p.starts_with('.') && (depth == 0 || is_work_file(p))
-        })
-}
-
-/// Whether a file name is a work file's: `<user>.jsonl`, not hidden.
-fn is_work_file(name: &str) -> bool {
-    name.strip_suffix(".jsonl")
-        .is_some_and(|user| !user.is_empty() && !name.starts_with('.'))
-}
-
-/// The work file of `user` on `task`. Both must be checked ids.
-pub fn work_path(task: &str, user: &str) -> String {
-    format!("{WORK_DIR}/{task}/{user}.jsonl")
-}
-
-/// The task and user a work file's path names, unchecked: `work/<task>/<user>.jsonl`.
-pub fn work_owner(path: &str) -> Option<(&str, &str)> {
-    let rest = path.strip_prefix(WORK_DIR)?.strip_prefix('/')?;
-    let (task, name) = rest.split_once('/')?;
-    Some((task, name.strip_suffix(".jsonl")?))
 }
 
 /// Every work file (`work/<task>/<user>.jsonl`), sorted by path. Other files are not looked
@@ -261,7 +190,7 @@ pub fn not_datasets(root: &Path) -> Vec<String> {
             let entry = entry.ok()?;
             let name = entry.file_name().to_string_lossy().into_owned();
             let is_dir = entry.file_type().ok()?.is_dir();
-            let unread = !name.starts_with('.') && (is_dir || inputs::format_of(&name).is_none());
+            let unread = !name.starts_with('.') && (is_dir || layout::format_of(&name).is_none());
             unread.then(|| format!("{INPUTS_DIR}/{name}{}", if is_dir { "/" } else { "" }))
         })
         .collect();
@@ -634,11 +563,6 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
         .open(path)
 }
 
-/// The relative path of the file annotask writes for a new task. `id` must be a checked id.
-pub fn path_for_id(id: &str) -> String {
-    format!("{TASKS_DIR}/{id}.yaml")
-}
-
 /// How to place a new file's contents.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placement {
@@ -704,37 +628,6 @@ mod tests {
         for listed in [Some(size), Some(size / 2), Some(size * 2), Some(0), None] {
             let bytes = read(dir.path(), "a.yaml", listed).unwrap();
             assert_eq!(bytes, text.as_bytes(), "listed as {listed:?}");
-        }
-    }
-
-    #[test]
-    fn task_files() {
-        for (name, expected) in [
-            ("a.yaml", true),
-            ("a.yml", true),
-            ("a.json", false),
-            (".a.yaml", false),
-            (".a.yaml.swp", false),
-            ("a.yaml~", false),
-            ("4913", false),
-            ("___jb_tmp___a.yaml", false),
-        ] {
-            assert_eq!(is_task_file(name), expected, "{name}");
-        }
-    }
-
-    #[test]
-    fn paths_in_tasks() {
-        for (path, expected) in [
-            ("tasks", true),
-            ("tasks/team", true),
-            ("tasks/team/a.yaml", true),
-            ("tasks/.git/a.yaml", false),
-            ("tasks/../a.yaml", false),
-            ("other/a.yaml", false),
-            ("tasksx/a.yaml", false),
-        ] {
-            assert_eq!(in_tasks(path), expected, "{path}");
         }
     }
 
@@ -866,14 +759,8 @@ mod tests {
             ("inputsx/a.jsonl", false),
             ("tasks/a.yaml", false),
         ] {
-            assert_eq!(in_inputs(path), expected, "{path}");
+            assert_eq!(layout::in_inputs(path), expected, "{path}");
         }
-    }
-
-    #[test]
-    fn stems() {
-        assert_eq!(stem("tasks/a/b.yaml"), "b");
-        assert_eq!(stem("tasks/b.c.yml"), "b.c");
     }
 
     #[test]

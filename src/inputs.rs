@@ -12,10 +12,8 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use crate::layout::Format;
 use crate::validate::{self, Diagnostic, Location};
-
-/// The folder under the root that holds the dataset files.
-pub const INPUTS_DIR: &str = "inputs";
 
 /// The largest dataset file read: room for 1,000,000 inputs of 500 bytes each. A file is read
 /// into memory whole, so this also bounds what one sync holds.
@@ -27,33 +25,9 @@ pub const MAX_LINE_DIAGNOSTICS: usize = 100;
 /// Said of every bad line, so that nobody takes the dataset for lost.
 const LEFT_OUT: &str = "this line is left out; the file's valid lines are indexed";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// One Input JSON object a line.
-    Jsonl,
-    /// A header row naming an `id` column and optionally a `url` column (RFC 4180 quoting).
-    Csv,
-}
-
-/// The format of a dataset file name, when it is one: `.jsonl` or `.csv` in any case, not
-/// hidden.
-pub fn format_of(name: &str) -> Option<Format> {
-    if name.starts_with('.') {
-        return None;
-    }
-    let (_, ext) = name.rsplit_once('.')?;
-    if ext.eq_ignore_ascii_case("jsonl") {
-        Some(Format::Jsonl)
-    } else if ext.eq_ignore_ascii_case("csv") {
-        Some(Format::Csv)
-    } else {
-        None
-    }
-}
-
 /// The dataset a file defines: its name without the extension, which must be an id.
 pub fn dataset_id(path: &str) -> Result<&str, Diagnostic> {
-    let stem = crate::files::stem(path);
+    let stem = crate::layout::stem(path);
     validate::check_id(stem).map(|()| stem).map_err(|e| {
         Diagnostic::error("", format!("the file name does not make a dataset id: {e}"))
             .hint("rename the file: a dataset's id is its file name without the extension")
@@ -706,6 +680,7 @@ mod tests {
         assert_eq!(show(format, text), expected, "{text:?}");
     }
 
+    use crate::layout::format_of;
     use Format::{Csv, Jsonl};
 
     #[test]

@@ -13,6 +13,7 @@ pub mod deploy;
 pub mod error;
 pub mod files;
 pub mod inputs;
+pub mod layout;
 pub mod model;
 pub mod plans;
 pub mod proto;

@@ -52,7 +52,7 @@ impl Source {
 pub enum Labeling {
     /// Every worker gets every input.
     Full,
-    /// Each input goes to `per_input` of the workers, by [`assign::plan`].
+    /// Each input goes to `per_input` of the workers, by [`assign::partition`].
     Partitioned(Spec),
     /// Nothing is assigned up front.
     Dynamic,
@@ -99,7 +99,7 @@ pub struct ReviewPlan {
     /// How many inputs the sample holds.
     pub sampled: u64,
     /// The reviewers' plan over the sampled inputs: each reviewer's count, and the exceptions.
-    pub plan: assign::Plan,
+    pub plan: assign::Partition,
 }
 
 /// What the index keeps of a task's assignment.
@@ -108,7 +108,7 @@ pub struct TaskPlan {
     /// How many inputs the source selects (N).
     pub inputs: u64,
     /// PARTITIONED's plan.
-    pub work: Option<assign::Plan>,
+    pub work: Option<assign::Partition>,
     /// MANUAL review's, when the task has reviewers.
     pub review: Option<ReviewPlan>,
 }
@@ -140,7 +140,7 @@ fn review_spec(task: &Task) -> Option<(Spec, f64)> {
 /// The plan of `task` over `inputs` (distinct ids, any order).
 pub fn compute(task: &Task, inputs: &[&str]) -> TaskPlan {
     let work = match Labeling::of(task) {
-        Labeling::Partitioned(spec) => Some(assign::plan(&spec, inputs)),
+        Labeling::Partitioned(spec) => Some(assign::partition(&spec, inputs)),
         Labeling::Full | Labeling::Dynamic => None,
     };
     let review = review_spec(task).map(|(spec, fraction)| {
@@ -153,7 +153,7 @@ pub fn compute(task: &Task, inputs: &[&str]) -> TaskPlan {
         ReviewPlan {
             sample,
             sampled: chosen.len() as u64,
-            plan: assign::plan(&spec, &chosen),
+            plan: assign::partition(&spec, &chosen),
         }
     });
     TaskPlan {

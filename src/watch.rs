@@ -18,11 +18,9 @@ use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher as _};
 
 use crate::error::{Error, Result};
-use crate::files::{self, TASKS_DIR};
-use crate::inputs::INPUTS_DIR;
+use crate::layout::{self, INPUTS_DIR, TASKS_DIR, WORK_DIR};
 use crate::repo::{Repo, WatchLock};
 use crate::sync::Summary;
-use crate::work::WORK_DIR;
 
 /// How long the events of one save or one checkout may pause without ending their batch:
 /// editors write a file in a few steps, milliseconds apart.
@@ -388,12 +386,12 @@ impl Batch {
             };
             if path == TASKS_DIR {
                 self.tasks_replaced |= folder_event;
-            } else if files::in_tasks(&path) {
+            } else if layout::in_tasks(&path) {
                 self.paths.insert(path);
-            } else if files::in_inputs(&path) {
+            } else if layout::in_inputs(&path) {
                 self.inputs_replaced |= folder_event && path == INPUTS_DIR;
                 self.paths.insert(path);
-            } else if files::in_work(&path) {
+            } else if layout::in_work(&path) {
                 self.work_replaced |= folder_event && path == WORK_DIR;
                 self.paths.insert(path);
             }

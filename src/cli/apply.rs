@@ -65,17 +65,17 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         .map(|c| c.id.as_str())
         .collect();
     if !conflicts.is_empty() && !args.force_conflicts {
-        anyhow::bail!(
+        return Err(super::finding(format!(
             "{} task(s) changed on the remote and in their files: {}; nothing applied\n    hint: `annotask pull` cannot resolve this; edit the file to what you want and pass --force-conflicts",
             conflicts.len(),
             conflicts.join(", ")
-        );
+        )));
     }
     if !args.yes {
         if !io::stdin().is_terminal() {
-            anyhow::bail!(
-                "stdin is not a terminal: pass --yes to apply without asking; nothing applied"
-            );
+            return Err(super::usage(
+                "stdin is not a terminal: pass --yes to apply without asking; nothing applied",
+            ));
         }
         eprint!("apply {} change(s)? [y/N] ", todo.len());
         io::stderr().flush()?;
@@ -115,10 +115,9 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         }
         format => super::output::structured(format, &Report { status, results }),
     }
-    Ok(if failure.is_some() {
-        Outcome::Invalid
-    } else {
-        Outcome::Success
+    Ok(match failure {
+        Some(e) => Outcome::Stopped(e),
+        None => Outcome::Success,
     })
 }
 
@@ -221,8 +220,10 @@ fn execute<'a>(
 /// so that the next apply updates the task instead of creating it again.
 fn write_id(global: &Global, old: &str, new: &str) -> anyhow::Result<()> {
     let repo = global.open()?;
-    let Some(path) = repo.index().claimants(old)?.into_iter().next() else {
-        anyhow::bail!("the remote named task {old} {new}, and no file defines {old} to record it");
+    let Some(path) = repo.claimants(old)?.into_iter().next() else {
+        return Err(super::finding(format!(
+            "the remote named task {old} {new}, and no file defines {old} to record it"
+        )));
     };
     let text = std::fs::read_to_string(repo.root().join(&path))?;
     let edited = deploy::set_id(&text, new);

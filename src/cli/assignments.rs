@@ -46,7 +46,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
                         .map(|a| [a.input.as_str(), a.worker.as_str(), a.state.name()]),
                 )
                 .collect();
-            print!("{}", output::columns(&rows));
+            // Ids give up room, the input's first; the state never.
+            let cuts = [(0, 12), (1, 12), (0, 8), (1, 8)];
+            print!(
+                "{}",
+                output::columns(&rows, output::terminal_width(), &cuts)
+            );
             if page.len() == args.per_page as usize {
                 eprintln!(
                     "page {}: {}; more may follow with --page {}",
@@ -100,16 +105,21 @@ pub fn counts(global: &Global, args: CountArgs) -> anyhow::Result<Outcome> {
     };
     match global.format {
         Format::Table => {
+            // The API's names, on two lines so that five counts fit 80 columns.
             let head = [
-                "WORKER",
-                "PENDING",
-                "AWAITING_REVIEW",
-                "SUCCESS",
-                "REVIEW_DENIED",
-                "AWAITING_CONSENSUS_REVIEW",
+                ["", "", "AWAITING", "", "REVIEW", "AWAITING"],
+                [
+                    "WORKER",
+                    "PENDING",
+                    "REVIEW",
+                    "SUCCESS",
+                    "DENIED",
+                    "CONSENSUS_REVIEW",
+                ],
             ]
-            .map(String::from);
-            let rows: Vec<[String; 6]> = std::iter::once(head)
+            .map(|row| row.map(String::from));
+            let rows: Vec<[String; 6]> = head
+                .into_iter()
                 .chain(response.counts.iter().map(|c| {
                     [
                         c.worker.user.id.clone(),
@@ -121,10 +131,11 @@ pub fn counts(global: &Global, args: CountArgs) -> anyhow::Result<Outcome> {
                     ]
                 }))
                 .collect();
-            print!("{}", output::columns(&rows));
+            let width = output::terminal_width();
+            print!("{}", output::columns(&rows, width, &[(0, 8)]));
             if !output::quiet() {
                 let strategy = counts.task.doc().worker.as_ref().and_then(|w| w.strategy);
-                println!(
+                let summary = format!(
                     "{} in the task's source; {}; counting {}",
                     output::count(counts.plan.inputs, "input"),
                     strategy.map_or("no worker strategy".to_owned(), |s| s.to_string()),
@@ -134,6 +145,7 @@ pub fn counts(global: &Global, args: CountArgs) -> anyhow::Result<Outcome> {
                         "assignments"
                     },
                 );
+                println!("{}", output::wrap(&summary, width, "  "));
             }
         }
         format => output::structured(format, &response),
@@ -205,9 +217,10 @@ pub fn explain(global: &Global, args: ExplainArgs) -> anyhow::Result<Outcome> {
                     ]
                 }))
                 .collect();
-            print!("{}", output::columns(&rows));
+            let width = output::terminal_width();
+            print!("{}", output::columns(&rows, width, &[(0, 8)]));
             for line in &state.story {
-                println!("- {line}");
+                println!("{}", output::wrap(&format!("- {line}"), width, "  "));
             }
         }
         format => {

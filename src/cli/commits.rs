@@ -11,7 +11,7 @@ use std::process::Command;
 
 use anyhow::Context;
 
-use annotask::files;
+use annotask::layout;
 use annotask::team::{TEAM_FILE, Team};
 
 use super::Outcome;
@@ -121,7 +121,7 @@ fn check_commit(
     let mut parts = changed.split('\0').filter(|p| !p.is_empty());
     let mut touches_work = false;
     while let (Some(status), Some(path)) = (parts.next(), parts.next()) {
-        let Some((_, user)) = files::work_owner(path) else {
+        let Some((_, user)) = layout::work_owner(path) else {
             continue;
         };
         touches_work = true;

@@ -8,8 +8,10 @@ use clap::CommandFactory;
 use clap_complete::Shell;
 
 /// The shell command that prints the ids of the project's tasks (the first column of the
-/// table, after its header), one a line; every shell's script runs it.
-const TASK_IDS: &str = "annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | cut -d' ' -f1";
+/// table, after its header), one a line; every shell's script runs it. A table in a pipe fits
+/// 80 columns and may cut a long id, so it asks for a width no table reaches.
+const TASK_IDS: &str =
+    "env COLUMNS=100000 annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | cut -d' ' -f1";
 
 pub fn print(shell: Shell) {
     let mut script = Vec::new();

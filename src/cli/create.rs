@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use annotask::api::PostTasks;
-use annotask::files;
+use annotask::layout;
 
 use super::{Global, Outcome, output, read_body};
 
@@ -21,7 +21,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         .create(body.tasks)
         .map_err(|e| e.in_body(&bytes, &name))?;
     output::written(global.format, tasks, |task| {
-        format!("created {}", files::path_for_id(task.id()))
+        format!("created {}", layout::path_for_id(task.id()))
     });
     Ok(Outcome::Success)
 }

@@ -42,7 +42,6 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         Format::Json => {
             // The index holds each task's canonical JSON: pass it through unparsed.
             let tasks = repo
-                .index()
                 .list_json(&query)?
                 .into_iter()
                 .map(serde_json::value::RawValue::from_string)
@@ -59,7 +58,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             let shown = u64::from(query.page.saturating_sub(1)) * u64::from(query.per_page)
                 + tasks.len() as u64;
             if tasks.len() == query.per_page as usize {
-                let total = repo.index().count(&query)?;
+                let total = repo.count(&query)?;
                 if total > shown {
                     eprintln!(
                         "page {}: {} of {}; more with --page {}",

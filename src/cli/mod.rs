@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 
+use annotask::layout;
 use annotask::repo::{self, EditorSettings, Repo};
 use annotask::sync::Summary;
 use annotask::yaml;
@@ -145,8 +146,119 @@ pub enum Outcome {
     Success,
     /// The command ran, and found invalid input (exit 1).
     Invalid,
-    /// `plan --detailed-exitcode` found changes (exit 2).
+    /// `plan --detailed-exitcode` found changes (exit 3).
     Changes,
+    /// The command reported what it did, and then this error stopped it (`apply` part way
+    /// through): exit as the error says, without printing it again.
+    Stopped(anyhow::Error),
+}
+
+/// The process's exit codes, the one table of them (docs/cli.md). Scripts tell the cases apart
+/// by these, so a code never changes its meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Ok = 0,
+    /// The command ran and found a problem in what it was given: invalid task, dataset or work
+    /// files, an invalid request body, a task that does not exist or already exists, a refused
+    /// write; also an `apply` answered "no".
+    Finding = 1,
+    /// The command line cannot run as given: clap's errors (its own code 2), and what the
+    /// command finds before doing anything (outside a project, a flag a remote needs).
+    Usage = 2,
+    /// `plan --detailed-exitcode`: there are changes to apply.
+    Changes = 3,
+    /// A file, a folder or the index could not be read, written or locked.
+    Io = 4,
+    /// The remote (`plan`, `apply`, `pull`) or the server (`serve`) failed: unreachable, a
+    /// refused key, an error answer, an address that cannot be listened on, TLS.
+    Service = 5,
+}
+
+/// An error the CLI itself finds, with the exit it means.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct Failure {
+    exit: Exit,
+    message: String,
+}
+
+impl Failure {
+    /// Also a context: `.context(Failure::new(Exit::Service, "the server failed"))`.
+    pub fn new(exit: Exit, message: impl Into<String>) -> Failure {
+        Failure {
+            exit,
+            message: message.into(),
+        }
+    }
+}
+
+/// A command line that cannot run as given (exit 2).
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    Failure::new(Exit::Usage, message).into()
+}
+
+/// A problem found in what the command was given (exit 1).
+pub fn finding(message: impl Into<String>) -> anyhow::Error {
+    Failure::new(Exit::Finding, message).into()
+}
+
+/// The exit an error means: the first cause in its chain whose type says. This is the only
+/// place that decides it.
+fn exit_of(err: &anyhow::Error) -> Exit {
+    use annotask::server::{KeysError, StartError};
+    // A `Failure` given as a context is found this way; the chain below holds only errors.
+    if let Some(failure) = err.downcast_ref::<Failure>() {
+        return failure.exit;
+    }
+    for cause in err.chain() {
+        if let Some(failure) = cause.downcast_ref::<Failure>() {
+            return failure.exit;
+        }
+        if let Some(e) = cause.downcast_ref::<annotask::Error>() {
+            return library_exit(e);
+        }
+        if let Some(e) = cause.downcast_ref::<StartError>() {
+            return match e {
+                StartError::NeedsKey(_) | StartError::EmptyKey | StartError::KeyAndKeys => {
+                    Exit::Usage
+                }
+                StartError::Keys(KeysError::Read { .. }) => Exit::Io,
+                StartError::Keys(KeysError::Invalid { .. }) => Exit::Finding,
+                StartError::Bind { .. } | StartError::Tls(_) => Exit::Service,
+                StartError::Project(e) => library_exit(e),
+            };
+        }
+        if cause.is::<annotask::remote::RemoteError>() {
+            return Exit::Service;
+        }
+        // `--prune` with nothing to keep, without `--allow-empty`.
+        if cause.is::<annotask::deploy::PlanError>() {
+            return Exit::Usage;
+        }
+        if cause.is::<annotask::store::StoreError>() || cause.is::<io::Error>() {
+            return Exit::Io;
+        }
+    }
+    // Every error the commands make has a type above; one that slips through is still a
+    // failure, and never looks like success, usage or changes.
+    Exit::Finding
+}
+
+fn library_exit(err: &annotask::Error) -> Exit {
+    use annotask::Error as E;
+    match err {
+        E::Invalid(_)
+        | E::NotFound(_)
+        | E::AlreadyExists(_)
+        | E::Conflict(_)
+        | E::UnsupportedAction(_)
+        | E::PermissionDenied(_) => Exit::Finding,
+        E::NoTasksDir(_)
+        | E::WatcherRunning { .. }
+        | E::Io { .. }
+        | E::ReadOnlyIndex(_)
+        | E::Store(_) => Exit::Io,
+    }
 }
 
 /// The global options every command sees.
@@ -159,6 +271,11 @@ pub struct Global {
 impl Global {
     fn open(&self) -> Result<Repo, annotask::Error> {
         let repo = Repo::open(&self.root, self.db.as_deref())?;
+        // The task files annotask writes point editors at the schema in the state folder,
+        // which a fresh clone lacks; the server never writes it on a request's path.
+        if self.db.is_none() {
+            repo::refresh_editor_files(&self.root)?;
+        }
         if repo.in_memory() {
             eprintln!(
                 "warning: `{}` cannot be written; the files are indexed in memory for this command, and writes are refused",
@@ -186,7 +303,18 @@ impl Global {
 }
 
 pub fn run() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => {
+            // `--help` and `--version` are "errors" that print to stdout and succeed.
+            let _ = err.print();
+            return exit(if err.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            });
+        }
+    };
     if !matches!(cli.command, Command::Serve(_)) {
         end_quietly_on_closed_pipe();
     }
@@ -196,7 +324,7 @@ pub fn run() -> ExitCode {
         Ok(root) => root,
         Err(err) => {
             output::error(format, &err);
-            return ExitCode::from(1);
+            return exit(exit_of(&err));
         }
     };
     let ctx = Global {
@@ -235,15 +363,20 @@ pub fn run() -> ExitCode {
         Command::Apply(args) => apply::run(&ctx, args),
         Command::Pull(args) => pull::run(&ctx, args),
     };
-    match result {
-        Ok(Outcome::Success) => ExitCode::SUCCESS,
-        Ok(Outcome::Invalid) => ExitCode::from(1),
-        Ok(Outcome::Changes) => ExitCode::from(2),
+    exit(match result {
+        Ok(Outcome::Success) => Exit::Ok,
+        Ok(Outcome::Invalid) => Exit::Finding,
+        Ok(Outcome::Changes) => Exit::Changes,
+        Ok(Outcome::Stopped(err)) => exit_of(&err),
         Err(err) => {
             output::error(ctx.format, &err);
-            ExitCode::from(1)
+            exit_of(&err)
         }
-    }
+    })
+}
+
+fn exit(exit: Exit) -> ExitCode {
+    ExitCode::from(exit as u8)
 }
 
 /// `annotask list | head -3`: once the reader is gone, the command ends as `cat` or `grep`
@@ -289,8 +422,8 @@ fn init(ctx: &Global) -> anyhow::Result<Outcome> {
         let result = serde_json::json!({
             "status": annotask::api::ok(),
             "root": ctx.root,
-            "tasks_dir": ctx.root.join(annotask::files::TASKS_DIR),
-            "schema": ctx.root.join(repo::STATE_DIR).join(annotask::schema::FILE_NAME),
+            "tasks_dir": ctx.root.join(annotask::layout::TASKS_DIR),
+            "schema": ctx.root.join(layout::STATE_DIR).join(annotask::schema::FILE_NAME),
             "editor_settings": {"path": path, "state": state},
         });
         output::structured(ctx.format, &result);
@@ -298,7 +431,7 @@ fn init(ctx: &Global) -> anyhow::Result<Outcome> {
     if ctx.format == Format::Table && !output::quiet() {
         println!(
             "ready: put task files in {}",
-            ctx.root.join(annotask::files::TASKS_DIR).display()
+            ctx.root.join(annotask::layout::TASKS_DIR).display()
         );
         match editor {
             EditorSettings::Written(path) => println!(
@@ -333,7 +466,9 @@ fn read_body<T: serde::de::DeserializeOwned>(file: &Path) -> anyhow::Result<(T, 
         .read_to_end(&mut bytes)
         .with_context(|| format!("cannot read {name}"))?;
     if bytes.len() as u64 > MAX_BODY_BYTES {
-        anyhow::bail!("{name} is larger than {MAX_BODY_BYTES} bytes");
+        return Err(finding(format!(
+            "{name} is larger than {MAX_BODY_BYTES} bytes"
+        )));
     }
     let name = if name == "-" {
         "<stdin>".to_owned()

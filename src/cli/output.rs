@@ -76,8 +76,15 @@ const BLUE: &str = "\x1b[1;34m";
 
 /// Diagnostics for a person: the `file:line:column` line that editors and terminals link,
 /// then the source line with the offending span marked, then the hint. `read` gives a file's
-/// text, when it can be read; without it, only the first line is printed.
-pub fn human(reports: &[Report], read: impl Fn(&str) -> Option<String>, color: bool) -> String {
+/// text, when it can be read; without it, only the first line is printed. With a `width`, the
+/// first line and the hint are wrapped to it (`status`); without, the first line stays whole,
+/// as compilers print it, for editors and problem matchers that read one line (`validate`).
+pub fn human(
+    reports: &[Report],
+    read: impl Fn(&str) -> Option<String>,
+    color: bool,
+    width: Option<usize>,
+) -> String {
     let paint = |code: &'static str| if color { code } else { "" };
     let reset = paint(RESET);
     let mut out = String::new();
@@ -100,6 +107,9 @@ pub fn human(reports: &[Report], read: impl Fn(&str) -> Option<String>, color: b
                     ..d.clone()
                 },
             );
+            if let Some(width) = width {
+                head = wrap(&head, width, "    ");
+            }
             let word = format!(": {}: ", d.severity);
             if color && let Some(at) = head.find(&word) {
                 head.replace_range(
@@ -129,7 +139,16 @@ pub fn human(reports: &[Report], read: impl Fn(&str) -> Option<String>, color: b
                 );
             }
             if let Some(hint) = &d.hint {
-                let _ = writeln!(out, "{blue}{gutter} ={reset} hint: {hint}");
+                let hint = format!("hint: {hint}");
+                let hint = match width {
+                    Some(width) => wrap(
+                        &hint,
+                        width.saturating_sub(gutter.len() + 3),
+                        &" ".repeat(gutter.len() + 9),
+                    ),
+                    None => hint,
+                };
+                let _ = writeln!(out, "{blue}{gutter} ={reset} {hint}");
             }
             out.push('\n');
         }
@@ -278,24 +297,28 @@ pub fn written(format: Format, tasks: Vec<Task>, line: impl Fn(&Task) -> String)
     }
 }
 
-/// The width of the terminal standard output is, or `None` in a pipe (which gets full values).
-pub fn terminal_width() -> Option<usize> {
-    if !std::io::stdout().is_terminal() {
-        return None;
+/// The width tables and summaries are fitted to: `COLUMNS` when set (as `ls` reads it), else
+/// the width of the terminal stdout is, else 80 (a pipe, a file).
+pub fn terminal_width() -> usize {
+    if let Some(columns) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|c| *c > 0)
+    {
+        return columns;
     }
-    terminal_size::terminal_size().map(|(terminal_size::Width(w), _)| w as usize)
+    if let Some((terminal_size::Width(w), _)) = terminal_size::terminal_size_of(std::io::stdout()) {
+        return usize::from(w);
+    }
+    DEFAULT_WIDTH
 }
 
-/// One line per task: what a person scanning a list needs. Given a terminal's `width`, user
-/// lists that do not fit are shortened (`maria-lopez +4`) and the name cut to what is left,
-/// so that NAME never falls off the line.
-pub fn task_table(tasks: &[Task], width: Option<usize>) -> String {
-    let users = |ids: &[String]| match (width, ids) {
-        (Some(_), [first, rest @ ..]) if !rest.is_empty() && join_or_dash(ids).len() > 24 => {
-            format!("{first} +{}", rest.len())
-        }
-        _ => join_or_dash(ids),
-    };
+/// The width of a pipe or a file: the terminal README promises to fit.
+pub const DEFAULT_WIDTH: usize = 80;
+
+/// One line per task: what a person scanning a list needs, fitted to `width`: TYPE goes first,
+/// then user lists shrink (to `maria-lopez +4` where that fits), then the name, then the id.
+pub fn task_table(tasks: &[Task], width: usize) -> String {
     let mut rows = vec![["ID", "TYPE", "STATUS", "WORKERS", "REVIEWERS", "NAME"].map(String::from)];
     for task in tasks {
         let doc = task.doc();
@@ -303,44 +326,92 @@ pub fn task_table(tasks: &[Task], width: Option<usize>) -> String {
             task.id().to_owned(),
             doc.task_type.map_or("-".into(), |t| t.to_string()),
             task.status().name().to_owned(),
-            users(task.worker_ids()),
-            users(task.reviewer_ids()),
+            join_or_dash(task.worker_ids()),
+            join_or_dash(task.reviewer_ids()),
             doc.name.clone().unwrap_or_default(),
         ]);
     }
-    let widths: Vec<usize> = (0..6)
-        .map(|c| rows.iter().map(|r| r[c].chars().count()).max().unwrap_or(0))
-        .collect();
-    if let Some(width) = width {
-        let before_name: usize = widths[..5].iter().map(|w| w + 2).sum();
-        let room = width.saturating_sub(before_name).max(8);
-        for row in rows.iter_mut().skip(1) {
-            if row[5].chars().count() > room {
-                row[5] = row[5].chars().take(room - 1).collect::<String>() + "…";
-            }
-        }
-    }
-    columns(&rows)
+    let cuts = [(1, 0), (3, 14), (4, 14), (5, 8), (0, 8), (3, 7), (4, 9)];
+    fitted(&rows, width, &cuts, |column, text, room| match column {
+        3 | 4 => users_within(text, room),
+        _ => cut(text, room),
+    })
 }
 
-/// Rows (the first one the header) as left-aligned columns two spaces apart; the last column
-/// is not padded.
-pub fn columns<const N: usize, S: AsRef<str>>(rows: &[[S; N]]) -> String {
-    let widths: Vec<usize> = (0..N)
-        .map(|c| {
-            rows.iter()
-                .map(|r| r[c].as_ref().chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
+/// A comma-separated user list in `room` characters: whole, else its first user and how
+/// many more (`maria-lopez +4`), else cut.
+fn users_within(list: &str, room: usize) -> String {
+    if list.chars().count() <= room {
+        return list.to_owned();
+    }
+    let mut users = list.split(',');
+    let first = users.next().unwrap_or_default();
+    let short = format!("{first} +{}", users.count());
+    if short.chars().count() <= room {
+        short
+    } else {
+        cut(&short, room)
+    }
+}
+
+/// `text` in `room` characters: whole, else its start and `…`.
+pub fn cut(text: &str, room: usize) -> String {
+    if text.chars().count() <= room {
+        return text.to_owned();
+    }
+    match room {
+        0 => String::new(),
+        room => text.chars().take(room - 1).chain(['…']).collect(),
+    }
+}
+
+/// Rows (the first ones the header) as left-aligned columns two spaces apart; the last column
+/// is not padded. Fitted to `width`: while the lines would be wider, the columns `cuts` names
+/// give up room in its order, each down to the minimum given with it (0 leaves the column out),
+/// and the cells wider than their column are shortened by `shorten(column, text, room)`.
+pub fn fitted<const N: usize, S: AsRef<str>>(
+    rows: &[[S; N]],
+    width: usize,
+    cuts: &[(usize, usize)],
+    shorten: impl Fn(usize, &str, usize) -> String,
+) -> String {
+    let mut widths: [usize; N] = std::array::from_fn(|c| {
+        rows.iter()
+            .map(|r| r[c].as_ref().chars().count())
+            .max()
+            .unwrap_or(0)
+    });
+    let total = |widths: &[usize; N]| {
+        let shown = widths.iter().filter(|w| **w > 0).count();
+        widths.iter().sum::<usize>() + 2 * shown.saturating_sub(1)
+    };
+    for &(column, min) in cuts {
+        let over = total(&widths).saturating_sub(width);
+        if over == 0 {
+            break;
+        }
+        widths[column] = if min == 0 {
+            0
+        } else {
+            widths[column]
+                .saturating_sub(over)
+                .max(min)
+                .min(widths[column])
+        };
+    }
+    let shown: Vec<usize> = (0..N).filter(|c| widths[*c] > 0).collect();
     let mut out = String::new();
     for row in rows {
         let mut line = String::new();
-        for (c, cell) in row.iter().enumerate() {
-            let cell = cell.as_ref();
-            if c == N - 1 {
-                line.push_str(cell);
+        for (i, &c) in shown.iter().enumerate() {
+            let cell = row[c].as_ref();
+            let cell = if cell.chars().count() > widths[c] {
+                shorten(c, cell, widths[c])
+            } else {
+                cell.to_owned()
+            };
+            if i + 1 == shown.len() {
+                line.push_str(&cell);
             } else {
                 let _ = write!(line, "{cell:<width$}  ", width = widths[c]);
             }
@@ -348,6 +419,35 @@ pub fn columns<const N: usize, S: AsRef<str>>(rows: &[[S; N]]) -> String {
         out.push_str(line.trim_end());
         out.push('\n');
     }
+    out
+}
+
+/// [`fitted`] with cells cut at their end.
+pub fn columns<const N: usize, S: AsRef<str>>(
+    rows: &[[S; N]],
+    width: usize,
+    cuts: &[(usize, usize)],
+) -> String {
+    fitted(rows, width, cuts, |_, text, room| cut(text, room))
+}
+
+/// Prose in lines of at most `width` characters, broken between words; lines after the first
+/// start with `indent`. A word longer than a line stays whole.
+pub fn wrap(text: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in text.split(' ') {
+        let len = line.chars().count();
+        if len > 0 && len + 1 + word.chars().count() > width && line.trim() != "" {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = indent.to_owned();
+        } else if len > 0 && !line.ends_with(' ') {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(line.trim_end());
     out
 }
 
@@ -413,23 +513,44 @@ mod tests {
     }
 
     #[test]
-    fn the_table_fits_a_terminal_and_is_whole_in_a_pipe() {
+    fn the_table_fits_its_width_and_is_whole_when_wide() {
         let text = "id: t\ntype: TYPE_NOT_SET\nname: A rather long name for a task\ninput_source: {type: ALL_INPUTS}\nworker: {strategy: FULL, user_ids: [maria-lopez, chen-wei, sam-okafor, ann, bob]}\n";
         let doc = annotask::yaml::parse_task(text.as_bytes()).unwrap();
         let task = annotask::validate::validate(doc, None).0.unwrap();
         let tasks = [task];
-        let piped = task_table(&tasks, None);
+        let wide = task_table(&tasks, 200);
         assert!(
-            piped.contains("maria-lopez,chen-wei,sam-okafor,ann,bob"),
-            "{piped}"
+            wide.contains("maria-lopez,chen-wei,sam-okafor,ann,bob"),
+            "{wide}"
         );
-        assert!(piped.contains("A rather long name for a task"), "{piped}");
-        let fitted = task_table(&tasks, Some(80));
-        assert!(fitted.contains("maria-lopez +4"), "{fitted}");
-        for line in fitted.lines() {
-            assert!(line.chars().count() <= 80, "{line}");
+        assert!(wide.contains("TYPE_NOT_SET  TASK_IN_PROGRESS"), "{wide}");
+        assert!(wide.contains("A rather long name for a task"), "{wide}");
+        for width in [80, 60] {
+            let fitted = task_table(&tasks, width);
+            assert!(fitted.contains("maria-lopez +4"), "{fitted}");
+            assert!(!fitted.contains("TYPE"), "TYPE goes first: {fitted}");
+            for line in fitted.lines() {
+                assert!(line.chars().count() <= width, "{line}");
+            }
         }
-        assert!(fitted.lines().nth(1).unwrap().ends_with('…'), "{fitted}");
+        assert!(task_table(&tasks, 80).contains("A rather long name for a task"));
+        let narrow = task_table(&tasks, 60);
+        assert!(narrow.lines().nth(1).unwrap().ends_with('…'), "{narrow}");
+    }
+
+    #[test]
+    fn prose_wraps_between_words() {
+        for (text, width, expected) in [
+            ("a b c", 80, "a b c"),
+            ("aaa bbb ccc", 7, "aaa bbb\n  ccc"),
+            ("aaa bbb ccc", 3, "aaa\n  bbb\n  ccc"),
+            ("a-very-long-word b", 5, "a-very-long-word\n  b"),
+        ] {
+            assert_eq!(wrap(text, width, "  "), expected, "{text} in {width}");
+        }
+        for (text, room, expected) in [("abc", 3, "abc"), ("abcd", 3, "ab…"), ("abc", 0, "")] {
+            assert_eq!(cut(text, room), expected);
+        }
     }
 
     #[test]
@@ -459,12 +580,12 @@ mod tests {
             ],
         };
         let read = |_: &str| Some("id: x y\n".to_owned());
-        let plain = human(std::slice::from_ref(&report), read, false);
+        let plain = human(std::slice::from_ref(&report), read, false, None);
         assert_eq!(
             plain,
             "a.yaml:1:5: error: id: bad id\n  |\n1 | id: x y\n  |     ^^^\n\n"
         );
-        let coloured = human(&[report], read, true);
+        let coloured = human(&[report], read, true, None);
         assert!(coloured.contains("\x1b[1;31merror\x1b[0m"), "{coloured:?}");
     }
 }

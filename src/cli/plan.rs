@@ -67,12 +67,15 @@ impl RemoteArgs {
                     path.display()
                 )
             })?;
-            let config: Config = annotask::yaml::parse_body(&bytes).map_err(|d| {
-                anyhow::anyhow!("{}", output::diagnostic(&path.display().to_string(), &d))
-            })?;
+            let config: Config = annotask::yaml::parse_body(&bytes)
+                .map_err(|d| super::finding(output::diagnostic(&path.display().to_string(), &d)))?;
             let named = config.remotes.into_iter().find(|(n, _)| *n == self.remote);
             let Some((_, r)) = named else {
-                anyhow::bail!("no remote named `{}` in {}", self.remote, path.display());
+                return Err(super::usage(format!(
+                    "no remote named `{}` in {}",
+                    self.remote,
+                    path.display()
+                )));
             };
             (r.url, r.user_id, r.app_id, r.key_env)
         };
@@ -80,12 +83,12 @@ impl RemoteArgs {
             .user_id
             .clone()
             .or(user)
-            .context("--user-id is required")?;
+            .ok_or_else(|| super::usage("--user-id is required"))?;
         let app_id = self
             .app_id
             .clone()
             .or(app)
-            .context("--app-id is required")?;
+            .ok_or_else(|| super::usage("--app-id is required"))?;
         let key_env = key_env.unwrap_or_else(|| KEY_ENV.to_owned());
         let key = std::env::var(&key_env).ok().filter(|k| !k.is_empty());
         Ok(Remote {
@@ -108,7 +111,7 @@ pub struct Args {
     /// Let --prune delete every managed task when tasks/ is empty.
     #[arg(long)]
     pub allow_empty: bool,
-    /// Exit 0 with no changes, 2 with changes, 1 on an error.
+    /// Exit 0 with no changes, 3 with changes, and an error's code on an error (docs/cli.md).
     #[arg(long)]
     pub detailed_exitcode: bool,
 }
@@ -117,20 +120,21 @@ pub struct Args {
 /// nothing.
 pub fn local_tasks(global: &Global) -> anyhow::Result<Vec<Value>> {
     let repo = global.open_synced()?;
-    let reports = repo.index().reports(true)?;
+    let reports = repo.reports(true)?;
     if !reports.is_empty() {
         eprint!(
             "{}",
             output::human(
                 &reports,
                 |f| std::fs::read_to_string(repo.root().join(f)).ok(),
-                false
+                false,
+                None
             )
         );
-        anyhow::bail!(
+        return Err(super::finding(format!(
             "{} invalid task file(s): nothing planned, nothing sent",
             reports.len()
-        );
+        )));
     }
     let mut all = Vec::new();
     for page in 1.. {

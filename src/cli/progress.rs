@@ -30,8 +30,9 @@ impl Bar {
             return;
         }
         let bar = self.bar.get_or_init(|| {
+            // The bar takes what the terminal's width leaves, so the line never wraps.
             let style = ProgressStyle::with_template(
-                "reading task files {bar:40} {pos}/{len} ({eta} left)",
+                "reading task files {wide_bar} {pos}/{len} ({eta} left)",
             )
             .expect("the template is valid");
             ProgressBar::new(total as u64).with_style(style)

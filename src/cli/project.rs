@@ -3,8 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use annotask::files::TASKS_DIR;
-use annotask::repo::STATE_DIR;
+use annotask::layout::{STATE_DIR, TASKS_DIR};
 
 /// Whether `dir` is a project folder.
 pub fn is_project(dir: &Path) -> bool {
@@ -31,17 +30,17 @@ pub fn find() -> Option<PathBuf> {
 
 /// The error of a command run outside any project.
 pub fn outside() -> anyhow::Error {
-    anyhow::anyhow!(
+    super::usage(format!(
         "not inside an annotask project (no {TASKS_DIR}/ or {STATE_DIR}/ in this folder or any above it)\n\
          hint: run `annotask init` to make this folder a project, or pass `--root DIR`"
-    )
+    ))
 }
 
 /// The error of `init` inside an existing project's folders.
 pub fn nested(project: &Path) -> anyhow::Error {
-    anyhow::anyhow!(
+    super::usage(format!(
         "this folder is inside the project at {}; refusing to make a second project in it\n\
          hint: run annotask commands from anywhere in that project, or pass `--root .` to make a separate project here",
         project.display()
-    )
+    ))
 }

@@ -24,7 +24,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let mut skipped = Vec::new();
     for task in &remote {
         let id = task["id"].as_str().unwrap_or_default();
-        if !repo.index().claimants(id)?.is_empty() {
+        if !repo.claimants(id)?.is_empty() {
             continue;
         }
         // A managed task without a file is an orphan: its file was removed on purpose.
@@ -63,7 +63,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         repo.create(docs)?
     };
     output::written(global.format, tasks, |task| {
-        format!("pulled {}", annotask::files::path_for_id(task.id()))
+        format!("pulled {}", annotask::layout::path_for_id(task.id()))
     });
     Ok(Outcome::Success)
 }

@@ -7,7 +7,7 @@ use anyhow::Context;
 
 use annotask::server::{self, Config, Server, StartError, TlsFiles};
 
-use super::{Global, Outcome};
+use super::{Exit, Failure, Global, Outcome};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -69,12 +69,16 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         warn: |message| eprintln!("warning: {message}"),
     })
     .map_err(|e| match e {
-        StartError::NeedsKey(_) => anyhow::anyhow!(
+        StartError::NeedsKey(_) => super::usage(format!(
             "{e}\n    hint: pass --api-key KEY (or set ANNOTASK_API_KEY) or --keys FILE, or listen on loopback, e.g. --addr {}",
             server::DEFAULT_ADDR
-        ),
+        )),
         e => e.into(),
     })?;
+    // At start, as every command does: requests never rewrite the editors' files.
+    if global.db.is_none() {
+        annotask::repo::refresh_editor_files(&global.root)?;
+    }
     let addr = server
         .local_addr()
         .context("cannot read the bound address")?;
@@ -88,7 +92,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     };
     eprintln!(
         "serving {} (JSON and gRPC); {auth}; Ctrl-C stops",
-        global.root.join(annotask::files::TASKS_DIR).display()
+        global.root.join(annotask::layout::TASKS_DIR).display()
     );
     let invalid = server.invalid_files()?;
     if invalid > 0 {
@@ -102,6 +106,8 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             "warning: {refused} work line(s) break a rule the API enforces and are not counted; `annotask status` lists them"
         );
     }
-    server.run().context("the server failed")?;
+    server
+        .run()
+        .context(Failure::new(Exit::Service, "the server failed"))?;
     Ok(Outcome::Success)
 }

@@ -30,13 +30,14 @@ struct Watcher {
 
 pub fn run(global: &Global) -> anyhow::Result<Outcome> {
     let repo = global.open_synced()?;
-    let reports = repo.index().reports(false)?;
+    let reports = repo.reports(false)?;
     let watcher = repo.watcher();
+    let totals = repo.totals()?;
     let status = Status {
-        tasks: repo.index().task_count()?,
-        inputs: repo.index().input_count()?,
-        datasets: repo.index().dataset_ids()?.len(),
-        work_files: repo.index().work_file_count()?,
+        tasks: totals.tasks,
+        inputs: totals.inputs,
+        datasets: totals.datasets,
+        work_files: totals.work_files,
         invalid: reports.iter().filter(|r| r.has_errors()).count(),
         watcher: Watcher {
             running: watcher.is_some(),
@@ -46,12 +47,14 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
     };
     match global.format {
         Format::Table => {
+            let width = output::terminal_width();
             print!(
                 "{}",
                 output::human(
                     &reports,
                     |f| std::fs::read_to_string(repo.root().join(f)).ok(),
-                    output::color()
+                    output::color(),
+                    Some(width)
                 )
             );
             let files = |n: usize| {
@@ -61,15 +64,26 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
                     format!("{n} files")
                 }
             };
-            println!(
-                "{}, {} in {} and {} indexed; {} with errors, {} with warnings only",
+            let indexed = format!(
+                "{}, {} in {} and {} indexed",
                 output::count(status.tasks, "task"),
                 output::count(status.inputs, "input"),
                 output::count(status.datasets as u64, "dataset"),
                 output::count(status.work_files, "work file"),
+            );
+            let problems = format!(
+                "{} with errors, {} with warnings only",
                 files(status.invalid),
                 files(reports.len() - status.invalid)
             );
+            // One line where it fits, else a line each.
+            let summary = format!("{indexed}; {problems}");
+            if summary.chars().count() <= width {
+                println!("{summary}");
+            } else {
+                println!("{};", output::wrap(&indexed, width.saturating_sub(1), "  "));
+                println!("{}", output::wrap(&problems, width, "  "));
+            }
             match (status.watcher.running, status.watcher.pid) {
                 (true, Some(pid)) => println!("a watcher keeps the index current (pid {pid})"),
                 (true, None) => println!("a watcher keeps the index current"),

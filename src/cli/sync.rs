@@ -17,23 +17,22 @@ struct SyncReport<'a> {
 pub fn run(global: &Global) -> anyhow::Result<Outcome> {
     let mut repo = global.open()?;
     let summary = global.sync(&mut repo)?;
-    let invalid = repo.index().reports(true)?;
+    let invalid = repo.reports(true)?;
     match global.format {
         Format::Table => {
             let read = |file: &str| std::fs::read_to_string(repo.root().join(file)).ok();
-            print!("{}", output::human(&invalid, read, output::color()));
+            print!("{}", output::human(&invalid, read, output::color(), None));
             // Lines the replay did not count are warnings: they never fail a sync.
             let refused: Vec<Report> = repo
-                .index()
                 .refused_reports()?
                 .into_iter()
                 .filter(|r| !invalid.iter().any(|i| i.file == r.file))
                 .collect();
-            print!("{}", output::human(&refused, read, output::color()));
+            print!("{}", output::human(&refused, read, output::color(), None));
             if !output::quiet() {
                 println!(
                     "{}",
-                    output::sync_line(&summary, invalid.len(), repo.index().task_count()?)
+                    output::sync_line(&summary, invalid.len(), repo.task_count()?)
                 );
             }
         }

@@ -8,7 +8,9 @@ use anyhow::Context;
 use serde::Serialize;
 
 use annotask::files::{self, DiskFile};
-use annotask::inputs::{self, INPUTS_DIR};
+use annotask::inputs;
+use annotask::layout;
+use annotask::layout::INPUTS_DIR;
 use annotask::sync::{self, Outcome as Loaded};
 use annotask::validate::{Diagnostic, Report};
 
@@ -119,22 +121,22 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let mut named_paths = Vec::new();
     for path in &args.paths {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        if name.as_deref().and_then(inputs::format_of).is_some() && !path.is_dir() {
+        if name.as_deref().and_then(layout::format_of).is_some() && !path.is_dir() {
             let file = files::stat(&base, &path.to_string_lossy())
-                .with_context(|| format!("{}: no such file", path.display()))?;
+                .ok_or_else(|| no_such_file(&path.display().to_string()))?;
             datasets.push(file);
         } else {
             named_paths.push(path.clone());
         }
     }
     let paths = if staged.is_some() {
-        vec![PathBuf::from(files::TASKS_DIR)]
+        vec![PathBuf::from(layout::TASKS_DIR)]
     } else if args.paths.is_empty() {
         // `./tasks/a.yaml` reads worse than `tasks/a.yaml` in every message.
         vec![if global.root == Path::new(".") {
-            PathBuf::from(files::TASKS_DIR)
+            PathBuf::from(layout::TASKS_DIR)
         } else {
-            global.root.join(files::TASKS_DIR)
+            global.root.join(layout::TASKS_DIR)
         }]
     } else {
         named_paths
@@ -142,7 +144,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     for path in &paths {
         let found = task_files(&base, path)?;
         if found.is_empty() && path.is_dir() && named {
-            anyhow::bail!("no task files under {} (*.yaml or *.yml)", path.display());
+            return Err(super::finding(format!(
+                "no task files under {} (*.yaml or *.yml)",
+                path.display()
+            )));
         }
         targets.extend(found);
     }
@@ -244,7 +249,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         (Style::Human, Format::Yaml) => output::structured(Format::Yaml, &summary),
         (Style::Human, _) => {
             let read = |file: &str| std::fs::read_to_string(base.join(file)).ok();
-            print!("{}", output::human(&reports, read, output::color()));
+            print!("{}", output::human(&reports, read, output::color(), None));
             if !output::quiet() {
                 println!("{}, {invalid} invalid", files_checked(checked));
             }
@@ -296,7 +301,7 @@ fn input_source_warnings(
 /// Checks dataset files as the sync reads them (the same rules and messages), adding their
 /// reports.
 fn check_datasets(base: &Path, datasets: Vec<DiskFile>, reports: &mut Vec<Report>) {
-    let plan = sync::plan_datasets(datasets, &Default::default(), &[]);
+    let plan = sync::dataset_changes(datasets, &Default::default(), &[]);
     for (file, _, d) in plan.refused {
         reports.push(Report {
             file: file.path,
@@ -377,21 +382,26 @@ impl Staged {
     fn checkout(root: &Path) -> anyhow::Result<Staged> {
         let dir = std::env::temp_dir().join(format!("annotask-staged-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join(files::TASKS_DIR))
+        std::fs::create_dir_all(dir.join(layout::TASKS_DIR))
             .with_context(|| format!("cannot create {}", dir.display()))?;
         let staged = Staged { dir };
-        let git = |args: &[&str]| {
+        let git = |args: &[&str]| -> anyhow::Result<Vec<u8>> {
             let out = std::process::Command::new("git")
                 .current_dir(root)
                 .args(args)
                 .output()
                 .context("cannot run git")?;
-            anyhow::ensure!(
-                out.status.success(),
-                "git {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
+            if !out.status.success() {
+                return Err(super::Failure::new(
+                    super::Exit::Io,
+                    format!(
+                        "git {}: {}",
+                        args.join(" "),
+                        String::from_utf8_lossy(&out.stderr).trim()
+                    ),
+                )
+                .into());
+            }
             Ok(out.stdout)
         };
         let listed = git(&[
@@ -399,14 +409,17 @@ impl Staged {
             "-z",
             "--cached",
             "--",
-            files::TASKS_DIR,
+            layout::TASKS_DIR,
             INPUTS_DIR,
-            annotask::work::WORK_DIR,
+            annotask::layout::WORK_DIR,
             annotask::team::TEAM_FILE,
         ])?;
         let prefix = format!("--prefix={}/", staged.dir.display());
         let paths: Vec<&str> = std::str::from_utf8(&listed)
-            .context("git listed a path that is not UTF-8")?
+            .context(super::Failure::new(
+                super::Exit::Io,
+                "git listed a path that is not UTF-8",
+            ))?
             .split('\0')
             .filter(|p| !p.is_empty())
             .collect();
@@ -433,7 +446,11 @@ fn task_files(base: &Path, path: &Path) -> anyhow::Result<Vec<DiskFile>> {
     }
     files::stat(base, &name)
         .map(|f| vec![f])
-        .with_context(|| format!("{name}: no such file"))
+        .ok_or_else(|| no_such_file(&name))
+}
+
+fn no_such_file(name: &str) -> anyhow::Error {
+    super::Failure::new(super::Exit::Io, format!("{name}: no such file")).into()
 }
 
 /// The work lines the replay does not count (they break a rule the API enforces), by file:
@@ -444,7 +461,7 @@ fn refused_lines(root: &Path) -> anyhow::Result<Vec<Report>> {
         return Ok(Vec::new());
     };
     repo.sync()?;
-    Ok(repo.index().refused_reports()?)
+    Ok(repo.refused_reports()?)
 }
 
 /// The staged work files that rewrite what the last commit had (work files are only appended
@@ -464,7 +481,7 @@ fn rewritten_work_files(root: &Path) -> anyhow::Result<Vec<Report>> {
         "--no-renames",
         "-z",
         "--",
-        annotask::work::WORK_DIR,
+        annotask::layout::WORK_DIR,
     ])?;
     if !changed.status.success() {
         // No commit yet: nothing to compare with.

@@ -75,11 +75,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     // transaction then rolls back, and a long first sync should not have to run to the end.
     // Before the ready line, so that whoever waits for it can stop the watcher cleanly.
     let stopper = watcher.stopper();
-    ctrlc::set_handler(move || stopper.stop()).context("cannot handle Ctrl-C")?;
+    ctrlc::set_handler(move || stopper.stop())
+        .context(super::Failure::new(super::Exit::Io, "cannot handle Ctrl-C"))?;
     let ready = Line::Ready {
         summary: &summary,
-        tasks: repo.index().task_count()?,
-        invalid: &repo.index().reports(true)?,
+        tasks: repo.task_count()?,
+        invalid: &repo.reports(true)?,
         polling: matches!(watcher.mode(), Mode::Poll { .. }),
     };
     emit(&repo, json, &ready);
@@ -92,7 +93,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
 }
 
 fn changed(repo: &Repo, json: bool, summary: &Summary) {
-    let file = |id: &str| repo.index().task_file(id).ok().flatten();
+    let file = |id: &str| repo.task_file(id).ok().flatten();
     for id in &summary.removed {
         emit(repo, json, &Line::Removed { id });
     }
@@ -114,7 +115,7 @@ fn changed(repo: &Repo, json: bool, summary: &Summary) {
         emit(repo, json, &Line::Fixed { file });
     }
     for path in &summary.invalid {
-        if let Ok(Some(report)) = repo.index().file_report(path) {
+        if let Ok(Some(report)) = repo.file_report(path) {
             emit(repo, json, &Line::Invalid { report: &report });
         }
     }
@@ -123,7 +124,6 @@ fn changed(repo: &Repo, json: bool, summary: &Summary) {
 /// A warning line when work lines are not counted for breaking a rule the API enforces.
 fn warn_refused(repo: &Repo, json: bool) -> anyhow::Result<()> {
     let refused: usize = repo
-        .index()
         .refused_reports()?
         .iter()
         .map(|r| r.diagnostics.len())
@@ -146,7 +146,7 @@ fn emit(repo: &Repo, json: bool, line: &Line) {
     let within = |file: &Option<String>| file.as_ref().map_or(String::new(), |f| format!(" ({f})"));
     let problems = |reports: &[Report]| {
         let read = |file: &str| std::fs::read_to_string(repo.root().join(file)).ok();
-        output::human(reports, read, output::color())
+        output::human(reports, read, output::color(), None)
     };
     match line {
         Line::Ready {
@@ -164,7 +164,7 @@ fn emit(repo: &Repo, json: bool, line: &Line) {
             };
             println!(
                 "watching {} ({how}); Ctrl-C to stop",
-                repo.root().join(annotask::files::TASKS_DIR).display()
+                repo.root().join(annotask::layout::TASKS_DIR).display()
             );
         }
         Line::Added { id, file } => println!("added {id}{}", within(file)),

@@ -7,11 +7,13 @@
 
 use std::collections::BTreeMap;
 
-use super::Repo;
-use super::work::{Held, annotation_out, check_ids, invalid, not_holder, report};
+use super::annotations::annotation_out;
+use super::assignments::{Held, not_holder};
+use super::{Repo, check_ids, invalid, report};
 use crate::api::{AnnotationOut, DeleteAnnotations, PatchAnnotations, TaskAssignment};
 use crate::error::{Error, Result};
 use crate::model::{ReviewStrategy, Task};
+use crate::plans::InputPlans;
 use crate::store::AnnotationFilter;
 use crate::validate::Diagnostic;
 use crate::work::annotation::{self, Annotation, Data};
@@ -96,9 +98,10 @@ impl Repo {
     pub(super) fn label_withdraw(
         &mut self,
         user: &str,
-        task: &Task,
+        plans: &InputPlans,
         input: Option<&str>,
     ) -> Result<Vec<TaskAssignment>> {
+        let task = plans.task();
         let Some(input) = input else {
             return Err(invalid(
                 "input_id",
@@ -106,8 +109,7 @@ impl Repo {
             ));
         };
         check_ids(&[("input_id", input)])?;
-        let plans = self.input_plans(task)?;
-        let Some(Held { state, submissions }) = self.held(&plans, input, user)? else {
+        let Some(Held { state, submissions }) = self.held(plans, input, user)? else {
             return Err(not_holder(user, input, task));
         };
         if submissions == 0 || state == State::Pending {
@@ -134,7 +136,7 @@ impl Repo {
                 submission: submissions,
             }],
         )?;
-        self.answer(task, user, vec![input.to_owned()])
+        self.answer(plans, user, vec![input.to_owned()])
     }
 
     /// Who decided `worker`'s submission `k` on `input`, if anyone did: a reviewer (named,

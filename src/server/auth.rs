@@ -65,11 +65,7 @@ impl Keys {
             path: path.to_owned(),
             why,
         };
-        for folder in [
-            crate::files::TASKS_DIR,
-            crate::inputs::INPUTS_DIR,
-            crate::work::WORK_DIR,
-        ] {
+        for folder in crate::layout::SHARED_DIRS {
             if let Ok(shared) = root.join(folder).canonicalize()
                 && canonical.starts_with(&shared)
             {

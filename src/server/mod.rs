@@ -10,6 +10,7 @@
 //! the repo's cross-process write lock and SQLite's busy timeout, so concurrent requests
 //! neither fail on a lock nor lose a write.
 
+mod actions;
 mod auth;
 mod grpc;
 mod query;
@@ -41,10 +42,10 @@ use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
 use hyper_util::server::graceful::GracefulShutdown;
-use tokio_rustls::TlsAcceptor;
 use tower_service::Service as _;
 
 use reply::Failure;
+use tls::TlsAcceptor;
 use transport::Socket;
 
 use crate::repo;

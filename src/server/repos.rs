@@ -10,7 +10,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 
 use crate::error::{Error, Result};
-use crate::files::TASKS_DIR;
+use crate::layout::TASKS_DIR;
 use crate::repo::Repo;
 use crate::watch::{Stopper, Watcher};
 
@@ -126,12 +126,12 @@ impl Repos {
     /// How many task files the index holds as invalid (and so does not serve).
     /// How many work lines are not counted for breaking a rule the API enforces.
     pub fn refused_lines(&self) -> Result<usize> {
-        let reports = self.checkout()?.index().refused_reports()?;
+        let reports = self.checkout()?.refused_reports()?;
         Ok(reports.iter().map(|r| r.diagnostics.len()).sum())
     }
 
     pub fn invalid_files(&self) -> Result<usize> {
-        Ok(self.checkout()?.index().reports(true)?.len())
+        Ok(self.checkout()?.reports(true)?.len())
     }
 }
 

@@ -126,11 +126,7 @@ async fn get_task(
             let task = repo.with_metrics(&repo.get(&id)?)?;
             return Ok(reply::json(&TaskResponse { status: ok(), task }));
         }
-        let json = repo
-            .index()
-            .get_json(&id)
-            .map_err(Error::from)?
-            .ok_or_else(|| Error::NotFound(vec![id.clone()]))?;
+        let json = repo.get_json(&id)?;
         Ok(reply::stored_task(&json))
     })
     .await
@@ -212,7 +208,8 @@ async fn put_assignments(
         raw,
         body,
         move |repo, request: PutTaskAssignments| {
-            let task_assignments = repo.put_assignments(&user, &task_id, request)?;
+            let action = super::actions::action(request, &task_id, &user)?;
+            let task_assignments = repo.put_assignments(&user, &task_id, action)?;
             Ok(reply::json(&TaskAssignmentsResponse {
                 status: ok(),
                 task_assignments,
@@ -354,7 +351,7 @@ async fn list_tasks(State(repos): State<Arc<Repos>>, RawQuery(raw): RawQuery) ->
                 tasks,
             }));
         }
-        let tasks = repo.index().list_json(&query).map_err(Error::from)?;
+        let tasks = repo.list_json(&query)?;
         Ok(reply::stored_tasks(&tasks))
     })
     .await

@@ -17,9 +17,6 @@ pub use replay::{
 
 use serde::{Deserialize, Serialize};
 
-/// The folder beside `tasks/` that holds the work files.
-pub const WORK_DIR: &str = "work";
-
 /// Work files larger than this are refused whole (their last good rows are kept).
 pub const MAX_FILE_BYTES: u64 = 512 << 20;
 

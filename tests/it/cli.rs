@@ -471,7 +471,7 @@ fn exit_codes_and_error_shapes() {
     let empty = tempfile::tempdir().unwrap();
     annotask(empty.path(), &["list"])
         .assert()
-        .code(1)
+        .code(4)
         .stderr(predicates::str::contains("there is no tasks folder"));
 }
 
@@ -526,7 +526,7 @@ fn datasets_are_indexed_counted_and_their_bad_lines_reported() {
         .cmd(&["status"])
         .assert()
         .stdout(predicates::str::contains(
-            "0 tasks, 3 inputs in 2 datasets and 0 work files indexed; 1 file with errors",
+            "0 tasks, 3 inputs in 2 datasets and 0 work files indexed;\n1 file with errors",
         ));
 
     // Fixed, removed: followed by the next query.

@@ -224,6 +224,14 @@ fn bash_completes_task_ids_for_get_and_delete_from_the_index() {
     // Not a task id: a subcommand, and the value of `-o`, are clap's.
     check(&["annotask", "li"], &["list"]);
     check(&["annotask", "get", "-o", "j"], &["json"]);
+    // An id longer than a piped table's 80 columns leave it, whole.
+    let long = format!("long-{}", "x".repeat(123));
+    fs::write(
+        dir.path().join(format!("tasks/{long}.yaml")),
+        "type: TYPE_NOT_SET\ninput_source: {type: ALL_INPUTS}\n",
+    )
+    .unwrap();
+    check(&["annotask", "get", "lo"], &[&long]);
 }
 
 #[test]
@@ -249,24 +257,16 @@ fn zsh_and_fish_complete_task_ids_and_the_shells_of_completions() {
         "__fish_annotask_using_subcommand get; or __fish_annotask_using_subcommand delete"
     ));
     // The id source every script calls.
+    let task_ids = "env COLUMNS=100000 annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | cut -d' ' -f1";
     let ids = std::process::Command::new("sh")
         .current_dir(dir.path())
         .env("PATH", path_with_annotask())
-        .args([
-            "-c",
-            "annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | cut -d' ' -f1",
-        ])
+        .args(["-c", task_ids])
         .output()
         .unwrap();
     assert_eq!(String::from_utf8(ids.stdout).unwrap(), "alpha\n");
-    assert!(
-        zsh.contains("annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | cut -d' ' -f1")
-    );
-    assert!(
-        fish.contains(
-            "(annotask -q list --per-page 1000 2>/dev/null | tail -n +2 | cut -d' ' -f1)"
-        )
-    );
+    assert!(zsh.contains(task_ids));
+    assert!(fish.contains(&format!("({task_ids})")));
 }
 
 #[test]

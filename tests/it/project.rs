@@ -35,7 +35,7 @@ fn outside_a_project_the_error_says_so() {
     let dir = tempfile::tempdir().unwrap();
     annotask_in(dir.path(), &["list"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(contains("not inside an annotask project"))
         .stderr(contains("annotask init"))
         .stderr(contains("--root DIR"));
@@ -47,7 +47,7 @@ fn init_refuses_to_nest_a_project() {
     annotask_in(dir.path(), &["init"]).assert().success();
     annotask_in(&dir.path().join("tasks"), &["init"])
         .assert()
-        .code(1)
+        .code(2)
         .stderr(contains("inside the project at .."));
     assert!(!dir.path().join("tasks/tasks").exists());
     // In the project folder itself, init is harmless.
@@ -120,7 +120,7 @@ fn a_read_only_index_folder_still_answers_queries_and_refuses_writes() {
     unprivileged(root, &["status"]).assert().success();
     unprivileged(root, &["delete", "a"])
         .assert()
-        .code(1)
+        .code(4)
         .stderr(contains("writes need its folder writable"));
     chmod("u+w");
     assert!(root.join("tasks/a.yaml").exists());

@@ -99,11 +99,14 @@ impl Served {
     }
 }
 
+/// Runs the binary on `root`: exit code, stdout, stderr. Tables and notes are as wide as
+/// their longest line, so that what the tests look for is never wrapped.
 fn annotask(root: &Path, args: &[&str]) -> (i32, String, String) {
     let out = Command::new(BIN)
         .arg("--root")
         .arg(root)
         .args(args)
+        .env("COLUMNS", "1000")
         .output()
         .unwrap();
     (

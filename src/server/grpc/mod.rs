@@ -311,11 +311,7 @@ async fn get_task(repos: Arc<Repos>, request: wire::GetTaskRequest) -> Answer<En
             let task = with_metrics(repo, &repo.get(&id)?)?;
             return Ok(Encoded::task_response(&ok_status(), &task));
         }
-        let task = repo
-            .index()
-            .get_proto(&id)
-            .map_err(Error::from)?
-            .ok_or_else(|| Error::NotFound(vec![id.clone()]))?;
+        let task = repo.get_proto(&id)?;
         Ok(Encoded::task_response(&ok_status(), &task))
     })
     .await
@@ -332,7 +328,7 @@ async fn list_tasks(repos: Arc<Repos>, request: wire::ListTasksRequest) -> Answe
                 .map(|task| with_metrics(repo, task))
                 .collect::<crate::Result<_>>()?
         } else {
-            repo.index().list_proto(&query).map_err(Error::from)?
+            repo.list_proto(&query)?
         };
         Ok(Encoded::tasks_response(
             &ok_status(),
@@ -406,9 +402,8 @@ async fn put_assignments(
     let request = convert::put_assignments_from_wire(request)
         .map_err(|d| Failure::from(Error::bad_body(REQUEST, d)))?;
     blocking(repos, move |repos| {
-        let assignments = repos
-            .checkout()?
-            .put_assignments(&user, &task_id, request)?;
+        let action = crate::server::actions::action(request, &task_id, &user)?;
+        let assignments = repos.checkout()?.put_assignments(&user, &task_id, action)?;
         Ok(wire::MultiTaskAssignmentResponse {
             status: ok(),
             task_assignments: assignments

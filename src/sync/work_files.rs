@@ -10,6 +10,7 @@ use std::thread;
 
 use super::Summary;
 use crate::files::{self, DiskFile};
+use crate::layout;
 use crate::plans::InputPlans;
 use crate::store::{self, CountDeltas, WorkFileState, Writer};
 use crate::validate::{self, Diagnostic};
@@ -18,7 +19,7 @@ use crate::work::{self, InputState, Log, Rules, UserEvents};
 /// What a sync must do about the work files. There are a few per task and person, so every
 /// sync that looks at `work/` lists all of it.
 #[derive(Debug, Default, PartialEq)]
-pub struct WorkPlan {
+pub struct WorkChanges {
     pub read: Vec<WorkRead>,
     /// Files in error as listed (a link, a name that is no `<task>/<user>.jsonl` of ids): recorded
     /// with their error without being read; the events they had stay.
@@ -29,7 +30,7 @@ pub struct WorkPlan {
     pub invalid_before: BTreeSet<String>,
 }
 
-impl WorkPlan {
+impl WorkChanges {
     pub fn is_empty(&self) -> bool {
         self.read.is_empty() && self.refused.is_empty() && self.remove.is_empty()
     }
@@ -51,8 +52,8 @@ pub struct WorkRead {
 }
 
 /// Compares the work files on disk (as [`files::list_work`] gives them) with the index's.
-pub fn plan_work(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>) -> WorkPlan {
-    let mut plan = WorkPlan::default();
+pub fn work_changes(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>) -> WorkChanges {
+    let mut plan = WorkChanges::default();
     let mut problems = Vec::new();
     for file in &disk {
         let was = known.get(&file.path);
@@ -86,7 +87,7 @@ pub fn plan_work(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>) ->
         .keys()
         .filter(|path| !on_disk.contains(path.as_str()))
         // What cannot be listed is not gone.
-        .filter(|path| !super::under_any(&problems, path))
+        .filter(|path| !super::tasks::under_any(&problems, path))
         .cloned()
         .collect();
     plan.remove.sort();
@@ -97,7 +98,7 @@ pub fn plan_work(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>) ->
 fn owner(path: &str) -> Result<(&str, &str), Diagnostic> {
     let hint =
         "work files are `work/<task_id>/<user_id>.jsonl`, with ids of letters, digits, `-` and `_`";
-    let (task, user) = files::work_owner(path)
+    let (task, user) = layout::work_owner(path)
         .ok_or_else(|| Diagnostic::error("", "not a work file's name").hint(hint))?;
     for (what, id) in [("task", task), ("user", user)] {
         validate::check_id(id).map_err(|e| {
@@ -239,7 +240,7 @@ fn load_all(root: &Path, reads: Vec<WorkRead>) -> Vec<WorkOutcome> {
 /// Checks work files (as [`files::list_work`] gives them) as a sync would read them, without
 /// the index: each file's diagnostics, in path order.
 pub fn check_work(root: &Path, disk: Vec<DiskFile>) -> Vec<(String, Vec<Diagnostic>)> {
-    let plan = plan_work(disk, &HashMap::new());
+    let plan = work_changes(disk, &HashMap::new());
     let mut found: Vec<(String, Vec<Diagnostic>)> = plan
         .refused
         .into_iter()
@@ -260,7 +261,7 @@ pub fn check_work(root: &Path, disk: Vec<DiskFile>) -> Vec<(String, Vec<Diagnost
 pub(super) fn write_work(
     writer: &Writer<'_>,
     root: &Path,
-    plan: WorkPlan,
+    plan: WorkChanges,
     summary: &mut Summary,
     redefined: &BTreeSet<String>,
     replanned: &BTreeSet<String>,
@@ -270,14 +271,14 @@ pub(super) fn write_work(
     // 600,000 events was reading them back).
     let read_now = writer.no_work_events()?;
     for path in &plan.remove {
-        if let Some((task, user)) = files::work_owner(path) {
+        if let Some((task, user)) = layout::work_owner(path) {
             let inputs = writer.delete_work_events(task, user)?;
             touched.entry(task.to_owned()).or_default().extend(inputs);
         }
         writer.remove_work_file(path)?;
     }
     for (file, d) in &plan.refused {
-        let owner = files::work_owner(&file.path).unwrap_or_default();
+        let owner = layout::work_owner(&file.path).unwrap_or_default();
         writer.put_work_file(
             &file.path,
             owner,

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Index, Result, StoreError, Writer};
+use super::{Result, Store, StoreError, Writer};
 use crate::validate::Diagnostic;
 use crate::work::{InputState, Line, Outcome, State, Stored, UserEvents};
 
@@ -156,7 +156,7 @@ fn input_events(conn: &Connection, task: &str, input: &str) -> Result<Vec<UserEv
     Ok(users)
 }
 
-impl Index {
+impl Store {
     /// Every work file the index knows, by path.
     pub fn work_files(&self) -> Result<HashMap<String, WorkFileState>> {
         let mut stmt = self.conn.prepare_cached(
@@ -673,7 +673,7 @@ impl Writer<'_> {
             insert.execute(params![
                 task,
                 input,
-                crate::files::work_path(task, &refused.user),
+                crate::layout::work_path(task, &refused.user),
                 at.line,
                 at.column,
                 d.field,

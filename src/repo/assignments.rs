@@ -1,0 +1,715 @@
+//! The workflow's assignment operations (ARCHITECTURE.md, "The workflow"): a task's
+//! assignments page by page, the actions of PutTaskAssignments, ListNextTaskAssignments and
+//! `explain`. Each checks what the caller may do against the index, appends to the caller's
+//! own work file (durable before it returns), syncs that file, and answers from the index.
+//! Must not print or decide states: [`crate::work::replay`] decides, through the sync.
+
+use std::collections::HashMap;
+
+use super::{Repo, check_ids, invalid, refuse_repeats, report};
+use crate::api::{self, TaskAssignment};
+use crate::error::{Error, Result};
+use crate::model::{Task, WorkerStrategy};
+use crate::plans::{self, InputPlans, Source, Walker};
+use crate::store::HeldRow;
+use crate::validate::Diagnostic;
+use crate::work::{self, Decision, Event, Rules, State};
+
+impl Repo {
+    /// One page of a task's assignments (of one worker, with `worker`), ordered by input id
+    /// then worker id: walked from the task's inputs in id order and its plan, so nothing per
+    /// assignment is stored, with the states the work recorded, and the assignments held
+    /// otherwise (DYNAMIC hand-outs, work kept after the plan moved an input) merged in.
+    /// Assignments closed by consensus have left the list. `page` is 1-based.
+    pub fn assignments(
+        &self,
+        task_id: &str,
+        worker: Option<&str>,
+        page: u32,
+        per_page: u32,
+    ) -> Result<Vec<Assignment>> {
+        let task = self.get(task_id)?;
+        let walker = Walker::new(&task);
+        let workers = task.worker_ids();
+        let mut page_of = Vec::new();
+        if per_page == 0 {
+            return Ok(page_of);
+        }
+        let mut held = self
+            .index
+            .held_otherwise(task_id, worker)?
+            .into_iter()
+            .peekable();
+        let moves = self.index.plan_moves(task_id, false)?;
+        let mut skip = u64::from(page.saturating_sub(1)) * u64::from(per_page);
+        let mut failed = None;
+        // Each pair in order; false once the page is full.
+        let mut emit = |input: &str, worker: &str, state: State| {
+            if state == State::Closed {
+                return true;
+            }
+            if skip > 0 {
+                skip -= 1;
+                return true;
+            }
+            page_of.push(Assignment {
+                input: input.to_owned(),
+                worker: worker.to_owned(),
+                state,
+            });
+            page_of.len() < per_page as usize
+        };
+        let source = if walker.assigns() {
+            Source::of(&task)
+        } else {
+            Source::Nothing
+        };
+        let mut going = true;
+        self.index.each_input(&source, |input| {
+            while let Some(row) = held.next_if(|row| row.input.as_str() < input) {
+                if !emit(&row.input, &row.worker, row.state) {
+                    going = false;
+                    return false;
+                }
+            }
+            let mut here: Vec<(&str, State)> = walker
+                .workers_of(input, moves.get(input).map_or(&[][..], Vec::as_slice))
+                .into_iter()
+                .map(|w| (workers[w].as_str(), State::Pending))
+                .filter(|(w, _)| worker.is_none_or(|x| x == *w))
+                .collect();
+            let mut others = Vec::new();
+            while let Some(row) = held.next_if(|row| row.input == input) {
+                others.push(row);
+            }
+            here.extend(others.iter().map(|row| (row.worker.as_str(), row.state)));
+            here.sort_unstable();
+            if here.len() > others.len() {
+                match self.index.holders(task_id, input) {
+                    Ok(rows) => {
+                        for (w, state) in &mut here {
+                            if let Some(row) = rows.iter().find(|r| r.worker == *w) {
+                                *state = row.state;
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        going = false;
+                        return false;
+                    }
+                }
+            }
+            for (w, state) in here {
+                if !emit(input, w, state) {
+                    going = false;
+                    return false;
+                }
+            }
+            true
+        })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        if going {
+            for row in held {
+                if !emit(&row.input, &row.worker, row.state) {
+                    break;
+                }
+            }
+        }
+        Ok(page_of)
+    }
+
+    /// PutTaskAssignments as `user`: appends to the user's work file first, then syncs it,
+    /// and answers with the assignments the action concerns. The task's plan is loaded once,
+    /// for the checks and the answer alike: an append changes no plan.
+    pub fn put_assignments(
+        &mut self,
+        user: &str,
+        task_id: &str,
+        action: Action,
+    ) -> Result<Vec<TaskAssignment>> {
+        check_ids(&[("task_id", task_id), ("user", user)])?;
+        let _lock = self.write_lock()?;
+        self.sync()?;
+        let task = self.get(task_id)?;
+        let plans = self.input_plans(&task)?;
+        match action {
+            Action::LabelStart => self.label_start(user, &plans),
+            Action::LabelSubmit(ids) => self.label_submit(user, &plans, &ids),
+            Action::ReviewStart { workers } => self.review_start(user, &task, &workers),
+            Action::Review(review) => self.review(user, &plans, review),
+            Action::LabelWithdraw { input } => self.label_withdraw(user, &plans, input.as_deref()),
+        }
+    }
+
+    /// ListNextTaskAssignments: `user`'s open (PENDING) assignments on the task, as LABEL_START
+    /// answers them but without handing out new DYNAMIC inputs.
+    pub fn next_assignments(&self, user: &str, task_id: &str) -> Result<Vec<TaskAssignment>> {
+        check_ids(&[("task_id", task_id), ("user", user)])?;
+        let task = self.get(task_id)?;
+        let plans = self.input_plans(&task)?;
+        let open = self.open_assignments(&plans, user, BATCH)?;
+        self.answer(&plans, user, open)
+    }
+
+    /// LABEL_START: the caller's open assignments or, under DYNAMIC when there are none, the
+    /// next inputs nobody holds, handed out to the caller.
+    fn label_start(&mut self, user: &str, plans: &InputPlans) -> Result<Vec<TaskAssignment>> {
+        let task = plans.task();
+        if !task.worker_ids().iter().any(|w| w == user) {
+            return Err(Error::PermissionDenied(format!(
+                "user `{user}` is not a worker of task `{}`",
+                task.id()
+            )));
+        }
+        let mut open = self.open_assignments(plans, user, BATCH)?;
+        let dynamic =
+            task.doc().worker.as_ref().and_then(|w| w.strategy) == Some(WorkerStrategy::DYNAMIC);
+        if open.is_empty() && dynamic {
+            let mut free = Vec::new();
+            let mut failed = None;
+            self.index.each_input(&plans::Source::of(task), |input| {
+                match self.index.is_held(task.id(), input) {
+                    Ok(true) => true,
+                    Ok(false) => {
+                        free.push(input.to_owned());
+                        free.len() < BATCH
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
+            })?;
+            if let Some(e) = failed {
+                return Err(e.into());
+            }
+            if !free.is_empty() {
+                self.append(
+                    task.id(),
+                    user,
+                    &[Event::Start {
+                        input_ids: free.clone(),
+                    }],
+                )?;
+                open = free;
+            }
+        }
+        self.answer(plans, user, open)
+    }
+
+    /// LABEL_SUBMIT of assignments named by id (`field` says where each came from in the
+    /// request). All or nothing: every one must be the caller's, and a PENDING one must have
+    /// an annotation; one already submitted is left as it is.
+    fn label_submit(
+        &mut self,
+        user: &str,
+        plans: &InputPlans,
+        ids: &[NamedId],
+    ) -> Result<Vec<TaskAssignment>> {
+        let task = plans.task();
+        if ids.is_empty() {
+            return Err(invalid(
+                "label_submit_config.task_assignments",
+                "name the assignments to submit: [{\"id\": \"<input_id>.<worker>\"}]",
+            ));
+        }
+        refuse_repeats(
+            ids.iter().map(|named| Some(named.id.as_str())),
+            "label_submit_config.task_assignments",
+            ".id",
+        )?;
+        let mut problems = Vec::new();
+        let mut submit = Vec::new();
+        let mut inputs = Vec::new();
+        for NamedId { field, id } in ids {
+            let Some(input) = own_assignment(id, user, field, &mut problems)? else {
+                continue;
+            };
+            match self.held(plans, input, user)? {
+                None => return Err(not_holder(user, input, task)),
+                Some(held) if held.state == State::Pending => {
+                    if self.index.annotation_count(task.id(), input, user)? == 0 {
+                        problems.push(
+                            Diagnostic::error(
+                                field.clone(),
+                                format!(
+                                    "assignment `{id}` has no annotation from `{user}` to submit"
+                                ),
+                            )
+                            .hint("post an annotation on the input with PostAnnotations first"),
+                        );
+                        continue;
+                    }
+                    submit.push(Event::Submit {
+                        input_id: input.to_owned(),
+                    });
+                }
+                Some(_) => {}
+            }
+            inputs.push(input.to_owned());
+        }
+        if !problems.is_empty() {
+            return Err(Error::Invalid(vec![report(problems)]));
+        }
+        self.append(task.id(), user, &submit)?;
+        self.answer(plans, user, inputs)
+    }
+
+    /// REVIEW_START: the assignments of the task awaiting review, of `workers` when it names
+    /// any.
+    fn review_start(
+        &self,
+        user: &str,
+        task: &Task,
+        workers: &[String],
+    ) -> Result<Vec<TaskAssignment>> {
+        require_reviewer(user, task)?;
+        let waiting: Vec<HeldRow> = self
+            .index
+            .task_in_state(task.id(), State::AwaitingReview, u64::MAX)?
+            .into_iter()
+            .filter(|row| workers.is_empty() || workers.contains(&row.worker))
+            .take(BATCH)
+            .collect();
+        self.answer_rows(waiting)
+    }
+
+    /// REVIEW_APPROVE, REVIEW_REQUEST_CHANGES, REVIEW_REJECT: a decision on each named
+    /// assignment (or each of the named workers' awaiting review) that awaits review; the
+    /// others are left as they are and answered as they stand.
+    fn review(
+        &mut self,
+        user: &str,
+        plans: &InputPlans,
+        review: Review,
+    ) -> Result<Vec<TaskAssignment>> {
+        let task = plans.task();
+        require_reviewer(user, task)?;
+        let Review {
+            decision,
+            assignments,
+            workers,
+            field: name,
+        } = review;
+        let mut targets: Vec<(String, String)> = Vec::new();
+        let mut problems = Vec::new();
+        refuse_repeats(
+            assignments.iter().map(|id| Some(id.as_str())),
+            &format!("{name}.task_assignments"),
+            ".id",
+        )?;
+        for (i, assignment) in assignments.iter().enumerate() {
+            let field = format!("{name}.task_assignments[{i}].id");
+            match api::parse_assignment_id(assignment) {
+                Some((_, worker)) if worker == user => {
+                    return Err(Error::PermissionDenied(format!(
+                        "`{user}` may not decide on their own assignment `{assignment}`: a reviewer decides on others' work"
+                    )));
+                }
+                Some((input, worker)) if self.held(plans, input, worker)?.is_some() => {
+                    targets.push((input.to_owned(), worker.to_owned()));
+                }
+                Some(_) => problems.push(Diagnostic::error(
+                    field,
+                    format!("task `{}` has no assignment `{assignment}`", task.id()),
+                )),
+                None => problems.push(not_an_assignment_id(field, assignment)),
+            }
+        }
+        for worker in workers.iter().filter(|w| *w != user) {
+            for row in
+                self.index
+                    .held_in_state(task.id(), worker, State::AwaitingReview, u64::MAX)?
+            {
+                targets.push((row.input, row.worker));
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::Invalid(vec![report(problems)]));
+        }
+        if targets.is_empty() && workers.is_empty() {
+            return Err(invalid(
+                &name,
+                "name the assignments (`task_assignments`) or the workers (`workers`) to review",
+            ));
+        }
+        let mut events = Vec::new();
+        for (input, worker) in &targets {
+            let held = self.held(plans, input, worker)?;
+            if let Some(held) = held.filter(|h| h.state == State::AwaitingReview) {
+                events.push(Event::Review {
+                    input_id: input.clone(),
+                    worker: worker.clone(),
+                    submission: held.submissions,
+                    decision,
+                });
+            }
+        }
+        self.append(task.id(), user, &events)?;
+        let rows = targets
+            .into_iter()
+            .map(|(input, worker)| {
+                let held = self.held(plans, &input, &worker)?;
+                let held = held.unwrap_or(Held {
+                    state: State::Pending,
+                    submissions: 0,
+                });
+                Ok(HeldRow {
+                    input,
+                    worker,
+                    state: held.state,
+                    planned: false,
+                    submissions: held.submissions,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.answer_rows(rows)
+    }
+
+    /// Why an input of a task stands where it does: its holders, their submissions and
+    /// annotations, the decisions, in order.
+    pub fn explain(&self, task_id: &str, input_id: &str) -> Result<work::InputState> {
+        check_ids(&[("task_id", task_id), ("input_id", input_id)])?;
+        let task = self.get(task_id)?;
+        let plans = self.input_plans(&task)?;
+        let sampled = plans.sampled(input_id);
+        let selected = self.index.in_source(plans.source(), input_id)?;
+        let planned = plans.planned(input_id, selected);
+        let users = self.index.input_events(task_id, input_id)?;
+        Ok(work::explain(
+            &Rules::of(&task, sampled, selected),
+            input_id,
+            &planned,
+            &users,
+        ))
+    }
+
+    /// The task's plans per input, as the index keeps them.
+    pub(super) fn input_plans(&self, task: &Task) -> Result<InputPlans> {
+        let plan = self.index.task_plan(task.id())?;
+        Ok(InputPlans::new(
+            task.clone(),
+            plan.as_ref(),
+            self.index.plan_moves(task.id(), false)?,
+        ))
+    }
+
+    /// The caller's hold on an input: from the index's rows when the input has work, else
+    /// from the plan.
+    pub(super) fn held(&self, plans: &InputPlans, input: &str, user: &str) -> Result<Option<Held>> {
+        let task = plans.task().id();
+        let rows = self.index.holders(task, input)?;
+        if let Some(row) = rows.iter().find(|r| r.worker == user) {
+            return Ok(Some(Held {
+                state: row.state,
+                submissions: row.submissions,
+            }));
+        }
+        let selected = self.index.in_source(plans.source(), input)?;
+        Ok(plans
+            .planned(input, selected)
+            .iter()
+            .any(|w| w == user)
+            .then_some(Held {
+                state: State::Pending,
+                submissions: 0,
+            }))
+    }
+
+    /// Up to `limit` of `user`'s PENDING assignments of the task, in input order: the plan's
+    /// without recorded work or still pending, and those held otherwise.
+    fn open_assignments(
+        &self,
+        plans: &InputPlans,
+        user: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let task = plans.task();
+        let held: HashMap<String, HeldRow> = self
+            .index
+            .held_by(task.id(), user)?
+            .into_iter()
+            .map(|row| (row.input.clone(), row))
+            .collect();
+        let mut open: Vec<String> = held
+            .values()
+            .filter(|row| !row.planned && row.state == State::Pending)
+            .map(|row| row.input.clone())
+            .collect();
+        let mut planned = 0;
+        self.index.each_input(plans.source(), |input| {
+            if plans.planned(input, true).iter().any(|w| w == user)
+                && held
+                    .get(input)
+                    .is_none_or(|row| row.state == State::Pending)
+            {
+                open.push(input.to_owned());
+                planned += 1;
+            }
+            planned < limit
+        })?;
+        open.sort_unstable();
+        open.dedup();
+        open.truncate(limit);
+        Ok(open)
+    }
+
+    /// The caller's assignments on these inputs as TaskAssignments, with their inputs' JSON.
+    pub(super) fn answer(
+        &self,
+        plans: &InputPlans,
+        user: &str,
+        inputs: Vec<String>,
+    ) -> Result<Vec<TaskAssignment>> {
+        let rows = inputs
+            .into_iter()
+            .map(|input| {
+                let held = self.held(plans, &input, user)?.unwrap_or(Held {
+                    state: State::Pending,
+                    submissions: 0,
+                });
+                Ok(HeldRow {
+                    input,
+                    worker: user.to_owned(),
+                    state: held.state,
+                    planned: false,
+                    submissions: held.submissions,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.answer_rows(rows)
+    }
+
+    fn answer_rows(&self, rows: Vec<HeldRow>) -> Result<Vec<TaskAssignment>> {
+        let ids: Vec<&str> = rows.iter().map(|r| r.input.as_str()).collect();
+        let inputs = self.inputs_json(&ids)?;
+        Ok(rows
+            .iter()
+            .zip(inputs)
+            .map(|(row, input)| TaskAssignment::new(&row.input, input, &row.worker, row.state))
+            .collect())
+    }
+}
+
+/// One input and one worker who labels it, and where the assignment stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Assignment {
+    pub input: String,
+    pub worker: String,
+    pub state: State,
+}
+
+/// A PutTaskAssignments action as the library takes it. The faces (the JSON routes, gRPC)
+/// turn the API's request shapes into one, so this module knows no request body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// LABEL_START: the caller's open assignments, or under DYNAMIC new inputs handed out.
+    LabelStart,
+    /// LABEL_SUBMIT of the caller's assignments.
+    LabelSubmit(Vec<NamedId>),
+    /// REVIEW_START: the assignments awaiting review, of these workers when it names any.
+    ReviewStart { workers: Vec<String> },
+    /// REVIEW_APPROVE, REVIEW_REQUEST_CHANGES or REVIEW_REJECT.
+    Review(Review),
+    /// LABEL_WITHDRAW (annotask's extension): the caller takes back their latest, undecided
+    /// submission on this input.
+    LabelWithdraw { input: Option<String> },
+}
+
+/// An assignment id (`<input_id>.<worker>`) and the request field that named it, which a
+/// diagnostic about it points at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedId {
+    pub field: String,
+    pub id: String,
+}
+
+/// A reviewer's decision on assignments named by id, or on all of some workers' awaiting
+/// review.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Review {
+    pub decision: Decision,
+    pub assignments: Vec<String>,
+    pub workers: Vec<String>,
+    /// The request's name for this part of it (`review_approve_config`), for diagnostics.
+    pub field: String,
+}
+
+/// How many assignments LABEL_START and REVIEW_START answer with, as the hosted API does.
+const BATCH: usize = 10;
+
+/// An assignment as the checks see it.
+pub(super) struct Held {
+    pub(super) state: State,
+    pub(super) submissions: u32,
+}
+
+/// The input of an assignment id that must be `user`'s; a malformed id is a problem at `field`,
+/// someone else's is refused.
+fn own_assignment<'a>(
+    id: &'a str,
+    user: &str,
+    field: &str,
+    problems: &mut Vec<Diagnostic>,
+) -> Result<Option<&'a str>> {
+    match api::parse_assignment_id(id) {
+        None => {
+            problems.push(not_an_assignment_id(field.to_owned(), id));
+            Ok(None)
+        }
+        Some((_, worker)) if worker != user => Err(Error::PermissionDenied(format!(
+            "assignment `{id}` is `{worker}`'s: `{user}` may submit only their own"
+        ))),
+        Some((input, _)) => Ok(Some(input)),
+    }
+}
+
+fn not_an_assignment_id(field: String, id: &str) -> Diagnostic {
+    Diagnostic::error(field, format!("`{id}` is not an assignment id"))
+        .hint("an assignment's id is `<input_id>.<worker_user_id>`, as LABEL_START answers it")
+}
+
+pub(super) fn not_holder(user: &str, input: &str, task: &Task) -> Error {
+    Error::PermissionDenied(format!(
+        "user `{user}` does not hold input `{input}` of task `{}`: only the workers it is assigned to may work on it",
+        task.id()
+    ))
+}
+
+fn require_reviewer(user: &str, task: &Task) -> Result<()> {
+    if task.reviewer_ids().iter().any(|r| r == user) {
+        return Ok(());
+    }
+    Err(Error::PermissionDenied(format!(
+        "user `{user}` is not a reviewer of task `{}`",
+        task.id()
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{PostAnnotations, PostedAnnotation};
+    use std::fs;
+
+    /// A project with one dataset of `inputs` inputs and one task of `yaml`.
+    fn project(inputs: usize, yaml: &str) -> (tempfile::TempDir, Repo) {
+        let dir = tempfile::tempdir().unwrap();
+        crate::repo::init(dir.path()).unwrap();
+        fs::create_dir_all(dir.path().join("inputs")).unwrap();
+        let lines: String = (1..=inputs)
+            .map(|i| format!("{{\"id\": \"in-{i}\"}}\n"))
+            .collect();
+        fs::write(dir.path().join("inputs/ds.jsonl"), lines).unwrap();
+        fs::write(dir.path().join("tasks/t.yaml"), yaml).unwrap();
+        let mut repo = Repo::open(dir.path(), None).unwrap();
+        repo.sync().unwrap();
+        (dir, repo)
+    }
+
+    const CONSENSUS: &str = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog]\n\
+        input_source: {type: ALL_INPUTS}\n\
+        worker: {strategy: FULL, user_ids: [ann, bob, carl]}\n\
+        review: {strategy: CONSENSUS, user_ids: [rita], consensus_strategy_info: {approval_threshold: 2}}\n";
+
+    fn label(repo: &mut Repo, user: &str, input: &str, concept: &str) {
+        let annotation: work::Annotation = serde_json::from_value(serde_json::json!({
+            "input_id": input, "data": {"concepts": [{"id": concept, "value": 1}]}
+        }))
+        .unwrap();
+        repo.post_annotations(
+            user,
+            PostAnnotations {
+                annotations: vec![PostedAnnotation {
+                    task_id: "t".into(),
+                    annotation,
+                }],
+                user_app_id: None,
+            },
+        )
+        .unwrap();
+        let submit = Action::LabelSubmit(vec![NamedId {
+            field: "label_submit_config.task_assignments[0].id".into(),
+            id: api::assignment_id(input, user),
+        }]);
+        repo.put_assignments(user, "t", submit).unwrap();
+    }
+
+    /// (worker, pending, awaiting_review, success, review_denied, awaiting_consensus_review)
+    fn counts(repo: &Repo) -> Vec<(String, [u64; 5])> {
+        repo.counts("t")
+            .unwrap()
+            .rows
+            .into_iter()
+            .map(|c| {
+                let n = [
+                    c.pending,
+                    c.awaiting_review,
+                    c.success,
+                    c.review_denied,
+                    c.awaiting_consensus_review,
+                ];
+                (c.worker.user.id, n)
+            })
+            .collect()
+    }
+
+    fn expect(rows: &[(&str, [u64; 5])]) -> Vec<(String, [u64; 5])> {
+        rows.iter().map(|(w, n)| (w.to_string(), *n)).collect()
+    }
+
+    #[test]
+    fn consensus_approves_agreement_and_sends_disagreement_to_review() {
+        let (dir, mut repo) = project(3, CONSENSUS);
+        let started = repo
+            .put_assignments("ann", "t", Action::LabelStart)
+            .unwrap();
+        assert_eq!(started.len(), 3);
+        label(&mut repo, "ann", "in-1", "cat");
+        label(&mut repo, "bob", "in-1", "cat");
+        label(&mut repo, "ann", "in-2", "cat");
+        label(&mut repo, "bob", "in-2", "dog");
+        label(&mut repo, "carl", "in-2", "dog");
+        label(&mut repo, "ann", "in-3", "cat");
+        label(&mut repo, "bob", "in-3", "dog");
+        // in-1: ann and bob agree, carl's assignment is closed; in-2: bob and carl agree,
+        // ann is outvoted; in-3: waiting for carl.
+        assert_eq!(
+            counts(&repo),
+            expect(&[
+                ("ann", [0, 0, 1, 1, 1]),
+                ("bob", [0, 0, 2, 0, 1]),
+                ("carl", [1, 0, 1, 0, 0]),
+            ])
+        );
+        label(&mut repo, "carl", "in-3", "cat");
+        assert_eq!(
+            counts(&repo),
+            expect(&[
+                ("ann", [0, 0, 2, 1, 0]),
+                ("bob", [0, 0, 2, 1, 0]),
+                ("carl", [0, 0, 2, 0, 0]),
+            ])
+        );
+        // The index rebuilt from the files answers the same.
+        let before = counts(&repo);
+        drop(repo);
+        fs::remove_dir_all(dir.path().join(".annotask")).unwrap();
+        let mut repo = Repo::open(dir.path(), None).unwrap();
+        repo.sync().unwrap();
+        assert_eq!(counts(&repo), before);
+        let review = Action::Review(Review {
+            decision: Decision::APPROVE,
+            assignments: Vec::new(),
+            workers: Vec::new(),
+            field: "review_approve_config".into(),
+        });
+        assert!(matches!(
+            repo.put_assignments("ann", "t", review),
+            Err(Error::PermissionDenied(_))
+        ));
+    }
+}

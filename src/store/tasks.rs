@@ -1,0 +1,370 @@
+//! The tasks' rows: each valid task's canonical JSON and protobuf (made once, where the file is
+//! read), its worker and reviewer links, ListTasks' filters and pages, and which files claim an
+//! id. Must not decide which file defines a task; [`crate::sync`] does.
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::{Result, Store, StoreError, Writer, key_of, user_key};
+use crate::model::Task;
+
+/// What the index keeps of a valid task: its canonical JSON and its protobuf, each served as
+/// is by its face, and the ids the link tables index. Made where the file is read, so that
+/// the inserting thread receives only this and not the whole document.
+#[derive(Debug)]
+pub struct TaskRow {
+    pub id: String,
+    pub json: String,
+    pub proto: Vec<u8>,
+    pub workers: Vec<String>,
+    pub reviewers: Vec<String>,
+}
+
+impl TaskRow {
+    pub fn new(task: &Task) -> TaskRow {
+        TaskRow {
+            id: task.id().to_owned(),
+            json: serde_json::to_string(task).expect("tasks always serialise"),
+            proto: crate::proto::encode_task(task),
+            workers: task.worker_ids().to_vec(),
+            reviewers: task.reviewer_ids().to_vec(),
+        }
+    }
+}
+
+/// What writing a task did to the index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    Added,
+    Updated,
+    Unchanged,
+}
+
+/// A task's row as it was before a write replaced it, so that the write can be undone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Previous {
+    pub file: String,
+    pub json: String,
+}
+
+/// The API's ListTasks filters. Filters combine with AND; the ids within one filter with OR.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub worker_user_ids: Vec<String>,
+    pub review_user_ids: Vec<String>,
+    pub ids: Vec<String>,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
+
+/// The forms of a task the index stores, each served as it is by one face.
+#[derive(Clone, Copy)]
+enum Face {
+    Json,
+    Proto,
+}
+
+impl Face {
+    fn column(self) -> &'static str {
+        match self {
+            Face::Json => "json",
+            Face::Proto => "proto",
+        }
+    }
+}
+
+/// The `key, id` of every task matching `query`'s filters (not its page), and the
+/// statement's arguments.
+fn matching(query: &ListQuery) -> (String, Vec<&str>) {
+    let marks = |n: usize| vec!["?"; n].join(", ");
+    // Whose tasks: one user is `= ?`, so the page comes off the link table's primary key in id
+    // order; several need a set.
+    let users = |n: usize| match n {
+        1 => "= (SELECT key FROM users WHERE id = ?)".to_owned(),
+        n => format!("IN (SELECT key FROM users WHERE id IN ({}))", marks(n)),
+    };
+    let mut base = None;
+    let mut filters = Vec::new();
+    let mut args: Vec<&str> = Vec::new();
+    for (table, ids) in [
+        ("task_workers", &query.worker_user_ids),
+        ("task_reviewers", &query.review_user_ids),
+    ] {
+        if ids.is_empty() {
+            continue;
+        }
+        let who = users(ids.len());
+        if base.is_none() {
+            let distinct = if ids.len() > 1 { "DISTINCT" } else { "" };
+            base = Some(format!(
+                "SELECT {distinct} task AS key, id FROM {table} WHERE user {who}"
+            ));
+        } else {
+            filters.push(format!(
+                "key IN (SELECT task FROM {table} WHERE user {who})"
+            ));
+        }
+        args.extend(ids.iter().map(String::as_str));
+    }
+    if !query.ids.is_empty() {
+        filters.push(format!("id IN ({})", marks(query.ids.len())));
+        args.extend(query.ids.iter().map(String::as_str));
+    }
+    let base = base.unwrap_or_else(|| "SELECT key, id FROM tasks".to_owned());
+    let filters = if filters.is_empty() {
+        "1".to_owned()
+    } else {
+        filters.join(" AND ")
+    };
+    (
+        format!("SELECT key, id FROM ({base}) WHERE {filters}"),
+        args,
+    )
+}
+
+pub(super) fn decode_body(id: &str, json: &str) -> Result<Task> {
+    serde_json::from_str(json)
+        .map(Task::vouched)
+        .map_err(|_| StoreError::CorruptBody(id.to_owned()))
+}
+
+pub(super) fn claimants(conn: &Connection, id: &str) -> Result<Vec<String>> {
+    let mut stmt = conn.prepare_cached("SELECT path FROM files WHERE claim = ?1 ORDER BY path")?;
+    let rows = stmt.query_map([id], |r| r.get(0))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+impl Store {
+    /// The canonical JSON of one task.
+    pub fn get_json(&self, id: &str) -> Result<Option<String>> {
+        self.get_face(Face::Json, id)
+    }
+
+    /// A task as a protobuf `clarifai.api.Task`.
+    pub fn get_proto(&self, id: &str) -> Result<Option<Vec<u8>>> {
+        self.get_face(Face::Proto, id)
+    }
+
+    fn get_face<T: rusqlite::types::FromSql>(&self, face: Face, id: &str) -> Result<Option<T>> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {} FROM tasks WHERE id = ?1",
+                face.column()
+            ))?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Task>> {
+        self.get_json(id)?
+            .map(|json| decode_body(id, &json))
+            .transpose()
+    }
+
+    /// One page of tasks matching `query`, ordered by id, as canonical JSON.
+    pub fn list_json(&self, query: &ListQuery) -> Result<Vec<String>> {
+        self.list_face(Face::Json, query)
+    }
+
+    /// [`Store::list_json`], each task as a protobuf `clarifai.api.Task`.
+    pub fn list_proto(&self, query: &ListQuery) -> Result<Vec<Vec<u8>>> {
+        self.list_face(Face::Proto, query)
+    }
+
+    fn list_face<T: rusqlite::types::FromSql>(
+        &self,
+        face: Face,
+        query: &ListQuery,
+    ) -> Result<Vec<T>> {
+        let (matching, args) = matching(query);
+        // The page is chosen before any body is read: joining the bodies first would read
+        // every match's body, a thousand for one user, to keep 128.
+        let sql = format!(
+            "SELECT t.{} FROM ({matching} ORDER BY id LIMIT ? OFFSET ?) page
+             JOIN tasks t ON t.key = page.key ORDER BY page.id",
+            face.column()
+        );
+        let limit = i64::from(query.per_page);
+        let offset = i64::from(query.page.saturating_sub(1)) * limit;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
+        let mut params: Vec<&dyn rusqlite::ToSql> =
+            args.iter().map(|a| a as &dyn rusqlite::ToSql).collect();
+        params.push(&limit);
+        params.push(&offset);
+        let rows = stmt.query_map(params.as_slice(), |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many tasks match `query` on every page together.
+    pub fn count(&self, query: &ListQuery) -> Result<u64> {
+        let (matching, args) = matching(query);
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT count(*) FROM ({matching})"))?;
+        let count: i64 = stmt.query_row(rusqlite::params_from_iter(&args), |r| r.get(0))?;
+        Ok(count as u64)
+    }
+
+    pub fn list(&self, query: &ListQuery) -> Result<Vec<Task>> {
+        self.list_json(query)?
+            .iter()
+            .map(|json| decode_body("", json))
+            .collect()
+    }
+
+    pub fn task_count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM tasks", [], |r| r.get::<_, i64>(0))? as u64)
+    }
+
+    /// The files that claim `id`, in path order.
+    pub fn claimants(&self, id: &str) -> Result<Vec<String>> {
+        claimants(&self.conn, id)
+    }
+
+    /// The file a task was last read from.
+    pub fn task_file(&self, id: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT file FROM tasks WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?)
+    }
+}
+
+impl Writer<'_> {
+    pub fn claimants(&self, id: &str) -> Result<Vec<String>> {
+        claimants(self.conn, id)
+    }
+
+    /// Writes a task read from `file`. When the row existed and anything of it changed (its
+    /// body or its file), also returns what it was.
+    pub fn put_task(&mut self, task: &TaskRow, file: &str) -> Result<(Change, Option<Previous>)> {
+        let existing: Option<(i64, String, String)> = self
+            .conn
+            .prepare_cached("SELECT key, file, json FROM tasks WHERE id = ?1")?
+            .query_row([&task.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .optional()?;
+        let Some((key, old_file, old_json)) = existing else {
+            return Ok((self.insert_task(task, file)?, None));
+        };
+        if old_json == task.json {
+            if old_file == file {
+                return Ok((Change::Unchanged, None));
+            }
+            self.conn
+                .prepare_cached("UPDATE tasks SET file = ?2 WHERE key = ?1")?
+                .execute(params![key, file])?;
+            let previous = Previous {
+                file: old_file,
+                json: old_json,
+            };
+            return Ok((Change::Unchanged, Some(previous)));
+        }
+        self.conn
+            .prepare_cached("UPDATE tasks SET file = ?2, json = ?3, proto = ?4 WHERE key = ?1")?
+            .execute(params![key, file, task.json, task.proto])?;
+        self.delete_links(key)?;
+        self.insert_links(key, task)?;
+        let previous = Previous {
+            file: old_file,
+            json: old_json,
+        };
+        Ok((Change::Updated, Some(previous)))
+    }
+
+    /// Puts back a task's row as it was before this transaction wrote it: `None` when it had
+    /// none.
+    pub fn restore(&mut self, id: &str, previous: Option<Previous>) -> Result<()> {
+        match previous {
+            None => {
+                self.delete_task(id)?;
+            }
+            Some(previous) => {
+                let task = decode_body(id, &previous.json)?;
+                self.put_task(&TaskRow::new(&task), &previous.file)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes a task the index is known not to have.
+    pub fn insert_task(&mut self, task: &TaskRow, file: &str) -> Result<Change> {
+        let key = self
+            .insert_task
+            .insert(params![task.id, file, task.json, task.proto])?;
+        self.insert_links(key, task)?;
+        Ok(Change::Added)
+    }
+
+    pub(super) fn insert_links(&mut self, key: i64, task: &TaskRow) -> Result<()> {
+        for (users, links) in [
+            (&task.workers, &mut self.workers),
+            (&task.reviewers, &mut self.reviewers),
+        ] {
+            self.user_keys.clear();
+            for user in users {
+                self.user_keys
+                    .push(user_key(self.conn, &mut self.users, user)?);
+            }
+            links.insert(self.conn, key, &task.id, &self.user_keys)?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn delete_links(&self, key: i64) -> Result<()> {
+        for sql in [
+            "DELETE FROM task_workers WHERE task = ?1",
+            "DELETE FROM task_reviewers WHERE task = ?1",
+        ] {
+            self.conn.prepare_cached(sql)?.execute([key])?;
+        }
+        Ok(())
+    }
+
+    /// A task as this transaction sees it.
+    pub fn task(&self, id: &str) -> Result<Option<Task>> {
+        let json: Option<String> = self
+            .conn
+            .prepare_cached("SELECT json FROM tasks WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        json.map(|json| decode_body(id, &json)).transpose()
+    }
+
+    /// The ids of the tasks whose source may select inputs of `datasets`: every ALL_INPUTS and
+    /// INPUT task, and the DATASET tasks of these datasets.
+    pub fn tasks_over(&self, datasets: &[String]) -> Result<Vec<String>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT task, source, source_id FROM task_plans WHERE source IN ('ALL_INPUTS', 'INPUT', 'DATASET')",
+        )?;
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        let mut tasks = Vec::new();
+        for row in rows {
+            let (task, source, id) = row?;
+            if source != "DATASET" || datasets.contains(&id) {
+                tasks.push(task);
+            }
+        }
+        Ok(tasks)
+    }
+
+    /// Removes a task; false when the index had none with that id.
+    pub fn delete_task(&self, id: &str) -> Result<bool> {
+        let key = key_of(self.conn, "tasks", id)?;
+        let Some(key) = key else { return Ok(false) };
+        self.delete_links(key)?;
+        self.conn
+            .prepare_cached("DELETE FROM tasks WHERE key = ?1")?
+            .execute([key])?;
+        Ok(true)
+    }
+}
