@@ -100,10 +100,10 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             "warning: {invalid} invalid task file(s) not served; `annotask sync` lists the problems"
         );
     }
-    let refused = server.refused_lines()?;
+    let refused = server.flagged_lines()?;
     if refused > 0 {
         eprintln!(
-            "warning: {refused} work line(s) break a rule the API enforces and are not counted; `annotask status` lists them"
+            "warning: {refused} work line(s) to look at (not counted, or an input handed out twice); `annotask status` lists them"
         );
     }
     server

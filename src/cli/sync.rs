@@ -24,7 +24,7 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
             print!("{}", output::human(&invalid, read, output::color(), None));
             // Lines the replay did not count are warnings: they never fail a sync.
             let refused: Vec<Report> = repo
-                .refused_reports()?
+                .work_warnings()?
                 .into_iter()
                 .filter(|r| !invalid.iter().any(|i| i.file == r.file))
                 .collect();

@@ -197,7 +197,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let mut refused = if work.is_empty() {
         Vec::new()
     } else {
-        refused_lines(&dataset_root)?
+        flagged_lines(&dataset_root)?
     };
     for (file, mut diagnostics) in sync::check_work(&dataset_root, work) {
         if let Some(i) = refused.iter().position(|r| r.file == file) {
@@ -456,12 +456,12 @@ fn no_such_file(name: &str) -> anyhow::Error {
 /// The work lines the replay does not count (they break a rule the API enforces), by file:
 /// the project read into an index in memory, so that the project's own is not touched. A
 /// project whose tasks cannot be read has none to tell.
-fn refused_lines(root: &Path) -> anyhow::Result<Vec<Report>> {
+fn flagged_lines(root: &Path) -> anyhow::Result<Vec<Report>> {
     let Ok(mut repo) = annotask::repo::Repo::open_in_memory(root) else {
         return Ok(Vec::new());
     };
     repo.sync()?;
-    Ok(repo.refused_reports()?)
+    Ok(repo.work_warnings()?)
 }
 
 /// The staged work files that rewrite what the last commit had (work files are only appended

@@ -121,16 +121,16 @@ fn changed(repo: &Repo, json: bool, summary: &Summary) {
     }
 }
 
-/// A warning line when work lines are not counted for breaking a rule the API enforces.
+/// A warning line when the replay warns about work lines.
 fn warn_refused(repo: &Repo, json: bool) -> anyhow::Result<()> {
     let refused: usize = repo
-        .refused_reports()?
+        .work_warnings()?
         .iter()
         .map(|r| r.diagnostics.len())
         .sum();
     if refused > 0 {
         let message = format!(
-            "{refused} work line(s) break a rule the API enforces and are not counted; `annotask status` lists them"
+            "{refused} work line(s) to look at (not counted, or an input handed out twice); `annotask status` lists them"
         );
         emit(repo, json, &Line::Warning { message: &message });
     }

@@ -155,7 +155,8 @@ impl Repo {
     }
 
     /// LABEL_START: the caller's open assignments or, under DYNAMIC when there are none, the
-    /// next inputs nobody holds, handed out to the caller.
+    /// inputs nobody holds that rank the caller first ([`crate::assign::handout_rank`]), then
+    /// second, and so on, in input order within a rank: handed out to the caller.
     fn label_start(&mut self, user: &str, plans: &InputPlans) -> Result<Vec<TaskAssignment>> {
         let task = plans.task();
         if !task.worker_ids().iter().any(|w| w == user) {
@@ -168,14 +169,21 @@ impl Repo {
         let dynamic =
             task.doc().worker.as_ref().and_then(|w| w.strategy) == Some(WorkerStrategy::DYNAMIC);
         if open.is_empty() && dynamic {
-            let mut free = Vec::new();
+            // Free inputs by the caller's rank in each; the scan ends once a batch ranks them
+            // first, and asks the index only about inputs of a rank still short of a batch.
+            let workers = task.worker_ids();
+            let mut by_rank: Vec<Vec<String>> = vec![Vec::new(); workers.len().max(1)];
             let mut failed = None;
             self.index.each_input(&plans::Source::of(task), |input| {
+                let rank = crate::assign::handout_rank(task.id(), input, workers, user);
+                let Some(bucket) = by_rank.get_mut(rank).filter(|b| b.len() < BATCH) else {
+                    return true;
+                };
                 match self.index.is_held(task.id(), input) {
                     Ok(true) => true,
                     Ok(false) => {
-                        free.push(input.to_owned());
-                        free.len() < BATCH
+                        bucket.push(input.to_owned());
+                        by_rank[0].len() < BATCH
                     }
                     Err(e) => {
                         failed = Some(e);
@@ -186,6 +194,7 @@ impl Repo {
             if let Some(e) = failed {
                 return Err(e.into());
             }
+            let free: Vec<String> = by_rank.into_iter().flatten().take(BATCH).collect();
             if !free.is_empty() {
                 self.append(
                     task.id(),

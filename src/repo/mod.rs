@@ -122,10 +122,10 @@ impl Repo {
         Ok(self.index.reports(errors_only)?)
     }
 
-    /// The work files with lines the replay did not count (they break a rule the API
-    /// enforces), each with those lines' warnings.
-    pub fn refused_reports(&self) -> Result<Vec<Report>> {
-        Ok(self.index.refused_reports()?)
+    /// The work files with lines the replay warns about (lines not counted for breaking a
+    /// rule the API enforces; DYNAMIC hand-outs of one input to two people), with the warnings.
+    pub fn work_warnings(&self) -> Result<Vec<Report>> {
+        Ok(self.index.work_warnings()?)
     }
 
     /// One file's report of the last sync, when it has diagnostics.

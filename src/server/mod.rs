@@ -187,12 +187,12 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// How many task files are invalid, and so not served, as the server starts.
-    /// How many work lines are not counted for breaking a rule the API enforces.
-    pub fn refused_lines(&self) -> crate::Result<usize> {
-        self.repos.refused_lines()
+    /// How many work lines the replay warns about, as the server starts.
+    pub fn flagged_lines(&self) -> crate::Result<usize> {
+        self.repos.flagged_lines()
     }
 
+    /// How many task files are invalid, and so not served, as the server starts.
     pub fn invalid_files(&self) -> crate::Result<usize> {
         self.repos.invalid_files()
     }

@@ -123,13 +123,13 @@ impl Repos {
         self.watched
     }
 
-    /// How many task files the index holds as invalid (and so does not serve).
-    /// How many work lines are not counted for breaking a rule the API enforces.
-    pub fn refused_lines(&self) -> Result<usize> {
-        let reports = self.checkout()?.refused_reports()?;
+    /// How many work lines the replay warns about (not counted, or handed out twice).
+    pub fn flagged_lines(&self) -> Result<usize> {
+        let reports = self.checkout()?.work_warnings()?;
         Ok(reports.iter().map(|r| r.diagnostics.len()).sum())
     }
 
+    /// How many task files the index holds as invalid (and so does not serve).
     pub fn invalid_files(&self) -> Result<usize> {
         Ok(self.checkout()?.reports(true)?.len())
     }

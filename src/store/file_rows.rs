@@ -188,9 +188,9 @@ impl Store {
         self.query_reports("f.errors > 0 OR NOT ?1", [errors_only])
     }
 
-    /// The work files with lines the replay did not count (they break a rule the API
-    /// enforces), each with those lines' warnings.
-    pub fn refused_reports(&self) -> Result<Vec<Report>> {
+    /// The work files with lines the replay warns about (lines not counted for breaking a
+    /// rule the API enforces; DYNAMIC hand-outs of one input to two people), with the warnings.
+    pub fn work_warnings(&self) -> Result<Vec<Report>> {
         self.query_reports("d.part = 1", [])
     }
 

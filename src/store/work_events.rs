@@ -665,15 +665,15 @@ impl Writer<'_> {
             "INSERT INTO work_refused (task, input, file, line, col, field, message, hint)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?;
-        for refused in &state.refused {
-            let d = &refused.diagnostic;
+        for flagged in &state.flagged {
+            let d = &flagged.diagnostic;
             let at = d
                 .location
                 .unwrap_or(crate::validate::Location { line: 0, column: 0 });
             insert.execute(params![
                 task,
                 input,
-                crate::layout::work_path(task, &refused.user),
+                crate::layout::work_path(task, &flagged.user),
                 at.line,
                 at.column,
                 d.field,

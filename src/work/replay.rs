@@ -1,7 +1,7 @@
 //! The assignment state machine: [`replay`] derives one input's assignments, annotations and
 //! outcome from every user's events on it, and [`explain`] tells why. It enforces the API's
 //! rules on every line, whoever wrote the file: a line the API would have refused is not
-//! counted, and is returned as a [`Refused`] line. Pure: must not do I/O or know SQLite.
+//! counted, and is returned as a [`Flagged`] line. Pure: must not do I/O or know SQLite.
 //! ARCHITECTURE.md, "The workflow", and docs/work.md describe the rules.
 
 use std::collections::BTreeMap;
@@ -122,10 +122,10 @@ pub enum Outcome {
     Rejected,
 }
 
-/// A line the API would have refused: not counted, and reported at its place in its
-/// writer's file as a warning (one bad line never blocks a team).
+/// A line to warn about at its place in its writer's file: one the API would have refused
+/// (not counted; one bad line never blocks a team), or a DYNAMIC hand-out that met another.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Refused {
+pub struct Flagged {
     /// Whose file holds the line.
     pub user: String,
     pub diagnostic: Diagnostic,
@@ -139,8 +139,9 @@ pub struct InputState {
     /// By worker id, then annotation id.
     pub annotations: Vec<AnnotationState>,
     pub outcome: Outcome,
-    /// The lines on this input that break a rule, by user and line.
-    pub refused: Vec<Refused>,
+    /// The lines on this input to warn about, by user and line: those that break a rule the
+    /// API enforces (not counted), and DYNAMIC hand-outs of it to two people (both count).
+    pub flagged: Vec<Flagged>,
     /// Why, in order (only from [`explain`]): who was assigned, who said what, what decided it.
     pub story: Vec<String>,
 }
@@ -170,7 +171,7 @@ impl Story {
 
 /// The refused lines being gathered (the story tells them at its end).
 struct Refusals {
-    found: Vec<Refused>,
+    found: Vec<Flagged>,
 }
 
 /// What a refused line's diagnostic adds to why it was refused.
@@ -178,7 +179,7 @@ const NOT_COUNTED: &str = "; the line is not counted";
 
 impl Refusals {
     fn refuse(&mut self, user: &str, line: u32, field: &str, message: String, hint: &str) {
-        self.found.push(Refused {
+        self.found.push(Flagged {
             user: user.to_owned(),
             diagnostic: Diagnostic::warning(field, format!("{message}{NOT_COUNTED}"))
                 .hint(hint)
@@ -299,6 +300,7 @@ fn replay_telling(
                 ),
                 Event::Start { .. } => {
                     worker.held.get_or_insert(HeldBy::Start);
+                    worker.started.get_or_insert(line);
                 }
                 Event::Annotation(annotation) => {
                     let found = annotation::check(annotation, rules.task, "annotation");
@@ -341,6 +343,37 @@ fn replay_telling(
         });
     }
     let mut refused = refusals.found;
+    // Two DYNAMIC hand-outs of one input meet only when clones handed it out apart and were
+    // merged: both people hold it and their work counts; said at each hand-out.
+    let starters: Vec<(&str, u32)> = workers
+        .iter()
+        .filter(|(_, w)| w.held == Some(HeldBy::Start))
+        .filter_map(|(name, w)| Some((*name, w.started?)))
+        .collect();
+    if starters.len() > 1 {
+        let names: Vec<&str> = starters.iter().map(|(n, _)| *n).collect();
+        story.tell(|| {
+            format!(
+                "{} were each handed the input (DYNAMIC, apart, in clones since merged): each one's work counts",
+                names.join(" and ")
+            )
+        });
+        for (name, line) in &starters {
+            let others: Vec<&str> = names.iter().copied().filter(|n| n != name).collect();
+            refused.push(Flagged {
+                user: (*name).to_owned(),
+                diagnostic: Diagnostic::warning(
+                    "start",
+                    format!(
+                        "input `{input}` was also handed to {} (DYNAMIC hand-outs made apart, then merged); each one's work counts",
+                        others.join(", ")
+                    ),
+                )
+                .hint("nothing to fix: the input has one more holder than the task asks for")
+                .at(Location { line: *line, column: 1 }),
+            });
+        }
+    }
     story.tell(|| match planned {
         [] => "the plan gives this input to no worker".to_owned(),
         _ => format!("the plan gives this input to {}", planned.join(", ")),
@@ -437,15 +470,17 @@ fn replay_telling(
     for r in &refused {
         story.tell(|| {
             let line = r.diagnostic.location.map_or(0, |l| l.line);
-            let why = r.diagnostic.message.trim_end_matches(NOT_COUNTED);
-            format!("not counted: {}'s line {line}: {why}", r.user)
+            match r.diagnostic.message.strip_suffix(NOT_COUNTED) {
+                Some(why) => format!("not counted: {}'s line {line}: {why}", r.user),
+                None => format!("{}'s line {line}: {}", r.user, r.diagnostic.message),
+            }
         });
     }
     InputState {
         assignments,
         annotations,
         outcome,
-        refused,
+        flagged: refused,
         story: story.0.unwrap_or_default(),
     }
 }
@@ -459,7 +494,7 @@ fn follow_steps<'a>(
     decisions: &BTreeMap<(&str, u32), Vec<Ruling>>,
     kind: Kind,
     story: &mut Story,
-    refused: &mut Vec<Refused>,
+    refused: &mut Vec<Flagged>,
 ) {
     for step in std::mem::take(&mut worker.steps) {
         let k = worker.effective.len() as u32;
@@ -502,7 +537,7 @@ fn follow_steps<'a>(
                 };
                 match problem {
                     Some(message) => {
-                        refused.push(Refused {
+                        refused.push(Flagged {
                             user: name.to_owned(),
                             diagnostic: Diagnostic::warning(
                                 "withdraw.submission",
@@ -621,6 +656,8 @@ struct Worker<'a> {
     current: BTreeMap<&'a str, (&'a Annotation, Timestamp, Timestamp, u32)>,
     /// Their submits and withdraws, in file order.
     steps: Vec<Step<'a>>,
+    /// The line of their first DYNAMIC hand-out of the input.
+    started: Option<u32>,
     /// The submissions that took effect, numbered from 1.
     effective: Vec<Submission<'a>>,
 }
@@ -631,6 +668,7 @@ impl Worker<'_> {
             held,
             current: BTreeMap::new(),
             steps: Vec::new(),
+            started: None,
             effective: Vec::new(),
         }
     }
@@ -1133,7 +1171,7 @@ mod tests {
         };
         let state = replay(&rules, "in", &["ann".into()], &events(history));
         let got: Vec<String> = state
-            .refused
+            .flagged
             .iter()
             .map(|r| {
                 let at = r.diagnostic.location.unwrap();

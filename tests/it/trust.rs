@@ -700,3 +700,133 @@ fn validate_reads_team_yaml() {
         "{out}"
     );
 }
+
+/// A DYNAMIC task of 40 inputs for ann and bob, in a git repository.
+fn dynamic_repository() -> TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path();
+    fs::create_dir_all(dir.join("tasks")).unwrap();
+    fs::create_dir_all(dir.join("inputs")).unwrap();
+    let lines: String = (1..=40)
+        .map(|i| format!("{{\"id\": \"in-{i:02}\"}}\n"))
+        .collect();
+    fs::write(dir.join("inputs/day.jsonl"), lines).unwrap();
+    fs::write(
+        dir.join("tasks/dyn.yaml"),
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\ninput_source: {type: DATASET, id: day}\n\
+         worker: {strategy: DYNAMIC, user_ids: [ann, bob]}\nreview: {strategy: NONE}\n",
+    )
+    .unwrap();
+    fs::write(dir.join(".gitignore"), ".annotask/\n").unwrap();
+    git(dir, "lead", &["init", "-q", "-b", "main"]);
+    git(dir, "lead", &["add", "-A"]);
+    git(dir, "lead", &["commit", "-q", "-m", "the project"]);
+    root
+}
+
+/// `user` takes batches of `dyn` in the clone at `dir` (a server of its own, offline from the
+/// other clone); returns the inputs handed out, in order.
+fn take(dir: &Path, user: &str, batches: usize) -> Vec<String> {
+    let served = Served::start(dir);
+    let mut taken = Vec::new();
+    for _ in 0..batches {
+        let (status, answer) = served.call(
+            user,
+            "PUT",
+            "/v2/users/me/apps/app/tasks/dyn/assignments",
+            Some(json!({"action": "LABEL_START"})),
+        );
+        assert_eq!(status, 200, "{answer}");
+        let inputs: Vec<String> = answer["task_assignments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["input"]["id"].as_str().unwrap().to_owned())
+            .collect();
+        // Labeled and submitted, so the next LABEL_START hands out new inputs.
+        for input in &inputs {
+            let body = json!({"annotations": [{"task_id": "dyn", "input_id": input,
+                "data": {"concepts": [{"id": "cat", "value": 1}]}}]});
+            let (status, value) = served.call(user, "POST", "/v2/annotations", Some(body));
+            assert_eq!(status, 200, "{value}");
+            let submit = json!({"action": "LABEL_SUBMIT", "label_submit_config":
+                {"task_assignments": [{"id": format!("{input}.{user}")}]}});
+            let (status, value) = served.call(
+                user,
+                "PUT",
+                "/v2/users/me/apps/app/tasks/dyn/assignments",
+                Some(submit),
+            );
+            assert_eq!(status, 200, "{value}");
+        }
+        taken.extend(inputs);
+    }
+    drop(served);
+    git(dir, user, &["add", "-A"]);
+    git(
+        dir,
+        user,
+        &["commit", "-q", "-m", &format!("{user}'s work")],
+    );
+    taken
+}
+
+#[test]
+fn two_clones_labeling_a_dynamic_task_offline_do_not_collide_within_their_shares() {
+    let origin = dynamic_repository();
+    let clones = tempfile::tempdir().unwrap();
+    let (a, b) = (clones.path().join("a"), clones.path().join("b"));
+    for clone in [&a, &b] {
+        git(
+            clones.path(),
+            "lead",
+            &[
+                "clone",
+                "-q",
+                origin.path().to_str().unwrap(),
+                clone.to_str().unwrap(),
+            ],
+        );
+    }
+    // One batch each, apart: within each one's share, no input is handed to both.
+    let ann = take(&a, "ann", 1);
+    let bob = take(&b, "bob", 1);
+    assert_eq!((ann.len(), bob.len()), (10, 10));
+    assert!(ann.iter().all(|i| !bob.contains(i)), "{ann:?} {bob:?}");
+    // Then each labels everything left in their clone: past their shares they meet.
+    let ann_rest = take(&a, "ann", 3);
+    let bob_rest = take(&b, "bob", 3);
+    assert_eq!(ann.len() + ann_rest.len(), 40);
+    assert_eq!(bob.len() + bob_rest.len(), 40);
+    // Merged: both people's work counts, and status and explain say the inputs met.
+    git(
+        &a,
+        "ann",
+        &[
+            "pull",
+            "-q",
+            "--no-rebase",
+            "--no-edit",
+            b.to_str().unwrap(),
+            "main",
+        ],
+    );
+    let (code, counts, err) = annotask(&a, &["counts", "dyn", "-o", "json"]);
+    assert_eq!(code, 0, "{err}");
+    let counts: Value = serde_json::from_str(&counts).unwrap();
+    let success: Vec<u64> = counts["counts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["success"].as_u64().unwrap())
+        .collect();
+    assert_eq!(success, [40, 40], "{counts}");
+    let (_, status, _) = annotask(&a, &["status"]);
+    assert!(status.contains("was also handed to bob"), "{status}");
+    let met = ann_rest.iter().find(|i| bob_rest.contains(i)).unwrap();
+    let (_, story, _) = annotask(&a, &["explain", "dyn", met]);
+    assert!(
+        story.contains("ann and bob were each handed the input"),
+        "{story}"
+    );
+}
