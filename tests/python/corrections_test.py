@@ -1,6 +1,6 @@
 """Corrections through the official Python client, clarifai-grpc: PostAnnotations posted twice,
-PatchAnnotations (`remove`, `merge`, `overwrite`), DeleteAnnotations, and a correction after
-REQUEST_CHANGES, against `annotask serve --keys` on tests/trust.rs's project: task `fix`
+PatchAnnotations (`remove`, `merge`, `overwrite`), DeleteAnnotations, a correction after
+REQUEST_CHANGES, and (gRPC) LABEL_WITHDRAW as action value 100, against `annotask serve --keys` on tests/trust.rs's project: task `fix`
 (classification of cat, dog and bird; worker ann; MANUAL review by rita of every input) over
 inputs in-1 to in-3.
 
@@ -145,6 +145,15 @@ def main():
         [a.status.code for a in resubmitted.task_assignments] == [status_code_pb2.TASK_ASSIGNMENT_AWAITING_REVIEW],
         str(resubmitted),
     )
+    if face == "grpc":
+        # LABEL_WITHDRAW is annotask's extension, action value 100: the undecided submission 2
+        # comes back to ann, PENDING.
+        withdrawn = put(ann, action=100, input_id="in-2")
+        check(
+            f"{face} LABEL_WITHDRAW",
+            [a.status.code for a in withdrawn.task_assignments] == [status_code_pb2.TASK_ASSIGNMENT_PENDING],
+            str(withdrawn),
+        )
     print(f"{passed} passed, 0 failed")
 
 
