@@ -2,7 +2,7 @@
 -- inputs/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 9;
+PRAGMA user_version = 10;
 
 -- Tasks are keyed by a small integer so the link tables stay narrow. Queries find tasks through
 -- indexes (by id, by user) and read a row only for its body.
@@ -209,6 +209,18 @@ CREATE TABLE work_counts (
     state  INTEGER NOT NULL,
     n      INTEGER NOT NULL,
     PRIMARY KEY (task, worker, kind, state)
+) WITHOUT ROWID;
+
+-- Where a worker's walk for open assignments (LABEL_START, ListNextTaskAssignments) may start:
+-- every input before `input` that the task's plan gives the worker has a work_state row of
+-- theirs. A shortcut only (no row: the walk starts at the first input), so a rebuilt index
+-- answers the same: LABEL_START moves it forward, a work_state row that goes moves it back to
+-- its input, and a new plan drops the task's rows.
+CREATE TABLE work_frontier (
+    task   TEXT NOT NULL,
+    worker TEXT NOT NULL,
+    input  TEXT NOT NULL,
+    PRIMARY KEY (task, worker)
 ) WITHOUT ROWID;
 
 -- Indexes only queries need. A sync into an empty index builds them after loading, which is

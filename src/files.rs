@@ -469,7 +469,7 @@ pub fn find(root: &Path, path: &str) -> Vec<DiskFile> {
 }
 
 /// Whether a folder on the way from the root to `path` (the tasks folder included) is a link.
-fn behind_link(root: &Path, path: &str) -> bool {
+pub fn behind_link(root: &Path, path: &str) -> bool {
     let mut folder = root.to_owned();
     let mut parts: Vec<&str> = path.split('/').collect();
     parts.pop();

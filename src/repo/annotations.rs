@@ -2,7 +2,7 @@
 //! caller's assignment, appended to the caller's own work file) and ListAnnotations, answered
 //! from the index. Must not print or decide states.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
@@ -10,6 +10,7 @@ use super::assignments::not_holder;
 use super::{Repo, check_ids, refuse_repeats, report};
 use crate::api::{self, AnnotationOut, AnnotationQuery, PostAnnotations, UserWorker};
 use crate::error::{Error, Result};
+use crate::layout;
 use crate::model::Task;
 use crate::plans::InputPlans;
 use crate::store::{AnnotationFilter, AnnotationRow};
@@ -26,7 +27,14 @@ impl Repo {
     ) -> Result<Vec<AnnotationOut>> {
         check_ids(&[("user", user)])?;
         let _lock = self.write_lock()?;
-        self.sync()?;
+        // The work files this request appends to; a task id that is no id is refused below.
+        let touched: BTreeSet<String> = request
+            .annotations
+            .iter()
+            .filter(|item| validate::check_id(&item.task_id).is_ok())
+            .map(|item| layout::work_path(&item.task_id, user))
+            .collect();
+        self.catch_up(&touched.into_iter().collect::<Vec<_>>())?;
         let mut problems = Vec::new();
         let mut by_task: BTreeMap<String, Vec<Event>> = BTreeMap::new();
         let mut posted = Vec::new();

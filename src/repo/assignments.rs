@@ -4,11 +4,10 @@
 //! own work file (durable before it returns), syncs that file, and answers from the index.
 //! Must not print or decide states: [`crate::work::replay`] decides, through the sync.
 
-use std::collections::HashMap;
-
 use super::{Repo, check_ids, invalid, refuse_repeats, report};
 use crate::api::{self, TaskAssignment};
 use crate::error::{Error, Result};
+use crate::layout;
 use crate::model::{Task, WorkerStrategy};
 use crate::plans::{self, InputPlans, Source, Walker};
 use crate::store::HeldRow;
@@ -132,7 +131,7 @@ impl Repo {
     ) -> Result<Vec<TaskAssignment>> {
         check_ids(&[("task_id", task_id), ("user", user)])?;
         let _lock = self.write_lock()?;
-        self.sync()?;
+        self.catch_up(&[layout::work_path(task_id, user)])?;
         let task = self.get(task_id)?;
         let plans = self.input_plans(&task)?;
         match action {
@@ -150,7 +149,7 @@ impl Repo {
         check_ids(&[("task_id", task_id), ("user", user)])?;
         let task = self.get(task_id)?;
         let plans = self.input_plans(&task)?;
-        let open = self.open_assignments(&plans, user, BATCH)?;
+        let open = self.open_assignments(&plans, user, BATCH, false)?;
         self.answer(&plans, user, open)
     }
 
@@ -165,7 +164,7 @@ impl Repo {
                 task.id()
             )));
         }
-        let mut open = self.open_assignments(plans, user, BATCH)?;
+        let mut open = self.open_assignments(plans, user, BATCH, true)?;
         let dynamic =
             task.doc().worker.as_ref().and_then(|w| w.strategy) == Some(WorkerStrategy::DYNAMIC);
         if open.is_empty() && dynamic {
@@ -194,7 +193,9 @@ impl Repo {
             if let Some(e) = failed {
                 return Err(e.into());
             }
-            let free: Vec<String> = by_rank.into_iter().flatten().take(BATCH).collect();
+            let mut free: Vec<String> = by_rank.into_iter().flatten().take(BATCH).collect();
+            // Answered in input order, as every queue is.
+            free.sort_unstable();
             if !free.is_empty() {
                 self.append(
                     task.id(),
@@ -276,13 +277,23 @@ impl Repo {
         workers: &[String],
     ) -> Result<Vec<TaskAssignment>> {
         require_reviewer(user, task)?;
-        let waiting: Vec<HeldRow> = self
+        // The first BATCH by (input, worker) are among each worker's first BATCH by input.
+        let mut waiting: Vec<HeldRow> = Vec::new();
+        for worker in self
             .index
-            .task_in_state(task.id(), State::AwaitingReview, u64::MAX)?
-            .into_iter()
-            .filter(|row| workers.is_empty() || workers.contains(&row.worker))
-            .take(BATCH)
-            .collect();
+            .holders_in_state(task.id(), State::AwaitingReview)?
+        {
+            if workers.is_empty() || workers.contains(&worker) {
+                waiting.extend(self.index.held_in_state(
+                    task.id(),
+                    &worker,
+                    State::AwaitingReview,
+                    BATCH as u64,
+                )?);
+            }
+        }
+        waiting.sort_unstable_by(|a, b| (&a.input, &a.worker).cmp(&(&b.input, &b.worker)));
+        waiting.truncate(BATCH);
         self.answer_rows(waiting)
     }
 
@@ -428,38 +439,77 @@ impl Repo {
             }))
     }
 
-    /// Up to `limit` of `user`'s PENDING assignments of the task, in input order: the plan's
-    /// without recorded work or still pending, and those held otherwise.
-    fn open_assignments(
+    /// Up to `limit` of `user`'s PENDING assignments of the task, in input order: their rows
+    /// still PENDING (work begun, a hand-out, work kept from an earlier plan), and the plan's
+    /// inputs they have no row on yet. Those are walked from the user's frontier (see
+    /// `store::queues`), which `advance` (LABEL_START) moves up to the first one found, so a
+    /// walk costs the page it answers and the work done since the last one, not the task's
+    /// size.
+    pub(super) fn open_assignments(
         &self,
         plans: &InputPlans,
         user: &str,
         limit: usize,
+        advance: bool,
     ) -> Result<Vec<String>> {
-        let task = plans.task();
-        let held: HashMap<String, HeldRow> = self
-            .index
-            .held_by(task.id(), user)?
-            .into_iter()
-            .map(|row| (row.input.clone(), row))
-            .collect();
-        let mut open: Vec<String> = held
-            .values()
-            .filter(|row| !row.planned && row.state == State::Pending)
-            .map(|row| row.input.clone())
-            .collect();
-        let mut planned = 0;
-        self.index.each_input(plans.source(), |input| {
-            if plans.planned(input, true).iter().any(|w| w == user)
-                && held
-                    .get(input)
-                    .is_none_or(|row| row.state == State::Pending)
-            {
-                open.push(input.to_owned());
-                planned += 1;
+        let task = plans.task().id();
+        let mine = |input: &str| plans.planned(input, true).iter().any(|w| w == user);
+        let mut open = Vec::new();
+        let mut failed = None;
+        self.index
+            .each_held_in_state(task, user, State::Pending, |input, planned| {
+                // A row the plan gave counts while the plan still gives it.
+                let keep = !planned
+                    || match self.index.in_source(plans.source(), input) {
+                        Ok(selected) => selected && mine(input),
+                        Err(e) => {
+                            failed = Some(e);
+                            return false;
+                        }
+                    };
+                if keep {
+                    open.push(input.to_owned());
+                }
+                open.len() < limit
+            })?;
+        if let Some(e) = failed {
+            return Err(e.into());
+        }
+        let walk = |from: &str| {
+            let mut untouched: Vec<String> = Vec::new();
+            let mut last = None;
+            let mut failed = None;
+            self.index.each_input_from(plans.source(), from, |input| {
+                last = Some(input.to_owned());
+                if !mine(input) {
+                    return true;
+                }
+                match self.index.has_row(task, input, user) {
+                    Ok(true) => true,
+                    Ok(false) => {
+                        untouched.push(input.to_owned());
+                        untouched.len() < limit
+                    }
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
+            })?;
+            match failed {
+                Some(e) => Err(e),
+                None => {
+                    let reached = untouched.first().cloned().or(last);
+                    Ok((untouched, reached))
+                }
             }
-            planned < limit
-        })?;
+        };
+        let untouched = if advance {
+            self.index.walk_from_frontier(task, user, walk)?
+        } else {
+            walk(&self.index.frontier(task, user)?)?.0
+        };
+        open.extend(untouched);
         open.sort_unstable();
         open.dedup();
         open.truncate(limit);
@@ -548,7 +598,7 @@ pub struct Review {
 }
 
 /// How many assignments LABEL_START and REVIEW_START answer with, as the hosted API does.
-const BATCH: usize = 10;
+pub(super) const BATCH: usize = 10;
 
 /// An assignment as the checks see it.
 pub(super) struct Held {

@@ -30,6 +30,8 @@ mod corrections;
 mod counts;
 mod inputs;
 mod lock;
+#[cfg(test)]
+mod queue_tests;
 mod setup;
 mod tasks;
 
@@ -191,6 +193,41 @@ impl Repo {
         ))
     }
 
+    /// [`Repo::work_changes`] for the work paths among `paths`: when each names a work file
+    /// (a write appends to one), only those are described and compared; otherwise the whole
+    /// folder is listed.
+    fn work_changes_at(&self, paths: &[String]) -> Result<sync::WorkChanges> {
+        let work: Vec<&str> = paths
+            .iter()
+            .map(String::as_str)
+            .filter(|p| layout::in_work(p))
+            .collect();
+        let files_only = work
+            .iter()
+            .all(|p| layout::work_owner(p).is_some() && !files::behind_link(&self.root, p));
+        if !files_only {
+            return self.work_changes();
+        }
+        let disk = work
+            .iter()
+            .filter_map(|p| files::stat(&self.root, p))
+            .collect();
+        Ok(sync::work_changes(disk, &self.index.work_files_at(&work)?))
+    }
+
+    /// Brings the index up to date before a write checks anything. While a watcher keeps it
+    /// current, only `paths` are read (the work file a write appends to, whose earlier lines
+    /// its checks count on); otherwise everything is synced, which stats every file: 37 ms
+    /// before each label saved in a project of 20,000 tasks.
+    fn catch_up(&mut self, paths: &[String]) -> Result<()> {
+        if self.watcher().is_none() {
+            self.sync()?;
+        } else if !paths.is_empty() {
+            self.sync_paths(paths)?;
+        }
+        Ok(())
+    }
+
     /// Brings the index up to date with just these root-relative paths: task files, folders
     /// under the tasks folder, the inputs folder or files in it, the work folder or anything
     /// in it. Other paths are ignored.
@@ -201,7 +238,7 @@ impl Repo {
             plan.datasets = self.dataset_changes()?;
         }
         if paths.iter().any(|p| layout::in_work(p)) {
-            plan.work = self.work_changes()?;
+            plan.work = self.work_changes_at(paths)?;
         }
         Ok(sync::apply(
             &mut self.index,

@@ -71,7 +71,7 @@ impl Repo {
     /// or its id is taken, no file is written.
     pub fn create(&mut self, docs: Vec<TaskDoc>) -> Result<Vec<Task>> {
         let _lock = self.write_lock()?;
-        self.sync()?;
+        self.catch_up(&[])?;
         let now = now();
         let mut taken = Vec::new();
         let mut docs = docs;
@@ -108,7 +108,7 @@ impl Repo {
     /// was. All or nothing: when any task is invalid or unknown, no file is written.
     pub fn update(&mut self, docs: Vec<TaskDoc>) -> Result<Vec<Task>> {
         let _lock = self.write_lock()?;
-        self.sync()?;
+        self.catch_up(&[])?;
         refuse_repeats(docs.iter().map(|d| d.id.as_deref()), "tasks", ".id")?;
         let now = now();
         let mut missing = Vec::new();
@@ -174,7 +174,7 @@ impl Repo {
         }
         refuse_repeats(ids.iter().map(|id| Some(id.as_str())), "ids", "")?;
         let _lock = self.write_lock()?;
-        self.sync()?;
+        self.catch_up(&[])?;
         let mut doomed = Vec::new();
         let mut missing = Vec::new();
         let mut conflicts = Vec::new();

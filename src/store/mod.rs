@@ -10,13 +10,15 @@
 //!
 //! By table family: `file_rows` (the task files and their diagnostics), `tasks`, `datasets`
 //! (dataset files and their inputs), `plans` (each task's stored plan and moves),
-//! `work_events` (work files, events, derived states, counts), and `load` (a bulk load, and
+//! `work_events` (work files, events, derived states, counts), `queues` (what the work
+//! queues read: a worker's open rows, where their walk may start), and `load` (a bulk load, and
 //! an empty index loaded into a new file that replaces it).
 
 mod datasets;
 mod file_rows;
 mod load;
 mod plans;
+mod queues;
 mod tasks;
 mod work_events;
 

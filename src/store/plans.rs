@@ -9,26 +9,32 @@ use super::{Result, Store, StoreError, Writer};
 use crate::assign::{self, Move, Sample};
 use crate::plans::{ReviewPlan, Source, TaskPlan};
 
-/// Visits the inputs a source selects, in id order, until `visit` returns false.
+/// Visits the inputs a source selects from `from` on (`""`: all), in id order, until `visit`
+/// returns false.
 pub(super) fn each_input(
     conn: &Connection,
     source: &Source,
+    from: &str,
     mut visit: impl FnMut(&str) -> bool,
 ) -> Result<()> {
     let (sql, arg) = match source {
-        Source::All => ("SELECT DISTINCT id FROM inputs ORDER BY id", None),
+        Source::All => (
+            "SELECT DISTINCT id FROM inputs WHERE id >= ?2 ORDER BY id",
+            None,
+        ),
         Source::Dataset(id) => (
-            "SELECT id FROM inputs WHERE dataset = (SELECT key FROM datasets WHERE id = ?1) ORDER BY id",
+            "SELECT id FROM inputs WHERE dataset = (SELECT key FROM datasets WHERE id = ?1)
+             AND id >= ?2 ORDER BY id",
             Some(id),
         ),
-        Source::Input(id) => ("SELECT DISTINCT id FROM inputs WHERE id = ?1", Some(id)),
+        Source::Input(id) => (
+            "SELECT DISTINCT id FROM inputs WHERE id = ?1 AND id >= ?2",
+            Some(id),
+        ),
         Source::Nothing => return Ok(()),
     };
     let mut stmt = conn.prepare_cached(sql)?;
-    let mut rows = match arg {
-        Some(arg) => stmt.query([arg])?,
-        None => stmt.query([])?,
-    };
+    let mut rows = stmt.query(params![arg, from])?;
     while let Some(row) = rows.next()? {
         let id = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
         if !visit(id) {
@@ -140,7 +146,17 @@ impl Store {
 
     /// Visits the inputs a source selects, in id order, until `visit` returns false.
     pub fn each_input(&self, source: &Source, visit: impl FnMut(&str) -> bool) -> Result<()> {
-        each_input(&self.conn, source, visit)
+        each_input(&self.conn, source, "", visit)
+    }
+
+    /// [`Store::each_input`] from input `from` on.
+    pub fn each_input_from(
+        &self,
+        source: &Source,
+        from: &str,
+        visit: impl FnMut(&str) -> bool,
+    ) -> Result<()> {
+        each_input(&self.conn, source, from, visit)
     }
 
     /// Whether a source selects an input.
@@ -168,7 +184,7 @@ impl Writer<'_> {
     /// The inputs a source selects, in id order.
     pub fn source_inputs(&self, source: &Source) -> Result<Vec<String>> {
         let mut ids = Vec::new();
-        each_input(self.conn, source, |id| {
+        each_input(self.conn, source, "", |id| {
             ids.push(id.to_owned());
             true
         })?;
@@ -224,6 +240,8 @@ impl Writer<'_> {
         for sql in [
             "DELETE FROM task_plans WHERE task = ?1",
             "DELETE FROM plan_moves WHERE task = ?1",
+            // Who the plan gives which input is new: every walk starts over.
+            "DELETE FROM work_frontier WHERE task = ?1",
         ] {
             self.conn.prepare_cached(sql)?.execute([task])?;
         }

@@ -111,6 +111,18 @@ fn state_of(n: i64, table: &str) -> rusqlite::Result<State> {
     })
 }
 
+/// A `work_files` row's state from its `size` column on (`at`), as `work_files` selects it.
+fn work_file_state_at(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<WorkFileState> {
+    Ok(WorkFileState {
+        size: r.get::<_, i64>(at)? as u64,
+        mtime_ns: r.get(at + 1)?,
+        consumed: r.get::<_, i64>(at + 2)? as u64,
+        lines: r.get(at + 3)?,
+        tail: r.get(at + 4)?,
+        invalid: r.get(at + 5)?,
+    })
+}
+
 fn held_rows(conn: &Connection, sql: &str, args: impl rusqlite::Params) -> Result<Vec<HeldRow>> {
     let mut stmt = conn.prepare_cached(sql)?;
     let rows = stmt.query_map(args, |r| {
@@ -162,20 +174,26 @@ impl Store {
         let mut stmt = self.conn.prepare_cached(
             "SELECT path, size, mtime_ns, consumed, lines, tail, errors > 0 FROM work_files",
         )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get(0)?,
-                WorkFileState {
-                    size: r.get::<_, i64>(1)? as u64,
-                    mtime_ns: r.get(2)?,
-                    consumed: r.get::<_, i64>(3)? as u64,
-                    lines: r.get(4)?,
-                    tail: r.get(5)?,
-                    invalid: r.get(6)?,
-                },
-            ))
-        })?;
+        let rows = stmt.query_map([], |r| Ok((r.get(0)?, work_file_state_at(r, 1)?)))?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// What the index knows of these work files (those it knows).
+    pub fn work_files_at(&self, paths: &[&str]) -> Result<HashMap<String, WorkFileState>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT size, mtime_ns, consumed, lines, tail, errors > 0 FROM work_files
+             WHERE path = ?1",
+        )?;
+        let mut known = HashMap::new();
+        for path in paths {
+            let state = stmt
+                .query_row([path], |r| work_file_state_at(r, 0))
+                .optional()?;
+            if let Some(state) = state {
+                known.insert((*path).to_owned(), state);
+            }
+        }
+        Ok(known)
     }
 
     /// How many work files the index knows.
@@ -215,27 +233,6 @@ impl Store {
             "SELECT input, worker, state, planned, submissions FROM work_state
              WHERE task = ?1 AND worker = ?2 AND state = ?3 ORDER BY input LIMIT ?4",
             params![task, worker, state.to_i64(), limit as i64],
-        )
-    }
-
-    /// The assignments of a task in one state (any worker), by input then worker.
-    pub fn task_in_state(&self, task: &str, state: State, limit: u64) -> Result<Vec<HeldRow>> {
-        held_rows(
-            &self.conn,
-            "SELECT input, worker, state, planned, submissions FROM work_state
-             WHERE task = ?1 AND state = ?2 ORDER BY input, worker LIMIT ?3",
-            params![task, state.to_i64(), limit as i64],
-        )
-    }
-
-    /// A worker's assignments of a task that have events, in input order: the exceptions to
-    /// its plan's PENDING.
-    pub fn held_by(&self, task: &str, worker: &str) -> Result<Vec<HeldRow>> {
-        held_rows(
-            &self.conn,
-            "SELECT input, worker, state, planned, submissions FROM work_state
-             WHERE task = ?1 AND worker = ?2 ORDER BY input",
-            params![task, worker],
         )
     }
 
@@ -617,8 +614,18 @@ impl Writer<'_> {
         fresh: bool,
         deltas: &mut CountDeltas,
     ) -> Result<()> {
-        if !fresh {
-            self.forget_input_state(task, input, deltas)?;
+        let before = if fresh {
+            Vec::new()
+        } else {
+            self.forget_input_state(task, input, deltas)?
+        };
+        // A worker whose row goes has this input untouched again: their walk must see it.
+        for worker in &before {
+            let kept =
+                state.is_some_and(|(s, _)| s.assignments.iter().any(|a| &a.worker == worker));
+            if !kept {
+                self.move_frontier_back(task, worker, input)?;
+            }
         }
         let Some((state, sampled)) = state else {
             return Ok(());
@@ -698,9 +705,16 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Deletes what was derived for one input, taking it off the counts.
-    fn forget_input_state(&self, task: &str, input: &str, deltas: &mut CountDeltas) -> Result<()> {
-        for row in self.held(task, input)? {
+    /// Deletes what was derived for one input, taking it off the counts. Returns the workers
+    /// who had a row.
+    fn forget_input_state(
+        &self,
+        task: &str,
+        input: &str,
+        deltas: &mut CountDeltas,
+    ) -> Result<Vec<String>> {
+        let held = self.held(task, input)?;
+        for row in &held {
             let kind = if row.planned {
                 Counted::Planned
             } else {
@@ -729,7 +743,7 @@ impl Writer<'_> {
                 .prepare_cached(sql)?
                 .execute(params![task, input])?;
         }
-        Ok(())
+        Ok(held.into_iter().map(|row| row.worker).collect())
     }
 
     /// Adds changes of counts to `work_counts`.
@@ -779,6 +793,7 @@ impl Writer<'_> {
             "work_inputs",
             "work_counts",
             "work_refused",
+            "work_frontier",
         ] {
             self.conn
                 .prepare_cached(&format!("DELETE FROM {table} WHERE task = ?1"))?
