@@ -133,14 +133,42 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// What an appended read must find before the end of the earlier read to take the file as only
 /// appended to: a hash of every byte before it, so that a line edited in place at the same
-/// length is told from an append.
+/// length is told from an append. Four lanes of 64-bit words, each step a bijection of its lane
+/// (so one changed word always changes it), folded with the length through SplitMix64's
+/// finaliser; word at a time, since every sync of an appended file hashes all of it. It tells
+/// edits from appends; it is no defence against a forger, which `validate --commits` is.
 fn prefix_hash(bytes: &[u8]) -> Vec<u8> {
-    use std::hash::Hasher;
-    // `DefaultHasher::new` hashes alike in every process of one build; a Rust release that
-    // changed its algorithm would only make the next sync read each grown file whole.
-    let mut hasher = std::hash::DefaultHasher::new();
-    hasher.write(bytes);
-    hasher.finish().to_le_bytes().to_vec()
+    const K: [u64; 4] = [
+        0x9e37_79b9_7f4a_7c15,
+        0xc2b2_ae3d_27d4_eb4f,
+        0x1656_67b1_9e37_79f9,
+        0xd6e8_feb8_6659_fd93,
+    ];
+    let word = |b: &[u8]| {
+        let mut w = [0u8; 8];
+        w[..b.len()].copy_from_slice(b);
+        u64::from_le_bytes(w)
+    };
+    let step = |lane: u64, w: u64, k: u64| (lane ^ w).wrapping_mul(k).rotate_left(29);
+    let mut lanes = K;
+    let mut blocks = bytes.chunks_exact(32);
+    for block in &mut blocks {
+        for (i, lane) in lanes.iter_mut().enumerate() {
+            *lane = step(*lane, word(&block[i * 8..i * 8 + 8]), K[i]);
+        }
+    }
+    for (i, rest) in blocks.remainder().chunks(8).enumerate() {
+        lanes[i] = step(lanes[i], word(rest), K[i]);
+    }
+    let mix = |mut z: u64| {
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    };
+    let folded = lanes
+        .iter()
+        .fold(mix(bytes.len() as u64), |h, lane| mix(h ^ lane));
+    folded.to_le_bytes().to_vec()
 }
 
 /// Reads one work file whole, and parses it from where the last read ended when every byte
@@ -566,4 +594,23 @@ fn replay_all<'a>(
             .flat_map(|w| w.join().expect("a replay never panics"))
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::prefix_hash;
+
+    /// Every byte changed anywhere, and every length, gives another hash.
+    #[test]
+    fn a_changed_byte_changes_the_prefix_hash() {
+        let text: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+        let whole = prefix_hash(&text);
+        for at in 0..text.len() {
+            let mut edited = text.clone();
+            edited[at] ^= 1;
+            assert_ne!(prefix_hash(&edited), whole, "byte {at}");
+            assert_ne!(prefix_hash(&text[..at]), whole, "length {at}");
+        }
+        assert_eq!(prefix_hash(&text), whole);
+    }
 }
