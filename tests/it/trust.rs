@@ -424,6 +424,25 @@ fn forged_lines_are_not_counted_and_are_reported_at_their_line() {
                 "{}: status does not say\n{out}",
                 forged.name
             );
+            // explain -o json lists it on its input.
+            let (task, _) = forged.file.split_once('/').unwrap();
+            let input = ["in-1", "in-2", "photo-99"]
+                .into_iter()
+                .find(|i| forged.line.contains(&format!("\"{i}\"")))
+                .unwrap();
+            let (_, out, _) = annotask(root.path(), &["explain", task, input, "-o", "json"]);
+            let explained: Value = serde_json::from_str(&out).unwrap();
+            let flagged = &explained["flagged"];
+            assert!(
+                flagged
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|f| f["file"] == format!("work/{}", forged.file).as_str()
+                        && f["line"] == line_no),
+                "{}: {flagged}",
+                forged.name
+            );
         }
         // The same answers from an index rebuilt from the files.
         fs::remove_dir_all(root.path().join(".annotask")).unwrap();
@@ -829,4 +848,33 @@ fn two_clones_labeling_a_dynamic_task_offline_do_not_collide_within_their_shares
         story.contains("ann and bob were each handed the input"),
         "{story}"
     );
+}
+
+#[test]
+fn a_reviewer_who_also_labels_cannot_decide_on_their_own_work() {
+    let root = project();
+    fs::write(
+        root.path().join("tasks/both.yaml"),
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\ninput_source: {type: DATASET, id: day}\n\
+         worker: {strategy: FULL, user_ids: [rita]}\n\
+         review: {strategy: MANUAL, user_ids: [rita, sam], manual_strategy_info: {sample_percentage: 1}}\n",
+    )
+    .unwrap();
+    let served = Served::start(root.path());
+    let body = json!({"annotations": [{"task_id": "both", "input_id": "in-1",
+        "data": {"concepts": [{"id": "cat", "value": 1}]}}]});
+    let (status, value) = served.call("rita", "POST", "/v2/annotations", Some(body));
+    assert_eq!(status, 200, "{value}");
+    let path = "/v2/users/me/apps/app/tasks/both/assignments";
+    let submit = json!({"action": "LABEL_SUBMIT", "label_submit_config":
+        {"task_assignments": [{"id": "in-1.rita"}]}});
+    let (status, value) = served.call("rita", "PUT", path, Some(submit));
+    assert_eq!(status, 200, "{value}");
+    let approve = json!({"action": "REVIEW_APPROVE", "review_approve_config":
+        {"task_assignments": [{"id": "in-1.rita"}]}});
+    let (status, value) = served.call("rita", "PUT", path, Some(approve.clone()));
+    assert_eq!(status, 403, "{value}");
+    let (status, value) = served.call("sam", "PUT", path, Some(approve));
+    assert_eq!(status, 200, "{value}");
+    assert_eq!(Served::states(&value), [("in-1.rita".into(), 54200)]);
 }
