@@ -232,6 +232,12 @@ impl Repo {
     /// under the tasks folder, the inputs folder or files in it, the work folder or anything
     /// in it. Other paths are ignored.
     pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
+        self.sync_paths_appended(paths, None)
+    }
+
+    /// [`Repo::sync_paths`]; `appended`: a work file annotask just appended to while it was as
+    /// the index last read it, so that only its new bytes are read.
+    fn sync_paths_appended(&mut self, paths: &[String], appended: Option<&str>) -> Result<Summary> {
         let known = self.index.file_states_near(paths)?;
         let mut plan = sync::changes_at(&self.root, paths, &known);
         if paths.iter().any(|p| layout::in_inputs(p)) {
@@ -239,6 +245,9 @@ impl Repo {
         }
         if paths.iter().any(|p| layout::in_work(p)) {
             plan.work = self.work_changes_at(paths)?;
+            for read in &mut plan.work.read {
+                read.appended_by_us = appended == Some(read.file.path.as_str());
+            }
         }
         Ok(sync::apply(
             &mut self.index,
@@ -273,9 +282,17 @@ impl Repo {
             })
             .collect();
         let path = layout::work_path(task, user);
+        // The file as the index last read it (size and time alike, as a sync judges files
+        // unchanged): what was read of it stays as it was, and only the append is read.
+        let before = files::stat(&self.root, &path);
+        let known = self.index.work_files_at(&[path.as_str()])?;
+        let as_read = before.zip(known.get(&path)).is_some_and(|(disk, k)| {
+            disk.size == k.size && disk.mtime_ns == k.mtime_ns && k.mtime_ns != files::UNREAD
+        });
         files::append(&self.root, &path, text.as_bytes())
             .map_err(Error::io("append to", self.root.join(&path)))?;
-        self.sync_paths(&[path])?;
+        let appended = as_read.then_some(path.as_str());
+        self.sync_paths_appended(std::slice::from_ref(&path), appended)?;
         Ok(())
     }
 }

@@ -49,6 +49,9 @@ pub struct WorkRead {
     pub user: String,
     /// What the index knew of it, when it may have been appended to.
     pub before: Option<WorkFileState>,
+    /// The bytes before `before.consumed` are known to be as read then (annotask appended to
+    /// the file while it was as the index last read it): only the rest is read.
+    pub appended_by_us: bool,
 }
 
 /// Compares the work files on disk (as [`files::list_work`] gives them) with the index's.
@@ -77,6 +80,7 @@ pub fn work_changes(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>)
                 // Only a file that grew may have been appended to: one rewritten to the same
                 // size or smaller (a hand edit, a checkout) is read whole.
                 before: was.filter(|k| file.size > k.size).cloned(),
+                appended_by_us: false,
                 file: file.clone(),
             }),
             Err(d) => plan.refused.push((file.clone(), d)),
@@ -134,41 +138,99 @@ const BOM: &[u8] = b"\xEF\xBB\xBF";
 /// What an appended read must find before the end of the earlier read to take the file as only
 /// appended to: a hash of every byte before it, so that a line edited in place at the same
 /// length is told from an append. Four lanes of 64-bit words, each step a bijection of its lane
-/// (so one changed word always changes it), folded with the length through SplitMix64's
-/// finaliser; word at a time, since every sync of an appended file hashes all of it. It tells
-/// edits from appends; it is no defence against a forger, which `validate --commits` is.
-fn prefix_hash(bytes: &[u8]) -> Vec<u8> {
+/// (so one changed word always changes it); the index keeps the state itself (lanes, length,
+/// the bytes short of a block), so that an append annotask made itself extends it with the new
+/// bytes alone. It tells edits from appends; it is no defence against a forger, which
+/// `validate --commits` is.
+#[derive(Debug, Clone, PartialEq)]
+struct PrefixHash {
+    lanes: [u64; 4],
+    len: u64,
+    pending: Vec<u8>,
+}
+
+impl PrefixHash {
     const K: [u64; 4] = [
         0x9e37_79b9_7f4a_7c15,
         0xc2b2_ae3d_27d4_eb4f,
         0x1656_67b1_9e37_79f9,
         0xd6e8_feb8_6659_fd93,
     ];
-    let word = |b: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..b.len()].copy_from_slice(b);
-        u64::from_le_bytes(w)
-    };
-    let step = |lane: u64, w: u64, k: u64| (lane ^ w).wrapping_mul(k).rotate_left(29);
-    let mut lanes = K;
-    let mut blocks = bytes.chunks_exact(32);
-    for block in &mut blocks {
-        for (i, lane) in lanes.iter_mut().enumerate() {
-            *lane = step(*lane, word(&block[i * 8..i * 8 + 8]), K[i]);
+    const BLOCK: usize = 32;
+
+    fn new() -> PrefixHash {
+        PrefixHash {
+            lanes: Self::K,
+            len: 0,
+            pending: Vec::new(),
         }
     }
-    for (i, rest) in blocks.remainder().chunks(8).enumerate() {
-        lanes[i] = step(lanes[i], word(rest), K[i]);
+
+    fn of(bytes: &[u8]) -> PrefixHash {
+        let mut hash = PrefixHash::new();
+        hash.update(bytes);
+        hash
     }
-    let mix = |mut z: u64| {
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    };
-    let folded = lanes
-        .iter()
-        .fold(mix(bytes.len() as u64), |h, lane| mix(h ^ lane));
-    folded.to_le_bytes().to_vec()
+
+    fn step(lane: &mut u64, word: &[u8], k: u64) {
+        let mut w = [0u8; 8];
+        w[..word.len()].copy_from_slice(word);
+        *lane = (*lane ^ u64::from_le_bytes(w))
+            .wrapping_mul(k)
+            .rotate_left(29);
+    }
+
+    fn block(&mut self, block: &[u8]) {
+        for (i, lane) in self.lanes.iter_mut().enumerate() {
+            Self::step(lane, &block[i * 8..i * 8 + 8], Self::K[i]);
+        }
+    }
+
+    fn update(&mut self, mut bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        if !self.pending.is_empty() {
+            let take = (Self::BLOCK - self.pending.len()).min(bytes.len());
+            self.pending.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.pending.len() < Self::BLOCK {
+                return;
+            }
+            let block = std::mem::take(&mut self.pending);
+            self.block(&block);
+        }
+        let mut blocks = bytes.chunks_exact(Self::BLOCK);
+        for block in &mut blocks {
+            self.block(block);
+        }
+        self.pending = blocks.remainder().to_vec();
+    }
+
+    /// The state as the index keeps it: the lanes and length, little-endian, then the bytes
+    /// short of a block.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(40 + self.pending.len());
+        for lane in self.lanes {
+            out.extend_from_slice(&lane.to_le_bytes());
+        }
+        out.extend_from_slice(&self.len.to_le_bytes());
+        out.extend_from_slice(&self.pending);
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<PrefixHash> {
+        let word = |i: usize| {
+            Some(u64::from_le_bytes(
+                bytes.get(i * 8..i * 8 + 8)?.try_into().ok()?,
+            ))
+        };
+        let pending = bytes.get(40..)?;
+        (pending.len() < Self::BLOCK).then_some(())?;
+        Some(PrefixHash {
+            lanes: [word(0)?, word(1)?, word(2)?, word(3)?],
+            len: word(4)?,
+            pending: pending.to_vec(),
+        })
+    }
 }
 
 /// Reads one work file whole, and parses it from where the last read ended when every byte
@@ -201,35 +263,57 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
         .hint("start a new task for more work; this file's earlier events are kept");
         return failed(read, d);
     }
-    let bytes = match files::read_up_to(
-        root,
-        &read.file.path,
-        Some(read.file.size),
-        work::MAX_FILE_BYTES,
-    ) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            let d = Diagnostic::error("", format!("cannot read the file: {e}"))
-                .hint("the events the index has from this file are kept until it can be read");
-            return failed(read, d);
+    // An append annotask made itself reads only the new bytes, its hash extended with them.
+    let trusted = read
+        .before
+        .as_ref()
+        .filter(|_| read.appended_by_us)
+        .and_then(|before| {
+            let hash = PrefixHash::from_bytes(&before.tail)?;
+            let len = usize::try_from(read.file.size.checked_sub(before.consumed)?).ok()?;
+            let bytes = files::read_span(root, &read.file.path, before.consumed, len).ok()?;
+            Some((before.consumed as usize, before.lines, hash, bytes))
+        });
+    // Where the lines to parse start in the file, and in `bytes` (which holds the whole file,
+    // or only the new bytes of an append annotask made).
+    let (start, offset, lines_before, append, mut hash, bytes) = match trusted {
+        Some((start, lines, hash, bytes)) => (start, 0, lines, true, hash, bytes),
+        None => {
+            let bytes = match files::read_up_to(
+                root,
+                &read.file.path,
+                Some(read.file.size),
+                work::MAX_FILE_BYTES,
+            ) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    let d = Diagnostic::error("", format!("cannot read the file: {e}")).hint(
+                        "the events the index has from this file are kept until it can be read",
+                    );
+                    return failed(read, d);
+                }
+            };
+            let appended = read.before.as_ref().and_then(|before| {
+                let end = usize::try_from(before.consumed).ok()?;
+                let hash = PrefixHash::of(bytes.get(..end)?);
+                (hash.to_bytes() == before.tail).then_some((end, before.lines, hash))
+            });
+            match appended {
+                Some((end, lines, hash)) => (end, end, lines, true, hash, bytes),
+                // A byte-order mark is no part of the first line.
+                None if bytes.starts_with(BOM) => {
+                    let skip = BOM.len();
+                    (skip, skip, 0, false, PrefixHash::of(BOM), bytes)
+                }
+                None => (0, 0, 0, false, PrefixHash::new(), bytes),
+            }
         }
     };
-    let appended = read.before.as_ref().filter(|before| {
-        usize::try_from(before.consumed)
-            .ok()
-            .and_then(|end| bytes.get(..end))
-            .is_some_and(|prefix| prefix_hash(prefix) == before.tail)
-    });
-    let (start, lines_before, append) = match appended {
-        Some(before) => (before.consumed as usize, before.lines, true),
-        // A byte-order mark is no part of the first line.
-        None if bytes.starts_with(BOM) => (BOM.len(), 0, false),
-        None => (0, 0, false),
-    };
-    let rest = &bytes[start..];
+    let rest = &bytes[offset..];
     let whole = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
     let log = work::parse_log(rest, lines_before + 1);
     let lines = lines_before + rest[..whole].iter().filter(|&&b| b == b'\n').count() as u32;
+    hash.update(&rest[..whole]);
     let consumed = start + whole;
     WorkOutcome {
         read,
@@ -238,7 +322,7 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
         log,
         consumed: consumed as u64,
         lines,
-        hash: prefix_hash(&bytes[..consumed]),
+        hash: hash.to_bytes(),
     }
 }
 
@@ -598,19 +682,27 @@ fn replay_all<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::prefix_hash;
+    use super::PrefixHash;
 
-    /// Every byte changed anywhere, and every length, gives another hash.
+    /// Every byte changed anywhere, and every length, gives another hash; a hash extended
+    /// piece by piece is the hash of the whole, wherever the pieces end.
     #[test]
-    fn a_changed_byte_changes_the_prefix_hash() {
+    fn the_prefix_hash() {
         let text: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
-        let whole = prefix_hash(&text);
+        let whole = PrefixHash::of(&text).to_bytes();
         for at in 0..text.len() {
             let mut edited = text.clone();
             edited[at] ^= 1;
-            assert_ne!(prefix_hash(&edited), whole, "byte {at}");
-            assert_ne!(prefix_hash(&text[..at]), whole, "length {at}");
+            assert_ne!(PrefixHash::of(&edited).to_bytes(), whole, "byte {at}");
+            assert_ne!(PrefixHash::of(&text[..at]).to_bytes(), whole, "length {at}");
+            for cut in [at, (at + 7).min(text.len())] {
+                let mut pieces = PrefixHash::of(&text[..at.min(cut)]);
+                let kept = PrefixHash::from_bytes(&pieces.to_bytes()).unwrap();
+                assert_eq!(kept, pieces);
+                pieces.update(&text[at.min(cut)..cut]);
+                pieces.update(&text[cut..]);
+                assert_eq!(pieces.to_bytes(), whole, "pieces at {at}, {cut}");
+            }
         }
-        assert_eq!(prefix_hash(&text), whole);
     }
 }

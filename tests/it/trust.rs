@@ -878,3 +878,21 @@ fn a_reviewer_who_also_labels_cannot_decide_on_their_own_work() {
     assert_eq!(status, 200, "{value}");
     assert_eq!(Served::states(&value), [("in-1.rita".into(), 54200)]);
 }
+
+/// A hand edit between two of the server's appends is read: the server's own append reads only
+/// its new bytes when the file is as the index last read it, never after someone changed it.
+#[test]
+fn a_hand_edit_between_the_servers_appends_is_read() {
+    let root = project();
+    let served = Served::start(root.path());
+    annotate(&served, "ann", "in-1", "cat");
+    let file = root.path().join("work/fix/ann.jsonl");
+    let text = fs::read_to_string(&file).unwrap();
+    fs::write(&file, text.replacen("\"cat\"", "\"dog\"", 1)).unwrap();
+    annotate(&served, "ann", "in-2", "cat");
+    drop(served);
+    assert_eq!(ann_concepts(root.path()), ["dog"]);
+    let after = answers(root.path());
+    fs::remove_dir_all(root.path().join(".annotask")).unwrap();
+    assert_eq!(answers(root.path()), after, "rebuilt");
+}
