@@ -1,6 +1,6 @@
-//! Planning a deployment: local tasks against a remote's tasks, as a list of changes. Owns the
-//! ownership marker, fingerprints, drift and conflict rules, and the id edit `apply` makes in a
-//! file. Pure: no I/O, so it is tested on data alone.
+//! What a deployment changes: local tasks against a remote's tasks, as a list of changes
+//! ([`diff`]). Owns the ownership marker, fingerprints, drift and conflict rules. Pure: no I/O,
+//! so it is tested on data alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -55,7 +55,7 @@ pub struct Options {
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum PlanError {
+pub enum DiffError {
     #[error(
         "--prune with no local tasks would delete every managed remote task; pass --allow-empty if that is meant"
     )]
@@ -65,9 +65,9 @@ pub enum PlanError {
 /// The changes that make the remote match the local tasks. `local` are validated tasks as
 /// JSON; `remote` what the remote lists. Unmanaged remote-only tasks are left alone (`pull`
 /// imports them); managed ones are orphans, or deletes with `prune`.
-pub fn plan(local: &[Value], remote: &[Value], options: Options) -> Result<Vec<Change>, PlanError> {
+pub fn diff(local: &[Value], remote: &[Value], options: Options) -> Result<Vec<Change>, DiffError> {
     if options.prune && local.is_empty() && !options.allow_empty {
-        return Err(PlanError::EmptyPrune);
+        return Err(DiffError::EmptyPrune);
     }
     let remote: BTreeMap<&str, &Value> = remote.iter().map(|t| (id_of(t), t)).collect();
     let local_ids: BTreeSet<&str> = local.iter().map(id_of).collect();
@@ -82,13 +82,13 @@ pub fn plan(local: &[Value], remote: &[Value], options: Options) -> Result<Vec<C
                 action: Action::Create,
                 id,
                 drift: false,
-                fields: diff(&Value::Object(Map::new()), &wanted),
+                fields: field_changes(&Value::Object(Map::new()), &wanted),
                 body,
             });
             continue;
         };
         let actual = content(there);
-        let fields = diff(&actual, &wanted);
+        let fields = field_changes(&actual, &wanted);
         if fields.is_empty() {
             continue;
         }
@@ -252,7 +252,7 @@ pub fn same(a: &Value, b: &Value) -> bool {
 }
 
 /// The fields that differ, descending into objects; lists are compared whole.
-fn diff(old: &Value, new: &Value) -> Vec<FieldChange> {
+fn field_changes(old: &Value, new: &Value) -> Vec<FieldChange> {
     let mut out = Vec::new();
     diff_into("", old, new, &mut out);
     out
@@ -290,43 +290,6 @@ pub fn for_file(remote: &Value) -> Value {
     content(remote)
 }
 
-/// Sets a task file's top-level `id` to `id` with the smallest text edit, keeping every
-/// comment: the `id:` line's value is replaced, or an `id:` line goes before the first key.
-// Kept to one function so that the comment-preserving YAML editor can replace it.
-pub fn set_id(text: &str, id: &str) -> String {
-    let mut out = String::with_capacity(text.len() + id.len() + 8);
-    let mut done = false;
-    let mut first_key = None;
-    let mut offset = 0;
-    for line in text.split_inclusive('\n') {
-        let top_level = !line.starts_with([' ', '\t', '#', '-']) && !line.trim().is_empty();
-        if !done && top_level && first_key.is_none() {
-            first_key = Some(offset);
-        }
-        if !done && top_level && line.starts_with("id:") {
-            let ending = if line.ends_with("\r\n") {
-                "\r\n"
-            } else if line.ends_with('\n') {
-                "\n"
-            } else {
-                ""
-            };
-            let rest = line[3..].trim_end_matches(['\r', '\n']);
-            let comment = rest.find(" #").map_or("", |at| &rest[at..]);
-            let _ = write!(out, "id: {id}{comment}{ending}");
-            done = true;
-        } else {
-            out.push_str(line);
-        }
-        offset += line.len();
-    }
-    if done {
-        return out;
-    }
-    let at = first_key.unwrap_or(text.len());
-    format!("{}id: {id}\n{}", &text[..at], &text[at..])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,7 +310,7 @@ mod tests {
             prune,
             allow_empty: false,
         };
-        let changes = plan(
+        let changes = diff(
             local.as_array().unwrap(),
             remote.as_array().unwrap(),
             options,
@@ -482,21 +445,6 @@ mod tests {
             prune: true,
             allow_empty: false,
         };
-        assert_eq!(plan(&[], &[], options), Err(PlanError::EmptyPrune));
-    }
-
-    #[test]
-    fn set_id_keeps_comments() {
-        let check = |text: &str, want: &str| assert_eq!(set_id(text, "new"), want);
-        check(
-            "# head\nid: old # mine\nname: x\n",
-            "# head\nid: new # mine\nname: x\n",
-        );
-        check("# head\nname: x\n", "# head\nid: new\nname: x\n");
-        check(
-            "name: x\nworker:\n  id: keep\n",
-            "id: new\nname: x\nworker:\n  id: keep\n",
-        );
-        check("id: old", "id: new");
+        assert_eq!(diff(&[], &[], options), Err(DiffError::EmptyPrune));
     }
 }

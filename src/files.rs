@@ -13,7 +13,8 @@ use std::sync::{Condvar, Mutex};
 use std::time::UNIX_EPOCH;
 
 use crate::layout::{
-    self, INPUTS_DIR, TASKS_DIR, WORK_DIR, in_tasks, is_task_file, is_task_path, is_work_file,
+    self, INPUTS_DIR, SHARED_DIRS, TASKS_DIR, WORK_DIR, in_tasks, is_task_file, is_task_path,
+    is_work_file,
 };
 use crate::yaml::MAX_FILE_BYTES;
 
@@ -149,8 +150,17 @@ pub fn list_work(root: &Path) -> Vec<DiskFile> {
 /// Appends `bytes` (whole lines) to a work file, creating it and its folders, and returns
 /// once they are on disk. A file whose last line was cut off (a crash mid-append) gets a line
 /// break first, so the cut line stays alone and the new ones read whole.
+///
+/// A folder on the way that is a link is refused ([`Linked`]), as the scan refuses to read
+/// through one: a write there would land outside the project and never be read back.
 pub fn append(root: &Path, path: &str, bytes: &[u8]) -> io::Result<()> {
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
+    if let Some(folder) = linked_folder(root, path) {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            Linked { folder },
+        ));
+    }
     let target = root.join(path);
     let dir = target.parent().unwrap_or(root);
     // The folders this append creates, deepest first: the task's, and `work/` itself the
@@ -188,6 +198,39 @@ pub fn append(root: &Path, path: &str, bytes: &[u8]) -> io::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Why [`append`] refused: a folder on the way to the file is a symbolic link.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "{folder} is a symbolic link, and annotask writes only inside the project (a write through it would never be read back): replace the link with a folder"
+)]
+pub struct Linked {
+    pub folder: String,
+}
+
+impl Linked {
+    /// The refusal an I/O error carries, if it is one.
+    pub fn of(error: &io::Error) -> Option<&Linked> {
+        error.get_ref()?.downcast_ref()
+    }
+}
+
+/// The first folder from the root to `path` (the path's own folders only) that is a link.
+fn linked_folder(root: &Path, path: &str) -> Option<String> {
+    let mut parts: Vec<&str> = path.split('/').collect();
+    parts.pop();
+    let mut folder = String::new();
+    for part in parts {
+        if !folder.is_empty() {
+            folder.push('/');
+        }
+        folder.push_str(part);
+        if fs::symlink_metadata(root.join(&folder)).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Some(folder);
+        }
+    }
+    None
 }
 
 /// What `root/inputs` holds that [`list_inputs`] does not read, sorted: files of other kinds
@@ -420,10 +463,11 @@ fn link(path: String, full: &Path) -> Option<DiskFile> {
     (to_folder || task_name).then(|| DiskFile::problem(path, LINK_PROBLEM))
 }
 
-/// Why a link under the tasks folder is not read.
-const LINK_PROBLEM: &str = "a symbolic link: annotask reads only regular files under tasks/ and inputs/, \
-                            so that nothing outside the project is ever read; replace the \
-                            link with a copy of the file";
+/// Why a link in the project's folders is not read (nor, in work/, written through).
+const LINK_PROBLEM: &str = "a symbolic link: annotask reads and writes only regular files and \
+                            folders under tasks/, inputs/ and work/, never through a link, so \
+                            that nothing outside the project is ever read or written; replace \
+                            the link with a copy of what it points to";
 
 /// Describes listed files. Each stat is relative to the open folder, so no path is looked up
 /// again.
@@ -470,13 +514,7 @@ pub fn find(root: &Path, path: &str) -> Vec<DiskFile> {
 
 /// Whether a folder on the way from the root to `path` (the tasks folder included) is a link.
 pub fn behind_link(root: &Path, path: &str) -> bool {
-    let mut folder = root.to_owned();
-    let mut parts: Vec<&str> = path.split('/').collect();
-    parts.pop();
-    parts.into_iter().any(|part| {
-        folder.push(part);
-        fs::symlink_metadata(&folder).is_ok_and(|m| m.file_type().is_symlink())
-    })
+    linked_folder(root, path).is_some()
 }
 
 fn describe(path: String, metadata: io::Result<fs::Metadata>) -> Option<DiskFile> {
@@ -573,6 +611,140 @@ fn open_no_follow(path: &Path) -> io::Result<File> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW)
         .open(path)
+}
+
+/// A file that holds secrets (the server's keys file), as read: its text, its permission
+/// bits, taken from the file that was read, and the project's shared folder it lies in, if
+/// it does.
+pub struct PrivateFile {
+    pub bytes: Vec<u8>,
+    pub mode: u32,
+    pub shared_dir: Option<&'static str>,
+}
+
+/// Reads a small file of secrets, with what the caller needs to judge where it lives and who
+/// else may read it: whether it lies, links resolved, in one of the folders the project at
+/// `root` shares in git ([`SHARED_DIRS`]), and its mode. The mode comes from the open file, so
+/// a file swapped after the check cannot be read in its place.
+pub fn read_private(path: &Path, root: &Path) -> io::Result<PrivateFile> {
+    use std::os::unix::fs::PermissionsExt;
+    let canonical = path.canonicalize()?;
+    let shared_dir = SHARED_DIRS.into_iter().find(|folder| {
+        root.join(folder)
+            .canonicalize()
+            .is_ok_and(|shared| canonical.starts_with(shared))
+    });
+    let file = File::open(&canonical)?;
+    let mode = file.metadata()?.permissions().mode() & 0o7777;
+    let mut bytes = Vec::new();
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes)?;
+    Ok(PrivateFile {
+        bytes,
+        mode,
+        shared_dir,
+    })
+}
+
+/// Reads a regular file by its path relative to `root` (`/`-separated, no `..`), opening each
+/// folder on the way and the file itself without following a link, so neither a link nor a
+/// folder swapped for one after a check can lead outside the project. Refuses what is not a
+/// regular file, a file over `max_bytes`, and the files `never` names (the same file under
+/// another name or a hard link included).
+pub fn read_no_links(
+    root: &Path,
+    path: &str,
+    max_bytes: u64,
+    never: &[PathBuf],
+) -> io::Result<Vec<u8>> {
+    use std::ffi::CString;
+    use std::os::fd::{AsRawFd, FromRawFd};
+    use std::os::unix::fs::MetadataExt;
+    let refuse = |why: &str| io::Error::other(why.to_owned());
+    let open_at = |dir: &File, name: &str, flags: libc::c_int| -> io::Result<File> {
+        let name = CString::new(name).map_err(|_| refuse("the path holds a NUL byte"))?;
+        // SAFETY: `name` is a NUL-terminated string and `dir` an open descriptor; the new
+        // descriptor is owned by the returned File alone.
+        let fd = unsafe {
+            libc::openat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                flags | libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            return Err(match e.raw_os_error() {
+                Some(libc::ELOOP) | Some(libc::ENOTDIR) => {
+                    refuse("a link or a file is in its place on the path")
+                }
+                _ => e,
+            });
+        }
+        // SAFETY: `fd` was just opened and is not owned elsewhere.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    };
+    let parts: Vec<&str> = path.split('/').collect();
+    let Some((name, folders)) = parts.split_last() else {
+        return Err(refuse("the path is empty"));
+    };
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || *p == "." || *p == "..")
+    {
+        return Err(refuse("the path must name a file inside the project"));
+    }
+    let mut dir = File::open(root)?;
+    for folder in folders {
+        dir = open_at(&dir, folder, libc::O_DIRECTORY)?;
+    }
+    // Non-blocking, so that a FIFO put in the file's place does not hang the open.
+    let file = open_at(&dir, name, libc::O_NONBLOCK)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(refuse("it is not a regular file"));
+    }
+    if meta.len() > max_bytes {
+        return Err(refuse("it is larger than the server serves"));
+    }
+    if never.iter().any(|secret| {
+        fs::metadata(secret).is_ok_and(|s| s.dev() == meta.dev() && s.ino() == meta.ino())
+    }) {
+        return Err(refuse("it is a file the server keeps private"));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max_bytes + 1).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 > max_bytes {
+        return Err(refuse("it is larger than the server serves"));
+    }
+    Ok(bytes)
+}
+
+/// Whether `path` (relative to `root`, `/`-separated) is a regular file reached without
+/// passing through a link, as [`read_no_links`] would open it; `Err` says why not.
+pub fn is_file_no_links(root: &Path, path: &str) -> Result<(), String> {
+    let mut at = root.to_path_buf();
+    let parts: Vec<&str> = path.split('/').collect();
+    for (i, part) in parts.iter().enumerate() {
+        at.push(part);
+        let meta = fs::symlink_metadata(&at).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => "no such file".to_owned(),
+            _ => e.to_string(),
+        })?;
+        let last = i + 1 == parts.len();
+        if meta.file_type().is_symlink() {
+            return Err(format!(
+                "`{}` is a link, which is never followed",
+                parts[..=i].join("/")
+            ));
+        }
+        if !last && !meta.is_dir() {
+            return Err(format!("`{}` is not a folder", parts[..=i].join("/")));
+        }
+        if last && !meta.is_file() {
+            return Err("it is not a regular file".to_owned());
+        }
+    }
+    Ok(())
 }
 
 /// How to place a new file's contents.

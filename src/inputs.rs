@@ -642,6 +642,37 @@ fn csv(bytes: &[u8], reader: &mut Reader) -> Result<(), Diagnostic> {
     Ok(())
 }
 
+/// The part of an Input's JSON that names its file.
+#[derive(Deserialize)]
+struct InputFile {
+    #[serde(default)]
+    data: Option<InputData>,
+}
+
+#[derive(Deserialize)]
+struct InputData {
+    #[serde(default)]
+    image: Option<Url>,
+    #[serde(default)]
+    text: Option<Url>,
+}
+
+#[derive(Deserialize)]
+struct Url {
+    #[serde(default)]
+    url: Option<String>,
+}
+
+/// The URL an Input's JSON names for its content: its image's, else its text's.
+pub fn file_url(input: &str) -> Option<String> {
+    let input: InputFile = serde_json::from_str(input).ok()?;
+    let data = input.data?;
+    data.image
+        .and_then(|i| i.url)
+        .or_else(|| data.text.and_then(|t| t.url))
+        .filter(|u| !u.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -975,5 +1006,19 @@ mod tests {
             dataset_id("inputs/birds 2024.csv").unwrap_err().message,
             "the file name does not make a dataset id: id `birds 2024` contains ' '; ids use only letters, digits, `-` and `_`"
         );
+    }
+
+    #[test]
+    fn urls_of_inputs() {
+        assert_eq!(
+            file_url(r#"{"id":"a","data":{"image":{"url":"images/a.png"}}}"#).as_deref(),
+            Some("images/a.png")
+        );
+        assert_eq!(
+            file_url(r#"{"id":"a","data":{"text":{"url":"t/a.txt"}}}"#).as_deref(),
+            Some("t/a.txt")
+        );
+        assert_eq!(file_url(r#"{"id":"a","data":{"text":{"raw":"hi"}}}"#), None);
+        assert_eq!(file_url(r#"{"id":"a"}"#), None);
     }
 }

@@ -1,5 +1,6 @@
 //! The project's layout: its folder names and the rules for its root-relative paths (which is a
-//! task file, a dataset file, a work file `work/<task>/<user>.jsonl`). Pure: must not do I/O;
+//! task file, a dataset file, a work file `work/<task>/<user>.jsonl`, an input's local image or
+//! text file that may be shown). Pure: must not do I/O;
 //! [`crate::files`] lists, reads and writes what these rules name.
 //!
 //! Paths are relative to the project root and use `/` (`tasks/team/a.yaml`), so the index and
@@ -130,6 +131,135 @@ pub fn default_db(root: &Path) -> PathBuf {
     root.join(STATE_DIR).join(INDEX_FILE)
 }
 
+/// Folders of the project whose files are never served: the repository, the index, people's
+/// work and the task definitions.
+const PRIVATE_FOLDERS: [&str; 4] = [".git", STATE_DIR, WORK_DIR, TASKS_DIR];
+
+/// What a dataset URL names.
+#[derive(Debug, PartialEq, Eq)]
+pub enum MediaSource<'a> {
+    /// An `http(s)` (or other scheme's) URL, which the page loads as it is.
+    Remote(&'a str),
+    /// A path relative to the project's root, checked by [`local_media_path`].
+    Local(&'a str),
+}
+
+/// A dataset URL: with a scheme (`https:`, `data:`) it is remote, else a path in the project.
+pub fn media_source(url: &str) -> MediaSource<'_> {
+    let scheme = url.split_once(':').map(|(s, _)| s).filter(|s| {
+        s.len() > 1
+            && s.starts_with(|c: char| c.is_ascii_alphabetic())
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+    });
+    match scheme {
+        Some(_) => MediaSource::Remote(url),
+        None => MediaSource::Local(url),
+    }
+}
+
+/// Why a local path is not served.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MediaRefused {
+    #[error("the path is empty")]
+    Empty,
+    #[error(
+        "the path is absolute; it must be relative to the project's root (the folder that holds tasks/)"
+    )]
+    Absolute,
+    #[error("the path goes up with `..`; it must stay inside the project")]
+    Up,
+    #[error("the path has a backslash, a NUL or a control character")]
+    Character,
+    #[error("the path passes through a hidden file or folder (`{0}`)")]
+    Hidden(String),
+    #[error("the path is under the project's {0}/ folder, which is never served")]
+    Private(String),
+    #[error(
+        "the file's extension is not one of an image (png, jpg, jpeg, gif, webp, avif, bmp) or text (txt)"
+    )]
+    Extension,
+}
+
+/// A served file's kind, from its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Png,
+    Jpeg,
+    Gif,
+    Webp,
+    Avif,
+    Bmp,
+    Text,
+}
+
+impl MediaKind {
+    pub fn content_type(self) -> &'static str {
+        match self {
+            MediaKind::Png => "image/png",
+            MediaKind::Jpeg => "image/jpeg",
+            MediaKind::Gif => "image/gif",
+            MediaKind::Webp => "image/webp",
+            MediaKind::Avif => "image/avif",
+            MediaKind::Bmp => "image/bmp",
+            MediaKind::Text => "text/plain; charset=utf-8",
+        }
+    }
+}
+
+/// The kind a file name's extension says, in any case.
+pub fn media_kind(path: &str) -> Option<MediaKind> {
+    let (_, ext) = path.rsplit_once('.')?;
+    Some(match ext.to_ascii_lowercase().as_str() {
+        "png" => MediaKind::Png,
+        "jpg" | "jpeg" => MediaKind::Jpeg,
+        "gif" => MediaKind::Gif,
+        "webp" => MediaKind::Webp,
+        "avif" => MediaKind::Avif,
+        "bmp" => MediaKind::Bmp,
+        "txt" => MediaKind::Text,
+        _ => return None,
+    })
+}
+
+/// The path of a local dataset URL inside the project, normalised (`./` and repeated `/`
+/// dropped), with its kind, or why it is not served. The URL is taken as it is written: no
+/// percent-decoding, so `%2e%2e` is a file name, never a way up.
+pub fn local_media_path(url: &str) -> Result<(String, MediaKind), MediaRefused> {
+    if url.is_empty() {
+        return Err(MediaRefused::Empty);
+    }
+    if url.chars().any(|c| c == '\\' || c.is_control()) {
+        return Err(MediaRefused::Character);
+    }
+    if url.starts_with('/') {
+        return Err(MediaRefused::Absolute);
+    }
+    let parts: Vec<&str> = url
+        .split('/')
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    if parts.is_empty() {
+        return Err(MediaRefused::Empty);
+    }
+    if parts.contains(&"..") {
+        return Err(MediaRefused::Up);
+    }
+    if let Some(hidden) = parts.iter().find(|p| p.starts_with('.')) {
+        return Err(MediaRefused::Hidden((*hidden).to_owned()));
+    }
+    // Compared without case: on a case-insensitive file system `Work/` is `work/`.
+    if let Some(private) = PRIVATE_FOLDERS
+        .iter()
+        .find(|f| parts.len() > 1 && parts[0].eq_ignore_ascii_case(f))
+    {
+        return Err(MediaRefused::Private((*private).to_owned()));
+    }
+    let path = parts.join("/");
+    let kind = media_kind(&path).ok_or(MediaRefused::Extension)?;
+    Ok((path, kind))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +299,61 @@ mod tests {
     fn stems() {
         assert_eq!(stem("tasks/a/b.yaml"), "b");
         assert_eq!(stem("tasks/b.c.yml"), "b.c");
+    }
+
+    fn check_media(url: &str, expected: Result<&str, MediaRefused>) {
+        assert_eq!(
+            local_media_path(url).map(|(p, _)| p),
+            expected.map(str::to_owned),
+            "{url}"
+        );
+    }
+
+    #[test]
+    fn local_media_paths() {
+        check_media("images/a.png", Ok("images/a.png"));
+        check_media("./images//a.PNG", Ok("images/a.PNG"));
+        check_media("a.jpeg", Ok("a.jpeg"));
+        check_media("texts/a.txt", Ok("texts/a.txt"));
+        check_media("images/%2e%2e/a.png", Ok("images/%2e%2e/a.png"));
+        check_media("work.png", Ok("work.png"));
+        check_media("", Err(MediaRefused::Empty));
+        check_media("./", Err(MediaRefused::Empty));
+        check_media("/etc/passwd.png", Err(MediaRefused::Absolute));
+        check_media("../a.png", Err(MediaRefused::Up));
+        check_media("images/../../a.png", Err(MediaRefused::Up));
+        check_media("images\\..\\a.png", Err(MediaRefused::Character));
+        check_media("a\0.png", Err(MediaRefused::Character));
+        check_media(".git/config", Err(MediaRefused::Hidden(".git".into())));
+        check_media("x/.git/a.png", Err(MediaRefused::Hidden(".git".into())));
+        check_media(
+            ".annotask/index.png",
+            Err(MediaRefused::Hidden(".annotask".into())),
+        );
+        check_media("work/t/ann.png", Err(MediaRefused::Private("work".into())));
+        check_media("Work/t/ann.png", Err(MediaRefused::Private("work".into())));
+        check_media("tasks/a.png", Err(MediaRefused::Private("tasks".into())));
+        check_media("images/a.svg", Err(MediaRefused::Extension));
+        check_media("keys.yaml", Err(MediaRefused::Extension));
+        check_media("images/a", Err(MediaRefused::Extension));
+    }
+
+    #[test]
+    fn media_sources() {
+        assert_eq!(
+            media_source("images/a.png"),
+            MediaSource::Local("images/a.png")
+        );
+        assert_eq!(
+            media_source("https://x/a.png"),
+            MediaSource::Remote("https://x/a.png")
+        );
+        assert_eq!(
+            media_source("data:image/png;base64,AA"),
+            MediaSource::Remote("data:image/png;base64,AA")
+        );
+        // One letter is a drive, not a scheme; the path rules refuse nothing for it on Unix.
+        assert_eq!(media_source("C:/a.png"), MediaSource::Local("C:/a.png"));
+        assert_eq!(media_source("ab:c.png"), MediaSource::Remote("ab:c.png"));
     }
 }

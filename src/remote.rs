@@ -1,10 +1,18 @@
 //! The client of a remote Tasks API (the hosted platform or another `annotask serve`): the
-//! only module that is an HTTP client. Speaks the JSON API under `/v2/users/U/apps/A/`, with
-//! time-outs, and retries only reads. Must not know plans or files.
+//! only module that is an HTTP client. Speaks the JSON API under `/v2/users/U/apps/A/`, within
+//! a time limit per call (retries included), retries only reads, and refuses answers that are
+//! not the API's shapes. Also owns the project config that names remotes (`annotask.yaml`).
+//! Must not know plans or task files.
 
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
+use serde::Deserialize;
 use serde_json::{Value, json};
+
+use crate::files;
+use crate::validate::{Diagnostic, check_id};
 
 /// Where a remote is and who the requests act as.
 #[derive(Debug, Clone)]
@@ -19,6 +27,8 @@ pub struct Remote {
 pub enum RemoteError {
     #[error("cannot reach {url}: {reason}")]
     Unreachable { url: String, reason: String },
+    #[error("{url} did not answer within {0:?} (--timeout); nothing more was sent", .limit)]
+    TimedOut { url: String, limit: Duration },
     #[error("{url} refused the key (HTTP {http}): {details}; set CLARIFAI_PAT to a valid key")]
     Key {
         url: String,
@@ -35,23 +45,136 @@ pub enum RemoteError {
     Garbled { url: String, reason: String },
 }
 
+/// The committed project config that names remotes; it never holds a key.
+pub const CONFIG_FILE: &str = "annotask.yaml";
+
+/// How long one call may take by default, connecting, answering and retrying included.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The project config: `remotes: {name: {url, user_id, app_id, key_env}}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub remotes: BTreeMap<String, NamedRemote>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NamedRemote {
+    pub url: String,
+    #[serde(default)]
+    pub user_id: Option<String>,
+    #[serde(default)]
+    pub app_id: Option<String>,
+    /// Which environment variable holds this remote's key [default: CLARIFAI_PAT].
+    #[serde(default)]
+    pub key_env: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("`{name}` is not a URL, and {} cannot be read to look it up", .path.display())]
+    Read {
+        name: String,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The config does not decode; the diagnostic says where.
+    #[error("{} is not a valid project config", .path.display())]
+    Invalid {
+        path: PathBuf,
+        diagnostic: Diagnostic,
+    },
+    #[error("no remote named `{name}` in {}", .path.display())]
+    Unknown { name: String, path: PathBuf },
+}
+
+impl Config {
+    /// The remote `name` of the project at `root`.
+    pub fn remote(root: &Path, name: &str) -> Result<NamedRemote, ConfigError> {
+        let path = root.join(CONFIG_FILE);
+        let bytes = files::read(root, CONFIG_FILE, None).map_err(|source| ConfigError::Read {
+            name: name.to_owned(),
+            path: path.clone(),
+            source,
+        })?;
+        let config: Config =
+            crate::yaml::parse_body(&bytes).map_err(|diagnostic| ConfigError::Invalid {
+                path: path.clone(),
+                diagnostic,
+            })?;
+        config
+            .remotes
+            .get(name)
+            .cloned()
+            .ok_or(ConfigError::Unknown {
+                name: name.to_owned(),
+                path,
+            })
+    }
+}
+
+/// The id a remote gave a task, checked as a local id is: what `apply` writes into a file
+/// and `pull` names a file after. The error says what is wrong without echoing more than the
+/// start of a long value, and in JSON's words, never in Rust's.
+pub fn task_id(task: &Value) -> Result<&str, String> {
+    match task.get("id") {
+        None | Some(Value::Null) => Err("no id".into()),
+        Some(Value::String(id)) => match check_id(id) {
+            Ok(()) => Ok(id),
+            Err(_) => {
+                let count = id.chars().count();
+                let shown = if count > 40 {
+                    let start: String = id.chars().take(40).collect();
+                    format!("`{start}…` ({count} characters)")
+                } else {
+                    format!("`{id}`")
+                };
+                Err(format!(
+                    "the id {shown}, which is not a valid id (letters, digits, `-` and `_`, at most {} characters)",
+                    crate::validate::MAX_ID_LEN
+                ))
+            }
+        },
+        Some(other) => Err(format!("an id that is {}", kind(other))),
+    }
+}
+
+/// What kind of JSON value this is, in JSON's words.
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "true or false",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
 const PER_PAGE: usize = 1000;
 const READ_ATTEMPTS: u32 = 3;
 
 pub struct Client {
     remote: Remote,
     agent: ureq::Agent,
+    /// How long one call may take, its retries included.
+    timeout: Duration,
 }
 
 impl Client {
-    pub fn new(remote: Remote) -> Client {
+    pub fn new(remote: Remote, timeout: Duration) -> Client {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(10)))
-            .timeout_global(Some(Duration::from_secs(120)))
             .build()
             .into();
-        Client { remote, agent }
+        Client {
+            remote,
+            agent,
+            timeout,
+        }
     }
 
     fn tasks_url(&self) -> String {
@@ -79,34 +202,57 @@ impl Client {
         Ok(all)
     }
 
-    /// A GET, retried with a growing pause on failures that may pass (unreachable, 5xx).
+    /// A GET, retried with a growing pause on failures that may pass (unreachable, 5xx), all
+    /// within the time limit.
     fn read(&self, url: &str) -> Result<Value, RemoteError> {
+        let deadline = Instant::now() + self.timeout;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            let left = self.left(url, deadline)?;
             let mut request = self.agent.get(url);
             if let Some(key) = &self.remote.key {
                 request = request.header("Authorization", format!("Key {key}"));
             }
-            match answer(url, request.call()) {
-                Err(
-                    e @ (RemoteError::Unreachable { .. } | RemoteError::Failed { http: 500.., .. }),
-                ) if attempt < READ_ATTEMPTS => {
-                    let _ = e;
-                    std::thread::sleep(Duration::from_millis(250 << attempt));
+            let sent = request.config().timeout_global(Some(left)).build().call();
+            match self.answer(url, sent, deadline) {
+                Err(RemoteError::Unreachable { .. } | RemoteError::Failed { http: 500.., .. })
+                    if attempt < READ_ATTEMPTS && Instant::now() + pause(attempt) < deadline =>
+                {
+                    std::thread::sleep(pause(attempt));
                 }
                 other => return other,
             }
         }
     }
 
+    /// What is left of the time limit, or the error that says it passed.
+    fn left(&self, url: &str, deadline: Instant) -> Result<Duration, RemoteError> {
+        deadline
+            .checked_duration_since(Instant::now())
+            .filter(|left| !left.is_zero())
+            .ok_or_else(|| self.timed_out(url))
+    }
+
+    fn timed_out(&self, url: &str) -> RemoteError {
+        RemoteError::TimedOut {
+            url: url.split('?').next().unwrap_or(url).to_owned(),
+            limit: self.timeout,
+        }
+    }
+
     /// A write, sent once: PostTasks, PatchTasks (overwrite) or DeleteTasks.
     fn write(&self, method: &str, body: &Value) -> Result<Value, RemoteError> {
         let url = self.tasks_url();
+        let deadline = Instant::now() + self.timeout;
         let text = body.to_string();
         let auth = self.remote.key.as_ref().map(|k| format!("Key {k}"));
         let with = |r: ureq::RequestBuilder<ureq::typestate::WithBody>| {
-            let r = r.content_type("application/json");
+            let r = r
+                .content_type("application/json")
+                .config()
+                .timeout_global(Some(self.timeout))
+                .build();
             match &auth {
                 Some(a) => r.header("Authorization", a),
                 None => r,
@@ -117,7 +263,7 @@ impl Client {
             "PATCH" => with(self.agent.patch(&url)).send(&text),
             _ => with(self.agent.delete(&url).force_send_body()).send(&text),
         };
-        answer(&url, sent)
+        self.answer(&url, sent, deadline)
     }
 
     /// PostTasks; the answer's tasks, in the order sent.
@@ -136,6 +282,26 @@ impl Client {
     pub fn delete(&self, ids: &[String]) -> Result<(), RemoteError> {
         self.write("DELETE", &json!({ "ids": ids })).map(drop)
     }
+
+    /// An answer, or why there is none: a failure past the deadline is the time limit's.
+    fn answer(
+        &self,
+        url: &str,
+        sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+        deadline: Instant,
+    ) -> Result<Value, RemoteError> {
+        match answer(url, sent) {
+            Err(RemoteError::Unreachable { .. }) if Instant::now() >= deadline => {
+                Err(self.timed_out(url))
+            }
+            other => other,
+        }
+    }
+}
+
+/// The pause before a read's next attempt.
+fn pause(attempt: u32) -> Duration {
+    Duration::from_millis(250 << attempt)
 }
 
 fn answer(
@@ -180,20 +346,31 @@ fn answer(
     }
 }
 
+/// The `tasks` of an answer, each an object: anything else is not the API's answer.
 fn tasks_of(url: &str, body: Value) -> Result<Vec<Value>, RemoteError> {
-    match body {
+    let garbled = |reason: String| RemoteError::Garbled {
+        url: url.to_owned(),
+        reason,
+    };
+    let tasks = match body {
         Value::Object(mut map) => match map.remove("tasks") {
-            Some(Value::Array(tasks)) => Ok(tasks),
+            Some(Value::Array(tasks)) => tasks,
             // The API leaves out an empty list.
-            None | Some(Value::Null) => Ok(Vec::new()),
-            Some(_) => Err(RemoteError::Garbled {
-                url: url.to_owned(),
-                reason: "`tasks` is not a list".into(),
-            }),
+            None | Some(Value::Null) => Vec::new(),
+            Some(other) => return Err(garbled(format!("`tasks` is {}, not a list", kind(&other)))),
         },
-        _ => Err(RemoteError::Garbled {
-            url: url.to_owned(),
-            reason: "the body is not an object".into(),
-        }),
+        other => {
+            return Err(garbled(format!(
+                "the body is {}, not an object",
+                kind(&other)
+            )));
+        }
+    };
+    if let Some((i, task)) = tasks.iter().enumerate().find(|(_, t)| !t.is_object()) {
+        return Err(garbled(format!(
+            "`tasks[{i}]` is {}, not a task",
+            kind(task)
+        )));
     }
+    Ok(tasks)
 }

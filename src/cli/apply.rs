@@ -7,9 +7,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use annotask::api::ApiStatus;
-use annotask::deploy::{self, Action, Change};
-use annotask::files::{self, Placement};
-use annotask::remote::Client;
+use annotask::deploy::{Action, Change};
+use annotask::remote::{self, Client};
 
 use super::plan::{self, acts};
 use super::{Format, Global, Outcome};
@@ -92,7 +91,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         Some(e) => ApiStatus {
             code: MIXED_STATUS,
             description: "Mixed status".into(),
-            details: Some(e.to_string()),
+            details: Some(format!("{e:#}")),
         },
     };
     match global.format {
@@ -106,7 +105,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             if let Some(e) = &failure {
                 let n = |s: &str| results.iter().filter(|r| r.result == s).count();
                 eprintln!(
-                    "MIXED_STATUS: {} applied, {} failed, {} not attempted: {e}",
+                    "MIXED_STATUS: {} applied, {} failed, {} not attempted: {e:#}",
                     n("applied"),
                     n("failed"),
                     n("not_attempted")
@@ -134,7 +133,9 @@ fn word(action: Action) -> &'static str {
 }
 
 /// Sends the changes in batches, creates first, then updates, then deletes; stops at the first
-/// failed request, and names every task as applied, failed or not attempted.
+/// failed request, and names every task as applied, failed or not attempted. The ids the
+/// remote gave created tasks are checked as a local id is, and written into their files at
+/// the end, through the repo; one bad id, and no file is changed.
 fn execute<'a>(
     global: &Global,
     client: &Client,
@@ -142,6 +143,8 @@ fn execute<'a>(
 ) -> (Vec<Result<'a>>, Option<anyhow::Error>) {
     let mut results = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
+    let mut renames: Vec<(String, String)> = Vec::new();
+    let mut bad_answer = false;
     let groups = [
         vec![Action::Create],
         vec![Action::Update, Action::Conflict],
@@ -154,10 +157,9 @@ fn execute<'a>(
             .filter(|c| group.contains(&c.action))
             .collect();
         for batch in changes.chunks(BATCH) {
-            let mark = |results: &mut Vec<Result<'a>>, result, remote_ids: Option<Vec<String>>| {
+            let mark = |results: &mut Vec<Result<'a>>, result, remote_ids: Option<&[String]>| {
                 for (i, c) in batch.iter().enumerate() {
                     let remote_id = remote_ids
-                        .as_ref()
                         .and_then(|ids| ids.get(i))
                         .filter(|id| **id != c.id)
                         .cloned();
@@ -188,24 +190,25 @@ fn execute<'a>(
                 _ => client.overwrite(bodies()).map(|_| None),
             };
             match sent {
-                Ok(answer) => {
-                    let ids = answer.map(|tasks| {
-                        tasks
-                            .iter()
-                            .map(|t| t["id"].as_str().unwrap_or_default().to_owned())
-                            .collect::<Vec<_>>()
-                    });
-                    if let Some(ids) = &ids {
-                        for (c, id) in batch.iter().zip(ids) {
-                            if *id != c.id
-                                && let Err(e) = write_id(global, &c.id, id)
-                            {
-                                failure.get_or_insert(e);
-                            }
-                        }
+                Ok(Some(created)) => match created_ids(batch, &created) {
+                    Ok(ids) => {
+                        renames.extend(
+                            batch
+                                .iter()
+                                .zip(&ids)
+                                .filter(|(c, id)| c.id != **id)
+                                .map(|(c, id)| (c.id.clone(), id.clone())),
+                        );
+                        mark(&mut results, "applied", Some(&ids));
                     }
-                    mark(&mut results, "applied", ids);
-                }
+                    Err(e) => {
+                        // The remote created them; what it said about them cannot be kept.
+                        mark(&mut results, "applied", None);
+                        bad_answer = true;
+                        failure = Some(e);
+                    }
+                },
+                Ok(None) => mark(&mut results, "applied", None),
                 Err(e) => {
                     mark(&mut results, "failed", None);
                     failure = Some(e.into());
@@ -213,20 +216,38 @@ fn execute<'a>(
             }
         }
     }
+    if !bad_answer
+        && !renames.is_empty()
+        && let Err(e) = global
+            .open()
+            .and_then(|mut repo| repo.rename_tasks(&renames))
+    {
+        failure.get_or_insert(anyhow::Error::from(e).context(
+            "the remote gave created tasks new ids, and they cannot be written into their files",
+        ));
+    }
     (results, failure)
 }
 
-/// Writes the id the remote assigned into the file that defined `old`, keeping its comments,
-/// so that the next apply updates the task instead of creating it again.
-fn write_id(global: &Global, old: &str, new: &str) -> anyhow::Result<()> {
-    let repo = global.open()?;
-    let Some(path) = repo.claimants(old)?.into_iter().next() else {
+/// The ids the remote gave the tasks of a create batch, in order, each checked as a local id
+/// is.
+fn created_ids(batch: &[&Change], created: &[Value]) -> anyhow::Result<Vec<String>> {
+    if created.len() != batch.len() {
         return Err(super::finding(format!(
-            "the remote named task {old} {new}, and no file defines {old} to record it"
+            "the remote answered {} task(s) to the creation of {}; no local file was changed",
+            created.len(),
+            batch.len()
         )));
-    };
-    let text = std::fs::read_to_string(repo.root().join(&path))?;
-    let edited = deploy::set_id(&text, new);
-    files::write_atomic(repo.root(), &path, edited.as_bytes(), Placement::Replace)?;
-    Ok(())
+    }
+    batch
+        .iter()
+        .zip(created)
+        .map(|(change, task)| match remote::task_id(task) {
+            Ok(id) => Ok(id.to_owned()),
+            Err(why) => Err(super::finding(format!(
+                "the remote answered the creation of task `{}` with {why}; no local file was changed",
+                change.id
+            ))),
+        })
+        .collect()
 }

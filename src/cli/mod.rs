@@ -223,7 +223,9 @@ fn exit_of(err: &anyhow::Error) -> Exit {
                     Exit::Usage
                 }
                 StartError::Keys(KeysError::Read { .. }) => Exit::Io,
-                StartError::Keys(KeysError::Invalid { .. }) => Exit::Finding,
+                StartError::Keys(KeysError::Invalid { .. } | KeysError::Exposed { .. }) => {
+                    Exit::Finding
+                }
                 StartError::Bind { .. } | StartError::Tls(_) => Exit::Service,
                 StartError::Project(e) => library_exit(e),
             };
@@ -231,8 +233,15 @@ fn exit_of(err: &anyhow::Error) -> Exit {
         if cause.is::<annotask::remote::RemoteError>() {
             return Exit::Service;
         }
+        if let Some(e) = cause.downcast_ref::<annotask::remote::ConfigError>() {
+            return match e {
+                annotask::remote::ConfigError::Read { .. } => Exit::Io,
+                annotask::remote::ConfigError::Invalid { .. } => Exit::Finding,
+                annotask::remote::ConfigError::Unknown { .. } => Exit::Usage,
+            };
+        }
         // `--prune` with nothing to keep, without `--allow-empty`.
-        if cause.is::<annotask::deploy::PlanError>() {
+        if cause.is::<annotask::deploy::DiffError>() {
             return Exit::Usage;
         }
         if cause.is::<annotask::store::StoreError>() || cause.is::<io::Error>() {

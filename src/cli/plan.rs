@@ -1,22 +1,19 @@
 //! `annotask plan`: what `apply` would change on a remote, task by task and field by field.
 //! Also the remote options and project config that `apply` and `pull` share. Only reads.
 
-use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
-use anyhow::Context;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
 
 use annotask::api::{self, ApiStatus};
 use annotask::deploy::{self, Action, Change};
-use annotask::remote::{Client, Remote};
+use annotask::remote::{self, Client, Remote};
 use annotask::store::ListQuery;
 
 use super::{Format, Global, Outcome, output};
 
-/// The committed project config that names remotes; it never holds a key.
-pub const CONFIG_FILE: &str = "annotask.yaml";
 /// The environment variable holding the key, as the hosted API's own tools read it.
 pub const KEY_ENV: &str = "CLARIFAI_PAT";
 
@@ -31,65 +28,43 @@ pub struct RemoteArgs {
     user_id: Option<String>,
     #[arg(long)]
     app_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Config {
-    #[serde(default)]
-    remotes: BTreeMap<String, NamedRemote>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NamedRemote {
-    url: String,
-    #[serde(default)]
-    user_id: Option<String>,
-    #[serde(default)]
-    app_id: Option<String>,
-    /// Which environment variable holds this remote's key [default: CLARIFAI_PAT].
-    #[serde(default)]
-    key_env: Option<String>,
+    /// Seconds one call to the remote may take, connecting, answering and retrying included.
+    #[arg(long, value_name = "SECS", default_value_t = remote::DEFAULT_TIMEOUT.as_secs_f64())]
+    timeout: f64,
 }
 
 impl RemoteArgs {
     /// The remote these options name: a URL, or a name from the project config; flags win.
     pub fn resolve(&self, root: &Path) -> anyhow::Result<Remote> {
-        let (url, user, app, key_env) = if self.remote.contains("://") {
-            (self.remote.clone(), None, None, None)
+        let named = if self.remote.contains("://") {
+            None
         } else {
-            let path = root.join(CONFIG_FILE);
-            let bytes = std::fs::read(&path).with_context(|| {
-                format!(
-                    "`{}` is not a URL, and {} cannot be read to look it up",
-                    self.remote,
-                    path.display()
-                )
-            })?;
-            let config: Config = annotask::yaml::parse_body(&bytes)
-                .map_err(|d| super::finding(output::diagnostic(&path.display().to_string(), &d)))?;
-            let named = config.remotes.into_iter().find(|(n, _)| *n == self.remote);
-            let Some((_, r)) = named else {
-                return Err(super::usage(format!(
-                    "no remote named `{}` in {}",
-                    self.remote,
-                    path.display()
-                )));
-            };
-            (r.url, r.user_id, r.app_id, r.key_env)
+            Some(
+                remote::Config::remote(root, &self.remote).map_err(|e| match e {
+                    remote::ConfigError::Invalid { path, diagnostic } => {
+                        super::finding(output::diagnostic(&path.display().to_string(), &diagnostic))
+                    }
+                    remote::ConfigError::Unknown { .. } => super::usage(e.to_string()),
+                    remote::ConfigError::Read { .. } => e.into(),
+                })?,
+            )
         };
+        let url = named
+            .as_ref()
+            .map_or(self.remote.clone(), |r| r.url.clone());
         let user_id = self
             .user_id
             .clone()
-            .or(user)
+            .or(named.as_ref().and_then(|r| r.user_id.clone()))
             .ok_or_else(|| super::usage("--user-id is required"))?;
         let app_id = self
             .app_id
             .clone()
-            .or(app)
+            .or(named.as_ref().and_then(|r| r.app_id.clone()))
             .ok_or_else(|| super::usage("--app-id is required"))?;
-        let key_env = key_env.unwrap_or_else(|| KEY_ENV.to_owned());
+        let key_env = named
+            .and_then(|r| r.key_env)
+            .unwrap_or_else(|| KEY_ENV.to_owned());
         let key = std::env::var(&key_env).ok().filter(|k| !k.is_empty());
         Ok(Remote {
             url,
@@ -97,6 +72,19 @@ impl RemoteArgs {
             app_id,
             key,
         })
+    }
+
+    /// A client of the remote these options name.
+    pub fn client(&self, root: &Path) -> anyhow::Result<Client> {
+        if !(self.timeout.is_finite() && self.timeout > 0.0) {
+            return Err(super::usage(
+                "--timeout must be a positive number of seconds",
+            ));
+        }
+        Ok(Client::new(
+            self.resolve(root)?,
+            Duration::from_secs_f64(self.timeout),
+        ))
     }
 }
 
@@ -160,11 +148,10 @@ pub fn local_tasks(global: &Global) -> anyhow::Result<Vec<Value>> {
 
 /// Reads both sides and plans.
 pub fn make(global: &Global, args: &Args) -> anyhow::Result<(Client, Vec<Value>, Vec<Change>)> {
-    let remote = args.remote.resolve(&global.root)?;
+    let client = args.remote.client(&global.root)?;
     let local = local_tasks(global)?;
-    let client = Client::new(remote);
     let remote_tasks = client.list_all()?;
-    let changes = deploy::plan(
+    let changes = deploy::diff(
         &local,
         &remote_tasks,
         deploy::Options {

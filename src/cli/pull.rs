@@ -4,8 +4,8 @@
 
 use annotask::deploy;
 use annotask::model::TaskDoc;
-use annotask::remote::Client;
-use annotask::validate;
+use annotask::remote;
+use annotask::{validate, yaml};
 
 use super::plan::RemoteArgs;
 use super::{Global, Outcome, output};
@@ -17,13 +17,19 @@ pub struct Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
-    let client = Client::new(args.remote.resolve(&global.root)?);
+    let client = args.remote.client(&global.root)?;
     let remote = client.list_all()?;
     let mut repo = global.open_synced()?;
     let mut docs = Vec::new();
     let mut skipped = Vec::new();
     for task in &remote {
-        let id = task["id"].as_str().unwrap_or_default();
+        let id = match remote::task_id(task) {
+            Ok(id) => id,
+            Err(why) => {
+                skipped.push(format!("a remote task with {why}"));
+                continue;
+            }
+        };
         if !repo.claimants(id)?.is_empty() {
             continue;
         }
@@ -34,10 +40,17 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             ));
             continue;
         }
-        let doc: TaskDoc = match serde_json::from_value(deploy::for_file(task)) {
+        // Decoded as a task file is, so that what is wrong reads as it would in one.
+        let json = serde_json::to_vec(&deploy::for_file(task)).unwrap_or_default();
+        let doc: TaskDoc = match yaml::parse_body(&json) {
             Ok(doc) => doc,
-            Err(e) => {
-                skipped.push(format!("{id}: {e}"));
+            Err(d) => {
+                let field = if d.field.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}: ", d.field)
+                };
+                skipped.push(format!("{id}: {field}{}", d.message));
                 continue;
             }
         };

@@ -94,6 +94,17 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         "serving {} (JSON and gRPC); {auth}; Ctrl-C stops",
         global.root.join(annotask::layout::TASKS_DIR).display()
     );
+    // Which process keeps the index current: when it is another, this server takes over if
+    // that one goes away.
+    match server.watched_by()? {
+        Some(pid) if pid == std::process::id() => eprintln!("watching the project (pid {pid})"),
+        Some(pid) => eprintln!(
+            "another process (pid {pid}) watches the project; this server takes over if it stops"
+        ),
+        None => {
+            eprintln!("another process watches the project; this server takes over if it stops")
+        }
+    }
     let invalid = server.invalid_files()?;
     if invalid > 0 {
         eprintln!(

@@ -12,7 +12,7 @@ use annotask::inputs;
 use annotask::layout;
 use annotask::layout::INPUTS_DIR;
 use annotask::sync::{self, Outcome as Loaded};
-use annotask::validate::{Diagnostic, Report};
+use annotask::validate::{Diagnostic, Location, Report};
 
 use super::{Format, Global, Outcome, output};
 
@@ -310,7 +310,11 @@ fn check_datasets(base: &Path, datasets: Vec<DiskFile>, reports: &mut Vec<Report
     }
     let _ = sync::load_datasets(base, plan.read, |outcome| {
         let diagnostics = match outcome.dataset {
-            Ok(dataset) => dataset.diagnostics,
+            Ok(mut dataset) => {
+                let found = local_file_warnings(base, &outcome.file.path, &dataset);
+                dataset.diagnostics.extend(found);
+                dataset.diagnostics
+            }
             Err(d) => vec![d],
         };
         reports.push(Report {
@@ -320,6 +324,96 @@ fn check_datasets(base: &Path, datasets: Vec<DiskFile>, reports: &mut Vec<Report
         Ok::<_, ()>(())
     });
     reports.sort_by(|a, b| a.file.cmp(&b.file));
+}
+
+/// At most this many missing or unservable local files are reported per dataset; the rest are
+/// counted.
+const MAX_FILE_WARNINGS: usize = 100;
+
+/// Warnings for inputs whose local file (a URL without a scheme: a path from the project's
+/// root) does not exist, lies outside the project or would not be served, each at its line.
+/// Only for a dataset in a project's `inputs/` folder, whose root is known.
+fn local_file_warnings(base: &Path, file: &str, dataset: &inputs::Dataset) -> Vec<Diagnostic> {
+    let path = base.join(file);
+    let Some(root) = path
+        .parent()
+        .filter(|dir| dir.file_name().is_some_and(|n| n == INPUTS_DIR))
+        .and_then(Path::parent)
+    else {
+        return Vec::new();
+    };
+    let Some(format) = path
+        .file_name()
+        .and_then(|n| layout::format_of(&n.to_string_lossy()))
+    else {
+        return Vec::new();
+    };
+    let Ok(bytes) = std::fs::read(&path) else {
+        return Vec::new();
+    };
+    let mut starts = vec![0];
+    starts.extend(line_starts(&bytes));
+    let head = &bytes[..starts.get(1).copied().unwrap_or(bytes.len())];
+    let mut found = Vec::new();
+    let mut more = 0;
+    for row in &dataset.inputs {
+        let Some(&start) = starts.get(row.line as usize - 1) else {
+            continue;
+        };
+        let Some(text) = bytes.get(start..start + row.len as usize) else {
+            continue;
+        };
+        let Some(url) = inputs::input_json(format, head, text, &row.id)
+            .and_then(|json| inputs::file_url(json.get()))
+        else {
+            continue;
+        };
+        let layout::MediaSource::Local(local) = layout::media_source(&url) else {
+            continue;
+        };
+        let problem = match layout::local_media_path(local) {
+            Err(why) => why.to_string(),
+            Ok((local, _)) => match files::is_file_no_links(root, &local) {
+                Ok(()) => continue,
+                Err(why) => why,
+            },
+        };
+        if found.len() == MAX_FILE_WARNINGS {
+            more += 1;
+            continue;
+        }
+        let line = std::str::from_utf8(text).unwrap_or_default();
+        let column = line
+            .find(url.as_str())
+            .map_or(1, |at| line[..at].chars().count() as u32 + 1);
+        found.push(
+            Diagnostic::warning(
+                "data.image.url",
+                format!("input `{}`'s file `{url}` cannot be shown: {problem}", row.id),
+            )
+            .hint("a URL without a scheme is a path from the project's root (the folder that holds tasks/), e.g. `images/0001.jpg`")
+            .at(Location {
+                line: row.line,
+                column,
+            }),
+        );
+    }
+    if more > 0 {
+        found.push(Diagnostic::warning(
+            "",
+            format!("and {more} more inputs whose local file cannot be shown"),
+        ));
+    }
+    found
+}
+
+/// Where each line after the first starts.
+fn line_starts(bytes: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    bytes
+        .iter()
+        .enumerate()
+        .filter(|(_, b)| **b == b'\n')
+        .map(|(i, _)| i + 1)
 }
 
 fn files_checked(n: usize) -> String {

@@ -166,8 +166,9 @@ fn emit(repo: &Repo, json: bool, line: &Line) {
                 "file notifications".to_owned()
             };
             println!(
-                "watching {} ({how}); Ctrl-C to stop",
-                repo.root().join(annotask::layout::TASKS_DIR).display()
+                "watching {} ({how}, pid {}); Ctrl-C to stop",
+                repo.root().join(annotask::layout::TASKS_DIR).display(),
+                std::process::id()
             );
         }
         Line::Added { id, file } => println!("added {id}{}", within(file)),

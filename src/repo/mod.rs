@@ -289,8 +289,12 @@ impl Repo {
         let as_read = before.zip(known.get(&path)).is_some_and(|(disk, k)| {
             disk.size == k.size && disk.mtime_ns == k.mtime_ns && k.mtime_ns != files::UNREAD
         });
-        files::append(&self.root, &path, text.as_bytes())
-            .map_err(Error::io("append to", self.root.join(&path)))?;
+        files::append(&self.root, &path, text.as_bytes()).map_err(|e| {
+            match files::Linked::of(&e) {
+                Some(linked) => Error::PermissionDenied(format!("cannot write {path}: {linked}")),
+                None => Error::io("append to", self.root.join(&path))(e),
+            }
+        })?;
         let appended = as_read.then_some(path.as_str());
         self.sync_paths_appended(std::slice::from_ref(&path), appended)?;
         Ok(())

@@ -12,6 +12,7 @@
 
 mod actions;
 mod auth;
+mod connections;
 mod grpc;
 mod query;
 mod reply;
@@ -19,6 +20,7 @@ mod repos;
 mod routes;
 mod tls;
 mod transport;
+mod web;
 
 pub use auth::{Keys, KeysError};
 pub use tls::{TlsError, TlsFiles};
@@ -41,12 +43,12 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto::Builder as ConnBuilder;
-use hyper_util::server::graceful::GracefulShutdown;
 use tower_service::Service as _;
 
+use connections::Connections;
 use reply::Failure;
 use tls::TlsAcceptor;
-use transport::Socket;
+use transport::{Holding, Socket, Stalling, Stream};
 
 use crate::repo;
 use repos::Repos;
@@ -162,10 +164,13 @@ impl Server {
         let (repos, watcher) = Repos::open(&config.root, config.db.as_deref(), config.warn)?;
         let repos = Arc::new(repos);
         let grpc = grpc::Service::new(repos.clone(), access.clone());
-        let app = routes::router(repos.clone())
+        let secrets = config.keys.iter().cloned().collect();
+        let api = routes::router(repos.clone())
+            .merge(web::protected(repos.clone(), secrets))
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .layer(middleware::from_fn(refuse_announced_excess))
             .layer(middleware::from_fn_with_state(access, auth::require_key));
+        let app = web::pages().merge(api);
         let bind_error = |source| StartError::Bind {
             addr: config.addr,
             source,
@@ -178,7 +183,7 @@ impl Server {
             app,
             grpc,
             tls,
-            watcher,
+            watcher: Some(watcher),
         })
     }
 
@@ -195,6 +200,19 @@ impl Server {
     /// How many task files are invalid, and so not served, as the server starts.
     pub fn invalid_files(&self) -> crate::Result<usize> {
         self.repos.invalid_files()
+    }
+
+    /// The process that keeps the index current: this one, or another (`None` when its pid
+    /// cannot be told).
+    pub fn watched_by(&self) -> crate::Result<Option<u32>> {
+        if self
+            .watcher
+            .as_ref()
+            .is_some_and(repos::OwnWatcher::is_running)
+        {
+            return Ok(Some(std::process::id()));
+        }
+        Ok(self.repos.checkout()?.watcher().and_then(|w| w.pid))
     }
 
     /// Whether both faces are served over TLS.
@@ -231,6 +249,7 @@ struct Faces {
 
 impl Faces {
     async fn answer(self: Arc<Self>, request: Request<Incoming>) -> Result<Response, Infallible> {
+        let request = request.map(|body| Body::new(Stalling::new(body, STALL_TIMEOUT)));
         if grpc::is_grpc(&request) {
             Ok(self.grpc.clone().call(request).await.map(Body::new))
         } else {
@@ -243,16 +262,16 @@ impl Faces {
 /// connection speaks HTTP/1.1 or HTTP/2 (cleartext or by ALPN), as its first bytes say:
 /// gRPC clients open HTTP/2, JSON clients and curl HTTP/1.1, and either face answers either.
 async fn accept(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, faces: Arc<Faces>) {
-    let graceful = GracefulShutdown::new();
     let stop = stop_signal();
     tokio::pin!(stop);
-    // At the cap, new connections wait in the listen queue until one closes, rather than
-    // take the descriptors the index and the task files need; slow and idle ones are closed
-    // by the timeouts below, so the queue moves.
-    let open = Arc::new(tokio::sync::Semaphore::new(connection_cap()));
+    let (stopping, stopped) = tokio::sync::watch::channel(false);
+    // At the cap the connection idle the longest is closed to make room; only when every
+    // connection is busy do new ones wait in the listen queue, rather than take the
+    // descriptors the index and the task files need.
+    let connections = Connections::new(connection_cap());
     loop {
-        let permit = tokio::select! {
-            permit = open.clone().acquire_owned() => permit.expect("the semaphore is never closed"),
+        let place = tokio::select! {
+            place = connections.admit() => place,
             () = &mut stop => break,
         };
         let stream = tokio::select! {
@@ -270,52 +289,110 @@ async fn accept(listener: tokio::net::TcpListener, tls: Option<TlsAcceptor>, fac
         // Small request and response frames: without this, Nagle's algorithm holds HTTP/2's
         // frames back for the peer's delayed ACK.
         let _ = stream.set_nodelay(true);
-        let (faces, tls, watcher) = (faces.clone(), tls.clone(), graceful.watcher());
-        tokio::spawn(async move {
-            let _permit = permit;
-            let service = service_fn(move |request| faces.clone().answer(request));
-            let mut builder = ConnBuilder::new(TokioExecutor::new());
-            // Headers must arrive within the timeout, also between requests on a kept-alive
-            // connection: a client that sends a byte at a time, or stays idle, is cut off.
-            builder
-                .http1()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT);
-            // Which protocol a connection speaks is read from its first bytes, which hyper
-            // waits for without a limit: a connection that sends nothing is closed here.
-            if tls.is_none() {
-                let first = tokio::time::timeout(HEADER_TIMEOUT, stream.peek(&mut [0u8; 1])).await;
-                if !matches!(first, Ok(Ok(n)) if n > 0) {
-                    return;
-                }
-            }
-            // A connection that fails (a reset, a client speaking neither protocol, a failed
-            // TLS handshake) ends alone; there is nothing to report to anyone.
-            match tls {
-                None => {
-                    let connection = builder
-                        .serve_connection_with_upgrades(TokioIo::new(Socket::new(stream)), service);
-                    let _ = watcher.watch(connection).await;
-                }
-                Some(tls) => {
-                    let Ok(Ok(stream)) =
-                        tokio::time::timeout(TLS_HANDSHAKE, tls.accept(stream)).await
-                    else {
-                        return;
-                    };
-                    let connection = builder
-                        .serve_connection_with_upgrades(TokioIo::new(Socket::new(stream)), service);
-                    let _ = watcher.watch(connection).await;
-                }
-            }
-        });
+        let (faces, tls, stopped) = (faces.clone(), tls.clone(), stopped.clone());
+        tokio::spawn(serve_connection(stream, place, tls, faces, stopped));
     }
-    graceful.shutdown().await;
+    let _ = stopping.send(true);
+    connections.all_closed().await;
 }
 
-/// How long a client has to send a request's headers, and a kept-alive connection may stay
-/// idle between requests.
+/// Serves one connection until it closes, is idle past [`IDLE_TIMEOUT`], is shed to make room,
+/// or the server stops; a connection asked to close finishes its requests in flight first
+/// (HTTP/2 sends GOAWAY), within [`CLOSE_GRACE`].
+async fn serve_connection(
+    stream: tokio::net::TcpStream,
+    place: connections::Connection,
+    tls: Option<TlsAcceptor>,
+    faces: Arc<Faces>,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) {
+    // Which protocol a connection speaks is read from its first bytes, which hyper waits for
+    // without a limit: a connection that sends nothing in time, or is shed first, is closed.
+    let opened = async {
+        match tls {
+            None => {
+                let first = tokio::time::timeout(HEADER_TIMEOUT, stream.peek(&mut [0u8; 1])).await;
+                matches!(first, Ok(Ok(n)) if n > 0).then_some(Stream::Plain(stream))
+            }
+            Some(tls) => match tokio::time::timeout(HEADER_TIMEOUT, tls.accept(stream)).await {
+                Ok(Ok(stream)) => Some(Stream::Tls(Box::new(stream))),
+                _ => None,
+            },
+        }
+    };
+    let stream = tokio::select! {
+        stream = opened => stream,
+        () = place.shed() => None,
+        _ = stopped.wait_for(|s| *s) => None,
+    };
+    // A connection that fails (a reset, a client speaking neither protocol, a failed TLS
+    // handshake) ends alone; there is nothing to report to anyone.
+    let Some(stream) = stream else { return };
+    let place = Arc::new(place);
+    let service = service_fn({
+        let place = place.clone();
+        move |request| {
+            let in_flight = place.request();
+            let faces = faces.clone();
+            async move {
+                // Busy until the answer's body is sent: an export streams for a while.
+                let answer = faces.answer(request).await;
+                answer.map(|response| response.map(|body| Body::new(Holding::new(body, in_flight))))
+            }
+        }
+    });
+    let mut builder = ConnBuilder::new(TokioExecutor::new());
+    // Headers must arrive within the timeout, also between requests on a kept-alive
+    // connection: a client that sends a byte at a time, or stays idle, is cut off.
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT);
+    // Pings find peers that vanished with streams open; idle connections are closed below.
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(KEEP_ALIVE_INTERVAL)
+        .keep_alive_timeout(HEADER_TIMEOUT);
+    let connection =
+        builder.serve_connection_with_upgrades(TokioIo::new(Socket::new(stream)), service);
+    tokio::pin!(connection);
+    let far = || tokio::time::Instant::now() + IDLE_TIMEOUT;
+    let mut closing: Option<tokio::time::Instant> = None;
+    loop {
+        let idle = place.idle_until(IDLE_TIMEOUT).unwrap_or_else(far);
+        tokio::select! {
+            _ = connection.as_mut() => return,
+            () = place.shed(), if closing.is_none() => {}
+            _ = stopped.wait_for(|s| *s), if closing.is_none() => {}
+            () = tokio::time::sleep_until(idle), if closing.is_none() => {
+                if place.idle_until(IDLE_TIMEOUT).is_none_or(|at| at > tokio::time::Instant::now()) {
+                    continue;
+                }
+            }
+            () = tokio::time::sleep_until(closing.unwrap_or_else(far)), if closing.is_some() => return,
+        }
+        connection.as_mut().graceful_shutdown();
+        closing = Some(tokio::time::Instant::now() + CLOSE_GRACE);
+    }
+}
+
+/// How long a client has to send a request's headers, and a kept-alive HTTP/1.1 connection
+/// may stay idle between requests; also how long a TLS handshake and a ping's answer may take.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a connection (an HTTP/2 one, in practice: HTTP/1.1 is cut by [`HEADER_TIMEOUT`])
+/// may stay open with no request in flight before it is closed, with a GOAWAY.
+const IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long a request body may send nothing before it fails and its stream is reset.
+const STALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often an HTTP/2 connection with requests in flight pings its peer.
+const KEEP_ALIVE_INTERVAL: Duration = Duration::from_secs(20);
+
+/// How long a connection asked to close may take to finish its requests in flight.
+const CLOSE_GRACE: Duration = Duration::from_secs(30);
 
 /// The most connections open at once: the process's descriptor limit, less room for the index,
 /// the task files and the watcher.
@@ -336,9 +413,6 @@ fn connection_cap() -> usize {
 
 /// How long `accept` waits after a failed accept.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
-
-/// How long a client has to complete its TLS handshake.
-const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
 
 /// Refuses a body whose Content-Length is over the limit before reading any of it. Bodies
 /// sent without one are cut off at the limit as they are read.

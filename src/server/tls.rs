@@ -11,6 +11,9 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 pub use tokio_rustls::TlsAcceptor;
 
+/// A connection's stream once its TLS handshake is done.
+pub type TlsStream = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+
 /// The certificate chain and private key files, both PEM.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {

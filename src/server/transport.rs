@@ -1,11 +1,148 @@
 //! How a connection's bytes reach the socket: what the server tells hyper about the stream
-//! beneath it. Must not know routes, faces or the index.
+//! beneath it (plain or TLS), and how long a request body may stall. Must not know routes,
+//! faces or the index.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
+use std::time::Duration;
 
+use axum::body::Bytes;
+use http_body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::time::{Instant, Sleep};
+
+use super::tls::TlsStream;
+
+/// A connection's stream: one type for plain text and TLS, so that one code path serves both.
+pub enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+macro_rules! both {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Stream::Plain($s) => {
+                let $s = Pin::new($s);
+                $e
+            }
+            Stream::Tls($s) => {
+                let $s = Pin::new(&mut **$s);
+                $e
+            }
+        }
+    };
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        both!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        both!(self, s => s.poll_write(cx, buf))
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        both!(self, s => s.poll_write_vectored(cx, bufs))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Stream::Plain(s) => s.is_write_vectored(),
+            Stream::Tls(s) => s.is_write_vectored(),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        both!(self, s => s.poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        both!(self, s => s.poll_shutdown(cx))
+    }
+}
+
+/// A request body that fails when no byte of it arrives for `limit`: a client that opens a
+/// body and stops sending would otherwise hold its handler, and over HTTP/2 its stream, for
+/// ever. The handler answers the error, and hyper resets the stream.
+pub struct Stalling<B> {
+    inner: B,
+    limit: Duration,
+    /// Armed when the body first makes the handler wait: most bodies never do.
+    timer: Option<Pin<Box<Sleep>>>,
+}
+
+impl<B> Stalling<B> {
+    pub fn new(inner: B, limit: Duration) -> Stalling<B> {
+        Stalling {
+            inner,
+            limit,
+            timer: None,
+        }
+    }
+}
+
+/// What a stalled body fails with.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body stalled: no byte of it arrived for {0:?}")]
+pub struct Stalled(Duration);
+
+impl<B> Body for Stalling<B>
+where
+    B: Body<Data = Bytes> + Unpin,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    type Data = Bytes;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+        let me = self.get_mut();
+        match Pin::new(&mut me.inner).poll_frame(cx) {
+            Poll::Ready(frame) => {
+                if let Some(timer) = &mut me.timer {
+                    timer.as_mut().reset(Instant::now() + me.limit);
+                }
+                Poll::Ready(frame.map(|f| f.map_err(Into::into)))
+            }
+            Poll::Pending => {
+                let limit = me.limit;
+                let timer = me
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                ready!(timer.as_mut().poll(cx));
+                Poll::Ready(Some(Err(Stalled(limit).into())))
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
 
 /// What an HTTP/2 connection opens with (RFC 9113, 3.4); HTTP/1.1 requests never do.
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
@@ -156,6 +293,42 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Socket<S> {
     }
 }
 
+/// A response body that holds `guard` until it is sent or dropped: a connection counts as
+/// busy while its answers are still streaming.
+pub struct Holding<B, G> {
+    inner: B,
+    _guard: G,
+}
+
+impl<B, G> Holding<B, G> {
+    pub fn new(inner: B, guard: G) -> Holding<B, G> {
+        Holding {
+            inner,
+            _guard: guard,
+        }
+    }
+}
+
+impl<B: Body + Unpin, G: Unpin> Body for Holding<B, G> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<B::Data>, B::Error>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -281,5 +454,18 @@ mod tests {
             sent(b"GET / HTTP/1.1\r\n\r\n", &[10, 20, 0]).await,
             (true, vec![10, 20])
         );
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_busy_until_its_answer_is_sent() {
+        let connections = super::super::connections::Connections::new(4);
+        let place = connections.admit().await;
+        let answer = Holding::new(axum::body::Body::from("answer"), place.request());
+        assert!(place.idle_until(Duration::ZERO).is_none());
+        let sent = axum::body::to_bytes(axum::body::Body::new(answer), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(&sent[..], b"answer");
+        assert!(place.idle_until(Duration::ZERO).is_some());
     }
 }

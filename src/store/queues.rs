@@ -24,8 +24,10 @@ impl Store {
         state: State,
         mut visit: impl FnMut(&str, bool) -> bool,
     ) -> Result<()> {
+        // Without INDEXED BY, SQLite walks the task's rows by primary key to find these,
+        // since `planned` is not in the index: 150 ms at 100,000 inputs instead of 0.1.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT input, planned FROM work_state
+            "SELECT input, planned FROM work_state INDEXED BY work_state_worker
              WHERE task = ?1 AND worker = ?2 AND state = ?3 ORDER BY input",
         )?;
         let mut rows = stmt.query(params![task, worker, state.to_i64()])?;

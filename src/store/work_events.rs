@@ -230,7 +230,9 @@ impl Store {
     ) -> Result<Vec<HeldRow>> {
         held_rows(
             &self.conn,
+            // Not by primary key, as SQLite otherwise chooses: see `Store::each_held_in_state`.
             "SELECT input, worker, state, planned, submissions FROM work_state
+             INDEXED BY work_state_worker
              WHERE task = ?1 AND worker = ?2 AND state = ?3 ORDER BY input LIMIT ?4",
             params![task, worker, state.to_i64(), limit as i64],
         )

@@ -8,6 +8,9 @@
 //!   are written in decimal too, which a float field takes as libyaml's integers are not.
 //! - `.inf`, `.nan` and numbers beyond a 64-bit float (`1e400`) have no JSON form, and
 //!   integers beyond 64 bits no exact one: errors at their field.
+//! - Where `saphyr-parser`, which finds the plain scalars, refuses a layout libyaml reads (a
+//!   flow list continued at its key's indentation), a scalar after that point that libyaml
+//!   would misread is an error at its place: it cannot be rewritten, and is never misread.
 //!
 //! Every rewrite keeps line breaks where they were, so positions in errors still hold.
 
@@ -16,7 +19,7 @@ use std::borrow::Cow;
 use saphyr_parser::Span;
 
 use super::{SpanMap, location};
-use crate::validate::Diagnostic;
+use crate::validate::{Diagnostic, Location};
 
 /// What YAML 1.2 reads a plain scalar as, where libyaml would read it otherwise.
 #[derive(Debug, PartialEq)]
@@ -104,8 +107,14 @@ pub fn to_libyaml(text: &str) -> Result<Cow<'_, str>, Diagnostic> {
     if !text.bytes().any(|b| b.is_ascii_digit() || b == b'.') {
         return Ok(text);
     }
+    let spans = SpanMap::build(&text);
+    if let Some(line) = spans.broken_at
+        && let Some(misread) = unplaced_misreading(&text, line)
+    {
+        return Err(misread);
+    }
     let mut edits = Vec::new();
-    for (field, span, value) in SpanMap::build(&text).plain {
+    for (field, span, value) in spans.plain {
         match read(&value) {
             Reading::Same => {}
             Reading::Text => edits.push((span, format!("'{value}'"))),
@@ -121,6 +130,49 @@ pub fn to_libyaml(text: &str) -> Result<Cow<'_, str>, Diagnostic> {
         Cow::Borrowed(_) => text,
         Cow::Owned(out) => Cow::Owned(out),
     })
+}
+
+/// Where the walk that finds plain scalars stopped at `line` (libyaml accepts layouts it does
+/// not, such as a flow list continued at its key's indentation), the scalars after it cannot
+/// be rewritten: one that libyaml would read otherwise than YAML 1.2 is an error at its place,
+/// when libyaml would read the text at all (else its own error is the one to report).
+fn unplaced_misreading(text: &str, line: u32) -> Option<Diagnostic> {
+    let first = line.saturating_sub(1) as usize;
+    for (n, content) in text.lines().enumerate().skip(first) {
+        let content = content.split(" #").next().unwrap_or_default();
+        let mut column = 0;
+        for token in content.split_inclusive([' ', '\t', '[', ']', '{', '}', ',']) {
+            let start = column;
+            column += token.chars().count();
+            let plain = token
+                .trim_end_matches([' ', '\t', '[', ']', '{', '}', ','])
+                .trim_end_matches(':');
+            if plain.is_empty()
+                || plain.starts_with(['"', '\'', '#'])
+                || read(plain) == Reading::Same
+            {
+                continue;
+            }
+            if yaml_serde::from_str::<yaml_serde::Value>(text).is_err() {
+                return None;
+            }
+            let at = Location {
+                line: n as u32 + 1,
+                column: start as u32 + 1,
+            };
+            return Some(
+                Diagnostic::error(
+                    "",
+                    format!(
+                        "`{plain}` continues a flow collection on a line indented no deeper than its key, where YAML readers disagree on what it holds"
+                    ),
+                )
+                .hint("indent the continued line further than its key, or quote the value")
+                .at(at),
+            );
+        }
+    }
+    None
 }
 
 /// What `yaml_serde` wrote, with every plain scalar quoted that YAML 1.2 would not read as the
@@ -262,5 +314,40 @@ mod tests {
         let err = to_libyaml("metadata:\n  big: 1e400\n").unwrap_err();
         assert_eq!(err.field, "metadata.big");
         assert_eq!(err.location.map(|l| (l.line, l.column)), Some((2, 8)));
+    }
+
+    /// The same list in every layout reads as YAML 1.2 says, through whichever reader takes
+    /// it, or, where libyaml's reading cannot be corrected, is an error at the value.
+    #[test]
+    fn numbers_read_the_same_whatever_the_layout() {
+        let yaml_1_2 = serde_json::json!({"a": ["+0x1F", "0b101", "-0x1F", -7, 16, 7]});
+        let check = |text: &str, expected: Result<&serde_json::Value, (u32, u32)>| {
+            let read = crate::yaml::parse_body::<serde_json::Value>(text.as_bytes())
+                .map_err(|d| d.location.map(|l| (l.line, l.column)).unwrap_or_default());
+            assert_eq!(read.as_ref().map_err(|e| *e), expected, "{text:?}");
+        };
+        check("a: [+0x1F, 0b101, -0x1F, -007, 0x10, 007]\n", Ok(&yaml_1_2));
+        check(
+            "a:\n- +0x1F\n- 0b101\n- -0x1F\n- -007\n- 0x10\n- 007\n",
+            Ok(&yaml_1_2),
+        );
+        check(
+            "a: [+0x1F,\n    0b101, -0x1F,\n    -007, 0x10, 007]\n",
+            Ok(&yaml_1_2),
+        );
+        check(
+            "a: [\n  +0x1F,\n  0b101, -0x1F, -007,\n  0x10, 007\n]\n",
+            Ok(&yaml_1_2),
+        );
+        check(
+            "a: [+0x1F, # one\n  0b101, -0x1F, -007, 0x10, 007]\n",
+            Ok(&yaml_1_2),
+        );
+        check("m:\n  a: [+0x1F,\n  0b101, -0x1F, -007]\n", Err((3, 3)));
+        check("m:\n  a: [+0x1F,\n0b101, -0x1F, -007]\n", Err((3, 1)));
+        check(
+            "m:\n  a: [cat,\n  dog]\n",
+            Ok(&serde_json::json!({"m": {"a": ["cat", "dog"]}})),
+        );
     }
 }

@@ -408,6 +408,42 @@ fn inline(value: &Value, in_flow: bool) -> Option<String> {
     }
 }
 
+/// Sets a task file's top-level `id` to `id` with the smallest text edit, keeping every
+/// comment: the `id:` line's value is replaced, or an `id:` line goes before the first key.
+pub fn set_id(text: &str, id: &str) -> String {
+    let mut out = String::with_capacity(text.len() + id.len() + 8);
+    let mut done = false;
+    let mut first_key = None;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let top_level = !line.starts_with([' ', '\t', '#', '-']) && !line.trim().is_empty();
+        if !done && top_level && first_key.is_none() {
+            first_key = Some(offset);
+        }
+        if !done && top_level && line.starts_with("id:") {
+            let ending = if line.ends_with("\r\n") {
+                "\r\n"
+            } else if line.ends_with('\n') {
+                "\n"
+            } else {
+                ""
+            };
+            let rest = line[3..].trim_end_matches(['\r', '\n']);
+            let comment = rest.find(" #").map_or("", |at| &rest[at..]);
+            out.push_str(&format!("id: {id}{comment}{ending}"));
+            done = true;
+        } else {
+            out.push_str(line);
+        }
+        offset += line.len();
+    }
+    if done {
+        return out;
+    }
+    let at = first_key.unwrap_or(text.len());
+    format!("{}id: {id}\n{}", &text[..at], &text[at..])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,5 +566,20 @@ metadata: {project: garden}
     #[test]
     fn an_unchanged_task_leaves_the_text_as_it_was() {
         assert_eq!(edit(FILE, None, &task(FILE)).as_deref(), Some(FILE));
+    }
+
+    #[test]
+    fn set_id_keeps_comments() {
+        let check = |text: &str, want: &str| assert_eq!(set_id(text, "new"), want);
+        check(
+            "# head\nid: old # mine\nname: x\n",
+            "# head\nid: new # mine\nname: x\n",
+        );
+        check("# head\nname: x\n", "# head\nid: new\nname: x\n");
+        check(
+            "name: x\nworker:\n  id: keep\n",
+            "id: new\nname: x\nworker:\n  id: keep\n",
+        );
+        check("id: old", "id: new");
     }
 }

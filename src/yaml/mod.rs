@@ -12,7 +12,7 @@ mod core;
 mod edit;
 mod fast;
 
-pub use edit::edit;
+pub use edit::{edit, set_id};
 
 use std::collections::{HashMap, HashSet};
 
@@ -111,6 +111,96 @@ pub fn parse_body<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Diagnostic> {
         );
     }
     parse_document(bytes, if json { Format::Json } else { Format::Yaml })
+}
+
+/// One entry of a document's top-level map, with the line its key is on (when the text can
+/// tell it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Entry<V> {
+    pub key: String,
+    pub line: Option<u32>,
+    pub value: V,
+}
+
+/// Reads a document that is a map, YAML or JSON, keeping every entry in the order written,
+/// duplicate keys included, each with the line of its key: for files whose entries are checked
+/// one by one, such as the server's keys file. A document that does not decode yields a
+/// diagnostic whose message may quote the text; callers reading secrets use its location only.
+pub fn parse_entries<V: DeserializeOwned>(bytes: &[u8]) -> Result<Vec<Entry<V>>, Diagnostic> {
+    let InOrder(pairs) = parse_body::<InOrder<V>>(bytes)?;
+    let lines = std::str::from_utf8(bytes)
+        .map(|text| key_lines(without_bom(text)))
+        .unwrap_or_default();
+    Ok(pairs
+        .into_iter()
+        .enumerate()
+        .map(|(i, (key, value))| Entry {
+            key,
+            line: lines.get(i).copied(),
+            value,
+        })
+        .collect())
+}
+
+/// A map's entries in the order the text gives them, duplicates kept.
+struct InOrder<V>(Vec<(String, V)>);
+
+impl<'de, V: serde::Deserialize<'de>> serde::Deserialize<'de> for InOrder<V> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Entries<V>(std::marker::PhantomData<V>);
+        impl<'de, V: serde::Deserialize<'de>> serde::de::Visitor<'de> for Entries<V> {
+            type Value = InOrder<V>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a map")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<Self::Value, A::Error> {
+                let mut pairs = Vec::new();
+                while let Some(pair) = map.next_entry()? {
+                    pairs.push(pair);
+                }
+                Ok(InOrder(pairs))
+            }
+        }
+        deserializer.deserialize_map(Entries(std::marker::PhantomData))
+    }
+}
+
+/// The line of each key of the top-level map, in order.
+fn key_lines(text: &str) -> Vec<u32> {
+    let mut lines = Vec::new();
+    let mut depth = 0usize;
+    let mut top_is_map = false;
+    let mut is_key = true;
+    let mut parser = Parser::new_from_str(text);
+    while let Some(Ok((event, span))) = parser.next_event() {
+        let starts = matches!(
+            event,
+            Event::Scalar(..)
+                | Event::Alias(_)
+                | Event::MappingStart(..)
+                | Event::SequenceStart(..)
+        );
+        if starts && depth == 1 && top_is_map {
+            if is_key {
+                lines.push(location(span).line);
+            }
+            is_key = !is_key;
+        }
+        match event {
+            Event::MappingStart(..) | Event::SequenceStart(..) => {
+                if depth == 0 {
+                    top_is_map = matches!(event, Event::MappingStart(..));
+                }
+                depth += 1;
+            }
+            Event::MappingEnd | Event::SequenceEnd => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    lines
 }
 
 #[derive(Clone, Copy)]
@@ -679,6 +769,9 @@ struct SpanMap {
     /// Every untagged plain scalar that is a value (not a key), with its field path and span,
     /// in document order: what [`core`] checks.
     plain: Vec<(String, Span, String)>,
+    /// The line where the walk stopped at text `saphyr-parser` refuses, when it did: what
+    /// follows is not in the map, though libyaml may read it.
+    broken_at: Option<u32>,
 }
 
 /// Deeper documents are not tasks; stop walking rather than grow without bound.
@@ -701,7 +794,14 @@ impl SpanMap {
         let mut map = SpanMap::default();
         let mut stack: Vec<Frame> = Vec::new();
         let mut parser = Parser::new_from_str(text);
-        while let Some(Ok((event, span))) = parser.next_event() {
+        while let Some(next) = parser.next_event() {
+            let (event, span) = match next {
+                Ok(next) => next,
+                Err(e) => {
+                    map.broken_at = Some(e.marker().line() as u32);
+                    break;
+                }
+            };
             let at = location(span);
             let is_node = matches!(
                 event,

@@ -232,3 +232,11 @@ impl Drop for Server {
         let _ = self.child.wait();
     }
 }
+
+/// Writes a private file (mode 600), as a keys file must be: the server refuses one that
+/// others may read.
+pub fn write_private(path: &Path, text: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    fs::write(path, text).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+}

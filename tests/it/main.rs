@@ -5,12 +5,14 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod browser;
 mod cli;
 mod commands;
 mod edits;
 mod errors;
 mod exit_codes;
 mod flags;
+mod harden;
 mod hook;
 mod integrity;
 mod project;

@@ -14,8 +14,7 @@ const OWNERS: &[(&str, &str, &[&str])] = &[
     ("tonic_prost", "server/grpc", &[]),
     ("ureq", "remote", &[]),
     ("notify", "watch", &[]),
-    // Issue 28 moves the keys file's parsing into `yaml`.
-    ("yaml_serde", "yaml", &["server/auth"]),
+    ("yaml_serde", "yaml", &[]),
     ("saphyr_parser", "yaml", &[]),
     ("rustls", "server/tls", &[]),
     ("rustls_pki_types", "server/tls", &[]),

@@ -13,7 +13,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::common::{BIN, Server, python};
+use crate::common::{BIN, Server, python, write_private};
 
 /// The task corrections are made on: every input reviewed by rita.
 const FIX: &str = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\n\
@@ -58,7 +58,7 @@ impl Served {
     fn start(root: &Path) -> Served {
         let keys = tempfile::tempdir().unwrap();
         let file = keys.path().join("keys.json");
-        fs::write(&file, KEYS).unwrap();
+        write_private(&file, KEYS);
         let server = Server::start(root, &[OsStr::new("--keys"), file.as_os_str()], &[]);
         Served {
             server,

@@ -12,7 +12,7 @@ use std::thread;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::common::{Server, annotask, eventually, python};
+use crate::common::{Server, annotask, eventually, python, write_private};
 
 /// Six inputs, and the consensus task of the day: every worker labels every input, and two who
 /// agree approve it.
@@ -58,7 +58,7 @@ impl Served {
     fn start(root: &Path) -> Served {
         let keys = tempfile::tempdir().unwrap();
         let file = keys.path().join("keys.json");
-        fs::write(&file, KEYS).unwrap();
+        write_private(&file, KEYS);
         let server = Server::start(root, &[OsStr::new("--keys"), file.as_os_str()], &[]);
         Served {
             server,

@@ -7,19 +7,21 @@
 //! is the one mapping.
 //!
 //! gRPC statuses other than OK are left to what the transport itself decides: an unknown
-//! method (UNIMPLEMENTED), a message over the size limit (OUT_OF_RANGE), an expired deadline
-//! (DEADLINE_EXCEEDED).
+//! method or a unary call with other than one request message (UNIMPLEMENTED), a message over
+//! the size limit (OUT_OF_RANGE), an expired deadline (DEADLINE_EXCEEDED).
 
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use axum::body::Body;
 use axum::http::{self, HeaderMap, header};
-use hyper::body::Incoming;
+use tonic::Streaming;
 use tonic::codec::{BufferSettings, EncodeBuf, Encoder};
-use tonic::server::{Grpc, UnaryService};
+use tonic::server::Grpc;
 use tonic_prost::{ProstDecoder, ProstEncoder};
 
 use crate::Error;
@@ -66,7 +68,7 @@ impl Service {
     }
 
     /// Answers one gRPC call.
-    pub async fn call(self, request: http::Request<Incoming>) -> http::Response<tonic::body::Body> {
+    pub async fn call(self, request: http::Request<Body>) -> http::Response<tonic::body::Body> {
         let path = request.uri().path().to_owned();
         let repos = self.repos.clone();
         let method = path.strip_prefix(SERVICE).unwrap_or_default().to_owned();
@@ -108,7 +110,7 @@ impl Service {
     /// handler within the call's deadline, and encodes the answer.
     async fn unary<Req, Resp, F, Fut>(
         self,
-        request: http::Request<Incoming>,
+        request: http::Request<Body>,
         handler: F,
     ) -> http::Response<tonic::body::Body>
     where
@@ -117,7 +119,12 @@ impl Service {
         F: FnOnce(Caller, Req) -> Fut + Send + 'static,
         Fut: Future<Output = Answer<Resp>> + Send + 'static,
     {
-        let caller = self.access.caller(request.headers()).map_err(auth::refused);
+        let call = request
+            .uri()
+            .path()
+            .strip_prefix(SERVICE)
+            .unwrap_or_default();
+        let caller = self.access.admit(request.headers(), call);
         let deadline = timeout(request.headers());
         let handler = move |req: Req| async move {
             let answer = match caller {
@@ -129,7 +136,8 @@ impl Service {
         let mut grpc = Grpc::new(ReservingCodec::<Resp, Req>(PhantomData))
             .max_decoding_message_size(MAX_BODY_BYTES)
             .max_encoding_message_size(usize::MAX);
-        grpc.unary(Method(Some((handler, deadline))), request).await
+        grpc.client_streaming(Method(Some((handler, deadline))), request)
+            .await
     }
 }
 
@@ -214,32 +222,53 @@ impl Reply for wire::BaseResponse {
     }
 }
 
-/// A handler as tonic's [`UnaryService`]: called once per call, with the call's deadline.
+/// A handler as a tonic service: called once per call, with the call's deadline. tonic's
+/// unary calls drop request messages after the first; the gRPC spec makes any number of
+/// messages but one a cardinality violation, answered UNIMPLEMENTED, so the messages are read
+/// here, as a stream.
 struct Method<F>(Option<(F, Option<Duration>)>);
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-impl<Req, Resp, F, Fut> UnaryService<Req> for Method<F>
+impl<Req, Resp, F, Fut> tower_service::Service<tonic::Request<Streaming<Req>>> for Method<F>
 where
     Req: Send + 'static,
     Resp: Send + 'static,
     F: FnOnce(Req) -> Fut + Send + 'static,
     Fut: Future<Output = Resp> + Send + 'static,
 {
-    type Response = Resp;
+    type Response = tonic::Response<Resp>;
+    type Error = tonic::Status;
     type Future = BoxFuture<Result<tonic::Response<Resp>, tonic::Status>>;
 
-    fn call(&mut self, request: tonic::Request<Req>) -> Self::Future {
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), tonic::Status>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: tonic::Request<Streaming<Req>>) -> Self::Future {
         let (handler, deadline) = self.0.take().expect("a method is called once per request");
         Box::pin(async move {
-            let answer = handler(request.into_inner());
+            let answer = async move {
+                let mut messages = request.into_inner();
+                let Some(message) = messages.message().await? else {
+                    return Err(tonic::Status::unimplemented(
+                        "the call carried no request message; a unary method takes exactly one",
+                    ));
+                };
+                if messages.message().await?.is_some() {
+                    return Err(tonic::Status::unimplemented(
+                        "the call carried more than one request message; a unary method takes exactly one",
+                    ));
+                }
+                Ok(handler(message).await)
+            };
             let answer = match deadline {
                 Some(limit) => tokio::time::timeout(limit, answer).await.map_err(|_| {
                     tonic::Status::deadline_exceeded(format!(
                         "the call's deadline of {limit:?} passed before it was answered"
                     ))
-                })?,
-                None => answer.await,
+                })??,
+                None => answer.await?,
             };
             Ok(tonic::Response::new(answer))
         })

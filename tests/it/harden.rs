@@ -1,0 +1,932 @@
+//! The team server and deploys under the audit of issue 28: who may change tasks (scopes, as a
+//! table of call x face x key kind), keys that never appear in any output, refused keys files,
+//! idle connections under a lowered descriptor limit, writes through links, `apply` against a
+//! remote that answers garbage, and two servers sharing a project.
+
+use std::fs;
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+
+use crate::common::python;
+use crate::common::{BIN, eventually, write_private};
+
+/// Every key these tests use: no output of any test may contain one.
+const KEYS: [&str; 4] = [
+    "w0rker-Key-7f3a9c",
+    "n0body-Key-2b8e4d",
+    "sc0ped-Key-9d1c6a",
+    "p4rtial-Key-5e7b2f",
+];
+const API_KEY: &str = "0wner-Key-3c9f1e";
+
+/// The keys file: a worker of the shipped tasks, a user with no role, a lead with every task
+/// scope, and one that may only add.
+fn keys_file() -> String {
+    format!(
+        "{}: ana\n{}: nobody\n{}: {{user: lead, scopes: [Tasks:Add, Tasks:Patch, Tasks:Delete]}}\n{}:\n  user: adder\n  scopes: [Tasks:Add]\n",
+        KEYS[0], KEYS[1], KEYS[2], KEYS[3]
+    )
+}
+
+/// A copy of the shipped project.
+fn project() -> TempDir {
+    let root = tempfile::tempdir().unwrap();
+    let tasks = root.path().join("tasks");
+    fs::create_dir(&tasks).unwrap();
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("tasks");
+    for entry in fs::read_dir(shipped).unwrap() {
+        let entry = entry.unwrap();
+        fs::copy(entry.path(), tasks.join(entry.file_name())).unwrap();
+    }
+    root
+}
+
+/// `annotask serve` with its output kept, so that tests can read everything it said.
+struct Spawned {
+    child: Child,
+    base: String,
+    out: PathBuf,
+    err: PathBuf,
+    _logs: TempDir,
+}
+
+impl Spawned {
+    fn start(root: &Path, args: &[&str]) -> Spawned {
+        Spawned::start_with(Command::new(BIN), root, args)
+    }
+
+    /// Starts `command` (the binary, or a wrapper that runs it) as `serve`.
+    fn start_with(mut command: Command, root: &Path, args: &[&str]) -> Spawned {
+        let logs = tempfile::tempdir().unwrap();
+        let out = logs.path().join("stdout");
+        let err = logs.path().join("stderr");
+        let child = command
+            .arg("--root")
+            .arg(root)
+            .args(["serve", "--addr", "127.0.0.1:0"])
+            .args(args)
+            .env_remove("ANNOTASK_API_KEY")
+            .stdin(Stdio::null())
+            .stdout(fs::File::create(&out).unwrap())
+            .stderr(fs::File::create(&err).unwrap())
+            .spawn()
+            .unwrap();
+        let mut base = String::new();
+        eventually("the server prints its URL", || {
+            let text = fs::read_to_string(&out).unwrap_or_default();
+            match text
+                .lines()
+                .next()
+                .and_then(|l| l.strip_prefix("listening on "))
+            {
+                Some(url) if text.contains('\n') => {
+                    base = url.to_owned();
+                    true
+                }
+                _ => false,
+            }
+        });
+        Spawned {
+            child,
+            base,
+            out,
+            err,
+            _logs: logs,
+        }
+    }
+
+    fn addr(&self) -> String {
+        self.base.strip_prefix("http://").unwrap().to_owned()
+    }
+
+    /// Everything the server printed so far.
+    fn said(&self) -> String {
+        fs::read_to_string(&self.out).unwrap_or_default()
+            + &fs::read_to_string(&self.err).unwrap_or_default()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+/// A JSON request with `key`: the HTTP status and the body's text.
+fn call(base: &str, key: Option<&str>, method: &str, path: &str, body: &Value) -> (u16, String) {
+    let url = format!("{base}{path}");
+    let agent = agent();
+    let auth = key.map(|k| format!("Key {k}"));
+    let with = |r: ureq::RequestBuilder<ureq::typestate::WithBody>| match &auth {
+        Some(a) => r.header("Authorization", a),
+        None => r,
+    };
+    let text = body.to_string();
+    let sent = match method {
+        "GET" => match &auth {
+            Some(a) => agent.get(&url).header("Authorization", a).call(),
+            None => agent.get(&url).call(),
+        },
+        "POST" => with(agent.post(&url)).send(&text),
+        "PATCH" => with(agent.patch(&url)).send(&text),
+        "DELETE" => with(agent.delete(&url).force_send_body()).send(&text),
+        other => panic!("no such method here: {other}"),
+    };
+    let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+    let status = response.status().as_u16();
+    (status, response.body_mut().read_to_string().unwrap())
+}
+
+/// gRPC calls through the official client (`tests/python/calls.py`): one JSON answer each.
+fn grpc_calls(addr: &str, calls: &[Value]) -> Vec<Value> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/calls.py");
+    let mut child = Command::new(python::python())
+        .arg(script)
+        .arg(addr)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let input: String = calls.iter().map(|c| format!("{c}\n")).collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// A task the tables create, change and delete.
+fn task(id: &str, name: &str) -> Value {
+    json!({"id": id, "type": "CONCEPTS_CLASSIFICATION", "name": name,
+        "worker": {"strategy": "FULL"}, "concept_ids": ["cat"],
+        "input_source": {"type": "ALL_INPUTS"}, "review": {"strategy": "NONE"}})
+}
+
+/// The calls of the permissions table, on task `id`: name, JSON method and path, and body
+/// (the gRPC request is the same object).
+fn table_calls(id: &str) -> Vec<(&'static str, &'static str, String, Value)> {
+    vec![
+        ("ListTasks", "GET", "/v2/tasks".into(), json!({})),
+        (
+            "GetTask",
+            "GET",
+            "/v2/tasks/annotate-street-cats".into(),
+            json!({"task_id": "annotate-street-cats"}),
+        ),
+        (
+            "PostTasks",
+            "POST",
+            "/v2/tasks".into(),
+            json!({"tasks": [task(id, "made")]}),
+        ),
+        (
+            "PatchTasks",
+            "PATCH",
+            "/v2/users/me/apps/app/tasks".into(),
+            json!({"action": "overwrite", "tasks": [task(id, "changed")]}),
+        ),
+        (
+            "DeleteTasks",
+            "DELETE",
+            "/v2/tasks".into(),
+            json!({"ids": [id]}),
+        ),
+    ]
+}
+
+/// Who calls, as a row of the table says.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    /// A solo server: no keys at all.
+    Open,
+    /// `--api-key`: the owner.
+    Owner,
+    /// A keys file entry without scopes, for a worker of the tasks.
+    Worker,
+    /// A keys file entry without scopes, for a user with no role.
+    Nobody,
+    /// Every task scope.
+    Scoped,
+    /// `Tasks:Add` only.
+    Adder,
+}
+
+impl Kind {
+    fn key(self) -> Option<&'static str> {
+        match self {
+            Kind::Open => None,
+            Kind::Owner => Some(API_KEY),
+            Kind::Worker => Some(KEYS[0]),
+            Kind::Nobody => Some(KEYS[1]),
+            Kind::Scoped => Some(KEYS[2]),
+            Kind::Adder => Some(KEYS[3]),
+        }
+    }
+
+    /// The scopes the key holds, by the calls they allow.
+    fn may(self, call: &str) -> bool {
+        match self {
+            Kind::Open | Kind::Owner | Kind::Scoped => true,
+            Kind::Worker | Kind::Nobody => !call.ends_with("Tasks") || call == "ListTasks",
+            Kind::Adder => call != "PatchTasks" && call != "DeleteTasks",
+        }
+    }
+}
+
+/// Route x face x key kind -> expected code: every call every key kind makes, on both faces.
+/// Task writes without their scope are 403 / CONN_INSUFFICIENT_SCOPES naming the scope, and
+/// write nothing; everything else answers as before.
+#[test]
+fn scopes_decide_who_changes_tasks() {
+    let root = project();
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = keys_dir.path().join("keys.yaml");
+    write_private(&keys, &keys_file());
+    let servers = [
+        (vec![Kind::Open], Spawned::start(root.path(), &[])),
+        (
+            vec![Kind::Owner],
+            Spawned::start(root.path(), &["--api-key", API_KEY]),
+        ),
+        (
+            vec![Kind::Worker, Kind::Nobody, Kind::Scoped, Kind::Adder],
+            Spawned::start(root.path(), &["--keys", keys.to_str().unwrap()]),
+        ),
+    ];
+    let mut said = String::new();
+    for (kinds, server) in &servers {
+        for &kind in kinds {
+            // JSON face.
+            let id = format!("made-{kind:?}-json").to_lowercase();
+            for (name, method, path, body) in table_calls(&id) {
+                let (status, text) = call(&server.base, kind.key(), method, &path, &body);
+                let value: Value = serde_json::from_str(&text).unwrap();
+                let code = &value["status"]["code"];
+                if kind.may(name) {
+                    assert_eq!(
+                        (status, code),
+                        (200, &json!(10000)),
+                        "{kind:?} json {name}: {text}"
+                    );
+                } else {
+                    assert_eq!(
+                        (status, code),
+                        (403, &json!(11007)),
+                        "{kind:?} json {name}: {text}"
+                    );
+                    let details = value["status"]["details"].as_str().unwrap();
+                    assert!(details.contains("Tasks:"), "{details}");
+                }
+                said.push_str(&text);
+            }
+            // gRPC face, through the official client.
+            let id = format!("made-{kind:?}-grpc").to_lowercase();
+            let calls: Vec<Value> = table_calls(&id)
+                .into_iter()
+                .map(|(name, _, _, body)| json!({"key": kind.key(), "method": name, "request": body}))
+                .collect();
+            let answers = grpc_calls(&server.addr(), &calls);
+            for ((name, ..), answer) in table_calls(&id).into_iter().zip(&answers) {
+                let expected = if kind.may(name) { 10000 } else { 11007 };
+                assert_eq!(answer["code"], expected, "{kind:?} grpc {name}: {answer}");
+                said.push_str(&answer.to_string());
+            }
+            // What was refused wrote nothing; what was allowed was deleted again, except
+            // by the key that may add but not delete.
+            let left: Vec<String> = fs::read_dir(root.path().join("tasks"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with(&format!("made-{kind:?}").to_lowercase()))
+                .collect();
+            let expected = if matches!(kind, Kind::Adder) { 2 } else { 0 };
+            assert_eq!(left.len(), expected, "{kind:?}: {left:?}");
+        }
+    }
+    for (_, server) in &servers {
+        said.push_str(&server.said());
+    }
+    for key in KEYS.iter().chain([&API_KEY]) {
+        assert!(!said.contains(key), "a key appears in the output:\n{said}");
+    }
+}
+
+/// Keys files the server refuses at start, each with the line (or the fix) named; no output
+/// contains a key, nor a user id (which is a key in a reversed file).
+#[test]
+fn refused_keys_files() {
+    let root = project();
+    let dir = tempfile::tempdir().unwrap();
+    let secret = KEYS[0];
+    let hosted = "a8f3e9b2c4d17a8f3e9b2c4d17a8f3e9";
+    let cases: [(&str, String, u32, &str); 7] = [
+        (
+            "reversed.json",
+            format!("{{\"zuleika\": \"{secret}+/KEY==\"}}"),
+            0o600,
+            "line 1: the user id is not a valid id",
+        ),
+        (
+            "reversed-id.json",
+            format!("{{\"zuleika\": \"{hosted}\"}}"),
+            0o600,
+            "line 1: the user id looks like a generated key",
+        ),
+        (
+            "twice.yaml",
+            format!("{secret}: zuleika\nother-key: quentin\n{secret}: ottoline\n"),
+            0o600,
+            "line 3: the same key as line 1",
+        ),
+        (
+            "spaces.json",
+            format!("{{\"{secret}\": \"zuleika\",\n\" {secret}\": \"quentin\"}}"),
+            0o600,
+            "line 2: the key starts or ends with white space",
+        ),
+        (
+            "empty.yaml",
+            "other-key: zuleika\n\"\": quentin\n".into(),
+            0o600,
+            "line 2: the key is empty",
+        ),
+        (
+            "readable.yaml",
+            format!("{secret}: zuleika\n"),
+            0o644,
+            "run `chmod 600",
+        ),
+        (
+            "writable.yaml",
+            format!("{secret}: zuleika\n"),
+            0o622,
+            "can be written by other users",
+        ),
+    ];
+    for (name, text, mode, says) in cases {
+        let file = dir.path().join(name);
+        fs::write(&file, &text).unwrap();
+        fs::set_permissions(&file, fs::Permissions::from_mode(mode)).unwrap();
+        let output = Command::new(BIN)
+            .arg("--root")
+            .arg(root.path())
+            .args(["serve", "--addr", "127.0.0.1:0", "--keys"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{name} started");
+        let said = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(said.contains(says), "{name}: {said}");
+        for word in [secret, hosted, "KEY==", "zuleika", "quentin", "ottoline"] {
+            assert!(!said.contains(word), "{name} says {word}: {said}");
+        }
+    }
+}
+
+/// What an HTTP/2 connection opens with: the preface and an empty SETTINGS frame.
+const H2_OPENING: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0";
+
+/// HTTP/2 frame types the tests look for.
+const HEADERS: u8 = 1;
+const RST_STREAM: u8 = 3;
+const GOAWAY: u8 = 7;
+
+/// Reads HTTP/2 frames until one of type `wanted` arrives (true) or the server closes the
+/// connection (false), failing after `deadline`.
+fn frame_until(stream: &mut TcpStream, wanted: &[u8], deadline: Duration) -> Option<u8> {
+    let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut buffered = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        while buffered.len() >= 9 {
+            let len = usize::from(buffered[0]) << 16
+                | usize::from(buffered[1]) << 8
+                | usize::from(buffered[2]);
+            if buffered.len() < 9 + len {
+                break;
+            }
+            let kind = buffered[3];
+            buffered.drain(..9 + len);
+            if wanted.contains(&kind) {
+                return Some(kind);
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) => return None,
+            Ok(n) => buffered.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => return None,
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "no frame of type {wanted:?} within {deadline:?}"
+        );
+    }
+}
+
+/// A server whose descriptor limit is 400, so that its connection cap is 144.
+fn limited(root: &Path) -> Spawned {
+    let mut prlimit = Command::new("prlimit");
+    prlimit.args(["--nofile=400:400", BIN]);
+    Spawned::start_with(prlimit, root, &[])
+}
+
+/// 150 idle HTTP/2 connections and 300 silent sockets against a cap of 144: the server sheds
+/// the connections idle the longest, and a GET is answered at once rather than locked out.
+#[test]
+fn at_the_connection_cap_idle_connections_make_room() {
+    let root = project();
+    let server = limited(root.path());
+    let mut idle: Vec<TcpStream> = (0..150)
+        .map(|_| {
+            let mut s = TcpStream::connect(server.addr()).unwrap();
+            s.write_all(H2_OPENING).unwrap();
+            s
+        })
+        .collect();
+    let silent: Vec<TcpStream> = (0..300)
+        .map(|_| TcpStream::connect(server.addr()).unwrap())
+        .collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .build()
+        .into();
+    for _ in 0..3 {
+        let mut answer = agent
+            .get(format!("{}/v2/tasks", server.base))
+            .call()
+            .expect("a GET is answered beside 450 idle connections");
+        let tasks: Value =
+            serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(tasks["tasks"].as_array().unwrap().len(), 4);
+    }
+    // The oldest idle HTTP/2 connection was told to go away.
+    assert_eq!(
+        frame_until(&mut idle[0], &[GOAWAY], Duration::from_secs(30)),
+        Some(GOAWAY)
+    );
+    drop(silent);
+}
+
+/// An HTTP/2 connection that opens and then sends nothing is closed with a GOAWAY, and a
+/// stream whose body stalls is answered and reset rather than held open.
+#[test]
+fn idle_http2_connections_and_stalled_bodies_are_closed() {
+    let root = project();
+    let server = Spawned::start(root.path(), &[]);
+    let mut idle = TcpStream::connect(server.addr()).unwrap();
+    idle.write_all(H2_OPENING).unwrap();
+    let mut stalled = TcpStream::connect(server.addr()).unwrap();
+    stalled.write_all(H2_OPENING).unwrap();
+    // HEADERS for POST /v2/tasks on stream 1, ending the headers but not the stream
+    // (HPACK: :method POST and :scheme http indexed, :path and :authority literal).
+    let mut block = vec![0x83, 0x86, 0x04, 9];
+    block.extend_from_slice(b"/v2/tasks");
+    block.extend_from_slice(&[0x01, 1, b'x']);
+    let mut frame = vec![0, 0, block.len() as u8, HEADERS, 0x4, 0, 0, 0, 1];
+    frame.extend_from_slice(&block);
+    stalled.write_all(&frame).unwrap();
+    assert!(
+        frame_until(
+            &mut stalled,
+            &[HEADERS, RST_STREAM],
+            Duration::from_secs(60)
+        )
+        .is_some(),
+        "the stalled stream was answered"
+    );
+    assert_eq!(
+        frame_until(&mut idle, &[GOAWAY], Duration::from_secs(90)),
+        Some(GOAWAY)
+    );
+}
+
+/// A project with one task, `day`, that `ann` labels over one input.
+fn labeling_project() -> TempDir {
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir_all(root.path().join("tasks")).unwrap();
+    fs::create_dir_all(root.path().join("inputs")).unwrap();
+    fs::write(
+        root.path().join("inputs/day.jsonl"),
+        "{\"id\": \"in-1\", \"data\": {\"image\": {\"url\": \"https://x/1.jpg\"}}}\n",
+    )
+    .unwrap();
+    fs::write(
+        root.path().join("tasks/day.yaml"),
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\ninput_source: {type: DATASET, id: day}\n\
+         worker: {strategy: FULL, user_ids: [ann]}\nreview: {strategy: NONE}\n",
+    )
+    .unwrap();
+    root
+}
+
+/// Where the work folder, or a task's folder in it, is a link to a folder elsewhere, the
+/// server refuses to append through it (403, naming the link), writes nothing there, and
+/// `status` names the link.
+#[test]
+fn writes_never_go_through_a_link() {
+    let annotation = json!({"annotations": [{"id": "a1", "task_id": "day", "input_id": "in-1",
+        "data": {"concepts": [{"id": "cat", "value": 1}]}}]});
+    for linked in ["work", "work/day"] {
+        let root = labeling_project();
+        let outside = tempfile::tempdir().unwrap();
+        fs::create_dir_all(root.path().join("work")).unwrap();
+        if linked == "work" {
+            fs::remove_dir(root.path().join("work")).unwrap();
+        }
+        std::os::unix::fs::symlink(outside.path(), root.path().join(linked)).unwrap();
+        let server = Spawned::start(root.path(), &[]);
+        let (status, text) = call(
+            &server.base,
+            None,
+            "POST",
+            "/v2/users/ann/apps/a/annotations",
+            &annotation,
+        );
+        assert_eq!(status, 403, "{linked}: {text}");
+        assert!(
+            text.contains(&format!("{linked} is a symbolic link")),
+            "{linked}: {text}"
+        );
+        let written: Vec<_> = walk(outside.path());
+        assert!(written.is_empty(), "{linked}: wrote {written:?}");
+        drop(server);
+        let output = Command::new(BIN)
+            .arg("--root")
+            .arg(root.path())
+            .arg("status")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout).into_owned()
+            + &String::from_utf8_lossy(&output.stderr);
+        assert!(
+            said.contains(&format!("{linked}: error: a symbolic link")),
+            "{linked}: {said}"
+        );
+    }
+}
+
+/// Every file under `dir`.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+/// A remote that answers ListTasks with `list` and PostTasks with `created`, whatever is
+/// sent, or, with `silent`, accepts connections and never answers.
+struct FakeRemote {
+    base: String,
+}
+
+impl FakeRemote {
+    fn start(list: &str, created: &str) -> FakeRemote {
+        FakeRemote::serve(Some((list.to_owned(), created.to_owned())))
+    }
+
+    fn silent() -> FakeRemote {
+        FakeRemote::serve(None)
+    }
+
+    fn serve(answers: Option<(String, String)>) -> FakeRemote {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        std::thread::spawn(move || {
+            let mut held = Vec::new();
+            for stream in listener.incoming() {
+                let Ok(mut stream) = stream else { return };
+                let Some((list, created)) = &answers else {
+                    held.push(stream);
+                    continue;
+                };
+                let Some(method) = read_request(&mut stream) else {
+                    continue;
+                };
+                let body = if method == "GET" { list } else { created };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+            }
+        });
+        FakeRemote { base }
+    }
+}
+
+/// Reads one HTTP/1.1 request, head and body; its method.
+fn read_request(stream: &mut TcpStream) -> Option<String> {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 8192];
+    let head_end = loop {
+        let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
+        bytes.extend_from_slice(&buf[..n]);
+        if let Some(at) = bytes.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+    };
+    let head = String::from_utf8_lossy(&bytes[..head_end]).to_ascii_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while bytes.len() < head_end + length {
+        let n = stream.read(&mut buf).ok().filter(|n| *n > 0)?;
+        bytes.extend_from_slice(&buf[..n]);
+    }
+    head.split(' ').next().map(str::to_uppercase)
+}
+
+/// A local project with two tasks to create, `a-task` and `b-task`, in `a.yaml` and `b.yaml`.
+fn deploying() -> TempDir {
+    let root = tempfile::tempdir().unwrap();
+    fs::create_dir_all(root.path().join("tasks")).unwrap();
+    for (file, id) in [("a", "a-task"), ("b", "b-task")] {
+        fs::write(
+            root.path().join(format!("tasks/{file}.yaml")),
+            format!("# {id}, kept\nid: {id}\n{}", &task_yaml()),
+        )
+        .unwrap();
+    }
+    root
+}
+
+fn task_yaml() -> String {
+    "type: CONCEPTS_CLASSIFICATION\nworker: {strategy: FULL}\nconcept_ids: [cat]\n\
+     input_source: {type: ALL_INPUTS}\nreview: {strategy: NONE}\n"
+        .to_owned()
+}
+
+/// Every task file's text, by name.
+fn task_files(root: &Path) -> Vec<(String, String)> {
+    let mut files: Vec<(String, String)> = fs::read_dir(root.join("tasks"))
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                fs::read_to_string(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    files.sort();
+    files
+}
+
+/// `annotask COMMAND --remote URL ...` in `root`: the exit code and everything it printed.
+fn deploy(root: &Path, command: &[&str], remote: &str, timeout: &str) -> (i32, String) {
+    let output = Command::new(BIN)
+        .arg("--root")
+        .arg(root)
+        .args(command)
+        .args([
+            "--remote",
+            remote,
+            "--user-id",
+            "u",
+            "--app-id",
+            "a",
+            "--timeout",
+            timeout,
+        ])
+        .env_remove("CLARIFAI_PAT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    (output.status.code().unwrap_or(-1), said)
+}
+
+/// `apply` against a remote whose PostTasks answers are garbage: every bad id is an error
+/// naming the task and the value, exit 1, and no local file changes; a good answer renames
+/// the file's task, keeping its comments.
+#[test]
+fn apply_checks_the_ids_a_remote_gives() {
+    let long = "x".repeat(10_000);
+    let empty = r#"{"status": {"code": 10000}, "tasks": []}"#;
+    let created = |ids: &str| format!(r#"{{"status": {{"code": 10000}}, "tasks": [{ids}]}}"#);
+    // (PostTasks' answer, what the error says); each exits 1, as a finding, except an answer
+    // that is not the API's shape at all, a remote error (5).
+    let cases: Vec<(String, &str)> = vec![
+        (created("1, 2"), "`tasks[0]` is a number, not a task"),
+        (
+            created(r#"{"id": null}, {"id": "x"}"#),
+            "creation of task `a-task` with no id",
+        ),
+        (
+            created(r#"{"id": 7}, {"id": "x"}"#),
+            "with an id that is a number",
+        ),
+        (
+            created(r#"{"id": "../../evil"}, {"id": "x"}"#),
+            "with the id `../../evil`, which is not a valid id",
+        ),
+        (
+            created(r#"{"id": "a-task"}, {"id": "bad id"}"#),
+            "creation of task `b-task` with the id `bad id`",
+        ),
+        (
+            created(&format!(r#"{{"id": "{long}"}}, {{"id": "x"}}"#)),
+            "(10000 characters), which is not a valid id",
+        ),
+        (
+            created(r#"{"id": "a-task"}"#),
+            "answered 1 task(s) to the creation of 2",
+        ),
+        (
+            created(r#"{"id": "same"}, {"id": "same"}"#),
+            "appears twice",
+        ),
+        (
+            created(r#"{"id": "c-task"}, {"id": "a-task"}"#),
+            "`a-task` already exists",
+        ),
+    ];
+    for (answer, says) in cases {
+        let root = deploying();
+        let before = task_files(root.path());
+        let remote = FakeRemote::start(empty, &answer);
+        let (code, said) = deploy(root.path(), &["apply", "--yes"], &remote.base, "10");
+        let expected = if says.contains("not a task") { 5 } else { 1 };
+        assert_eq!(code, expected, "{says}: {said}");
+        assert!(said.contains(says), "{says}: {said}");
+        assert!(!said.contains(&long[..100]), "echoes the long id: {said}");
+        for rust in ["invalid type", "TaskDoc", "struct", "Value"] {
+            assert!(!said.contains(rust), "{says}: {said}");
+        }
+        assert_eq!(task_files(root.path()), before, "{says}: files changed");
+    }
+    // A good answer: the remote's ids go into the files, through the repo, comments kept.
+    let root = deploying();
+    let remote = FakeRemote::start(empty, &created(r#"{"id": "a-remote"}, {"id": "b-task"}"#));
+    let (code, said) = deploy(root.path(), &["apply", "--yes"], &remote.base, "10");
+    assert_eq!(code, 0, "{said}");
+    let a = fs::read_to_string(root.path().join("tasks/a.yaml")).unwrap();
+    assert!(a.starts_with("# a-task, kept\nid: a-remote\n"), "{a}");
+    let listed = Command::new(BIN)
+        .arg("--root")
+        .arg(root.path())
+        .args(["-o", "json", "list"])
+        .output()
+        .unwrap();
+    let listed = String::from_utf8_lossy(&listed.stdout);
+    assert!(
+        listed.contains("a-remote") && !listed.contains("a-task"),
+        "{listed}"
+    );
+}
+
+/// `plan`, `apply` and `pull` refuse a ListTasks answer with entries that are not tasks,
+/// saying so in JSON's words; a remote that never answers fails within `--timeout`.
+#[test]
+fn remotes_that_answer_garbage_or_nothing_are_errors() {
+    let root = deploying();
+    let remote = FakeRemote::start(r#"{"tasks": [{"id": "r"}, null, "x"]}"#, "{}");
+    for command in [&["plan"][..], &["apply", "--yes"], &["pull"]] {
+        let before = task_files(root.path());
+        let (code, said) = deploy(root.path(), command, &remote.base, "10");
+        assert_eq!(code, 5, "{command:?} exits as a remote error does: {said}");
+        assert!(
+            said.contains("`tasks[1]` is null, not a task"),
+            "{command:?}: {said}"
+        );
+        assert_eq!(task_files(root.path()), before, "{command:?}");
+    }
+    let silent = FakeRemote::silent();
+    let start = Instant::now();
+    let (code, said) = deploy(root.path(), &["plan"], &silent.base, "1");
+    assert_eq!(code, 5, "{said}");
+    assert!(said.contains("did not answer within 1s"), "{said}");
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "gave up after {:?}",
+        start.elapsed()
+    );
+}
+
+/// A unary call carrying two request messages, or none, is refused UNIMPLEMENTED (a request
+/// cardinality violation, in the gRPC spec's words); one message is answered.
+#[test]
+fn unary_grpc_calls_take_exactly_one_message() {
+    let root = project();
+    let server = Spawned::start(root.path(), &[]);
+    let request = json!({"task_id": "annotate-street-cats"});
+    let calls: Vec<Value> = [1, 2, 0]
+        .iter()
+        .map(|n| json!({"key": null, "method": "GetTask", "request": request, "messages": n}))
+        .collect();
+    let answers = grpc_calls(&server.addr(), &calls);
+    let codes: Vec<&str> = answers
+        .iter()
+        .map(|a| a["grpc"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        codes,
+        ["OK", "UNIMPLEMENTED", "UNIMPLEMENTED"],
+        "{answers:?}"
+    );
+}
+
+/// Two processes share a project: the one that watches it (a server, or `annotask watch`) is
+/// killed, and a running server takes over, so an edit made afterwards is served.
+#[test]
+fn a_second_server_takes_over_watching() {
+    for first in ["serve", "watch"] {
+        let root = project();
+        // The first process; `annotask watch` is ready once it prints its first line.
+        let (mut server, mut watch) = (None, None);
+        let watching: &mut Child = if first == "serve" {
+            &mut server.insert(Spawned::start(root.path(), &[])).child
+        } else {
+            let child = watch.insert(
+                Command::new(BIN)
+                    .arg("--root")
+                    .arg(root.path())
+                    .arg("watch")
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap(),
+            );
+            let mut line = String::new();
+            BufReader::new(child.stdout.as_mut().unwrap())
+                .read_line(&mut line)
+                .unwrap();
+            child
+        };
+        let second = Spawned::start(root.path(), &[]);
+        let said = second.said();
+        assert!(
+            said.contains(&format!(
+                "another process (pid {}) watches the project",
+                watching.id()
+            )),
+            "{first}: {said}"
+        );
+        watching.kill().unwrap();
+        watching.wait().unwrap();
+        let file = root.path().join("tasks/annotate-street-cats.yaml");
+        let text = fs::read_to_string(&file).unwrap();
+        fs::write(
+            &file,
+            text.replace("name: Annotate cat", "name: Annotate kittens"),
+        )
+        .unwrap();
+        eventually("the second server serves the edit", || {
+            let (status, body) = call(
+                &second.base,
+                None,
+                "GET",
+                "/v2/tasks/annotate-street-cats",
+                &Value::Null,
+            );
+            status == 200 && body.contains("Annotate kittens")
+        });
+        assert!(
+            second.said().contains("watches it now"),
+            "{first}: {}",
+            second.said()
+        );
+    }
+}

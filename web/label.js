@@ -1,0 +1,317 @@
+// `/label/{task_id}`: the labeling screen. Works from LABEL_START's queue; a key picks a
+// concept, Enter posts the annotation and submits (through the outbox, so the next input shows
+// at once and nothing is lost while the server is away); back and forward go through what the
+// person did in this tab, and a submitted input can be changed (LABEL_WITHDRAW, then the
+// annotation again under the same id, then LABEL_SUBMIT) until a reviewer or consensus decides.
+
+import { call, inputText, mediaUrl, outbox, session, userPath } from "./api.js";
+import { showError, setWhere } from "./app.js";
+import { clear, h, typing } from "./dom.js";
+import { fromApi, Stage, toApi } from "./regions.js";
+
+const AHEAD = 3; // inputs whose images are fetched before they are shown
+const REFILL = 4; // ask for more work when fewer unsubmitted inputs than this are queued
+
+/// An annotation id the retries of one label share: the server replaces an annotation of the
+/// same id, so a label sent twice is one label.
+function newId() {
+  const bytes = crypto.getRandomValues(new Uint8Array(12));
+  return `a${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
+}
+
+export async function show(main, taskId) {
+  const me = session.load();
+  const { task } = await call("GET", `/v2/tasks/${encodeURIComponent(taskId)}`);
+  const concepts = task.concept_ids || [];
+  const mode = { BOUNDING_BOX_DETECTION: "box", POLYGON_DETECTION: "polygon" }[task.type] || null;
+  setWhere(`Label · ${task.name || task.id}`);
+
+  const items = []; // this tab's session: {assignment, input, annotationId, chosen:Set, regions, submitted, sent}
+  let cur = 0;
+  let exhausted = false;
+  let refilling = null;
+  let counts = null;
+  let gone = false;
+
+  const status = h("p", { class: "status", role: "status", "aria-live": "polite" });
+  const progress = h("span", { class: "progress", "aria-label": "Your progress" });
+  const position = h("span", { class: "position" });
+  const filter = concepts.length > 9 ? h("input", { type: "search", "aria-label": "Filter concepts", placeholder: "Filter concepts ( / )" }) : null;
+  const conceptBar = h("div", { class: "concepts", role: "toolbar", "aria-label": "Concepts" });
+  const stage = new Stage({ mode, concepts, onchange: (regions) => edited(() => (item().regions = regions.map((r) => structuredClone(r)))) });
+  const back = h("button", { type: "button", "aria-label": "Back (Left arrow)", onclick: () => go(cur - 1) }, "← Back");
+  const forward = h("button", { type: "button", "aria-label": "Forward (Right arrow)", onclick: () => go(cur + 1) }, "Forward →");
+  const submit = h("button", { type: "button", class: "primary", "aria-label": "Submit (Enter)", onclick: () => send() }, "Submit ⏎");
+  const undo = h("button", { type: "button", "aria-label": "Undo last submit (Z)", onclick: () => undoLast() }, "Undo last submit");
+  const badge = h("span", { class: "badge", "aria-label": "Input state" });
+  const note = h("p", { class: "review-note", role: "note", hidden: true });
+
+  clear(
+    main,
+    h("section", { class: "label-screen", "aria-label": `Labeling ${task.id}` },
+      h("div", { class: "top" }, h("h1", {}, task.name || task.id), progress, position, badge),
+      note,
+      stage.el,
+      h("div", { class: "controls" }, filter, conceptBar),
+      h("div", { class: "controls" }, back, forward, undo, submit, status),
+      h("p", { class: "keys" }, keysHelp(mode)),
+    ),
+  );
+
+  const item = () => items[cur];
+
+  function visibleConcepts() {
+    const q = filter?.value.trim().toLowerCase() || "";
+    return concepts.map((c, i) => ({ c, i })).filter(({ c }) => !q || c.toLowerCase().includes(q));
+  }
+
+  function renderConcepts() {
+    const it = item();
+    const buttons = visibleConcepts().map(({ c, i }, n) => {
+      const on = mode ? stage.concept === i : !!it?.chosen.has(c);
+      const key = n < 9 ? n + 1 : null;
+      return h("button", {
+        type: "button",
+        class: "concept",
+        "aria-pressed": on ? "true" : "false",
+        "aria-label": key ? `${c} (key ${key})` : c,
+        onclick: () => pick(i),
+      }, key ? h("kbd", {}, key) : null, " ", c);
+    });
+    clear(conceptBar, buttons);
+  }
+
+  function renderState() {
+    const it = item();
+    const done = items.filter((x) => x.submitted).length;
+    if (counts) {
+      progress.textContent = `${counts.success + counts.awaiting_review + counts.awaiting_consensus_review} submitted · ${counts.pending} to do`;
+    }
+    position.textContent = it ? `${cur + 1} of ${items.length} in this session (${done} submitted)` : "";
+    position.dataset.input = it ? it.input.id : "";
+    badge.textContent = it ? (it.submitted ? (it.dirty ? "Submitted · changed, Enter to resubmit" : "Submitted") : "To label") : "";
+    badge.classList.toggle("done", !!it?.submitted);
+    back.disabled = cur <= 0;
+    forward.disabled = cur >= items.length - 1;
+    submit.disabled = !it;
+    undo.disabled = !items.some((x) => x.submitted);
+    note.hidden = !it?.comment;
+    note.textContent = it?.comment ? `Reviewer: ${it.comment}` : "";
+    renderConcepts();
+  }
+
+  function edited(change) {
+    const it = item();
+    if (!it) return;
+    change();
+    it.dirty = true;
+    renderState();
+  }
+
+  function pick(i) {
+    const it = item();
+    if (!it) return;
+    if (mode) {
+      stage.concept = i;
+      stage.relabel(i);
+      renderConcepts();
+      return;
+    }
+    edited(() => {
+      const c = concepts[i];
+      if (it.chosen.has(c)) it.chosen.delete(c);
+      else it.chosen.add(c);
+    });
+  }
+
+  async function refreshCounts() {
+    try {
+      const answer = await call("GET", `/v2/tasks/${encodeURIComponent(taskId)}/inputs/count?user_ids=${encodeURIComponent(me.user)}`);
+      counts = answer.counts.find((c) => c.worker.user.id === me.user) || null;
+      renderState();
+    } catch {
+      // The counts come back with the server; the outbox says it is away.
+    }
+  }
+
+  /// Asks for more work (LABEL_START) and appends what is new, with the person's own earlier
+  /// annotations on those inputs (a reload, or changes a reviewer asked for).
+  function refill() {
+    if (refilling || exhausted) return refilling;
+    refilling = (async () => {
+      await outbox.settled();
+      const answer = await call("PUT", userPath(`/tasks/${encodeURIComponent(taskId)}/assignments`), { action: "LABEL_START" });
+      const known = new Set(items.map((x) => x.assignment.id));
+      const fresh = answer.task_assignments.filter((a) => !known.has(a.id) && !outbox.pending(taskId, a.input.id));
+      if (fresh.length === 0) exhausted = true;
+      const mine = new Map();
+      if (fresh.length) {
+        const q = fresh.map((a) => `input_ids=${encodeURIComponent(a.input.id)}`).join("&");
+        const posted = await call("GET", `/v2/annotations?task_id=${encodeURIComponent(taskId)}&user_ids=${encodeURIComponent(me.user)}&${q}&per_page=1000`);
+        for (const a of posted.annotations) mine.set(a.input_id, a);
+      }
+      for (const a of fresh) {
+        const earlier = mine.get(a.input.id);
+        items.push({
+          assignment: a,
+          input: a.input,
+          annotationId: earlier?.id || newId(),
+          chosen: new Set((earlier?.data?.concepts || []).filter((c) => c.value > 0).map((c) => c.id)),
+          regions: (earlier?.data?.regions || []).map((r) => fromApi(r, concepts)).filter(Boolean),
+          submitted: false,
+          comment: a.status?.details || null,
+        });
+      }
+      prefetch();
+      renderState();
+    })().finally(() => {
+      refilling = null;
+    });
+    return refilling;
+  }
+
+  function prefetch() {
+    for (let i = cur + 1; i <= cur + AHEAD && i < items.length; i++) {
+      mediaUrl(items[i].input).catch(() => {});
+    }
+  }
+
+  /// Shows item `n`; resolves when its image is on screen.
+  async function go(n) {
+    if (n < 0 || n >= items.length) return;
+    cur = n;
+    const it = item();
+    stage.setRegions(it.regions);
+    renderState();
+    prefetch();
+    const label = `Input ${it.input.id}`;
+    try {
+      const isText = it.input?.data?.text && !it.input?.data?.image;
+      const shown = isText ? { text: await inputText(it.input), label } : { url: await mediaUrl(it.input), label };
+      // Another input may have been asked for while this one loaded.
+      if (item() !== it) return;
+      await stage.show(shown);
+      stage.el.dataset.shown = it.input.id;
+    } catch (e) {
+      showError(`Input ${it.input.id}: ${e.message}`);
+    }
+    if (items.length - items.filter((x) => x.submitted).length < REFILL) refill()?.catch((e) => showError(e.message));
+  }
+
+  function annotation(it) {
+    const data = mode
+      ? { regions: it.regions.map((r) => toApi(r, concepts)) }
+      : { concepts: [...it.chosen].map((id) => ({ id, value: 1 })) };
+    return { id: it.annotationId, input_id: it.input.id, task_id: taskId, data };
+  }
+
+  const assignments = userPath(`/tasks/${encodeURIComponent(taskId)}/assignments`);
+
+  /// Enter: the current input's label goes to the outbox and the next input shows at once.
+  async function send(startedAt = performance.now()) {
+    const it = item();
+    if (!it) return;
+    if (it.submitted && !it.dirty) return go(cur + 1);
+    if (!mode && it.chosen.size === 0) {
+      status.textContent = `Pick a concept first (keys 1-${Math.min(9, concepts.length)}).`;
+      return;
+    }
+    if (mode && it.regions.length === 0) {
+      status.textContent = mode === "box" ? "Draw a box first: drag on the image." : "Draw a polygon first: click its points, Enter closes it.";
+      return;
+    }
+    status.textContent = "";
+    const calls = [];
+    if (it.submitted) calls.push(["PUT", assignments, { action: "LABEL_WITHDRAW", input_id: it.input.id }]);
+    calls.push(["POST", userPath("/annotations"), { annotations: [annotation(it)] }]);
+    calls.push(["PUT", assignments, { action: "LABEL_SUBMIT", label_submit_config: { task_assignments: [{ id: it.assignment.id }] } }]);
+    outbox.push({ label: `${it.submitted ? "The change to" : "The label of"} ${it.input.id}`, task: taskId, input: it.input.id, calls });
+    it.submitted = true;
+    it.dirty = false;
+    if (cur + 1 >= items.length) {
+      renderState();
+      await refill()?.catch((e) => showError(e.message));
+    }
+    if (cur + 1 < items.length) {
+      await go(cur + 1);
+      // The figure the bench reports: from the submitting key to the next input on screen.
+      requestAnimationFrame(() => performance.measure("submit-to-next", { start: startedAt, end: performance.now() }));
+    } else {
+      renderState();
+      status.textContent = "Nothing left to label in this task for now. Thank you!";
+    }
+    outbox.settled().then(refreshCounts);
+  }
+
+  /// Z: the latest submission in this tab goes back to being labeled.
+  async function undoLast() {
+    let n = -1;
+    for (let i = items.length - 1; i >= 0; i--) if (items[i].submitted) { n = i; break; }
+    if (n < 0) return;
+    const it = items[n];
+    outbox.push({ label: `Undoing the submit of ${it.input.id}`, task: taskId, input: it.input.id, calls: [["PUT", assignments, { action: "LABEL_WITHDRAW", input_id: it.input.id }]] });
+    it.submitted = false;
+    it.dirty = false;
+    await go(n);
+    status.textContent = `Submit of ${it.input.id} undone: change it, then Enter.`;
+    outbox.settled().then(refreshCounts);
+  }
+
+  function onKey(event) {
+    if (gone || event.ctrlKey || event.metaKey) return;
+    if (filter && event.target === filter) {
+      if (event.key === "Enter" || event.key === "Escape") {
+        if (event.key === "Enter" && visibleConcepts()[0]) pick(visibleConcepts()[0].i);
+        filter.blur();
+        event.preventDefault();
+      }
+      return;
+    }
+    if (typing(event)) return;
+    if (stage.key(event)) {
+      event.preventDefault();
+      return;
+    }
+    const digit = /^[1-9]$/.test(event.key) ? Number(event.key) - 1 : -1;
+    if (digit >= 0) {
+      const c = visibleConcepts()[digit];
+      if (c) pick(c.i);
+    } else if (event.key === "Enter") {
+      send(event.timeStamp);
+    } else if (event.key === "ArrowLeft") {
+      go(cur - 1);
+    } else if (event.key === "ArrowRight") {
+      go(cur + 1);
+    } else if (event.key === "z" || event.key === "Z") {
+      undoLast();
+    } else if (event.key === "/" && filter) {
+      filter.focus();
+    } else return;
+    event.preventDefault();
+  }
+  document.addEventListener("keydown", onKey);
+  filter?.addEventListener("input", renderConcepts);
+  // Buttons keep no focus, so that Enter and Space stay the screen's keys, not a click.
+  main.addEventListener("mousedown", (event) => {
+    if (event.target.closest("button")) event.preventDefault();
+  });
+
+  renderState();
+  refreshCounts();
+  await refill();
+  if (items.length) await go(0);
+  else status.textContent = "Nothing to label in this task for now.";
+
+  return () => {
+    gone = true;
+    document.removeEventListener("keydown", onKey);
+    stage.destroy();
+  };
+}
+
+function keysHelp(mode) {
+  const common = "Enter submits and shows the next input · ← → back and forward · Z undoes the last submit";
+  if (mode === "box") return `Keys: 1-9 pick the concept (or relabel the selected box) · drag to draw · click a box to select, drag to move, corners to resize · arrows move it (Alt+arrows resize) · Delete removes · Tab selects the next · ${common}`;
+  if (mode === "polygon") return `Keys: 1-9 pick the concept · click to add points, Enter or a click on the first point closes · Esc cancels · click a polygon to select, drag to move · Delete removes · ${common}`;
+  return `Keys: 1-9 toggle a concept · ${common}`;
+}

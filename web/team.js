@@ -1,0 +1,136 @@
+// `/tasks/{task_id}`: the team's view. Each worker's exact counts by state as a chart the page
+// draws (SVG) and as a table, the task's metrics, the inputs awaiting review, and an export;
+// polled while the page is open, so it follows the work without a reload.
+
+import { call, session } from "./api.js";
+import { showError, setWhere } from "./app.js";
+import { clear, h, svg } from "./dom.js";
+
+const POLL_MS = 2000;
+const STATES = [
+  ["pending", "to do", "#94a3b8"],
+  ["awaiting_review", "awaiting review", "#f59e0b"],
+  ["awaiting_consensus_review", "awaiting consensus", "#a855f7"],
+  ["success", "done", "#16a34a"],
+  ["review_denied", "rejected", "#dc2626"],
+];
+const FORMATS = ["coco", "yolo", "voc", "csv", "jsonl"];
+
+export async function show(main, taskId) {
+  const id = encodeURIComponent(taskId);
+  const { task } = await call("GET", `/v2/tasks/${id}`);
+  setWhere(`Team · ${task.name || task.id}`);
+  const chart = h("figure", { class: "chart" });
+  const table = h("table", { class: "counts-table", "aria-label": "Counts per worker and state" });
+  const metrics = h("dl", { class: "metrics", "aria-label": "Task metrics" });
+  const waiting = h("ul", { class: "waiting", "aria-label": "Inputs awaiting review" });
+  const updated = h("p", { class: "updated", role: "status" });
+  const format = h("select", { "aria-label": "Export format" }, FORMATS.map((f) => h("option", { value: f }, f.toUpperCase())));
+  const exportButton = h("button", { type: "button", "aria-label": "Export", onclick: () => download(format.value) }, "Export");
+
+  clear(main, h("section", { class: "team-screen", "aria-label": `Team view of ${task.id}` },
+    h("div", { class: "top" }, h("h1", {}, task.name || task.id), task.name ? h("code", {}, task.id) : null,
+      h("nav", {}, h("a", { href: `/label/${id}` }, "Label"), " ", h("a", { href: `/review/${id}` }, "Review"))),
+    h("div", { class: "columns" },
+      h("div", {}, h("h2", {}, "Work per worker"), chart, table),
+      h("div", {}, h("h2", {}, "Metrics"), metrics, h("h2", {}, "Awaiting review"), waiting,
+        h("h2", {}, "Export"), h("p", {}, format, " ", exportButton))),
+    updated));
+
+  async function download(f) {
+    showError(null);
+    const token = session.load()?.key;
+    try {
+      const response = await fetch(`/v2/tasks/${id}/export?format=${f}`, { headers: token ? { Authorization: `Key ${token}` } : {}, credentials: "omit" });
+      if (!response.ok) {
+        const body = await response.json().catch(() => null);
+        throw new Error(body?.status?.details || `the export failed (HTTP ${response.status})`);
+      }
+      const name = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "")?.[1] || `${task.id}-${f}`;
+      const url = URL.createObjectURL(await response.blob());
+      const a = h("a", { href: url, download: name, hidden: true });
+      document.body.append(a);
+      a.click();
+      a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) {
+      showError(`Export: ${e.message}`);
+    }
+  }
+
+  function drawChart(counts) {
+    const rowH = 26;
+    const labelW = 140;
+    const width = 560;
+    const max = Math.max(1, ...counts.map((c) => STATES.reduce((s, [k]) => s + c[k], 0)));
+    const height = counts.length * rowH + 30;
+    const bars = counts.flatMap((c, i) => {
+      let x = labelW;
+      const y = i * rowH + 4;
+      const name = c.worker.user.id;
+      return [
+        svg("text", { x: labelW - 8, y: y + 14, "text-anchor": "end", class: "axis" }, name),
+        ...STATES.filter(([k]) => c[k] > 0).map(([k, words, fill]) => {
+          const w = ((width - labelW - 10) * c[k]) / max;
+          const bar = svg("rect", { x, y, width: w, height: rowH - 8, fill, role: "img", "aria-label": `${name}: ${c[k]} ${words}` }, svg("title", {}, `${name}: ${c[k]} ${words}`));
+          x += w;
+          return bar;
+        }),
+      ];
+    });
+    let at = 0;
+    const legend = STATES.map(([, words, fill]) => {
+      const x = at;
+      at += 24 + words.length * 6.5;
+      return [
+        svg("rect", { x, y: counts.length * rowH + 12, width: 10, height: 10, fill }),
+        svg("text", { x: x + 14, y: counts.length * rowH + 21, class: "axis" }, words),
+      ];
+    });
+    clear(chart, svg("svg", { viewBox: `0 0 ${width} ${height}`, width, height, role: "group", "aria-label": "Chart of each worker's inputs by state" }, bars, legend));
+  }
+
+  function drawTable(counts) {
+    clear(table,
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "worker"), STATES.map(([, words]) => h("th", { scope: "col" }, words)))),
+      h("tbody", {}, counts.map((c) => h("tr", { "data-worker": c.worker.user.id }, h("th", { scope: "row" }, c.worker.user.id), STATES.map(([k]) => h("td", { "data-state": k }, c[k]))))));
+  }
+
+  async function poll() {
+    const [counts, withMetrics, awaiting] = await Promise.all([
+      call("GET", `/v2/tasks/${id}/inputs/count`),
+      call("GET", `/v2/tasks/${id}?additional_fields=metrics`),
+      call("GET", `/v2/annotations?task_id=${id}&statuses=24157&per_page=50`),
+    ]);
+    drawChart(counts.counts);
+    drawTable(counts.counts);
+    const m = withMetrics.task.metrics || {};
+    const totals = STATES.map(([k, words]) => [words, counts.counts.reduce((s, c) => s + c[k], 0)]);
+    clear(metrics,
+      h("dt", {}, "inputs"), h("dd", {}, m.input_source?.inputs_count_estimated ?? "?"),
+      h("dt", {}, "labeled"), h("dd", {}, `${m.work?.inputs_percent_estimated ?? 0}%`),
+      h("dt", {}, "reviewed"), h("dd", {}, `${m.review?.inputs_percent_estimated ?? 0}% of ${m.review?.inputs_count_estimated ?? 0} to review`),
+      totals.map(([words, n]) => [h("dt", {}, words), h("dd", { "data-total": words }, n)]));
+    clear(waiting, awaiting.annotations.length
+      ? awaiting.annotations.map((a) => h("li", {}, h("code", {}, a.input_id), ` by ${a.worker.user.id}`))
+      : h("li", {}, "none"));
+    updated.textContent = `Updated ${new Date().toLocaleTimeString()}`;
+  }
+
+  let timer = null;
+  let gone = false;
+  const loop = async () => {
+    try {
+      await poll();
+      showError(null);
+    } catch (e) {
+      showError(e.message);
+    }
+    if (!gone) timer = setTimeout(loop, document.hidden ? POLL_MS * 5 : POLL_MS);
+  };
+  await loop();
+  return () => {
+    gone = true;
+    clearTimeout(timer);
+  };
+}
