@@ -2,7 +2,7 @@
 -- inputs/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 9;
+PRAGMA user_version = 10;
 
 -- Tasks are keyed by a small integer so the link tables stay narrow. Queries find tasks through
 -- indexes (by id, by user) and read a row only for its body.
@@ -186,6 +186,20 @@ CREATE TABLE annotations (
     line        INTEGER NOT NULL,   -- its latest version's line: its JSON is in work_events
     PRIMARY KEY (task, input, worker, id)
 ) WITHOUT ROWID;
+
+-- ... the lines on each input that break a rule the API enforces (work::Refused), reported
+-- as warnings of their files beside the diagnostics of reading them ...
+CREATE TABLE work_refused (
+    task    TEXT NOT NULL,
+    input   TEXT NOT NULL,
+    file    TEXT NOT NULL,          -- work_files.path
+    line    INTEGER NOT NULL,
+    col     INTEGER NOT NULL,
+    field   TEXT NOT NULL,
+    message TEXT NOT NULL,
+    hint    TEXT
+);
+CREATE INDEX work_refused_input ON work_refused (task, input);
 
 -- ... and their counts per task, worker and state, kept as rows change, so counts never scan.
 CREATE TABLE work_counts (

@@ -322,6 +322,9 @@ pub enum AssignmentAction {
     REVIEW_APPROVE,
     REVIEW_REQUEST_CHANGES,
     REVIEW_REJECT,
+    /// annotask's extension (gRPC value 100): the caller takes back their latest submission
+    /// on `input_id` while nobody decided it, and may change it and submit again.
+    LABEL_WITHDRAW,
 }
 
 /// A reference to a TaskAssignment: its id (`<input_id>.<worker>`); other fields are ignored.
@@ -397,6 +400,34 @@ pub struct PutTaskAssignments {
 #[serde(deny_unknown_fields)]
 pub struct PostAnnotations {
     pub annotations: Vec<PostedAnnotation>,
+    #[serde(default)]
+    pub user_app_id: Option<UserAppId>,
+}
+
+/// PatchAnnotations: `{"action": "overwrite" | "merge" | "remove", "annotations": [...]}`,
+/// each naming one of the caller's annotations by `id`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchAnnotations {
+    pub action: String,
+    pub annotations: Vec<PostedAnnotation>,
+    /// An annotation left with no concept and no region is deleted whether or not this is set:
+    /// annotask keeps no empty annotations.
+    #[serde(default)]
+    pub delete_if_empty_data: bool,
+    #[serde(default)]
+    pub user_app_id: Option<UserAppId>,
+}
+
+/// DeleteAnnotations: the caller's annotations with these `ids` (paired with `input_ids` when
+/// both are given), or every one of theirs on `input_ids`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAnnotations {
+    #[serde(default)]
+    pub ids: Vec<String>,
+    #[serde(default)]
+    pub input_ids: Vec<String>,
     #[serde(default)]
     pub user_app_id: Option<UserAppId>,
 }

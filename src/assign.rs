@@ -203,6 +203,7 @@ const SEP: u8 = 0xff;
 const TAG_LABEL: u8 = 1;
 const TAG_QUOTA: u8 = 2;
 const TAG_REVIEW: u8 = 3;
+const TAG_HANDOUT: u8 = 4;
 
 fn fnv1a(mut state: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
@@ -229,6 +230,19 @@ fn key(tag: u8, task_id: &str, worker: &str) -> u64 {
     h = fnv1a(h, task_id.as_bytes());
     h = fnv1a(h, &[SEP]);
     mix(fnv1a(h, worker.as_bytes()))
+}
+
+/// Where `worker` stands in `input`'s rendezvous order of a DYNAMIC task's `workers` (0: the
+/// input prefers them before anyone): each person takes first the inputs that rank them first,
+/// so people handed inputs in separate clones do not collide until each has taken their share.
+pub fn handout_rank(task_id: &str, input: &str, workers: &[String], worker: &str) -> usize {
+    let base = input_hash(input);
+    let score = |w: &str| mix(base.wrapping_add(key(TAG_HANDOUT, task_id, w)));
+    let mine = (score(worker), worker);
+    workers
+        .iter()
+        .filter(|w| w.as_str() != worker && (score(w), w.as_str()) > mine)
+        .count()
 }
 
 fn review_key(task_id: &str) -> u64 {

@@ -163,7 +163,17 @@ pub fn append(root: &Path, path: &str, bytes: &[u8]) -> io::Result<()> {
     }
     let target = root.join(path);
     let dir = target.parent().unwrap_or(root);
-    let created_dir = !dir.exists();
+    // The folders this append creates, deepest first: the task's, and `work/` itself the
+    // first time anyone works.
+    let mut created = Vec::new();
+    let mut missing = dir;
+    while !missing.exists() {
+        created.push(missing);
+        match missing.parent() {
+            Some(parent) => missing = parent,
+            None => break,
+        }
+    }
     fs::create_dir_all(dir)?;
     let mut file = File::options()
         .read(true)
@@ -181,8 +191,10 @@ pub fn append(root: &Path, path: &str, bytes: &[u8]) -> io::Result<()> {
     file.sync_data()?;
     if size == 0 {
         sync_dir(dir)?;
-        if created_dir {
-            sync_dir(dir.parent().unwrap_or(root))?;
+        // A new folder's entry lives in its parent: each is synced, so that a crash cannot
+        // lose the path to a file already on disk.
+        for folder in &created {
+            sync_dir(folder.parent().unwrap_or(root))?;
         }
     }
     Ok(())

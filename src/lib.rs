@@ -25,6 +25,7 @@ pub mod schema;
 pub mod server;
 pub mod store;
 pub mod sync;
+pub mod team;
 pub mod validate;
 pub mod watch;
 pub mod work;

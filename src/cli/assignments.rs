@@ -171,7 +171,18 @@ struct Explanation<'a> {
     outcome: WorkOutcome,
     assignments: Vec<ExplainedAssignment>,
     annotations: Vec<AnnotationOut>,
+    /// The lines on the input the replay warns about (not counted, or a hand-out that met
+    /// another), each at its work file's line.
+    flagged: Vec<Flagged>,
     story: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Flagged {
+    file: String,
+    line: u32,
+    field: String,
+    message: String,
 }
 
 #[derive(Serialize)]
@@ -239,6 +250,16 @@ pub fn explain(global: &Global, args: ExplainArgs) -> anyhow::Result<Outcome> {
                     outcome: state.outcome,
                     assignments,
                     annotations,
+                    flagged: state
+                        .flagged
+                        .iter()
+                        .map(|f| Flagged {
+                            file: annotask::layout::work_path(&args.task_id, &f.user),
+                            line: f.diagnostic.location.map_or(0, |l| l.line),
+                            field: f.diagnostic.field.clone(),
+                            message: f.diagnostic.message.clone(),
+                        })
+                        .collect(),
                     story: &state.story,
                 },
             )

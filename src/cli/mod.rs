@@ -15,6 +15,7 @@ use annotask::yaml;
 
 mod apply;
 mod assignments;
+mod commits;
 mod completions;
 mod create;
 mod delete;
@@ -126,8 +127,12 @@ enum Command {
     Watch(watch::Args),
     /// How many tasks are indexed, which files have problems, whether a watcher is running.
     Status,
-    /// Print the JSON Schema of a task file, for editors (see `task.schema.json`).
-    Schema,
+    /// Print the JSON Schema of a task file, for editors (see `task.schema.json`); with
+    /// `--team`, of `team.yaml` (see `team.schema.json`).
+    Schema {
+        #[arg(long)]
+        team: bool,
+    },
     /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
     /// Show what `apply` would change on a remote, task by task and field by field.
@@ -363,8 +368,12 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Watch(args) => watch::run(&ctx, args),
         Command::Status => status::run(&ctx),
-        Command::Schema => {
-            print!("{}", annotask::schema::generate());
+        Command::Schema { team } => {
+            if team {
+                print!("{}", annotask::team::schema());
+            } else {
+                print!("{}", annotask::schema::generate());
+            }
             Ok(Outcome::Success)
         }
         Command::Completions { shell } => {
@@ -418,7 +427,7 @@ fn resolve_root(root: Option<PathBuf>, command: &Command) -> anyhow::Result<Path
             Some(project) if project != Path::new(".") => Err(project::nested(&project)),
             _ => Ok(PathBuf::from(".")),
         },
-        Command::Schema | Command::Completions { .. } => Ok(PathBuf::from(".")),
+        Command::Schema { .. } | Command::Completions { .. } => Ok(PathBuf::from(".")),
         Command::Validate(args) if args.has_paths() => Ok(found.unwrap_or_else(|| ".".into())),
         _ => found.ok_or_else(project::outside),
     }

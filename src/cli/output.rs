@@ -90,7 +90,12 @@ pub fn human(
     let mut out = String::new();
     for report in reports {
         let source = read(&report.file);
-        for d in &report.diagnostics {
+        // Each line found once, not once per diagnostic: a file of many bad lines would
+        // otherwise take time quadratic in them.
+        let lines: Vec<&str> = source
+            .as_deref()
+            .map_or_else(Vec::new, |s| s.lines().collect());
+        for d in report.diagnostics.iter().take(MAX_SHOWN_PER_FILE) {
             let severity = paint(match d.severity {
                 Severity::Error => "\x1b[1;31m",
                 Severity::Warning => "\x1b[1;33m",
@@ -115,10 +120,7 @@ pub fn human(
             out.push_str(&head);
             out.push('\n');
             let line = d.location.and_then(|at| {
-                let text = source
-                    .as_deref()?
-                    .lines()
-                    .nth(at.line.checked_sub(1)? as usize)?;
+                let text = *lines.get(at.line.checked_sub(1)? as usize)?;
                 Some((at, text))
             });
             let number = line.map_or(String::new(), |(at, _)| at.line.to_string());
@@ -150,9 +152,22 @@ pub fn human(
             }
             out.push('\n');
         }
+        let more = report.diagnostics.len().saturating_sub(MAX_SHOWN_PER_FILE);
+        if more > 0 {
+            let _ = writeln!(
+                out,
+                "{}: {more} more problem{} not shown (`-o json` lists them all)\n",
+                report.file,
+                if more == 1 { "" } else { "s" }
+            );
+        }
     }
     out
 }
+
+/// Human output shows this many problems of one file, then how many more it has: a file of
+/// thousands of bad lines says what is wrong in its first few.
+const MAX_SHOWN_PER_FILE: usize = 20;
 
 /// Source lines are shown at most this long, around the marked column: a minified file's
 /// one huge line would otherwise fill the terminal.

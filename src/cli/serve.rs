@@ -111,6 +111,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
             "warning: {invalid} invalid task file(s) not served; `annotask sync` lists the problems"
         );
     }
+    let refused = server.flagged_lines()?;
+    if refused > 0 {
+        eprintln!(
+            "warning: {refused} work line(s) to look at (not counted, or an input handed out twice); `annotask status` lists them"
+        );
+    }
     server
         .run()
         .context(Failure::new(Exit::Service, "the server failed"))?;

@@ -22,6 +22,13 @@ pub fn run(global: &Global) -> anyhow::Result<Outcome> {
         Format::Table => {
             let read = |file: &str| std::fs::read_to_string(repo.root().join(file)).ok();
             print!("{}", output::human(&invalid, read, output::color(), None));
+            // Lines the replay did not count are warnings: they never fail a sync.
+            let refused: Vec<Report> = repo
+                .work_warnings()?
+                .into_iter()
+                .filter(|r| !invalid.iter().any(|i| i.file == r.file))
+                .collect();
+            print!("{}", output::human(&refused, read, output::color(), None));
             if !output::quiet() {
                 println!(
                     "{}",

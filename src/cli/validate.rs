@@ -24,10 +24,18 @@ pub struct Args {
     /// How to print problems [default: human, or json with `-o json`].
     #[arg(long, value_enum)]
     format: Option<Style>,
-    /// Check what would be committed: the task files staged in git's index, as staged, so an
-    /// untracked draft does not block a commit (the pre-commit hook's mode).
+    /// Check what would be committed: the task, dataset and work files and team.yaml staged in
+    /// git's index, as staged, so an untracked draft does not block a commit, and no staged
+    /// work file rewrites what the last commit had (the pre-commit hook's mode).
     #[arg(long, conflicts_with = "paths")]
     staged: bool,
+    /// Check who wrote the work files in a range of commits (e.g. `origin/main..HEAD`): each
+    /// work file a commit changes must be its author's (team.yaml) and only appended to.
+    #[arg(long, value_name = "RANGE", conflicts_with_all = ["paths", "staged"])]
+    commits: Option<String>,
+    /// With --commits: every commit must carry a signature git can verify.
+    #[arg(long, requires = "commits")]
+    require_signed: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -55,6 +63,9 @@ impl Args {
 }
 
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
+    if let Some(range) = &args.commits {
+        return super::commits::run(&global.root, range, args.require_signed);
+    }
     let mut targets = Vec::new();
     let staged = args
         .staged
@@ -163,9 +174,35 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         });
         Ok::<_, anyhow::Error>(())
     })?;
-    let checked = targets.len() + datasets.len() + work.len();
+    let mut checked = targets.len() + datasets.len() + work.len();
+    if !named {
+        let team = dataset_root.join(annotask::team::TEAM_FILE);
+        if let Ok(bytes) = std::fs::read(&team) {
+            checked += 1;
+            let diagnostics = annotask::team::Team::parse(&bytes)
+                .err()
+                .unwrap_or_default();
+            let file = if staged.is_some() || global.root == Path::new(".") {
+                annotask::team::TEAM_FILE.to_owned()
+            } else {
+                team.display().to_string()
+            };
+            reports.push(Report { file, diagnostics });
+        }
+        if staged.is_some() {
+            reports.extend(rewritten_work_files(&global.root)?);
+        }
+    }
     check_datasets(&dataset_base, datasets, &mut reports);
-    for (file, diagnostics) in sync::check_work(&dataset_root, work) {
+    let mut refused = if work.is_empty() {
+        Vec::new()
+    } else {
+        flagged_lines(&dataset_root)?
+    };
+    for (file, mut diagnostics) in sync::check_work(&dataset_root, work) {
+        if let Some(i) = refused.iter().position(|r| r.file == file) {
+            diagnostics.append(&mut refused.swap_remove(i).diagnostics);
+        }
         let file = if staged.is_some() || global.root == Path::new(".") {
             file
         } else {
@@ -468,6 +505,8 @@ impl Staged {
             "--",
             layout::TASKS_DIR,
             INPUTS_DIR,
+            annotask::layout::WORK_DIR,
+            annotask::team::TEAM_FILE,
         ])?;
         let prefix = format!("--prefix={}/", staged.dir.display());
         let paths: Vec<&str> = std::str::from_utf8(&listed)
@@ -506,4 +545,75 @@ fn task_files(base: &Path, path: &Path) -> anyhow::Result<Vec<DiskFile>> {
 
 fn no_such_file(name: &str) -> anyhow::Error {
     super::Failure::new(super::Exit::Io, format!("{name}: no such file")).into()
+}
+
+/// The work lines the replay does not count (they break a rule the API enforces), by file:
+/// the project read into an index in memory, so that the project's own is not touched. A
+/// project whose tasks cannot be read has none to tell.
+fn flagged_lines(root: &Path) -> anyhow::Result<Vec<Report>> {
+    let Ok(mut repo) = annotask::repo::Repo::open_in_memory(root) else {
+        return Ok(Vec::new());
+    };
+    repo.sync()?;
+    Ok(repo.work_warnings()?)
+}
+
+/// The staged work files that rewrite what the last commit had (work files are only appended
+/// to): one error each, at the first line that differs.
+fn rewritten_work_files(root: &Path) -> anyhow::Result<Vec<Report>> {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .current_dir(root)
+            .args(args)
+            .output()
+            .context("cannot run git")
+    };
+    let changed = git(&[
+        "diff",
+        "--cached",
+        "--name-status",
+        "--no-renames",
+        "-z",
+        "--",
+        annotask::layout::WORK_DIR,
+    ])?;
+    if !changed.status.success() {
+        // No commit yet: nothing to compare with.
+        return Ok(Vec::new());
+    }
+    let changed = String::from_utf8_lossy(&changed.stdout).into_owned();
+    let mut parts = changed.split('\0').filter(|p| !p.is_empty());
+    let mut reports = Vec::new();
+    while let (Some(status), Some(path)) = (parts.next(), parts.next()) {
+        let problem = match status {
+            "A" => continue,
+            "M" => {
+                let before = git(&["show", &format!("HEAD:{path}")])?.stdout;
+                let after = git(&["show", &format!(":{path}")])?.stdout;
+                if after.starts_with(&before) {
+                    continue;
+                }
+                let same = before
+                    .iter()
+                    .zip(&after)
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                let line = before[..same].iter().filter(|&&b| b == b'\n').count() as u32 + 1;
+                Diagnostic::error(
+                    "",
+                    "an earlier line is rewritten: work files are only appended to",
+                )
+                .at(annotask::validate::Location { line, column: 1 })
+            }
+            _ => Diagnostic::error(
+                "",
+                "the work file is removed: work files are only appended to",
+            ),
+        };
+        reports.push(Report {
+            file: path.to_owned(),
+            diagnostics: vec![problem.hint("append a new line that corrects it instead (annotask serve writes corrections as new lines)")],
+        });
+    }
+    Ok(reports)
 }

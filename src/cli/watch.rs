@@ -84,8 +84,12 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         polling: matches!(watcher.mode(), Mode::Poll { .. }),
     };
     emit(&repo, json, &ready);
+    let mut flagged = warn_flagged(&repo, json, 0);
     watcher.run(&mut repo, |repo, event| match event {
-        Event::Changed(summary) => changed(repo, json, summary),
+        Event::Changed(summary) => {
+            changed(repo, json, summary);
+            flagged = warn_flagged(repo, json, flagged);
+        }
         Event::Warning(message) => emit(repo, json, &Line::Warning { message: &message }),
     })?;
     Ok(Outcome::Success)
@@ -118,6 +122,22 @@ fn changed(repo: &Repo, json: bool, summary: &Summary) {
             emit(repo, json, &Line::Invalid { report: &report });
         }
     }
+}
+
+/// A warning line when the replay warns about work lines and their number is not `before`
+/// (so a change that adds one says so, and others stay quiet); returns the number now.
+fn warn_flagged(repo: &Repo, json: bool, before: usize) -> usize {
+    let Ok(reports) = repo.work_warnings() else {
+        return before;
+    };
+    let flagged: usize = reports.iter().map(|r| r.diagnostics.len()).sum();
+    if flagged > 0 && flagged != before {
+        let message = format!(
+            "{flagged} work line(s) to look at (not counted, or an input handed out twice); `annotask status` lists them"
+        );
+        emit(repo, json, &Line::Warning { message: &message });
+    }
+    flagged
 }
 
 fn emit(repo: &Repo, json: bool, line: &Line) {

@@ -329,6 +329,8 @@ fn assignment_action(n: i32) -> Option<AssignmentAction> {
         11 => AssignmentAction::REVIEW_APPROVE,
         12 => AssignmentAction::REVIEW_REQUEST_CHANGES,
         13 => AssignmentAction::REVIEW_REJECT,
+        // annotask's extension, outside the hosted API's values.
+        100 => AssignmentAction::LABEL_WITHDRAW,
         _ => return None,
     })
 }

@@ -551,6 +551,41 @@ pub struct PostAnnotationsRequest {
     pub annotations: Vec<Annotation>,
 }
 
+/// `clarifai.api.PatchAnnotationsRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct PatchAnnotationsRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(message, repeated, tag = "2")]
+    pub annotations: Vec<Annotation>,
+    #[prost(string, tag = "3")]
+    pub action: String,
+    #[prost(bool, tag = "4")]
+    pub delete_if_empty_data: bool,
+}
+
+/// `clarifai.api.DeleteAnnotationsRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeleteAnnotationsRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(string, repeated, tag = "2")]
+    pub ids: Vec<String>,
+    #[prost(string, repeated, tag = "3")]
+    pub input_ids: Vec<String>,
+}
+
+/// `clarifai.api.DeleteAnnotationRequest`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct DeleteAnnotationRequest {
+    #[prost(message, optional, tag = "1")]
+    pub user_app_id: Option<UserAppIdSet>,
+    #[prost(string, tag = "2")]
+    pub input_id: String,
+    #[prost(string, tag = "3")]
+    pub annotation_id: String,
+}
+
 /// `clarifai.api.ListAnnotationsRequest`
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct ListAnnotationsRequest {

@@ -43,6 +43,7 @@ impl Repo {
         for (i, item) in request.annotations.into_iter().enumerate() {
             let field = format!("annotations[{i}]");
             let mut annotation = item.annotation;
+            let named = !annotation.id.is_empty();
             if annotation.id.is_empty() {
                 annotation.id = super::new_id();
             }
@@ -79,6 +80,11 @@ impl Repo {
                     ),
                 ),
                 Some(_) => {
+                    if let Some(same) = self.same_annotation(&item.task_id, user, &annotation, named)? {
+                        // Posting the current annotation again changes nothing.
+                        posted.push((item.task_id.clone(), annotation.input_id.clone(), same));
+                        continue;
+                    }
                     posted.push((item.task_id.clone(), annotation.input_id.clone(), annotation.id.clone()));
                     by_task
                         .entry(item.task_id)
@@ -152,7 +158,7 @@ impl Repo {
     }
 }
 
-fn annotation_out(row: AnnotationRow) -> Result<AnnotationOut> {
+pub(super) fn annotation_out(row: AnnotationRow) -> Result<AnnotationOut> {
     let corrupt = || Error::Store(crate::store::StoreError::CorruptBody(row.task.clone()));
     let annotation: work::Annotation = serde_json::from_str(&row.json).map_err(|_| corrupt())?;
     let time = |micros: i64| Timestamp::from_microsecond(micros).map_err(|_| corrupt());

@@ -139,6 +139,7 @@ impl Repo {
             Action::LabelSubmit(ids) => self.label_submit(user, &plans, &ids),
             Action::ReviewStart { workers } => self.review_start(user, &task, &workers),
             Action::Review(review) => self.review(user, &plans, review),
+            Action::LabelWithdraw { input } => self.label_withdraw(user, &plans, input.as_deref()),
         }
     }
 
@@ -153,7 +154,8 @@ impl Repo {
     }
 
     /// LABEL_START: the caller's open assignments or, under DYNAMIC when there are none, the
-    /// next inputs nobody holds, handed out to the caller.
+    /// inputs nobody holds that rank the caller first ([`crate::assign::handout_rank`]), then
+    /// second, and so on, in input order within a rank: handed out to the caller.
     fn label_start(&mut self, user: &str, plans: &InputPlans) -> Result<Vec<TaskAssignment>> {
         let task = plans.task();
         if !task.worker_ids().iter().any(|w| w == user) {
@@ -166,14 +168,21 @@ impl Repo {
         let dynamic =
             task.doc().worker.as_ref().and_then(|w| w.strategy) == Some(WorkerStrategy::DYNAMIC);
         if open.is_empty() && dynamic {
-            let mut free = Vec::new();
+            // Free inputs by the caller's rank in each; the scan ends once a batch ranks them
+            // first, and asks the index only about inputs of a rank still short of a batch.
+            let workers = task.worker_ids();
+            let mut by_rank: Vec<Vec<String>> = vec![Vec::new(); workers.len().max(1)];
             let mut failed = None;
             self.index.each_input(&plans::Source::of(task), |input| {
+                let rank = crate::assign::handout_rank(task.id(), input, workers, user);
+                let Some(bucket) = by_rank.get_mut(rank).filter(|b| b.len() < BATCH) else {
+                    return true;
+                };
                 match self.index.is_held(task.id(), input) {
                     Ok(true) => true,
                     Ok(false) => {
-                        free.push(input.to_owned());
-                        free.len() < BATCH
+                        bucket.push(input.to_owned());
+                        by_rank[0].len() < BATCH
                     }
                     Err(e) => {
                         failed = Some(e);
@@ -184,6 +193,9 @@ impl Repo {
             if let Some(e) = failed {
                 return Err(e.into());
             }
+            let mut free: Vec<String> = by_rank.into_iter().flatten().take(BATCH).collect();
+            // Answered in input order, as every queue is.
+            free.sort_unstable();
             if !free.is_empty() {
                 self.append(
                     task.id(),
@@ -312,6 +324,11 @@ impl Repo {
         for (i, assignment) in assignments.iter().enumerate() {
             let field = format!("{name}.task_assignments[{i}].id");
             match api::parse_assignment_id(assignment) {
+                Some((_, worker)) if worker == user => {
+                    return Err(Error::PermissionDenied(format!(
+                        "`{user}` may not decide on their own assignment `{assignment}`: a reviewer decides on others' work"
+                    )));
+                }
                 Some((input, worker)) if self.held(plans, input, worker)?.is_some() => {
                     targets.push((input.to_owned(), worker.to_owned()));
                 }
@@ -322,7 +339,7 @@ impl Repo {
                 None => problems.push(not_an_assignment_id(field, assignment)),
             }
         }
-        for worker in &workers {
+        for worker in workers.iter().filter(|w| *w != user) {
             for row in
                 self.index
                     .held_in_state(task.id(), worker, State::AwaitingReview, u64::MAX)?
@@ -379,10 +396,11 @@ impl Repo {
         let task = self.get(task_id)?;
         let plans = self.input_plans(&task)?;
         let sampled = plans.sampled(input_id);
-        let planned = plans.planned(input_id, self.index.in_source(plans.source(), input_id)?);
+        let selected = self.index.in_source(plans.source(), input_id)?;
+        let planned = plans.planned(input_id, selected);
         let users = self.index.input_events(task_id, input_id)?;
         Ok(work::explain(
-            &Rules::of(&task, sampled),
+            &Rules::of(&task, sampled, selected),
             input_id,
             &planned,
             &users,
@@ -499,7 +517,7 @@ impl Repo {
     }
 
     /// The caller's assignments on these inputs as TaskAssignments, with their inputs' JSON.
-    fn answer(
+    pub(super) fn answer(
         &self,
         plans: &InputPlans,
         user: &str,
@@ -555,6 +573,9 @@ pub enum Action {
     ReviewStart { workers: Vec<String> },
     /// REVIEW_APPROVE, REVIEW_REQUEST_CHANGES or REVIEW_REJECT.
     Review(Review),
+    /// LABEL_WITHDRAW (annotask's extension): the caller takes back their latest, undecided
+    /// submission on this input.
+    LabelWithdraw { input: Option<String> },
 }
 
 /// An assignment id (`<input_id>.<worker>`) and the request field that named it, which a

@@ -26,6 +26,7 @@ use crate::work::{self, Event, Line};
 
 mod annotations;
 mod assignments;
+mod corrections;
 mod counts;
 mod export;
 mod import;
@@ -85,6 +86,21 @@ impl Repo {
         })
     }
 
+    /// A project read into an index in memory only, never into its own: `validate` replays the
+    /// work with it to find the lines the replay does not count, touching nothing.
+    pub fn open_in_memory(root: &Path) -> Result<Repo> {
+        let tasks = root.join(TASKS_DIR);
+        if !tasks.is_dir() {
+            return Err(Error::NoTasksDir(tasks));
+        }
+        Ok(Repo {
+            root: root.to_owned(),
+            db: layout::default_db(root),
+            index: Store::open_in_memory()?,
+            in_memory: true,
+        })
+    }
+
     /// Whether the index lives in memory because its folder cannot be written: every command
     /// then reads every file, and writes are refused.
     pub fn in_memory(&self) -> bool {
@@ -109,6 +125,12 @@ impl Repo {
     /// Every file's report of the last sync (only those with errors, with `errors_only`).
     pub fn reports(&self, errors_only: bool) -> Result<Vec<Report>> {
         Ok(self.index.reports(errors_only)?)
+    }
+
+    /// The work files with lines the replay warns about (lines not counted for breaking a
+    /// rule the API enforces; DYNAMIC hand-outs of one input to two people), with the warnings.
+    pub fn work_warnings(&self) -> Result<Vec<Report>> {
+        Ok(self.index.work_warnings()?)
     }
 
     /// One file's report of the last sync, when it has diagnostics.
@@ -213,6 +235,12 @@ impl Repo {
     /// under the tasks folder, the inputs folder or files in it, the work folder or anything
     /// in it. Other paths are ignored.
     pub fn sync_paths(&mut self, paths: &[String]) -> Result<Summary> {
+        self.sync_paths_appended(paths, None)
+    }
+
+    /// [`Repo::sync_paths`]; `appended`: a work file annotask just appended to while it was as
+    /// the index last read it, so that only its new bytes are read.
+    fn sync_paths_appended(&mut self, paths: &[String], appended: Option<&str>) -> Result<Summary> {
         let known = self.index.file_states_near(paths)?;
         let mut plan = sync::changes_at(&self.root, paths, &known);
         if paths.iter().any(|p| layout::in_inputs(p)) {
@@ -220,6 +248,9 @@ impl Repo {
         }
         if paths.iter().any(|p| layout::in_work(p)) {
             plan.work = self.work_changes_at(paths)?;
+            for read in &mut plan.work.read {
+                read.appended_by_us = appended == Some(read.file.path.as_str());
+            }
         }
         Ok(sync::apply(
             &mut self.index,
@@ -254,13 +285,21 @@ impl Repo {
             })
             .collect();
         let path = layout::work_path(task, user);
+        // The file as the index last read it (size and time alike, as a sync judges files
+        // unchanged): what was read of it stays as it was, and only the append is read.
+        let before = files::stat(&self.root, &path);
+        let known = self.index.work_files_at(&[path.as_str()])?;
+        let as_read = before.zip(known.get(&path)).is_some_and(|(disk, k)| {
+            disk.size == k.size && disk.mtime_ns == k.mtime_ns && k.mtime_ns != files::UNREAD
+        });
         files::append(&self.root, &path, text.as_bytes()).map_err(|e| {
             match files::Linked::of(&e) {
                 Some(linked) => Error::PermissionDenied(format!("cannot write {path}: {linked}")),
                 None => Error::io("append to", self.root.join(&path))(e),
             }
         })?;
-        self.sync_paths(&[path])?;
+        let appended = as_read.then_some(path.as_str());
+        self.sync_paths_appended(std::slice::from_ref(&path), appended)?;
         Ok(())
     }
 }

@@ -85,6 +85,23 @@ fn open_by_full_walk(repo: &Repo, plans: &InputPlans, user: &str, limit: usize) 
     open
 }
 
+/// `user`'s first page of open assignments on `task` by a full walk, as assignment ids.
+fn expected_page(repo: &Repo, task: &str, user: &str) -> Vec<String> {
+    let plans = repo.input_plans(&repo.get(task).unwrap()).unwrap();
+    open_by_full_walk(repo, &plans, user, BATCH)
+        .iter()
+        .map(|input| api::assignment_id(input, user))
+        .collect()
+}
+
+/// REVIEW_START as the task's reviewer.
+fn review_start(repo: &mut Repo, task: &str) -> Vec<api::TaskAssignment> {
+    let start = Action::ReviewStart {
+        workers: Vec::new(),
+    };
+    repo.put_assignments("rita", task, start).unwrap()
+}
+
 /// Every row of the task awaiting review, first ten by (input, worker).
 fn awaiting_by_full_walk(repo: &Repo, task: &str) -> Vec<String> {
     let mut rows = Vec::new();
@@ -133,30 +150,15 @@ fn submit(repo: &mut Repo, task: &str, user: &str, input: &str) {
 /// Checks every worker's queue on every task, and the reviewer's, against the full walks.
 fn check_queues(repo: &mut Repo, seed: u64, step: usize) {
     for (task, _) in TASKS {
-        let plans = repo.input_plans(&repo.get(task).unwrap()).unwrap();
         for user in WORKERS {
-            let expected = open_by_full_walk(repo, &plans, user, BATCH);
-            let listed = repo.next_assignments(user, task).unwrap();
             assert_eq!(
-                ids(&listed),
-                expected
-                    .iter()
-                    .map(|i| api::assignment_id(i, user))
-                    .collect::<Vec<_>>(),
+                ids(&repo.next_assignments(user, task).unwrap()),
+                expected_page(repo, task, user),
                 "ListNextTaskAssignments of {user} on {task}, seed {seed}, step {step}"
             );
         }
-        let reviewed = repo
-            .put_assignments(
-                "rita",
-                task,
-                Action::ReviewStart {
-                    workers: Vec::new(),
-                },
-            )
-            .unwrap();
         assert_eq!(
-            ids(&reviewed),
+            ids(&review_start(repo, task)),
             awaiting_by_full_walk(repo, task),
             "REVIEW_START on {task}, seed {seed}, step {step}"
         );
@@ -173,15 +175,10 @@ fn step(repo: &mut Repo, root: &Path, rng: &mut Rng, inputs: &mut usize) {
             let started = repo
                 .put_assignments(user, task, Action::LabelStart)
                 .unwrap();
-            let plans = repo.input_plans(&repo.get(task).unwrap()).unwrap();
-            let expected = open_by_full_walk(repo, &plans, user, BATCH);
             // Under DYNAMIC an empty queue hands out new inputs, which are then the queue.
             assert_eq!(
                 ids(&started),
-                expected
-                    .iter()
-                    .map(|i| api::assignment_id(i, user))
-                    .collect::<Vec<_>>(),
+                expected_page(repo, task, user),
                 "LABEL_START of {user} on {task}"
             );
             // Work on some of the page, not always the first, so frontiers meet gaps.
@@ -197,15 +194,7 @@ fn step(repo: &mut Repo, root: &Path, rng: &mut Rng, inputs: &mut usize) {
             }
         }
         6 | 7 => {
-            let waiting = repo
-                .put_assignments(
-                    "rita",
-                    task,
-                    Action::ReviewStart {
-                        workers: Vec::new(),
-                    },
-                )
-                .unwrap();
+            let waiting = review_start(repo, task);
             if let Some(a) = waiting.get(rng.below(waiting.len().max(1))) {
                 let decision = [
                     Decision::APPROVE,

@@ -23,7 +23,7 @@ pub fn action(request: PutTaskAssignments, task_id: &str, user: &str) -> Result<
         (None, None) => {
             return Err(invalid(
                 "action",
-                "an action is required: LABEL_START, LABEL_SUBMIT, REVIEW_START, REVIEW_APPROVE, REVIEW_REQUEST_CHANGES or REVIEW_REJECT",
+                "an action is required: LABEL_START, LABEL_SUBMIT, REVIEW_START, REVIEW_APPROVE, REVIEW_REQUEST_CHANGES, REVIEW_REJECT or LABEL_WITHDRAW",
             ));
         }
     };
@@ -68,6 +68,9 @@ pub fn action(request: PutTaskAssignments, task_id: &str, user: &str) -> Result<
             request.review_reject_config,
             "review_reject_config",
         ),
+        AssignmentAction::LABEL_WITHDRAW => Action::LabelWithdraw {
+            input: request.input_id,
+        },
     })
 }
 

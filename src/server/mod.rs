@@ -193,6 +193,11 @@ impl Server {
         self.listener.local_addr()
     }
 
+    /// How many work lines the replay warns about, as the server starts.
+    pub fn flagged_lines(&self) -> crate::Result<usize> {
+        self.repos.flagged_lines()
+    }
+
     /// How many task files are invalid, and so not served, as the server starts.
     pub fn invalid_files(&self) -> crate::Result<usize> {
         self.repos.invalid_files()

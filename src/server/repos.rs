@@ -164,6 +164,12 @@ impl Repos {
         self.watched
     }
 
+    /// How many work lines the replay warns about (not counted, or handed out twice).
+    pub fn flagged_lines(&self) -> Result<usize> {
+        let reports = self.checkout()?.work_warnings()?;
+        Ok(reports.iter().map(|r| r.diagnostics.len()).sum())
+    }
+
     /// How many task files the index holds as invalid (and so does not serve).
     pub fn invalid_files(&self) -> Result<usize> {
         Ok(self.checkout()?.reports(true)?.len())

@@ -17,9 +17,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::api::{
-    self, AnnotationsResponse, DeleteTasks, InputsResponse, PatchTasks, PostAnnotations, PostTasks,
-    PutTaskAssignments, StatusResponse, TaskAssignmentsResponse, TaskInputCountResponse,
-    TaskResponse, TasksResponse, ok,
+    self, AnnotationsResponse, DeleteAnnotations, DeleteTasks, InputsResponse, PatchAnnotations,
+    PatchTasks, PostAnnotations, PostTasks, PutTaskAssignments, StatusResponse,
+    TaskAssignmentsResponse, TaskInputCountResponse, TaskResponse, TasksResponse, ok,
 };
 use crate::repo::Repo;
 use crate::validate::check_id;
@@ -74,7 +74,18 @@ pub fn router(repos: Arc<Repos>) -> Router {
             )
             .route(
                 &format!("{prefix}/annotations"),
-                get(list_annotations).post(post_annotations),
+                get(list_annotations)
+                    .post(post_annotations)
+                    .patch(patch_annotations)
+                    .delete(delete_annotations),
+            )
+            .route(
+                &format!("{prefix}/inputs/annotations"),
+                axum::routing::delete(delete_annotations),
+            )
+            .route(
+                &format!("{prefix}/inputs/{{input_id}}/annotations/{{annotation_id}}"),
+                axum::routing::delete(delete_annotation),
             );
     }
     router
@@ -251,6 +262,71 @@ async fn post_annotations(
     .await
 }
 
+/// PatchAnnotations (`overwrite`, `merge`, `remove`) of the caller's own annotations.
+async fn patch_annotations(
+    State(repos): State<Arc<Repos>>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<WorkPath>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let (_, user) = work_path(path, &caller)?;
+    write(repos, raw, body, move |repo, request: PatchAnnotations| {
+        let annotations = repo.patch_annotations(&user, request)?;
+        Ok(reply::json(&AnnotationsResponse {
+            status: ok(),
+            annotations,
+        }))
+    })
+    .await
+}
+
+/// DeleteAnnotations of the caller's own annotations, by id or by input.
+async fn delete_annotations(
+    State(repos): State<Arc<Repos>>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<WorkPath>, PathRejection>,
+    RawQuery(raw): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Reply {
+    let (_, user) = work_path(path, &caller)?;
+    write(repos, raw, body, move |repo, request: DeleteAnnotations| {
+        repo.delete_annotations(&user, request)?;
+        Ok(reply::json(&StatusResponse { status: ok() }))
+    })
+    .await
+}
+
+/// DeleteAnnotation: one of the caller's annotations, named by its input and id in the path.
+#[derive(Deserialize)]
+struct AnnotationPath {
+    input_id: String,
+    annotation_id: String,
+    #[serde(default)]
+    user_id: Option<String>,
+}
+
+async fn delete_annotation(
+    State(repos): State<Arc<Repos>>,
+    Extension(caller): Extension<Caller>,
+    path: Result<Path<AnnotationPath>, PathRejection>,
+    RawQuery(raw): RawQuery,
+) -> Reply {
+    let Path(path) = path.map_err(|e| Failure::bad_request(e.body_text()))?;
+    let user = auth::acting_user(&caller, path.user_id.as_deref())?;
+    query::none_expected(raw.as_deref())?;
+    let request = DeleteAnnotations {
+        ids: vec![path.annotation_id],
+        input_ids: vec![path.input_id],
+        user_app_id: None,
+    };
+    blocking(repos, move |repos| {
+        repos.checkout()?.delete_annotations(&user, request)?;
+        Ok(reply::json(&StatusResponse { status: ok() }))
+    })
+    .await
+}
+
 /// ListAnnotations: by task, user, status, input and id, a page at a time.
 async fn list_annotations(State(repos): State<Arc<Repos>>, RawQuery(raw): RawQuery) -> Reply {
     let query = query::annotations(raw.as_deref())?;
@@ -339,7 +415,7 @@ async fn no_route(method: Method, uri: Uri) -> Failure {
         StatusCode::NOT_FOUND,
         api::StatusCode::DoesNotExist,
         format!(
-            "no route {method} {}; annotask serves /v2/tasks, /v2/tasks/{{task_id}}, its inputs/count, annotations/count and assignments, and /v2/annotations (each also under /v2/users/{{user_id}}/apps/{{app_id}}/)",
+            "no route {method} {}; annotask serves /v2/tasks, /v2/tasks/{{task_id}}, its inputs/count, annotations/count and assignments, and /v2/annotations (GET, POST, PATCH, DELETE; each also under /v2/users/{{user_id}}/apps/{{app_id}}/)",
             uri.path()
         ),
     )

@@ -188,6 +188,12 @@ impl Store {
         self.query_reports("f.errors > 0 OR NOT ?1", [errors_only])
     }
 
+    /// The work files with lines the replay warns about (lines not counted for breaking a
+    /// rule the API enforces; DYNAMIC hand-outs of one input to two people), with the warnings.
+    pub fn work_warnings(&self) -> Result<Vec<Report>> {
+        self.query_reports("d.part = 1", [])
+    }
+
     /// The diagnostics of one file, if it has any.
     pub fn file_report(&self, path: &str) -> Result<Option<Report>> {
         Ok(self.query_reports("d.file = ?1", [path])?.pop())
@@ -200,12 +206,16 @@ impl Store {
     ) -> Result<Vec<Report>> {
         let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT d.file, d.severity, d.line, d.col, d.field, d.message, d.hint
-             FROM diagnostics d
+             FROM (SELECT file, 0 AS part, seq, severity, line, col, field, message, hint
+                   FROM diagnostics
+                   UNION ALL
+                   SELECT file, 1, line, 'warning', line, col, field, message, hint
+                   FROM work_refused) d
              JOIN (SELECT path, errors FROM files UNION ALL SELECT path, errors FROM dataset_files
                    UNION ALL SELECT path, errors FROM work_files) f
                ON f.path = d.file
              WHERE {filter}
-             ORDER BY d.file, d.seq"
+             ORDER BY d.file, d.part, d.seq"
         ))?;
         let mut reports: Vec<Report> = Vec::new();
         let mut rows = stmt.query(args)?;

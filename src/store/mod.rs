@@ -28,8 +28,7 @@ pub use export::{DatasetPlaces, WorkRow, entry_data};
 pub use file_rows::{FileState, KnownFile, KnownFiles};
 pub use tasks::{Change, ListQuery, Previous, TaskRow};
 pub use work_events::{
-    AnnotationFilter, AnnotationRow, CountDeltas, CountRow, Counted, Entry, HeldRow, TAIL_BYTES,
-    WorkFileState,
+    AnnotationFilter, AnnotationRow, CountDeltas, CountRow, Counted, Entry, HeldRow, WorkFileState,
 };
 
 use std::collections::HashMap;

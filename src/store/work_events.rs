@@ -20,14 +20,10 @@ pub struct WorkFileState {
     pub consumed: u64,
     /// Whole lines read.
     pub lines: u32,
-    /// The (up to [`TAIL_BYTES`]) bytes before `consumed`, to tell an append from a rewrite.
+    /// A hash of the bytes before `consumed` (the sync's), to tell an append from a rewrite.
     pub tail: Vec<u8>,
     pub invalid: bool,
 }
-
-/// How many bytes before the end of what was read a grown file must still hold to be taken
-/// for an append.
-pub const TAIL_BYTES: u64 = 64;
 
 /// The kinds of rows `work_counts` counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -438,6 +434,47 @@ impl Writer<'_> {
         Ok(())
     }
 
+    /// Records that a work file could not be read now (`diagnostics` say why): what was read of
+    /// it before, its events included, stays, and the next sync tries it again.
+    pub fn put_unread_work_file(
+        &self,
+        path: &str,
+        owner: (&str, &str),
+        size: u64,
+        diagnostics: &[Diagnostic],
+    ) -> Result<()> {
+        let known = self
+            .conn
+            .prepare_cached("SELECT 1 FROM work_files WHERE path = ?1")?
+            .exists([path])?;
+        if !known {
+            return self.put_work_file(
+                path,
+                owner,
+                (size, crate::files::UNREAD),
+                (0, 0, &[]),
+                diagnostics,
+                false,
+            );
+        }
+        self.forget_diagnostics(path)?;
+        let errors = diagnostics.iter().filter(|d| d.is_error()).count() as i64;
+        self.conn
+            .prepare_cached(
+                "UPDATE work_files SET mtime_ns = ?2, errors = ?3, warnings = ?4 WHERE path = ?1",
+            )?
+            .execute(params![
+                path,
+                crate::files::UNREAD,
+                errors,
+                diagnostics.len() as i64 - errors
+            ])?;
+        for (i, d) in diagnostics.iter().enumerate() {
+            self.insert_diagnostic(path, i as i64, d)?;
+        }
+        Ok(())
+    }
+
     /// Forgets a work file and its diagnostics (its events: [`Writer::delete_work_events`]).
     pub fn remove_work_file(&self, path: &str) -> Result<()> {
         self.conn
@@ -633,6 +670,26 @@ impl Writer<'_> {
             ])?;
             deltas.add(task, &a.worker, Counted::Annotations, a.state, 1);
         }
+        let mut insert = self.conn.prepare_cached(
+            "INSERT INTO work_refused (task, input, file, line, col, field, message, hint)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?;
+        for flagged in &state.flagged {
+            let d = &flagged.diagnostic;
+            let at = d
+                .location
+                .unwrap_or(crate::validate::Location { line: 0, column: 0 });
+            insert.execute(params![
+                task,
+                input,
+                crate::layout::work_path(task, &flagged.user),
+                at.line,
+                at.column,
+                d.field,
+                d.message,
+                d.hint
+            ])?;
+        }
         let labeled = !state.assignments.is_empty()
             && state.assignments.iter().all(|a| a.state != State::Pending);
         self.conn
@@ -682,6 +739,7 @@ impl Writer<'_> {
             "DELETE FROM work_state WHERE task = ?1 AND input = ?2",
             "DELETE FROM annotations WHERE task = ?1 AND input = ?2",
             "DELETE FROM work_inputs WHERE task = ?1 AND input = ?2",
+            "DELETE FROM work_refused WHERE task = ?1 AND input = ?2",
         ] {
             self.conn
                 .prepare_cached(sql)?
@@ -736,6 +794,7 @@ impl Writer<'_> {
             "annotations",
             "work_inputs",
             "work_counts",
+            "work_refused",
             "work_frontier",
         ] {
             self.conn

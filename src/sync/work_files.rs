@@ -12,7 +12,7 @@ use super::Summary;
 use crate::files::{self, DiskFile};
 use crate::layout;
 use crate::plans::InputPlans;
-use crate::store::{self, CountDeltas, TAIL_BYTES, WorkFileState, Writer};
+use crate::store::{self, CountDeltas, WorkFileState, Writer};
 use crate::validate::{self, Diagnostic};
 use crate::work::{self, InputState, Log, Rules, UserEvents};
 
@@ -49,6 +49,9 @@ pub struct WorkRead {
     pub user: String,
     /// What the index knew of it, when it may have been appended to.
     pub before: Option<WorkFileState>,
+    /// The bytes before `before.consumed` are known to be as read then (annotask appended to
+    /// the file while it was as the index last read it): only the rest is read.
+    pub appended_by_us: bool,
 }
 
 /// Compares the work files on disk (as [`files::list_work`] gives them) with the index's.
@@ -77,6 +80,7 @@ pub fn work_changes(disk: Vec<DiskFile>, known: &HashMap<String, WorkFileState>)
                 // Only a file that grew may have been appended to: one rewritten to the same
                 // size or smaller (a hand edit, a checkout) is read whole.
                 before: was.filter(|k| file.size > k.size).cloned(),
+                appended_by_us: false,
                 file: file.clone(),
             }),
             Err(d) => plan.refused.push((file.clone(), d)),
@@ -117,15 +121,121 @@ struct WorkOutcome {
     read: WorkRead,
     /// Only the lines after what was read before were read.
     append: bool,
+    /// The file could not be read (or is over the size limit): the events the index has from
+    /// it stay until it can be read again.
+    unread: bool,
     log: Log,
-    /// Where the whole lines read end, how many there are, and the bytes before that end.
+    /// Where the whole lines read end, how many there are, and the hash of the bytes before
+    /// that end.
     consumed: u64,
     lines: u32,
-    tail: Vec<u8>,
+    hash: Vec<u8>,
 }
 
-/// Reads one work file: from where the last read ended when the bytes before that end are
-/// still there (an append: the usual change, by annotask or a `git pull`), else whole.
+/// A byte-order mark, which some editors put at the start of a UTF-8 file.
+const BOM: &[u8] = b"\xEF\xBB\xBF";
+
+/// What an appended read must find before the end of the earlier read to take the file as only
+/// appended to: a hash of every byte before it, so that a line edited in place at the same
+/// length is told from an append. Four lanes of 64-bit words, each step a bijection of its lane
+/// (so one changed word always changes it); the index keeps the state itself (lanes, length,
+/// the bytes short of a block), so that an append annotask made itself extends it with the new
+/// bytes alone. It tells edits from appends; it is no defence against a forger, which
+/// `validate --commits` is.
+#[derive(Debug, Clone, PartialEq)]
+struct PrefixHash {
+    lanes: [u64; 4],
+    len: u64,
+    pending: Vec<u8>,
+}
+
+impl PrefixHash {
+    const K: [u64; 4] = [
+        0x9e37_79b9_7f4a_7c15,
+        0xc2b2_ae3d_27d4_eb4f,
+        0x1656_67b1_9e37_79f9,
+        0xd6e8_feb8_6659_fd93,
+    ];
+    const BLOCK: usize = 32;
+
+    fn new() -> PrefixHash {
+        PrefixHash {
+            lanes: Self::K,
+            len: 0,
+            pending: Vec::new(),
+        }
+    }
+
+    fn of(bytes: &[u8]) -> PrefixHash {
+        let mut hash = PrefixHash::new();
+        hash.update(bytes);
+        hash
+    }
+
+    fn step(lane: &mut u64, word: &[u8], k: u64) {
+        let mut w = [0u8; 8];
+        w[..word.len()].copy_from_slice(word);
+        *lane = (*lane ^ u64::from_le_bytes(w))
+            .wrapping_mul(k)
+            .rotate_left(29);
+    }
+
+    fn block(&mut self, block: &[u8]) {
+        for (i, lane) in self.lanes.iter_mut().enumerate() {
+            Self::step(lane, &block[i * 8..i * 8 + 8], Self::K[i]);
+        }
+    }
+
+    fn update(&mut self, mut bytes: &[u8]) {
+        self.len += bytes.len() as u64;
+        if !self.pending.is_empty() {
+            let take = (Self::BLOCK - self.pending.len()).min(bytes.len());
+            self.pending.extend_from_slice(&bytes[..take]);
+            bytes = &bytes[take..];
+            if self.pending.len() < Self::BLOCK {
+                return;
+            }
+            let block = std::mem::take(&mut self.pending);
+            self.block(&block);
+        }
+        let mut blocks = bytes.chunks_exact(Self::BLOCK);
+        for block in &mut blocks {
+            self.block(block);
+        }
+        self.pending = blocks.remainder().to_vec();
+    }
+
+    /// The state as the index keeps it: the lanes and length, little-endian, then the bytes
+    /// short of a block.
+    fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(40 + self.pending.len());
+        for lane in self.lanes {
+            out.extend_from_slice(&lane.to_le_bytes());
+        }
+        out.extend_from_slice(&self.len.to_le_bytes());
+        out.extend_from_slice(&self.pending);
+        out
+    }
+
+    fn from_bytes(bytes: &[u8]) -> Option<PrefixHash> {
+        let word = |i: usize| {
+            Some(u64::from_le_bytes(
+                bytes.get(i * 8..i * 8 + 8)?.try_into().ok()?,
+            ))
+        };
+        let pending = bytes.get(40..)?;
+        (pending.len() < Self::BLOCK).then_some(())?;
+        Some(PrefixHash {
+            lanes: [word(0)?, word(1)?, word(2)?, word(3)?],
+            len: word(4)?,
+            pending: pending.to_vec(),
+        })
+    }
+}
+
+/// Reads one work file whole, and parses it from where the last read ended when every byte
+/// before that end is still the same (an append: the usual change, by annotask or a
+/// `git pull`), else all of it.
 fn load(root: &Path, read: WorkRead) -> WorkOutcome {
     let failed = |mut read: WorkRead, d: Diagnostic| {
         read.file.mtime_ns = files::UNREAD;
@@ -134,10 +244,11 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
         WorkOutcome {
             read,
             append: false,
+            unread: true,
             log,
             consumed: 0,
             lines: 0,
-            tail: Vec::new(),
+            hash: Vec::new(),
         }
     };
     if read.file.size > work::MAX_FILE_BYTES {
@@ -152,56 +263,66 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
         .hint("start a new task for more work; this file's earlier events are kept");
         return failed(read, d);
     }
-    let appended = read.before.as_ref().and_then(|before| {
-        let keep = before.tail.len() as u64;
-        let start = before.consumed.checked_sub(keep)?;
-        let len = usize::try_from(read.file.size.checked_sub(start)?).ok()?;
-        let bytes = files::read_span(root, &read.file.path, start, len).ok()?;
-        bytes.starts_with(&before.tail).then(|| {
-            (
-                before.consumed,
-                before.lines,
-                bytes[before.tail.len()..].to_vec(),
-            )
-        })
-    });
-    let (start, lines_before, bytes, append) = match appended {
-        Some((start, lines, bytes)) => (start, lines, bytes, true),
-        None => match files::read_up_to(
-            root,
-            &read.file.path,
-            Some(read.file.size),
-            work::MAX_FILE_BYTES,
-        ) {
-            Ok(bytes) => (0, 0, bytes, false),
-            Err(e) => {
-                let d = Diagnostic::error("", format!("cannot read the file: {e}"));
-                return failed(read, d);
+    // An append annotask made itself reads only the new bytes, its hash extended with them.
+    let trusted = read
+        .before
+        .as_ref()
+        .filter(|_| read.appended_by_us)
+        .and_then(|before| {
+            let hash = PrefixHash::from_bytes(&before.tail)?;
+            let len = usize::try_from(read.file.size.checked_sub(before.consumed)?).ok()?;
+            let bytes = files::read_span(root, &read.file.path, before.consumed, len).ok()?;
+            Some((before.consumed as usize, before.lines, hash, bytes))
+        });
+    // Where the lines to parse start in the file, and in `bytes` (which holds the whole file,
+    // or only the new bytes of an append annotask made).
+    let (start, offset, lines_before, append, mut hash, bytes) = match trusted {
+        Some((start, lines, hash, bytes)) => (start, 0, lines, true, hash, bytes),
+        None => {
+            let bytes = match files::read_up_to(
+                root,
+                &read.file.path,
+                Some(read.file.size),
+                work::MAX_FILE_BYTES,
+            ) {
+                Ok(bytes) => bytes,
+                Err(e) => {
+                    let d = Diagnostic::error("", format!("cannot read the file: {e}")).hint(
+                        "the events the index has from this file are kept until it can be read",
+                    );
+                    return failed(read, d);
+                }
+            };
+            let appended = read.before.as_ref().and_then(|before| {
+                let end = usize::try_from(before.consumed).ok()?;
+                let hash = PrefixHash::of(bytes.get(..end)?);
+                (hash.to_bytes() == before.tail).then_some((end, before.lines, hash))
+            });
+            match appended {
+                Some((end, lines, hash)) => (end, end, lines, true, hash, bytes),
+                // A byte-order mark is no part of the first line.
+                None if bytes.starts_with(BOM) => {
+                    let skip = BOM.len();
+                    (skip, skip, 0, false, PrefixHash::of(BOM), bytes)
+                }
+                None => (0, 0, 0, false, PrefixHash::new(), bytes),
             }
-        },
+        }
     };
-    let whole = bytes.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let log = work::parse_log(&bytes, lines_before + 1);
-    let lines = lines_before + bytes[..whole].iter().filter(|&&b| b == b'\n').count() as u32;
-    let consumed = start + whole as u64;
-    // The tail is what a later read must find before `consumed` to take the file as appended.
-    let tail_start = whole.saturating_sub(TAIL_BYTES as usize);
-    let tail = if whole > 0 {
-        bytes[tail_start..whole].to_vec()
-    } else {
-        read.before
-            .as_ref()
-            .filter(|_| append)
-            .map(|b| b.tail.clone())
-            .unwrap_or_default()
-    };
+    let rest = &bytes[offset..];
+    let whole = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let log = work::parse_log(rest, lines_before + 1);
+    let lines = lines_before + rest[..whole].iter().filter(|&&b| b == b'\n').count() as u32;
+    hash.update(&rest[..whole]);
+    let consumed = start + whole;
     WorkOutcome {
         read,
         append,
+        unread: false,
         log,
-        consumed,
+        consumed: consumed as u64,
         lines,
-        tail,
+        hash: hash.to_bytes(),
     }
 }
 
@@ -287,15 +408,21 @@ pub(super) fn write_work(
             file, task, user, ..
         } = &outcome.read;
         let inputs = touched.entry(task.clone()).or_default();
+        let diagnostics = &outcome.log.diagnostics;
+        if outcome.unread {
+            // What was read before stays, events and all, until the file can be read.
+            writer.put_unread_work_file(&file.path, (task, user), file.size, diagnostics)?;
+            summary.invalid.push(file.path.clone());
+            continue;
+        }
         if !outcome.append {
             inputs.extend(writer.delete_work_events(task, user)?);
         }
-        let diagnostics = &outcome.log.diagnostics;
         writer.put_work_file(
             &file.path,
             (task, user),
             (file.size, file.mtime_ns),
-            (outcome.consumed, outcome.lines, &outcome.tail),
+            (outcome.consumed, outcome.lines, &outcome.hash),
             diagnostics,
             outcome.append,
         )?;
@@ -533,7 +660,7 @@ fn replay_all<'a>(
         }
         let sampled = plans.sampled(input);
         let planned = plans.planned(input, *selected);
-        let rules = Rules::of(plans.task(), sampled);
+        let rules = Rules::of(plans.task(), sampled, *selected);
         (
             *input,
             Some((work::replay(&rules, input, &planned, users), sampled)),
@@ -551,4 +678,31 @@ fn replay_all<'a>(
             .flat_map(|w| w.join().expect("a replay never panics"))
             .collect()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PrefixHash;
+
+    /// Every byte changed anywhere, and every length, gives another hash; a hash extended
+    /// piece by piece is the hash of the whole, wherever the pieces end.
+    #[test]
+    fn the_prefix_hash() {
+        let text: Vec<u8> = (0..100u8).map(|i| b'a' + i % 26).collect();
+        let whole = PrefixHash::of(&text).to_bytes();
+        for at in 0..text.len() {
+            let mut edited = text.clone();
+            edited[at] ^= 1;
+            assert_ne!(PrefixHash::of(&edited).to_bytes(), whole, "byte {at}");
+            assert_ne!(PrefixHash::of(&text[..at]).to_bytes(), whole, "length {at}");
+            for cut in [at, (at + 7).min(text.len())] {
+                let mut pieces = PrefixHash::of(&text[..at.min(cut)]);
+                let kept = PrefixHash::from_bytes(&pieces.to_bytes()).unwrap();
+                assert_eq!(kept, pieces);
+                pieces.update(&text[at.min(cut)..cut]);
+                pieces.update(&text[cut..]);
+                assert_eq!(pieces.to_bytes(), whole, "pieces at {at}, {cut}");
+            }
+        }
+    }
 }

@@ -22,6 +22,7 @@ mod rules;
 mod schema_cases;
 mod serve;
 mod tidy;
+mod trust;
 mod validate;
 mod watch;
 mod widths;

@@ -542,3 +542,25 @@ fn datasets_are_followed_too() {
     assert_eq!(project.json(&["status"])["reports"], Value::Array(vec![]));
     assert!(watch.stop().success());
 }
+
+/// A work line the replay does not count, appended while the watcher runs, is said at once.
+#[test]
+fn a_forged_work_line_is_reported_as_it_arrives() {
+    let project = Project::new();
+    project.write("inputs/day.jsonl", "{\"id\": \"in-1\"}\n");
+    project.write(
+        "tasks/fix.yaml",
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\ninput_source: {type: DATASET, id: day}\n\
+         worker: {strategy: FULL, user_ids: [ann]}\n\
+         review: {strategy: MANUAL, user_ids: [rita], manual_strategy_info: {sample_percentage: 1}}\n",
+    );
+    let watch = project.watch(&[]);
+    project.write(
+        "work/fix/ann.jsonl",
+        "{\"at\":\"2026-12-01T10:00:00Z\",\"review\":{\"input_id\":\"in-1\",\"worker\":\"ann\",\"submission\":1,\"decision\":\"APPROVE\"}}\n",
+    );
+    eventually("the forged line is reported", || {
+        watch.printed("warning: 1 work line(s) to look at")
+    });
+    assert!(watch.stop().success());
+}

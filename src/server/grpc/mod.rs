@@ -90,8 +90,17 @@ impl Service {
             }
             "PostAnnotations" => self.unary(request, |c, r| post_annotations(repos, c, r)).await,
             "ListAnnotations" => self.unary(request, |_, r| list_annotations(repos, r)).await,
+            "PatchAnnotations" => {
+                self.unary(request, |c, r| patch_annotations(repos, c, r)).await
+            }
+            "DeleteAnnotations" => {
+                self.unary(request, |c, r| delete_annotations(repos, c, r)).await
+            }
+            "DeleteAnnotation" => {
+                self.unary(request, |c, r| delete_annotation(repos, c, r)).await
+            }
             _ => tonic::Status::unimplemented(format!(
-                "annotask does not serve {path}; it serves PostTasks, GetTask, ListTasks, PatchTasks, DeleteTasks, GetTaskInputCount, GetTaskAnnotationCount, PutTaskAssignments, ListNextTaskAssignments, PostAnnotations and ListAnnotations of clarifai.api.V2"
+                "annotask does not serve {path}; it serves PostTasks, GetTask, ListTasks, PatchTasks, DeleteTasks, GetTaskInputCount, GetTaskAnnotationCount, PutTaskAssignments, ListNextTaskAssignments, PostAnnotations, ListAnnotations, PatchAnnotations, DeleteAnnotations and DeleteAnnotation of clarifai.api.V2"
             ))
             .into_http(),
         }
@@ -481,6 +490,71 @@ async fn post_annotations(
             status: ok(),
             annotations: posted.iter().map(convert::annotation_to_wire).collect(),
         })
+    })
+    .await
+}
+
+async fn patch_annotations(
+    repos: Arc<Repos>,
+    caller: Caller,
+    request: wire::PatchAnnotationsRequest,
+) -> Answer<wire::MultiAnnotationResponse> {
+    let user = acting_user(&caller, request.user_app_id.as_ref())?;
+    let annotations = request
+        .annotations
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| convert::annotation_from_wire(a, &format!("annotations[{i}]")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|d| Failure::from(Error::bad_body(REQUEST, d)))?;
+    let request = api::PatchAnnotations {
+        action: request.action,
+        annotations,
+        delete_if_empty_data: request.delete_if_empty_data,
+        user_app_id: None,
+    };
+    blocking(repos, move |repos| {
+        let patched = repos.checkout()?.patch_annotations(&user, request)?;
+        Ok(wire::MultiAnnotationResponse {
+            status: ok(),
+            annotations: patched.iter().map(convert::annotation_to_wire).collect(),
+        })
+    })
+    .await
+}
+
+async fn delete_annotations(
+    repos: Arc<Repos>,
+    caller: Caller,
+    request: wire::DeleteAnnotationsRequest,
+) -> Answer<wire::BaseResponse> {
+    let user = acting_user(&caller, request.user_app_id.as_ref())?;
+    let request = api::DeleteAnnotations {
+        ids: request.ids,
+        input_ids: request.input_ids,
+        user_app_id: None,
+    };
+    blocking(repos, move |repos| {
+        repos.checkout()?.delete_annotations(&user, request)?;
+        Ok(wire::BaseResponse { status: ok() })
+    })
+    .await
+}
+
+async fn delete_annotation(
+    repos: Arc<Repos>,
+    caller: Caller,
+    request: wire::DeleteAnnotationRequest,
+) -> Answer<wire::BaseResponse> {
+    let user = acting_user(&caller, request.user_app_id.as_ref())?;
+    let request = api::DeleteAnnotations {
+        ids: vec![request.annotation_id],
+        input_ids: vec![request.input_id],
+        user_app_id: None,
+    };
+    blocking(repos, move |repos| {
+        repos.checkout()?.delete_annotations(&user, request)?;
+        Ok(wire::BaseResponse { status: ok() })
     })
     .await
 }
