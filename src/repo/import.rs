@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::Repo;
 use crate::error::{Error, Result};
+use crate::layout;
 use crate::plans::InputPlans;
 use crate::store::AnnotationFilter;
 use crate::validate::{Diagnostic, Report, check_id};
@@ -34,7 +35,8 @@ impl Repo {
     ) -> Result<Imported> {
         check_id(user).map_err(|e| invalid(file, "user", e))?;
         let _lock = self.write_lock()?;
-        self.sync()?;
+        let own = check_id(task_id).map(|()| vec![layout::work_path(task_id, user)]);
+        self.catch_up(&own.unwrap_or_default())?;
         let task = self.get(task_id)?;
         let users = [user.to_owned()];
         let filter = AnnotationFilter {
