@@ -2,7 +2,7 @@
 -- inputs/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 10;
+PRAGMA user_version = 11;
 
 -- Tasks are keyed by a small integer so the link tables stay narrow. Queries find tasks through
 -- indexes (by id, by user) and read a row only for its body.
