@@ -30,6 +30,8 @@ export async function show(main, taskId) {
   let cur = 0;
   let exhausted = false;
   let refilling = null;
+  let again = false; // asked for more while an answer was on its way
+  let waiting = null; // the time of a submit that found no next input queued
   let counts = null;
   let gone = false;
 
@@ -135,21 +137,24 @@ export async function show(main, taskId) {
   }
 
   /// Asks for more work (LABEL_START) and appends what is new, with the person's own earlier
-  /// annotations on those inputs (a reload, or changes a reviewer asked for).
+  /// annotations on those inputs (a reload, or changes a reviewer asked for). It does not wait
+  /// for the outbox: inputs whose labels are on their way are known and left out, and the
+  /// server hands out more as it takes them (the outbox's progress asks again).
   function refill() {
+    if (refilling) again = true;
     if (refilling || exhausted) return refilling;
     refilling = (async () => {
-      await outbox.settled();
-      const answer = await call("PUT", userPath(`/tasks/${encodeURIComponent(taskId)}/assignments`), { action: "LABEL_START" });
+      const answer = await call("PUT", assignments, { action: "LABEL_START" });
       const known = new Set(items.map((x) => x.assignment.id));
       const fresh = answer.task_assignments.filter((a) => !known.has(a.id) && !outbox.pending(taskId, a.input.id));
-      if (fresh.length === 0) exhausted = true;
+      if (fresh.length === 0 && !outbox.entries().some((e) => e.task === taskId)) exhausted = true;
       const mine = new Map();
       if (fresh.length) {
         const q = fresh.map((a) => `input_ids=${encodeURIComponent(a.input.id)}`).join("&");
         const posted = await call("GET", `/v2/annotations?task_id=${encodeURIComponent(taskId)}&user_ids=${encodeURIComponent(me.user)}&${q}&per_page=1000`);
         for (const a of posted.annotations) mine.set(a.input_id, a);
       }
+      const before = items.length;
       for (const a of fresh) {
         const earlier = mine.get(a.input.id);
         items.push({
@@ -164,10 +169,37 @@ export async function show(main, taskId) {
       }
       prefetch();
       renderState();
+      if (waiting !== null && (fresh.length || exhausted)) {
+        const startedAt = waiting;
+        waiting = null;
+        if (fresh.length) await show(before === 0 ? 0 : cur + 1, startedAt);
+        else status.textContent = "Nothing left to label in this task for now. Thank you!";
+      }
     })().finally(() => {
       refilling = null;
+      // The outbox moved on while the server was asked: ask again with what it has now.
+      if (again) {
+        again = false;
+        onOutbox();
+      }
     });
     return refilling;
+  }
+
+  const ahead = () => items.slice(cur + 1).filter((x) => !x.submitted).length;
+
+  /// As the outbox sends, the server can hand out more: ask while few inputs are queued.
+  function onOutbox() {
+    if (!gone && !exhausted && (waiting !== null || ahead() < REFILL)) refill()?.catch((e) => showError(e.message));
+  }
+  outbox.listeners.add(onOutbox);
+
+  /// Shows input `n` after a submit, and records the time from the submitting key.
+  async function show(n, startedAt) {
+    await go(n);
+    if (Number.isNaN(startedAt)) return;
+    // The figure the bench reports: from the submitting key to the next input on screen.
+    requestAnimationFrame(() => performance.measure("submit-to-next", { start: startedAt, end: performance.now() }));
   }
 
   function prefetch() {
@@ -195,7 +227,7 @@ export async function show(main, taskId) {
     } catch (e) {
       showError(`Input ${it.input.id}: ${e.message}`);
     }
-    if (items.length - items.filter((x) => x.submitted).length < REFILL) refill()?.catch((e) => showError(e.message));
+    if (ahead() < REFILL) refill()?.catch((e) => showError(e.message));
   }
 
   function annotation(it) {
@@ -228,17 +260,16 @@ export async function show(main, taskId) {
     outbox.push({ label: `${it.submitted ? "The change to" : "The label of"} ${it.input.id}`, task: taskId, input: it.input.id, calls });
     it.submitted = true;
     it.dirty = false;
-    if (cur + 1 >= items.length) {
-      renderState();
-      await refill()?.catch((e) => showError(e.message));
-    }
-    if (cur + 1 < items.length) {
-      await go(cur + 1);
-      // The figure the bench reports: from the submitting key to the next input on screen.
-      requestAnimationFrame(() => performance.measure("submit-to-next", { start: startedAt, end: performance.now() }));
-    } else {
+    if (cur + 1 < items.length) await show(cur + 1, startedAt);
+    else if (exhausted) {
       renderState();
       status.textContent = "Nothing left to label in this task for now. Thank you!";
+    } else {
+      // The next inputs come once the server has taken this label.
+      waiting = startedAt;
+      renderState();
+      status.textContent = "Getting the next inputs…";
+      refill()?.catch((e) => showError(e.message));
     }
     outbox.settled().then(refreshCounts);
   }
@@ -300,11 +331,16 @@ export async function show(main, taskId) {
   refreshCounts();
   await refill();
   if (items.length) await go(0);
-  else status.textContent = "Nothing to label in this task for now.";
+  else if (!exhausted) {
+    // Labels from before a reload are still on their way; the next inputs follow them.
+    waiting = NaN;
+    status.textContent = "Getting the next inputs…";
+  } else status.textContent = "Nothing to label in this task for now.";
 
   return () => {
     gone = true;
     document.removeEventListener("keydown", onKey);
+    outbox.listeners.delete(onOutbox);
     stage.destroy();
   };
 }
