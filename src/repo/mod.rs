@@ -35,7 +35,9 @@ mod queue_tests;
 mod setup;
 mod tasks;
 
+pub use annotations::{AnnotationSelection, NewAnnotation};
 pub use assignments::{Action, Assignment, NamedId, Review};
+pub use corrections::{AnnotationPatch, AnnotationsToDelete};
 pub use counts::Counts;
 pub use lock::{WatchLock, Watcher};
 pub use setup::{EditorSettings, VSCODE_SETTINGS, ensure_editor_files, init, refresh_editor_files};
