@@ -33,7 +33,7 @@ pub fn generate() -> String {
 /// Brings the derived schema to what `annotask validate` accepts, wherever draft-07 can say
 /// it. The model's types say less than the rules: `validate` requires `input_source`, refuses
 /// its NOT_SET type, needs concepts for the labeling types, and accepts `null` (absent) and
-/// numbers as ids. What the schema cannot say is listed in the README (Editors).
+/// numbers as ids. What the schema cannot say is listed in docs/tasks.md (Editors).
 fn agree_with_validate(schema: &mut Value) {
     unwrap_nullable_refs(schema);
     let root = schema.as_object_mut().expect("a root schema is an object");

@@ -19,7 +19,9 @@ mod commits;
 mod completions;
 mod create;
 mod delete;
+mod export;
 mod get;
+mod import;
 mod list;
 mod output;
 mod plan;
@@ -135,6 +137,16 @@ enum Command {
     Completions { shell: clap_complete::Shell },
     /// Show what `apply` would change on a remote, task by task and field by field.
     Plan(plan::Args),
+    /// Write each input's final label once, as COCO, YOLO, Pascal VOC, CSV or JSON lines.
+    #[command(
+        after_help = "Examples:\n  annotask export annotate-cars --format coco --out cars.json\n  annotask export annotate-cars --format yolo --out cars-yolo --force\n  annotask export annotate-dogs --format csv --out dogs.csv --include-pending"
+    )]
+    Export(export::Args),
+    /// Append another tool's labels or a model's predictions to a person's work, unsubmitted.
+    #[command(
+        after_help = "Examples:\n  annotask import annotate-cars --format coco predictions.json --as model-v3\n  annotask import annotate-cars --format yolo runs/detect/labels --as ann"
+    )]
+    Import(import::Args),
     /// Carry the task files to a remote: create, overwrite and (with --prune) delete tasks.
     Apply(apply::Args),
     /// Write a file for every remote task that no local file defines.
@@ -369,6 +381,8 @@ pub fn run() -> ExitCode {
             Ok(Outcome::Success)
         }
         Command::Plan(args) => plan::run(&ctx, args),
+        Command::Export(args) => export::run(&ctx, args),
+        Command::Import(args) => import::run(&ctx, args),
         Command::Apply(args) => apply::run(&ctx, args),
         Command::Pull(args) => pull::run(&ctx, args),
     };

@@ -313,7 +313,7 @@ pub fn terminal_width() -> usize {
     DEFAULT_WIDTH
 }
 
-/// The width of a pipe or a file: the terminal README promises to fit.
+/// The width of a pipe or a file: the terminal docs/cli.md (Tables) promises to fit.
 pub const DEFAULT_WIDTH: usize = 80;
 
 /// One line per task: what a person scanning a list needs, fitted to `width`: TYPE goes first,

@@ -13,6 +13,7 @@ use super::assignments::{Held, not_holder};
 use super::{Repo, check_ids, invalid, report};
 use crate::api::{AnnotationOut, TaskAssignment};
 use crate::error::{Error, Result};
+use crate::layout;
 use crate::model::{ReviewStrategy, Task};
 use crate::plans::InputPlans;
 use crate::store::AnnotationFilter;
@@ -266,7 +267,12 @@ impl Repo {
     ) -> Result<Vec<AnnotationOut>> {
         check_ids(&[("user", user)])?;
         let _lock = self.write_lock()?;
-        self.sync()?;
+        let touched: Vec<String> = annotations
+            .iter()
+            .filter(|item| crate::validate::check_id(&item.task_id).is_ok())
+            .map(|item| layout::work_path(&item.task_id, user))
+            .collect();
+        self.catch_up(&touched)?;
         let mut problems = Vec::new();
         let mut plans = BTreeMap::new();
         let mut by_task: BTreeMap<String, Vec<Event>> = BTreeMap::new();
@@ -409,7 +415,9 @@ impl Repo {
             return Err(Error::Invalid(vec![report(problems)]));
         }
         let _lock = self.write_lock()?;
-        self.sync()?;
+        // The tasks are found from the index: under a watcher, the caller's files are as current
+        // as it keeps them.
+        self.catch_up(&[])?;
         let mut targets: Vec<(String, Current)> = Vec::new();
         if request.ids.is_empty() {
             for (i, input) in request.input_ids.iter().enumerate() {

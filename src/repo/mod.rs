@@ -28,6 +28,8 @@ mod annotations;
 mod assignments;
 mod corrections;
 mod counts;
+mod export;
+mod import;
 mod inputs;
 mod lock;
 #[cfg(test)]
@@ -39,6 +41,7 @@ pub use annotations::{AnnotationSelection, NewAnnotation};
 pub use assignments::{Action, Assignment, NamedId, Review};
 pub use corrections::{AnnotationPatch, AnnotationsToDelete};
 pub use counts::Counts;
+pub use import::Imported;
 pub use lock::{WatchLock, Watcher};
 pub use setup::{EditorSettings, VSCODE_SETTINGS, ensure_editor_files, init, refresh_editor_files};
 

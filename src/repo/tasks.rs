@@ -271,7 +271,7 @@ impl Repo {
         }
         refuse_repeats(renames.iter().map(|(_, new)| Some(new.as_str())), "ids", "")?;
         let _lock = self.write_lock()?;
-        self.sync()?;
+        self.catch_up(&[])?;
         let (mut missing, mut conflicts, mut taken) = (Vec::new(), Vec::new(), Vec::new());
         let mut edits: Vec<(String, Vec<u8>, String)> = Vec::new();
         for (old, new) in renames {

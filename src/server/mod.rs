@@ -12,6 +12,7 @@
 
 mod auth;
 mod connections;
+mod export;
 mod grpc;
 mod query;
 mod reply;

@@ -69,6 +69,30 @@ fn pairs<'a>(raw: Option<&'a str>, known: &[&str]) -> Result<Vec<Pair<'a>>, Fail
     Ok(pairs)
 }
 
+/// The export route's `format` (coco, yolo, voc, csv, jsonl), required.
+pub fn export_format(raw: Option<&str>) -> Result<crate::export::Format, Failure> {
+    use crate::export::Format;
+    let names: Vec<&str> = Format::ALL.iter().map(|f| f.name()).collect();
+    let pairs = pairs(raw, &["format"])?;
+    let value = pairs
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v);
+    let Some(value) = value else {
+        return Err(Failure::bad_request(format!(
+            "query parameter `format` is required: one of {}",
+            names.join(", ")
+        )));
+    };
+    Format::parse(value).ok_or_else(|| {
+        Failure::bad_request(format!(
+            "`format={value}` is no export format: one of {}",
+            names.join(", ")
+        ))
+    })
+}
+
 /// Whether `additional_fields` asks for a task's metrics: `all`, or a path under `metrics`.
 pub fn wants_metrics(raw: Option<&str>) -> bool {
     form_urlencoded::parse(raw.unwrap_or_default().as_bytes())

@@ -70,6 +70,10 @@ pub fn router(repos: Arc<Repos>) -> Router {
                 assignments,
             )
             .route(
+                &format!("{prefix}/tasks/{{task_id}}/export"),
+                get(super::export::export),
+            )
+            .route(
                 &format!("{prefix}/annotations"),
                 get(list_annotations)
                     .post(post_annotations)

@@ -15,6 +15,7 @@
 //! an empty index loaded into a new file that replaces it).
 
 mod datasets;
+mod export;
 mod file_rows;
 mod load;
 mod plans;
@@ -23,6 +24,7 @@ mod tasks;
 mod work_events;
 
 pub use datasets::{DatasetFileState, InputText, InputsChange};
+pub use export::{DatasetPlaces, WorkRow, entry_data};
 pub use file_rows::{FileState, KnownFile, KnownFiles};
 pub use tasks::{Change, ListQuery, Previous, TaskRow};
 pub use work_events::{

@@ -337,6 +337,92 @@ fn regions_match(a: &[Shape<'_>], b: &[Shape<'_>]) -> bool {
     matched == a.len()
 }
 
+/// The keys of an annotation's JSON that no field reads, each at its path (`{field}.data.concept`)
+/// with a did-you-mean: serde would drop them silently. `annotation_info` is the API's free-form
+/// Struct and is not looked into.
+pub fn unknown_keys(value: &Value, field: &str) -> Vec<Diagnostic> {
+    let shape = shape();
+    let mut found = Vec::new();
+    walk(value, shape, &shape["data"], field, &mut found);
+    found
+}
+
+/// An annotation with every field set, as it serialises: the keys each level may hold, from
+/// the types themselves rather than a list written twice.
+fn shape() -> &'static Value {
+    static SHAPE: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    SHAPE.get_or_init(|| {
+        let concept = Concept {
+            id: "c".into(),
+            name: Some("c".into()),
+            value: 1.0,
+        };
+        let region = Region {
+            id: "r".into(),
+            region_info: Some(RegionInfo {
+                bounding_box: Some(BoundingBox {
+                    top_row: 0.0,
+                    left_col: 0.0,
+                    bottom_row: 1.0,
+                    right_col: 1.0,
+                }),
+                polygon: Some(Polygon {
+                    points: vec![Point { row: 0.0, col: 0.0 }],
+                }),
+            }),
+            data: Data {
+                concepts: vec![concept.clone()],
+                regions: Vec::new(),
+            },
+        };
+        let annotation = Annotation {
+            id: "a".into(),
+            input_id: "i".into(),
+            data: Data {
+                concepts: vec![concept],
+                regions: vec![region],
+            },
+            annotation_info: Some(Map::new()),
+        };
+        serde_json::to_value(annotation).expect("an annotation serialises")
+    })
+}
+
+/// Compares `value` with `shape` key by key; every `data` (a region's too) against `data`.
+fn walk(value: &Value, shape: &Value, data: &Value, at: &str, found: &mut Vec<Diagnostic>) {
+    match (value, shape) {
+        (Value::Object(map), Value::Object(known)) if !known.is_empty() => {
+            for (key, inner) in map {
+                let path = format!("{at}.{key}");
+                match known.get(key) {
+                    Some(_) if key == "data" => walk(inner, data, data, &path, found),
+                    Some(shape) => walk(inner, shape, data, &path, found),
+                    None => {
+                        let names = known.keys().map(String::as_str);
+                        let hint = match crate::validate::did_you_mean(key, names.clone()) {
+                            Some(name) => format!("did you mean `{name}`?"),
+                            None => {
+                                format!("the keys here: {}", names.collect::<Vec<_>>().join(", "))
+                            }
+                        };
+                        found.push(
+                            Diagnostic::error(path, format!("unknown key `{key}`")).hint(hint),
+                        );
+                    }
+                }
+            }
+        }
+        (Value::Array(items), Value::Array(shapes)) => {
+            if let Some(shape) = shapes.first() {
+                for (i, item) in items.iter().enumerate() {
+                    walk(item, shape, data, &format!("{at}[{i}]"), found);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,11 +12,12 @@ use std::sync::OnceLock;
 
 /// The same pins as `.ci/run`. The JSON channel imports `requests` without depending on it, and
 /// fails on protobuf 7 (which dropped `FieldDescriptor.label`) for any message with a field it
-/// shows when empty, such as an annotation's concepts.
-const PINS: [&str; 3] = [
+/// shows when empty, such as an annotation's concepts. `pycocotools` reads the COCO export back.
+const PINS: [&str; 4] = [
     "clarifai-grpc==12.6.0",
     "requests==2.34.2",
     "protobuf==6.33.6",
+    "pycocotools==2.0.11",
 ];
 
 /// The Python to run the official client's scripts with.

@@ -11,6 +11,7 @@ mod commands;
 mod edits;
 mod errors;
 mod exit_codes;
+mod export;
 mod flags;
 mod harden;
 mod hook;

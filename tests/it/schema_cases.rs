@@ -2,7 +2,7 @@
 //! by `annotask validate` and by a standard JSON Schema validator (Python's `jsonschema`, draft
 //! 7, as yaml-language-server reads it) against `task.schema.json`. They must agree on every
 //! case the schema can express; the cases it cannot are listed, and must still disagree as the
-//! README says.
+//! docs/tasks.md says.
 
 use std::fs;
 use std::process::Command;

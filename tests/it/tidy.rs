@@ -19,6 +19,8 @@ const OWNERS: &[(&str, &str, &[&str])] = &[
     ("rustls", "server/tls", &[]),
     ("rustls_pki_types", "server/tls", &[]),
     ("tokio_rustls", "server/tls", &[]),
+    ("imagesize", "export/size", &[]),
+    ("tar", "export/output", &[]),
 ];
 
 /// Every `.rs` file under `dir`, as paths relative to `src/` (`server/tls.rs`).

@@ -1,0 +1,240 @@
+//! COCO into [`Read`]s: a dataset file (`images`, `categories`, `annotations`, as Label
+//! Studio, CVAT and `annotask export` write it) or a results file (a list of `{image_id,
+//! category_id, bbox, score}`, whose categories are the task's concepts in order, from 1).
+//! Each problem names its field path, placed at its line by the caller's report.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Content, ImageKey, Place, Problem, Read, invalid};
+use crate::error::{Error, Result};
+use crate::validate::{Diagnostic, Location, Report};
+
+/// The largest import file read.
+const MAX_BYTES: u64 = 1 << 30;
+
+pub fn read(path: &Path, name: &str, concepts: &[String]) -> Result<Vec<Read>> {
+    let bytes = read_file(path)?;
+    let value: Value = serde_json::from_slice(&bytes).map_err(|e| {
+        let line = e.line() as u32;
+        let column = e.column() as u32;
+        Error::Invalid(vec![Report {
+            file: name.to_owned(),
+            diagnostics: vec![
+                Diagnostic::error("", format!("not JSON: {e}")).at(Location {
+                    line: line.max(1),
+                    column: column.max(1),
+                }),
+            ],
+        }])
+    })?;
+    let place = |field: String| Place {
+        file: name.to_owned(),
+        field,
+        line: None,
+    };
+    let mut problems = Vec::new();
+    let mut reads = Vec::new();
+    let number = |v: &Value| v.as_f64().filter(|n| n.is_finite());
+    // Image and category ids may be numbers or strings; compared as their JSON text.
+    let key = |v: &Value| match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let (images, categories, annotations, results) = match &value {
+        Value::Array(list) => (None, None, list, true),
+        Value::Object(map) => {
+            let list = |k: &str| map.get(k).and_then(Value::as_array);
+            let Some(annotations) = list("annotations") else {
+                return Err(located(
+                    place("annotations".into()),
+                    "a COCO file has a list of `annotations` (or is a results list)",
+                    &bytes,
+                ));
+            };
+            (list("images"), list("categories"), annotations, false)
+        }
+        _ => {
+            return Err(located(
+                place(String::new()),
+                "a COCO file is an object with `images`, `categories` and `annotations`, or a results list",
+                &bytes,
+            ));
+        }
+    };
+    let mut image_of: HashMap<String, (ImageKey, Option<(u32, u32)>)> = HashMap::new();
+    for (i, image) in images.into_iter().flatten().enumerate() {
+        let at = format!("images[{i}]");
+        let Some(id) = key(&image["id"]) else {
+            problems.push(place(format!("{at}.id")).error("an image needs an `id`"));
+            continue;
+        };
+        let name = image["annotask_input_id"]
+            .as_str()
+            .map(|id| ImageKey::Id(id.to_owned()))
+            .or_else(|| {
+                image["file_name"]
+                    .as_str()
+                    .map(|f| ImageKey::Name(f.to_owned()))
+            });
+        let Some(name) = name else {
+            problems.push(place(format!("{at}.file_name")).error("an image needs a `file_name`"));
+            continue;
+        };
+        let size = match (image["width"].as_u64(), image["height"].as_u64()) {
+            (Some(w), Some(h)) if w > 0 && h > 0 => {
+                u32::try_from(w).ok().zip(u32::try_from(h).ok())
+            }
+            _ => None,
+        };
+        image_of.insert(id, (name, size));
+    }
+    let mut category_of: HashMap<String, String> = HashMap::new();
+    for (i, category) in categories.into_iter().flatten().enumerate() {
+        match (key(&category["id"]), category["name"].as_str()) {
+            (Some(id), Some(name)) => {
+                category_of.insert(id, name.to_owned());
+            }
+            _ => problems.push(
+                place(format!("categories[{i}]")).error("a category needs an `id` and a `name`"),
+            ),
+        }
+    }
+    if results {
+        for (i, concept) in concepts.iter().enumerate() {
+            category_of.insert((i + 1).to_string(), concept.clone());
+        }
+    }
+    for (i, annotation) in annotations.iter().enumerate() {
+        let at = |field: &str| place(format!("[{i}]{field}"));
+        let at = |field: &str| {
+            if results {
+                at(field)
+            } else {
+                place(format!("annotations[{i}]{field}"))
+            }
+        };
+        let Some(image_id) = key(&annotation["image_id"]) else {
+            problems.push(at(".image_id").error("an annotation needs an `image_id`"));
+            continue;
+        };
+        let (image, size) = match image_of.get(&image_id) {
+            Some((image, size)) => (image.clone(), *size),
+            // A results file names images by what they are: an input id or a file name.
+            None if results => (ImageKey::Name(image_id.clone()), None),
+            None => {
+                problems
+                    .push(at(".image_id").error(format!("no image in `images` has id {image_id}")));
+                continue;
+            }
+        };
+        let Some(category) = key(&annotation["category_id"]) else {
+            problems.push(at(".category_id").error("an annotation needs a `category_id`"));
+            continue;
+        };
+        let Some(concept) = category_of.get(&category) else {
+            let hint = if results {
+                format!(
+                    "a results file's categories are the task's concepts in order, 1 to {}",
+                    concepts.len()
+                )
+            } else {
+                "add it to `categories`".to_owned()
+            };
+            problems.push(
+                at(".category_id")
+                    .error(format!("category {category} is not in `categories`"))
+                    .hint(hint),
+            );
+            continue;
+        };
+        let bbox: Option<Vec<f64>> = annotation["bbox"]
+            .as_array()
+            .and_then(|b| b.iter().map(number).collect());
+        let Some(&[x, y, w, h]) = bbox.as_deref() else {
+            problems
+                .push(at(".bbox").error("`bbox` is 4 numbers: [x, y, width, height] in pixels"));
+            continue;
+        };
+        let polygon = match &annotation["segmentation"] {
+            Value::Null => None,
+            Value::Array(parts) if parts.is_empty() => None,
+            Value::Array(parts) => {
+                let first: Option<Vec<f64>> = parts[0]
+                    .as_array()
+                    .and_then(|p| p.iter().map(number).collect());
+                match first {
+                    Some(points)
+                        if points.len() >= 6 && points.len() % 2 == 0 && parts.len() == 1 =>
+                    {
+                        Some(points)
+                    }
+                    _ => {
+                        problems.push(at(".segmentation").error(
+                            "a segmentation is one polygon `[[x1, y1, x2, y2, ...]]` of at least 3 points",
+                        ));
+                        continue;
+                    }
+                }
+            }
+            _ => {
+                problems.push(
+                    at(".segmentation")
+                        .error("run-length masks are not read: a region is a box or a polygon"),
+                );
+                continue;
+            }
+        };
+        let score = match &annotation["score"] {
+            Value::Null => None,
+            v => match number(v) {
+                Some(s) => Some(s),
+                None => {
+                    problems.push(at(".score").error("`score` is a number"));
+                    continue;
+                }
+            },
+        };
+        reads.push(Read {
+            place: at(""),
+            image,
+            content: Content::Pixels {
+                concept: concept.clone(),
+                bbox: [x, y, w, h],
+                polygon,
+                size,
+                score,
+            },
+        });
+    }
+    if problems.is_empty() {
+        Ok(reads)
+    } else {
+        Err(invalid(problems).in_body(&bytes, name))
+    }
+}
+
+fn located(place: Place, message: &str, bytes: &[u8]) -> Error {
+    let file = place.file.clone();
+    invalid(vec![place.error(message)]).in_body(bytes, &file)
+}
+
+/// Reads an import file whole, refusing one larger than a gigabyte.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path).map_err(Error::io("open", path))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(Error::io("read", path))?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(invalid(vec![Problem {
+            file: path.display().to_string(),
+            diagnostic: Diagnostic::error("", format!("larger than {MAX_BYTES} bytes")),
+        }]));
+    }
+    Ok(bytes)
+}
