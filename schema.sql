@@ -2,7 +2,7 @@
 -- inputs/, never edited by hand.
 -- When this version changes, annotask drops everything and rebuilds the index from the files
 -- instead of migrating.
-PRAGMA user_version = 10;
+PRAGMA user_version = 11;
 
 -- Tasks are keyed by a small integer so the link tables stay narrow. Queries find tasks through
 -- indexes (by id, by user) and read a row only for its body.
@@ -11,7 +11,9 @@ CREATE TABLE tasks (
     id   TEXT NOT NULL UNIQUE,
     file TEXT NOT NULL,          -- the file the task was last read from, relative to the root
     json TEXT NOT NULL,          -- the canonical API JSON of the task
-    proto BLOB NOT NULL          -- the same task as a protobuf clarifai.api.Task
+    proto BLOB NOT NULL,         -- the same task as a protobuf clarifai.api.Task
+    source    TEXT NOT NULL,     -- its input_source: ALL_INPUTS | DATASET | INPUT | '' (nothing
+    source_id TEXT NOT NULL      -- offline), and the dataset or input it names (src/plans.rs)
 );
 
 CREATE TABLE users (
@@ -96,14 +98,14 @@ CREATE TABLE dataset_files (
     conflict INTEGER NOT NULL    -- 1 while another file defines the same dataset
 ) WITHOUT ROWID;
 
--- Each task's assignment (src/plans.rs): what its input_source selects and, for PARTITIONED,
--- each worker's count and the plan's few exceptions to the hash's preference; for MANUAL
--- review, the sample's threshold and the reviewers' counts. A sync remakes a task's row only
--- when the task or the set of its inputs changed; who labels an input is computed from it.
+-- Each task's assignment (src/plans.rs): how many inputs its input_source selects and, for
+-- PARTITIONED, each worker's count and the plan's few exceptions to the hash's preference; for
+-- MANUAL review, the sample's threshold and the reviewers' counts. A sync remakes a task's row
+-- only when the task or the set of its inputs changed; who labels an input is computed from
+-- it. A task whose source selects no input has no row: its plan is the empty one, which every
+-- reader makes when it finds none, so that a project without inputs costs nothing to plan.
 CREATE TABLE task_plans (
     task          TEXT PRIMARY KEY,  -- tasks.id
-    source        TEXT NOT NULL,     -- ALL_INPUTS | DATASET | INPUT | '' (nothing offline)
-    source_id     TEXT NOT NULL,
     inputs        INTEGER NOT NULL,  -- how many inputs the source selects
     quotas        TEXT,              -- PARTITIONED: a JSON array, in the task's worker order
     sample_hash   INTEGER,           -- MANUAL review: the largest sampled (hash, input id)
@@ -226,6 +228,9 @@ CREATE TABLE work_frontier (
 -- Indexes only queries need. A sync into an empty index builds them after loading, which is
 -- faster than maintaining them row by row.
 -- [indexes]
+-- The tasks a changed dataset may give inputs to: every ALL_INPUTS and INPUT task, and the
+-- DATASET tasks naming it.
+CREATE INDEX tasks_source ON tasks (source, source_id);
 CREATE INDEX task_workers_user ON task_workers (user, id);
 CREATE INDEX task_reviewers_user ON task_reviewers (user, id);
 -- Every input id once, in id order (ALL_INPUTS), and one input's datasets (INPUT).

@@ -45,6 +45,16 @@ impl Source {
             Source::Nothing => ("", ""),
         }
     }
+
+    /// The source the index recorded as `key` gives it.
+    pub fn from_key(kind: &str, id: &str) -> Source {
+        match kind {
+            "ALL_INPUTS" => Source::All,
+            "DATASET" => Source::Dataset(id.to_owned()),
+            "INPUT" => Source::Input(id.to_owned()),
+            _ => Source::Nothing,
+        }
+    }
 }
 
 /// How a task's workers get its inputs.
@@ -362,6 +372,15 @@ mod tests {
         );
         assert_eq!(source("{type: INPUT, id: i}"), Source::Input("i".into()));
         assert_eq!(source("{type: SAVED_SEARCH, id: s}"), Source::Nothing);
+        for s in [
+            "{type: ALL_INPUTS}",
+            "{type: DATASET, id: d}",
+            "{type: INPUT, id: i}",
+        ] {
+            let source = source(s);
+            let (kind, id) = source.key();
+            assert_eq!(Source::from_key(kind, id), source, "{s}");
+        }
     }
 
     #[test]

@@ -366,8 +366,10 @@ impl<'c> Writer<'c> {
                 "INSERT OR REPLACE INTO files (path, size, mtime_ns, claim, errors, warnings, conflict)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
             )?,
-            insert_task: conn
-                .prepare("INSERT INTO tasks (id, file, json, proto) VALUES (?1, ?2, ?3, ?4)")?,
+            insert_task: conn.prepare(
+                "INSERT INTO tasks (id, file, json, proto, source, source_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?,
             insert_input: conn
                 .prepare("INSERT INTO inputs (dataset, id, line, len) VALUES (?1, ?2, ?3, ?4)")?,
             workers: LinkInserts::new("task_workers"),

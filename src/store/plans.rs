@@ -191,23 +191,23 @@ impl Writer<'_> {
         Ok(ids)
     }
 
-    /// Replaces a task's plan.
-    pub fn put_plan(&self, task: &str, source: &Source, plan: &TaskPlan) -> Result<()> {
-        self.delete_plan(task)?;
-        let (source, source_id) = source.key();
+    /// Writes the plan of a task that has none ([`Writer::delete_plan`]). A plan over no input
+    /// is not stored: [`task_plan`] gives `None` for it, and its readers make the empty plan.
+    pub fn insert_plan(&self, task: &str, plan: &TaskPlan) -> Result<()> {
+        if plan.inputs == 0 {
+            return Ok(());
+        }
         let text = |quotas: &[u64]| serde_json::to_string(quotas).expect("numbers serialise");
         let review = plan.review.as_ref();
         let threshold = review.and_then(|r| r.sample.threshold.as_ref());
         self.conn
             .prepare_cached(
-                "INSERT INTO task_plans (task, source, source_id, inputs, quotas, sample_hash,
-                     sample_id, sampled, review_quotas)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO task_plans (task, inputs, quotas, sample_hash, sample_id, sampled,
+                     review_quotas)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
             .execute(params![
                 task,
-                source,
-                source_id,
                 plan.inputs as i64,
                 plan.work.as_ref().map(|w| text(&w.quotas)),
                 threshold.map(|(hash, _)| *hash as i64),

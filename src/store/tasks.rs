@@ -6,10 +6,11 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{Result, Store, StoreError, Writer, key_of, user_key};
 use crate::model::Task;
+use crate::plans::Source;
 
 /// What the index keeps of a valid task: its canonical JSON and its protobuf, each served as
-/// is by its face, and the ids the link tables index. Made where the file is read, so that
-/// the inserting thread receives only this and not the whole document.
+/// is by its face, and the ids the link tables and the sources' index hold. Made where the
+/// file is read, so that the inserting thread receives only this and not the whole document.
 #[derive(Debug)]
 pub struct TaskRow {
     pub id: String,
@@ -17,6 +18,8 @@ pub struct TaskRow {
     pub proto: Vec<u8>,
     pub workers: Vec<String>,
     pub reviewers: Vec<String>,
+    /// Kept so that a sync learns which inputs a task may have without reading it back.
+    pub source: Source,
 }
 
 impl TaskRow {
@@ -27,6 +30,7 @@ impl TaskRow {
             proto: crate::proto::encode_task(task),
             workers: task.worker_ids().to_vec(),
             reviewers: task.reviewer_ids().to_vec(),
+            source: Source::of(task),
         }
     }
 }
@@ -263,9 +267,13 @@ impl Writer<'_> {
             };
             return Ok((Change::Unchanged, Some(previous)));
         }
+        let (source, source_id) = task.source.key();
         self.conn
-            .prepare_cached("UPDATE tasks SET file = ?2, json = ?3, proto = ?4 WHERE key = ?1")?
-            .execute(params![key, file, task.json, task.proto])?;
+            .prepare_cached(
+                "UPDATE tasks SET file = ?2, json = ?3, proto = ?4, source = ?5, source_id = ?6
+                 WHERE key = ?1",
+            )?
+            .execute(params![key, file, task.json, task.proto, source, source_id])?;
         self.delete_links(key)?;
         self.insert_links(key, task)?;
         let previous = Previous {
@@ -292,9 +300,10 @@ impl Writer<'_> {
 
     /// Writes a task the index is known not to have.
     pub fn insert_task(&mut self, task: &TaskRow, file: &str) -> Result<Change> {
-        let key = self
-            .insert_task
-            .insert(params![task.id, file, task.json, task.proto])?;
+        let (source, source_id) = task.source.key();
+        let key = self.insert_task.insert(params![
+            task.id, file, task.json, task.proto, source, source_id
+        ])?;
         self.insert_links(key, task)?;
         Ok(Change::Added)
     }
@@ -334,25 +343,30 @@ impl Writer<'_> {
         json.map(|json| decode_body(id, &json)).transpose()
     }
 
-    /// The ids of the tasks whose source may select inputs of `datasets`: every ALL_INPUTS and
-    /// INPUT task, and the DATASET tasks of these datasets.
-    pub fn tasks_over(&self, datasets: &[String]) -> Result<Vec<String>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT task, source, source_id FROM task_plans WHERE source IN ('ALL_INPUTS', 'INPUT', 'DATASET')",
-        )?;
-        let rows = stmt.query_map([], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, String>(1)?,
-                r.get::<_, String>(2)?,
-            ))
-        })?;
+    /// The tasks whose source may select inputs of `datasets`, with their sources: every
+    /// ALL_INPUTS and INPUT task, and the DATASET tasks of these datasets.
+    pub fn tasks_over(&self, datasets: &[String]) -> Result<Vec<(String, Source)>> {
         let mut tasks = Vec::new();
-        for row in rows {
-            let (task, source, id) = row?;
-            if source != "DATASET" || datasets.contains(&id) {
-                tasks.push(task);
+        let mut push = |stmt: &mut rusqlite::CachedStatement<'_>, args: &[&str]| -> Result<()> {
+            let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+            while let Some(row) = rows.next()? {
+                let kind = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+                let id = row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+                tasks.push((row.get(0)?, Source::from_key(kind, id)));
             }
+            Ok(())
+        };
+        push(
+            &mut self.conn.prepare_cached(
+                "SELECT id, source, source_id FROM tasks WHERE source IN ('ALL_INPUTS', 'INPUT')",
+            )?,
+            &[],
+        )?;
+        let mut by_dataset = self.conn.prepare_cached(
+            "SELECT id, source, source_id FROM tasks WHERE source = 'DATASET' AND source_id = ?1",
+        )?;
+        for dataset in datasets {
+            push(&mut by_dataset, &[dataset])?;
         }
         Ok(tasks)
     }

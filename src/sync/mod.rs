@@ -20,7 +20,7 @@ use tasks::{Apply, Seen};
 pub use tasks::{Differ, Outcome, changes, changes_at, conflict_diagnostic, load, load_all};
 pub use work_files::{WorkChanges, WorkRead, check_work, work_changes};
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 
 use crate::files::DiskFile;
@@ -141,6 +141,7 @@ fn write(
             Seen::Written(HashMap::new())
         },
         summary: &mut summary,
+        written: BTreeMap::new(),
     };
     for path in &plan.remove {
         apply.writer.remove_file(path)?;
@@ -169,7 +170,7 @@ fn write(
         apply.writer.end_bulk_load()?;
     }
     // After the indexes are built: ALL_INPUTS reads every input id in order off `inputs_id`.
-    let replanned = replan(&apply.writer, apply.summary)?;
+    let replanned = replan(&apply.writer, apply.summary, apply.written)?;
     let redefined: BTreeSet<String> = apply
         .summary
         .added
@@ -592,6 +593,157 @@ mod tests {
         let mut fresh = Repo::open(dir.path(), Some(&fresh_dir.path().join("i.db"))).unwrap();
         fresh.sync().unwrap();
         assert_eq!(answers(repo), answers(&fresh));
+    }
+
+    /// Every task's stored plan row, as the index holds it.
+    fn plan_rows(repo: &Repo) -> Vec<(String, Option<crate::plans::TaskPlan>)> {
+        answers(repo)
+            .into_iter()
+            .map(|(id, ..)| {
+                let row = repo.index().task_plan(&id).unwrap();
+                (id, row)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn incremental_plans_answer_as_a_cold_sync_with_and_without_inputs() {
+        let (dir, mut repo) = project();
+        let task = |source: &str| {
+            format!(
+                "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [c]\ninput_source: {source}\n\
+                 worker: {{strategy: PARTITIONED, user_ids: [w1, w2], partitioned_strategy_info: {{type: EVENLY, workers_per_input: 1}}}}\n\
+                 review: {{strategy: MANUAL, user_ids: [r1, r2], manual_strategy_info: {{sample_percentage: 0.5}}}}\n"
+            )
+        };
+        let lines = |ids: std::ops::Range<u32>| -> String {
+            ids.map(|i| format!("{{\"id\": \"x{i:02}\"}}\n")).collect()
+        };
+        // Each step, and how many inputs each task has after it.
+        type Step<'a> = (&'a str, Option<String>, &'a [(&'a str, u64)]);
+        let steps: Vec<Step> = vec![
+            (
+                "tasks/all.yaml",
+                Some(task("{type: ALL_INPUTS}")),
+                &[("all", 0)],
+            ),
+            (
+                "tasks/ds.yaml",
+                Some(task("{type: DATASET, id: b}")),
+                &[("all", 0), ("ds", 0)],
+            ),
+            (
+                "tasks/one.yaml",
+                Some(task("{type: INPUT, id: x06}")),
+                &[("all", 0), ("ds", 0), ("one", 0)],
+            ),
+            (
+                "tasks/search.yaml",
+                Some(task("{type: SAVED_SEARCH, id: s}")),
+                &[("all", 0), ("ds", 0), ("one", 0), ("search", 0)],
+            ),
+            // Datasets appear under tasks that had no inputs.
+            (
+                "inputs/a.jsonl",
+                Some(lines(1..11)),
+                &[("all", 10), ("ds", 0), ("one", 1), ("search", 0)],
+            ),
+            (
+                "inputs/b.jsonl",
+                Some(lines(5..9)),
+                &[("all", 10), ("ds", 4), ("one", 1), ("search", 0)],
+            ),
+            // A task moves to a source that selects nothing; one comes with inputs waiting.
+            (
+                "tasks/ds.yaml",
+                Some(task("{type: DATASET, id: zz}")),
+                &[("all", 10), ("ds", 0), ("one", 1), ("search", 0)],
+            ),
+            (
+                "tasks/late.yaml",
+                Some(task("{type: DATASET, id: b}")),
+                &[
+                    ("all", 10),
+                    ("ds", 0),
+                    ("late", 4),
+                    ("one", 1),
+                    ("search", 0),
+                ],
+            ),
+            // A dataset goes: its task has no inputs again.
+            (
+                "inputs/b.jsonl",
+                None,
+                &[
+                    ("all", 10),
+                    ("ds", 0),
+                    ("late", 0),
+                    ("one", 1),
+                    ("search", 0),
+                ],
+            ),
+            (
+                "tasks/ds.yaml",
+                Some(task("{type: DATASET, id: a}")),
+                &[
+                    ("all", 10),
+                    ("ds", 10),
+                    ("late", 0),
+                    ("one", 1),
+                    ("search", 0),
+                ],
+            ),
+            (
+                "inputs/a.jsonl",
+                Some(lines(3..7)),
+                &[
+                    ("all", 4),
+                    ("ds", 4),
+                    ("late", 0),
+                    ("one", 1),
+                    ("search", 0),
+                ],
+            ),
+            (
+                "tasks/all.yaml",
+                None,
+                &[("ds", 4), ("late", 0), ("one", 1), ("search", 0)],
+            ),
+            (
+                "inputs/a.jsonl",
+                None,
+                &[("ds", 0), ("late", 0), ("one", 0), ("search", 0)],
+            ),
+        ];
+        for (path, text, expected) in steps {
+            match text {
+                Some(text) => write(&dir, path, &text),
+                None => fs::remove_file(dir.path().join(path)).unwrap(),
+            }
+            repo.sync().unwrap();
+            let inputs: Vec<(String, u64)> = answers(&repo)
+                .into_iter()
+                .map(|(id, n, _, _)| (id, n))
+                .collect();
+            let expected: Vec<(String, u64)> = expected
+                .iter()
+                .map(|(id, n)| (id.to_string(), *n))
+                .collect();
+            assert_eq!(inputs, expected, "after {path}");
+            // A task whose source selects nothing has no plan row.
+            for (id, row) in plan_rows(&repo) {
+                assert_eq!(
+                    row.is_some(),
+                    !inputs.contains(&(id.clone(), 0)),
+                    "{id} after {path}"
+                );
+            }
+            let fresh_dir = tempfile::tempdir().unwrap();
+            let mut fresh = Repo::open(dir.path(), Some(&fresh_dir.path().join("i.db"))).unwrap();
+            fresh.sync().unwrap();
+            assert_eq!(answers(&repo), answers(&fresh), "after {path}");
+            assert_eq!(plan_rows(&repo), plan_rows(&fresh), "after {path}");
+        }
     }
 
     fn disk(path: &str, size: u64, mtime_ns: i64) -> DiskFile {

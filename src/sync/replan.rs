@@ -1,7 +1,7 @@
 //! Remaking the stored plans of the tasks a sync changed, or whose inputs changed. Must not
 //! compute a plan itself; [`crate::plans::compute`] does.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
@@ -9,39 +9,51 @@ use super::Summary;
 use crate::plans::{self, Source, TaskPlan};
 use crate::store::{self, Writer};
 
-/// Remakes the plans of the tasks this sync added or changed, and of the tasks whose source
-/// may select inputs of a dataset whose set of ids changed. A plan is a pure function of the
-/// task and the set of its inputs, so remaking one that did not change changes nothing.
-/// Returns the tasks whose plans it remade.
-pub(super) fn replan(writer: &Writer<'_>, summary: &Summary) -> store::Result<BTreeSet<String>> {
-    for id in &summary.removed {
-        writer.delete_plan(id)?;
+/// Remakes the plans of the tasks this sync wrote (`written`, with their sources), and of the
+/// tasks whose source may select inputs of a dataset whose set of ids changed. A plan is a
+/// pure function of the task and the set of its inputs, so remaking one that did not change
+/// changes nothing. A task whose source selects no input gets the empty plan, which is not
+/// stored, so it is not even read. Returns the tasks whose plans it remade.
+pub(super) fn replan(
+    writer: &Writer<'_>,
+    summary: &Summary,
+    written: BTreeMap<String, Source>,
+) -> store::Result<BTreeSet<String>> {
+    // An index that was empty as the sync began has no plan to replace, and every task in it
+    // was written by this sync.
+    let fresh = writer.is_fresh();
+    if !fresh {
+        for id in &summary.removed {
+            writer.delete_plan(id)?;
+        }
     }
-    let mut ids: BTreeSet<String> = summary
-        .added
-        .iter()
-        .chain(&summary.updated)
-        .cloned()
-        .collect();
-    if !summary.datasets_changed.is_empty() {
-        ids.extend(writer.tasks_over(&summary.datasets_changed)?);
+    let mut sources = written;
+    if !fresh && !summary.datasets_changed.is_empty() {
+        for (id, source) in writer.tasks_over(&summary.datasets_changed)? {
+            sources.entry(id).or_insert(source);
+        }
     }
+    let mut inputs: HashMap<&Source, Vec<String>> = HashMap::new();
     let mut tasks = Vec::new();
-    let mut inputs: HashMap<Source, Vec<String>> = HashMap::new();
-    for id in ids {
-        let Some(task) = writer.task(&id)? else {
-            writer.delete_plan(&id)?;
+    for (id, source) in &sources {
+        if !fresh {
+            writer.delete_plan(id)?;
+        }
+        if !inputs.contains_key(source) {
+            inputs.insert(source, writer.source_inputs(source)?);
+        }
+        if inputs[source].is_empty() {
+            continue;
+        }
+        // Gone since it was written: a later file of this sync released its id.
+        let Some(task) = writer.task(id)? else {
             continue;
         };
-        let source = Source::of(&task);
-        if !inputs.contains_key(&source) {
-            inputs.insert(source.clone(), writer.source_inputs(&source)?);
-        }
         tasks.push((task, source));
     }
     let refs: HashMap<&Source, Vec<&str>> = inputs
         .iter()
-        .map(|(source, ids)| (source, ids.iter().map(String::as_str).collect()))
+        .map(|(source, ids)| (*source, ids.iter().map(String::as_str).collect()))
         .collect();
     // Plans are pure and take O(N * workers) each: one thread a task, on every core.
     let threads = crate::cores::cores();
@@ -68,11 +80,7 @@ pub(super) fn replan(writer: &Writer<'_>, summary: &Summary) -> store::Result<BT
     });
     planned.sort_by_key(|(i, _)| *i);
     for (i, plan) in planned {
-        let (task, source) = &tasks[i];
-        writer.put_plan(task.id(), source, &plan)?;
+        writer.insert_plan(tasks[i].0.id(), &plan)?;
     }
-    Ok(tasks
-        .into_iter()
-        .map(|(task, _)| task.id().to_owned())
-        .collect())
+    Ok(sources.into_keys().collect())
 }

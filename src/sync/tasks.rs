@@ -11,6 +11,7 @@ use std::thread;
 use super::{Changes, Summary};
 use crate::files::{self, DiskFile};
 use crate::layout::{self};
+use crate::plans::Source;
 use crate::store::{self, Change, FileState, KnownFile, Previous, TaskRow, Writer};
 use crate::validate::{self, Diagnostic};
 use crate::yaml;
@@ -224,6 +225,8 @@ pub(super) struct Apply<'a, 'w> {
     pub(super) known: &'a HashMap<String, FileState>,
     pub(super) seen: Seen,
     pub(super) summary: &'a mut Summary,
+    /// The tasks this sync added or changed, with their sources, for [`super::replan`].
+    pub(super) written: BTreeMap<String, Source>,
 }
 
 /// What a sync remembers of the files it has applied so far.
@@ -301,10 +304,14 @@ impl Apply<'_, '_> {
             }
         };
         match change {
-            Change::Added => self.summary.added.push(id),
-            Change::Updated => self.summary.updated.push(id),
-            Change::Unchanged => self.summary.unchanged += 1,
+            Change::Added => self.summary.added.push(id.clone()),
+            Change::Updated => self.summary.updated.push(id.clone()),
+            Change::Unchanged => {
+                self.summary.unchanged += 1;
+                return Ok(());
+            }
         }
+        self.written.insert(id, task.source.clone());
         Ok(())
     }
 
@@ -333,6 +340,7 @@ impl Apply<'_, '_> {
             self.writer.restore(id, previous)?;
             self.summary.added.retain(|a| a != id);
             self.summary.updated.retain(|a| a != id);
+            self.written.remove(id);
         }
         Ok(())
     }
