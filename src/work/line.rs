@@ -605,7 +605,7 @@ mod tests {
         );
         read(
             format!("{{{AT},\"review\":{{\"input_id\":\"a\",\"worker\":\"b\",\"submission\":1,\"decision\":\"REJECT\",\"comment\":7}}}}\n").as_bytes(),
-            &["1:1 Error  invalid type: integer `7`, expected a string; the line is left out"],
+            &["1:113 Error  invalid type: integer `7`, expected a string; the line is left out"],
         );
         read(
             format!("{{{AT},\"withdraw\":{{\"input_id\":\"a\",\"submission\":0}}}}\n").as_bytes(),
