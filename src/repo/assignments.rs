@@ -817,8 +817,10 @@ mod tests {
             assert_eq!(details.as_ref(), Some(&comment));
             let told = serde_json::to_string(&comment).unwrap();
             assert!(
-                story.iter().any(|l| l.starts_with("rita requested changes on ann's submission 1")
-                    && l.contains(&format!("saying {told}"))),
+                story.iter().any(
+                    |l| l.starts_with("rita requested changes on ann's submission 1")
+                        && l.contains(&format!("saying {told}"))
+                ),
                 "{story:#?}"
             );
         };
@@ -832,7 +834,13 @@ mod tests {
         // Submitted again, the input awaits review with no comment on the new submission.
         label(&mut repo, "ann", "in-1", "dog");
         let waiting = repo
-            .put_assignments("rita", "t", Action::ReviewStart { workers: Vec::new() })
+            .put_assignments(
+                "rita",
+                "t",
+                Action::ReviewStart {
+                    workers: Vec::new(),
+                },
+            )
             .unwrap();
         assert_eq!(waiting[0].status.details, None);
     }
