@@ -6,10 +6,11 @@
 use serde::Serialize;
 
 use annotask::api::{
-    AnnotationOut, AnnotationQuery, ApiStatus, DEFAULT_PER_PAGE, MAX_PER_PAGE, TaskAssignment,
+    AnnotationOut, ApiStatus, DEFAULT_PER_PAGE, MAX_PER_PAGE, TaskAssignment,
     TaskAssignmentsResponse, TaskInputCountResponse, UserWorker, assignment_id, ok,
 };
 
+use annotask::repo::AnnotationSelection;
 use annotask::work::{Outcome as WorkOutcome, State};
 
 use super::{Format, Global, Outcome, output};
@@ -235,12 +236,14 @@ pub fn explain(global: &Global, args: ExplainArgs) -> anyhow::Result<Outcome> {
             }
         }
         format => {
-            let annotations = repo.list_annotations(&AnnotationQuery {
-                task_id: Some(args.task_id.clone()),
-                input_ids: vec![args.input_id.clone()],
+            let annotations = repo.list_annotations(&AnnotationSelection {
+                task: Some(args.task_id.clone()),
+                ids: Vec::new(),
+                workers: Vec::new(),
+                inputs: vec![args.input_id.clone()],
+                states: Vec::new(),
                 page: 1,
                 per_page: u32::MAX,
-                ..AnnotationQuery::default()
             })?;
             output::structured(
                 format,

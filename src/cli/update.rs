@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use annotask::api::PatchTasks;
+use annotask::server::requests;
 
 use super::{Global, Outcome, output, read_body};
 
@@ -16,7 +17,9 @@ pub struct Args {
 pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
     let (body, bytes, name) = read_body::<PatchTasks>(&args.file)?;
     let mut repo = global.open()?;
-    let tasks = repo.patch(body).map_err(|e| e.in_body(&bytes, &name))?;
+    let tasks = requests::task_overwrite(body)
+        .and_then(|docs| repo.update(docs))
+        .map_err(|e| e.in_body(&bytes, &name))?;
     output::written(global.format, tasks, |task| {
         format!("updated {}", task.id())
     });

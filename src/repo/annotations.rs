@@ -8,14 +8,36 @@ use jiff::Timestamp;
 
 use super::assignments::not_holder;
 use super::{Repo, check_ids, refuse_repeats, report};
-use crate::api::{self, AnnotationOut, AnnotationQuery, PostAnnotations, UserWorker};
+use crate::api::{self, AnnotationOut, UserWorker};
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::model::Task;
 use crate::plans::InputPlans;
 use crate::store::{AnnotationFilter, AnnotationRow};
 use crate::validate::{self, Diagnostic};
-use crate::work::{self, Event, State};
+use crate::work::{self, Annotation, Event, State};
+
+/// An annotation to post: the document (its `id` generated when empty) and the task it is
+/// work on. Diagnostics name it `annotations[i]` by its place in the list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewAnnotation {
+    pub task_id: String,
+    pub annotation: Annotation,
+}
+
+/// Which current annotations to list (any of each list; all lists at once), and the page.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnnotationSelection {
+    pub task: Option<String>,
+    pub ids: Vec<String>,
+    pub workers: Vec<String>,
+    pub inputs: Vec<String>,
+    /// Any state when empty.
+    pub states: Vec<State>,
+    /// 1-based.
+    pub page: u32,
+    pub per_page: u32,
+}
 
 impl Repo {
     /// PostAnnotations as `user`: all or nothing, each checked against its task and the
@@ -23,13 +45,12 @@ impl Repo {
     pub fn post_annotations(
         &mut self,
         user: &str,
-        request: PostAnnotations,
+        annotations: Vec<NewAnnotation>,
     ) -> Result<Vec<AnnotationOut>> {
         check_ids(&[("user", user)])?;
         let _lock = self.write_lock()?;
         // The work files this request appends to; a task id that is no id is refused below.
-        let touched: BTreeSet<String> = request
-            .annotations
+        let touched: BTreeSet<String> = annotations
             .iter()
             .filter(|item| validate::check_id(&item.task_id).is_ok())
             .map(|item| layout::work_path(&item.task_id, user))
@@ -40,7 +61,7 @@ impl Repo {
         let mut posted = Vec::new();
         let mut tasks: HashMap<String, (Task, InputPlans)> = HashMap::new();
         let mut ids = Vec::new();
-        for (i, item) in request.annotations.into_iter().enumerate() {
+        for (i, item) in annotations.into_iter().enumerate() {
             let field = format!("annotations[{i}]");
             let mut annotation = item.annotation;
             let named = !annotation.id.is_empty();
@@ -126,29 +147,15 @@ impl Repo {
     }
 
     /// ListAnnotations: the current annotations that match, by task, input, worker and id.
-    pub fn list_annotations(&self, query: &AnnotationQuery) -> Result<Vec<AnnotationOut>> {
-        let mut states = Vec::new();
-        let mut problems = Vec::new();
-        for (i, code) in query.statuses.iter().enumerate() {
-            match State::from_code(*code) {
-                Some(state) => states.push(state),
-                None => problems.push(Diagnostic::error(
-                    format!("statuses[{i}]"),
-                    format!("{code} is no annotation or assignment status"),
-                ).hint("annotations are 24150 (success), 24151 (pending), 24157 (awaiting review), 24158 (review denied) or 24159 (awaiting consensus review)")),
-            }
-        }
-        if !problems.is_empty() {
-            return Err(Error::Invalid(vec![report(problems)]));
-        }
+    pub fn list_annotations(&self, selection: &AnnotationSelection) -> Result<Vec<AnnotationOut>> {
         let filter = AnnotationFilter {
-            task: query.task_id.as_deref(),
-            ids: &query.ids,
-            workers: &query.user_ids,
-            inputs: &query.input_ids,
-            states: &states,
-            offset: u64::from(query.page.saturating_sub(1)) * u64::from(query.per_page),
-            limit: u64::from(query.per_page),
+            task: selection.task.as_deref(),
+            ids: &selection.ids,
+            workers: &selection.workers,
+            inputs: &selection.inputs,
+            states: &selection.states,
+            offset: u64::from(selection.page.saturating_sub(1)) * u64::from(selection.per_page),
+            limit: u64::from(selection.per_page),
         };
         self.index
             .annotations(&filter)?

@@ -697,7 +697,7 @@ fn require_reviewer(user: &str, task: &Task) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::{PostAnnotations, PostedAnnotation};
+    use crate::repo::NewAnnotation;
     use std::fs;
 
     /// A project with one dataset of `inputs` inputs and one task of `yaml`.
@@ -727,13 +727,10 @@ mod tests {
         .unwrap();
         repo.post_annotations(
             user,
-            PostAnnotations {
-                annotations: vec![PostedAnnotation {
-                    task_id: "t".into(),
-                    annotation,
-                }],
-                user_app_id: None,
-            },
+            vec![NewAnnotation {
+                task_id: "t".into(),
+                annotation,
+            }],
         )
         .unwrap();
         let submit = Action::LabelSubmit(vec![NamedId {

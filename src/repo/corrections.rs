@@ -7,10 +7,11 @@
 
 use std::collections::BTreeMap;
 
+use super::annotations::NewAnnotation;
 use super::annotations::annotation_out;
 use super::assignments::{Held, not_holder};
 use super::{Repo, check_ids, invalid, report};
-use crate::api::{AnnotationOut, DeleteAnnotations, PatchAnnotations, TaskAssignment};
+use crate::api::{AnnotationOut, TaskAssignment};
 use crate::error::{Error, Result};
 use crate::layout;
 use crate::model::{ReviewStrategy, Task};
@@ -22,7 +23,7 @@ use crate::work::{Event, State};
 
 /// How PatchAnnotations changes an annotation's data.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Patch {
+pub enum AnnotationPatch {
     /// The posted data replaces it.
     Overwrite,
     /// The posted concepts and regions are added (one with the same id replaced).
@@ -31,24 +32,21 @@ enum Patch {
     Remove,
 }
 
-impl Patch {
-    fn parse(action: &str) -> Result<Patch> {
-        match action {
-            "overwrite" => Ok(Patch::Overwrite),
-            "merge" => Ok(Patch::Merge),
-            "remove" => Ok(Patch::Remove),
-            other => Err(Error::Invalid(vec![report(vec![
-                Diagnostic::error("action", format!("unknown action `{other}`"))
-                    .hint("PatchAnnotations' actions are `overwrite`, `merge` and `remove`"),
-            ])])),
-        }
-    }
+/// The caller's annotations to delete: by `ids` (each on the input at its place in
+/// `input_ids` when both are given), or every one on `input_ids`. Diagnostics name them by
+/// these fields.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AnnotationsToDelete {
+    pub ids: Vec<String>,
+    pub input_ids: Vec<String>,
+}
 
+impl AnnotationPatch {
     /// `current`'s data after the patch.
     fn apply(self, current: &Data, posted: Data) -> Data {
         match self {
-            Patch::Overwrite => posted,
-            Patch::Merge => {
+            AnnotationPatch::Overwrite => posted,
+            AnnotationPatch::Merge => {
                 let mut data = current.clone();
                 for concept in posted.concepts {
                     match data.concepts.iter_mut().find(|c| c.id == concept.id) {
@@ -68,7 +66,7 @@ impl Patch {
                 }
                 data
             }
-            Patch::Remove => {
+            AnnotationPatch::Remove => {
                 let mut data = current.clone();
                 data.concepts
                     .retain(|c| !posted.concepts.iter().any(|p| p.id == c.id));
@@ -264,13 +262,12 @@ impl Repo {
     pub fn patch_annotations(
         &mut self,
         user: &str,
-        request: PatchAnnotations,
+        patch: AnnotationPatch,
+        annotations: Vec<NewAnnotation>,
     ) -> Result<Vec<AnnotationOut>> {
         check_ids(&[("user", user)])?;
-        let patch = Patch::parse(&request.action)?;
         let _lock = self.write_lock()?;
-        let touched: Vec<String> = request
-            .annotations
+        let touched: Vec<String> = annotations
             .iter()
             .filter(|item| crate::validate::check_id(&item.task_id).is_ok())
             .map(|item| layout::work_path(&item.task_id, user))
@@ -281,14 +278,11 @@ impl Repo {
         let mut by_task: BTreeMap<String, Vec<Event>> = BTreeMap::new();
         let mut answered = Vec::new();
         super::refuse_repeats(
-            request
-                .annotations
-                .iter()
-                .map(|a| Some(a.annotation.id.as_str())),
+            annotations.iter().map(|a| Some(a.annotation.id.as_str())),
             "annotations",
             ".id",
         )?;
-        for (i, item) in request.annotations.into_iter().enumerate() {
+        for (i, item) in annotations.into_iter().enumerate() {
             let field = format!("annotations[{i}]");
             let posted = item.annotation;
             if let Err(e) = crate::validate::check_id(&posted.id) {
@@ -334,7 +328,7 @@ impl Repo {
             }
             let mut changed = current.annotation.clone();
             changed.data = patch.apply(&current.annotation.data, posted.data);
-            if patch == Patch::Overwrite && posted.annotation_info.is_some() {
+            if patch == AnnotationPatch::Overwrite && posted.annotation_info.is_some() {
                 changed.annotation_info = posted.annotation_info;
             }
             if changed == current.annotation {
@@ -390,7 +384,7 @@ impl Repo {
     /// DeleteAnnotations as `user`: all or nothing, each annotation the caller's own on an
     /// open assignment. `ids` alone names annotations; with `input_ids` of the same length,
     /// each id on its input; `input_ids` alone, every one of the caller's on those inputs.
-    pub fn delete_annotations(&mut self, user: &str, request: DeleteAnnotations) -> Result<()> {
+    pub fn delete_annotations(&mut self, user: &str, request: AnnotationsToDelete) -> Result<()> {
         check_ids(&[("user", user)])?;
         let mut problems = Vec::new();
         for (name, ids) in [("ids", &request.ids), ("input_ids", &request.input_ids)] {

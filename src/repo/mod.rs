@@ -37,7 +37,9 @@ mod queue_tests;
 mod setup;
 mod tasks;
 
+pub use annotations::{AnnotationSelection, NewAnnotation};
 pub use assignments::{Action, Assignment, NamedId, Review};
+pub use corrections::{AnnotationPatch, AnnotationsToDelete};
 pub use counts::Counts;
 pub use import::Imported;
 pub use lock::{WatchLock, Watcher};

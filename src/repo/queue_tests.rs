@@ -8,7 +8,7 @@ use std::path::Path;
 
 use super::assignments::BATCH;
 use super::*;
-use crate::api::{self, PostAnnotations, PostedAnnotation};
+use crate::api;
 use crate::plans::InputPlans;
 use crate::work::{Decision, State};
 
@@ -128,14 +128,11 @@ fn annotate(repo: &mut Repo, task: &str, user: &str, input: &str, concept: &str)
         "input_id": input, "data": {"concepts": [{"id": concept, "value": 1}]}
     }))
     .unwrap();
-    let request = PostAnnotations {
-        annotations: vec![PostedAnnotation {
-            task_id: task.into(),
-            annotation,
-        }],
-        user_app_id: None,
-    };
-    repo.post_annotations(user, request).is_ok()
+    let annotations = vec![NewAnnotation {
+        task_id: task.into(),
+        annotation,
+    }];
+    repo.post_annotations(user, annotations).is_ok()
 }
 
 fn submit(repo: &mut Repo, task: &str, user: &str, input: &str) {

@@ -4,7 +4,6 @@
 
 use super::setup::modeline;
 use super::{Repo, new_id, now, refuse_repeats};
-use crate::api::PatchTasks;
 use crate::error::{Error, Result};
 use crate::files::{self, Placement};
 use crate::layout;
@@ -148,14 +147,6 @@ impl Repo {
         self.write_files(&writes, Placement::Replace)?;
         self.sync_written(writes.into_iter().map(|(path, _)| path).collect())?;
         Ok(tasks)
-    }
-
-    /// PatchTasks: only the `overwrite` action exists.
-    pub fn patch(&mut self, request: PatchTasks) -> Result<Vec<Task>> {
-        if request.action != "overwrite" {
-            return Err(Error::UnsupportedAction(request.action));
-        }
-        self.update(request.tasks)
     }
 
     /// Deletes tasks and their files. All or nothing: an unknown id deletes nothing.

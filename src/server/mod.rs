@@ -10,7 +10,6 @@
 //! the repo's cross-process write lock and SQLite's busy timeout, so concurrent requests
 //! neither fail on a lock nor lose a write.
 
-mod actions;
 mod auth;
 mod connections;
 mod export;
@@ -18,6 +17,7 @@ mod grpc;
 mod query;
 mod reply;
 mod repos;
+pub mod requests;
 mod routes;
 mod tls;
 mod transport;

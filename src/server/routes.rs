@@ -21,7 +21,7 @@ use crate::api::{
     PatchTasks, PostAnnotations, PostTasks, PutTaskAssignments, StatusResponse,
     TaskAssignmentsResponse, TaskInputCountResponse, TaskResponse, TasksResponse, ok,
 };
-use crate::repo::Repo;
+use crate::repo::{AnnotationsToDelete, Repo};
 use crate::validate::check_id;
 use crate::{Error, yaml};
 
@@ -29,6 +29,7 @@ use super::auth::{self, Caller};
 use super::query;
 use super::reply::{self, Failure};
 use super::repos::Repos;
+use super::requests;
 use super::{blocking, read};
 
 type Reply = Result<Response, Failure>;
@@ -212,7 +213,7 @@ async fn put_assignments(
         raw,
         body,
         move |repo, request: PutTaskAssignments| {
-            let action = super::actions::action(request, &task_id, &user)?;
+            let action = super::requests::action(request, &task_id, &user)?;
             let task_assignments = repo.put_assignments(&user, &task_id, action)?;
             Ok(reply::json(&TaskAssignmentsResponse {
                 status: ok(),
@@ -253,7 +254,8 @@ async fn post_annotations(
 ) -> Reply {
     let (_, user) = work_path(path, &caller)?;
     write(repos, raw, body, move |repo, request: PostAnnotations| {
-        let annotations = repo.post_annotations(&user, request)?;
+        let annotations =
+            repo.post_annotations(&user, requests::new_annotations(request.annotations))?;
         Ok(reply::json(&AnnotationsResponse {
             status: ok(),
             annotations,
@@ -272,7 +274,8 @@ async fn patch_annotations(
 ) -> Reply {
     let (_, user) = work_path(path, &caller)?;
     write(repos, raw, body, move |repo, request: PatchAnnotations| {
-        let annotations = repo.patch_annotations(&user, request)?;
+        let (patch, annotations) = requests::annotation_patch(request)?;
+        let annotations = repo.patch_annotations(&user, patch, annotations)?;
         Ok(reply::json(&AnnotationsResponse {
             status: ok(),
             annotations,
@@ -291,7 +294,7 @@ async fn delete_annotations(
 ) -> Reply {
     let (_, user) = work_path(path, &caller)?;
     write(repos, raw, body, move |repo, request: DeleteAnnotations| {
-        repo.delete_annotations(&user, request)?;
+        repo.delete_annotations(&user, requests::annotations_to_delete(request))?;
         Ok(reply::json(&StatusResponse { status: ok() }))
     })
     .await
@@ -315,10 +318,9 @@ async fn delete_annotation(
     let Path(path) = path.map_err(|e| Failure::bad_request(e.body_text()))?;
     let user = auth::acting_user(&caller, path.user_id.as_deref())?;
     query::none_expected(raw.as_deref())?;
-    let request = DeleteAnnotations {
+    let request = AnnotationsToDelete {
         ids: vec![path.annotation_id],
         input_ids: vec![path.input_id],
-        user_app_id: None,
     };
     blocking(repos, move |repos| {
         repos.checkout()?.delete_annotations(&user, request)?;
@@ -329,9 +331,9 @@ async fn delete_annotation(
 
 /// ListAnnotations: by task, user, status, input and id, a page at a time.
 async fn list_annotations(State(repos): State<Arc<Repos>>, RawQuery(raw): RawQuery) -> Reply {
-    let query = query::annotations(raw.as_deref())?;
+    let selection = requests::annotation_selection(query::annotations(raw.as_deref())?)?;
     read(repos, move |repo| {
-        let annotations = repo.list_annotations(&query)?;
+        let annotations = repo.list_annotations(&selection)?;
         Ok(reply::json(&AnnotationsResponse {
             status: ok(),
             annotations,
@@ -367,7 +369,7 @@ async fn patch_tasks(
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
     write(repos, raw, body, |repo, request: PatchTasks| {
-        let tasks = repo.patch(request)?;
+        let tasks = repo.update(requests::task_overwrite(request)?)?;
         Ok(reply::json(&TasksResponse {
             status: ok(),
             tasks,

@@ -29,12 +29,14 @@ use crate::api::{self, DEFAULT_PER_PAGE, MAX_PER_PAGE, PatchTasks};
 use crate::model::Task;
 use crate::model::TaskDoc;
 use crate::proto::{self, Encoded, convert, wire};
+use crate::repo::AnnotationsToDelete;
 use crate::store::ListQuery;
 use crate::validate::check_id;
 
 use super::auth::{self, Access, Caller};
 use super::reply::Failure;
 use super::repos::Repos;
+use super::requests;
 use super::{MAX_BODY_BYTES, blocking, read};
 
 /// What diagnostics call a protobuf request.
@@ -431,7 +433,7 @@ async fn put_assignments(
     let request = convert::put_assignments_from_wire(request)
         .map_err(|d| Failure::from(Error::bad_body(REQUEST, d)))?;
     blocking(repos, move |repos| {
-        let action = crate::server::actions::action(request, &task_id, &user)?;
+        let action = requests::action(request, &task_id, &user)?;
         let assignments = repos.checkout()?.put_assignments(&user, &task_id, action)?;
         Ok(wire::MultiTaskAssignmentResponse {
             status: ok(),
@@ -479,13 +481,9 @@ async fn post_annotations(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|d| Failure::from(Error::bad_body(REQUEST, d)))?;
     blocking(repos, move |repos| {
-        let posted = repos.checkout()?.post_annotations(
-            &user,
-            api::PostAnnotations {
-                annotations,
-                user_app_id: None,
-            },
-        )?;
+        let posted = repos
+            .checkout()?
+            .post_annotations(&user, requests::new_annotations(annotations))?;
         Ok(wire::MultiAnnotationResponse {
             status: ok(),
             annotations: posted.iter().map(convert::annotation_to_wire).collect(),
@@ -514,7 +512,10 @@ async fn patch_annotations(
         user_app_id: None,
     };
     blocking(repos, move |repos| {
-        let patched = repos.checkout()?.patch_annotations(&user, request)?;
+        let (patch, annotations) = requests::annotation_patch(request)?;
+        let patched = repos
+            .checkout()?
+            .patch_annotations(&user, patch, annotations)?;
         Ok(wire::MultiAnnotationResponse {
             status: ok(),
             annotations: patched.iter().map(convert::annotation_to_wire).collect(),
@@ -529,10 +530,9 @@ async fn delete_annotations(
     request: wire::DeleteAnnotationsRequest,
 ) -> Answer<wire::BaseResponse> {
     let user = acting_user(&caller, request.user_app_id.as_ref())?;
-    let request = api::DeleteAnnotations {
+    let request = AnnotationsToDelete {
         ids: request.ids,
         input_ids: request.input_ids,
-        user_app_id: None,
     };
     blocking(repos, move |repos| {
         repos.checkout()?.delete_annotations(&user, request)?;
@@ -547,10 +547,9 @@ async fn delete_annotation(
     request: wire::DeleteAnnotationRequest,
 ) -> Answer<wire::BaseResponse> {
     let user = acting_user(&caller, request.user_app_id.as_ref())?;
-    let request = api::DeleteAnnotations {
+    let request = AnnotationsToDelete {
         ids: vec![request.annotation_id],
         input_ids: vec![request.input_id],
-        user_app_id: None,
     };
     blocking(repos, move |repos| {
         repos.checkout()?.delete_annotations(&user, request)?;
@@ -565,8 +564,9 @@ async fn list_annotations(
 ) -> Answer<wire::MultiAnnotationResponse> {
     let mut query = convert::annotation_query_from_wire(request);
     query.per_page = per_page(query.per_page)?;
+    let selection = requests::annotation_selection(query)?;
     read(repos, move |repo| {
-        let listed = repo.list_annotations(&query)?;
+        let listed = repo.list_annotations(&selection)?;
         Ok(wire::MultiAnnotationResponse {
             status: ok(),
             annotations: listed.iter().map(convert::annotation_to_wire).collect(),
@@ -639,7 +639,7 @@ async fn patch_tasks(
         user_app_id: None,
     };
     blocking(repos, move |repos| {
-        let tasks = repos.checkout()?.patch(patch)?;
+        let tasks = repos.checkout()?.update(requests::task_overwrite(patch)?)?;
         Ok(wire::MultiTaskResponse {
             status: ok(),
             tasks: tasks_to_wire(&tasks),
