@@ -368,6 +368,10 @@ pub struct ReviewConfig {
     pub task_assignments: Vec<AssignmentRef>,
     #[serde(default)]
     pub workers: Vec<WorkerRef>,
+    /// What the reviewer says to the worker: annotask's extension, JSON only (the gRPC
+    /// message has no field for it).
+    #[serde(default)]
+    pub comment: Option<String>,
 }
 
 /// PutTaskAssignments: the task comes from the path (a body's `task_id` must match it).

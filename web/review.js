@@ -1,6 +1,7 @@
 // `/review/{task_id}`: REVIEW_START's queue, an input at a time, every worker's version side
 // by side in the worker's colour, and the decision by key: `a` approves, `r` rejects, `c`
-// requests changes; with several versions, 1-9 choose the one the decision is about.
+// requests changes with a comment (typed in the field it opens, sent by Enter, stored in the
+// reviewer's work file and shown to the worker); with several versions, 1-9 choose the one the decision is about.
 // Approving one version of several rejects the others (the input gets one answer); rejecting
 // or requesting changes concerns the chosen version alone.
 
@@ -28,10 +29,38 @@ export async function show(main, taskId) {
   const buttons = h("div", { class: "controls" },
     h("button", { type: "button", class: "primary", "aria-label": "Approve (A)", onclick: () => decide("APPROVE") }, "Approve (a)"),
     h("button", { type: "button", "aria-label": "Reject (R)", onclick: () => decide("REJECT") }, "Reject (r)"),
-    h("button", { type: "button", "aria-label": "Request changes (C)", onclick: () => decide("REQUEST_CHANGES") }, "Request changes (c)"),
+    h("button", { type: "button", "aria-label": "Request changes (C)", onclick: () => askComment() }, "Request changes (c)"),
     status,
   );
-  clear(main, h("section", { class: "review-screen", "aria-label": `Reviewing ${task.id}` }, head, why, versions, buttons,
+  // What the worker should change: Enter sends the request, Escape leaves it unsent.
+  const comment = h("input", {
+    type: "text", id: "review-comment", "aria-label": "Comment", maxlength: 2000, autocomplete: "off",
+    placeholder: "What should the worker change? Enter sends, Escape cancels",
+    onkeydown: (event) => {
+      if (event.key === "Enter") {
+        event.preventDefault();
+        const text = comment.value.trim();
+        closeComment();
+        decide("REQUEST_CHANGES", text);
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        closeComment();
+      }
+    },
+  });
+  const commentBox = h("p", { class: "review-comment", hidden: true },
+    h("label", { for: "review-comment" }, "Comment"), " ", comment);
+  function askComment() {
+    if (!queue[0]) return;
+    commentBox.hidden = false;
+    comment.focus();
+  }
+  function closeComment() {
+    commentBox.hidden = true;
+    comment.value = "";
+    comment.blur();
+  }
+  clear(main, h("section", { class: "review-screen", "aria-label": `Reviewing ${task.id}` }, head, why, versions, buttons, commentBox,
     h("p", { class: "keys" }, "Keys: a approve · r reject · c request changes · 1-9 choose the version the decision is about (approving one rejects the others)")));
 
   function reason(group) {
@@ -102,14 +131,16 @@ export async function show(main, taskId) {
     clear(versions, panels);
   }
 
-  /// A decision on the chosen version (approving one also rejects the others).
-  async function decide(decision) {
+  /// A decision on the chosen version (approving one also rejects the others), with the
+  /// reviewer's comment when they wrote one.
+  async function decide(decision, note) {
     const group = queue[0];
     if (!group) return;
     const target = group.versions[chosen];
     const calls = [];
     const put = (d, vs) => {
       const config = { task_assignments: vs.map((v) => ({ id: v.assignment.id })) };
+      if (note && d === decision) config.comment = note;
       calls.push(["PUT", assignments, { action: `REVIEW_${d}`, [`review_${d.toLowerCase()}_config`]: config }]);
     };
     put(decision, [target]);
@@ -135,7 +166,7 @@ export async function show(main, taskId) {
       render();
     } else if (event.key === "a") decide("APPROVE");
     else if (event.key === "r") decide("REJECT");
-    else if (event.key === "c") decide("REQUEST_CHANGES");
+    else if (event.key === "c") askComment();
     else return;
     event.preventDefault();
   }

@@ -209,7 +209,7 @@ pub fn explain(global: &Global, args: ExplainArgs) -> anyhow::Result<Outcome> {
             status: ApiStatus {
                 code: a.state.code(),
                 description: a.state.description().to_owned(),
-                details: None,
+                details: a.comment.clone(),
             },
             planned: a.planned,
             submissions: a.submissions,

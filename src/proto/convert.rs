@@ -359,6 +359,8 @@ pub fn put_assignments_from_wire(
         config.map(|c| ReviewConfig {
             task_assignments: refs(&c),
             workers: workers(&c.workers),
+            // The wire message has no comment: a JSON-only extension.
+            comment: None,
         })
     };
     Ok(PutTaskAssignments {

@@ -137,7 +137,7 @@ impl Repo {
         match action {
             Action::LabelStart => self.label_start(user, &plans),
             Action::LabelSubmit(ids) => self.label_submit(user, &plans, &ids),
-            Action::ReviewStart { workers } => self.review_start(user, &task, &workers),
+            Action::ReviewStart { workers } => self.review_start(user, &plans, &workers),
             Action::Review(review) => self.review(user, &plans, review),
             Action::LabelWithdraw { input } => self.label_withdraw(user, &plans, input.as_deref()),
         }
@@ -273,9 +273,10 @@ impl Repo {
     fn review_start(
         &self,
         user: &str,
-        task: &Task,
+        plans: &InputPlans,
         workers: &[String],
     ) -> Result<Vec<TaskAssignment>> {
+        let task = plans.task();
         require_reviewer(user, task)?;
         // The first BATCH by (input, worker) are among each worker's first BATCH by input.
         let mut waiting: Vec<HeldRow> = Vec::new();
@@ -294,7 +295,7 @@ impl Repo {
         }
         waiting.sort_unstable_by(|a, b| (&a.input, &a.worker).cmp(&(&b.input, &b.worker)));
         waiting.truncate(BATCH);
-        self.answer_rows(waiting)
+        self.answer_rows(plans, waiting)
     }
 
     /// REVIEW_APPROVE, REVIEW_REQUEST_CHANGES, REVIEW_REJECT: a decision on each named
@@ -312,8 +313,18 @@ impl Repo {
             decision,
             assignments,
             workers,
+            comment,
             field: name,
         } = review;
+        if comment
+            .as_ref()
+            .is_some_and(|c| c.chars().count() > work::COMMENT_MAX)
+        {
+            return Err(invalid(
+                &format!("{name}.comment"),
+                format!("a comment is at most {} characters", work::COMMENT_MAX),
+            ));
+        }
         let mut targets: Vec<(String, String)> = Vec::new();
         let mut problems = Vec::new();
         refuse_repeats(
@@ -365,6 +376,7 @@ impl Repo {
                     worker: worker.clone(),
                     submission: held.submissions,
                     decision,
+                    comment: comment.clone(),
                 });
             }
         }
@@ -386,7 +398,7 @@ impl Repo {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        self.answer_rows(rows)
+        self.answer_rows(plans, rows)
     }
 
     /// Why an input of a task stands where it does: its holders, their submissions and
@@ -395,16 +407,20 @@ impl Repo {
         check_ids(&[("task_id", task_id), ("input_id", input_id)])?;
         let task = self.get(task_id)?;
         let plans = self.input_plans(&task)?;
-        let sampled = plans.sampled(input_id);
-        let selected = self.index.in_source(plans.source(), input_id)?;
-        let planned = plans.planned(input_id, selected);
+        let (rules, planned) = self.input_rules(&plans, input_id)?;
         let users = self.index.input_events(task_id, input_id)?;
-        Ok(work::explain(
-            &Rules::of(&task, sampled, selected),
-            input_id,
-            &planned,
-            &users,
-        ))
+        Ok(work::explain(&rules, input_id, &planned, &users))
+    }
+
+    /// The rules that decide one input of the plans' task, and the workers the plan gives it.
+    fn input_rules<'p>(
+        &self,
+        plans: &'p InputPlans,
+        input: &str,
+    ) -> Result<(Rules<'p>, Vec<String>)> {
+        let selected = self.index.in_source(plans.source(), input)?;
+        let rules = Rules::of(plans.task(), plans.sampled(input), selected);
+        Ok((rules, plans.planned(input, selected)))
     }
 
     /// The task's plans per input, as the index keeps them.
@@ -539,17 +555,45 @@ impl Repo {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        self.answer_rows(rows)
+        self.answer_rows(plans, rows)
     }
 
-    fn answer_rows(&self, rows: Vec<HeldRow>) -> Result<Vec<TaskAssignment>> {
+    /// Rows as TaskAssignments, with their inputs' JSON; the reviewer's comment on the
+    /// latest submission, if any, is the status's `details`.
+    fn answer_rows(&self, plans: &InputPlans, rows: Vec<HeldRow>) -> Result<Vec<TaskAssignment>> {
         let ids: Vec<&str> = rows.iter().map(|r| r.input.as_str()).collect();
         let inputs = self.inputs_json(&ids)?;
-        Ok(rows
-            .iter()
+        rows.iter()
             .zip(inputs)
-            .map(|(row, input)| TaskAssignment::new(&row.input, input, &row.worker, row.state))
-            .collect())
+            .map(|(row, input)| {
+                let mut answer = TaskAssignment::new(&row.input, input, &row.worker, row.state);
+                answer.status.details = self.comment(plans, row)?;
+                Ok(answer)
+            })
+            .collect()
+    }
+
+    /// The comment of the decision that stands on a row's latest submission. The index keeps
+    /// no comment among its derived states, so this reads the input's events, and replays
+    /// them only when a decision on that submission has a comment: a cost per row answered.
+    fn comment(&self, plans: &InputPlans, row: &HeldRow) -> Result<Option<String>> {
+        if row.submissions == 0 || row.state == State::AwaitingReview {
+            return Ok(None);
+        }
+        let users = self.index.input_events(plans.task().id(), &row.input)?;
+        let commented = users.iter().flat_map(|u| &u.lines).any(|(_, line)| {
+            matches!(&line.event, Event::Review { worker, submission, comment: Some(_), .. }
+                if *worker == row.worker && *submission == row.submissions)
+        });
+        if !commented {
+            return Ok(None);
+        }
+        let (rules, planned) = self.input_rules(plans, &row.input)?;
+        Ok(work::replay(&rules, &row.input, &planned, &users)
+            .assignments
+            .into_iter()
+            .find(|a| a.worker == row.worker)
+            .and_then(|a| a.comment))
     }
 }
 
@@ -593,6 +637,8 @@ pub struct Review {
     pub decision: Decision,
     pub assignments: Vec<String>,
     pub workers: Vec<String>,
+    /// What the reviewer says to the worker, stored with each decision.
+    pub comment: Option<String>,
     /// The request's name for this part of it (`review_approve_config`), for diagnostics.
     pub field: String,
 }
@@ -718,6 +764,85 @@ mod tests {
     }
 
     #[test]
+    fn a_reviewers_comment_is_stored_in_their_file_and_shown_to_the_worker() {
+        let (dir, mut repo) = project(
+            1,
+            "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog]\n\
+             input_source: {type: ALL_INPUTS}\n\
+             worker: {strategy: FULL, user_ids: [ann]}\n\
+             review: {strategy: MANUAL, user_ids: [rita], manual_strategy_info: {sample_percentage: 1}}\n",
+        );
+        label(&mut repo, "ann", "in-1", "cat");
+        let changes = |comment: String| {
+            Action::Review(Review {
+                decision: Decision::REQUEST_CHANGES,
+                assignments: vec![api::assignment_id("in-1", "ann")],
+                workers: Vec::new(),
+                comment: Some(comment),
+                field: "review_request_changes_config".into(),
+            })
+        };
+        let rita = dir.path().join(layout::work_path("t", "rita"));
+        // Too long by one character (not byte): refused, and nothing written.
+        let refused = repo.put_assignments("rita", "t", changes("é".repeat(work::COMMENT_MAX + 1)));
+        let Err(Error::Invalid(reports)) = refused else {
+            panic!("{refused:?}")
+        };
+        assert_eq!(
+            reports[0].diagnostics[0].field,
+            "review_request_changes_config.comment"
+        );
+        assert!(!rita.exists());
+        let comment = "é".repeat(work::COMMENT_MAX - 15) + " \"dog\", not cat";
+        assert_eq!(comment.chars().count(), work::COMMENT_MAX);
+        repo.put_assignments("rita", "t", changes(comment.clone()))
+            .unwrap();
+        let stored = fs::read_to_string(&rita).unwrap();
+        assert!(
+            stored.contains(&serde_json::to_string(&comment).unwrap()),
+            "{stored}"
+        );
+        let shown = |repo: &mut Repo| {
+            let started = repo
+                .put_assignments("ann", "t", Action::LabelStart)
+                .unwrap();
+            let story = repo.explain("t", "in-1").unwrap().story;
+            (started[0].status.details.clone(), story)
+        };
+        let check = |repo: &mut Repo| {
+            let (details, story) = shown(repo);
+            assert_eq!(details.as_ref(), Some(&comment));
+            let told = serde_json::to_string(&comment).unwrap();
+            assert!(
+                story.iter().any(
+                    |l| l.starts_with("rita requested changes on ann's submission 1")
+                        && l.contains(&format!("saying {told}"))
+                ),
+                "{story:#?}"
+            );
+        };
+        check(&mut repo);
+        // The index rebuilt from the files answers the same.
+        drop(repo);
+        fs::remove_dir_all(dir.path().join(".annotask")).unwrap();
+        let mut repo = Repo::open(dir.path(), None).unwrap();
+        repo.sync().unwrap();
+        check(&mut repo);
+        // Submitted again, the input awaits review with no comment on the new submission.
+        label(&mut repo, "ann", "in-1", "dog");
+        let waiting = repo
+            .put_assignments(
+                "rita",
+                "t",
+                Action::ReviewStart {
+                    workers: Vec::new(),
+                },
+            )
+            .unwrap();
+        assert_eq!(waiting[0].status.details, None);
+    }
+
+    #[test]
     fn consensus_approves_agreement_and_sends_disagreement_to_review() {
         let (dir, mut repo) = project(3, CONSENSUS);
         let started = repo
@@ -761,6 +886,7 @@ mod tests {
             decision: Decision::APPROVE,
             assignments: Vec::new(),
             workers: Vec::new(),
+            comment: None,
             field: "review_approve_config".into(),
         });
         assert!(matches!(

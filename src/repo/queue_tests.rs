@@ -202,6 +202,7 @@ fn step(repo: &mut Repo, root: &Path, rng: &mut Rng, inputs: &mut usize) {
                     decision,
                     assignments: vec![a.id.clone()],
                     workers: Vec::new(),
+                    comment: None,
                     field: "review_approve_config".into(),
                 };
                 repo.put_assignments("rita", task, Action::Review(review))

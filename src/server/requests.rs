@@ -87,6 +87,7 @@ fn review(decision: Decision, config: Option<ReviewConfig>, field: &str) -> Acti
         decision,
         assignments: config.task_assignments.into_iter().map(|a| a.id).collect(),
         workers: config.workers.into_iter().map(|w| w.user.id).collect(),
+        comment: config.comment,
         field: field.to_owned(),
     })
 }

@@ -32,6 +32,9 @@ pub enum Event {
         worker: String,
         submission: u32,
         decision: Decision,
+        /// What the reviewer says to the worker (annotask's extension), at most
+        /// [`COMMENT_MAX`] characters.
+        comment: Option<String>,
     },
     /// The user takes back their submission `submission` (from 1) on this input, undecided
     /// (LABEL_WITHDRAW): the assignment is theirs to change and submit again.
@@ -96,7 +99,12 @@ pub struct Decided {
     pub worker: String,
     pub submission: u32,
     pub decision: Decision,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
 }
+
+/// The longest comment a decision carries, in characters: a note to the worker, not a document.
+pub const COMMENT_MAX: usize = 2000;
 
 impl TryFrom<RawLine> for Line {
     type Error = &'static str;
@@ -115,6 +123,7 @@ impl TryFrom<RawLine> for Line {
                 worker: r.worker,
                 submission: r.submission,
                 decision: r.decision,
+                comment: r.comment,
             }),
             raw.withdraw.map(|w| Event::Withdraw {
                 input_id: w.input_id,
@@ -157,12 +166,14 @@ impl From<Line> for RawLine {
                 worker,
                 submission,
                 decision,
+                comment,
             } => {
                 raw.review = Some(Decided {
                     input_id,
                     worker,
                     submission,
                     decision,
+                    comment,
                 })
             }
             Event::Withdraw {
@@ -207,6 +218,7 @@ impl Line {
                 worker,
                 submission,
                 decision,
+                comment,
             } => (
                 3,
                 json(&Decided {
@@ -214,6 +226,7 @@ impl Line {
                     worker: worker.clone(),
                     submission: *submission,
                     decision: *decision,
+                    comment: comment.clone(),
                 }),
             ),
             Event::Withdraw { submission, .. } => (4, json(submission)),
@@ -246,6 +259,7 @@ impl Line {
                     worker: d.worker,
                     submission: d.submission,
                     decision: d.decision,
+                    comment: d.comment,
                 }
             }
             4 => Event::Withdraw {
@@ -462,6 +476,15 @@ fn parse_line(bytes: &[u8]) -> Result<Line, LineProblem> {
             "submissions are counted from 1".into(),
             false,
         )),
+        Event::Review {
+            comment: Some(comment),
+            ..
+        } if comment.chars().count() > COMMENT_MAX => Err(problem(
+            1,
+            "review.comment",
+            format!("a comment is at most {COMMENT_MAX} characters"),
+            false,
+        )),
         Event::Withdraw { submission: 0, .. } => Err(problem(
             1,
             "withdraw.submission",
@@ -575,6 +598,15 @@ mod tests {
             format!("{{{AT},\"review\":{{\"input_id\":\"a\",\"worker\":\"b\",\"submission\":0,\"decision\":\"APPROVE\"}}}}\n").as_bytes(),
             &["1:1 Error review.submission submissions are counted from 1; the line is left out"],
         );
+        let long = "é".repeat(COMMENT_MAX + 1);
+        read(
+            format!("{{{AT},\"review\":{{\"input_id\":\"a\",\"worker\":\"b\",\"submission\":1,\"decision\":\"REJECT\",\"comment\":\"{long}\"}}}}\n").as_bytes(),
+            &["1:1 Error review.comment a comment is at most 2000 characters; the line is left out"],
+        );
+        read(
+            format!("{{{AT},\"review\":{{\"input_id\":\"a\",\"worker\":\"b\",\"submission\":1,\"decision\":\"REJECT\",\"comment\":7}}}}\n").as_bytes(),
+            &["1:113 Error  invalid type: integer `7`, expected a string; the line is left out"],
+        );
         read(
             format!("{{{AT},\"withdraw\":{{\"input_id\":\"a\",\"submission\":0}}}}\n").as_bytes(),
             &["1:1 Error withdraw.submission submissions are counted from 1; the line is left out"],
@@ -613,6 +645,14 @@ mod tests {
                 worker: "ann".into(),
                 submission: 1,
                 decision: Decision::REQUEST_CHANGES,
+                comment: None,
+            },
+            Event::Review {
+                input_id: input_id(),
+                worker: "ann".into(),
+                submission: 2,
+                decision: Decision::REJECT,
+                comment: Some("the \"bird\" is a kite\n".into()),
             },
             Event::Withdraw {
                 input_id: input_id(),

@@ -93,6 +93,9 @@ pub struct AssignmentState {
     pub planned: bool,
     /// Submissions that took effect, withdrawn ones included: the number of the latest.
     pub submissions: u32,
+    /// The comment of the decision that stands on the latest submission, when it has one:
+    /// what the reviewer says to the worker.
+    pub comment: Option<String>,
 }
 
 /// One current annotation (the latest line with its id) and its state.
@@ -235,6 +238,7 @@ fn replay_telling(
                 worker: whose,
                 submission,
                 decision,
+                comment,
                 ..
             } = &event.event
             {
@@ -274,6 +278,7 @@ fn replay_telling(
                             reviewer: name,
                             line,
                             decision: *decision,
+                            comment: comment.as_deref(),
                         }),
                     }
                 }
@@ -443,6 +448,7 @@ fn replay_telling(
             state: *state,
             planned: workers[name].held == Some(HeldBy::Plan),
             submissions: workers[name].effective.len() as u32,
+            comment: standing_comment(&decisions, name, &workers[name]),
         })
         .collect();
     let mut annotations = Vec::new();
@@ -574,16 +580,20 @@ fn tell_decisions(
     {
         let when = ruling.at.strftime("%Y-%m-%d %H:%M:%S UTC");
         story.tell(|| {
+            let said = ruling
+                .comment
+                .map(|c| format!(", saying {}", serde_json::Value::from(c)))
+                .unwrap_or_default();
             if i == 0 {
                 format!(
-                    "{} {} {worker}'s submission {k} (their line {}, written {when})",
+                    "{} {} {worker}'s submission {k} (their line {}, written {when}{said})",
                     ruling.reviewer,
                     verb(ruling.decision),
                     ruling.line
                 )
             } else {
                 format!(
-                    "{}'s {:?} of {worker}'s submission {k} (their line {}, written {when}) is overruled: between reviewers the strictest decision stands",
+                    "{}'s {:?} of {worker}'s submission {k} (their line {}, written {when}{said}) is overruled: between reviewers the strictest decision stands",
                     ruling.reviewer, ruling.decision, ruling.line
                 )
             }
@@ -680,6 +690,7 @@ struct Ruling<'a> {
     reviewer: &'a str,
     line: u32,
     decision: Decision,
+    comment: Option<&'a str>,
 }
 
 /// The decision that stands on `worker`'s submission `k`: the strictest, then by reviewer.
@@ -689,6 +700,18 @@ fn decided(
     k: u32,
 ) -> Option<Decision> {
     decisions.get(&(worker, k))?.first().map(|r| r.decision)
+}
+
+/// The comment of the decision that stands on `worker`'s latest submission (none once it is
+/// withdrawn: a withdrawn submission was undecided).
+fn standing_comment(
+    decisions: &BTreeMap<(&str, u32), Vec<Ruling>>,
+    name: &str,
+    worker: &Worker,
+) -> Option<String> {
+    let k = worker.effective.len() as u32;
+    let ruling = decisions.get(&(name, k))?.first()?;
+    ruling.comment.map(str::to_owned)
 }
 
 fn verb(decision: Decision) -> &'static str {
@@ -888,6 +911,7 @@ mod tests {
                             "no" => Decision::REJECT,
                             _ => Decision::REQUEST_CHANGES,
                         },
+                        comment: None,
                     }],
                     [concept] => vec![annotation(concept), submit],
                     _ => panic!("{word}"),

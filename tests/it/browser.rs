@@ -545,7 +545,14 @@ fn a_review_sends_work_back_and_the_worker_sees_it() {
     );
     assert!(why.as_str().unwrap().contains("Sampled"), "{why}");
     snapshot(&browser, "review");
+    // `c` asks for a comment; Enter in the field sends it with the request for changes.
     browser.keys(&["c"]);
+    browser.wait(
+        "the comment field has the focus",
+        "return document.activeElement?.getAttribute('aria-label') === 'Comment'",
+    );
+    browser.type_into("Comment", "the bird is a kite");
+    browser.keys(&[ENTER]);
     browser.wait(
         "the second input is up",
         "return document.querySelector('.position').textContent.startsWith('1 decided')",
@@ -568,6 +575,11 @@ fn a_review_sends_work_back_and_the_worker_sees_it() {
         "return [...document.querySelectorAll('.concept[aria-pressed=\"true\"]')].map(b => b.textContent.trim()).join()",
     );
     assert!(pressed.as_str().unwrap().contains("cat"), "{pressed}");
+    let note = browser.wait(
+        "the reviewer's comment is shown",
+        "const n = document.querySelector('[role=note]'); return !n.hidden && n.textContent",
+    );
+    assert_eq!(note, json!("Reviewer: the bird is a kite"));
     stayed_home(&browser, base);
 }
 

@@ -383,6 +383,60 @@ fn a_scripted_day_of_labeling_consensus_and_review() {
     assert_eq!(answers(dir.path()), before);
 }
 
+/// A reviewer's comment over JSON: refused when too long (nothing written), else stored in
+/// the reviewer's file, answered as the worker's `status.details`, told by `explain`, and the
+/// same from an index rebuilt from the files.
+#[test]
+fn a_review_comment_reaches_the_worker() {
+    let dir = tempfile::tempdir().unwrap();
+    project(dir.path());
+    let served = Served::start(dir.path());
+    served.label("ann", "day", "in-1", "cat");
+    served.label("bob", "day", "in-1", "dog");
+    // All three disagree, so the input awaits rita's review.
+    served.label("carl", "day", "in-1", "bird");
+    let changes = |comment: &str| {
+        json!({"action": "REVIEW_REQUEST_CHANGES", "review_request_changes_config":
+            {"task_assignments": [{"id": "in-1.bob"}], "comment": comment}})
+    };
+    let (status, value) = served.put("rita", "day", changes(&"x".repeat(2001)));
+    assert_eq!(status, 400, "{value}");
+    let details = value["status"]["details"].as_str().unwrap();
+    assert!(
+        details.contains("review_request_changes_config.comment"),
+        "{details}"
+    );
+    let rita = dir.path().join("work/day/rita.jsonl");
+    assert!(!rita.exists(), "a refused comment writes nothing");
+    let (status, value) = served.put("rita", "day", changes("it is a cat"));
+    assert_eq!(status, 200, "{value}");
+    assert_eq!(
+        value["task_assignments"][0]["status"]["details"],
+        "it is a cat"
+    );
+    let line = fs::read_to_string(&rita).unwrap();
+    assert!(
+        line.contains(r#""decision":"REQUEST_CHANGES","comment":"it is a cat""#),
+        "{line}"
+    );
+    let shown = |served: &Served| {
+        let started = served.put("bob", "day", json!({"action": "LABEL_START"})).1;
+        let first = &started["task_assignments"][0];
+        assert_eq!(first["id"], "in-1.bob");
+        first["status"]["details"].clone()
+    };
+    assert_eq!(shown(&served), json!("it is a cat"));
+    let explained = annotask(dir.path(), &["explain", "day", "in-1"])
+        .output()
+        .unwrap();
+    let told = String::from_utf8(explained.stdout).unwrap();
+    assert!(told.contains(r#"saying "it is a cat""#), "{told}");
+    drop(served);
+    fs::remove_dir_all(dir.path().join(".annotask")).unwrap();
+    let served = Served::start(dir.path());
+    assert_eq!(shown(&served), json!("it is a cat"));
+}
+
 #[test]
 fn permissions_are_checked_and_bad_requests_located() {
     let dir = tempfile::tempdir().unwrap();
