@@ -1,7 +1,8 @@
-//! The Python environment the official-client tests run in: the hosted API's client at the
-//! versions `.ci/run` pins, in a virtual environment under `target/`, made once (the first
-//! test to need it makes it while the others wait on a lock file, across test processes too)
-//! and reused until the pins change. `ANNOTASK_TEST_PYTHON` names another Python to use.
+//! The Python environment the official-client tests run in: the packages
+//! `tests/python/requirements.txt` pins (as `.ci/run` installs them), in a virtual environment
+//! under `target/`, made once (the first test to need it makes it while the others wait on a
+//! lock file, across test processes too) and reused until the pins change.
+//! `ANNOTASK_TEST_PYTHON` names another Python to use.
 //! Where `python3` cannot make the environment, the test fails saying what to install: it
 //! never passes without running.
 
@@ -10,15 +11,17 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
 
-/// The same pins as `.ci/run`. The JSON channel imports `requests` without depending on it, and
-/// fails on protobuf 7 (which dropped `FieldDescriptor.label`) for any message with a field it
-/// shows when empty, such as an annotation's concepts. `pycocotools` reads the COCO export back.
-const PINS: [&str; 4] = [
-    "clarifai-grpc==12.6.0",
-    "requests==2.34.2",
-    "protobuf==6.33.6",
-    "pycocotools==2.0.11",
-];
+/// The pins, one list with `.ci/run` (the file says why each is pinned).
+const REQUIREMENTS: &str = include_str!("../python/requirements.txt");
+
+/// The pinned packages, for messages.
+fn pins() -> String {
+    REQUIREMENTS
+        .lines()
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
 
 /// The Python to run the official client's scripts with.
 pub fn python() -> PathBuf {
@@ -36,11 +39,10 @@ fn venv() -> PathBuf {
     let dir = target.join("python-venv");
     let python = dir.join("bin").join("python");
     let marker = dir.join("annotask-pins.txt");
-    let pins = PINS.join("\n");
     fs::create_dir_all(&target).unwrap();
     let lock = File::create(target.join("python-venv.lock")).unwrap();
     lock.lock().expect("lock the Python environment");
-    if fs::read_to_string(&marker).is_ok_and(|m| m == pins) {
+    if fs::read_to_string(&marker).is_ok_and(|m| m == REQUIREMENTS) {
         return python;
     }
     // A half-made environment (an interrupted earlier run) or one with other pins.
@@ -54,13 +56,13 @@ fn venv() -> PathBuf {
             "the official-client tests need Python 3 to run clarifai-grpc, and `python3` cannot be run ({e}): \
              install Python 3 with its venv module (Debian/Ubuntu: `apt-get install python3 python3-venv`), \
              or set ANNOTASK_TEST_PYTHON to a Python that has {}",
-            PINS.join(" ")
+            pins()
         ),
         Ok(out) if !out.status.success() => panic!(
             "`python3 -m venv {}` failed: install Python's venv module (Debian/Ubuntu: `apt-get install python3-venv`), \
              or set ANNOTASK_TEST_PYTHON to a Python that has {}\n{}",
             dir.display(),
-            PINS.join(" "),
+            pins(),
             String::from_utf8_lossy(&out.stderr)
         ),
         Ok(_) => {}
@@ -72,18 +74,19 @@ fn venv() -> PathBuf {
             "install",
             "--quiet",
             "--disable-pip-version-check",
+            "-r",
         ])
-        .args(PINS)
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/python/requirements.txt"))
         .output()
         .expect("run the environment's pip");
     assert!(
         installed.status.success(),
         "cannot install {} from PyPI into {}:\n{}",
-        PINS.join(" "),
+        pins(),
         dir.display(),
         String::from_utf8_lossy(&installed.stderr)
     );
-    fs::write(&marker, pins).unwrap();
+    fs::write(&marker, REQUIREMENTS).unwrap();
     python
 }
 
