@@ -240,3 +240,27 @@ pub fn write_private(path: &Path, text: &str) {
     fs::write(path, text).unwrap();
     fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
 }
+
+/// `annotask serve --keys` with a keys file of `keys` (JSON), written private; the server is
+/// killed and the keys removed when dropped.
+pub struct KeyedServer {
+    pub server: Server,
+    _keys: TempDir,
+}
+
+impl KeyedServer {
+    pub fn start(root: &Path, keys: &str) -> KeyedServer {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keys.json");
+        write_private(&file, keys);
+        let server = Server::start(root, &[OsStr::new("--keys"), file.as_os_str()], &[]);
+        KeyedServer { server, _keys: dir }
+    }
+
+    /// A request as `user`, by the key `key-<user>`: the HTTP status and the JSON body.
+    pub fn call(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let auth = format!("Key key-{user}");
+        let body = body.map(|b| b.to_string());
+        self.server.call(Some(&auth), method, path, body.as_deref())
+    }
+}

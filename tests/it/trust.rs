@@ -5,7 +5,6 @@
 //! refused lines, each not counted, reported at its line, and answered the same by a rebuilt
 //! index.
 
-use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
@@ -13,7 +12,7 @@ use std::process::Command;
 use serde_json::{Value, json};
 use tempfile::TempDir;
 
-use crate::common::{BIN, Server, python, write_private};
+use crate::common::{BIN, KeyedServer, python};
 
 /// The task corrections are made on: every input reviewed by rita.
 const FIX: &str = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\n\
@@ -48,29 +47,19 @@ fn project() -> TempDir {
     dir
 }
 
-/// A running `annotask serve --keys` on a project; killed when dropped.
-struct Served {
-    server: Server,
-    _keys: TempDir,
+/// A running `annotask serve --keys` on a project, with this module's keys.
+struct Served(KeyedServer);
+
+impl std::ops::Deref for Served {
+    type Target = KeyedServer;
+    fn deref(&self) -> &KeyedServer {
+        &self.0
+    }
 }
 
 impl Served {
     fn start(root: &Path) -> Served {
-        let keys = tempfile::tempdir().unwrap();
-        let file = keys.path().join("keys.json");
-        write_private(&file, KEYS);
-        let server = Server::start(root, &[OsStr::new("--keys"), file.as_os_str()], &[]);
-        Served {
-            server,
-            _keys: keys,
-        }
-    }
-
-    /// A request as `user` (by their key): the HTTP status and the JSON body.
-    fn call(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let auth = format!("Key key-{user}");
-        let body = body.map(|b| b.to_string());
-        self.server.call(Some(&auth), method, path, body.as_deref())
+        Served(KeyedServer::start(root, KEYS))
     }
 
     /// PutTaskAssignments on `fix` as `user`.

@@ -3,16 +3,14 @@
 //! metrics checked against hand-computed numbers after every step; two clones merged with real
 //! `git`; a rebuilt index; a cut-off line; permissions; and a watcher following appends.
 
-use std::ffi::OsStr;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 use std::thread;
 
 use serde_json::{Value, json};
-use tempfile::TempDir;
 
-use crate::common::{Server, annotask, eventually, python, write_private};
+use crate::common::{KeyedServer, annotask, eventually, python};
 
 /// Six inputs, and the consensus task of the day: every worker labels every input, and two who
 /// agree approve it.
@@ -48,29 +46,19 @@ fn project(dir: &Path) {
     fs::write(dir.join("tasks/never.yaml"), NEVER).unwrap();
 }
 
-/// A running `annotask serve --keys` on a project; killed when dropped.
-struct Served {
-    server: Server,
-    _keys: TempDir,
+/// A running `annotask serve --keys` on a project, with this module's keys.
+struct Served(KeyedServer);
+
+impl std::ops::Deref for Served {
+    type Target = KeyedServer;
+    fn deref(&self) -> &KeyedServer {
+        &self.0
+    }
 }
 
 impl Served {
     fn start(root: &Path) -> Served {
-        let keys = tempfile::tempdir().unwrap();
-        let file = keys.path().join("keys.json");
-        write_private(&file, KEYS);
-        let server = Server::start(root, &[OsStr::new("--keys"), file.as_os_str()], &[]);
-        Served {
-            server,
-            _keys: keys,
-        }
-    }
-
-    /// A request as `user` (by their key): the HTTP status and the JSON body.
-    fn call(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-        let auth = format!("Key key-{user}");
-        let body = body.map(|b| b.to_string());
-        self.server.call(Some(&auth), method, path, body.as_deref())
+        Served(KeyedServer::start(root, KEYS))
     }
 
     fn ok(&self, user: &str, method: &str, path: &str, body: Option<Value>) -> Value {
