@@ -467,19 +467,25 @@ async fn next_assignments(
     .await
 }
 
+/// A request's annotations in the API's own shapes, a bad one refused at `annotations[i]`.
+fn annotations_from_wire(
+    annotations: Vec<wire::Annotation>,
+) -> Result<Vec<api::PostedAnnotation>, Failure> {
+    annotations
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| convert::annotation_from_wire(a, &format!("annotations[{i}]")))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|d| Failure::from(Error::bad_body(REQUEST, d)))
+}
+
 async fn post_annotations(
     repos: Arc<Repos>,
     caller: Caller,
     request: wire::PostAnnotationsRequest,
 ) -> Answer<wire::MultiAnnotationResponse> {
     let user = acting_user(&caller, request.user_app_id.as_ref())?;
-    let annotations = request
-        .annotations
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| convert::annotation_from_wire(a, &format!("annotations[{i}]")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|d| Failure::from(Error::bad_body(REQUEST, d)))?;
+    let annotations = annotations_from_wire(request.annotations)?;
     blocking(repos, move |repos| {
         let posted = repos
             .checkout()?
@@ -498,13 +504,7 @@ async fn patch_annotations(
     request: wire::PatchAnnotationsRequest,
 ) -> Answer<wire::MultiAnnotationResponse> {
     let user = acting_user(&caller, request.user_app_id.as_ref())?;
-    let annotations = request
-        .annotations
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| convert::annotation_from_wire(a, &format!("annotations[{i}]")))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|d| Failure::from(Error::bad_body(REQUEST, d)))?;
+    let annotations = annotations_from_wire(request.annotations)?;
     let request = api::PatchAnnotations {
         action: request.action,
         annotations,
