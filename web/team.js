@@ -9,6 +9,7 @@ import { showError, setWhere } from "./app.js";
 import { clear, h, svg } from "./dom.js";
 
 const POLL_MS = 2000;
+const AGREEMENT_MS = 10000;
 const STATES = [
   ["pending", "to do", "#94a3b8"],
   ["awaiting_review", "awaiting review", "#f59e0b"],
@@ -122,8 +123,11 @@ export async function show(main, taskId) {
         : h("tr", {}, h("td", { colspan: 4 }, "No input submitted by two workers yet."))));
   }
 
-  // The agreement is a walk over the task's work: asked again only when the counts moved.
+  // The agreement is a walk over the task's work (a few hundred ms at 20,000 inputs): asked
+  // again only once the counts moved, and at most every AGREEMENT_MS.
   let countsSeen = null;
+  let agreementStale = true;
+  let agreementAt = -Infinity;
 
   async function poll() {
     const [counts, withMetrics, awaiting] = await Promise.all([
@@ -132,10 +136,13 @@ export async function show(main, taskId) {
       call("GET", `/v2/annotations?task_id=${id}&statuses=24157&per_page=50`),
     ]);
     const seen = JSON.stringify(counts.counts);
-    if (consensus && seen !== countsSeen) {
-      drawAgreement((await call("GET", `/v2/tasks/${id}/agreement`)).pairs);
-    }
+    if (seen !== countsSeen) agreementStale = true;
     countsSeen = seen;
+    if (consensus && agreementStale && performance.now() - agreementAt >= AGREEMENT_MS) {
+      agreementAt = performance.now();
+      drawAgreement((await call("GET", `/v2/tasks/${id}/agreement`)).pairs);
+      agreementStale = false;
+    }
     drawChart(counts.counts);
     drawTable(counts.counts);
     const m = withMetrics.task.metrics || {};
