@@ -3,6 +3,9 @@
 // at once and nothing is lost while the server is away); back and forward go through what the
 // person did in this tab, and a submitted input can be changed (LABEL_WITHDRAW, then the
 // annotation again under the same id, then LABEL_SUBMIT) until a reviewer or consensus decides.
+// One-key mode (classification, opt-in, remembered for the tab): a digit picks its concept
+// alone and submits at once; Back, Forward and Z undo stay as they are. Reviewers' comments
+// on decided work (approved or rejected, which never comes back to label) are listed apart.
 
 import { call, inputText, mediaUrl, outbox, session, userPath } from "./api.js";
 import { showError, setWhere } from "./app.js";
@@ -11,6 +14,7 @@ import { fromApi, Stage, toApi } from "./regions.js";
 
 const AHEAD = 3; // inputs whose images are fetched before they are shown
 const REFILL = 4; // ask for more work when fewer unsubmitted inputs than this are queued
+const ONE_KEY = "annotask.one-key"; // sessionStorage: one-key mode is on in this tab
 
 /// An annotation id the retries of one label share: the server replaces an annotation of the
 /// same id, so a label sent twice is one label.
@@ -47,16 +51,35 @@ export async function show(main, taskId) {
   const undo = h("button", { type: "button", "aria-label": "Undo last submit (Z)", onclick: () => undoLast() }, "Undo last submit");
   const badge = h("span", { class: "badge", "aria-label": "Input state" });
   const note = h("p", { class: "review-note", role: "note", hidden: true });
+  const oneKey = h("input", {
+    type: "checkbox",
+    id: "one-key",
+    "aria-label": "One-key mode",
+    checked: sessionStorage.getItem(ONE_KEY) === "on",
+    onchange: () => {
+      if (oneKey.checked) sessionStorage.setItem(ONE_KEY, "on");
+      else sessionStorage.removeItem(ONE_KEY);
+      oneKey.blur();
+      keys.textContent = keysHelp(mode, oneKey.checked);
+    },
+  });
+  // A single-choice shortcut: only where a key picks a concept, not a region's.
+  const oneKeyBox = mode ? null : h("label", { class: "one-key", for: "one-key", title: "A digit picks its concept alone and submits at once" }, oneKey, " One-key mode");
+  const keys = h("p", { class: "keys" }, keysHelp(mode, !mode && oneKey.checked));
+  const feedbackList = h("ul", { class: "feedback", "aria-label": "Reviewers' comments on your work" });
+  const feedbackTitle = h("summary", {}, "Reviewers' comments on your work");
+  const feedbackBox = h("details", { class: "feedback-box", hidden: true, ontoggle: () => feedbackBox.open && loadFeedback() }, feedbackTitle, feedbackList);
 
   clear(
     main,
     h("section", { class: "label-screen", "aria-label": `Labeling ${task.id}` },
       h("div", { class: "top" }, h("h1", {}, task.name || task.id), progress, position, badge),
       note,
+      feedbackBox,
       stage.el,
       h("div", { class: "controls" }, filter, conceptBar),
-      h("div", { class: "controls" }, back, forward, undo, submit, status),
-      h("p", { class: "keys" }, keysHelp(mode)),
+      h("div", { class: "controls" }, back, forward, undo, submit, oneKeyBox, status),
+      keys,
     ),
   );
 
@@ -77,7 +100,7 @@ export async function show(main, taskId) {
         class: "concept",
         "aria-pressed": on ? "true" : "false",
         "aria-label": key ? `${c} (key ${key})` : c,
-        onclick: () => pick(i),
+        onclick: (event) => pick(i, event.timeStamp),
       }, key ? h("kbd", {}, key) : null, " ", c);
     });
     clear(conceptBar, buttons);
@@ -110,7 +133,9 @@ export async function show(main, taskId) {
     renderState();
   }
 
-  function pick(i) {
+  /// A concept picked by its key or button: `startedAt`, the time of that event, in one-key mode
+  /// starts the submit's timing.
+  function pick(i, startedAt) {
     const it = item();
     if (!it) return;
     if (mode) {
@@ -119,11 +144,31 @@ export async function show(main, taskId) {
       renderConcepts();
       return;
     }
+    if (oneKey.checked) {
+      edited(() => (it.chosen = new Set([concepts[i]])));
+      send(startedAt);
+      return;
+    }
     edited(() => {
       const c = concepts[i];
       if (it.chosen.has(c)) it.chosen.delete(c);
       else it.chosen.add(c);
     });
+  }
+
+  /// The reviewers' comments on the person's approved and rejected inputs: asked when the
+  /// screen opens and when the list is opened again, not on every submit.
+  async function loadFeedback() {
+    try {
+      const { feedback } = await call("GET", userPath(`/tasks/${encodeURIComponent(taskId)}/feedback`));
+      const words = { 54200: "approved", 54204: "rejected" };
+      feedbackBox.hidden = feedback.length === 0;
+      feedbackTitle.textContent = `Reviewers' comments on your work (${feedback.length})`;
+      clear(feedbackList, feedback.map((f) => h("li", { "data-input": f.input_id },
+        h("code", {}, f.input_id), ` ${words[f.status.code] || f.status.description}: `, h("q", {}, f.status.details))));
+    } catch {
+      // The comments come back with the server.
+    }
   }
 
   async function refreshCounts() {
@@ -292,7 +337,7 @@ export async function show(main, taskId) {
     if (gone || event.ctrlKey || event.metaKey) return;
     if (filter && event.target === filter) {
       if (event.key === "Enter" || event.key === "Escape") {
-        if (event.key === "Enter" && visibleConcepts()[0]) pick(visibleConcepts()[0].i);
+        if (event.key === "Enter" && visibleConcepts()[0]) pick(visibleConcepts()[0].i, event.timeStamp);
         filter.blur();
         event.preventDefault();
       }
@@ -306,7 +351,7 @@ export async function show(main, taskId) {
     const digit = /^[1-9]$/.test(event.key) ? Number(event.key) - 1 : -1;
     if (digit >= 0) {
       const c = visibleConcepts()[digit];
-      if (c) pick(c.i);
+      if (c) pick(c.i, event.timeStamp);
     } else if (event.key === "Enter") {
       send(event.timeStamp);
     } else if (event.key === "ArrowLeft") {
@@ -329,6 +374,7 @@ export async function show(main, taskId) {
 
   renderState();
   refreshCounts();
+  loadFeedback();
   await refill();
   if (items.length) await go(0);
   else if (!exhausted) {
@@ -345,9 +391,10 @@ export async function show(main, taskId) {
   };
 }
 
-function keysHelp(mode) {
+function keysHelp(mode, oneKey) {
   const common = "Enter submits and shows the next input · ← → back and forward · Z undoes the last submit";
   if (mode === "box") return `Keys: 1-9 pick the concept (or relabel the selected box) · drag to draw · click a box to select, drag to move, corners to resize · arrows move it (Alt+arrows resize) · Delete removes · Tab selects the next · ${common}`;
   if (mode === "polygon") return `Keys: 1-9 pick the concept · click to add points, Enter or a click on the first point closes · Esc cancels · click a polygon to select, drag to move · Delete removes · ${common}`;
+  if (oneKey) return `Keys (one-key mode): 1-9 pick a concept and submit at once · ← → back and forward (a digit changes a submitted input) · Z undoes the last submit`;
   return `Keys: 1-9 toggle a concept · ${common}`;
 }

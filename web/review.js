@@ -1,7 +1,9 @@
 // `/review/{task_id}`: REVIEW_START's queue, an input at a time, every worker's version side
 // by side in the worker's colour, and the decision by key: `a` approves, `r` rejects, `c`
 // requests changes with a comment (typed in the field it opens, sent by Enter, stored in the
-// reviewer's work file and shown to the worker); with several versions, 1-9 choose the one the decision is about.
+// reviewer's work file and shown to the worker); `A` and `R` (with Shift) open the same field
+// for an approval or a rejection with a comment, which is optional there; with several
+// versions, 1-9 choose the one the decision is about.
 // Approving one version of several rejects the others (the input gets one answer); rejecting
 // or requesting changes concerns the chosen version alone.
 
@@ -29,29 +31,41 @@ export async function show(main, taskId) {
   const buttons = h("div", { class: "controls" },
     h("button", { type: "button", class: "primary", "aria-label": "Approve (A)", onclick: () => decide("APPROVE") }, "Approve (a)"),
     h("button", { type: "button", "aria-label": "Reject (R)", onclick: () => decide("REJECT") }, "Reject (r)"),
-    h("button", { type: "button", "aria-label": "Request changes (C)", onclick: () => askComment() }, "Request changes (c)"),
+    h("button", { type: "button", "aria-label": "Request changes (C)", onclick: () => askComment("REQUEST_CHANGES") }, "Request changes (c)"),
+    h("button", { type: "button", "aria-label": "Approve with comment (Shift+A)", onclick: () => askComment("APPROVE") }, "Approve with comment (A)"),
+    h("button", { type: "button", "aria-label": "Reject with comment (Shift+R)", onclick: () => askComment("REJECT") }, "Reject with comment (R)"),
     status,
   );
-  // What the worker should change: Enter sends the request, Escape leaves it unsent.
+  // The comment of the decision the field was opened for (what the worker should change, or a
+  // word on an approval or a rejection): Enter sends the decision, Escape leaves it unsent.
+  let commenting = null;
+  const PROMPTS = {
+    REQUEST_CHANGES: "What should the worker change? Enter sends, Escape cancels",
+    APPROVE: "A word for the worker (optional). Enter approves, Escape cancels",
+    REJECT: "Why it is rejected (optional). Enter rejects, Escape cancels",
+  };
   const comment = h("input", {
     type: "text", id: "review-comment", "aria-label": "Comment", maxlength: 2000, autocomplete: "off",
-    placeholder: "What should the worker change? Enter sends, Escape cancels",
     onkeydown: (event) => {
       if (event.key === "Enter") {
         event.preventDefault();
         const text = comment.value.trim();
+        const decision = commenting;
         closeComment();
-        decide("REQUEST_CHANGES", text);
+        decide(decision, text || undefined);
       } else if (event.key === "Escape") {
         event.preventDefault();
         closeComment();
       }
     },
   });
-  const commentBox = h("p", { class: "review-comment", hidden: true },
-    h("label", { for: "review-comment" }, "Comment"), " ", comment);
-  function askComment() {
+  const commentLabel = h("label", { for: "review-comment" }, "Comment");
+  const commentBox = h("p", { class: "review-comment", hidden: true }, commentLabel, " ", comment);
+  function askComment(decision) {
     if (!queue[0]) return;
+    commenting = decision;
+    comment.placeholder = PROMPTS[decision];
+    commentLabel.textContent = { REQUEST_CHANGES: "Comment", APPROVE: "Comment on the approval", REJECT: "Comment on the rejection" }[decision];
     commentBox.hidden = false;
     comment.focus();
   }
@@ -61,7 +75,7 @@ export async function show(main, taskId) {
     comment.blur();
   }
   clear(main, h("section", { class: "review-screen", "aria-label": `Reviewing ${task.id}` }, head, why, versions, buttons, commentBox,
-    h("p", { class: "keys" }, "Keys: a approve · r reject · c request changes · 1-9 choose the version the decision is about (approving one rejects the others)")));
+    h("p", { class: "keys" }, "Keys: a approve · r reject · c request changes · Shift+A, Shift+R approve or reject with a comment · 1-9 choose the version the decision is about (approving one rejects the others)")));
 
   function reason(group) {
     const strategy = task.review?.strategy;
@@ -166,7 +180,9 @@ export async function show(main, taskId) {
       render();
     } else if (event.key === "a") decide("APPROVE");
     else if (event.key === "r") decide("REJECT");
-    else if (event.key === "c") askComment();
+    else if (event.key === "c") askComment("REQUEST_CHANGES");
+    else if (event.key === "A") askComment("APPROVE");
+    else if (event.key === "R") askComment("REJECT");
     else return;
     event.preventDefault();
   }

@@ -1,12 +1,15 @@
 // `/tasks/{task_id}`: the team's view. Each worker's exact counts by state as a chart the page
-// draws (SVG) and as a table, the task's metrics, the inputs awaiting review, and an export;
-// polled while the page is open, so it follows the work without a reload.
+// draws (SVG) and as a table, the task's metrics, for a CONSENSUS task how often each pair of
+// workers agrees (the server's figure, by the rule consensus decides by), the inputs awaiting
+// review, and an export in the formats the server says fit the task; polled while the page is
+// open, so it follows the work without a reload.
 
 import { call, session } from "./api.js";
 import { showError, setWhere } from "./app.js";
 import { clear, h, svg } from "./dom.js";
 
 const POLL_MS = 2000;
+const AGREEMENT_MS = 10000;
 const STATES = [
   ["pending", "to do", "#94a3b8"],
   ["awaiting_review", "awaiting review", "#f59e0b"],
@@ -14,7 +17,6 @@ const STATES = [
   ["success", "done", "#16a34a"],
   ["review_denied", "rejected", "#dc2626"],
 ];
-const FORMATS = ["coco", "yolo", "voc", "csv", "jsonl"];
 
 export async function show(main, taskId) {
   const id = encodeURIComponent(taskId);
@@ -25,16 +27,23 @@ export async function show(main, taskId) {
   const metrics = h("dl", { class: "metrics", "aria-label": "Task metrics" });
   const waiting = h("ul", { class: "waiting", "aria-label": "Inputs awaiting review" });
   const updated = h("p", { class: "updated", role: "status" });
-  const format = h("select", { "aria-label": "Export format" }, FORMATS.map((f) => h("option", { value: f }, f.toUpperCase())));
+  const consensus = task.review?.strategy === "CONSENSUS";
+  const agreement = h("table", { class: "counts-table", "aria-label": "Agreement between workers" });
+  // Which formats fit this task is the export's rule: the server says it.
+  const { formats } = await call("GET", `/v2/tasks/${id}/export/formats`);
+  const format = h("select", { "aria-label": "Export format" }, formats.map((f) => h("option", { value: f.name }, f.folder ? `${f.name.toUpperCase()} (tar)` : f.name.toUpperCase())));
   const exportButton = h("button", { type: "button", "aria-label": "Export", onclick: () => download(format.value) }, "Export");
+  const exported = h("span", { class: "updated", role: "status", "aria-label": "Export status" });
 
   clear(main, h("section", { class: "team-screen", "aria-label": `Team view of ${task.id}` },
     h("div", { class: "top" }, h("h1", {}, task.name || task.id), task.name ? h("code", {}, task.id) : null,
       h("nav", {}, h("a", { href: `/label/${id}` }, "Label"), " ", h("a", { href: `/review/${id}` }, "Review"))),
     h("div", { class: "columns" },
-      h("div", {}, h("h2", {}, "Work per worker"), chart, table),
+      h("div", {}, h("h2", {}, "Work per worker"), chart, table,
+        consensus ? [h("h2", {}, "Agreement between workers"), agreement,
+          h("p", { class: "updated" }, "Of the inputs both workers submitted, the share on which they agree, by the rule consensus decides by.")] : null),
       h("div", {}, h("h2", {}, "Metrics"), metrics, h("h2", {}, "Awaiting review"), waiting,
-        h("h2", {}, "Export"), h("p", {}, format, " ", exportButton))),
+        h("h2", {}, "Export"), h("p", {}, format, " ", exportButton, " ", exported))),
     updated));
 
   async function download(f) {
@@ -47,12 +56,16 @@ export async function show(main, taskId) {
         throw new Error(body?.status?.details || `the export failed (HTTP ${response.status})`);
       }
       const name = /filename="?([^";]+)"?/.exec(response.headers.get("Content-Disposition") || "")?.[1] || `${task.id}-${f}`;
-      const url = URL.createObjectURL(await response.blob());
+      const blob = await response.blob();
+      const url = URL.createObjectURL(blob);
       const a = h("a", { href: url, download: name, hidden: true });
       document.body.append(a);
       a.click();
       a.remove();
       setTimeout(() => URL.revokeObjectURL(url), 10000);
+      exported.textContent = `Exported ${name} (${blob.size} bytes)`;
+      exported.dataset.file = name;
+      exported.dataset.bytes = blob.size;
     } catch (e) {
       showError(`Export: ${e.message}`);
     }
@@ -96,12 +109,40 @@ export async function show(main, taskId) {
       h("tbody", {}, counts.map((c) => h("tr", { "data-worker": c.worker.user.id }, h("th", { scope: "row" }, c.worker.user.id), STATES.map(([k]) => h("td", { "data-state": k }, c[k]))))));
   }
 
+  function drawAgreement(pairs) {
+    const percent = (p) => (p.inputs ? `${Math.round((100 * p.agreed) / p.inputs)}%` : "–");
+    const inputs = pairs.reduce((s, p) => s + p.inputs, 0);
+    const agreed = pairs.reduce((s, p) => s + p.agreed, 0);
+    clear(agreement,
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "workers"), h("th", { scope: "col" }, "both submitted"), h("th", { scope: "col" }, "agreed"), h("th", { scope: "col" }, "agreement"))),
+      h("tbody", {}, pairs.length
+        ? [pairs.map((p) => h("tr", { "data-pair": p.user_ids.join(" ") },
+            h("th", { scope: "row" }, p.user_ids.join(" · ")), h("td", {}, p.inputs), h("td", {}, p.agreed),
+            h("td", { "data-agreement": "", "aria-label": `${p.user_ids.join(" and ")} agree on ${p.agreed} of ${p.inputs}` }, percent(p)))),
+          pairs.length > 1 ? h("tr", { "data-pair": "all" }, h("th", { scope: "row" }, "all pairs"), h("td", {}, inputs), h("td", {}, agreed), h("td", {}, percent({ inputs, agreed }))) : null]
+        : h("tr", {}, h("td", { colspan: 4 }, "No input submitted by two workers yet."))));
+  }
+
+  // The agreement is a walk over the task's work (a few hundred ms at 20,000 inputs): asked
+  // again only once the counts moved, and at most every AGREEMENT_MS.
+  let countsSeen = null;
+  let agreementStale = true;
+  let agreementAt = -Infinity;
+
   async function poll() {
     const [counts, withMetrics, awaiting] = await Promise.all([
       call("GET", `/v2/tasks/${id}/inputs/count`),
       call("GET", `/v2/tasks/${id}?additional_fields=metrics`),
       call("GET", `/v2/annotations?task_id=${id}&statuses=24157&per_page=50`),
     ]);
+    const seen = JSON.stringify(counts.counts);
+    if (seen !== countsSeen) agreementStale = true;
+    countsSeen = seen;
+    if (consensus && agreementStale && performance.now() - agreementAt >= AGREEMENT_MS) {
+      agreementAt = performance.now();
+      drawAgreement((await call("GET", `/v2/tasks/${id}/agreement`)).pairs);
+      agreementStale = false;
+    }
     drawChart(counts.counts);
     drawTable(counts.counts);
     const m = withMetrics.task.metrics || {};

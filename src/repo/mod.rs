@@ -24,11 +24,13 @@ use crate::sync::{self, Summary};
 use crate::validate::{self, Diagnostic, Report};
 use crate::work::{self, Event, Line};
 
+mod agreement;
 mod annotations;
 mod assignments;
 mod corrections;
 mod counts;
 mod export;
+mod feedback;
 mod import;
 mod inputs;
 mod lock;
@@ -37,10 +39,12 @@ mod queue_tests;
 mod setup;
 mod tasks;
 
+pub use agreement::PairAgreement;
 pub use annotations::{AnnotationSelection, NewAnnotation};
 pub use assignments::{Action, Assignment, NamedId, Review};
 pub use corrections::{AnnotationPatch, AnnotationsToDelete};
 pub use counts::Counts;
+pub use feedback::Feedback;
 pub use import::Imported;
 pub use lock::{WatchLock, Watcher};
 pub use setup::{EditorSettings, VSCODE_SETTINGS, ensure_editor_files, init, refresh_editor_files};

@@ -41,6 +41,14 @@ const TASKS: &[(&str, &str)] = &[
         "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [positive, negative]\nworker: {strategy: FULL, user_ids: [ann]}\ninput_source: {type: DATASET, id: notes}\nreview: {strategy: NONE}\n",
     ),
     (
+        "pairs",
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog]\nworker: {strategy: FULL, user_ids: [ann, bob]}\ninput_source: {type: DATASET, id: garden}\nreview: {strategy: CONSENSUS, user_ids: [rita], consensus_strategy_info: {approval_threshold: 2}}\n",
+    ),
+    (
+        "fruit",
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [apple, apricot, banana, blueberry, cherry, date, fig, grape, kiwi, lemon, mango, melon]\nworker: {strategy: FULL, user_ids: [ann]}\ninput_source: {type: DATASET, id: garden}\nreview: {strategy: NONE}\n",
+    ),
+    (
         "shapes",
         "type: POLYGON_DETECTION\nconcept_ids: [cat]\nworker: {strategy: FULL, user_ids: [ann]}\ninput_source: {type: DATASET, id: garden}\nreview: {strategy: NONE}\n",
     ),
@@ -143,6 +151,26 @@ fn annotation_on(server: &Server, user: &str, task: &str, input: &str) -> Option
     annotations(server, user, task)
         .into_iter()
         .find(|a| a["input_id"] == input)
+}
+
+/// `user` labels `input` of `task` with `concepts` and submits it, through the API.
+fn submit(server: &Server, user: &str, task: &str, input: &str, concepts: &[&str]) {
+    let concepts: Vec<Value> = concepts
+        .iter()
+        .map(|c| json!({"id": c, "value": 1}))
+        .collect();
+    let annotation = json!({"annotations": [{"id": format!("{user}-{input}"),
+        "task_id": task, "input_id": input, "data": {"concepts": concepts}}]});
+    ok(server, user, "POST", "/v2/annotations", Some(annotation));
+    let submit = json!({"action": "LABEL_SUBMIT", "label_submit_config":
+        {"task_assignments": [{"id": format!("{input}.{user}")}]}});
+    ok(
+        server,
+        user,
+        "PUT",
+        &format!("/v2/users/me/apps/app/tasks/{task}/assignments"),
+        Some(submit),
+    );
 }
 
 /// `user`'s counts on `task`: pending, awaiting review, success, review denied.
@@ -521,19 +549,7 @@ fn a_review_sends_work_back_and_the_worker_sees_it() {
     let server = project.serve();
     let base = &server.base;
     for input in ["photo-01", "photo-02"] {
-        let annotation = json!({"annotations": [{"id": format!("ann-{input}"),
-            "task_id": "checked", "input_id": input,
-            "data": {"concepts": [{"id": "cat", "value": 1}]}}]});
-        ok(&server, "ann", "POST", "/v2/annotations", Some(annotation));
-        let submit = json!({"action": "LABEL_SUBMIT", "label_submit_config":
-            {"task_assignments": [{"id": format!("{input}.ann")}]}});
-        ok(
-            &server,
-            "ann",
-            "PUT",
-            "/v2/users/me/apps/app/tasks/checked/assignments",
-            Some(submit),
-        );
+        submit(&server, "ann", "checked", input, &["cat"]);
     }
     assert_eq!(counts(&server, "ann", "checked")[1], 2);
     sign_in(&browser, base, "rita");
@@ -597,17 +613,7 @@ fn the_team_view_follows_the_work() {
     let cell = "return document.querySelector('tr[data-worker=\"bob\"] td[data-state=\"success\"]')?.textContent";
     assert_eq!(browser.wait("the counts show", cell), json!("0"));
     browser.find("svg[aria-label=\"Chart of each worker's inputs by state\"]");
-    let annotation = json!({"annotations": [{"id": "bob-1", "task_id": "day",
-        "input_id": "photo-05", "data": {"concepts": [{"id": "cat", "value": 1}]}}]});
-    ok(&server, "bob", "POST", "/v2/annotations", Some(annotation));
-    ok(
-        &server,
-        "bob",
-        "PUT",
-        "/v2/users/me/apps/app/tasks/day/assignments",
-        Some(json!({"action": "LABEL_SUBMIT", "label_submit_config":
-            {"task_assignments": [{"id": "photo-05.bob"}]}})),
-    );
+    submit(&server, "bob", "day", "photo-05", &["cat"]);
     browser.wait(
         "the team view shows bob's submit without a reload",
         &format!("{cell} === '1'"),
@@ -669,6 +675,367 @@ fn a_server_stopped_mid_session_loses_nothing() {
     let _ = again.kill();
     let _ = again.wait();
     stayed_home(&browser, &base);
+}
+
+/// The team's view of a CONSENSUS task: how often each pair of workers agrees, as the server
+/// counts it by the consensus rule, following new submits without a reload.
+#[test]
+fn the_team_view_shows_how_often_workers_agree() {
+    let Some((browser, _one)) = browser() else {
+        return;
+    };
+    let project = Garden::new();
+    let server = project.serve();
+    let base = &server.base;
+    // photo-01 and photo-03 agreed on, photo-02 not; photo-04 only ann submitted.
+    for (input, ann, bob) in [
+        ("photo-01", &["cat"][..], &["cat"][..]),
+        ("photo-02", &["cat"], &["dog"]),
+        ("photo-03", &["cat", "dog"], &["dog", "cat"]),
+    ] {
+        submit(&server, "ann", "pairs", input, ann);
+        submit(&server, "bob", "pairs", input, bob);
+    }
+    submit(&server, "ann", "pairs", "photo-04", &["dog"]);
+    let agreement = |server: &Server| {
+        ok(server, "rita", "GET", "/v2/tasks/pairs/agreement", None)["pairs"].clone()
+    };
+    assert_eq!(
+        agreement(&server),
+        json!([{"user_ids": ["ann", "bob"], "inputs": 3, "agreed": 2}])
+    );
+    sign_in(&browser, base, "rita");
+    browser.goto(&format!("{base}/tasks/pairs"));
+    let figure = "return document.querySelector('tr[data-pair=\"ann bob\"] td[data-agreement]')?.getAttribute('aria-label')";
+    assert_eq!(
+        browser.wait("the agreement shows", figure),
+        json!("ann and bob agree on 2 of 3")
+    );
+    let shown = browser.js(
+        "return document.querySelector('tr[data-pair=\"ann bob\"] td[data-agreement]').textContent",
+        json!([]),
+    );
+    assert_eq!(shown, json!("67%"));
+    // bob disagrees on photo-04: the view follows without a reload.
+    submit(&server, "bob", "pairs", "photo-04", &["cat"]);
+    assert_eq!(
+        agreement(&server),
+        json!([{"user_ids": ["ann", "bob"], "inputs": 4, "agreed": 2}])
+    );
+    browser.wait(
+        "the agreement follows the new submit",
+        &format!("{figure} === 'ann and bob agree on 2 of 4'"),
+    );
+    // A task without consensus shows no agreement.
+    browser.goto(&format!("{base}/tasks/day"));
+    browser.find("[aria-label=\"Counts per worker and state\"] tbody tr");
+    let none = browser.js(
+        "return document.querySelector('[aria-label=\"Agreement between workers\"]') === null",
+        json!([]),
+    );
+    assert_eq!(none, json!(true));
+    stayed_home(&browser, base);
+}
+
+/// More than nine concepts: `/` opens the filter, typing narrows the buttons (renumbered 1-9),
+/// a digit picks among those shown, and Enter in the filter picks the first one.
+#[test]
+fn a_filter_finds_one_of_many_concepts() {
+    let Some((browser, _one)) = browser() else {
+        return;
+    };
+    let project = Garden::new();
+    let server = project.serve();
+    let base = &server.base;
+    sign_in(&browser, base, "ann");
+    browser.click_named("Label fruit");
+    let first = on_input(&browser, 1);
+    let shown = "return [...document.querySelectorAll('[aria-label=\"Concepts\"] button')].map(b => b.getAttribute('aria-label')).join(', ')";
+    let all = browser.js(shown, json!([])).as_str().unwrap().to_owned();
+    assert!(
+        all.starts_with("apple (key 1), apricot (key 2)")
+            && all.ends_with("kiwi (key 9), lemon, mango, melon"),
+        "{all}"
+    );
+    browser.keys(&["/"]);
+    browser.wait(
+        "the filter has the focus",
+        "return document.activeElement?.getAttribute('aria-label') === 'Filter concepts'",
+    );
+    browser.keys(&["an"]);
+    assert_eq!(
+        browser.wait(
+            "the filter narrows the concepts",
+            &format!("const s = (() => {{ {shown} }})(); return s === 'banana (key 1), mango (key 2)' && s"),
+        ),
+        json!("banana (key 1), mango (key 2)")
+    );
+    browser.keys(&["\u{E00C}", "2", ENTER]);
+    let second = on_input(&browser, 2);
+    // Enter in the filter picks the first concept shown.
+    browser.keys(&["/"]);
+    browser.type_into("Filter concepts", "\u{E003}\u{E003}kiw");
+    browser.wait(
+        "only kiwi is shown",
+        &format!("return (() => {{ {shown} }})() === 'kiwi (key 1)'"),
+    );
+    browser.keys(&[ENTER, ENTER]);
+    on_input(&browser, 3);
+    for (input, concept) in [(&first, "mango"), (&second, "kiwi")] {
+        eventually("the label reached the server", || {
+            annotation_on(&server, "ann", "fruit", input)
+                .is_some_and(|a| a["data"]["concepts"] == json!([{"id": concept, "value": 1.0}]))
+        });
+    }
+    assert_eq!(counts(&server, "ann", "fruit")[2], 2);
+    stayed_home(&browser, base);
+}
+
+/// The export control offers the formats the server says fit the task, and downloads what the
+/// export route answers.
+#[test]
+fn the_export_offers_the_fitting_formats_and_downloads() {
+    let Some((browser, _one)) = browser() else {
+        return;
+    };
+    let project = Garden::new();
+    let server = project.serve();
+    let base = &server.base;
+    // An input of `day` is done once both its workers submitted.
+    for user in ["ann", "bob"] {
+        submit(&server, user, "day", "photo-01", &["cat"]);
+        submit(&server, user, "day", "photo-02", &["bird"]);
+    }
+    sign_in(&browser, base, "ann");
+    let offered = "return [...document.querySelectorAll('[aria-label=\"Export format\"] option')].map(o => o.value).join(' ')";
+    for (task, expected) in [("day", "csv jsonl"), ("boxes", "coco yolo voc jsonl")] {
+        let served = ok(
+            &server,
+            "ann",
+            "GET",
+            &format!("/v2/tasks/{task}/export/formats"),
+            None,
+        );
+        let names: Vec<&str> = served["formats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names.join(" "), expected, "{served}");
+        browser.goto(&format!("{base}/tasks/{task}"));
+        assert_eq!(
+            browser.wait("the formats are offered", offered),
+            json!(expected)
+        );
+    }
+    // CSV, the first format of a classification task, downloaded.
+    browser.goto(&format!("{base}/tasks/day"));
+    browser.wait("the formats are offered", offered);
+    browser.click_named("Export");
+    let said = browser.wait(
+        "the page says it exported",
+        "return document.querySelector('[aria-label=\"Export status\"]').textContent",
+    );
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .build()
+        .into();
+    let expected = agent
+        .get(&format!("{base}/v2/tasks/day/export?format=csv"))
+        .header("Authorization", "Key key-ann")
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_vec()
+        .unwrap();
+    let text = String::from_utf8(expected.clone()).unwrap();
+    assert!(text.contains("photo-01") && text.contains("bird"), "{text}");
+    assert_eq!(
+        said,
+        json!(format!("Exported day-csv.csv ({} bytes)", expected.len()))
+    );
+    let file = browser.downloads().join("day-csv.csv");
+    eventually("the browser saved the download", || file.exists());
+    assert_eq!(fs::read(&file).unwrap(), expected);
+    let fetched = browser.js(
+        "return performance.getEntriesByType('resource').some(e => e.name === location.origin + '/v2/tasks/day/export?format=csv')",
+        json!([]),
+    );
+    assert_eq!(fetched, json!(true));
+    stayed_home(&browser, base);
+}
+
+/// Approving and rejecting with a comment (Shift+A, Shift+R): stored with the decision, and
+/// shown to the worker, whose decided work never comes back to label.
+#[test]
+fn approvals_and_rejections_carry_a_comment_to_the_worker() {
+    let Some((browser, _one)) = browser() else {
+        return;
+    };
+    let project = Garden::new();
+    let server = project.serve();
+    let base = &server.base;
+    for input in ["photo-01", "photo-02", "photo-03"] {
+        submit(&server, "ann", "checked", input, &["cat"]);
+    }
+    sign_in(&browser, base, "rita");
+    browser.click_named("Review checked");
+    let decided = |n: usize| {
+        format!("return document.querySelector('.position').textContent.startsWith('{n} decided')")
+    };
+    for (n, key, comment) in [(1, "A", "clean work"), (2, "R", "that is a fox")] {
+        browser.find("[aria-label=\"Version 1: ann\"]");
+        browser.keys(&[key]);
+        browser.wait(
+            "the comment field has the focus",
+            "return document.activeElement?.getAttribute('aria-label') === 'Comment'",
+        );
+        browser.type_into("Comment", comment);
+        browser.keys(&[ENTER]);
+        browser.wait("the decision is made", &decided(n));
+    }
+    // Approval without a comment stays one key.
+    browser.keys(&["a"]);
+    browser.wait("the decision is made", &decided(3));
+    eventually("the decisions reached the server", || {
+        counts(&server, "ann", "checked")[1] == 0
+    });
+    let [_, _, success, rejected] = counts(&server, "ann", "checked");
+    assert_eq!((success, rejected), (2, 1));
+    let feedback = ok(
+        &server,
+        "ann",
+        "GET",
+        "/v2/users/me/apps/app/tasks/checked/feedback",
+        None,
+    )["feedback"]
+        .clone();
+    assert_eq!(
+        feedback,
+        json!([
+            {"id": "photo-01.ann", "input_id": "photo-01", "status":
+                {"code": 54200, "description": "Task assignment success", "details": "clean work"}},
+            {"id": "photo-02.ann", "input_id": "photo-02", "status":
+                {"code": 54204, "description": "Task assignment rejected", "details": "that is a fox"}},
+        ])
+    );
+    let lines = fs::read_to_string(project.root().join("work/checked/rita.jsonl")).unwrap();
+    assert!(
+        lines.contains("\"clean work\"") && lines.contains("\"that is a fox\""),
+        "{lines}"
+    );
+    sign_out(&browser);
+
+    sign_in(&browser, base, "ann");
+    browser.click_named("Label checked");
+    let listed = browser.wait(
+        "ann sees the reviewers' comments",
+        "const l = document.querySelector('[aria-label=\"Reviewers\\' comments on your work\"]');
+         return l && !l.closest('details').hidden && [...l.children].map(li => li.textContent).join('\\n')",
+    );
+    assert_eq!(
+        listed,
+        json!("photo-01 approved: clean work\nphoto-02 rejected: that is a fox")
+    );
+    stayed_home(&browser, base);
+}
+
+/// One-key mode: a digit picks its concept and submits at once; Back and a digit change a
+/// submitted input; the toggle is remembered for the tab.
+#[test]
+fn one_key_mode_submits_with_a_digit() {
+    let Some((browser, _one)) = browser() else {
+        return;
+    };
+    let project = Garden::new();
+    let server = project.serve();
+    let base = &server.base;
+    sign_in(&browser, base, "ann");
+    browser.click_named("Label day");
+    let first = on_input(&browser, 1);
+    browser.click_named("One-key mode");
+    browser.wait(
+        "the keys say one-key mode",
+        "return document.querySelector('.keys').textContent.includes('one-key mode')",
+    );
+    browser.keys(&["2"]);
+    let second = on_input(&browser, 2);
+    browser.keys(&["1"]);
+    on_input(&browser, 3);
+    eventually("both labels reached the server", || {
+        counts(&server, "ann", "day")[2] == 2
+    });
+    for (input, concept) in [(&first, "dog"), (&second, "cat")] {
+        let a = annotation_on(&server, "ann", "day", input).unwrap();
+        assert_eq!(
+            a["data"]["concepts"],
+            json!([{"id": concept, "value": 1.0}]),
+            "{a}"
+        );
+    }
+    if withdraw_served(&server) {
+        // Back to the second input: a digit changes its label and submits it again.
+        browser.keys(&[LEFT]);
+        on_input(&browser, 2);
+        browser.keys(&["3"]);
+        on_input(&browser, 3);
+        eventually("the change replaced the label", || {
+            annotation_on(&server, "ann", "day", &second)
+                .is_some_and(|a| a["data"]["concepts"] == json!([{"id": "bird", "value": 1.0}]))
+                && counts(&server, "ann", "day")[2] == 2
+        });
+    }
+    // A reload of the tab keeps the mode.
+    browser.goto(&format!("{base}/label/day"));
+    on_input(&browser, 1);
+    let checked = browser.js(
+        "return document.querySelector('[aria-label=\"One-key mode\"]').checked",
+        json!([]),
+    );
+    assert_eq!(checked, json!(true));
+    stayed_home(&browser, base);
+}
+
+/// The agreement route without a browser: every pair of workers, only submitted work (a
+/// withdrawn submission is not compared).
+#[test]
+fn agreement_counts_each_pair_on_what_both_submitted() {
+    let project = Garden::new();
+    fs::write(
+        project.root().join("tasks/trio.yaml"),
+        "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog]\nworker: {strategy: FULL, user_ids: [ann, bob, rita]}\ninput_source: {type: DATASET, id: garden}\nreview: {strategy: CONSENSUS, user_ids: [rita], consensus_strategy_info: {approval_threshold: 3}}\n",
+    )
+    .unwrap();
+    let server = project.serve();
+    for (user, input, concept) in [
+        ("ann", "photo-01", "cat"),
+        ("bob", "photo-01", "cat"),
+        ("rita", "photo-01", "dog"),
+        ("ann", "photo-02", "dog"),
+        ("bob", "photo-02", "dog"),
+        ("rita", "photo-02", "cat"),
+    ] {
+        submit(&server, user, "trio", input, &[concept]);
+    }
+    ok(
+        &server,
+        "rita",
+        "PUT",
+        "/v2/users/me/apps/app/tasks/trio/assignments",
+        Some(json!({"action": "LABEL_WITHDRAW", "input_id": "photo-02"})),
+    );
+    let answer = ok(&server, "ann", "GET", "/v2/tasks/trio/agreement", None);
+    assert_eq!(
+        answer["pairs"],
+        json!([
+            {"user_ids": ["ann", "bob"], "inputs": 2, "agreed": 2},
+            {"user_ids": ["ann", "rita"], "inputs": 1, "agreed": 0},
+            {"user_ids": ["bob", "rita"], "inputs": 1, "agreed": 0},
+        ])
+    );
+    let (status, _) = api(&server, "ann", "GET", "/v2/tasks/nope/agreement", None);
+    assert_eq!(status, 404);
 }
 
 /// The media route over HTTP: which dataset URLs are served, and what every other request gets.

@@ -7,9 +7,10 @@
 //! The page's routes (`/`, `/label/{task_id}`, `/review/{task_id}`, `/tasks/{task_id}`) all
 //! answer the same shell, whose script routes by the path; the shell and its assets are served
 //! without a key, since the page is what asks for one. Everything with data in it (the API,
-//! [`media`], [`whoami`]) stays behind the key check.
+//! [`media`], [`whoami`], [`team`]) stays behind the key check.
 
 mod media;
+mod team;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -84,11 +85,13 @@ pub fn pages() -> Router {
     router
 }
 
-/// What the page reads behind the key check: who the key is, and inputs' local files. `secrets`
+/// What the page reads behind the key check: who the key is, inputs' local files, and the team
+/// view's two reads (workers' agreement, the export formats that fit a task). `secrets`
 /// are files never served wherever they lie (the keys file).
 pub fn protected(repos: Arc<Repos>, secrets: Vec<PathBuf>) -> Router {
     Router::new()
         .route("/v2/users/me", get(whoami))
+        .merge(team::router(repos.clone()))
         .merge(media::router(repos, secrets))
 }
 

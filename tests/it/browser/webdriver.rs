@@ -46,6 +46,7 @@ pub struct Browser {
     session: String,
     agent: ureq::Agent,
     _profile: tempfile::TempDir,
+    downloads: tempfile::TempDir,
 }
 
 pub type Element = String;
@@ -78,12 +79,14 @@ impl Browser {
             std::thread::sleep(Duration::from_millis(50));
         }
         let profile = tempfile::tempdir().unwrap();
+        let downloads = tempfile::tempdir().unwrap();
         let mut browser = Browser {
             driver,
             url,
             session: String::new(),
             agent,
             _profile: profile,
+            downloads,
         };
         // Without these, a headless Chromium on a machine without network floods refused
         // connections (updates, sync, field trials) and can stall.
@@ -105,7 +108,10 @@ impl Browser {
             "/session",
             json!({"capabilities": {"alwaysMatch": {
                 "browserName": "chrome",
-                "goog:chromeOptions": {"binary": chromium, "args": args},
+                "goog:chromeOptions": {"binary": chromium, "args": args, "prefs": {
+                    "download.default_directory": browser.downloads.path(),
+                    "download.prompt_for_download": false,
+                }},
             }}}),
         );
         browser.session = answer["sessionId"]
@@ -138,6 +144,11 @@ impl Browser {
 
     fn command(&self, method: &str, path: &str, body: Value) -> Value {
         self.send(method, &format!("/session/{}{path}", self.session), body)
+    }
+
+    /// The folder the browser saves downloads in.
+    pub fn downloads(&self) -> &Path {
+        self.downloads.path()
     }
 
     pub fn goto(&self, url: &str) {
