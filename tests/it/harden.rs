@@ -912,11 +912,18 @@ fn unary_grpc_calls_take_exactly_one_message() {
     );
 }
 
-/// Two processes share a project: the one that watches it (a server, or `annotask watch`) is
-/// killed, and a running server takes over, so an edit made afterwards is served.
+/// Two processes share a project: the one that watches it (a server, or `annotask watch`) goes
+/// away (killed, stopped with SIGTERM as a service manager does, or with Ctrl-C), and a running
+/// server takes over, so an edit made afterwards is served.
 #[test]
 fn a_second_server_takes_over_watching() {
-    for first in ["serve", "watch"] {
+    let cases = [
+        ("serve", libc::SIGKILL),
+        ("serve", libc::SIGTERM),
+        ("watch", libc::SIGKILL),
+        ("watch", libc::SIGINT),
+    ];
+    for (first, signal) in cases {
         let root = project();
         // The first process; `annotask watch` is ready once it prints its first line.
         let (mut server, mut watch) = (None, None);
@@ -942,15 +949,16 @@ fn a_second_server_takes_over_watching() {
             child
         };
         let second = Server::start(root.path(), &[] as &[&str], &[]);
-        let said = second.said();
-        assert!(
-            said.contains(&format!(
-                "another process (pid {}) watches the project",
-                watching.id()
-            )),
-            "{first}: {said}"
+        let other = format!(
+            "another process (pid {}) watches the project",
+            watching.id()
         );
-        watching.kill().unwrap();
+        eventually(&format!("the second server says: {other}"), || {
+            second.said().contains(&other)
+        });
+        let pid = libc::pid_t::try_from(watching.id()).unwrap();
+        // SAFETY: kill only sends a signal, to a child this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
         watching.wait().unwrap();
         let file = root.path().join("tasks/annotate-street-cats.yaml");
         let text = fs::read_to_string(&file).unwrap();
@@ -969,10 +977,9 @@ fn a_second_server_takes_over_watching() {
             );
             status == 200 && body.contains("Annotate kittens")
         });
-        assert!(
-            second.said().contains("watches it now"),
-            "{first}: {}",
-            second.said()
+        eventually(
+            &format!("the second server says it watches ({first}, signal {signal})"),
+            || second.said().contains("watches it now"),
         );
     }
 }
