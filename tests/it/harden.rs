@@ -25,6 +25,8 @@ const KEYS: [&str; 4] = [
     "p4rtial-Key-5e7b2f",
 ];
 const API_KEY: &str = "0wner-Key-3c9f1e";
+/// A key no server has: a 401 must not echo it either.
+const STRANGER: &str = "str4nger-Key-8a0d3b";
 
 /// The keys file: a worker of the shipped tasks, a user with no role, a lead with every task
 /// scope, and one that may add and change tasks (`Tasks:Add`, as in the hosted API) but not
@@ -172,6 +174,10 @@ enum Kind {
     Scoped,
     /// `Tasks:Add` only: PostTasks and PatchTasks.
     Adder,
+    /// A key the keys file does not have.
+    Stranger,
+    /// No key, to a server with a keys file.
+    Keyless,
 }
 
 impl Kind {
@@ -183,6 +189,18 @@ impl Kind {
             Kind::Nobody => Some(KEYS[1]),
             Kind::Scoped => Some(KEYS[2]),
             Kind::Adder => Some(KEYS[3]),
+            Kind::Stranger => Some(STRANGER),
+            Kind::Keyless => None,
+        }
+    }
+
+    /// What `call` answers for this kind of caller: the HTTP status and the API's code (which
+    /// the gRPC face answers in its response's status).
+    fn expected(self, call: &str) -> (u16, u32) {
+        match self {
+            Kind::Stranger | Kind::Keyless => (401, 11008),
+            _ if self.may(call) => (200, 10000),
+            _ => (403, 11007),
         }
     }
 
@@ -192,13 +210,15 @@ impl Kind {
             Kind::Open | Kind::Owner | Kind::Scoped => true,
             Kind::Worker | Kind::Nobody => !call.ends_with("Tasks") || call == "ListTasks",
             Kind::Adder => call != "DeleteTasks",
+            Kind::Stranger | Kind::Keyless => false,
         }
     }
 }
 
 /// Route x face x key kind -> expected code: every call every key kind makes, on both faces.
 /// Task writes without their scope are 403 / CONN_INSUFFICIENT_SCOPES naming the scope, and
-/// write nothing; everything else answers as before.
+/// write nothing; a key the keys file lacks, or none, is 401 / 11008 for every call, never
+/// echoing the key; everything else answers as before.
 #[test]
 fn scopes_decide_who_changes_tasks() {
     let root = project();
@@ -215,7 +235,14 @@ fn scopes_decide_who_changes_tasks() {
             Server::start(root.path(), &["--api-key", API_KEY], &[]),
         ),
         (
-            vec![Kind::Worker, Kind::Nobody, Kind::Scoped, Kind::Adder],
+            vec![
+                Kind::Worker,
+                Kind::Nobody,
+                Kind::Scoped,
+                Kind::Adder,
+                Kind::Stranger,
+                Kind::Keyless,
+            ],
             Server::start(root.path(), &["--keys", keys.to_str().unwrap()], &[]),
         ),
     ];
@@ -228,18 +255,13 @@ fn scopes_decide_who_changes_tasks() {
                 let (status, text) = call(&server.base, kind.key(), method, &path, &body);
                 let value: Value = serde_json::from_str(&text).unwrap();
                 let code = &value["status"]["code"];
-                if kind.may(name) {
-                    assert_eq!(
-                        (status, code),
-                        (200, &json!(10000)),
-                        "{kind:?} json {name}: {text}"
-                    );
-                } else {
-                    assert_eq!(
-                        (status, code),
-                        (403, &json!(11007)),
-                        "{kind:?} json {name}: {text}"
-                    );
+                let (http, api) = kind.expected(name);
+                assert_eq!(
+                    (status, code),
+                    (http, &json!(api)),
+                    "{kind:?} json {name}: {text}"
+                );
+                if http == 403 {
                     let details = value["status"]["details"].as_str().unwrap();
                     assert!(details.contains("Tasks:"), "{details}");
                 }
@@ -253,7 +275,7 @@ fn scopes_decide_who_changes_tasks() {
                 .collect();
             let answers = grpc_calls(server.addr(), &calls);
             for ((name, ..), answer) in table_calls(&id).into_iter().zip(&answers) {
-                let expected = if kind.may(name) { 10000 } else { 11007 };
+                let (_, expected) = kind.expected(name);
                 assert_eq!(answer["code"], expected, "{kind:?} grpc {name}: {answer}");
                 said.push_str(&answer.to_string());
             }
@@ -271,7 +293,7 @@ fn scopes_decide_who_changes_tasks() {
     for (_, server) in &servers {
         said.push_str(&server.said());
     }
-    for key in KEYS.iter().chain([&API_KEY]) {
+    for key in KEYS.iter().chain([&API_KEY, &STRANGER]) {
         assert!(!said.contains(key), "a key appears in the output:\n{said}");
     }
 }
