@@ -897,6 +897,12 @@ fn remotes_that_answer_garbage_or_nothing_are_errors() {
             said.contains("`tasks[1]` is null, not a task"),
             "{command:?}: {said}"
         );
+        for rust in ["invalid type", "TaskDoc", "struct", "Value"] {
+            assert!(
+                !said.contains(rust),
+                "{command:?} names a Rust type: {said}"
+            );
+        }
         assert_eq!(task_files(root.path()), before, "{command:?}");
     }
     let silent = FakeRemote::silent();
