@@ -401,7 +401,7 @@ pub fn write_private(path: &Path, text: &str) {
 }
 
 /// `annotask serve --keys` with a keys file of `keys` (JSON), written private; the server is
-/// killed and the keys removed when dropped.
+/// killed (and what it printed checked for the keys) and the keys removed when dropped.
 pub struct KeyedServer {
     pub server: Server,
     _keys: TempDir,
