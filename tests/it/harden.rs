@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::common::python;
-use crate::common::{BIN, Server, eventually, secrets, write_private};
+use crate::common::{BIN, Server, annotask, eventually, secrets, write_private};
 
 /// Every key these tests use: no output of any test may contain one.
 const KEYS: [&str; 4] = [
@@ -25,6 +25,8 @@ const KEYS: [&str; 4] = [
     "p4rtial-Key-5e7b2f",
 ];
 const API_KEY: &str = "0wner-Key-3c9f1e";
+/// The key `plan`, `apply` and `pull` send to the fake remotes.
+const DEPLOY_KEY: &str = "d3ploy-Key-6f2a1c";
 /// A key no server has: a 401 must not echo it either.
 const STRANGER: &str = "str4nger-Key-8a0d3b";
 
@@ -686,14 +688,19 @@ struct FakeRemote {
 
 impl FakeRemote {
     fn start(list: &str, created: &str) -> FakeRemote {
-        FakeRemote::serve(Some((list.to_owned(), created.to_owned())))
+        FakeRemote::serve(Some((list.to_owned(), created.to_owned())), "200 OK")
+    }
+
+    /// A remote that refuses every request with 401 and `body`.
+    fn refusing(body: &str) -> FakeRemote {
+        FakeRemote::serve(Some((body.to_owned(), body.to_owned())), "401 Unauthorized")
     }
 
     fn silent() -> FakeRemote {
-        FakeRemote::serve(None)
+        FakeRemote::serve(None, "")
     }
 
-    fn serve(answers: Option<(String, String)>) -> FakeRemote {
+    fn serve(answers: Option<(String, String)>, status: &'static str) -> FakeRemote {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         std::thread::spawn(move || {
@@ -710,7 +717,7 @@ impl FakeRemote {
                 let body = if method == "GET" { list } else { created };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
             }
@@ -781,10 +788,8 @@ fn task_files(root: &Path) -> Vec<(String, String)> {
 
 /// `annotask COMMAND --remote URL ...` in `root`: the exit code and everything it printed.
 fn deploy(root: &Path, command: &[&str], remote: &str, timeout: &str) -> (i32, String) {
-    let output = Command::new(BIN)
-        .arg("--root")
-        .arg(root)
-        .args(command)
+    // The run's key is registered as used, and the run fails should it print it.
+    let output = annotask(root, command)
         .args([
             "--remote",
             remote,
@@ -795,8 +800,7 @@ fn deploy(root: &Path, command: &[&str], remote: &str, timeout: &str) -> (i32, S
             "--timeout",
             timeout,
         ])
-        .env_remove("CLARIFAI_PAT")
-        .stdin(Stdio::null())
+        .env("CLARIFAI_PAT", DEPLOY_KEY)
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&output.stdout).into_owned()
@@ -915,6 +919,23 @@ fn remotes_that_answer_garbage_or_nothing_are_errors() {
         "gave up after {:?}",
         start.elapsed()
     );
+}
+
+/// A remote that quotes the key it was sent back in its error (a careless or hostile one):
+/// `plan`, `apply` and `pull` report the remote's error without the key.
+#[test]
+fn a_remote_that_echoes_the_key_is_not_echoed() {
+    let root = deploying();
+    let echo = format!(
+        r#"{{"status": {{"code": 11008, "description": "API key not found", "details": "no key {DEPLOY_KEY} (Key {DEPLOY_KEY})"}}}}"#
+    );
+    let remote = FakeRemote::refusing(&echo);
+    for command in [&["plan"][..], &["apply", "--yes"], &["pull"]] {
+        // `deploy` fails the test should the run print the key.
+        let (code, said) = deploy(root.path(), command, &remote.base, "10");
+        assert_ne!(code, 0, "{command:?}: {said}");
+        assert!(said.contains("API key not found"), "{command:?}: {said}");
+    }
 }
 
 /// A unary call carrying two request messages, or none, is refused UNIMPLEMENTED (a request
