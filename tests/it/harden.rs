@@ -300,6 +300,40 @@ fn scopes_decide_who_changes_tasks() {
     }
 }
 
+/// Authorization headers of every wrong shape, each carrying a key the server does not have or
+/// one it has in the wrong form: 401 on the JSON face, and no answer echoes what was sent.
+#[test]
+fn wrong_authorization_headers_are_refused_without_an_echo() {
+    let root = project();
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = keys_dir.path().join("keys.yaml");
+    write_private(&keys, &keys_file());
+    let server = Server::start(root.path(), &["--keys", keys.to_str().unwrap()], &[]);
+    secrets::used(STRANGER);
+    let agent = agent();
+    for header in [
+        format!("Bearer {STRANGER}"),
+        format!("key {STRANGER}"),
+        STRANGER.to_owned(),
+        format!("Key {STRANGER} extra"),
+        format!("Key  {STRANGER}"),
+        format!("Key {STRANGER}\t"),
+        format!("Bearer {}", KEYS[0]),
+        format!("Key {}x", KEYS[0]),
+        format!("Key {}", &KEYS[0][1..]),
+    ] {
+        let mut response = agent
+            .get(format!("{}/v2/tasks", server.base))
+            .header("Authorization", &header)
+            .call()
+            .unwrap();
+        let text = response.body_mut().read_to_string().unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{header:?}: {text}");
+        secrets::assert_kept(&format!("the answer to {header:?}"), text.as_bytes());
+        assert!(!text.contains(&KEYS[0][1..]), "{header:?}: {text}");
+    }
+}
+
 /// Keys files the server refuses at start, each with the line (or the fix) named; no output
 /// contains a key, nor a user id (which is a key in a reversed file).
 #[test]
