@@ -290,7 +290,7 @@ impl Client {
         sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
         deadline: Instant,
     ) -> Result<Value, RemoteError> {
-        match answer(url, sent) {
+        match answer(url, sent, self.remote.key.as_deref()) {
             Err(RemoteError::Unreachable { .. }) if Instant::now() >= deadline => {
                 Err(self.timed_out(url))
             }
@@ -304,9 +304,12 @@ fn pause(attempt: u32) -> Duration {
     Duration::from_millis(250 << attempt)
 }
 
+/// The answer's JSON, or the error it says. An error never carries `key`: a remote that quotes
+/// the key it was sent back (careless, or hostile) must not make annotask print a secret.
 fn answer(
     url: &str,
     sent: Result<ureq::http::Response<ureq::Body>, ureq::Error>,
+    key: Option<&str>,
 ) -> Result<Value, RemoteError> {
     let mut response = sent.map_err(|e| RemoteError::Unreachable {
         url: url.to_owned(),
@@ -322,9 +325,22 @@ fn answer(
             url: url.to_owned(),
             reason: e.to_string(),
         })?;
-    let body: Option<Value> = serde_json::from_str(&text).ok();
-    let details = body
-        .as_ref()
+    let url = url.split('?').next().unwrap_or(url).to_owned();
+    if (200..=299).contains(&http) {
+        return serde_json::from_str(&text).map_err(|_| RemoteError::Garbled {
+            url,
+            reason: "the body is not JSON".into(),
+        });
+    }
+    let redact = |said: String| match key.filter(|k| !k.is_empty()) {
+        Some(key) => said.replace(key, "[the key]"),
+        None => said,
+    };
+    // The text before anything is cut from it, so that no part of the key is left; the
+    // details again once decoded, in case the JSON escaped a character of the key.
+    let text = redact(text);
+    let details = serde_json::from_str::<Value>(&text)
+        .ok()
         .and_then(|b| {
             let s = &b["status"];
             let d = s["description"].as_str()?;
@@ -334,14 +350,9 @@ fn answer(
             })
         })
         .unwrap_or_else(|| text.chars().take(200).collect());
-    let url = url.split('?').next().unwrap_or(url).to_owned();
-    match (http, body) {
-        (200..=299, Some(body)) => Ok(body),
-        (200..=299, None) => Err(RemoteError::Garbled {
-            url,
-            reason: "the body is not JSON".into(),
-        }),
-        (401 | 403, _) => Err(RemoteError::Key { url, http, details }),
+    let details = redact(details);
+    match http {
+        401 | 403 => Err(RemoteError::Key { url, http, details }),
         _ => Err(RemoteError::Failed { url, http, details }),
     }
 }

@@ -40,24 +40,25 @@ pub struct Caller(pub Option<String>);
 
 /// What a key may do beyond reading and labeling as the tasks allow: the hosted API's scopes
 /// for changing tasks. A keys file entry without `scopes` has none of them.
+///
+/// The hosted API's operation-level scopes are `RESOURCE:Add` (write: create and change),
+/// `RESOURCE:Get` and `RESOURCE:Delete`; there is no `:Patch` scope, so PatchTasks needs
+/// `Tasks:Add`, as it does there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Scope {
-    /// PostTasks.
+    /// PostTasks and PatchTasks.
     Add,
-    /// PatchTasks.
-    Patch,
     /// DeleteTasks.
     Delete,
 }
 
 impl Scope {
-    const ALL: [Scope; 3] = [Scope::Add, Scope::Patch, Scope::Delete];
+    const ALL: [Scope; 2] = [Scope::Add, Scope::Delete];
 
     /// The scope's name as the hosted API writes it.
     pub fn name(self) -> &'static str {
         match self {
             Scope::Add => "Tasks:Add",
-            Scope::Patch => "Tasks:Patch",
             Scope::Delete => "Tasks:Delete",
         }
     }
@@ -66,8 +67,7 @@ impl Scope {
     /// routes share): `None` for calls every key may make.
     pub fn needed_by(call: &str) -> Option<Scope> {
         match call {
-            "PostTasks" => Some(Scope::Add),
-            "PatchTasks" => Some(Scope::Patch),
+            "PostTasks" | "PatchTasks" => Some(Scope::Add),
             "DeleteTasks" => Some(Scope::Delete),
             _ => None,
         }
@@ -261,6 +261,12 @@ fn entry_value(value: &Value, key: &str) -> Result<(String, u8), String> {
     for scope in scopes {
         let name = scope.as_str().unwrap_or_default();
         let Some(scope) = Scope::named(name) else {
+            if name == "Tasks:Patch" {
+                return Err(
+                    "`Tasks:Patch` is not a scope: as in the hosted API, `Tasks:Add` allows PatchTasks"
+                        .into(),
+                );
+            }
             let known: Vec<&str> = Scope::ALL.iter().map(|s| s.name()).collect();
             return Err(format!(
                 "`{}` is not a scope annotask knows; every key may read and label as the tasks allow, and scopes add {}",
@@ -444,7 +450,7 @@ mod tests {
     #[test]
     fn keys_name_users_and_scopes_allow_task_writes() {
         let dir = tempfile::tempdir().unwrap();
-        let text = "key-ann: ann\nkey-lead: {user: lead, scopes: [Tasks:Add, Tasks:Delete]}\n";
+        let text = "key-ann: ann\nkey-lead: {user: lead, scopes: [Tasks:Add, Tasks:Delete]}\nkey-rm: {user: rm, scopes: [Tasks:Delete]}\n";
         let access = Access::Keys(load(dir.path(), "keys.yaml", text, 0o600).unwrap().into());
         // (key, call) -> the user, or the HTTP status of the refusal.
         let check = |value: Option<&str>, call: &str| {
@@ -453,15 +459,18 @@ mod tests {
                 .map(|c| c.0.unwrap())
                 .map_err(|f| f.into_response().status().as_u16())
         };
-        let cases: [(Option<&str>, &str, Result<&str, u16>); 10] = [
+        let cases: [(Option<&str>, &str, Result<&str, u16>); 13] = [
             (Some("Key key-ann"), "GetTask", Ok("ann")),
             (Some("Key key-ann"), "PostAnnotations", Ok("ann")),
             (Some("Key key-ann"), "PostTasks", Err(403)),
             (Some("Key key-ann"), "PatchTasks", Err(403)),
             (Some("Key key-ann"), "DeleteTasks", Err(403)),
             (Some("Key key-lead"), "PostTasks", Ok("lead")),
-            (Some("Key key-lead"), "PatchTasks", Err(403)),
+            (Some("Key key-lead"), "PatchTasks", Ok("lead")),
             (Some("Key key-lead"), "DeleteTasks", Ok("lead")),
+            (Some("Key key-rm"), "PostTasks", Err(403)),
+            (Some("Key key-rm"), "PatchTasks", Err(403)),
+            (Some("Key key-rm"), "DeleteTasks", Ok("rm")),
             (Some("Key key-bob"), "GetTask", Err(401)),
             (None, "GetTask", Err(401)),
         ];
@@ -584,6 +593,12 @@ mod tests {
                 format!("{secret}: {{user: ulla, scopes: [Tasks:Ad]}}\n"),
                 0o600,
                 "line 1: `Tasks:Ad` is not a scope",
+            ),
+            (
+                "n2.yaml",
+                format!("{secret}: {{user: ulla, scopes: [Tasks:Patch]}}\n"),
+                0o600,
+                "line 1: `Tasks:Patch` is not a scope: as in the hosted API, `Tasks:Add` allows PatchTasks",
             ),
             (
                 "o.yaml",

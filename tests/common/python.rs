@@ -108,4 +108,6 @@ pub fn client(args: &[&str], env: &[(&str, &Path)]) {
         "{args:?}: {stdout}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
+    super::secrets::assert_kept("the official client's stdout", &output.stdout);
+    super::secrets::assert_kept("the official client's stderr", &output.stderr);
 }

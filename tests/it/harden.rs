@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use tempfile::TempDir;
 
 use crate::common::python;
-use crate::common::{BIN, eventually, write_private};
+use crate::common::{BIN, Server, annotask, eventually, secrets, write_private};
 
 /// Every key these tests use: no output of any test may contain one.
 const KEYS: [&str; 4] = [
@@ -25,12 +25,17 @@ const KEYS: [&str; 4] = [
     "p4rtial-Key-5e7b2f",
 ];
 const API_KEY: &str = "0wner-Key-3c9f1e";
+/// The key `plan`, `apply` and `pull` send to the fake remotes.
+const DEPLOY_KEY: &str = "d3ploy-Key-6f2a1c";
+/// A key no server has: a 401 must not echo it either.
+const STRANGER: &str = "str4nger-Key-8a0d3b";
 
 /// The keys file: a worker of the shipped tasks, a user with no role, a lead with every task
-/// scope, and one that may only add.
+/// scope, and one that may add and change tasks (`Tasks:Add`, as in the hosted API) but not
+/// delete them.
 fn keys_file() -> String {
     format!(
-        "{}: ana\n{}: nobody\n{}: {{user: lead, scopes: [Tasks:Add, Tasks:Patch, Tasks:Delete]}}\n{}:\n  user: adder\n  scopes: [Tasks:Add]\n",
+        "{}: ana\n{}: nobody\n{}: {{user: lead, scopes: [Tasks:Add, Tasks:Delete]}}\n{}:\n  user: adder\n  scopes: [Tasks:Add]\n",
         KEYS[0], KEYS[1], KEYS[2], KEYS[3]
     )
 }
@@ -48,78 +53,6 @@ fn project() -> TempDir {
     root
 }
 
-/// `annotask serve` with its output kept, so that tests can read everything it said.
-struct Spawned {
-    child: Child,
-    base: String,
-    out: PathBuf,
-    err: PathBuf,
-    _logs: TempDir,
-}
-
-impl Spawned {
-    fn start(root: &Path, args: &[&str]) -> Spawned {
-        Spawned::start_with(Command::new(BIN), root, args)
-    }
-
-    /// Starts `command` (the binary, or a wrapper that runs it) as `serve`.
-    fn start_with(mut command: Command, root: &Path, args: &[&str]) -> Spawned {
-        let logs = tempfile::tempdir().unwrap();
-        let out = logs.path().join("stdout");
-        let err = logs.path().join("stderr");
-        let child = command
-            .arg("--root")
-            .arg(root)
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(args)
-            .env_remove("ANNOTASK_API_KEY")
-            .stdin(Stdio::null())
-            .stdout(fs::File::create(&out).unwrap())
-            .stderr(fs::File::create(&err).unwrap())
-            .spawn()
-            .unwrap();
-        let mut base = String::new();
-        eventually("the server prints its URL", || {
-            let text = fs::read_to_string(&out).unwrap_or_default();
-            match text
-                .lines()
-                .next()
-                .and_then(|l| l.strip_prefix("listening on "))
-            {
-                Some(url) if text.contains('\n') => {
-                    base = url.to_owned();
-                    true
-                }
-                _ => false,
-            }
-        });
-        Spawned {
-            child,
-            base,
-            out,
-            err,
-            _logs: logs,
-        }
-    }
-
-    fn addr(&self) -> String {
-        self.base.strip_prefix("http://").unwrap().to_owned()
-    }
-
-    /// Everything the server printed so far.
-    fn said(&self) -> String {
-        fs::read_to_string(&self.out).unwrap_or_default()
-            + &fs::read_to_string(&self.err).unwrap_or_default()
-    }
-}
-
-impl Drop for Spawned {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
@@ -129,6 +62,7 @@ fn agent() -> ureq::Agent {
 }
 
 /// A JSON request with `key`: the HTTP status and the body's text.
+/// The answer is checked for keys, as every output of these tests is.
 fn call(base: &str, key: Option<&str>, method: &str, path: &str, body: &Value) -> (u16, String) {
     let url = format!("{base}{path}");
     let agent = agent();
@@ -150,7 +84,9 @@ fn call(base: &str, key: Option<&str>, method: &str, path: &str, body: &Value) -
     };
     let mut response = sent.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
     let status = response.status().as_u16();
-    (status, response.body_mut().read_to_string().unwrap())
+    let text = response.body_mut().read_to_string().unwrap();
+    secrets::assert_kept(&format!("the answer to {method} {path}"), text.as_bytes());
+    (status, text)
 }
 
 /// gRPC calls through the official client (`tests/python/calls.py`): one JSON answer each.
@@ -172,6 +108,8 @@ fn grpc_calls(addr: &str, calls: &[Value]) -> Vec<Value> {
         .write_all(input.as_bytes())
         .unwrap();
     let output = child.wait_with_output().unwrap();
+    secrets::assert_kept("the official client's answers", &output.stdout);
+    secrets::assert_kept("the official client's errors", &output.stderr);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),
@@ -236,8 +174,12 @@ enum Kind {
     Nobody,
     /// Every task scope.
     Scoped,
-    /// `Tasks:Add` only.
+    /// `Tasks:Add` only: PostTasks and PatchTasks.
     Adder,
+    /// A key the keys file does not have.
+    Stranger,
+    /// No key, to a server with a keys file.
+    Keyless,
 }
 
 impl Kind {
@@ -249,6 +191,18 @@ impl Kind {
             Kind::Nobody => Some(KEYS[1]),
             Kind::Scoped => Some(KEYS[2]),
             Kind::Adder => Some(KEYS[3]),
+            Kind::Stranger => Some(STRANGER),
+            Kind::Keyless => None,
+        }
+    }
+
+    /// What `call` answers for this kind of caller: the HTTP status and the API's code (which
+    /// the gRPC face answers in its response's status).
+    fn expected(self, call: &str) -> (u16, u32) {
+        match self {
+            Kind::Stranger | Kind::Keyless => (401, 11008),
+            _ if self.may(call) => (200, 10000),
+            _ => (403, 11007),
         }
     }
 
@@ -257,14 +211,16 @@ impl Kind {
         match self {
             Kind::Open | Kind::Owner | Kind::Scoped => true,
             Kind::Worker | Kind::Nobody => !call.ends_with("Tasks") || call == "ListTasks",
-            Kind::Adder => call != "PatchTasks" && call != "DeleteTasks",
+            Kind::Adder => call != "DeleteTasks",
+            Kind::Stranger | Kind::Keyless => false,
         }
     }
 }
 
 /// Route x face x key kind -> expected code: every call every key kind makes, on both faces.
 /// Task writes without their scope are 403 / CONN_INSUFFICIENT_SCOPES naming the scope, and
-/// write nothing; everything else answers as before.
+/// write nothing; a key the keys file lacks, or none, is 401 / 11008 for every call, never
+/// echoing the key; everything else answers as before.
 #[test]
 fn scopes_decide_who_changes_tasks() {
     let root = project();
@@ -272,14 +228,24 @@ fn scopes_decide_who_changes_tasks() {
     let keys = keys_dir.path().join("keys.yaml");
     write_private(&keys, &keys_file());
     let servers = [
-        (vec![Kind::Open], Spawned::start(root.path(), &[])),
         (
-            vec![Kind::Owner],
-            Spawned::start(root.path(), &["--api-key", API_KEY]),
+            vec![Kind::Open],
+            Server::start(root.path(), &[] as &[&str], &[]),
         ),
         (
-            vec![Kind::Worker, Kind::Nobody, Kind::Scoped, Kind::Adder],
-            Spawned::start(root.path(), &["--keys", keys.to_str().unwrap()]),
+            vec![Kind::Owner],
+            Server::start(root.path(), &["--api-key", API_KEY], &[]),
+        ),
+        (
+            vec![
+                Kind::Worker,
+                Kind::Nobody,
+                Kind::Scoped,
+                Kind::Adder,
+                Kind::Stranger,
+                Kind::Keyless,
+            ],
+            Server::start(root.path(), &["--keys", keys.to_str().unwrap()], &[]),
         ),
     ];
     let mut said = String::new();
@@ -291,18 +257,13 @@ fn scopes_decide_who_changes_tasks() {
                 let (status, text) = call(&server.base, kind.key(), method, &path, &body);
                 let value: Value = serde_json::from_str(&text).unwrap();
                 let code = &value["status"]["code"];
-                if kind.may(name) {
-                    assert_eq!(
-                        (status, code),
-                        (200, &json!(10000)),
-                        "{kind:?} json {name}: {text}"
-                    );
-                } else {
-                    assert_eq!(
-                        (status, code),
-                        (403, &json!(11007)),
-                        "{kind:?} json {name}: {text}"
-                    );
+                let (http, api) = kind.expected(name);
+                assert_eq!(
+                    (status, code),
+                    (http, &json!(api)),
+                    "{kind:?} json {name}: {text}"
+                );
+                if http == 403 {
                     let details = value["status"]["details"].as_str().unwrap();
                     assert!(details.contains("Tasks:"), "{details}");
                 }
@@ -314,9 +275,9 @@ fn scopes_decide_who_changes_tasks() {
                 .into_iter()
                 .map(|(name, _, _, body)| json!({"key": kind.key(), "method": name, "request": body}))
                 .collect();
-            let answers = grpc_calls(&server.addr(), &calls);
+            let answers = grpc_calls(server.addr(), &calls);
             for ((name, ..), answer) in table_calls(&id).into_iter().zip(&answers) {
-                let expected = if kind.may(name) { 10000 } else { 11007 };
+                let (_, expected) = kind.expected(name);
                 assert_eq!(answer["code"], expected, "{kind:?} grpc {name}: {answer}");
                 said.push_str(&answer.to_string());
             }
@@ -334,8 +295,42 @@ fn scopes_decide_who_changes_tasks() {
     for (_, server) in &servers {
         said.push_str(&server.said());
     }
-    for key in KEYS.iter().chain([&API_KEY]) {
+    for key in KEYS.iter().chain([&API_KEY, &STRANGER]) {
         assert!(!said.contains(key), "a key appears in the output:\n{said}");
+    }
+}
+
+/// Authorization headers of every wrong shape, each carrying a key the server does not have or
+/// one it has in the wrong form: 401 on the JSON face, and no answer echoes what was sent.
+#[test]
+fn wrong_authorization_headers_are_refused_without_an_echo() {
+    let root = project();
+    let keys_dir = tempfile::tempdir().unwrap();
+    let keys = keys_dir.path().join("keys.yaml");
+    write_private(&keys, &keys_file());
+    let server = Server::start(root.path(), &["--keys", keys.to_str().unwrap()], &[]);
+    secrets::used(STRANGER);
+    let agent = agent();
+    for header in [
+        format!("Bearer {STRANGER}"),
+        format!("key {STRANGER}"),
+        STRANGER.to_owned(),
+        format!("Key {STRANGER} extra"),
+        format!("Key  {STRANGER}"),
+        format!("Key {STRANGER}\t"),
+        format!("Bearer {}", KEYS[0]),
+        format!("Key {}x", KEYS[0]),
+        format!("Key {}", &KEYS[0][1..]),
+    ] {
+        let mut response = agent
+            .get(format!("{}/v2/tasks", server.base))
+            .header("Authorization", &header)
+            .call()
+            .unwrap();
+        let text = response.body_mut().read_to_string().unwrap();
+        assert_eq!(response.status().as_u16(), 401, "{header:?}: {text}");
+        secrets::assert_kept(&format!("the answer to {header:?}"), text.as_bytes());
+        assert!(!text.contains(&KEYS[0][1..]), "{header:?}: {text}");
     }
 }
 
@@ -456,19 +451,47 @@ fn frame_until(stream: &mut TcpStream, wanted: &[u8], deadline: Duration) -> Opt
     }
 }
 
-/// A server whose descriptor limit is 400, so that its connection cap is 144.
-fn limited(root: &Path) -> Spawned {
+/// A server whose descriptor limit is `descriptors`: its connection cap is 256 fewer.
+fn limited(root: &Path, descriptors: u32) -> Server {
     let mut prlimit = Command::new("prlimit");
-    prlimit.args(["--nofile=400:400", BIN]);
-    Spawned::start_with(prlimit, root, &[])
+    prlimit
+        .arg(format!("--nofile={descriptors}:{descriptors}"))
+        .arg(BIN);
+    Server::start_with(prlimit, root, &[] as &[&str], &[])
+}
+
+/// How long a GET may wait beside idle connections: issue 28's bound.
+const PROMPT: Duration = Duration::from_secs(1);
+
+/// GETs the task list three times, each a new connection that must be answered within
+/// [`PROMPT`], however many idle connections hold places.
+#[track_caller]
+fn answered_promptly(server: &Server, beside: &str) {
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(PROMPT))
+        .max_idle_connections(0)
+        .build()
+        .into();
+    for _ in 0..3 {
+        let mut answer = agent
+            .get(format!("{}/v2/tasks", server.base))
+            .call()
+            .unwrap_or_else(|e| {
+                panic!("a GET beside {beside} is not answered within {PROMPT:?}: {e}")
+            });
+        let tasks: Value =
+            serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
+        assert_eq!(tasks["tasks"].as_array().unwrap().len(), 4);
+    }
 }
 
 /// 150 idle HTTP/2 connections and 300 silent sockets against a cap of 144: the server sheds
-/// the connections idle the longest, and a GET is answered at once rather than locked out.
+/// the connections idle the longest, and a GET is answered within a second rather than locked
+/// out.
 #[test]
 fn at_the_connection_cap_idle_connections_make_room() {
     let root = project();
-    let server = limited(root.path());
+    let server = limited(root.path(), 400);
     let mut idle: Vec<TcpStream> = (0..150)
         .map(|_| {
             let mut s = TcpStream::connect(server.addr()).unwrap();
@@ -479,19 +502,7 @@ fn at_the_connection_cap_idle_connections_make_room() {
     let silent: Vec<TcpStream> = (0..300)
         .map(|_| TcpStream::connect(server.addr()).unwrap())
         .collect();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build()
-        .into();
-    for _ in 0..3 {
-        let mut answer = agent
-            .get(format!("{}/v2/tasks", server.base))
-            .call()
-            .expect("a GET is answered beside 450 idle connections");
-        let tasks: Value =
-            serde_json::from_str(&answer.body_mut().read_to_string().unwrap()).unwrap();
-        assert_eq!(tasks["tasks"].as_array().unwrap().len(), 4);
-    }
+    answered_promptly(&server, "450 idle connections");
     // The oldest idle HTTP/2 connection was told to go away.
     assert_eq!(
         frame_until(&mut idle[0], &[GOAWAY], Duration::from_secs(30)),
@@ -500,12 +511,103 @@ fn at_the_connection_cap_idle_connections_make_room() {
     drop(silent);
 }
 
+/// Raises this process's soft descriptor limit to at least `wanted` (up to the hard limit),
+/// so that the test itself can hold its sockets open.
+fn descriptors_for_the_test(wanted: u64) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit and setrlimit read and write only the struct they are given.
+    unsafe {
+        assert_eq!(libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit), 0);
+        if limit.rlim_cur < wanted {
+            limit.rlim_cur = wanted.min(limit.rlim_max);
+            assert_eq!(libc::setrlimit(libc::RLIMIT_NOFILE, &limit), 0);
+        }
+    }
+    assert!(
+        limit.rlim_cur >= wanted,
+        "this test needs {wanted} descriptors; the hard limit is {}",
+        limit.rlim_max
+    );
+}
+
+/// Issue 28 at its real size: 1,100 silent sockets against a server with 1,024 descriptors
+/// (a cap of 768 connections). The server sheds the connections idle the longest instead of
+/// running out of descriptors or ceasing to accept, so a GET is answered within a second.
+#[test]
+fn eleven_hundred_idle_sockets_against_1024_descriptors() {
+    descriptors_for_the_test(1_500);
+    let root = project();
+    let server = limited(root.path(), 1_024);
+    // Were the server to stop accepting at its cap, or run out of descriptors, the GET would
+    // wait for the header timeout (10 s) to close silent sockets.
+    let silent: Vec<TcpStream> = (0..1_100)
+        .map(|_| TcpStream::connect(server.addr()).unwrap())
+        .collect();
+    answered_promptly(&server, "1,100 silent sockets");
+    drop(silent);
+}
+
+/// Reads what the server sends until it closes the connection; fails after `deadline`.
+fn until_closed(stream: &mut TcpStream, deadline: Duration) -> String {
+    let start = Instant::now();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let mut said = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => said.extend_from_slice(&buf[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(_) => break,
+        }
+        assert!(
+            start.elapsed() < deadline,
+            "the connection is still open after {deadline:?}; it said: {}",
+            String::from_utf8_lossy(&said)
+        );
+    }
+    String::from_utf8_lossy(&said).into_owned()
+}
+
+/// An HTTP/1.1 request whose body stalls (its headers sent, 1,000 bytes promised, a few sent)
+/// is answered and its connection closed once the body has sent nothing for the stall
+/// timeout, rather than held open, with its place at the cap, for ever.
+#[test]
+fn a_stalled_http1_body_is_answered_and_closed() {
+    let root = project();
+    let server = Server::start(root.path(), &[] as &[&str], &[]);
+    let mut stalled = TcpStream::connect(server.addr()).unwrap();
+    stalled
+        .write_all(
+            b"POST /v2/tasks HTTP/1.1\r\nHost: annotask\r\nContent-Type: application/json\r\n\
+              Content-Length: 1000\r\n\r\n{\"tasks\": [",
+        )
+        .unwrap();
+    let said = until_closed(&mut stalled, Duration::from_secs(60));
+    let status = said.lines().next().unwrap_or_default();
+    assert!(status.starts_with("HTTP/1.1 4"), "{said}");
+    let (status, tasks) = call(&server.base, None, "GET", "/v2/tasks", &Value::Null);
+    assert_eq!(status, 200);
+    assert_eq!(
+        serde_json::from_str::<Value>(&tasks).unwrap()["tasks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+}
+
 /// An HTTP/2 connection that opens and then sends nothing is closed with a GOAWAY, and a
 /// stream whose body stalls is answered and reset rather than held open.
 #[test]
 fn idle_http2_connections_and_stalled_bodies_are_closed() {
     let root = project();
-    let server = Spawned::start(root.path(), &[]);
+    let server = Server::start(root.path(), &[] as &[&str], &[]);
     let mut idle = TcpStream::connect(server.addr()).unwrap();
     idle.write_all(H2_OPENING).unwrap();
     let mut stalled = TcpStream::connect(server.addr()).unwrap();
@@ -567,7 +669,7 @@ fn writes_never_go_through_a_link() {
             fs::remove_dir(root.path().join("work")).unwrap();
         }
         std::os::unix::fs::symlink(outside.path(), root.path().join(linked)).unwrap();
-        let server = Spawned::start(root.path(), &[]);
+        let server = Server::start(root.path(), &[] as &[&str], &[]);
         let (status, text) = call(
             &server.base,
             None,
@@ -620,14 +722,19 @@ struct FakeRemote {
 
 impl FakeRemote {
     fn start(list: &str, created: &str) -> FakeRemote {
-        FakeRemote::serve(Some((list.to_owned(), created.to_owned())))
+        FakeRemote::serve(Some((list.to_owned(), created.to_owned())), "200 OK")
+    }
+
+    /// A remote that refuses every request with 401 and `body`.
+    fn refusing(body: &str) -> FakeRemote {
+        FakeRemote::serve(Some((body.to_owned(), body.to_owned())), "401 Unauthorized")
     }
 
     fn silent() -> FakeRemote {
-        FakeRemote::serve(None)
+        FakeRemote::serve(None, "")
     }
 
-    fn serve(answers: Option<(String, String)>) -> FakeRemote {
+    fn serve(answers: Option<(String, String)>, status: &'static str) -> FakeRemote {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         std::thread::spawn(move || {
@@ -644,7 +751,7 @@ impl FakeRemote {
                 let body = if method == "GET" { list } else { created };
                 let _ = write!(
                     stream,
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                     body.len()
                 );
             }
@@ -715,10 +822,8 @@ fn task_files(root: &Path) -> Vec<(String, String)> {
 
 /// `annotask COMMAND --remote URL ...` in `root`: the exit code and everything it printed.
 fn deploy(root: &Path, command: &[&str], remote: &str, timeout: &str) -> (i32, String) {
-    let output = Command::new(BIN)
-        .arg("--root")
-        .arg(root)
-        .args(command)
+    // The run's key is registered as used, and the run fails should it print it.
+    let output = annotask(root, command)
         .args([
             "--remote",
             remote,
@@ -729,8 +834,7 @@ fn deploy(root: &Path, command: &[&str], remote: &str, timeout: &str) -> (i32, S
             "--timeout",
             timeout,
         ])
-        .env_remove("CLARIFAI_PAT")
-        .stdin(Stdio::null())
+        .env("CLARIFAI_PAT", DEPLOY_KEY)
         .output()
         .unwrap();
     let said = String::from_utf8_lossy(&output.stdout).into_owned()
@@ -831,6 +935,12 @@ fn remotes_that_answer_garbage_or_nothing_are_errors() {
             said.contains("`tasks[1]` is null, not a task"),
             "{command:?}: {said}"
         );
+        for rust in ["invalid type", "TaskDoc", "struct", "Value"] {
+            assert!(
+                !said.contains(rust),
+                "{command:?} names a Rust type: {said}"
+            );
+        }
         assert_eq!(task_files(root.path()), before, "{command:?}");
     }
     let silent = FakeRemote::silent();
@@ -845,18 +955,35 @@ fn remotes_that_answer_garbage_or_nothing_are_errors() {
     );
 }
 
+/// A remote that quotes the key it was sent back in its error (a careless or hostile one):
+/// `plan`, `apply` and `pull` report the remote's error without the key.
+#[test]
+fn a_remote_that_echoes_the_key_is_not_echoed() {
+    let root = deploying();
+    let echo = format!(
+        r#"{{"status": {{"code": 11008, "description": "API key not found", "details": "no key {DEPLOY_KEY} (Key {DEPLOY_KEY})"}}}}"#
+    );
+    let remote = FakeRemote::refusing(&echo);
+    for command in [&["plan"][..], &["apply", "--yes"], &["pull"]] {
+        // `deploy` fails the test should the run print the key.
+        let (code, said) = deploy(root.path(), command, &remote.base, "10");
+        assert_ne!(code, 0, "{command:?}: {said}");
+        assert!(said.contains("API key not found"), "{command:?}: {said}");
+    }
+}
+
 /// A unary call carrying two request messages, or none, is refused UNIMPLEMENTED (a request
 /// cardinality violation, in the gRPC spec's words); one message is answered.
 #[test]
 fn unary_grpc_calls_take_exactly_one_message() {
     let root = project();
-    let server = Spawned::start(root.path(), &[]);
+    let server = Server::start(root.path(), &[] as &[&str], &[]);
     let request = json!({"task_id": "annotate-street-cats"});
     let calls: Vec<Value> = [1, 2, 0]
         .iter()
         .map(|n| json!({"key": null, "method": "GetTask", "request": request, "messages": n}))
         .collect();
-    let answers = grpc_calls(&server.addr(), &calls);
+    let answers = grpc_calls(server.addr(), &calls);
     let codes: Vec<&str> = answers
         .iter()
         .map(|a| a["grpc"].as_str().unwrap())
@@ -868,16 +995,25 @@ fn unary_grpc_calls_take_exactly_one_message() {
     );
 }
 
-/// Two processes share a project: the one that watches it (a server, or `annotask watch`) is
-/// killed, and a running server takes over, so an edit made afterwards is served.
+/// Two processes share a project: the one that watches it (a server, or `annotask watch`) goes
+/// away (killed, stopped with SIGTERM as a service manager does, or with Ctrl-C), and a running
+/// server takes over, so an edit made afterwards is served.
 #[test]
 fn a_second_server_takes_over_watching() {
-    for first in ["serve", "watch"] {
+    let cases = [
+        ("serve", libc::SIGKILL),
+        ("serve", libc::SIGTERM),
+        ("watch", libc::SIGKILL),
+        ("watch", libc::SIGINT),
+    ];
+    for (first, signal) in cases {
         let root = project();
         // The first process; `annotask watch` is ready once it prints its first line.
         let (mut server, mut watch) = (None, None);
         let watching: &mut Child = if first == "serve" {
-            &mut server.insert(Spawned::start(root.path(), &[])).child
+            &mut server
+                .insert(Server::start(root.path(), &[] as &[&str], &[]))
+                .child
         } else {
             let child = watch.insert(
                 Command::new(BIN)
@@ -895,16 +1031,17 @@ fn a_second_server_takes_over_watching() {
                 .unwrap();
             child
         };
-        let second = Spawned::start(root.path(), &[]);
-        let said = second.said();
-        assert!(
-            said.contains(&format!(
-                "another process (pid {}) watches the project",
-                watching.id()
-            )),
-            "{first}: {said}"
+        let second = Server::start(root.path(), &[] as &[&str], &[]);
+        let other = format!(
+            "another process (pid {}) watches the project",
+            watching.id()
         );
-        watching.kill().unwrap();
+        eventually(&format!("the second server says: {other}"), || {
+            second.said().contains(&other)
+        });
+        let pid = libc::pid_t::try_from(watching.id()).unwrap();
+        // SAFETY: kill only sends a signal, to a child this test started and has not reaped.
+        assert_eq!(unsafe { libc::kill(pid, signal) }, 0);
         watching.wait().unwrap();
         let file = root.path().join("tasks/annotate-street-cats.yaml");
         let text = fs::read_to_string(&file).unwrap();
@@ -923,10 +1060,9 @@ fn a_second_server_takes_over_watching() {
             );
             status == 200 && body.contains("Annotate kittens")
         });
-        assert!(
-            second.said().contains("watches it now"),
-            "{first}: {}",
-            second.said()
+        eventually(
+            &format!("the second server says it watches ({first}, signal {signal})"),
+            || second.said().contains("watches it now"),
         );
     }
 }

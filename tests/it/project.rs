@@ -5,11 +5,10 @@
 use std::fs;
 use std::path::Path;
 
-use assert_cmd::Command;
 use predicates::prelude::*;
 use predicates::str::contains;
 
-use crate::common::{BIN, annotask_in};
+use crate::common::{BIN, Run, annotask_in};
 
 const TASK: &str = "type: TYPE_NOT_SET\ninput_source: {type: ALL_INPUTS}\n";
 
@@ -76,12 +75,12 @@ fn validate_on_a_fresh_clone_writes_the_schema_editors_load() {
 
 /// `annotask ARGS` in `cwd` as a user who may not write what it did not create: root may
 /// write anything, so as root the command runs as `nobody`.
-fn unprivileged(cwd: &Path, args: &[&str]) -> Command {
+fn unprivileged(cwd: &Path, args: &[&str]) -> Run {
     let uid = std::process::Command::new("id").arg("-u").output().unwrap();
     if String::from_utf8_lossy(&uid.stdout).trim() != "0" {
         return annotask_in(cwd, args);
     }
-    let mut cmd = Command::new("setpriv");
+    let mut cmd = Run::new(std::process::Command::new("setpriv"));
     cmd.current_dir(cwd)
         .args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"])
         .arg(BIN)
