@@ -787,7 +787,10 @@ fn a_filter_finds_one_of_many_concepts() {
                 .is_some_and(|a| a["data"]["concepts"] == json!([{"id": concept, "value": 1.0}]))
         });
     }
-    assert_eq!(counts(&server, "ann", "fruit")[2], 2);
+    // The submit follows the annotation: wait for it too, not only for the labels.
+    eventually("both submits reached the server", || {
+        counts(&server, "ann", "fruit")[2] == 2
+    });
     stayed_home(&browser, base);
 }
 
