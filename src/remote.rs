@@ -326,35 +326,51 @@ fn answer(
             reason: e.to_string(),
         })?;
     let url = url.split('?').next().unwrap_or(url).to_owned();
-    if (200..=299).contains(&http) {
-        return serde_json::from_str(&text).map_err(|_| RemoteError::Garbled {
-            url,
-            reason: "the body is not JSON".into(),
-        });
-    }
     let redact = |said: String| match key.filter(|k| !k.is_empty()) {
         Some(key) => said.replace(key, "[the key]"),
         None => said,
     };
+    if (200..=299).contains(&http) {
+        let body: Value = serde_json::from_str(&text).map_err(|_| RemoteError::Garbled {
+            url: url.clone(),
+            reason: "the body is not JSON".into(),
+        })?;
+        // A 2xx whose status says anything but SUCCESS (MIXED_STATUS, FAILURE, ...) did not do
+        // what was asked: taken as success, a failed ListTasks would read as "no tasks".
+        return match body["status"]["code"].as_u64() {
+            None | Some(SUCCESS) => Ok(body),
+            Some(code) => Err(RemoteError::Failed {
+                url,
+                http,
+                details: redact(status_details(&body).unwrap_or_else(|| format!("status {code}"))),
+            }),
+        };
+    }
     // The text before anything is cut from it, so that no part of the key is left; the
     // details again once decoded, in case the JSON escaped a character of the key.
     let text = redact(text);
     let details = serde_json::from_str::<Value>(&text)
         .ok()
-        .and_then(|b| {
-            let s = &b["status"];
-            let d = s["description"].as_str()?;
-            Some(match s["details"].as_str() {
-                Some(more) => format!("{d}: {more}"),
-                None => d.to_owned(),
-            })
-        })
+        .and_then(|b| status_details(&b))
         .unwrap_or_else(|| text.chars().take(200).collect());
     let details = redact(details);
     match http {
         401 | 403 => Err(RemoteError::Key { url, http, details }),
         _ => Err(RemoteError::Failed { url, http, details }),
     }
+}
+
+/// The API's SUCCESS status code.
+const SUCCESS: u64 = 10000;
+
+/// An answer's `status.description`, with its `details` when it has them.
+fn status_details(body: &Value) -> Option<String> {
+    let s = &body["status"];
+    let d = s["description"].as_str()?;
+    Some(match s["details"].as_str() {
+        Some(more) => format!("{d}: {more}"),
+        None => d.to_owned(),
+    })
 }
 
 /// The `tasks` of an answer, each an object: anything else is not the API's answer.

@@ -922,7 +922,8 @@ fn apply_checks_the_ids_a_remote_gives() {
 }
 
 /// `plan`, `apply` and `pull` refuse a ListTasks answer with entries that are not tasks,
-/// saying so in JSON's words; a remote that never answers fails within `--timeout`.
+/// saying so in JSON's words, and one whose status is not SUCCESS; a remote that never answers
+/// fails within `--timeout`.
 #[test]
 fn remotes_that_answer_garbage_or_nothing_are_errors() {
     let root = deploying();
@@ -941,6 +942,18 @@ fn remotes_that_answer_garbage_or_nothing_are_errors() {
                 "{command:?} names a Rust type: {said}"
             );
         }
+        assert_eq!(task_files(root.path()), before, "{command:?}");
+    }
+    // A 200 whose status is not SUCCESS failed: read as "no tasks", apply would create them all.
+    let failing = FakeRemote::start(
+        r#"{"status": {"code": 10020, "description": "Failure", "details": "shard down"}}"#,
+        "{}",
+    );
+    for command in [&["plan"][..], &["apply", "--yes"], &["pull"]] {
+        let before = task_files(root.path());
+        let (code, said) = deploy(root.path(), command, &failing.base, "10");
+        assert_eq!(code, 5, "{command:?}: {said}");
+        assert!(said.contains("Failure: shard down"), "{command:?}: {said}");
         assert_eq!(task_files(root.path()), before, "{command:?}");
     }
     let silent = FakeRemote::silent();
