@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::annotation::{self, Annotation, Kind};
+use super::assist;
 use super::{Decision, Event, Line, State};
 use crate::model::{Task, WorkerStrategy};
 use crate::validate::{Diagnostic, Location};
@@ -65,6 +66,10 @@ impl<'a> Rules<'a> {
 
     fn is_worker(&self, user: &str) -> bool {
         self.task.worker_ids().iter().any(|w| w == user)
+    }
+
+    fn is_assistant(&self, user: &str) -> bool {
+        self.task.assistant() == Some(user)
     }
 
     fn is_reviewer(&self, user: &str) -> bool {
@@ -214,6 +219,7 @@ fn replay_telling(
         .collect();
     let mut decisions: BTreeMap<(&str, u32), Vec<Ruling>> = BTreeMap::new();
     let mut refusals = Refusals { found: Vec::new() };
+    let mut predictions: Current = BTreeMap::new();
     let task = rules.task.id();
     for user in &users {
         let name = user.user.as_str();
@@ -282,6 +288,10 @@ fn replay_telling(
                         }),
                     }
                 }
+                continue;
+            }
+            if rules.is_assistant(name) {
+                predict(&mut predictions, rules, name, line, event, &mut refusals);
                 continue;
             }
             if !is_worker {
@@ -439,9 +449,10 @@ fn replay_telling(
             &mut story,
         );
     }
-    let outcome = outcome(consensus, &states);
+    let (shown, assisted) = assist(rules, &predictions, &workers, &mut states, &mut story);
+    let outcome = outcome(consensus || assisted, &states);
     story.tell(|| format!("outcome: {}", outcome_text(outcome)));
-    let assignments = states
+    let mut assignments: Vec<AssignmentState> = states
         .iter()
         .map(|(name, state)| AssignmentState {
             worker: (*name).to_owned(),
@@ -451,6 +462,18 @@ fn replay_telling(
             comment: standing_comment(&decisions, name, &workers[name]),
         })
         .collect();
+    let assistant = rules.task.assistant().unwrap_or_default();
+    if assisted {
+        let at = assignments.partition_point(|a| a.worker.as_str() < assistant);
+        let approved = AssignmentState {
+            worker: assistant.to_owned(),
+            state: State::Success,
+            planned: false,
+            submissions: 0,
+            comment: None,
+        };
+        assignments.insert(at, approved);
+    }
     let mut annotations = Vec::new();
     for (name, worker) in &workers {
         let Some(state) = states.get(name) else {
@@ -468,6 +491,20 @@ fn replay_telling(
                 modified_at: *modified_at,
             });
         }
+    }
+    if !shown.is_empty() {
+        for id in shown {
+            let (annotation, created_at, modified_at, line) = predictions[id];
+            annotations.push(AnnotationState {
+                worker: assistant.to_owned(),
+                annotation: annotation.clone(),
+                line,
+                state: if assisted { State::Success } else { State::Pending },
+                created_at,
+                modified_at,
+            });
+        }
+        annotations.sort_by(|a, b| a.worker.cmp(&b.worker));
     }
     refused.sort_by(|a, b| {
         (&a.user, a.diagnostic.location.map(|l| l.line))
@@ -489,6 +526,103 @@ fn replay_telling(
         flagged: refused,
         story: story.0.unwrap_or_default(),
     }
+}
+
+/// Someone's current annotations by id: the latest version, when the first and the latest were
+/// written, and the latest's line.
+type Current<'a> = BTreeMap<&'a str, (&'a Annotation, Timestamp, Timestamp, u32)>;
+
+/// A line of the task's assistant: its annotations (and deletes) are predictions. It holds no
+/// assignment, so it never starts, submits or withdraws.
+fn predict<'a>(
+    predictions: &mut Current<'a>,
+    rules: &Rules,
+    name: &str,
+    line: u32,
+    event: &'a Line,
+    refusals: &mut Refusals,
+) {
+    match &event.event {
+        Event::Annotation(annotation) => {
+            let found = annotation::check(annotation, rules.task, "annotation");
+            if let Some(problem) = found.first() {
+                let message = problem.message.clone();
+                refusals.refuse(name, line, &problem.field, message, VALUE_HINT);
+                return;
+            }
+            let first = predictions
+                .get(annotation.id.as_str())
+                .map_or(event.at, |(_, created, ..)| *created);
+            predictions.insert(&annotation.id, (annotation, first, event.at, line));
+        }
+        Event::Delete { id, .. } => {
+            predictions.remove(id.as_str());
+        }
+        _ => refusals.refuse(
+            name,
+            line,
+            event.event.field(),
+            format!(
+                "`{name}` is task `{}`'s assistant: its annotations are predictions, never started, submitted or withdrawn",
+                rules.task.id()
+            ),
+            ROLE_HINT,
+        ),
+    }
+}
+
+/// The assistant's predictions on the input ([`assist::judge`]): the ids of those shown to
+/// workers, and whether they are the input's final label, which they are only while no worker
+/// has a submission that took effect (a person's work is never overruled by a model). When
+/// they are, every holder still to submit has their assignment closed.
+fn assist<'a>(
+    rules: &Rules,
+    predictions: &Current<'a>,
+    workers: &BTreeMap<&str, Worker>,
+    states: &mut BTreeMap<&str, State>,
+    story: &mut Story,
+) -> (Vec<&'a str>, bool) {
+    if predictions.is_empty() {
+        return (Vec::new(), false);
+    }
+    let current: Vec<&Annotation> = predictions.values().map(|(a, ..)| *a).collect();
+    let verdict = assist::judge(rules.task, &current);
+    for line in verdict.story {
+        story.tell(|| line);
+    }
+    let shown = verdict.shown.iter().map(|(a, _)| a.id.as_str());
+    let shown: Vec<&'a str> = shown
+        .filter_map(|id| predictions.get_key_value(id).map(|(k, _)| *k))
+        .collect();
+    let (Some(score), (_, Some(max))) = (verdict.approves, rules.task.assist_thresholds()) else {
+        return (shown, false);
+    };
+    let submitted: Vec<&str> = workers
+        .iter()
+        .filter(|(_, w)| !w.effective.is_empty())
+        .map(|(name, _)| *name)
+        .collect();
+    if !submitted.is_empty() {
+        story.tell(|| {
+            format!(
+                "the assistant's prediction scores {score} >= max_threshold {max}, but {} submitted: people's work decides the input",
+                submitted.join(", ")
+            )
+        });
+        return (shown, false);
+    }
+    story.tell(|| {
+        format!(
+            "approved by the assistant's prediction, score {score} >= max_threshold {max}: no worker needed"
+        )
+    });
+    for (name, state) in states.iter_mut() {
+        if *state == State::Pending {
+            story.tell(|| format!("{name} had not submitted: the assignment is closed"));
+            *state = State::Closed;
+        }
+    }
+    (shown, true)
 }
 
 /// A worker's submits and withdraws in file order, into the submissions that took effect: the
