@@ -83,7 +83,10 @@ impl Repo {
                 continue;
             }
             let input = annotation.input_id.as_str();
+            // The task's assistant holds no assignment: its annotations are predictions,
+            // taken on any input of the task (the replay keeps them off inputs outside it).
             let state = match held.get(input) {
+                _ if task.assistant() == Some(user) => Some(State::Pending),
                 Some(state) => Some(*state),
                 None => {
                     let selected = self.index.in_source(plans.source(), input)?;

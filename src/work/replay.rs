@@ -1502,6 +1502,124 @@ mod tests {
         assert_eq!(state.assignments[0].state, State::AwaitingReview);
     }
 
+    /// A task with an assistant, `model`, and `params` (YAML), under `review`.
+    fn assisted_task(params: &str, review: &str) -> Task {
+        let yaml = format!(
+            "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\n\
+             input_source: {{type: ALL_INPUTS}}\n\
+             worker: {{strategy: FULL, user_ids: [ann, bob]}}\nreview: {review}\n\
+             ai_assistant: {{workflow: {{id: model}}}}\n{params}"
+        );
+        let doc = crate::yaml::parse_task(yaml.as_bytes()).unwrap();
+        crate::validate::validate(doc, Some("t")).0.unwrap()
+    }
+
+    /// `history` (the tiny language) with `model` predicting `cat` at `score` (if any) first:
+    /// each holder's state, the outcome, the annotations' `worker=state`, and the lines refused
+    /// as `user:line`.
+    #[track_caller]
+    fn assisted(params: &str, history: &str, score: Option<f32>, expected: [&str; 3], outcome: Outcome) {
+        // Nothing submitted: the same under any review.
+        let reviews = [
+            ("{strategy: NONE}", Review::None),
+            (
+                "{strategy: MANUAL, user_ids: [rita], manual_strategy_info: {sample_percentage: 1}}",
+                Review::Manual { sampled: true },
+            ),
+        ];
+        let reviews = if history.contains(':') { &reviews[..1] } else { &reviews[..] };
+        for &(review, rule) in reviews {
+            let task = assisted_task(params, review);
+            let rules = Rules {
+                task: &task,
+                review: rule,
+                kind: Kind::Classification,
+                selected: true,
+            };
+            let mut users = events(history);
+            if let Some(score) = score {
+                let prediction: Annotation = serde_json::from_value(serde_json::json!({
+                    "id": "p", "input_id": "in", "data": {"concepts": [{"id": "cat", "value": score}]}
+                }))
+                .unwrap();
+                users.push(UserEvents {
+                    user: "model".into(),
+                    lines: vec![(
+                        1,
+                        Line {
+                            at: Timestamp::from_second(1_700_000_000).unwrap(),
+                            event: Event::Annotation(prediction),
+                        },
+                    )],
+                });
+            }
+            let planned = ["ann".to_owned(), "bob".to_owned()];
+            let state = explain(&rules, "in", &planned, &users);
+            let join = |v: Vec<String>| v.join(" ");
+            let got = [
+                join(state.assignments.iter().map(|a| format!("{}={}", a.worker, short(a.state))).collect()),
+                join(state.annotations.iter().map(|a| format!("{}={}", a.worker, short(a.state))).collect()),
+                join(state.flagged.iter().map(|f| format!("{}:{}", f.user, f.diagnostic.location.unwrap().line)).collect()),
+            ];
+            let context = format!("{review} {history} {score:?}\n{:#?}", state.story);
+            assert_eq!(got, expected, "{context}");
+            assert_eq!(state.outcome, outcome, "{context}");
+            users.reverse();
+            assert_eq!(replay(&rules, "in", &planned, &users), InputState { story: Vec::new(), ..state });
+        }
+    }
+
+    #[test]
+    fn the_assistant_predicts() {
+        let both = "ai_assist_params: {min_threshold: 0.3, max_threshold: 0.95}\n";
+        // At or above max_threshold, nobody having submitted: final, holders closed.
+        assisted(both, "", Some(0.97), ["ann=- bob=- model=S", "model=S", ""], A);
+        assisted(both, "", Some(0.95), ["ann=- bob=- model=S", "model=S", ""], A);
+        assisted(both, "ann+dog", Some(0.95), ["ann=- bob=- model=S", "ann=P model=S", ""], A);
+        // Below it: shown as a starting point; workers label the input.
+        assisted(both, "", Some(0.94), ["ann=P bob=P", "model=P", ""], O);
+        assisted(both, "", Some(0.3), ["ann=P bob=P", "model=P", ""], O);
+        // Below min_threshold: not shown either.
+        assisted(both, "", Some(0.29), ["ann=P bob=P", "", ""], O);
+        // No params: shown, never final.
+        assisted("", "", Some(1.0), ["ann=P bob=P", "model=P", ""], O);
+        // A worker's submission stands: people's work decides, the prediction stays shown.
+        assisted(both, "ann:cat", Some(0.99), ["ann=S bob=P", "ann=S model=P", ""], O);
+        // The assistant holds nothing: its starts and submits are refused.
+        assisted(both, "model!", Some(0.5), ["ann=P bob=P", "model=P", "model:1"], O);
+        // Another user who is not a worker: refused, as ever.
+        assisted(both, "zed+cat", None, ["ann=P bob=P", "", "zed:1"], O);
+        let story = explain(
+            &Rules {
+                task: &assisted_task(both, "{strategy: NONE}"),
+                review: Review::None,
+                kind: Kind::Classification,
+                selected: true,
+            },
+            "in",
+            &["ann".into()],
+            &[UserEvents {
+                user: "model".into(),
+                lines: vec![(
+                    4,
+                    Line {
+                        at: Timestamp::UNIX_EPOCH,
+                        event: Event::Annotation(
+                            serde_json::from_value(serde_json::json!({"id": "p", "input_id": "in",
+                                "data": {"concepts": [{"id": "cat", "value": 0.97}]}}))
+                            .unwrap(),
+                        ),
+                    },
+                )],
+            }],
+        )
+        .story;
+        assert!(
+            story.iter().any(|l| l == "approved by the assistant's prediction, score 0.97 >= max_threshold 0.95: no worker needed"),
+            "{story:#?}"
+        );
+    }
+
     /// Shuffled users, reversed lines of other users: the state depends on the events only.
     #[test]
     fn the_order_of_files_never_matters() {
