@@ -293,11 +293,17 @@ fn check_assist(doc: &TaskDoc, out: &mut Vec<Diagnostic>) {
     };
     if assistant.is_none() {
         out.push(
-            Diagnostic::warning("ai_assist_params", "no `ai_assistant`: the thresholds apply to nothing")
-                .hint("add `ai_assistant: {workflow: {id: USER}}`"),
+            Diagnostic::warning(
+                "ai_assist_params",
+                "no `ai_assistant`: the thresholds apply to nothing",
+            )
+            .hint("add `ai_assistant: {workflow: {id: USER}}`"),
         );
     }
-    for (name, value) in [("min_threshold", params.min_threshold), ("max_threshold", params.max_threshold)] {
+    for (name, value) in [
+        ("min_threshold", params.min_threshold),
+        ("max_threshold", params.max_threshold),
+    ] {
         if let Some(v) = value
             && !(0.0..=1.0).contains(&v)
         {

@@ -13,7 +13,6 @@ mod yolo;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-
 use crate::error::{Error, Result};
 use crate::export::{self, image_of};
 use crate::repo::{Imported, Repo};

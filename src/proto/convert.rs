@@ -18,9 +18,10 @@ use crate::api::{
     TaskAssignment, TaskMetrics, UserRef as ApiUserRef, WorkerRef as ApiWorkerRef,
 };
 use crate::model::{
-    AiAssistParams, AiAssistant, ConsensusStrategyInfo, InputSource, InputSourceType, ManualStrategyInfo, Metadata,
-    PartitionType, PartitionedStrategyInfo, Priority, Review, ReviewStrategy, TaskDoc, TaskStatus,
-    TaskStatusCode, TaskType, UserRef, Weights, Worker, WorkerRef, WorkerStrategy, WorkflowRef,
+    AiAssistParams, AiAssistant, ConsensusStrategyInfo, InputSource, InputSourceType,
+    ManualStrategyInfo, Metadata, PartitionType, PartitionedStrategyInfo, Priority, Review,
+    ReviewStrategy, TaskDoc, TaskStatus, TaskStatusCode, TaskType, UserRef, Weights, Worker,
+    WorkerRef, WorkerStrategy, WorkflowRef,
 };
 use crate::validate::Diagnostic;
 use crate::work::annotation;
@@ -176,13 +177,19 @@ pub fn task_to_wire(doc: &TaskDoc) -> wire::Task {
         name: doc.name.clone().unwrap_or_default(),
         ai_assistant: doc.ai_assistant.as_ref().map(|a| wire::TaskAiAssistant {
             workflow_id: a.workflow_id.clone().unwrap_or_default(),
-            workflow: a.workflow.as_ref().map(|w| wire::Workflow { id: w.id.clone() }),
+            workflow: a
+                .workflow
+                .as_ref()
+                .map(|w| wire::Workflow { id: w.id.clone() }),
         }),
-        ai_assist_params: doc.ai_assist_params.as_ref().map(|p| wire::AiAssistParameters {
-            min_threshold: p.min_threshold.unwrap_or_default() as f32,
-            max_threshold: p.max_threshold.unwrap_or_default() as f32,
-            concept_relation_ids: p.concept_relation_ids.clone(),
-        }),
+        ai_assist_params: doc
+            .ai_assist_params
+            .as_ref()
+            .map(|p| wire::AiAssistParameters {
+                min_threshold: p.min_threshold.unwrap_or_default() as f32,
+                max_threshold: p.max_threshold.unwrap_or_default() as f32,
+                concept_relation_ids: p.concept_relation_ids.clone(),
+            }),
         metrics: None,
         priority: doc.priority.map_or(0, priority_number),
         metadata: doc.metadata.as_ref().map(|m| struct_to_wire(&m.0)),

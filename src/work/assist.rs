@@ -60,9 +60,9 @@ pub fn judge<'a>(task: &Task, predictions: &[&'a Annotation]) -> Verdict<'a> {
                 "{what} < min_threshold {min}: it is not shown to workers"
             )),
             None => {
-                verdict
-                    .story
-                    .push(format!("{what}: it is shown to workers as a starting point"));
+                verdict.story.push(format!(
+                    "{what}: it is shown to workers as a starting point"
+                ));
                 verdict.shown.push((annotation, score));
             }
         }
@@ -107,9 +107,11 @@ mod tests {
         let concept = |v: f32| serde_json::json!({"id": "cat", "value": v});
         let regions: Vec<_> = regions
             .iter()
-            .map(|v| serde_json::json!({"region_info": {"bounding_box":
+            .map(|v| {
+                serde_json::json!({"region_info": {"bounding_box":
                 {"top_row": 0.1, "left_col": 0.1, "bottom_row": 0.5, "right_col": 0.5}},
-                "data": {"concepts": [concept(*v)]}}))
+                "data": {"concepts": [concept(*v)]}})
+            })
             .collect();
         let concepts: Vec<_> = own.into_iter().map(concept).collect();
         serde_json::from_value(serde_json::json!({"id": id, "input_id": "in",
@@ -136,7 +138,12 @@ mod tests {
     /// `params` (YAML lines), predictions as (own value, region values): the ids shown and the
     /// approving score.
     #[track_caller]
-    fn check(params: &str, predictions: &[(Option<f32>, &[f32])], shown: &str, approves: Option<f64>) {
+    fn check(
+        params: &str,
+        predictions: &[(Option<f32>, &[f32])],
+        shown: &str,
+        approves: Option<f64>,
+    ) {
         let task = task(params);
         let made: Vec<Annotation> = predictions
             .iter()
@@ -160,16 +167,31 @@ mod tests {
         check(both, &[(None, &[0.95])], "p0", Some(0.95));
         check(both, &[(None, &[0.97, 0.99])], "p0", Some(0.97));
         check(both, &[(None, &[0.97, 0.94])], "p0", None);
-        check(both, &[(Some(0.96), &[]), (None, &[0.98])], "p0 p1", Some(0.96));
+        check(
+            both,
+            &[(Some(0.96), &[]), (None, &[0.98])],
+            "p0 p1",
+            Some(0.96),
+        );
         check(both, &[(Some(0.96), &[]), (None, &[0.5])], "p0 p1", None);
         // Below min_threshold: not shown, and not part of the input's label.
         check(both, &[(None, &[0.2])], "", None);
         check(both, &[(None, &[0.29]), (None, &[0.99])], "p1", Some(0.99));
         check(both, &[(None, &[0.3])], "p0", None);
         // Only a minimum: hides, never decides.
-        check("ai_assist_params: {min_threshold: 0.5}\n", &[(None, &[0.4]), (None, &[0.99])], "p1", None);
+        check(
+            "ai_assist_params: {min_threshold: 0.5}\n",
+            &[(None, &[0.4]), (None, &[0.99])],
+            "p1",
+            None,
+        );
         // max_threshold 0 is off.
-        check("ai_assist_params: {max_threshold: 0}\n", &[(None, &[0.99])], "p0", None);
+        check(
+            "ai_assist_params: {max_threshold: 0}\n",
+            &[(None, &[0.99])],
+            "p0",
+            None,
+        );
         // No score: shown, never decides.
         check(both, &[(None, &[])], "p0", None);
         check(both, &[(None, &[]), (None, &[0.99])], "p0 p1", None);

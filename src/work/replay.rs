@@ -499,7 +499,11 @@ fn replay_telling(
                 worker: assistant.to_owned(),
                 annotation: annotation.clone(),
                 line,
-                state: if assisted { State::Success } else { State::Pending },
+                state: if assisted {
+                    State::Success
+                } else {
+                    State::Pending
+                },
                 created_at,
                 modified_at,
             });
@@ -1518,7 +1522,13 @@ mod tests {
     /// each holder's state, the outcome, the annotations' `worker=state`, and the lines refused
     /// as `user:line`.
     #[track_caller]
-    fn assisted(params: &str, history: &str, score: Option<f32>, expected: [&str; 3], outcome: Outcome) {
+    fn assisted(
+        params: &str,
+        history: &str,
+        score: Option<f32>,
+        expected: [&str; 3],
+        outcome: Outcome,
+    ) {
         // Nothing submitted: the same under any review.
         let reviews = [
             ("{strategy: NONE}", Review::None),
@@ -1527,7 +1537,11 @@ mod tests {
                 Review::Manual { sampled: true },
             ),
         ];
-        let reviews = if history.contains(':') { &reviews[..1] } else { &reviews[..] };
+        let reviews = if history.contains(':') {
+            &reviews[..1]
+        } else {
+            &reviews[..]
+        };
         for &(review, rule) in reviews {
             let task = assisted_task(params, review);
             let rules = Rules {
@@ -1557,15 +1571,39 @@ mod tests {
             let state = explain(&rules, "in", &planned, &users);
             let join = |v: Vec<String>| v.join(" ");
             let got = [
-                join(state.assignments.iter().map(|a| format!("{}={}", a.worker, short(a.state))).collect()),
-                join(state.annotations.iter().map(|a| format!("{}={}", a.worker, short(a.state))).collect()),
-                join(state.flagged.iter().map(|f| format!("{}:{}", f.user, f.diagnostic.location.unwrap().line)).collect()),
+                join(
+                    state
+                        .assignments
+                        .iter()
+                        .map(|a| format!("{}={}", a.worker, short(a.state)))
+                        .collect(),
+                ),
+                join(
+                    state
+                        .annotations
+                        .iter()
+                        .map(|a| format!("{}={}", a.worker, short(a.state)))
+                        .collect(),
+                ),
+                join(
+                    state
+                        .flagged
+                        .iter()
+                        .map(|f| format!("{}:{}", f.user, f.diagnostic.location.unwrap().line))
+                        .collect(),
+                ),
             ];
             let context = format!("{review} {history} {score:?}\n{:#?}", state.story);
             assert_eq!(got, expected, "{context}");
             assert_eq!(state.outcome, outcome, "{context}");
             users.reverse();
-            assert_eq!(replay(&rules, "in", &planned, &users), InputState { story: Vec::new(), ..state });
+            assert_eq!(
+                replay(&rules, "in", &planned, &users),
+                InputState {
+                    story: Vec::new(),
+                    ..state
+                }
+            );
         }
     }
 
@@ -1573,9 +1611,27 @@ mod tests {
     fn the_assistant_predicts() {
         let both = "ai_assist_params: {min_threshold: 0.3, max_threshold: 0.95}\n";
         // At or above max_threshold, nobody having submitted: final, holders closed.
-        assisted(both, "", Some(0.97), ["ann=- bob=- model=S", "model=S", ""], A);
-        assisted(both, "", Some(0.95), ["ann=- bob=- model=S", "model=S", ""], A);
-        assisted(both, "ann+dog", Some(0.95), ["ann=- bob=- model=S", "ann=P model=S", ""], A);
+        assisted(
+            both,
+            "",
+            Some(0.97),
+            ["ann=- bob=- model=S", "model=S", ""],
+            A,
+        );
+        assisted(
+            both,
+            "",
+            Some(0.95),
+            ["ann=- bob=- model=S", "model=S", ""],
+            A,
+        );
+        assisted(
+            both,
+            "ann+dog",
+            Some(0.95),
+            ["ann=- bob=- model=S", "ann=P model=S", ""],
+            A,
+        );
         // Below it: shown as a starting point; workers label the input.
         assisted(both, "", Some(0.94), ["ann=P bob=P", "model=P", ""], O);
         assisted(both, "", Some(0.3), ["ann=P bob=P", "model=P", ""], O);
@@ -1584,9 +1640,21 @@ mod tests {
         // No params: shown, never final.
         assisted("", "", Some(1.0), ["ann=P bob=P", "model=P", ""], O);
         // A worker's submission stands: people's work decides, the prediction stays shown.
-        assisted(both, "ann:cat", Some(0.99), ["ann=S bob=P", "ann=S model=P", ""], O);
+        assisted(
+            both,
+            "ann:cat",
+            Some(0.99),
+            ["ann=S bob=P", "ann=S model=P", ""],
+            O,
+        );
         // The assistant holds nothing: its starts and submits are refused.
-        assisted(both, "model!", Some(0.5), ["ann=P bob=P", "model=P", "model:1"], O);
+        assisted(
+            both,
+            "model!",
+            Some(0.5),
+            ["ann=P bob=P", "model=P", "model:1"],
+            O,
+        );
         // Another user who is not a worker: refused, as ever.
         assisted(both, "zed+cat", None, ["ann=P bob=P", "", "zed:1"], O);
         let story = explain(

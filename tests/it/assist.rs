@@ -59,7 +59,11 @@ fn a_prediction_at_max_threshold_is_final_and_one_below_min_is_not_shown() {
 
     let explain = |input: &str| {
         let out = project.run(&["explain", "cars", input]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         // Lines wrap at the terminal's width: compare words.
         let text = String::from_utf8(out.stdout).unwrap();
         text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -69,12 +73,24 @@ fn a_prediction_at_max_threshold_is_final_and_one_below_min_is_not_shown() {
         a.contains("approved by the assistant's prediction, score 0.97 >= max_threshold 0.95: no worker needed"),
         "{a}"
     );
-    assert!(a.contains("ann had not submitted: the assignment is closed"), "{a}");
+    assert!(
+        a.contains("ann had not submitted: the assignment is closed"),
+        "{a}"
+    );
     let b = explain("b");
-    assert!(b.contains("it is shown to workers as a starting point"), "{b}");
-    assert!(b.contains("scores 0.6 < max_threshold 0.95: workers label the input"), "{b}");
+    assert!(
+        b.contains("it is shown to workers as a starting point"),
+        "{b}"
+    );
+    assert!(
+        b.contains("scores 0.6 < max_threshold 0.95: workers label the input"),
+        "{b}"
+    );
     let c = explain("c");
-    assert!(c.contains("scores 0.1 < min_threshold 0.3: it is not shown to workers"), "{c}");
+    assert!(
+        c.contains("scores 0.1 < min_threshold 0.3: it is not shown to workers"),
+        "{c}"
+    );
 
     // GetTaskInputCount: ann still labels b and c; a was decided by the assistant.
     let counts = project.json(&["counts", "cars"]);
@@ -87,23 +103,53 @@ fn a_prediction_at_max_threshold_is_final_and_one_below_min_is_not_shown() {
             .cloned()
             .unwrap_or_else(|| panic!("{user}: {counts}"))
     };
-    assert_eq!((of("ann")["pending"].as_u64(), of("ann")["success"].as_u64()), (Some(2), Some(0)), "{counts}");
+    assert_eq!(
+        (of("ann")["pending"].as_u64(), of("ann")["success"].as_u64()),
+        (Some(2), Some(0)),
+        "{counts}"
+    );
     assert_eq!(of("model")["success"].as_u64(), Some(1), "{counts}");
 
     // The export says who decided a, and leaves b and c out.
     let out = project.path("cars.jsonl");
-    let run = project.run(&["export", "cars", "--format", "jsonl", "--out", out.to_str().unwrap()]);
+    let run = project.run(&[
+        "export",
+        "cars",
+        "--format",
+        "jsonl",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let said = String::from_utf8_lossy(&run.stderr);
     assert!(run.status.success(), "{said}");
-    assert!(said.contains("1 input exported, 2 not final yet: 2 pending"), "{said}");
+    assert!(
+        said.contains("1 input exported, 2 not final yet: 2 pending"),
+        "{said}"
+    );
     let text = std::fs::read_to_string(&out).unwrap();
     let line: Value = serde_json::from_str(text.trim()).unwrap();
     assert_eq!(
-        (&line["input_id"], &line["how"], &line["worker"], &line["final"]),
-        (&json!("a"), &json!("assistant"), &json!("model"), &json!(true)),
+        (
+            &line["input_id"],
+            &line["how"],
+            &line["worker"],
+            &line["final"]
+        ),
+        (
+            &json!("a"),
+            &json!("assistant"),
+            &json!("model"),
+            &json!(true)
+        ),
         "{text}"
     );
-    assert_eq!(line["annotations"][0]["data"]["regions"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        line["annotations"][0]["data"]["regions"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 
     // ListAnnotations answers the predictions shown, as the assistant's: a's (final) and b's.
     let server = Server::start(project.root(), &[] as &[&str], &[]);
@@ -118,9 +164,18 @@ fn a_prediction_at_max_threshold_is_final_and_one_below_min_is_not_shown() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| (a["input_id"].as_str().unwrap().to_owned(), a["status"]["code"].as_u64().unwrap()))
+        .map(|a| {
+            (
+                a["input_id"].as_str().unwrap().to_owned(),
+                a["status"]["code"].as_u64().unwrap(),
+            )
+        })
         .collect();
-    assert_eq!(listed, [("a".to_owned(), 24150), ("b".to_owned(), 24151)], "{answer}");
+    assert_eq!(
+        listed,
+        [("a".to_owned(), 24150), ("b".to_owned(), 24151)],
+        "{answer}"
+    );
 }
 
 #[test]
@@ -129,7 +184,8 @@ fn the_assistant_is_checked_where_the_task_names_it() {
     let check = |yaml: &str, expected: &str| {
         project.write("tasks/t.yaml", yaml);
         let out = project.run(&["validate"]);
-        let said = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+        let said = String::from_utf8_lossy(&out.stdout).into_owned()
+            + &String::from_utf8_lossy(&out.stderr);
         assert!(said.contains(expected), "{yaml}\n{said}");
     };
     let base = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\ninput_source: {type: ALL_INPUTS}\n\
@@ -143,11 +199,15 @@ fn the_assistant_is_checked_where_the_task_names_it() {
         "ai_assistant.workflow.id",
     );
     check(
-        &format!("{base}ai_assistant: {{workflow_id: m}}\nai_assist_params: {{min_threshold: 0.9, max_threshold: 0.5}}\n"),
+        &format!(
+            "{base}ai_assistant: {{workflow_id: m}}\nai_assist_params: {{min_threshold: 0.9, max_threshold: 0.5}}\n"
+        ),
         "0.9 is above max_threshold 0.5",
     );
     check(
-        &format!("{base}ai_assistant: {{workflow_id: m}}\nai_assist_params: {{max_threshold: 1.5}}\n"),
+        &format!(
+            "{base}ai_assistant: {{workflow_id: m}}\nai_assist_params: {{max_threshold: 1.5}}\n"
+        ),
         "1.5 is not a score from 0 to 1",
     );
 }
