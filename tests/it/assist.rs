@@ -56,6 +56,22 @@ fn a_prediction_at_max_threshold_is_final_and_one_below_min_is_not_shown() {
     // The score lives in each region's concept value.
     let work = std::fs::read_to_string(project.path("work/cars/model.jsonl")).unwrap();
     assert!(work.contains(r#""value":0.97"#), "{work}");
+    // Importing again changes nothing, the prediction not shown included.
+    let again = project.run(&[
+        "import",
+        "cars",
+        "--format",
+        "coco",
+        project.path("predictions.json").to_str().unwrap(),
+        "--as",
+        "model",
+    ]);
+    let said = String::from_utf8_lossy(&again.stderr);
+    assert!(said.starts_with("0 annotations appended"), "{said}");
+    assert_eq!(
+        std::fs::read_to_string(project.path("work/cars/model.jsonl")).unwrap(),
+        work
+    );
 
     let explain = |input: &str| {
         let out = project.run(&["explain", "cars", input]);
