@@ -227,3 +227,69 @@ fn the_assistant_is_checked_where_the_task_names_it() {
         "1.5 is not a score from 0 to 1",
     );
 }
+
+/// The official client sends both fields over gRPC (Task 10 and 14); the file and both faces
+/// answer them, the deprecated `workflow_id` read into `workflow.id`.
+#[test]
+fn the_official_client_sends_and_reads_the_fields_over_grpc() {
+    let project = Project::new();
+    let server = Server::start(project.root(), &["--api-key", "k"], &[]);
+    let address = server.base.strip_prefix("http://").unwrap();
+    let script = r#"
+import sys
+from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
+from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
+host, port = sys.argv[1].split(":")
+stub = service_pb2_grpc.V2Stub(ClarifaiChannel.get_insecure_grpc_channel(base=host, port=int(port)))
+md = (("authorization", "Key k"),)
+def task(id, assistant):
+    return resources_pb2.Task(
+        id=id, type=resources_pb2.Task.CONCEPTS_CLASSIFICATION, concept_ids=["cat"],
+        worker=resources_pb2.TaskWorker(strategy=resources_pb2.TaskWorker.FULL, user_ids=["ann"]),
+        input_source=resources_pb2.TaskInputSource(type=resources_pb2.TaskInputSource.ALL_INPUTS),
+        ai_assistant=assistant,
+        ai_assist_params=resources_pb2.AiAssistParameters(
+            min_threshold=0.3, max_threshold=0.95, concept_relation_ids=["rel"]))
+posted = stub.PostTasks(service_pb2.PostTasksRequest(tasks=[
+    task("current", resources_pb2.TaskAIAssistant(workflow=resources_pb2.Workflow(id="model"))),
+    task("deprecated", resources_pb2.TaskAIAssistant(workflow_id="model")),
+]), metadata=md)
+assert posted.status.code == 10000, posted
+for id in ["current", "deprecated"]:
+    t = stub.GetTask(service_pb2.GetTaskRequest(task_id=id), metadata=md).task
+    print(id, t.ai_assistant.workflow.id, round(t.ai_assist_params.min_threshold, 6),
+          round(t.ai_assist_params.max_threshold, 6), list(t.ai_assist_params.concept_relation_ids))
+"#;
+    let out = std::process::Command::new(crate::common::python::python())
+        .args(["-c", script, address])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "current model 0.3 0.95 ['rel']\ndeprecated model 0.3 0.95 ['rel']\n"
+    );
+    let file = std::fs::read_to_string(project.path("tasks/deprecated.yaml")).unwrap();
+    assert!(
+        file.contains("ai_assistant:\n  workflow:\n    id: model\n")
+            && file.contains("ai_assist_params:\n  min_threshold: 0.3\n  max_threshold: 0.95\n"),
+        "{file}"
+    );
+    let (status, answer) = server.call(Some("Key k"), "GET", "/v2/tasks/current", None);
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        (
+            &answer["task"]["ai_assistant"],
+            &answer["task"]["ai_assist_params"]
+        ),
+        (
+            &json!({"workflow": {"id": "model"}}),
+            &json!({"min_threshold": 0.3, "max_threshold": 0.95, "concept_relation_ids": ["rel"]})
+        ),
+        "{answer}"
+    );
+}
