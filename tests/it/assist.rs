@@ -192,6 +192,21 @@ fn a_prediction_at_max_threshold_is_final_and_one_below_min_is_not_shown() {
         [("a".to_owned(), 24150), ("b".to_owned(), 24151)],
         "{answer}"
     );
+    // LABEL_START hands ann the inputs still to label: a is decided.
+    let (status, answer) = server.call(
+        None,
+        "PUT",
+        "/v2/users/ann/apps/main/tasks/cars/assignments",
+        Some(r#"{"action": "LABEL_START"}"#),
+    );
+    assert_eq!(status, 200, "{answer}");
+    let inputs: Vec<&str> = answer["task_assignments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["input"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(inputs, ["b", "c"], "{answer}");
 }
 
 #[test]
