@@ -1074,12 +1074,14 @@ mod tests {
         users
     }
 
-    /// The task the tests replay under: DYNAMIC, four workers, two reviewers.
+    /// The task the tests replay under: DYNAMIC, four workers, two reviewers, and an assistant
+    /// whose predictions (value 1) decide an input nobody submitted.
     static TASK: std::sync::LazyLock<Task> = std::sync::LazyLock::new(|| {
         let yaml = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\n\
             input_source: {type: ALL_INPUTS}\n\
             worker: {strategy: DYNAMIC, user_ids: [ann, bob, carl, dora]}\n\
-            review: {strategy: MANUAL, user_ids: [rita, sam], manual_strategy_info: {sample_percentage: 1}}\n";
+            review: {strategy: MANUAL, user_ids: [rita, sam], manual_strategy_info: {sample_percentage: 1}}\n\
+            ai_assistant: {workflow: {id: model}}\nai_assist_params: {max_threshold: 0.95}\n";
         let doc = crate::yaml::parse_task(yaml.as_bytes()).unwrap();
         crate::validate::validate(doc, Some("t")).0.unwrap()
     });
@@ -1433,6 +1435,10 @@ mod tests {
             "zed:ok:ann:1",
             "rita:cat",
             "ann+unicorn",
+            "model+cat",
+            "model+dog",
+            "model~",
+            "model!",
         ];
         let mut seed = 11u64;
         let mut next = |n: usize| {
