@@ -89,6 +89,7 @@ fn a_prediction_at_max_threshold_is_final_and_one_below_min_is_not_shown() {
         a.contains("approved by the assistant's prediction, score 0.97 >= max_threshold 0.95: no worker needed"),
         "{a}"
     );
+    assert!(a.contains("model SUCCESS predicted 0"), "{a}");
     assert!(
         a.contains("ann had not submitted: the assignment is closed"),
         "{a}"
