@@ -249,7 +249,7 @@ fn the_assistant_is_checked_where_the_task_names_it() {
 #[test]
 fn the_official_client_sends_and_reads_the_fields_over_grpc() {
     let project = Project::new();
-    let server = Server::start(project.root(), &["--api-key", "k"], &[]);
+    let server = Server::start(project.root(), &["--api-key", "assist-test-key"], &[]);
     let address = server.base.strip_prefix("http://").unwrap();
     let script = r#"
 import sys
@@ -257,7 +257,7 @@ from clarifai_grpc.channel.clarifai_channel import ClarifaiChannel
 from clarifai_grpc.grpc.api import resources_pb2, service_pb2, service_pb2_grpc
 host, port = sys.argv[1].split(":")
 stub = service_pb2_grpc.V2Stub(ClarifaiChannel.get_insecure_grpc_channel(base=host, port=int(port)))
-md = (("authorization", "Key k"),)
+md = (("authorization", "Key assist-test-key"),)
 def task(id, assistant):
     return resources_pb2.Task(
         id=id, type=resources_pb2.Task.CONCEPTS_CLASSIFICATION, concept_ids=["cat"],
@@ -295,7 +295,12 @@ for id in ["current", "deprecated"]:
             && file.contains("ai_assist_params:\n  min_threshold: 0.3\n  max_threshold: 0.95\n"),
         "{file}"
     );
-    let (status, answer) = server.call(Some("Key k"), "GET", "/v2/tasks/current", None);
+    let (status, answer) = server.call(
+        Some("Key assist-test-key"),
+        "GET",
+        "/v2/tasks/current",
+        None,
+    );
     assert_eq!(status, 200, "{answer}");
     assert_eq!(
         (
