@@ -52,6 +52,14 @@ pub struct TaskDoc {
     /// Who reviews the labels, and how.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub review: Option<Review>,
+    /// A user whose annotations are predictions that help the workers: each worker starts an
+    /// input from them (docs/export.md, "AI assist").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_assistant: Option<AiAssistant>,
+    /// When the assistant's predictions are shown, and when one is the input's final label
+    /// without a worker; only with `ai_assistant`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ai_assist_params: Option<AiAssistParams>,
     /// Where the task stands; TASK_IN_PROGRESS when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub status: Option<TaskStatus>,
@@ -214,6 +222,46 @@ pub struct ConsensusStrategyInfo {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1))]
     pub approval_threshold_labelers: Option<u32>,
+}
+
+/// The task's AI assistant. The hosted API names a workflow whose predictions help; annotask
+/// names a user whose annotations are the predictions (imported with `annotask import --as`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiAssistant {
+    /// The assistant: `{id: USER}`, the user whose annotations are the predictions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow: Option<WorkflowRef>,
+    /// The hosted API's deprecated form of `workflow.id`; read into it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workflow_id: Option<String>,
+}
+
+/// The assistant by id.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowRef {
+    /// The user id whose annotations are the predictions.
+    pub id: String,
+}
+
+/// How the assistant's predictions are used. A prediction's score is the lowest `value` of
+/// its concepts (a classification's concepts, each region's concepts).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiAssistParams {
+    /// A prediction scored below this (0 to 1) is not shown to workers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub min_threshold: Option<f64>,
+    /// A prediction scored at or above this (0 to 1; 0 is off) is the input's final label
+    /// while no worker has submitted it; at least `min_threshold`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 1))]
+    pub max_threshold: Option<f64>,
+    /// The hosted API's concept relations; kept, not used by annotask.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub concept_relation_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -590,5 +638,22 @@ impl Task {
 
     pub fn reviewer_ids(&self) -> &[String] {
         self.0.review.as_ref().map_or(&[], |r| &r.user_ids)
+    }
+
+    /// The assistant user, whose annotations are predictions (validation read the deprecated
+    /// `workflow_id` into `workflow`).
+    pub fn assistant(&self) -> Option<&str> {
+        let assistant = self.0.ai_assistant.as_ref()?.workflow.as_ref()?;
+        Some(assistant.id.as_str())
+    }
+
+    /// `ai_assist_params`' thresholds, `(min, max)`; an unset or 0 threshold is `None`.
+    pub fn assist_thresholds(&self) -> (Option<f64>, Option<f64>) {
+        let params = self.0.ai_assist_params.as_ref();
+        let set = |v: Option<f64>| v.filter(|v| *v > 0.0);
+        (
+            set(params.and_then(|p| p.min_threshold)),
+            set(params.and_then(|p| p.max_threshold)),
+        )
     }
 }

@@ -161,6 +161,7 @@ pub fn validate(mut doc: TaskDoc, default_id: Option<&str>) -> (Option<Task>, Ve
     check_worker(&doc, &mut out);
     check_review(&doc, &mut out);
     check_input_source(&doc, &mut out);
+    check_assist(&doc, &mut out);
     if doc.status.is_none() {
         doc.status = Some(TaskStatus {
             code: TaskStatusCode::DEFAULT,
@@ -211,6 +212,19 @@ fn read_current_forms(doc: &mut TaskDoc, out: &mut Vec<Diagnostic>) {
             out,
         );
     }
+    if let Some(assistant) = &mut doc.ai_assistant
+        && let Some(id) = assistant.workflow_id.take()
+    {
+        let unset = assistant.workflow.is_none();
+        merge(
+            "ai_assistant.workflow_id",
+            "ai_assistant.workflow.id",
+            Some(crate::model::WorkflowRef { id }),
+            &mut assistant.workflow,
+            unset,
+            out,
+        );
+    }
     if let Some(review) = &mut doc.review {
         if !review.users.is_empty() {
             let ids: Vec<String> = review.users.drain(..).map(|u| u.id).collect();
@@ -238,6 +252,85 @@ fn read_current_forms(doc: &mut TaskDoc, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// The assistant is a user id that is neither a worker nor a reviewer of the task (its lines
+/// are predictions, never work or decisions); the thresholds are from 0 to 1, the minimum at
+/// most the maximum.
+fn check_assist(doc: &TaskDoc, out: &mut Vec<Diagnostic>) {
+    let assistant = doc.ai_assistant.as_ref();
+    match assistant.map(|a| a.workflow.as_ref()) {
+        None => {}
+        Some(None) => out.push(
+            Diagnostic::error("ai_assistant.workflow", "no assistant named")
+                .hint("name the user whose annotations are predictions: `ai_assistant: {workflow: {id: USER}}`"),
+        ),
+        Some(Some(workflow)) => {
+            let field = "ai_assistant.workflow.id";
+            if let Err(e) = check_id(&workflow.id) {
+                out.push(Diagnostic::error(field, e.replacen("id", "user id", 1)));
+            }
+            let id = workflow.id.as_str();
+            let role = |ids: Option<&Vec<String>>| ids.is_some_and(|ids| ids.iter().any(|u| u == id));
+            for (ids, what) in [
+                (doc.worker.as_ref().map(|w| &w.user_ids), "a worker"),
+                (doc.review.as_ref().map(|r| &r.user_ids), "a reviewer"),
+            ] {
+                if role(ids) {
+                    out.push(
+                        Diagnostic::error(
+                            field,
+                            format!("`{id}` is {what} of the task; the assistant's annotations are predictions, not work"),
+                        )
+                        .hint("import predictions as a user of their own, e.g. `--as model-v1`"),
+                    );
+                }
+            }
+        }
+    }
+    let Some(params) = &doc.ai_assist_params else {
+        return;
+    };
+    if assistant.is_none() {
+        out.push(
+            Diagnostic::warning(
+                "ai_assist_params",
+                "no `ai_assistant`: the thresholds apply to nothing",
+            )
+            .hint("add `ai_assistant: {workflow: {id: USER}}`"),
+        );
+    }
+    for (name, value) in [
+        ("min_threshold", params.min_threshold),
+        ("max_threshold", params.max_threshold),
+    ] {
+        if let Some(v) = value
+            && !(0.0..=1.0).contains(&v)
+        {
+            out.push(Diagnostic::error(
+                format!("ai_assist_params.{name}"),
+                format!("{v} is not a score from 0 to 1"),
+            ));
+        }
+    }
+    if let (Some(min), Some(max)) = (params.min_threshold, params.max_threshold)
+        && max > 0.0
+        && min > max
+    {
+        out.push(
+            Diagnostic::error(
+                "ai_assist_params.min_threshold",
+                format!("{min} is above max_threshold {max}"),
+            )
+            .hint("predictions below min_threshold are hidden, at or above max_threshold final: min_threshold must be at most max_threshold"),
+        );
+    }
+    check_id_list(
+        "ai_assist_params.concept_relation_ids",
+        "concept relation",
+        &params.concept_relation_ids,
+        out,
+    );
 }
 
 fn check_type(doc: &TaskDoc, out: &mut Vec<Diagnostic>) {

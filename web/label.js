@@ -199,15 +199,17 @@ export async function show(main, taskId) {
         const posted = await call("GET", `/v2/annotations?task_id=${encodeURIComponent(taskId)}&user_ids=${encodeURIComponent(me.user)}&${q}&per_page=1000`);
         for (const a of posted.annotations) mine.set(a.input_id, a);
       }
+      const predicted = await predictions(task, fresh.map((a) => a.input.id).filter((id) => !mine.has(id)));
       const before = items.length;
       for (const a of fresh) {
         const earlier = mine.get(a.input.id);
+        const start = earlier?.data || predicted.get(a.input.id);
         items.push({
           assignment: a,
           input: a.input,
           annotationId: earlier?.id || newId(),
-          chosen: new Set((earlier?.data?.concepts || []).filter((c) => c.value > 0).map((c) => c.id)),
-          regions: (earlier?.data?.regions || []).map((r) => fromApi(r, concepts)).filter(Boolean),
+          chosen: new Set((start?.concepts || []).filter((c) => c.value > 0).map((c) => c.id)),
+          regions: (start?.regions || []).map((r) => fromApi(r, concepts)).filter(Boolean),
           submitted: false,
           comment: a.status?.details || null,
         });
@@ -389,6 +391,30 @@ export async function show(main, taskId) {
     outbox.listeners.delete(onOutbox);
     stage.destroy();
   };
+}
+
+/// AI assist: the task's assistant's predictions on `inputIds`, merged per input, as the
+/// starting point of an input the person has not annotated (they edit it and submit it as
+/// their own). ListAnnotations filtered to the assistant answers only the predictions shown
+/// (at or above `min_threshold`); without them, or without an answer, people start empty.
+async function predictions(task, inputIds) {
+  const byInput = new Map();
+  const assistant = task.ai_assistant?.workflow?.id || task.ai_assistant?.workflow_id;
+  if (!assistant || inputIds.length === 0) return byInput;
+  const q = inputIds.map((id) => `input_ids=${encodeURIComponent(id)}`).join("&");
+  let answer;
+  try {
+    answer = await call("GET", `/v2/annotations?task_id=${encodeURIComponent(task.id)}&user_ids=${encodeURIComponent(assistant)}&${q}&per_page=1000`);
+  } catch {
+    return byInput;
+  }
+  for (const a of answer.annotations) {
+    const data = byInput.get(a.input_id) || { concepts: [], regions: [] };
+    data.concepts.push(...(a.data?.concepts || []));
+    data.regions.push(...(a.data?.regions || []));
+    byInput.set(a.input_id, data);
+  }
+  return byInput;
 }
 
 function keysHelp(mode, oneKey) {

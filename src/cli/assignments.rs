@@ -200,6 +200,8 @@ struct ExplainedAssignment {
 pub fn explain(global: &Global, args: ExplainArgs) -> anyhow::Result<Outcome> {
     let repo = global.open_synced()?;
     let state = repo.explain(&args.task_id, &args.input_id)?;
+    let task = repo.get(&args.task_id)?;
+    let assistant = task.assistant();
     let assignments: Vec<ExplainedAssignment> = state
         .assignments
         .iter()
@@ -224,7 +226,13 @@ pub fn explain(global: &Global, args: ExplainArgs) -> anyhow::Result<Outcome> {
                     [
                         a.worker.user.id.clone(),
                         a.state.name().to_owned(),
-                        if a.planned { "planned" } else { "by work" }.to_owned(),
+                        match a.planned {
+                            true => "planned",
+                            // AI assist: its prediction decided the input.
+                            false if assistant == Some(a.worker.user.id.as_str()) => "predicted",
+                            false => "by work",
+                        }
+                        .to_owned(),
                         a.submissions.to_string(),
                     ]
                 }))

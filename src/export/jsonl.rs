@@ -1,7 +1,8 @@
 //! JSON lines, for any task type: one line per input with its final label as the API's
 //! Annotation JSON (`annotations`), whose it is (`worker`), who agreed (`agreed`: every worker
 //! whose assignment succeeded), how it was decided (`how`, and `reviewer` when one approved
-//! it) and whether it is final. `annotask import --format jsonl` reads it back. Pure.
+//! it; `assistant` when the task's assistant's prediction did, with the assistant as
+//! `worker`) and whether it is final. `annotask import --format jsonl` reads it back. Pure.
 
 use std::io::{self, Write};
 

@@ -127,6 +127,9 @@ pub enum How {
     Reviewed,
     /// Enough workers agreed (CONSENSUS).
     Consensus,
+    /// The task's assistant's prediction scored at least `max_threshold`, and no worker had
+    /// submitted (`ai_assist_params`); `worker` is the assistant.
+    Assistant,
     /// Not final: someone's work, still open (`--include-pending`).
     Pending,
     /// Not final: waiting for consensus or a reviewer (`--include-pending`).
@@ -354,6 +357,7 @@ pub fn task_for(repo: &Repo, task_id: &str, format: Format) -> Result<Task> {
 /// it. An image with no size is an error naming the inputs, unless `allow_missing_sizes`.
 pub fn prepare(repo: &Repo, task: &Task, options: &Options) -> Result<Export> {
     let review = task.doc().review.as_ref().and_then(|r| r.strategy);
+    let assistant = task.assistant();
     // Both in input id order, as the index gives them.
     let mut chosen: Vec<Item> = Vec::new();
     let mut left_out: Vec<(String, Outcome)> = Vec::new();
@@ -362,7 +366,7 @@ pub fn prepare(repo: &Repo, task: &Task, options: &Options) -> Result<Export> {
         if failure.is_some() {
             return;
         }
-        match choose(task.id(), review, &row, options.include_pending) {
+        match choose(task.id(), review, assistant, &row, options.include_pending) {
             Ok(Some(item)) => chosen.push(item),
             Ok(None) => left_out.push((row.input, row.outcome)),
             Err(e) => failure = Some(e),
@@ -583,6 +587,7 @@ fn local_path(url: &str) -> Option<String> {
 fn choose(
     task: &str,
     review: Option<ReviewStrategy>,
+    assistant: Option<&str>,
     row: &WorkRow,
     include_pending: bool,
 ) -> Result<Option<Item>> {
@@ -606,8 +611,9 @@ fn choose(
         .filter(|(_, state, _)| *state == State::Success)
         .map(|(w, ..)| w.clone())
         .collect();
-    // Whose label: a worker whose success a reviewer approved, else the first by id; for
-    // pending work, the first (by id) with submitted work, else with any annotation.
+    // Whose label: a worker whose success a reviewer approved, else the first by id (the
+    // assistant, when its prediction decided: it is then the one success); for pending work,
+    // the first (by id) with submitted work, else with any annotation, never a prediction.
     let worker = match how {
         None => row
             .holders
@@ -615,12 +621,16 @@ fn choose(
             .filter(|(_, state, _)| *state == State::Success)
             .min_by_key(|(w, _, k)| (approved_by(w, *k).is_none(), w.as_str()))
             .map(|(w, ..)| w.as_str()),
-        Some(_) => row
-            .annotations
-            .iter()
-            .find(|(_, s, _)| *s != State::Pending)
-            .or_else(|| row.annotations.first())
-            .map(|(w, ..)| w.as_str()),
+        Some(_) => {
+            let work = || {
+                let people = row.annotations.iter();
+                people.filter(|(w, ..)| Some(w.as_str()) != assistant)
+            };
+            work()
+                .find(|(_, s, _)| *s != State::Pending)
+                .or_else(|| work().next())
+                .map(|(w, ..)| w.as_str())
+        }
     };
     let Some(worker) = worker else {
         return Ok(None);
@@ -632,6 +642,7 @@ fn choose(
         .map_or(0, |(.., k)| *k);
     let reviewer = approved_by(worker, submissions);
     let how = how.unwrap_or(match (&reviewer, review) {
+        _ if Some(worker) == assistant => How::Assistant,
         (Some(_), _) => How::Reviewed,
         (None, Some(ReviewStrategy::CONSENSUS)) => How::Consensus,
         (None, Some(ReviewStrategy::MANUAL)) => How::NotSampled,

@@ -13,8 +13,6 @@ mod yolo;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
-use serde_json::{Map, Value};
-
 use crate::error::{Error, Result};
 use crate::export::{self, image_of};
 use crate::repo::{Imported, Repo};
@@ -141,7 +139,7 @@ pub fn run(
     let inputs = repo.source_inputs(&task, |_| true)?;
     let matcher = Matcher::new(&inputs);
     let mut problems = Vec::new();
-    let mut regions: BTreeMap<String, (Place, Vec<Region>, Vec<f64>)> = BTreeMap::new();
+    let mut regions: BTreeMap<String, (Place, Vec<Region>)> = BTreeMap::new();
     let mut whole = Vec::new();
     for read in reads {
         let input = match matcher.find(&read.image) {
@@ -190,12 +188,11 @@ pub fn run(
                     continue;
                 }
                 match region_of(&content, &input, repo.root()) {
-                    Ok((region, score)) => {
+                    Ok(region) => {
                         let entry = regions
                             .entry(input.id.to_owned())
-                            .or_insert_with(|| (read.place.clone(), Vec::new(), Vec::new()));
+                            .or_insert_with(|| (read.place.clone(), Vec::new()));
                         entry.1.push(region);
-                        entry.2.extend(score);
                     }
                     Err(message) => problems.push(read.place.error(message)),
                 }
@@ -206,12 +203,7 @@ pub fn run(
         return Err(invalid(problems));
     }
     let mut annotations = whole;
-    for (input, (place, regions, scores)) in regions {
-        let info = (!scores.is_empty()).then(|| {
-            let mut info = Map::new();
-            info.insert("scores".into(), Value::from(scores));
-            info
-        });
+    for (input, (place, regions)) in regions {
         let at = match place.line {
             Some(line) => format!("{}:{line}", place.file),
             None => place.field,
@@ -225,7 +217,7 @@ pub fn run(
                     concepts: Vec::new(),
                     regions,
                 },
-                annotation_info: info,
+                annotation_info: None,
             },
         ));
     }
@@ -362,17 +354,23 @@ impl<'a> Matcher<'a> {
     }
 }
 
-/// A region from a box read in pixels or relative coordinates, with its score.
-fn region_of(
-    content: &Content,
-    input: &Input<'_>,
-    root: &Path,
-) -> Result<(Region, Option<f64>), String> {
+/// A region from a box read in pixels or relative coordinates. A score (a model's confidence)
+/// is its concept's `value`, where the API keeps it and AI assist reads it; without one, 1.
+fn region_of(content: &Content, input: &Input<'_>, root: &Path) -> Result<Region, String> {
     let (concept, score) = match content {
         Content::Pixels { concept, score, .. } | Content::Relative { concept, score, .. } => {
             (concept.clone(), *score)
         }
         Content::Annotations(_) => unreachable!("not a region"),
+    };
+    let value = match score {
+        None => 1.0,
+        Some(s) if s > 0.0 && s <= 1.0 => s as f32,
+        Some(s) => {
+            return Err(format!(
+                "score {s} is not a confidence above 0 and at most 1 (it becomes the region's concept `value`)"
+            ));
+        }
     };
     let (bounds, polygon) = match content {
         Content::Pixels {
@@ -435,21 +433,18 @@ fn region_of(
             polygon: None,
         },
     };
-    Ok((
-        Region {
-            id: String::new(),
-            region_info: Some(region_info),
-            data: Data {
-                concepts: vec![Concept {
-                    id: concept,
-                    name: None,
-                    value: 1.0,
-                }],
-                regions: Vec::new(),
-            },
+    Ok(Region {
+        id: String::new(),
+        region_info: Some(region_info),
+        data: Data {
+            concepts: vec![Concept {
+                id: concept,
+                name: None,
+                value,
+            }],
+            regions: Vec::new(),
         },
-        score,
-    ))
+    })
 }
 
 /// Relative bounds `[left, top, right, bottom]` inside the image, allowing half a pixel of

@@ -18,9 +18,10 @@ use crate::api::{
     TaskAssignment, TaskMetrics, UserRef as ApiUserRef, WorkerRef as ApiWorkerRef,
 };
 use crate::model::{
-    ConsensusStrategyInfo, InputSource, InputSourceType, ManualStrategyInfo, Metadata,
-    PartitionType, PartitionedStrategyInfo, Priority, Review, ReviewStrategy, TaskDoc, TaskStatus,
-    TaskStatusCode, TaskType, UserRef, Weights, Worker, WorkerRef, WorkerStrategy,
+    AiAssistParams, AiAssistant, ConsensusStrategyInfo, InputSource, InputSourceType,
+    ManualStrategyInfo, Metadata, PartitionType, PartitionedStrategyInfo, Priority, Review,
+    ReviewStrategy, TaskDoc, TaskStatus, TaskStatusCode, TaskType, UserRef, Weights, Worker,
+    WorkerRef, WorkerStrategy, WorkflowRef,
 };
 use crate::validate::Diagnostic;
 use crate::work::annotation;
@@ -174,6 +175,21 @@ pub fn task_to_wire(doc: &TaskDoc) -> wire::Task {
             details: String::new(),
         }),
         name: doc.name.clone().unwrap_or_default(),
+        ai_assistant: doc.ai_assistant.as_ref().map(|a| wire::TaskAiAssistant {
+            workflow_id: a.workflow_id.clone().unwrap_or_default(),
+            workflow: a
+                .workflow
+                .as_ref()
+                .map(|w| wire::Workflow { id: w.id.clone() }),
+        }),
+        ai_assist_params: doc
+            .ai_assist_params
+            .as_ref()
+            .map(|p| wire::AiAssistParameters {
+                min_threshold: p.min_threshold.unwrap_or_default() as f32,
+                max_threshold: p.max_threshold.unwrap_or_default() as f32,
+                concept_relation_ids: p.concept_relation_ids.clone(),
+            }),
         metrics: None,
         priority: doc.priority.map_or(0, priority_number),
         metadata: doc.metadata.as_ref().map(|m| struct_to_wire(&m.0)),
@@ -237,6 +253,15 @@ pub fn task_from_wire(task: wire::Task, at: &str) -> Result<TaskDoc, Diagnostic>
             .transpose()?,
         sample_ms: (task.sample_ms != 0).then_some(task.sample_ms),
         review,
+        ai_assistant: task.ai_assistant.map(|a| AiAssistant {
+            workflow: a.workflow.map(|w| WorkflowRef { id: w.id }),
+            workflow_id: non_empty(a.workflow_id),
+        }),
+        ai_assist_params: task.ai_assist_params.map(|p| AiAssistParams {
+            min_threshold: (p.min_threshold != 0.0).then(|| widen(p.min_threshold)),
+            max_threshold: (p.max_threshold != 0.0).then(|| widen(p.max_threshold)),
+            concept_relation_ids: p.concept_relation_ids,
+        }),
         status,
         priority: enum_from_wire(task.priority, priority, &field("priority"))?,
         metadata,
@@ -662,6 +687,9 @@ mod tests {
             "sample_ms": 1000,
             "review": {"strategy": "MANUAL", "user_ids": ["r"],
                 "manual_strategy_info": {"sample_percentage": 0.1}},
+            "ai_assistant": {"workflow": {"id": "model-v1"}, "workflow_id": "model-v1"},
+            "ai_assist_params": {"min_threshold": 0.3, "max_threshold": 0.95,
+                "concept_relation_ids": ["rel"]},
             "status": {"code": "TASK_DONE", "description": "why"}, "priority": "HIGH",
             "metadata": {"k": [1, 2.5, "s", null, true, {"x": {}}]},
             "created_at": "2026-11-29T10:00:00.123456Z", "modified_at": "2026-11-29T10:00:01Z"

@@ -52,12 +52,16 @@ pub struct Task {
     pub input_source: Option<TaskInputSource>,
     #[prost(uint32, tag = "9")]
     pub sample_ms: u32,
+    #[prost(message, optional, tag = "10")]
+    pub ai_assistant: Option<TaskAiAssistant>,
     #[prost(message, optional, tag = "11")]
     pub review: Option<TaskReview>,
     #[prost(message, optional, tag = "12")]
     pub status: Option<Status>,
     #[prost(string, tag = "13")]
     pub name: String,
+    #[prost(message, optional, tag = "14")]
+    pub ai_assist_params: Option<AiAssistParameters>,
     /// Sent only when `additional_fields` asks for it.
     #[prost(message, optional, tag = "21")]
     pub metrics: Option<TaskMetrics>,
@@ -144,6 +148,34 @@ pub struct Worker {
     /// `oneof worker`
     #[prost(message, optional, tag = "1")]
     pub user: Option<User>,
+}
+
+/// `clarifai.api.TaskAIAssistant`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskAiAssistant {
+    /// Deprecated for `workflow`.
+    #[prost(string, tag = "1")]
+    pub workflow_id: String,
+    #[prost(message, optional, tag = "2")]
+    pub workflow: Option<Workflow>,
+}
+
+/// `clarifai.api.Workflow`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Workflow {
+    #[prost(string, tag = "1")]
+    pub id: String,
+}
+
+/// `clarifai.api.AiAssistParameters`
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AiAssistParameters {
+    #[prost(float, tag = "1")]
+    pub min_threshold: f32,
+    #[prost(float, tag = "2")]
+    pub max_threshold: f32,
+    #[prost(string, repeated, tag = "3")]
+    pub concept_relation_ids: Vec<String>,
 }
 
 /// `clarifai.api.User`

@@ -46,9 +46,15 @@ impl Repo {
             ..AnnotationFilter::default()
         };
         let mut current: HashMap<String, Annotation> = HashMap::new();
-        for row in self.index.annotations(&filter)? {
-            if let Ok(annotation) = serde_json::from_str::<Annotation>(&row.json) {
-                current.insert(annotation.id.clone(), annotation);
+        if task.assistant() == Some(user) {
+            // The index answers only the predictions shown (at or above min_threshold); the
+            // file holds them all.
+            current = self.predictions(task_id, user)?;
+        } else {
+            for row in self.index.annotations(&filter)? {
+                if let Ok(annotation) = serde_json::from_str::<Annotation>(&row.json) {
+                    current.insert(annotation.id.clone(), annotation);
+                }
             }
         }
         let held: HashMap<String, State> = self
@@ -83,7 +89,10 @@ impl Repo {
                 continue;
             }
             let input = annotation.input_id.as_str();
+            // The task's assistant holds no assignment: its annotations are predictions,
+            // taken on any input of the task (the replay keeps them off inputs outside it).
             let state = match held.get(input) {
+                _ if task.assistant() == Some(user) => Some(State::Pending),
                 Some(state) => Some(*state),
                 None => {
                     let selected = self.index.in_source(plans.source(), input)?;
@@ -123,6 +132,31 @@ impl Repo {
         imported.appended = events.len() as u64;
         self.append(task_id, user, &events)?;
         Ok(imported)
+    }
+}
+
+impl Repo {
+    /// The assistant's current predictions by id, from its own work file.
+    fn predictions(&self, task_id: &str, user: &str) -> Result<HashMap<String, Annotation>> {
+        let path = layout::work_path(task_id, user);
+        let bytes = match crate::files::read(self.root(), &path, None) {
+            Ok(bytes) => bytes,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
+            Err(e) => return Err(Error::io("read", &path)(e)),
+        };
+        let mut current = HashMap::new();
+        for (_, line) in work::parse_log(&bytes, 1).lines {
+            match line.event {
+                Event::Annotation(a) => {
+                    current.insert(a.id.clone(), a);
+                }
+                Event::Delete { id, .. } => {
+                    current.remove(&id);
+                }
+                _ => {}
+            }
+        }
+        Ok(current)
     }
 }
 

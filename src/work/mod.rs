@@ -5,6 +5,7 @@
 //! workflow", describes the rules.
 
 pub mod annotation;
+pub mod assist;
 pub mod line;
 pub mod replay;
 

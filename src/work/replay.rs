@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use super::annotation::{self, Annotation, Kind};
+use super::assist;
 use super::{Decision, Event, Line, State};
 use crate::model::{Task, WorkerStrategy};
 use crate::validate::{Diagnostic, Location};
@@ -65,6 +66,10 @@ impl<'a> Rules<'a> {
 
     fn is_worker(&self, user: &str) -> bool {
         self.task.worker_ids().iter().any(|w| w == user)
+    }
+
+    fn is_assistant(&self, user: &str) -> bool {
+        self.task.assistant() == Some(user)
     }
 
     fn is_reviewer(&self, user: &str) -> bool {
@@ -214,6 +219,7 @@ fn replay_telling(
         .collect();
     let mut decisions: BTreeMap<(&str, u32), Vec<Ruling>> = BTreeMap::new();
     let mut refusals = Refusals { found: Vec::new() };
+    let mut predictions: Current = BTreeMap::new();
     let task = rules.task.id();
     for user in &users {
         let name = user.user.as_str();
@@ -282,6 +288,10 @@ fn replay_telling(
                         }),
                     }
                 }
+                continue;
+            }
+            if rules.is_assistant(name) {
+                predict(&mut predictions, rules, name, line, event, &mut refusals);
                 continue;
             }
             if !is_worker {
@@ -439,9 +449,10 @@ fn replay_telling(
             &mut story,
         );
     }
-    let outcome = outcome(consensus, &states);
+    let (shown, assisted) = assist(rules, &predictions, &workers, &mut states, &mut story);
+    let outcome = outcome(consensus || assisted, &states);
     story.tell(|| format!("outcome: {}", outcome_text(outcome)));
-    let assignments = states
+    let mut assignments: Vec<AssignmentState> = states
         .iter()
         .map(|(name, state)| AssignmentState {
             worker: (*name).to_owned(),
@@ -451,6 +462,18 @@ fn replay_telling(
             comment: standing_comment(&decisions, name, &workers[name]),
         })
         .collect();
+    let assistant = rules.task.assistant().unwrap_or_default();
+    if assisted {
+        let at = assignments.partition_point(|a| a.worker.as_str() < assistant);
+        let approved = AssignmentState {
+            worker: assistant.to_owned(),
+            state: State::Success,
+            planned: false,
+            submissions: 0,
+            comment: None,
+        };
+        assignments.insert(at, approved);
+    }
     let mut annotations = Vec::new();
     for (name, worker) in &workers {
         let Some(state) = states.get(name) else {
@@ -468,6 +491,24 @@ fn replay_telling(
                 modified_at: *modified_at,
             });
         }
+    }
+    if !shown.is_empty() {
+        for id in shown {
+            let (annotation, created_at, modified_at, line) = predictions[id];
+            annotations.push(AnnotationState {
+                worker: assistant.to_owned(),
+                annotation: annotation.clone(),
+                line,
+                state: if assisted {
+                    State::Success
+                } else {
+                    State::Pending
+                },
+                created_at,
+                modified_at,
+            });
+        }
+        annotations.sort_by(|a, b| a.worker.cmp(&b.worker));
     }
     refused.sort_by(|a, b| {
         (&a.user, a.diagnostic.location.map(|l| l.line))
@@ -489,6 +530,103 @@ fn replay_telling(
         flagged: refused,
         story: story.0.unwrap_or_default(),
     }
+}
+
+/// Someone's current annotations by id: the latest version, when the first and the latest were
+/// written, and the latest's line.
+type Current<'a> = BTreeMap<&'a str, (&'a Annotation, Timestamp, Timestamp, u32)>;
+
+/// A line of the task's assistant: its annotations (and deletes) are predictions. It holds no
+/// assignment, so it never starts, submits or withdraws.
+fn predict<'a>(
+    predictions: &mut Current<'a>,
+    rules: &Rules,
+    name: &str,
+    line: u32,
+    event: &'a Line,
+    refusals: &mut Refusals,
+) {
+    match &event.event {
+        Event::Annotation(annotation) => {
+            let found = annotation::check(annotation, rules.task, "annotation");
+            if let Some(problem) = found.first() {
+                let message = problem.message.clone();
+                refusals.refuse(name, line, &problem.field, message, VALUE_HINT);
+                return;
+            }
+            let first = predictions
+                .get(annotation.id.as_str())
+                .map_or(event.at, |(_, created, ..)| *created);
+            predictions.insert(&annotation.id, (annotation, first, event.at, line));
+        }
+        Event::Delete { id, .. } => {
+            predictions.remove(id.as_str());
+        }
+        _ => refusals.refuse(
+            name,
+            line,
+            event.event.field(),
+            format!(
+                "`{name}` is task `{}`'s assistant: its annotations are predictions, never started, submitted or withdrawn",
+                rules.task.id()
+            ),
+            ROLE_HINT,
+        ),
+    }
+}
+
+/// The assistant's predictions on the input ([`assist::judge`]): the ids of those shown to
+/// workers, and whether they are the input's final label, which they are only while no worker
+/// has a submission that took effect (a person's work is never overruled by a model). When
+/// they are, every holder still to submit has their assignment closed.
+fn assist<'a>(
+    rules: &Rules,
+    predictions: &Current<'a>,
+    workers: &BTreeMap<&str, Worker>,
+    states: &mut BTreeMap<&str, State>,
+    story: &mut Story,
+) -> (Vec<&'a str>, bool) {
+    if predictions.is_empty() {
+        return (Vec::new(), false);
+    }
+    let current: Vec<&Annotation> = predictions.values().map(|(a, ..)| *a).collect();
+    let verdict = assist::judge(rules.task, &current);
+    for line in verdict.story {
+        story.tell(|| line);
+    }
+    let shown = verdict.shown.iter().map(|(a, _)| a.id.as_str());
+    let shown: Vec<&'a str> = shown
+        .filter_map(|id| predictions.get_key_value(id).map(|(k, _)| *k))
+        .collect();
+    let (Some(score), (_, Some(max))) = (verdict.approves, rules.task.assist_thresholds()) else {
+        return (shown, false);
+    };
+    let submitted: Vec<&str> = workers
+        .iter()
+        .filter(|(_, w)| !w.effective.is_empty())
+        .map(|(name, _)| *name)
+        .collect();
+    if !submitted.is_empty() {
+        story.tell(|| {
+            format!(
+                "the assistant's prediction scores {score} >= max_threshold {max}, but {} submitted: people's work decides the input",
+                submitted.join(", ")
+            )
+        });
+        return (shown, false);
+    }
+    story.tell(|| {
+        format!(
+            "approved by the assistant's prediction, score {score} >= max_threshold {max}: no worker needed"
+        )
+    });
+    for (name, state) in states.iter_mut() {
+        if *state == State::Pending {
+            story.tell(|| format!("{name} had not submitted: the assignment is closed"));
+            *state = State::Closed;
+        }
+    }
+    (shown, true)
 }
 
 /// A worker's submits and withdraws in file order, into the submissions that took effect: the
@@ -936,12 +1074,14 @@ mod tests {
         users
     }
 
-    /// The task the tests replay under: DYNAMIC, four workers, two reviewers.
+    /// The task the tests replay under: DYNAMIC, four workers, two reviewers, and an assistant
+    /// whose predictions (value 1) decide an input nobody submitted.
     static TASK: std::sync::LazyLock<Task> = std::sync::LazyLock::new(|| {
         let yaml = "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\n\
             input_source: {type: ALL_INPUTS}\n\
             worker: {strategy: DYNAMIC, user_ids: [ann, bob, carl, dora]}\n\
-            review: {strategy: MANUAL, user_ids: [rita, sam], manual_strategy_info: {sample_percentage: 1}}\n";
+            review: {strategy: MANUAL, user_ids: [rita, sam], manual_strategy_info: {sample_percentage: 1}}\n\
+            ai_assistant: {workflow: {id: model}}\nai_assist_params: {max_threshold: 0.95}\n";
         let doc = crate::yaml::parse_task(yaml.as_bytes()).unwrap();
         crate::validate::validate(doc, Some("t")).0.unwrap()
     });
@@ -1295,6 +1435,10 @@ mod tests {
             "zed:ok:ann:1",
             "rita:cat",
             "ann+unicorn",
+            "model+cat",
+            "model+dog",
+            "model~",
+            "model!",
         ];
         let mut seed = 11u64;
         let mut next = |n: usize| {
@@ -1366,6 +1510,188 @@ mod tests {
         let state = replay(&rules, "in", &["ann".into()], &events("ann:cat ann+dog"));
         assert_eq!(state.annotations[0].state, State::Pending);
         assert_eq!(state.assignments[0].state, State::AwaitingReview);
+    }
+
+    /// A task with an assistant, `model`, and `params` (YAML), under `review`.
+    fn assisted_task(params: &str, review: &str) -> Task {
+        let yaml = format!(
+            "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog, bird]\n\
+             input_source: {{type: ALL_INPUTS}}\n\
+             worker: {{strategy: FULL, user_ids: [ann, bob]}}\nreview: {review}\n\
+             ai_assistant: {{workflow: {{id: model}}}}\n{params}"
+        );
+        let doc = crate::yaml::parse_task(yaml.as_bytes()).unwrap();
+        crate::validate::validate(doc, Some("t")).0.unwrap()
+    }
+
+    /// `history` (the tiny language) with `model` predicting `cat` at `score` (if any) first:
+    /// each holder's state, the outcome, the annotations' `worker=state`, and the lines refused
+    /// as `user:line`.
+    #[track_caller]
+    fn assisted(
+        params: &str,
+        history: &str,
+        score: Option<f32>,
+        expected: [&str; 3],
+        outcome: Outcome,
+    ) {
+        // Nothing submitted: the same under any review.
+        let reviews = [
+            ("{strategy: NONE}", Review::None),
+            (
+                "{strategy: MANUAL, user_ids: [rita], manual_strategy_info: {sample_percentage: 1}}",
+                Review::Manual { sampled: true },
+            ),
+        ];
+        let reviews = if history.contains(':') {
+            &reviews[..1]
+        } else {
+            &reviews[..]
+        };
+        for &(review, rule) in reviews {
+            let task = assisted_task(params, review);
+            let rules = Rules {
+                task: &task,
+                review: rule,
+                kind: Kind::Classification,
+                selected: true,
+            };
+            let mut users = events(history);
+            if let Some(score) = score {
+                let prediction: Annotation = serde_json::from_value(serde_json::json!({
+                    "id": "p", "input_id": "in", "data": {"concepts": [{"id": "cat", "value": score}]}
+                }))
+                .unwrap();
+                users.push(UserEvents {
+                    user: "model".into(),
+                    lines: vec![(
+                        1,
+                        Line {
+                            at: Timestamp::from_second(1_700_000_000).unwrap(),
+                            event: Event::Annotation(prediction),
+                        },
+                    )],
+                });
+            }
+            let planned = ["ann".to_owned(), "bob".to_owned()];
+            let state = explain(&rules, "in", &planned, &users);
+            let join = |v: Vec<String>| v.join(" ");
+            let got = [
+                join(
+                    state
+                        .assignments
+                        .iter()
+                        .map(|a| format!("{}={}", a.worker, short(a.state)))
+                        .collect(),
+                ),
+                join(
+                    state
+                        .annotations
+                        .iter()
+                        .map(|a| format!("{}={}", a.worker, short(a.state)))
+                        .collect(),
+                ),
+                join(
+                    state
+                        .flagged
+                        .iter()
+                        .map(|f| format!("{}:{}", f.user, f.diagnostic.location.unwrap().line))
+                        .collect(),
+                ),
+            ];
+            let context = format!("{review} {history} {score:?}\n{:#?}", state.story);
+            assert_eq!(got, expected, "{context}");
+            assert_eq!(state.outcome, outcome, "{context}");
+            users.reverse();
+            assert_eq!(
+                replay(&rules, "in", &planned, &users),
+                InputState {
+                    story: Vec::new(),
+                    ..state
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn the_assistant_predicts() {
+        let both = "ai_assist_params: {min_threshold: 0.3, max_threshold: 0.95}\n";
+        // At or above max_threshold, nobody having submitted: final, holders closed.
+        assisted(
+            both,
+            "",
+            Some(0.97),
+            ["ann=- bob=- model=S", "model=S", ""],
+            A,
+        );
+        assisted(
+            both,
+            "",
+            Some(0.95),
+            ["ann=- bob=- model=S", "model=S", ""],
+            A,
+        );
+        assisted(
+            both,
+            "ann+dog",
+            Some(0.95),
+            ["ann=- bob=- model=S", "ann=P model=S", ""],
+            A,
+        );
+        // Below it: shown as a starting point; workers label the input.
+        assisted(both, "", Some(0.94), ["ann=P bob=P", "model=P", ""], O);
+        assisted(both, "", Some(0.3), ["ann=P bob=P", "model=P", ""], O);
+        // Below min_threshold: not shown either.
+        assisted(both, "", Some(0.29), ["ann=P bob=P", "", ""], O);
+        // No params: shown, never final.
+        assisted("", "", Some(1.0), ["ann=P bob=P", "model=P", ""], O);
+        // A worker's submission stands: people's work decides, the prediction stays shown.
+        assisted(
+            both,
+            "ann:cat",
+            Some(0.99),
+            ["ann=S bob=P", "ann=S model=P", ""],
+            O,
+        );
+        // The assistant holds nothing: its starts and submits are refused.
+        assisted(
+            both,
+            "model!",
+            Some(0.5),
+            ["ann=P bob=P", "model=P", "model:1"],
+            O,
+        );
+        // Another user who is not a worker: refused, as ever.
+        assisted(both, "zed+cat", None, ["ann=P bob=P", "", "zed:1"], O);
+        let story = explain(
+            &Rules {
+                task: &assisted_task(both, "{strategy: NONE}"),
+                review: Review::None,
+                kind: Kind::Classification,
+                selected: true,
+            },
+            "in",
+            &["ann".into()],
+            &[UserEvents {
+                user: "model".into(),
+                lines: vec![(
+                    4,
+                    Line {
+                        at: Timestamp::UNIX_EPOCH,
+                        event: Event::Annotation(
+                            serde_json::from_value(serde_json::json!({"id": "p", "input_id": "in",
+                                "data": {"concepts": [{"id": "cat", "value": 0.97}]}}))
+                            .unwrap(),
+                        ),
+                    },
+                )],
+            }],
+        )
+        .story;
+        assert!(
+            story.iter().any(|l| l == "approved by the assistant's prediction, score 0.97 >= max_threshold 0.95: no worker needed"),
+            "{story:#?}"
+        );
     }
 
     /// Shuffled users, reversed lines of other users: the state depends on the events only.

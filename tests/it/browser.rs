@@ -1197,3 +1197,76 @@ fn submit_to_next_image() {
     );
     stayed_home(&browser, &base);
 }
+
+/// AI assist (issue 27): an input the worker has not annotated opens with the assistant's
+/// predictions drawn, ready to submit as the worker's own; a prediction below min_threshold is
+/// not shown, and one at max_threshold decided its input, which is not handed out.
+#[test]
+fn the_assistants_predictions_are_the_starting_point() {
+    let Some((browser, _one)) = browser() else {
+        return;
+    };
+    let project = Garden::new();
+    let root = project.root();
+    fs::write(
+        root.join("tasks/assisted.yaml"),
+        "type: BOUNDING_BOX_DETECTION\nconcept_ids: [cat, dog]\nworker: {strategy: FULL, user_ids: [ann]}\n\
+         input_source: {type: DATASET, id: garden}\nreview: {strategy: NONE}\n\
+         ai_assistant: {workflow: {id: model}}\nai_assist_params: {min_threshold: 0.3, max_threshold: 0.95}\n",
+    )
+    .unwrap();
+    let prediction = |input: &str, score: f64| {
+        json!({"at": "2026-12-01T10:00:00Z", "annotation": {"id": format!("p-{input}"), "input_id": input,
+            "data": {"regions": [{"region_info": {"bounding_box":
+                {"top_row": 0.2, "left_col": 0.1, "bottom_row": 0.6, "right_col": 0.5}},
+                "data": {"concepts": [{"id": "dog", "value": score}]}}]}}})
+        .to_string()
+    };
+    fs::create_dir_all(root.join("work/assisted")).unwrap();
+    let lines = [
+        prediction("photo-01", 0.8),
+        prediction("photo-02", 0.1),
+        prediction("photo-03", 0.99),
+    ];
+    fs::write(
+        root.join("work/assisted/model.jsonl"),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+    let server = project.serve();
+    let base = &server.base;
+    sign_in(&browser, base, "ann");
+    browser.goto(&format!("{base}/label/assisted"));
+    assert_eq!(on_input(&browser, 1), "photo-01");
+    browser.wait(
+        "the prediction is drawn",
+        "return document.querySelectorAll('svg.overlay .region').length === 1",
+    );
+    browser.keys(&[ENTER]);
+    // photo-03 was decided by the prediction: the next input is photo-02, with nothing drawn.
+    assert_eq!(on_input(&browser, 2), "photo-02");
+    eventually("the submitted prediction reached the server", || {
+        annotation_on(&server, "ann", "assisted", "photo-01").is_some()
+    });
+    let a = annotation_on(&server, "ann", "assisted", "photo-01").unwrap();
+    assert_eq!(
+        a["data"]["regions"][0]["data"]["concepts"],
+        json!([{"id": "dog", "value": 1.0}]),
+        "{a}"
+    );
+    let b = &a["data"]["regions"][0]["region_info"]["bounding_box"];
+    assert_eq!(
+        [
+            &b["top_row"],
+            &b["left_col"],
+            &b["bottom_row"],
+            &b["right_col"]
+        ]
+        .map(|v| v.as_f64().unwrap()),
+        [0.2, 0.1, 0.6, 0.5],
+        "{a}"
+    );
+    // On screen since the check above, so drawn before it: its prediction is below min_threshold.
+    let drawn = "return document.querySelectorAll('svg.overlay .region').length";
+    assert_eq!(browser.js(drawn, json!([])), json!(0));
+}

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod assist;
 mod browser;
 mod cli;
 mod commands;
