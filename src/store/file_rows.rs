@@ -125,6 +125,14 @@ impl KnownFiles {
     }
 }
 
+/// The statement reading the file rows that match `filter`.
+fn files_where(filter: &str) -> String {
+    format!("SELECT path, size, mtime_ns, claim, conflict, errors > 0 FROM files WHERE {filter}")
+}
+
+/// The rows of the files in an id conflict, which a sync of a few paths reads again.
+const CONFLICTED: &str = "conflict";
+
 impl Store {
     /// Every file the index knows: a sync compares them with the disk to find the few that
     /// changed.
@@ -155,7 +163,7 @@ impl Store {
                 &mut add,
             )?;
         }
-        self.query_files("conflict", &[], &mut add)?;
+        self.query_files(CONFLICTED, &[], &mut add)?;
         Ok(states)
     }
 
@@ -165,9 +173,7 @@ impl Store {
         args: &[&str],
         mut visit: impl FnMut(KnownFile<'_>),
     ) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT path, size, mtime_ns, claim, conflict, errors > 0 FROM files WHERE {filter}"
-        ))?;
+        let mut stmt = self.conn.prepare_cached(&files_where(filter))?;
         let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
         let text = rusqlite::Error::from;
         while let Some(row) = rows.next()? {
@@ -335,5 +341,27 @@ impl Writer<'_> {
                 d.hint
             ])?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A write under a watcher syncs its own paths and the conflicted files: finding those
+    /// must not read every file row (`files_conflict`, a partial index), or each write costs
+    /// more as the project grows.
+    #[test]
+    fn conflicted_files_are_found_without_a_scan() {
+        let store = Store::open_in_memory().unwrap();
+        let plan: Vec<String> = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {}", files_where(CONFLICTED)))
+            .unwrap()
+            .query_map([], |r| r.get(3))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert_eq!(plan, ["SCAN files USING INDEX files_conflict"]);
     }
 }

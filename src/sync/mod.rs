@@ -331,6 +331,51 @@ mod tests {
         assert!(repo.index().reports(true).unwrap().is_empty());
     }
 
+    /// Every task and every file's diagnostics, as the index holds them.
+    fn tasks_state(repo: &Repo) -> (Vec<Option<String>>, Vec<validate::Report>) {
+        let index = repo.index();
+        let tasks = ["a", "b", "c"]
+            .map(|id| index.get_json(id).unwrap())
+            .to_vec();
+        (tasks, index.reports(false).unwrap())
+    }
+
+    /// Syncs of just the changed paths find the conflicted files through their own index
+    /// (`files_conflict`): conflicts begun, grown and ended that way leave the files'
+    /// diagnostics as a rebuild does, and the tasks too once no conflict is left.
+    #[test]
+    fn path_syncs_through_conflicts_answer_as_a_rebuilt_index() {
+        let (dir, mut repo) = project();
+        let steps: Vec<(&str, Option<String>)> = vec![
+            ("tasks/a.yaml", Some(task("a"))),
+            ("tasks/b.yaml", Some(task("b"))),
+            ("tasks/copy.yaml", Some(task("a"))),
+            ("tasks/third.yaml", Some(task("a"))),
+            ("tasks/b.yaml", Some(task("c"))),
+            ("tasks/copy.yaml", Some(task("b"))),
+            ("tasks/third.yaml", None),
+            ("tasks/copy.yaml", None),
+            ("tasks/b.yaml", Some(task("b"))),
+        ];
+        for (path, text) in steps {
+            match text {
+                Some(text) => write(&dir, path, &text),
+                None => fs::remove_file(dir.path().join(path)).unwrap(),
+            }
+            repo.sync_paths(&paths(&[path])).unwrap();
+            let fresh_dir = tempfile::tempdir().unwrap();
+            let mut fresh = Repo::open(dir.path(), Some(&fresh_dir.path().join("i.db"))).unwrap();
+            fresh.sync().unwrap();
+            let (tasks, reports) = tasks_state(&repo);
+            let (fresh_tasks, fresh_reports) = tasks_state(&fresh);
+            assert_eq!(reports, fresh_reports, "after {path}");
+            // In a conflict the index keeps the task it had, which a rebuild never had.
+            if reports.is_empty() {
+                assert_eq!(tasks, fresh_tasks, "after {path}");
+            }
+        }
+    }
+
     /// Every dataset's rows, each input as it is read back, and every file's diagnostics, as
     /// the index holds them.
     type InputsState = (
