@@ -332,7 +332,8 @@ fn jsonl(bytes: &[u8], reader: &mut Reader) {
                 };
                 let diagnostic = match unknown_key(text) {
                     Some((key, hint)) => {
-                        Diagnostic::error(&key, format!("unknown key `{key}`; {LEFT_OUT}")).hint(hint)
+                        Diagnostic::error(&key, format!("unknown key `{key}`; {LEFT_OUT}"))
+                            .hint(hint)
                     }
                     None => Diagnostic::error("", format!("not valid JSON: {text}")).hint(LEFT_OUT),
                 };
@@ -1006,7 +1007,10 @@ mod tests {
                 }
                 n => n as usize,
             };
-            let line = format!("{{\"id\": \"i{i:04}\", \"metadata\": \"{}\"}}", "x".repeat(pad));
+            let line = format!(
+                "{{\"id\": \"i{i:04}\", \"metadata\": \"{}\"}}",
+                "x".repeat(pad)
+            );
             text.push_str(&line);
             text.push('\n');
             expected.push(line);

@@ -238,7 +238,12 @@ mod tests {
     fn the_checked_in_line_schemas_match_the_types() {
         for (file, committed, generated, flag) in [
             (WORK_LINE_FILE, WORK_LINE_SCHEMA, work_line(), "--work-line"),
-            (DATASET_LINE_FILE, DATASET_LINE_SCHEMA, dataset_line(), "--dataset-line"),
+            (
+                DATASET_LINE_FILE,
+                DATASET_LINE_SCHEMA,
+                dataset_line(),
+                "--dataset-line",
+            ),
         ] {
             assert!(
                 committed == generated,
@@ -278,7 +283,14 @@ mod tests {
             .collect();
         assert_eq!(
             events,
-            ["annotation", "delete", "review", "start", "submit", "withdraw"]
+            [
+                "annotation",
+                "delete",
+                "review",
+                "start",
+                "submit",
+                "withdraw"
+            ]
         );
     }
 

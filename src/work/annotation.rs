@@ -399,7 +399,13 @@ pub fn unknown_keys(value: &Value, field: &str, beside: &[&str]) -> Vec<Diagnost
                 .filter(|(key, _)| !beside.contains(&key.as_str()))
                 .map(|(key, inner)| (key.clone(), inner.clone()))
                 .collect();
-            walk(&Value::Object(own), shape, &shape["data"], field, &mut found);
+            walk(
+                &Value::Object(own),
+                shape,
+                &shape["data"],
+                field,
+                &mut found,
+            );
         }
         _ => walk(value, shape, &shape["data"], field, &mut found),
     }

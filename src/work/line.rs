@@ -634,7 +634,9 @@ mod tests {
         );
         // A key no field reads is refused at its path, not dropped; the file's other lines count.
         let annotation = |data: &str| {
-            format!("{{{AT},\"annotation\":{{\"id\":\"a\",\"input_id\":\"in\",\"data\":{data}}}}}\n{submit}\n")
+            format!(
+                "{{{AT},\"annotation\":{{\"id\":\"a\",\"input_id\":\"in\",\"data\":{data}}}}}\n{submit}\n"
+            )
         };
         read(
             annotation(r#"{"concept":"bird"}"#).as_bytes(),
@@ -658,7 +660,8 @@ mod tests {
             ],
         );
         read(
-            format!("{{{AT},\"annotation\":{{\"id\":\"a\",\"input_id\":\"in\",\"bogus\":1}}}}\n").as_bytes(),
+            format!("{{{AT},\"annotation\":{{\"id\":\"a\",\"input_id\":\"in\",\"bogus\":1}}}}\n")
+                .as_bytes(),
             &["1:69 Error annotation.bogus unknown key `bogus`; the line is left out"],
         );
         read(
@@ -684,7 +687,7 @@ mod tests {
         );
         read(
             format!("{{{AT},\"review\":{{\"input_id\":\"a\",\"worker\":\"b\",\"submission\":1,\"decision\":\"REJECT\",\"comment\":7}}}}\n").as_bytes(),
-            &["1:113 Error  invalid type: integer `7`, expected a string; the line is left out"],
+            &["1:113 Error review.comment invalid type: integer `7`, expected a string; the line is left out"],
         );
         read(
             format!("{{{AT},\"withdraw\":{{\"input_id\":\"a\",\"submission\":0}}}}\n").as_bytes(),
