@@ -320,8 +320,11 @@ fn jsonl(bytes: &[u8], reader: &mut Reader) {
                 // The line and column go in the location; serde_json's own are the line's.
                 let text = e.to_string();
                 let text = text.rfind(" at line ").map_or(&text[..], |i| &text[..i]);
-                // serde_json counts columns in bytes.
-                let at = e.column().saturating_sub(1).min(line.len());
+                let unknown = unknown_key(text);
+                // serde_json counts columns in bytes, and places an unknown key at its closing
+                // quote: the column is its opening one's.
+                let back = unknown.as_ref().map_or(0, |(key, _)| key.len() + 1);
+                let at = e.column().saturating_sub(1 + back).min(line.len());
                 let at = (0..=at)
                     .rev()
                     .find(|i| line.is_char_boundary(*i))
@@ -330,7 +333,7 @@ fn jsonl(bytes: &[u8], reader: &mut Reader) {
                     line: line_no,
                     column: column(line, at),
                 };
-                let diagnostic = match unknown_key(text) {
+                let diagnostic = match unknown {
                     Some((key, hint)) => {
                         Diagnostic::error(&key, format!("unknown key `{key}`; {LEFT_OUT}"))
                             .hint(hint)
@@ -834,12 +837,12 @@ mod tests {
         check(
             Jsonl,
             "{\"id\": \"a\", \"url\": \"https://x/1.jpg\"}\n{\"id\": \"b\"}",
-            &format!("b@2+11 | 1:17 error url: unknown key `url`; {unknown}"),
+            &format!("b@2+11 | 1:13 error url: unknown key `url`; {unknown}"),
         );
         check(
             Jsonl,
             "{\"id\": \"a\", \"dta\": {}}",
-            &format!("1:17 error dta: unknown key `dta`; {unknown}"),
+            &format!("1:13 error dta: unknown key `dta`; {unknown}"),
         );
         check(
             Jsonl,

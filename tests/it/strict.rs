@@ -143,7 +143,7 @@ fn work_and_dataset_lines_refuse_unknown_keys_at_file_line_column() {
     refused(
         "inputs/more.jsonl",
         "{\"id\": \"m1\", \"url\": \"https://x/m1.jpg\"}\n{\"id\": \"m2\"}\n",
-        &["inputs/more.jsonl:1:20: error: url: unknown key `url`"],
+        &["inputs/more.jsonl:1:14: error: url: unknown key `url`"],
     );
     refused(
         "inputs/more.jsonl",
