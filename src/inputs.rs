@@ -10,6 +10,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::value::RawValue;
 
 use crate::layout::Format;
@@ -232,11 +233,56 @@ fn column(line: &str, at: usize) -> u32 {
     line[..at].chars().count() as u32 + 1
 }
 
-/// The fields of an input line the index needs; the rest is passed through as written.
+/// The fields of an input line the index needs (`id`); the rest is passed through as written,
+/// but each top-level key must be one of the API's Input (or `metadata`, which `export` reads
+/// sizes from): serde would drop a misplaced `"url"` without a word. The keys' list is
+/// [`INPUT_KEYS`]; the dataset-line schema (`crate::schema`) is tested to hold the same.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+// The API's keys are named to be accepted, not read.
+#[allow(dead_code)]
 struct RawInput<'a> {
     #[serde(default, borrow)]
     id: Option<&'a RawValue>,
+    #[serde(default)]
+    data: IgnoredAny,
+    #[serde(default)]
+    metadata: IgnoredAny,
+    #[serde(default)]
+    created_at: IgnoredAny,
+    #[serde(default)]
+    modified_at: IgnoredAny,
+    #[serde(default)]
+    status: IgnoredAny,
+    #[serde(default)]
+    dataset_ids: IgnoredAny,
+    #[serde(default)]
+    settings: IgnoredAny,
+}
+
+/// The top-level keys of a dataset line, as [`RawInput`] reads them.
+pub const INPUT_KEYS: [&str; 8] = [
+    "id",
+    "data",
+    "metadata",
+    "created_at",
+    "modified_at",
+    "status",
+    "dataset_ids",
+    "settings",
+];
+
+/// The field and the hint of serde's "unknown field `x`, expected ..." of a dataset line.
+fn unknown_key(message: &str) -> Option<(String, String)> {
+    let key = message.strip_prefix("unknown field `")?.split('`').next()?;
+    let hint = match validate::did_you_mean(key, INPUT_KEYS) {
+        Some(known) => format!("did you mean `{known}`?"),
+        None => format!(
+            "an Input's keys are {}; an image's address is `data.image.url`",
+            INPUT_KEYS.join(", ")
+        ),
+    };
+    Some((key.to_owned(), hint))
 }
 
 fn jsonl(bytes: &[u8], reader: &mut Reader) {
@@ -274,14 +320,27 @@ fn jsonl(bytes: &[u8], reader: &mut Reader) {
                 // The line and column go in the location; serde_json's own are the line's.
                 let text = e.to_string();
                 let text = text.rfind(" at line ").map_or(&text[..], |i| &text[..i]);
-                let message = format!("not valid JSON: {text}");
-                // serde_json counts columns in bytes.
-                let at = e.column().saturating_sub(1).min(line.len());
+                let unknown = unknown_key(text);
+                // serde_json counts columns in bytes, and places an unknown key at its closing
+                // quote: the column is its opening one's.
+                let back = unknown.as_ref().map_or(0, |(key, _)| key.len() + 1);
+                let at = e.column().saturating_sub(1 + back).min(line.len());
                 let at = (0..=at)
                     .rev()
                     .find(|i| line.is_char_boundary(*i))
                     .unwrap_or(0);
-                reader.bad_line(line_no, column(line, at), "", message);
+                let at = Location {
+                    line: line_no,
+                    column: column(line, at),
+                };
+                let diagnostic = match unknown {
+                    Some((key, hint)) => {
+                        Diagnostic::error(&key, format!("unknown key `{key}`; {LEFT_OUT}"))
+                            .hint(hint)
+                    }
+                    None => Diagnostic::error("", format!("not valid JSON: {text}")).hint(LEFT_OUT),
+                };
+                reader.diagnostics.push(diagnostic.at(at));
                 continue;
             }
         };
@@ -770,8 +829,20 @@ mod tests {
         );
         check(
             Jsonl,
-            "{\"id\": \"é\", \"x\": tru}",
-            "1:21 error not valid JSON: expected ident",
+            "{\"id\": \"é\", \"metadata\": tru}",
+            "1:28 error not valid JSON: expected ident",
+        );
+        // A key the API's Input has not is refused at its line, not dropped.
+        let unknown = "this line is left out; the file's valid lines are indexed";
+        check(
+            Jsonl,
+            "{\"id\": \"a\", \"url\": \"https://x/1.jpg\"}\n{\"id\": \"b\"}",
+            &format!("b@2+11 | 1:13 error url: unknown key `url`; {unknown}"),
+        );
+        check(
+            Jsonl,
+            "{\"id\": \"a\", \"dta\": {}}",
+            &format!("1:13 error dta: unknown key `dta`; {unknown}"),
         );
         check(
             Jsonl,
@@ -939,7 +1010,10 @@ mod tests {
                 }
                 n => n as usize,
             };
-            let line = format!("{{\"id\": \"i{i:04}\", \"p\": \"{}\"}}", "x".repeat(pad));
+            let line = format!(
+                "{{\"id\": \"i{i:04}\", \"metadata\": \"{}\"}}",
+                "x".repeat(pad)
+            );
             text.push_str(&line);
             text.push('\n');
             expected.push(line);

@@ -128,10 +128,15 @@ enum Command {
     /// How many tasks are indexed, which files have problems, whether a watcher is running.
     Status,
     /// Print the JSON Schema of a task file, for editors (see `task.schema.json`); with
-    /// `--team`, of `team.yaml` (see `team.schema.json`).
+    /// `--team`, of `team.yaml` (see `team.schema.json`); with `--work-line`, of one line of a
+    /// work file; with `--dataset-line`, of one line of a dataset file.
     Schema {
-        #[arg(long)]
+        #[arg(long, group = "of")]
         team: bool,
+        #[arg(long, group = "of")]
+        work_line: bool,
+        #[arg(long, group = "of")]
+        dataset_line: bool,
     },
     /// Print the completion script of a shell (bash, zsh, fish, elvish, powershell).
     Completions { shell: clap_complete::Shell },
@@ -368,12 +373,18 @@ pub fn run() -> ExitCode {
         Command::Serve(args) => serve::run(&ctx, args),
         Command::Watch(args) => watch::run(&ctx, args),
         Command::Status => status::run(&ctx),
-        Command::Schema { team } => {
-            if team {
-                print!("{}", annotask::team::schema());
-            } else {
-                print!("{}", annotask::schema::generate());
-            }
+        Command::Schema {
+            team,
+            work_line,
+            dataset_line,
+        } => {
+            let text = match (team, work_line, dataset_line) {
+                (true, _, _) => annotask::team::schema(),
+                (_, true, _) => annotask::schema::work_line(),
+                (_, _, true) => annotask::schema::dataset_line(),
+                _ => annotask::schema::generate(),
+            };
+            print!("{text}");
             Ok(Outcome::Success)
         }
         Command::Completions { shell } => {

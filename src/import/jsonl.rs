@@ -39,7 +39,7 @@ pub fn read(path: &Path, name: &str) -> Result<Vec<Read>> {
             // Keys no field reads would be dropped silently: refused, each at its path.
             let annotations = value["annotations"].as_array().into_iter().flatten();
             for (i, annotation) in annotations.enumerate() {
-                for d in unknown_keys(annotation, &format!("annotations[{i}]")) {
+                for d in unknown_keys(annotation, &format!("annotations[{i}]"), &[]) {
                     problems.push(Problem {
                         file: name.to_owned(),
                         diagnostic: d.at(Location {

@@ -1,6 +1,7 @@
 //! Setting a project up for people and their editors: `init` (the tasks and state folders,
-//! VS Code's settings), the state folder's `.gitignore`, the copy of the task file's JSON Schema
-//! that task files point at, and the modeline that points at it. Runs at `init` and when the
+//! VS Code's settings), the state folder's `.gitignore`, the copies of the JSON Schemas (the
+//! task file's, which task files point at, a work line's and a dataset line's), and the
+//! modeline that points at the task file's. Runs at `init` and when the
 //! CLI asks, never on a request's path. Must not open the index or print.
 
 use std::fs;
@@ -27,7 +28,10 @@ pub enum EditorSettings {
 }
 
 /// VS Code's setting for the YAML extension (yaml-language-server), which maps the task files
-/// to the project's copy of the schema: completion, hover docs and errors as you type.
+/// to the project's copy of the schema: completion, hover docs and errors as you type. The
+/// line schemas are not mapped: VS Code's JSON service reads a `.jsonl` file as one document
+/// (its second line is "End of file expected") and has no per-line schema, so a mapping would
+/// only mislead; `annotask validate` checks those files (docs/work.md, Editors).
 pub const VSCODE_SETTINGS: &str = r#"{
   "yaml.schemas": {
     "./.annotask/task.schema.json": ["tasks/**/*.yaml", "tasks/**/*.yml"]
@@ -54,16 +58,18 @@ pub fn init(root: &Path) -> Result<EditorSettings> {
     }
 }
 
-/// Makes sure the editor files a project's task files point at exist (the state folder and its
-/// copy of the schema), as on a fresh clone, where `.annotask/` is not in git.
+/// Makes sure the editor files exist (the state folder and its copies of the schemas: the
+/// task file's, which task files point at, and a work line's and a dataset line's), as on a
+/// fresh clone, where `.annotask/` is not in git.
 pub fn ensure_editor_files(root: &Path) -> Result<()> {
     ensure_state_dir(root)?;
-    // Atomically, as commands running at once may both find it out of date.
-    let schema = format!("{STATE_DIR}/{}", schema::FILE_NAME);
-    let current = schema::TASK_SCHEMA.as_bytes();
-    if fs::read(root.join(&schema)).ok().as_deref() != Some(current) {
-        files::write_atomic(root, &schema, current, Placement::Replace)
-            .map_err(Error::io("write", root.join(&schema)))?;
+    for (name, text) in schema::EDITOR_FILES {
+        // Atomically, as commands running at once may both find it out of date.
+        let path = format!("{STATE_DIR}/{name}");
+        if fs::read(root.join(&path)).ok().as_deref() != Some(text.as_bytes()) {
+            files::write_atomic(root, &path, text.as_bytes(), Placement::Replace)
+                .map_err(Error::io("write", root.join(&path)))?;
+        }
     }
     Ok(())
 }

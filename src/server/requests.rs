@@ -13,6 +13,7 @@ use crate::repo::{
     self, Action, AnnotationPatch, AnnotationSelection, AnnotationsToDelete, NamedId, NewAnnotation,
 };
 use crate::validate::{Diagnostic, Report};
+use crate::work::annotation::unknown_keys;
 use crate::work::{Decision, State};
 
 /// The action a PutTaskAssignments body asks of `user` on `task_id` (the path's task, which a
@@ -90,6 +91,30 @@ fn review(decision: Decision, config: Option<ReviewConfig>, field: &str) -> Acti
         comment: config.comment,
         field: field.to_owned(),
     })
+}
+
+/// Refuses the keys no annotation field reads in a PostAnnotations or PatchAnnotations body
+/// (`"concept": "bird"`), every one at its path (`annotations[0].data.concept`) with a
+/// did-you-mean. It reads the body before its types do: they flatten an annotation beside its
+/// `task_id`, and serde loses the path of a key inside a flattened part. gRPC needs no such
+/// check: protobuf has no way to send a key its message lacks.
+pub fn refuse_unknown_annotation_keys(body: &[u8]) -> Result<()> {
+    // A body that does not parse is the typed decode's to explain.
+    let Ok(value) = crate::yaml::parse_body::<serde_json::Value>(body) else {
+        return Ok(());
+    };
+    let found: Vec<Diagnostic> = value["annotations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .flat_map(|(i, a)| unknown_keys(a, &format!("annotations[{i}]"), &["task_id"]))
+        .collect();
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(reported(found))
+    }
 }
 
 /// PostAnnotations' (and PatchAnnotations') annotations, in the request's order.

@@ -253,14 +253,21 @@ async fn post_annotations(
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
     let (_, user) = work_path(path, &caller)?;
-    write(repos, raw, body, move |repo, request: PostAnnotations| {
-        let annotations =
-            repo.post_annotations(&user, requests::new_annotations(request.annotations))?;
-        Ok(reply::json(&AnnotationsResponse {
-            status: ok(),
-            annotations,
-        }))
-    })
+    let body = body?;
+    requests::refuse_unknown_annotation_keys(&body).map_err(|e| e.in_body(&body, BODY))?;
+    write(
+        repos,
+        raw,
+        Ok(body),
+        move |repo, request: PostAnnotations| {
+            let annotations =
+                repo.post_annotations(&user, requests::new_annotations(request.annotations))?;
+            Ok(reply::json(&AnnotationsResponse {
+                status: ok(),
+                annotations,
+            }))
+        },
+    )
     .await
 }
 
@@ -273,14 +280,21 @@ async fn patch_annotations(
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
     let (_, user) = work_path(path, &caller)?;
-    write(repos, raw, body, move |repo, request: PatchAnnotations| {
-        let (patch, annotations) = requests::annotation_patch(request)?;
-        let annotations = repo.patch_annotations(&user, patch, annotations)?;
-        Ok(reply::json(&AnnotationsResponse {
-            status: ok(),
-            annotations,
-        }))
-    })
+    let body = body?;
+    requests::refuse_unknown_annotation_keys(&body).map_err(|e| e.in_body(&body, BODY))?;
+    write(
+        repos,
+        raw,
+        Ok(body),
+        move |repo, request: PatchAnnotations| {
+            let (patch, annotations) = requests::annotation_patch(request)?;
+            let annotations = repo.patch_annotations(&user, patch, annotations)?;
+            Ok(reply::json(&AnnotationsResponse {
+                status: ok(),
+                annotations,
+            }))
+        },
+    )
     .await
 }
 

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeSet;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -11,23 +12,35 @@ use crate::model::TaskType;
 use crate::validate::{Diagnostic, check_id};
 
 /// An annotation as posted: the fields annotask reads; the API's derived fields (`task_id`,
-/// `worker`, `status`, times) are added when it is answered, never stored.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// `worker`, `status`, times) are added when it is answered, never stored. Every level refuses
+/// a key no field reads (`"concept": "bird"`): serde would otherwise drop it without a word.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Annotation {
+    /// The annotation's id, unique among its author's annotations on the task: a later
+    /// annotation with the same id replaces it. Letters, digits, `-` and `_`.
     #[serde(default)]
     pub id: String,
+    /// The input it labels.
     #[serde(default)]
     pub input_id: String,
+    /// What it says: concepts (classification) or regions (detection).
     #[serde(default, skip_serializing_if = "Data::is_empty")]
     pub data: Data,
+    /// Free-form JSON the author keeps with it (the API's Struct); annotask does not read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub annotation_info: Option<Map<String, Value>>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+/// An annotation's (or a region's) content.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Data {
+    /// The concepts: of the whole input (classification) or of a region (detection); each
+    /// one of the task's `concept_ids`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub concepts: Vec<Concept>,
+    /// The regions of a detection task's annotation, each with a shape and its concepts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub regions: Vec<Region>,
 }
@@ -38,13 +51,18 @@ impl Data {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A concept on an input or a region.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Concept {
+    /// One of the task's `concept_ids`.
     pub id: String,
+    /// Its display name; annotask does not read it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// 1 present, 0 absent; 1 when not given.
+    /// 1 present, 0 absent; 1 when not given. An imported prediction's score.
     #[serde(default = "one")]
+    #[schemars(range(min = 0, max = 1))]
     pub value: f32,
 }
 
@@ -52,41 +70,70 @@ fn one() -> f32 {
     1.0
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A region of a detection task's annotation: a shape and its concepts.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Region {
+    /// The region's id, if its author gives one.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub id: String,
+    /// Its shape: a bounding box or a polygon.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region_info: Option<RegionInfo>,
+    /// Its concepts (`data.concepts`).
     #[serde(default, skip_serializing_if = "Data::is_empty")]
     pub data: Data,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A region's shape: `bounding_box` or `polygon`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegionInfo {
+    /// A box in fractions of the image, 0 to 1 (BOUNDING_BOX_DETECTION).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bounding_box: Option<BoundingBox>,
+    /// A polygon of at least 3 points in fractions of the image (POLYGON_DETECTION).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub polygon: Option<Polygon>,
 }
 
-/// Relative coordinates, 0 to 1.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// A box in fractions of the image's height (rows) and width (columns), 0 to 1; top above
+/// bottom, left left of right.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct BoundingBox {
+    /// The top edge, from the image's top.
+    #[schemars(range(min = 0, max = 1))]
     pub top_row: f32,
+    /// The left edge, from the image's left.
+    #[schemars(range(min = 0, max = 1))]
     pub left_col: f32,
+    /// The bottom edge, from the image's top.
+    #[schemars(range(min = 0, max = 1))]
     pub bottom_row: f32,
+    /// The right edge, from the image's left.
+    #[schemars(range(min = 0, max = 1))]
     pub right_col: f32,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A polygon's corners, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Polygon {
+    /// At least 3 points.
+    #[schemars(length(min = 3))]
     pub points: Vec<Point>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// A point in fractions of the image, 0 to 1.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct Point {
+    /// From the image's top.
+    #[schemars(range(min = 0, max = 1))]
     pub row: f32,
+    /// From the image's left.
+    #[schemars(range(min = 0, max = 1))]
     pub col: f32,
 }
 
@@ -338,12 +385,30 @@ fn regions_match(a: &[Shape<'_>], b: &[Shape<'_>]) -> bool {
 }
 
 /// The keys of an annotation's JSON that no field reads, each at its path (`{field}.data.concept`)
-/// with a did-you-mean: serde would drop them silently. `annotation_info` is the API's free-form
-/// Struct and is not looked into.
-pub fn unknown_keys(value: &Value, field: &str) -> Vec<Diagnostic> {
+/// with a did-you-mean, for a carrier whose types cannot say where a key is (PostAnnotations
+/// flattens an annotation beside its `task_id`) or that wants every such key at once.
+/// `beside` are the carrier's own keys at the annotation's top level. `annotation_info` is the
+/// API's free-form Struct and is not looked into.
+pub fn unknown_keys(value: &Value, field: &str, beside: &[&str]) -> Vec<Diagnostic> {
     let shape = shape();
     let mut found = Vec::new();
-    walk(value, shape, &shape["data"], field, &mut found);
+    match value {
+        Value::Object(map) if !beside.is_empty() => {
+            let own: Map<String, Value> = map
+                .iter()
+                .filter(|(key, _)| !beside.contains(&key.as_str()))
+                .map(|(key, inner)| (key.clone(), inner.clone()))
+                .collect();
+            walk(
+                &Value::Object(own),
+                shape,
+                &shape["data"],
+                field,
+                &mut found,
+            );
+        }
+        _ => walk(value, shape, &shape["data"], field, &mut found),
+    }
     found
 }
 

@@ -4,6 +4,7 @@
 //! an input's state: [`super::replay`] does.
 
 use jiff::Timestamp;
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -44,62 +45,89 @@ pub enum Event {
 }
 
 /// A line as written: every event key optional, so that a line with none or two is told
-/// apart and named (serde's flattened enums said neither, and read four times slower).
-#[derive(Serialize, Deserialize)]
+/// apart and named (serde's flattened enums said neither, and read four times slower). Its
+/// docs are the work-line schema's ([`crate::schema`]).
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-struct RawLine {
+#[schemars(title = "A line of a work file (work/<task>/<user>.jsonl)")]
+pub(crate) struct RawLine {
+    /// When it happened: an RFC 3339 time (`2026-12-03T17:00:00Z`).
+    #[schemars(with = "String", extend("format" = "date-time"))]
     at: Timestamp,
+    /// DYNAMIC labeling: the user holds these inputs from now on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     start: Option<RawStart>,
+    /// An annotation, new or replacing the user's earlier one with the same `id`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     annotation: Option<Annotation>,
+    /// The user submits their work on an input.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     submit: Option<RawSubmit>,
+    /// A reviewer's decision on a worker's submission.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     review: Option<Decided>,
+    /// The user takes back a submission, undecided (LABEL_WITHDRAW).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     withdraw: Option<Withdrawn>,
+    /// The user deletes one of their annotations (DeleteAnnotations).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     delete: Option<Deleted>,
 }
 
-#[derive(Serialize, Deserialize)]
+/// A hand-out's body: `{"input_ids": [...]}`.
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawStart {
+    /// At least one input.
+    #[schemars(length(min = 1))]
     input_ids: Vec<String>,
 }
 
-#[derive(Serialize, Deserialize)]
+/// A submit's body: `{"input_id": ...}`.
+#[derive(Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct RawSubmit {
+    /// The input submitted.
     input_id: String,
 }
 
 /// A withdraw event's body: `{"input_id": ..., "submission": k}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Withdrawn {
+    /// The input.
     input_id: String,
+    /// Which of the user's submissions on it, from 1.
+    #[schemars(range(min = 1))]
     submission: u32,
 }
 
 /// A delete event's body: `{"input_id": ..., "id": <annotation id>}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Deleted {
+    /// The input the annotation labels.
     input_id: String,
+    /// The annotation's id.
     id: String,
 }
 
 /// A review event's body; also how the index keeps one (`store`: the event's data).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Decided {
+    /// The input reviewed.
     pub input_id: String,
+    /// The worker whose submission it decides.
     pub worker: String,
+    /// Which of the worker's submissions on the input, from 1.
+    #[schemars(range(min = 1))]
     pub submission: u32,
+    /// APPROVE, REQUEST_CHANGES or REJECT.
     pub decision: Decision,
+    /// What the reviewer says to the worker, at most 2000 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2000))]
     pub comment: Option<String>,
 }
 
@@ -413,6 +441,8 @@ struct LineProblem {
     column: u32,
     field: String,
     message: String,
+    /// What to do about it, when more is known than the line's shape (`did you mean ...?`).
+    hint: Option<String>,
     /// The line ends before its JSON does: a write cut off.
     cut: bool,
 }
@@ -432,7 +462,7 @@ impl LineProblem {
             .at(location);
         }
         Diagnostic::error(self.field, format!("{}; the line is left out", self.message))
-            .hint("a line is `{\"at\": \"<RFC 3339 time>\", \"<event>\": {...}}` with one event: `start`, `annotation`, `submit`, `review`, `withdraw` or `delete`")
+            .hint(self.hint.unwrap_or_else(|| "a line is `{\"at\": \"<RFC 3339 time>\", \"<event>\": {...}}` with one event: `start`, `annotation`, `submit`, `review`, `withdraw` or `delete`".into()))
             .at(location)
     }
 }
@@ -442,6 +472,7 @@ fn parse_line(bytes: &[u8]) -> Result<Line, LineProblem> {
         column: column as u32,
         field: field.to_owned(),
         message,
+        hint: None,
         cut,
     };
     let text = std::str::from_utf8(bytes).map_err(|e| {
@@ -453,6 +484,21 @@ fn parse_line(bytes: &[u8]) -> Result<Line, LineProblem> {
         )
     })?;
     let line: Line = serde_json::from_str(text).map_err(|e| {
+        if !e.is_eof()
+            && text.trim_start().starts_with('{')
+            && let Err(d) = crate::yaml::parse_body::<Line>(text.as_bytes())
+        {
+            // Read again on this rare path with the field tracked, as a request body is: the
+            // problem gets its path (`annotation.data.concept`) and a misspelt key the key it
+            // likely means.
+            return LineProblem {
+                column: d.location.map_or(1, |l| l.column),
+                field: d.field,
+                message: d.message,
+                hint: d.hint,
+                cut: false,
+            };
+        }
         let message = e.to_string();
         let message = match message.rsplit_once(" at line ") {
             Some((head, _)) => head.to_owned(),
@@ -517,8 +563,12 @@ mod tests {
             .collect();
         got.extend(log.diagnostics.iter().map(|d| {
             let at = d.location.unwrap();
+            let hint = match &d.hint {
+                Some(hint) if hint.starts_with("did you mean") => format!(" ({hint})"),
+                _ => String::new(),
+            };
             format!(
-                "{}:{} {:?} {} {}",
+                "{}:{} {:?} {} {}{hint}",
                 at.line, at.column, d.severity, d.field, d.message
             )
         }));
@@ -579,8 +629,40 @@ mod tests {
             format!("{{{AT},\"submitt\":{{}}}}\n{submit}\n").as_bytes(),
             &[
                 "2: 2",
-                "1:38 Error  unknown field `submitt`, expected one of `at`, `start`, `annotation`, `submit`, `review`, `withdraw`, `delete`; the line is left out",
+                "1:30 Error submitt unknown key `submitt`; the line is left out (did you mean `submit`?)",
             ],
+        );
+        // A key no field reads is refused at its path, not dropped; the file's other lines count.
+        let annotation = |data: &str| {
+            format!(
+                "{{{AT},\"annotation\":{{\"id\":\"a\",\"input_id\":\"in\",\"data\":{data}}}}}\n{submit}\n"
+            )
+        };
+        read(
+            annotation(r#"{"concept":"bird"}"#).as_bytes(),
+            &[
+                "2: 2",
+                "1:77 Error annotation.data.concept unknown key `concept`; the line is left out (did you mean `concepts`?)",
+            ],
+        );
+        read(
+            annotation(r#"{"concepts":[{"id":"cat","valeu":1}]}"#).as_bytes(),
+            &[
+                "2: 2",
+                "1:101 Error annotation.data.concepts[0].valeu unknown key `valeu`; the line is left out (did you mean `value`?)",
+            ],
+        );
+        read(
+            annotation(r#"{"regions":[{"region_info":{"bounding_box":{"top_row":0,"left_col":0,"bottom_row":1,"right_col":1,"bogus":1}},"data":{}}]}"#).as_bytes(),
+            &[
+                "2: 2",
+                "1:174 Error annotation.data.regions[0].region_info.bounding_box.bogus unknown key `bogus`; the line is left out",
+            ],
+        );
+        read(
+            format!("{{{AT},\"annotation\":{{\"id\":\"a\",\"input_id\":\"in\",\"bogus\":1}}}}\n")
+                .as_bytes(),
+            &["1:69 Error annotation.bogus unknown key `bogus`; the line is left out"],
         );
         read(
             format!("{{{AT}}}\n").as_bytes(),
@@ -605,7 +687,7 @@ mod tests {
         );
         read(
             format!("{{{AT},\"review\":{{\"input_id\":\"a\",\"worker\":\"b\",\"submission\":1,\"decision\":\"REJECT\",\"comment\":7}}}}\n").as_bytes(),
-            &["1:113 Error  invalid type: integer `7`, expected a string; the line is left out"],
+            &["1:113 Error review.comment invalid type: integer `7`, expected a string; the line is left out"],
         );
         read(
             format!("{{{AT},\"withdraw\":{{\"input_id\":\"a\",\"submission\":0}}}}\n").as_bytes(),

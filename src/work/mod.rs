@@ -124,7 +124,7 @@ impl State {
 }
 
 /// A reviewer's decision.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[allow(non_camel_case_types)]
 pub enum Decision {
     APPROVE,

@@ -893,7 +893,7 @@ fn bad_import_files_are_located_and_append_nothing() {
     #[rustfmt::skip]
     let cases: [(&str, &str, &str, String, &str); 12] = [
         ("again", "coco", "x.json", "{\"images\": [".into(), "not JSON: EOF while parsing a list at line 1 column 12"),
-        ("again", "coco", "x.json", "[1, 2]".into(), "[0].image_id: an annotation needs an `image_id`"),
+        ("again", "coco", "x.json", "[1, 2]".into(), "x.json:1:2: error: not COCO: invalid type: integer `1`, expected a COCO annotation (an object)"),
         ("again", "coco", "x.json", coco(r#"[{"id": 1, "file_name": "nothing.png"}]"#, r#"[{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}]"#), "annotations[0]: `nothing.png` matches no input of the task"),
         ("twins", "coco", "x.json", coco(r#"[{"id": 1, "file_name": "same.jpg", "width": 10, "height": 10}]"#, r#"[{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}]"#), "`same.jpg` matches 2 inputs by file name: t1, t2"),
         ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 1, "category_id": 1, "bbox": [600, 1, 100, 2]}]"#), "annotations[0]: box [600, 1, 100, 2] lies outside the 640x480 image"),

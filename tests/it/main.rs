@@ -22,6 +22,7 @@ mod remote;
 mod rules;
 mod schema_cases;
 mod serve;
+mod strict;
 mod tidy;
 mod trust;
 mod validate;

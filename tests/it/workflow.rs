@@ -514,7 +514,7 @@ fn a_cut_off_line_is_ignored_with_a_warning_and_work_goes_on() {
     let out = annotask(dir.path(), &["validate"]).output().unwrap();
     let report = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(!out.status.success());
-    assert!(report.contains("unknown field `submitt`"), "{report}");
+    assert!(report.contains("unknown key `submitt`"), "{report}");
     eventually("the watcher reads the file again", || {
         served.counts("day")[0].1 == [4, 0, 0, 0, 2]
     });
