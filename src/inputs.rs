@@ -234,8 +234,8 @@ fn column(line: &str, at: usize) -> u32 {
 }
 
 /// The fields of an input line the index needs (`id`); the rest is passed through as written,
-/// but each top-level key must be one of the API's Input (or `metadata`, which `export` reads
-/// sizes from): serde would drop a misplaced `"url"` without a word. The keys' list is
+/// but each top-level key must be one of the API's Input: serde would drop a misplaced `"url"`
+/// (or a `metadata` the API keeps in `data`) without a word. The keys' list is
 /// [`INPUT_KEYS`]; the dataset-line schema (`crate::schema`) is tested to hold the same.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -246,8 +246,6 @@ struct RawInput<'a> {
     id: Option<&'a RawValue>,
     #[serde(default)]
     data: IgnoredAny,
-    #[serde(default)]
-    metadata: IgnoredAny,
     #[serde(default)]
     created_at: IgnoredAny,
     #[serde(default)]
@@ -261,10 +259,9 @@ struct RawInput<'a> {
 }
 
 /// The top-level keys of a dataset line, as [`RawInput`] reads them.
-pub const INPUT_KEYS: [&str; 8] = [
+pub const INPUT_KEYS: [&str; 7] = [
     "id",
     "data",
-    "metadata",
     "created_at",
     "modified_at",
     "status",
@@ -276,6 +273,7 @@ pub const INPUT_KEYS: [&str; 8] = [
 fn unknown_key(message: &str) -> Option<(String, String)> {
     let key = message.strip_prefix("unknown field `")?.split('`').next()?;
     let hint = match validate::did_you_mean(key, INPUT_KEYS) {
+        _ if key == "metadata" => "the API keeps an input's metadata in `data.metadata`".to_owned(),
         Some(known) => format!("did you mean `{known}`?"),
         None => format!(
             "an Input's keys are {}; an image's address is `data.image.url`",
@@ -785,7 +783,7 @@ mod tests {
         );
         check(
             Jsonl,
-            r#"{"id": "a", "data": {"image": {"url": "https://x/1.jpg"}}, "metadata": {"k": [1]}}"#,
+            r#"{"id": "a", "data": {"image": {"url": "https://x/1.jpg"}}, "settings": {"k": [1]}}"#,
             "a@1+82",
         );
         check(Jsonl, r#"{"id": "a\u0062"}"#, "ab@1+17");
@@ -829,7 +827,7 @@ mod tests {
         );
         check(
             Jsonl,
-            "{\"id\": \"é\", \"metadata\": tru}",
+            "{\"id\": \"é\", \"settings\": tru}",
             "1:28 error not valid JSON: expected ident",
         );
         // A key the API's Input has not is refused at its line, not dropped.
@@ -975,8 +973,8 @@ mod tests {
     fn inputs_read_back_as_input_json() {
         check_json(
             Jsonl,
-            "{\"id\": \"b\", \"metadata\": {\"k\": [1]}}\r\n  {\"id\":\"a\"}\n",
-            &[r#"{"id":"a"}"#, r#"{"id": "b", "metadata": {"k": [1]}}"#],
+            "{\"id\": \"b\", \"settings\": {\"k\": [1]}}\r\n  {\"id\":\"a\"}\n",
+            &[r#"{"id":"a"}"#, r#"{"id": "b", "settings": {"k": [1]}}"#],
         );
         check_json(Jsonl, r#"{"id": "a\u0062"}"#, &[r#"{"id": "a\u0062"}"#]);
         check_json(
@@ -1011,7 +1009,7 @@ mod tests {
                 n => n as usize,
             };
             let line = format!(
-                "{{\"id\": \"i{i:04}\", \"metadata\": \"{}\"}}",
+                "{{\"id\": \"i{i:04}\", \"settings\": \"{}\"}}",
                 "x".repeat(pad)
             );
             text.push_str(&line);

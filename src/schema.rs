@@ -91,9 +91,6 @@ struct DatasetLine {
     id: String,
     /// What the input is: an image (`image.url`) or a text (`text.raw` or `text.url`).
     data: Option<InputData>,
-    /// annotask's place for an image's size when `data.image.image_info` lacks it
-    /// (`width`, `height`), which `export` reads.
-    metadata: Option<Map<String, Value>>,
     /// The API's; passed through.
     created_at: Option<String>,
     /// The API's; passed through.
@@ -114,7 +111,8 @@ struct InputData {
     image: Option<InputImage>,
     /// A text: `raw` inline, or a `url`.
     text: Option<InputText>,
-    /// Free-form JSON kept with the input.
+    /// Free-form JSON kept with the input; `export` reads an image's size from its `width`
+    /// and `height` when `image.image_info` lacks them.
     metadata: Option<Map<String, Value>>,
 }
 

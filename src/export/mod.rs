@@ -506,25 +506,25 @@ fn no_sizes(missing: &[String]) -> Error {
     );
     let hint = "put the image under inputs/ and name it by a relative path in `data.image.url`, \
                 or give its dataset line `data.image.image_info.width` and `height` (or \
-                `metadata.width` and `height`), or pass --allow-missing-sizes to leave these \
+                `data.metadata.width` and `height`), or pass --allow-missing-sizes to leave these \
                 inputs out";
     refused("inputs", message, Some(hint.to_owned()))
 }
 
 /// An input's image from its Input JSON: its url, whether that is a file of the project, and
-/// its size as the line states it (`data.image.image_info`, else `metadata`).
+/// its size as the line states it (`data.image.image_info`, else `data.metadata`).
 pub fn image_of(json: &serde_json::value::RawValue) -> Image {
     #[derive(serde::Deserialize)]
     struct Line<'a> {
         #[serde(borrow, default)]
         data: Option<LineData<'a>>,
-        #[serde(default)]
-        metadata: Option<Dims>,
     }
     #[derive(serde::Deserialize)]
     struct LineData<'a> {
         #[serde(borrow, default)]
         image: Option<LineImage<'a>>,
+        #[serde(default)]
+        metadata: Option<Dims>,
     }
     #[derive(serde::Deserialize)]
     struct LineImage<'a> {
@@ -554,7 +554,7 @@ pub fn image_of(json: &serde_json::value::RawValue) -> Image {
     let Ok(line) = serde_json::from_str::<Line>(json.get()) else {
         return Image::default();
     };
-    let image = line.data.and_then(|d| d.image);
+    let (image, metadata) = line.data.map_or((None, None), |d| (d.image, d.metadata));
     let url = image
         .as_ref()
         .and_then(|i| i.url.as_deref())
@@ -563,7 +563,7 @@ pub fn image_of(json: &serde_json::value::RawValue) -> Image {
     Image {
         local: url.as_deref().and_then(local_path),
         size: dims(image.as_ref().and_then(|i| i.image_info.as_ref()))
-            .or_else(|| dims(line.metadata.as_ref())),
+            .or_else(|| dims(metadata.as_ref())),
         url,
     }
 }
@@ -731,6 +731,40 @@ pub fn present(concepts: &[crate::work::annotation::Concept]) -> impl Iterator<I
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_image_size_comes_from_image_info_else_data_metadata() {
+        #[track_caller]
+        fn check(line: &str, expected: Option<(u32, u32)>) {
+            let raw = serde_json::value::RawValue::from_string(line.to_owned()).unwrap();
+            assert_eq!(image_of(&raw).size, expected, "{line}");
+        }
+        let info = r#""image_info": {"width": 640, "height": 480}"#;
+        let meta = r#""metadata": {"width": 32, "height": 24}"#;
+        check(
+            &format!(r#"{{"data": {{"image": {{{info}}}}}}}"#),
+            Some((640, 480)),
+        );
+        check(
+            &format!(r#"{{"data": {{"image": {{}}, {meta}}}}}"#),
+            Some((32, 24)),
+        );
+        check(
+            &format!(r#"{{"data": {{"image": {{{info}}}, {meta}}}}}"#),
+            Some((640, 480)),
+        );
+        // Top-level `metadata` is not the API's place: no size from it.
+        check(&format!(r#"{{"data": {{"image": {{}}}}, {meta}}}"#), None);
+        check(
+            r#"{"data": {"metadata": {"width": 0, "height": 24}}}"#,
+            None,
+        );
+        check(
+            r#"{"data": {"metadata": {"width": "32", "height": 24}}}"#,
+            None,
+        );
+        check(r#"{"data": {"metadata": {"width": 32}}}"#, None);
+    }
 
     #[test]
     fn the_tally_reads_as_a_sentence() {

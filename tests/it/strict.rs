@@ -147,6 +147,14 @@ fn work_and_dataset_lines_refuse_unknown_keys_at_file_line_column() {
     );
     refused(
         "inputs/more.jsonl",
+        "{\"id\": \"m1\", \"metadata\": {\"width\": 4}}\n",
+        &[
+            "inputs/more.jsonl:1:14: error: metadata: unknown key `metadata`",
+            "hint: the API keeps an input's metadata in `data.metadata`",
+        ],
+    );
+    refused(
+        "inputs/more.jsonl",
         "{\"id\": \"m1\", \"dta\": {}}\n",
         &["hint: did you mean `data`?"],
     );
