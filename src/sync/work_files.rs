@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 use std::thread;
 
 use super::Summary;
@@ -14,7 +16,7 @@ use crate::layout;
 use crate::plans::InputPlans;
 use crate::store::{self, CountDeltas, WorkFileState, Writer};
 use crate::validate::{self, Diagnostic};
-use crate::work::{self, InputState, Log, Rules, UserEvents};
+use crate::work::{self, InputState, Line, Rules, Stored};
 
 /// What a sync must do about the work files. There are a few per task and person, so every
 /// sync that looks at `work/` lists all of it.
@@ -124,12 +126,70 @@ struct WorkOutcome {
     /// The file could not be read (or is over the size limit): the events the index has from
     /// it stay until it can be read again.
     unread: bool,
-    log: Log,
+    /// Its events, one per input they are about, in file order.
+    events: Vec<ReadEvent>,
+    /// How many lines hold an event.
+    event_lines: u64,
+    diagnostics: Vec<Diagnostic>,
     /// Where the whole lines read end, how many there are, and the hash of the bytes before
     /// that end.
     consumed: u64,
     lines: u32,
     hash: Vec<u8>,
+}
+
+/// An event of a file just read, as the sync keeps it until its input's row is written and
+/// replayed: its line, one input it is about, and the event as the index keeps it (an
+/// annotation as its JSON text: a parsed one took four times the room, and a first sync of
+/// 600,000 lines held them all).
+struct ReadEvent {
+    line: u32,
+    input: String,
+    stored: Stored,
+}
+
+/// Parsed lines into the events a sync keeps, one per input each is about.
+fn keep(lines: Vec<(u32, Line)>, events: &mut Vec<ReadEvent>) {
+    for (line, parsed) in lines {
+        let stored = parsed.to_stored();
+        match parsed.event.inputs() {
+            [input] => events.push(ReadEvent {
+                line,
+                input: input.clone(),
+                stored,
+            }),
+            many => events.extend(many.iter().map(|input| ReadEvent {
+                line,
+                input: input.clone(),
+                stored: stored.clone(),
+            })),
+        }
+    }
+}
+
+/// How many bytes of a file are parsed at a time: its parsed lines are kept compact block by
+/// block, never all at once.
+const PARSE_BLOCK: usize = 4 << 20;
+
+/// `bytes` in blocks of whole lines of about `block` bytes (the last ends where `bytes` does),
+/// each with the number of its first line.
+fn blocks(bytes: &[u8], first_line: u32, block: usize) -> impl Iterator<Item = (&[u8], u32)> {
+    let (mut from, mut line) = (0, first_line);
+    std::iter::from_fn(move || {
+        if from >= bytes.len() {
+            return None;
+        }
+        let target = (from + block).min(bytes.len());
+        let to = bytes[target..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| target + i + 1);
+        let piece = &bytes[from..to];
+        let start = line;
+        line += piece.iter().filter(|&&b| b == b'\n').count() as u32;
+        from = to;
+        Some((piece, start))
+    })
 }
 
 /// A byte-order mark, which some editors put at the start of a UTF-8 file.
@@ -237,15 +297,20 @@ impl PrefixHash {
 /// before that end is still the same (an append: the usual change, by annotask or a
 /// `git pull`), else all of it.
 fn load(root: &Path, read: WorkRead) -> WorkOutcome {
+    load_in_blocks(root, read, PARSE_BLOCK)
+}
+
+/// [`load`], parsing `block` bytes at a time.
+fn load_in_blocks(root: &Path, read: WorkRead, block: usize) -> WorkOutcome {
     let failed = |mut read: WorkRead, d: Diagnostic| {
         read.file.mtime_ns = files::UNREAD;
-        let mut log = Log::default();
-        log.diagnostics.push(d);
         WorkOutcome {
             read,
             append: false,
             unread: true,
-            log,
+            events: Vec::new(),
+            event_lines: 0,
+            diagnostics: vec![d],
             consumed: 0,
             lines: 0,
             hash: Vec::new(),
@@ -279,12 +344,10 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
     let (start, offset, lines_before, append, mut hash, bytes) = match trusted {
         Some((start, lines, hash, bytes)) => (start, 0, lines, true, hash, bytes),
         None => {
-            let bytes = match files::read_up_to(
-                root,
-                &read.file.path,
-                Some(read.file.size),
-                work::MAX_FILE_BYTES,
-            ) {
+            // Read at the size listed, which the limit was checked on; a file that grew since
+            // is read to there, as the listing saw it.
+            let size = usize::try_from(read.file.size).unwrap_or(usize::MAX);
+            let bytes = match files::read_span(root, &read.file.path, 0, size) {
                 Ok(bytes) => bytes,
                 Err(e) => {
                     let d = Diagnostic::error("", format!("cannot read the file: {e}")).hint(
@@ -311,7 +374,13 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
     };
     let rest = &bytes[offset..];
     let whole = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let log = work::parse_log(rest, lines_before + 1);
+    let (mut events, mut diagnostics, mut event_lines) = (Vec::new(), Vec::new(), 0);
+    for (piece, first_line) in blocks(rest, lines_before + 1, block) {
+        let log = work::parse_log(piece, first_line);
+        event_lines += log.lines.len() as u64;
+        diagnostics.extend(log.diagnostics);
+        keep(log.lines, &mut events);
+    }
     let lines = lines_before + rest[..whole].iter().filter(|&&b| b == b'\n').count() as u32;
     hash.update(&rest[..whole]);
     let consumed = start + whole;
@@ -319,33 +388,58 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
         read,
         append,
         unread: false,
-        log,
+        events,
+        event_lines,
+        diagnostics,
         consumed: consumed as u64,
         lines,
         hash: hash.to_bytes(),
     }
 }
 
-/// Reads work files on every core, handing the outcomes over in the order of `reads`.
-fn load_all(root: &Path, reads: Vec<WorkRead>) -> Vec<WorkOutcome> {
+/// Reads work files on every core, handing each outcome to `take` on this thread in the order
+/// of `reads` as soon as it and those before it are read, so that few are held at once.
+fn load_all<E>(
+    root: &Path,
+    reads: Vec<WorkRead>,
+    mut take: impl FnMut(WorkOutcome) -> Result<(), E>,
+) -> Result<(), E> {
     let threads = crate::cores::cores().min(reads.len().max(1));
-    let mut slots: Vec<Option<WorkRead>> = reads.into_iter().map(Some).collect();
-    let chunk = slots.len().div_ceil(threads).max(1);
+    let slots: Vec<std::sync::Mutex<Option<WorkRead>>> = reads
+        .into_iter()
+        .map(|read| std::sync::Mutex::new(Some(read)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let (slots, next) = (&slots, &next);
     thread::scope(|scope| {
-        let workers: Vec<_> = slots
-            .chunks_mut(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter_mut()
-                        .filter_map(|slot| slot.take().map(|read| load(root, read)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("reading a work file never panics"))
-            .collect()
+        let (sender, outcomes) = mpsc::channel();
+        for _ in 0..threads {
+            let sender = sender.clone();
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(slot) = slots.get(i) else { break };
+                    let read = slot.lock().ok().and_then(|mut s| s.take());
+                    let Some(read) = read else { break };
+                    if sender.send((i, load(root, read))).is_err() {
+                        // The receiver stopped at an error: nothing more is wanted.
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        // Outcomes that came before the one next in order.
+        let mut early = BTreeMap::new();
+        let mut due = 0;
+        for (i, outcome) in outcomes {
+            early.insert(i, outcome);
+            while let Some(outcome) = early.remove(&due) {
+                take(outcome)?;
+                due += 1;
+            }
+        }
+        Ok(())
     })
 }
 
@@ -358,11 +452,10 @@ pub fn check_work(root: &Path, disk: Vec<DiskFile>) -> Vec<(String, Vec<Diagnost
         .into_iter()
         .map(|(file, d)| (file.path, vec![d]))
         .collect();
-    found.extend(
-        load_all(root, plan.read)
-            .into_iter()
-            .map(|outcome| (outcome.read.file.path, outcome.log.diagnostics)),
-    );
+    let Ok(()) = load_all(root, plan.read, |outcome| {
+        found.push((outcome.read.file.path, outcome.diagnostics));
+        Ok::<(), std::convert::Infallible>(())
+    });
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found
 }
@@ -402,18 +495,18 @@ pub(super) fn write_work(
         summary.invalid.push(file.path.clone());
     }
     // Each input's new events, gathered over every file, so that its row is written once.
-    let mut gathered: Gathered = HashMap::new();
-    for outcome in load_all(root, plan.read) {
+    let mut gathered = Gathered::default();
+    load_all(root, plan.read, |outcome| -> store::Result<()> {
         let WorkRead {
             file, task, user, ..
         } = &outcome.read;
         let inputs = touched.entry(task.clone()).or_default();
-        let diagnostics = &outcome.log.diagnostics;
+        let diagnostics = &outcome.diagnostics;
         if outcome.unread {
             // What was read before stays, events and all, until the file can be read.
             writer.put_unread_work_file(&file.path, (task, user), file.size, diagnostics)?;
             summary.invalid.push(file.path.clone());
-            continue;
+            return Ok(());
         }
         if !outcome.append {
             inputs.extend(writer.delete_work_events(task, user)?);
@@ -431,37 +524,37 @@ pub(super) fn write_work(
         } else if plan.invalid_before.contains(&file.path) {
             summary.fixed.push(file.path.clone());
         }
-        let by_input = gathered.entry(task.clone()).or_default();
-        for (line_no, line) in outcome.log.lines {
-            summary.events_added += 1;
-            match line.event.inputs() {
-                [input] => {
+        summary.events_added += outcome.event_lines;
+        let user = gathered.user(user);
+        let by_input = gathered.tasks.entry(task.clone()).or_default();
+        for ReadEvent {
+            line,
+            input,
+            stored,
+        } in outcome.events
+        {
+            let held = Held { user, line, stored };
+            match by_input.get_mut(&input) {
+                Some(events) => events.push(held),
+                None => {
                     inputs.insert(input.clone());
-                    let events = by_input.entry(input.clone()).or_default();
-                    events.push((user.clone(), line_no, line));
-                }
-                many => {
-                    for input in many {
-                        inputs.insert(input.clone());
-                        let events = by_input.entry(input.clone()).or_default();
-                        events.push((user.clone(), line_no, line.clone()));
-                    }
+                    by_input.insert(input, vec![held]);
                 }
             }
         }
-    }
-    for (task, by_input) in &gathered {
-        let inputs: Vec<_> = by_input.iter().map(|(i, e)| (i.as_str(), e)).collect();
-        pipelined(inputs.chunks(REPLAY_BATCH).map(Ok), to_stored, |encoded| {
-            for (input, entries) in encoded {
-                writer.add_work_events(task, input, entries, read_now)?;
-            }
-            Ok(())
-        })?;
+        Ok(())
+    })?;
+    for (task, by_input) in &gathered.tasks {
+        for (input, events) in by_input {
+            let entries = events
+                .iter()
+                .map(|e| (gathered.users[e.user as usize].as_str(), e.line, &e.stored));
+            writer.add_work_events(task, input, entries, read_now)?;
+        }
     }
     // A first sync's events are all read now: inputs are replayed from them rather than
     // from the index.
-    let remembered = read_now.then(|| remember(gathered));
+    let remembered = read_now.then_some(gathered);
     writer.sync_behind();
     let tasks: BTreeSet<String> = touched
         .keys()
@@ -491,9 +584,13 @@ fn replay_tasks(
     mut touched: BTreeMap<String, BTreeSet<String>>,
     redefined: &BTreeSet<String>,
     replanned: &BTreeSet<String>,
-    mut remembered: Option<Remembered>,
+    remembered: Option<Gathered>,
     deltas: &mut CountDeltas,
 ) -> store::Result<()> {
+    let (mut remembered, users) = match remembered {
+        Some(Gathered { tasks, users }) => (Some(tasks), users),
+        None => (None, Vec::new()),
+    };
     let (derived, with_events) = writer.tasks_with_work()?;
     let derived: BTreeSet<String> = derived.into_iter().collect();
     let with_events: BTreeSet<String> = with_events.into_iter().collect();
@@ -536,16 +633,21 @@ fn replay_tasks(
             batch
                 .iter()
                 .map(|input| {
-                    let users = match &mut remembered {
-                        Some(inputs) => inputs.remove(input).unwrap_or_default(),
-                        None => writer.input_events(id, input)?,
+                    let entries: Vec<store::Entry> = match &mut remembered {
+                        Some(inputs) => inputs
+                            .remove(input)
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|e| (users[e.user as usize].clone(), e.line, e.stored))
+                            .collect(),
+                        None => writer.input_entries(id, input)?,
                     };
-                    let selected = !users.is_empty()
+                    let selected = !entries.is_empty()
                         && match &selected {
                             Some(ids) => ids.contains(input),
                             None => writer.in_source(plans.source(), input)?,
                         };
-                    Ok((input.as_str(), users, selected))
+                    Ok((input.as_str(), entries, selected))
                 })
                 .collect::<store::Result<Vec<_>>>()
         });
@@ -553,7 +655,7 @@ fn replay_tasks(
             jobs,
             |jobs| replay_all(&plans, jobs),
             |states| {
-                for (input, state) in states {
+                for (input, state) in states? {
                     writer.put_input_state(
                         id,
                         input,
@@ -569,57 +671,33 @@ fn replay_tasks(
     Ok(())
 }
 
-/// The events a sync read, by task and input.
-type Gathered = HashMap<String, BTreeMap<String, Written>>;
-
-/// Events with who wrote each, on which line.
-type Written = Vec<(String, u32, work::Line)>;
-
-/// The same, each user's lines together, as replaying takes them.
-type Remembered = HashMap<String, HashMap<String, Vec<UserEvents>>>;
-
-/// Events read in this sync, by task and input, as replaying needs them: each user's lines
-/// together, in file order.
-fn remember(gathered: Gathered) -> Remembered {
-    gathered
-        .into_iter()
-        .map(|(task, by_input)| {
-            let inputs = by_input
-                .into_iter()
-                .map(|(input, events)| {
-                    let mut users: Vec<UserEvents> = Vec::new();
-                    for (user, number, line) in events {
-                        match users.last_mut() {
-                            Some(last) if last.user == user => last.lines.push((number, line)),
-                            _ => users.push(UserEvents {
-                                user,
-                                lines: vec![(number, line)],
-                            }),
-                        }
-                    }
-                    (input, users)
-                })
-                .collect();
-            (task, inputs)
-        })
-        .collect()
+/// The events a sync read, by task and input, and the users who wrote them.
+#[derive(Default)]
+struct Gathered {
+    tasks: HashMap<String, BTreeMap<String, Vec<Held>>>,
+    users: Vec<String>,
 }
 
-/// Events as the index keeps them, each input's in a row.
-fn to_stored<'a>(inputs: &[(&'a str, &Written)]) -> Vec<(&'a str, Vec<store::Entry>)> {
-    inputs
-        .iter()
-        .map(|(input, events)| {
-            let entries = events
-                .iter()
-                .map(|(user, number, line)| (user.clone(), *number, line.to_stored()))
-                .collect();
-            (*input, entries)
-        })
-        .collect()
+impl Gathered {
+    /// The number [`Held`] events know `user` by.
+    fn user(&mut self, user: &str) -> u32 {
+        let known = self.users.iter().position(|u| u == user);
+        known.unwrap_or_else(|| {
+            self.users.push(user.to_owned());
+            self.users.len() - 1
+        }) as u32
+    }
 }
 
-/// How many inputs are encoded or replayed at a time before their rows are written.
+/// An event read in this sync, held until its input is written and replayed: its writer (by
+/// number), its line, and the event as the index keeps it.
+struct Held {
+    user: u32,
+    line: u32,
+    stored: Stored,
+}
+
+/// How many inputs are replayed at a time before their rows are written.
 const REPLAY_BATCH: usize = 8192;
 
 /// Computes each batch (as `batches` yields it, on this thread) on other threads, while the
@@ -647,31 +725,40 @@ fn pipelined<B: Send, T: Send>(
     })
 }
 
-/// Replays inputs (each with its users' events, and whether the task's source selects it) on
-/// every core, in their order: what each derives, with whether it is sampled for review;
-/// `None` for an input with no events left.
+/// Replays inputs (each with its events as the index keeps them, and whether the task's source
+/// selects it) on every core, in their order: what each derives, with whether it is sampled
+/// for review; `None` for an input with no events left.
 fn replay_all<'a>(
     plans: &InputPlans,
-    jobs: Vec<(&'a str, Vec<UserEvents>, bool)>,
-) -> Vec<(&'a str, Option<(InputState, bool)>)> {
-    let one = |(input, users, selected): &(&'a str, Vec<UserEvents>, bool)| {
-        if users.is_empty() {
-            return (*input, None);
+    jobs: Vec<(&'a str, Vec<store::Entry>, bool)>,
+) -> store::Result<Vec<(&'a str, Option<(InputState, bool)>)>> {
+    let task = plans.task().id();
+    type Replayed<'a> = store::Result<(&'a str, Option<(InputState, bool)>)>;
+    let one = |(input, entries, selected): (&'a str, Vec<store::Entry>, bool)| -> Replayed<'a> {
+        if entries.is_empty() {
+            return Ok((input, None));
         }
+        let users = store::user_events(task, input, entries)?;
         let sampled = plans.sampled(input);
-        let planned = plans.planned(input, *selected);
-        let rules = Rules::of(plans.task(), sampled, *selected);
-        (
-            *input,
-            Some((work::replay(&rules, input, &planned, users), sampled)),
-        )
+        let planned = plans.planned(input, selected);
+        let rules = Rules::of(plans.task(), sampled, selected);
+        Ok((
+            input,
+            Some((work::replay(&rules, input, &planned, &users), sampled)),
+        ))
     };
     let threads = crate::cores::cores();
     let chunk = jobs.len().div_ceil(threads).max(1);
+    let mut jobs = jobs.into_iter();
+    let parts: Vec<Vec<_>> = std::iter::from_fn(|| {
+        let part: Vec<_> = jobs.by_ref().take(chunk).collect();
+        (!part.is_empty()).then_some(part)
+    })
+    .collect();
     thread::scope(|scope| {
-        let workers: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+        let workers: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(one).collect::<Vec<_>>()))
             .collect();
         workers
             .into_iter()
