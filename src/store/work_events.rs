@@ -855,7 +855,12 @@ impl Store {
             let mut found = stmt.query([]).unwrap();
             while let Some(r) = found.next().unwrap() {
                 let values: Vec<String> = (0..columns)
-                    .map(|i| format!("{:?}", r.get_ref(i).unwrap()))
+                    .map(|i| match r.get_ref(i).unwrap() {
+                        rusqlite::types::ValueRef::Text(text) => {
+                            String::from_utf8_lossy(text).into_owned()
+                        }
+                        value => format!("{value:?}"),
+                    })
                     .collect();
                 rows.push(format!("{table}: {}", values.join(" | ")));
             }

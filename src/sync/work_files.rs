@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread;
 
 use super::Summary;
@@ -126,9 +126,7 @@ struct WorkOutcome {
     /// The file could not be read (or is over the size limit): the events the index has from
     /// it stay until it can be read again.
     unread: bool,
-    /// Its events, one per input they are about, in file order.
-    events: Vec<ReadEvent>,
-    /// How many lines hold an event.
+    /// How many lines hold an event (the events went to [`load_all`]'s caller block by block).
     event_lines: u64,
     diagnostics: Vec<Diagnostic>,
     /// Where the whole lines read end, how many there are, and the hash of the bytes before
@@ -296,19 +294,24 @@ impl PrefixHash {
 /// Reads one work file whole, and parses it from where the last read ended when every byte
 /// before that end is still the same (an append: the usual change, by annotask or a
 /// `git pull`), else all of it.
-fn load(root: &Path, read: WorkRead) -> WorkOutcome {
-    load_in_blocks(root, read, PARSE_BLOCK)
+/// Its events go to `send` a block at a time, and only once the file is known to be readable.
+fn load(root: &Path, read: WorkRead, send: &mut dyn FnMut(Vec<ReadEvent>)) -> WorkOutcome {
+    load_in_blocks(root, read, PARSE_BLOCK, send)
 }
 
 /// [`load`], parsing `block` bytes at a time.
-fn load_in_blocks(root: &Path, read: WorkRead, block: usize) -> WorkOutcome {
+fn load_in_blocks(
+    root: &Path,
+    read: WorkRead,
+    block: usize,
+    send: &mut dyn FnMut(Vec<ReadEvent>),
+) -> WorkOutcome {
     let failed = |mut read: WorkRead, d: Diagnostic| {
         read.file.mtime_ns = files::UNREAD;
         WorkOutcome {
             read,
             append: false,
             unread: true,
-            events: Vec::new(),
             event_lines: 0,
             diagnostics: vec![d],
             consumed: 0,
@@ -374,12 +377,14 @@ fn load_in_blocks(root: &Path, read: WorkRead, block: usize) -> WorkOutcome {
     };
     let rest = &bytes[offset..];
     let whole = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let (mut events, mut diagnostics, mut event_lines) = (Vec::new(), Vec::new(), 0);
+    let (mut diagnostics, mut event_lines) = (Vec::new(), 0);
     for (piece, first_line) in blocks(rest, lines_before + 1, block) {
         let log = work::parse_log(piece, first_line);
         event_lines += log.lines.len() as u64;
         diagnostics.extend(log.diagnostics);
+        let mut events = Vec::with_capacity(log.lines.len());
         keep(log.lines, &mut events);
+        send(events);
     }
     let lines = lines_before + rest[..whole].iter().filter(|&&b| b == b'\n').count() as u32;
     hash.update(&rest[..whole]);
@@ -388,7 +393,6 @@ fn load_in_blocks(root: &Path, read: WorkRead, block: usize) -> WorkOutcome {
         read,
         append,
         unread: false,
-        events,
         event_lines,
         diagnostics,
         consumed: consumed as u64,
@@ -397,45 +401,64 @@ fn load_in_blocks(root: &Path, read: WorkRead, block: usize) -> WorkOutcome {
     }
 }
 
-/// Reads work files on every core, handing each outcome to `take` on this thread in the order
-/// of `reads` as soon as it and those before it are read, so that few are held at once.
+/// What [`load_all`] hands over as it reads.
+enum Loaded {
+    /// Events of the file `reads[file]`, as soon as a block of it is read, in any order of
+    /// files: none of a file that cannot be read.
+    Events { file: usize, events: Vec<ReadEvent> },
+    /// A file read, in the order of `reads`, after all its events.
+    Done(WorkOutcome),
+}
+
+/// Reads work files on every core, handing what is read to `take` on this thread as soon as
+/// it is, so that the events of a block of lines are all that is held of them.
 fn load_all<E>(
     root: &Path,
     reads: Vec<WorkRead>,
-    mut take: impl FnMut(WorkOutcome) -> Result<(), E>,
+    mut take: impl FnMut(Loaded) -> Result<(), E>,
 ) -> Result<(), E> {
     let threads = crate::cores::cores().min(reads.len().max(1));
-    let slots: Vec<std::sync::Mutex<Option<WorkRead>>> = reads
+    let slots: Vec<Mutex<Option<WorkRead>>> = reads
         .into_iter()
-        .map(|read| std::sync::Mutex::new(Some(read)))
+        .map(|read| Mutex::new(Some(read)))
         .collect();
     let next = AtomicUsize::new(0);
     let (slots, next) = (&slots, &next);
     thread::scope(|scope| {
-        let (sender, outcomes) = mpsc::channel();
+        // Bounded, so that reading stays at most a few blocks ahead of `take`.
+        let (sender, received) = mpsc::sync_channel(2 * threads);
         for _ in 0..threads {
             let sender = sender.clone();
             scope.spawn(move || {
                 loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(slot) = slots.get(i) else { break };
-                    let read = slot.lock().ok().and_then(|mut s| s.take());
-                    let Some(read) = read else { break };
-                    if sender.send((i, load(root, read))).is_err() {
-                        // The receiver stopped at an error: nothing more is wanted.
+                    let file = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(read) = slots.get(file).and_then(|s| s.lock().ok()?.take()) else {
+                        break;
+                    };
+                    let mut send = |events| {
+                        let _ = sender.send((file, Loaded::Events { file, events }));
+                    };
+                    let outcome = load(root, read, &mut send);
+                    // Fails only when `take` stopped at an error: nothing more is wanted.
+                    if sender.send((file, Loaded::Done(outcome))).is_err() {
                         break;
                     }
                 }
             });
         }
         drop(sender);
-        // Outcomes that came before the one next in order.
+        // Files read before the one next in order.
         let mut early = BTreeMap::new();
         let mut due = 0;
-        for (i, outcome) in outcomes {
-            early.insert(i, outcome);
+        for (file, loaded) in received {
+            match loaded {
+                Loaded::Done(outcome) => {
+                    early.insert(file, outcome);
+                }
+                events => take(events)?,
+            }
             while let Some(outcome) = early.remove(&due) {
-                take(outcome)?;
+                take(Loaded::Done(outcome))?;
                 due += 1;
             }
         }
@@ -452,8 +475,10 @@ pub fn check_work(root: &Path, disk: Vec<DiskFile>) -> Vec<(String, Vec<Diagnost
         .into_iter()
         .map(|(file, d)| (file.path, vec![d]))
         .collect();
-    let Ok(()) = load_all(root, plan.read, |outcome| {
-        found.push((outcome.read.file.path, outcome.diagnostics));
+    let Ok(()) = load_all(root, plan.read, |loaded| {
+        if let Loaded::Done(outcome) = loaded {
+            found.push((outcome.read.file.path, outcome.diagnostics));
+        }
         Ok::<(), std::convert::Infallible>(())
     });
     found.sort_by(|a, b| a.0.cmp(&b.0));
@@ -496,7 +521,21 @@ pub(super) fn write_work(
     }
     // Each input's new events, gathered over every file, so that its row is written once.
     let mut gathered = Gathered::default();
-    load_all(root, plan.read, |outcome| -> store::Result<()> {
+    // Whose each file is, by its place in the reads.
+    let owners: Vec<(String, String)> = plan
+        .read
+        .iter()
+        .map(|r| (r.task.clone(), r.user.clone()))
+        .collect();
+    load_all(root, plan.read, |loaded| -> store::Result<()> {
+        let outcome = match loaded {
+            Loaded::Events { file, events } => {
+                let (task, user) = &owners[file];
+                gathered.add(task, user, events, touched.entry(task.clone()).or_default());
+                return Ok(());
+            }
+            Loaded::Done(outcome) => outcome,
+        };
         let WorkRead {
             file, task, user, ..
         } = &outcome.read;
@@ -525,23 +564,6 @@ pub(super) fn write_work(
             summary.fixed.push(file.path.clone());
         }
         summary.events_added += outcome.event_lines;
-        let user = gathered.user(user);
-        let by_input = gathered.tasks.entry(task.clone()).or_default();
-        for ReadEvent {
-            line,
-            input,
-            stored,
-        } in outcome.events
-        {
-            let held = Held { user, line, stored };
-            match by_input.get_mut(&input) {
-                Some(events) => events.push(held),
-                None => {
-                    inputs.insert(input.clone());
-                    by_input.insert(input, vec![held]);
-                }
-            }
-        }
         Ok(())
     })?;
     for (task, by_input) in &gathered.tasks {
@@ -634,12 +656,9 @@ fn replay_tasks(
                 .iter()
                 .map(|input| {
                     let entries: Vec<store::Entry> = match &mut remembered {
-                        Some(inputs) => inputs
-                            .remove(input)
-                            .unwrap_or_default()
-                            .into_iter()
-                            .map(|e| (users[e.user as usize].clone(), e.line, e.stored))
-                            .collect(),
+                        Some(inputs) => {
+                            Gathered::entries(&users, inputs.remove(input).unwrap_or_default())
+                        }
                         None => writer.input_entries(id, input)?,
                     };
                     let selected = !entries.is_empty()
@@ -679,13 +698,51 @@ struct Gathered {
 }
 
 impl Gathered {
-    /// The number [`Held`] events know `user` by.
-    fn user(&mut self, user: &str) -> u32 {
+    /// Adds `user`'s events on `task`, and their inputs to `inputs`.
+    fn add(
+        &mut self,
+        task: &str,
+        user: &str,
+        events: Vec<ReadEvent>,
+        inputs: &mut BTreeSet<String>,
+    ) {
         let known = self.users.iter().position(|u| u == user);
-        known.unwrap_or_else(|| {
+        let user = known.unwrap_or_else(|| {
             self.users.push(user.to_owned());
             self.users.len() - 1
-        }) as u32
+        }) as u32;
+        if !self.tasks.contains_key(task) {
+            self.tasks.insert(task.to_owned(), BTreeMap::new());
+        }
+        let by_input = self.tasks.get_mut(task).expect("inserted above");
+        for ReadEvent {
+            line,
+            input,
+            stored,
+        } in events
+        {
+            let held = Held { user, line, stored };
+            match by_input.get_mut(&input) {
+                Some(events) => events.push(held),
+                None => {
+                    inputs.insert(input.clone());
+                    by_input.insert(input, vec![held]);
+                }
+            }
+        }
+    }
+
+    /// One input's events as the index keeps them: each user's together in file order, each
+    /// line once (as its row holds them; files are read in any order).
+    fn entries(users: &[String], mut held: Vec<Held>) -> Vec<store::Entry> {
+        held.sort_by(|a, b| {
+            (&users[a.user as usize], a.line).cmp(&(&users[b.user as usize], b.line))
+        });
+        // As the index keeps a line once: a hand-out that names an input twice is one event on it.
+        held.dedup_by(|a, b| a.user == b.user && a.line == b.line);
+        held.into_iter()
+            .map(|e| (users[e.user as usize].clone(), e.line, e.stored))
+            .collect()
     }
 }
 
@@ -769,7 +826,174 @@ fn replay_all<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::PrefixHash;
+    use std::fs;
+
+    use super::*;
+    use crate::repo::Repo;
+
+    const AT: &str = r#""at":"2026-12-03T17:00:00.123456789Z""#;
+
+    /// `inputs` work lines of every kind over seven inputs: annotations (one of a concept
+    /// no task has), submits, a hand-out of two inputs, withdraws, deletes and decisions, with
+    /// a bad line, a blank one and a CRLF among them.
+    fn history(inputs: usize, seed: u64) -> String {
+        let mut seed = seed;
+        let mut text = String::new();
+        for i in 0..inputs {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let input = format!("in-{}", i % 7 + 1);
+            let concept = ["cat", "dog", "unicorn"][(seed >> 33) as usize % 3];
+            let other = ["ann", "bob", "carl"][(seed >> 40) as usize % 3];
+            let decision = ["APPROVE", "REJECT", "REQUEST_CHANGES"][(seed >> 45) as usize % 3];
+            text.push_str(&match (seed >> 50) % 9 {
+                0 => format!("{{{AT},\"start\":{{\"input_ids\":[\"{input}\",\"in-2\"]}}}}\n"),
+                1 => format!("{{{AT},\"withdraw\":{{\"input_id\":\"{input}\",\"submission\":1}}}}\r\n"),
+                2 => format!("{{{AT},\"delete\":{{\"input_id\":\"{input}\",\"id\":\"a-{input}\"}}}}\n"),
+                3 => format!("{{{AT},\"review\":{{\"input_id\":\"{input}\",\"worker\":\"{other}\",\"submission\":1,\"decision\":\"{decision}\",\"comment\":\"why {i}\"}}}}\n"),
+                4 => "{\"at\": oops}\n\n".to_owned(),
+                5 | 6 => format!("{{{AT},\"submit\":{{\"input_id\":\"{input}\"}}}}\n"),
+                _ => format!(
+                    "{{{AT},\"annotation\":{{\"id\":\"a-{input}\",\"input_id\":\"{input}\",\"data\":{{\"concepts\":[{{\"id\":\"{concept}\",\"value\":1}}]}},\"annotation_info\":{{\"n\":{i}}}}}}}\n"
+                ),
+            });
+        }
+        text
+    }
+
+    fn read_of(path: &str, size: u64) -> WorkRead {
+        WorkRead {
+            file: DiskFile {
+                path: path.to_owned(),
+                size,
+                mtime_ns: 1,
+                problem: None,
+            },
+            task: "t".into(),
+            user: "ann".into(),
+            before: None,
+            appended_by_us: false,
+        }
+    }
+
+    /// A file parsed in blocks of any size gives the events and diagnostics of its lines read
+    /// whole, as the sync kept them before it held them compact: every line's event under
+    /// each input it names, as the index keeps it.
+    #[test]
+    fn a_file_read_in_blocks_reads_as_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = history(400, 3);
+        let cut = format!("{{{AT},\"submit\":");
+        text.push_str(&cut);
+        let path = "work/t/ann.jsonl";
+        fs::create_dir_all(dir.path().join("work/t")).unwrap();
+        fs::write(dir.path().join(path), format!("\u{feff}{text}")).unwrap();
+        let size = text.len() as u64 + 3;
+        let shown = |events: &[ReadEvent]| -> Vec<String> {
+            events
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {} {}",
+                        e.line,
+                        e.input,
+                        serde_json::to_string(&e.stored).unwrap()
+                    )
+                })
+                .collect()
+        };
+        let log = work::parse_log(text.as_bytes(), 1);
+        let expected: Vec<String> = log
+            .lines
+            .iter()
+            .flat_map(|(n, line)| {
+                line.event.inputs().iter().map(move |input| {
+                    format!(
+                        "{n} {input} {}",
+                        serde_json::to_string(&line.to_stored()).unwrap()
+                    )
+                })
+            })
+            .collect();
+        assert!(expected.len() > 300 && log.diagnostics.len() > 20);
+        for block in [1, 60, 333, 4096, usize::MAX / 2] {
+            let mut events = Vec::new();
+            let outcome = load_in_blocks(dir.path(), read_of(path, size), block, &mut |mut e| {
+                events.append(&mut e)
+            });
+            assert_eq!(shown(&events), expected, "blocks of {block}");
+            assert_eq!(outcome.diagnostics, log.diagnostics, "blocks of {block}");
+            assert_eq!(outcome.event_lines, log.lines.len() as u64);
+            assert_eq!(outcome.consumed, size - cut.len() as u64);
+        }
+    }
+
+    /// What a first sync derives from the events it holds is what syncs of the same files
+    /// appended bit by bit derive from the events they read back from the index: every row.
+    #[test]
+    fn a_first_sync_derives_what_appends_read_back_derive() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::repo::init(dir.path()).unwrap();
+        fs::create_dir_all(dir.path().join("inputs")).unwrap();
+        fs::create_dir_all(dir.path().join("work/t")).unwrap();
+        let inputs: String = (1..=6)
+            .map(|i| format!("{{\"id\": \"in-{i}\"}}\n"))
+            .collect();
+        fs::write(dir.path().join("inputs/ds.jsonl"), inputs).unwrap();
+        fs::write(
+            dir.path().join("tasks/t.yaml"),
+            "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog]\n\
+             input_source: {type: ALL_INPUTS}\n\
+             worker: {strategy: FULL, user_ids: [ann, bob, carl]}\n\
+             review: {strategy: CONSENSUS, user_ids: [rita], consensus_strategy_info: {approval_threshold: 2}}\n",
+        )
+        .unwrap();
+        let users = ["ann", "bob", "carl", "rita", "zed"];
+        let texts: Vec<String> = users
+            .iter()
+            .enumerate()
+            .map(|(i, _)| history(120, i as u64))
+            .collect();
+        let index = tempfile::tempdir().unwrap();
+        let mut appended = Repo::open(dir.path(), Some(&index.path().join("a.db"))).unwrap();
+        for part in 1..=4 {
+            for (user, text) in users.iter().zip(&texts) {
+                let lines: Vec<&str> = text.split_inclusive('\n').collect();
+                let upto = lines.len() * part / 4;
+                fs::write(
+                    dir.path().join(format!("work/t/{user}.jsonl")),
+                    lines[..upto].concat(),
+                )
+                .unwrap();
+            }
+            appended.sync().unwrap();
+        }
+        let mut first = Repo::open(dir.path(), Some(&index.path().join("f.db"))).unwrap();
+        first.sync().unwrap();
+        let rows = first.index().work_rows();
+        assert!(
+            rows.iter().any(|r| r.starts_with("work_refused")),
+            "{rows:#?}"
+        );
+        let again = appended.index().work_rows();
+        let count = |all: &[String], r: &String| all.iter().filter(|x| *x == r).count();
+        let differ: Vec<String> = rows
+            .iter()
+            .chain(&again)
+            .filter(|r| count(&rows, r) != count(&again, r))
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    count(&rows, r),
+                    count(&again, r),
+                    &r[..r.len().min(200)]
+                )
+            })
+            .collect();
+        assert!(differ.is_empty(), "{differ:#?}");
+        assert_eq!(again, rows);
+    }
 
     /// Every byte changed anywhere, and every length, gives another hash; a hash extended
     /// piece by piece is the hash of the whole, wherever the pieces end.
