@@ -526,15 +526,12 @@ impl Writer<'_> {
         } else {
             read_entries(self.conn, task, input)?
         };
+        let added: Vec<(&str, u32, &Stored)> = added.into_iter().collect();
         let mut entries: Vec<(&str, u32, &Stored)> = known
             .iter()
             .map(|(user, line, stored)| (user.as_str(), *line, stored))
-            .chain(
-                added
-                    .into_iter()
-                    .map(|(user, line, stored)| (user, line, stored)),
-            )
             .collect();
+        entries.extend(added);
         entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         // A line is read once; should one come again, it is the same line.
         entries.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);

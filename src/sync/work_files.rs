@@ -407,7 +407,7 @@ enum Loaded {
     /// files: none of a file that cannot be read.
     Events { file: usize, events: Vec<ReadEvent> },
     /// A file read, in the order of `reads`, after all its events.
-    Done(WorkOutcome),
+    Done(Box<WorkOutcome>),
 }
 
 /// Reads work files on every core, handing what is read to `take` on this thread as soon as
@@ -440,7 +440,10 @@ fn load_all<E>(
                     };
                     let outcome = load(root, read, &mut send);
                     // Fails only when `take` stopped at an error: nothing more is wanted.
-                    if sender.send((file, Loaded::Done(outcome))).is_err() {
+                    if sender
+                        .send((file, Loaded::Done(Box::new(outcome))))
+                        .is_err()
+                    {
                         break;
                     }
                 }
@@ -782,18 +785,21 @@ fn pipelined<B: Send, T: Send>(
     })
 }
 
+/// An input replayed: what it derives, with whether it is sampled for review (`None`: it has no
+/// events left).
+type Replayed<'a> = (&'a str, Option<(InputState, bool)>);
+
 /// Replays inputs (each with its events as the index keeps them, and whether the task's source
 /// selects it) on every core, in their order: what each derives, with whether it is sampled
 /// for review; `None` for an input with no events left.
 fn replay_all<'a>(
     plans: &InputPlans,
     jobs: Vec<(&'a str, Vec<store::Entry>, bool)>,
-) -> store::Result<Vec<(&'a str, Option<(InputState, bool)>)>> {
+) -> store::Result<Vec<Replayed<'a>>> {
     let task = plans.task().id();
-    type Replayed<'a> = store::Result<(&'a str, Option<(InputState, bool)>)>;
-    let one = |(input, entries, selected): (&'a str, Vec<store::Entry>, bool)| -> Replayed<'a> {
+    let one = |(input, entries, selected): (&'a str, Vec<store::Entry>, bool)| {
         if entries.is_empty() {
-            return Ok((input, None));
+            return Ok::<Replayed, store::StoreError>((input, None));
         }
         let users = store::user_events(task, input, entries)?;
         let sampled = plans.sampled(input);
