@@ -29,6 +29,7 @@ pub use file_rows::{FileState, KnownFile, KnownFiles};
 pub use tasks::{Change, ListQuery, Previous, TaskRow};
 pub use work_events::{
     AnnotationFilter, AnnotationRow, CountDeltas, CountRow, Counted, Entry, HeldRow, WorkFileState,
+    user_events,
 };
 
 use std::collections::HashMap;

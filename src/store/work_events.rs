@@ -151,10 +151,12 @@ fn read_entries(conn: &Connection, task: &str, input: &str) -> Result<Vec<Entry>
     })
 }
 
-/// Every user's events on one input of a task, each user's in file order.
-fn input_events(conn: &Connection, task: &str, input: &str) -> Result<Vec<UserEvents>> {
+/// Events of one input of a task as its row holds them (each user's together, in file order)
+/// into what replaying takes: whether read back from the index, or held by the sync that read
+/// them, an input's events are replayed from this one form.
+pub fn user_events(task: &str, input: &str, entries: Vec<Entry>) -> Result<Vec<UserEvents>> {
     let mut users: Vec<UserEvents> = Vec::new();
-    for (user, number, stored) in read_entries(conn, task, input)? {
+    for (user, number, stored) in entries {
         let line = Line::from_stored(input, stored)
             .ok_or_else(|| StoreError::CorruptBody(task.to_owned()))?;
         match users.last_mut() {
@@ -166,6 +168,11 @@ fn input_events(conn: &Connection, task: &str, input: &str) -> Result<Vec<UserEv
         }
     }
     Ok(users)
+}
+
+/// Every user's events on one input of a task, each user's in file order.
+fn input_events(conn: &Connection, task: &str, input: &str) -> Result<Vec<UserEvents>> {
+    user_events(task, input, read_entries(conn, task, input)?)
 }
 
 impl Store {
@@ -505,27 +512,40 @@ impl Writer<'_> {
         Ok(touched)
     }
 
-    /// Adds events of one input of a task (`fresh`: the index holds none for it yet).
-    pub fn add_work_events(
+    /// Adds events of one input of a task, each as (user, line, event) (`fresh`: the index
+    /// holds none for it yet).
+    pub fn add_work_events<'a>(
         &self,
         task: &str,
         input: &str,
-        mut added: Vec<Entry>,
+        added: impl IntoIterator<Item = (&'a str, u32, &'a Stored)>,
         fresh: bool,
     ) -> Result<()> {
-        let mut entries = if fresh {
+        let known = if fresh {
             Vec::new()
         } else {
             read_entries(self.conn, task, input)?
         };
-        entries.append(&mut added);
-        entries.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        let added: Vec<(&str, u32, &Stored)> = added.into_iter().collect();
+        let mut entries: Vec<(&str, u32, &Stored)> = known
+            .iter()
+            .map(|(user, line, stored)| (user.as_str(), *line, stored))
+            .collect();
+        entries.extend(added);
+        entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
         // A line is read once; should one come again, it is the same line.
         entries.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
         self.write_entries(task, input, &entries)
     }
 
-    fn write_entries(&self, task: &str, input: &str, entries: &[Entry]) -> Result<()> {
+    /// Writes an input's row of events, `(user, line, event)` each (an [`Entry`], owned or
+    /// borrowed: both are written alike).
+    fn write_entries<E: serde::Serialize>(
+        &self,
+        task: &str,
+        input: &str,
+        entries: &[E],
+    ) -> Result<()> {
         if entries.is_empty() {
             self.conn
                 .prepare_cached("DELETE FROM work_events WHERE task = ?1 AND input = ?2")?
@@ -551,9 +571,10 @@ impl Writer<'_> {
             .is_none())
     }
 
-    /// Every user's events on one input of a task, as this transaction sees them.
-    pub fn input_events(&self, task: &str, input: &str) -> Result<Vec<UserEvents>> {
-        input_events(self.conn, task, input)
+    /// One input's events as its row holds them, as this transaction sees them ([`user_events`]
+    /// makes them what replaying takes).
+    pub fn input_entries(&self, task: &str, input: &str) -> Result<Vec<Entry>> {
+        read_entries(self.conn, task, input)
     }
 
     /// The inputs of a task that have events or derived rows, with whether each was sampled
@@ -802,5 +823,45 @@ impl Writer<'_> {
                 .execute([task])?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// Every row of the tables the work files make, as text, table by table in key order: two
+    /// indexes that hold the same are told apart from none.
+    pub fn work_rows(&self) -> Vec<String> {
+        let tables = [
+            ("work_files", "path"),
+            ("work_events", "task, input"),
+            ("work_state", "task, input, worker"),
+            ("annotations", "task, input, worker, id"),
+            ("work_inputs", "task, input"),
+            ("work_refused", "task, input, file, line, message"),
+            ("work_frontier", "task, worker"),
+            ("work_counts WHERE n != 0", "task, worker, kind, state"),
+            ("diagnostics WHERE file LIKE 'work/%'", "file, seq"),
+        ];
+        let mut rows = Vec::new();
+        for (table, order) in tables {
+            let mut stmt = self
+                .conn
+                .prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))
+                .unwrap();
+            let columns = stmt.column_count();
+            let mut found = stmt.query([]).unwrap();
+            while let Some(r) = found.next().unwrap() {
+                let values: Vec<String> = (0..columns)
+                    .map(|i| match r.get_ref(i).unwrap() {
+                        rusqlite::types::ValueRef::Text(text) => {
+                            String::from_utf8_lossy(text).into_owned()
+                        }
+                        value => format!("{value:?}"),
+                    })
+                    .collect();
+                rows.push(format!("{table}: {}", values.join(" | ")));
+            }
+        }
+        rows
     }
 }

@@ -6,6 +6,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, mpsc};
 use std::thread;
 
 use super::Summary;
@@ -14,7 +16,7 @@ use crate::layout;
 use crate::plans::InputPlans;
 use crate::store::{self, CountDeltas, WorkFileState, Writer};
 use crate::validate::{self, Diagnostic};
-use crate::work::{self, InputState, Log, Rules, UserEvents};
+use crate::work::{self, InputState, Line, Rules, Stored};
 
 /// What a sync must do about the work files. There are a few per task and person, so every
 /// sync that looks at `work/` lists all of it.
@@ -124,12 +126,68 @@ struct WorkOutcome {
     /// The file could not be read (or is over the size limit): the events the index has from
     /// it stay until it can be read again.
     unread: bool,
-    log: Log,
+    /// How many lines hold an event (the events went to [`load_all`]'s caller block by block).
+    event_lines: u64,
+    diagnostics: Vec<Diagnostic>,
     /// Where the whole lines read end, how many there are, and the hash of the bytes before
     /// that end.
     consumed: u64,
     lines: u32,
     hash: Vec<u8>,
+}
+
+/// An event of a file just read, as the sync keeps it until its input's row is written and
+/// replayed: its line, one input it is about, and the event as the index keeps it (an
+/// annotation as its JSON text: a parsed one took four times the room, and a first sync of
+/// 600,000 lines held them all).
+struct ReadEvent {
+    line: u32,
+    input: String,
+    stored: Stored,
+}
+
+/// Parsed lines into the events a sync keeps, one per input each is about.
+fn keep(lines: Vec<(u32, Line)>, events: &mut Vec<ReadEvent>) {
+    for (line, parsed) in lines {
+        let stored = parsed.to_stored();
+        match parsed.event.inputs() {
+            [input] => events.push(ReadEvent {
+                line,
+                input: input.clone(),
+                stored,
+            }),
+            many => events.extend(many.iter().map(|input| ReadEvent {
+                line,
+                input: input.clone(),
+                stored: stored.clone(),
+            })),
+        }
+    }
+}
+
+/// How many bytes of a file are parsed at a time: its parsed lines are kept compact block by
+/// block, never all at once.
+const PARSE_BLOCK: usize = 4 << 20;
+
+/// `bytes` in blocks of whole lines of about `block` bytes (the last ends where `bytes` does),
+/// each with the number of its first line.
+fn blocks(bytes: &[u8], first_line: u32, block: usize) -> impl Iterator<Item = (&[u8], u32)> {
+    let (mut from, mut line) = (0, first_line);
+    std::iter::from_fn(move || {
+        if from >= bytes.len() {
+            return None;
+        }
+        let target = (from + block).min(bytes.len());
+        let to = bytes[target..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(bytes.len(), |i| target + i + 1);
+        let piece = &bytes[from..to];
+        let start = line;
+        line += piece.iter().filter(|&&b| b == b'\n').count() as u32;
+        from = to;
+        Some((piece, start))
+    })
 }
 
 /// A byte-order mark, which some editors put at the start of a UTF-8 file.
@@ -236,16 +294,26 @@ impl PrefixHash {
 /// Reads one work file whole, and parses it from where the last read ended when every byte
 /// before that end is still the same (an append: the usual change, by annotask or a
 /// `git pull`), else all of it.
-fn load(root: &Path, read: WorkRead) -> WorkOutcome {
+/// Its events go to `send` a block at a time, and only once the file is known to be readable.
+fn load(root: &Path, read: WorkRead, send: &mut dyn FnMut(Vec<ReadEvent>)) -> WorkOutcome {
+    load_in_blocks(root, read, PARSE_BLOCK, send)
+}
+
+/// [`load`], parsing `block` bytes at a time.
+fn load_in_blocks(
+    root: &Path,
+    read: WorkRead,
+    block: usize,
+    send: &mut dyn FnMut(Vec<ReadEvent>),
+) -> WorkOutcome {
     let failed = |mut read: WorkRead, d: Diagnostic| {
         read.file.mtime_ns = files::UNREAD;
-        let mut log = Log::default();
-        log.diagnostics.push(d);
         WorkOutcome {
             read,
             append: false,
             unread: true,
-            log,
+            event_lines: 0,
+            diagnostics: vec![d],
             consumed: 0,
             lines: 0,
             hash: Vec::new(),
@@ -279,12 +347,10 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
     let (start, offset, lines_before, append, mut hash, bytes) = match trusted {
         Some((start, lines, hash, bytes)) => (start, 0, lines, true, hash, bytes),
         None => {
-            let bytes = match files::read_up_to(
-                root,
-                &read.file.path,
-                Some(read.file.size),
-                work::MAX_FILE_BYTES,
-            ) {
+            // Read at the size listed, which the limit was checked on; a file that grew since
+            // is read to there, as the listing saw it.
+            let size = usize::try_from(read.file.size).unwrap_or(usize::MAX);
+            let bytes = match files::read_span(root, &read.file.path, 0, size) {
                 Ok(bytes) => bytes,
                 Err(e) => {
                     let d = Diagnostic::error("", format!("cannot read the file: {e}")).hint(
@@ -311,7 +377,15 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
     };
     let rest = &bytes[offset..];
     let whole = rest.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
-    let log = work::parse_log(rest, lines_before + 1);
+    let (mut diagnostics, mut event_lines) = (Vec::new(), 0);
+    for (piece, first_line) in blocks(rest, lines_before + 1, block) {
+        let log = work::parse_log(piece, first_line);
+        event_lines += log.lines.len() as u64;
+        diagnostics.extend(log.diagnostics);
+        let mut events = Vec::with_capacity(log.lines.len());
+        keep(log.lines, &mut events);
+        send(events);
+    }
     let lines = lines_before + rest[..whole].iter().filter(|&&b| b == b'\n').count() as u32;
     hash.update(&rest[..whole]);
     let consumed = start + whole;
@@ -319,33 +393,79 @@ fn load(root: &Path, read: WorkRead) -> WorkOutcome {
         read,
         append,
         unread: false,
-        log,
+        event_lines,
+        diagnostics,
         consumed: consumed as u64,
         lines,
         hash: hash.to_bytes(),
     }
 }
 
-/// Reads work files on every core, handing the outcomes over in the order of `reads`.
-fn load_all(root: &Path, reads: Vec<WorkRead>) -> Vec<WorkOutcome> {
+/// What [`load_all`] hands over as it reads.
+enum Loaded {
+    /// Events of the file `reads[file]`, as soon as a block of it is read, in any order of
+    /// files: none of a file that cannot be read.
+    Events { file: usize, events: Vec<ReadEvent> },
+    /// A file read, in the order of `reads`, after all its events.
+    Done(Box<WorkOutcome>),
+}
+
+/// Reads work files on every core, handing what is read to `take` on this thread as soon as
+/// it is, so that the events of a block of lines are all that is held of them.
+fn load_all<E>(
+    root: &Path,
+    reads: Vec<WorkRead>,
+    mut take: impl FnMut(Loaded) -> Result<(), E>,
+) -> Result<(), E> {
     let threads = crate::cores::cores().min(reads.len().max(1));
-    let mut slots: Vec<Option<WorkRead>> = reads.into_iter().map(Some).collect();
-    let chunk = slots.len().div_ceil(threads).max(1);
+    let slots: Vec<Mutex<Option<WorkRead>>> = reads
+        .into_iter()
+        .map(|read| Mutex::new(Some(read)))
+        .collect();
+    let next = AtomicUsize::new(0);
+    let (slots, next) = (&slots, &next);
     thread::scope(|scope| {
-        let workers: Vec<_> = slots
-            .chunks_mut(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter_mut()
-                        .filter_map(|slot| slot.take().map(|read| load(root, read)))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().expect("reading a work file never panics"))
-            .collect()
+        // Bounded, so that reading stays at most a few blocks ahead of `take`.
+        let (sender, received) = mpsc::sync_channel(2 * threads);
+        for _ in 0..threads {
+            let sender = sender.clone();
+            scope.spawn(move || {
+                loop {
+                    let file = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(read) = slots.get(file).and_then(|s| s.lock().ok()?.take()) else {
+                        break;
+                    };
+                    let mut send = |events| {
+                        let _ = sender.send((file, Loaded::Events { file, events }));
+                    };
+                    let outcome = load(root, read, &mut send);
+                    // Fails only when `take` stopped at an error: nothing more is wanted.
+                    if sender
+                        .send((file, Loaded::Done(Box::new(outcome))))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(sender);
+        // Files read before the one next in order.
+        let mut early = BTreeMap::new();
+        let mut due = 0;
+        for (file, loaded) in received {
+            match loaded {
+                Loaded::Done(outcome) => {
+                    early.insert(file, outcome);
+                }
+                events => take(events)?,
+            }
+            while let Some(outcome) = early.remove(&due) {
+                take(Loaded::Done(outcome))?;
+                due += 1;
+            }
+        }
+        Ok(())
     })
 }
 
@@ -358,11 +478,12 @@ pub fn check_work(root: &Path, disk: Vec<DiskFile>) -> Vec<(String, Vec<Diagnost
         .into_iter()
         .map(|(file, d)| (file.path, vec![d]))
         .collect();
-    found.extend(
-        load_all(root, plan.read)
-            .into_iter()
-            .map(|outcome| (outcome.read.file.path, outcome.log.diagnostics)),
-    );
+    let Ok(()) = load_all(root, plan.read, |loaded| {
+        if let Loaded::Done(outcome) = loaded {
+            found.push((outcome.read.file.path, outcome.diagnostics));
+        }
+        Ok::<(), std::convert::Infallible>(())
+    });
     found.sort_by(|a, b| a.0.cmp(&b.0));
     found
 }
@@ -402,18 +523,32 @@ pub(super) fn write_work(
         summary.invalid.push(file.path.clone());
     }
     // Each input's new events, gathered over every file, so that its row is written once.
-    let mut gathered: Gathered = HashMap::new();
-    for outcome in load_all(root, plan.read) {
+    let mut gathered = Gathered::default();
+    // Whose each file is, by its place in the reads.
+    let owners: Vec<(String, String)> = plan
+        .read
+        .iter()
+        .map(|r| (r.task.clone(), r.user.clone()))
+        .collect();
+    load_all(root, plan.read, |loaded| -> store::Result<()> {
+        let outcome = match loaded {
+            Loaded::Events { file, events } => {
+                let (task, user) = &owners[file];
+                gathered.add(task, user, events, touched.entry(task.clone()).or_default());
+                return Ok(());
+            }
+            Loaded::Done(outcome) => outcome,
+        };
         let WorkRead {
             file, task, user, ..
         } = &outcome.read;
         let inputs = touched.entry(task.clone()).or_default();
-        let diagnostics = &outcome.log.diagnostics;
+        let diagnostics = &outcome.diagnostics;
         if outcome.unread {
             // What was read before stays, events and all, until the file can be read.
             writer.put_unread_work_file(&file.path, (task, user), file.size, diagnostics)?;
             summary.invalid.push(file.path.clone());
-            continue;
+            return Ok(());
         }
         if !outcome.append {
             inputs.extend(writer.delete_work_events(task, user)?);
@@ -431,37 +566,20 @@ pub(super) fn write_work(
         } else if plan.invalid_before.contains(&file.path) {
             summary.fixed.push(file.path.clone());
         }
-        let by_input = gathered.entry(task.clone()).or_default();
-        for (line_no, line) in outcome.log.lines {
-            summary.events_added += 1;
-            match line.event.inputs() {
-                [input] => {
-                    inputs.insert(input.clone());
-                    let events = by_input.entry(input.clone()).or_default();
-                    events.push((user.clone(), line_no, line));
-                }
-                many => {
-                    for input in many {
-                        inputs.insert(input.clone());
-                        let events = by_input.entry(input.clone()).or_default();
-                        events.push((user.clone(), line_no, line.clone()));
-                    }
-                }
-            }
+        summary.events_added += outcome.event_lines;
+        Ok(())
+    })?;
+    for (task, by_input) in &gathered.tasks {
+        for (input, events) in by_input {
+            let entries = events
+                .iter()
+                .map(|e| (gathered.users[e.user as usize].as_str(), e.line, &e.stored));
+            writer.add_work_events(task, input, entries, read_now)?;
         }
-    }
-    for (task, by_input) in &gathered {
-        let inputs: Vec<_> = by_input.iter().map(|(i, e)| (i.as_str(), e)).collect();
-        pipelined(inputs.chunks(REPLAY_BATCH).map(Ok), to_stored, |encoded| {
-            for (input, entries) in encoded {
-                writer.add_work_events(task, input, entries, read_now)?;
-            }
-            Ok(())
-        })?;
     }
     // A first sync's events are all read now: inputs are replayed from them rather than
     // from the index.
-    let remembered = read_now.then(|| remember(gathered));
+    let remembered = read_now.then_some(gathered);
     writer.sync_behind();
     let tasks: BTreeSet<String> = touched
         .keys()
@@ -491,9 +609,13 @@ fn replay_tasks(
     mut touched: BTreeMap<String, BTreeSet<String>>,
     redefined: &BTreeSet<String>,
     replanned: &BTreeSet<String>,
-    mut remembered: Option<Remembered>,
+    remembered: Option<Gathered>,
     deltas: &mut CountDeltas,
 ) -> store::Result<()> {
+    let (mut remembered, users) = match remembered {
+        Some(Gathered { tasks, users }) => (Some(tasks), users),
+        None => (None, Vec::new()),
+    };
     let (derived, with_events) = writer.tasks_with_work()?;
     let derived: BTreeSet<String> = derived.into_iter().collect();
     let with_events: BTreeSet<String> = with_events.into_iter().collect();
@@ -536,16 +658,18 @@ fn replay_tasks(
             batch
                 .iter()
                 .map(|input| {
-                    let users = match &mut remembered {
-                        Some(inputs) => inputs.remove(input).unwrap_or_default(),
-                        None => writer.input_events(id, input)?,
+                    let entries: Vec<store::Entry> = match &mut remembered {
+                        Some(inputs) => {
+                            Gathered::entries(&users, inputs.remove(input).unwrap_or_default())
+                        }
+                        None => writer.input_entries(id, input)?,
                     };
-                    let selected = !users.is_empty()
+                    let selected = !entries.is_empty()
                         && match &selected {
                             Some(ids) => ids.contains(input),
                             None => writer.in_source(plans.source(), input)?,
                         };
-                    Ok((input.as_str(), users, selected))
+                    Ok((input.as_str(), entries, selected))
                 })
                 .collect::<store::Result<Vec<_>>>()
         });
@@ -553,7 +677,7 @@ fn replay_tasks(
             jobs,
             |jobs| replay_all(&plans, jobs),
             |states| {
-                for (input, state) in states {
+                for (input, state) in states? {
                     writer.put_input_state(
                         id,
                         input,
@@ -569,57 +693,71 @@ fn replay_tasks(
     Ok(())
 }
 
-/// The events a sync read, by task and input.
-type Gathered = HashMap<String, BTreeMap<String, Written>>;
-
-/// Events with who wrote each, on which line.
-type Written = Vec<(String, u32, work::Line)>;
-
-/// The same, each user's lines together, as replaying takes them.
-type Remembered = HashMap<String, HashMap<String, Vec<UserEvents>>>;
-
-/// Events read in this sync, by task and input, as replaying needs them: each user's lines
-/// together, in file order.
-fn remember(gathered: Gathered) -> Remembered {
-    gathered
-        .into_iter()
-        .map(|(task, by_input)| {
-            let inputs = by_input
-                .into_iter()
-                .map(|(input, events)| {
-                    let mut users: Vec<UserEvents> = Vec::new();
-                    for (user, number, line) in events {
-                        match users.last_mut() {
-                            Some(last) if last.user == user => last.lines.push((number, line)),
-                            _ => users.push(UserEvents {
-                                user,
-                                lines: vec![(number, line)],
-                            }),
-                        }
-                    }
-                    (input, users)
-                })
-                .collect();
-            (task, inputs)
-        })
-        .collect()
+/// The events a sync read, by task and input, and the users who wrote them.
+#[derive(Default)]
+struct Gathered {
+    tasks: HashMap<String, BTreeMap<String, Vec<Held>>>,
+    users: Vec<String>,
 }
 
-/// Events as the index keeps them, each input's in a row.
-fn to_stored<'a>(inputs: &[(&'a str, &Written)]) -> Vec<(&'a str, Vec<store::Entry>)> {
-    inputs
-        .iter()
-        .map(|(input, events)| {
-            let entries = events
-                .iter()
-                .map(|(user, number, line)| (user.clone(), *number, line.to_stored()))
-                .collect();
-            (*input, entries)
-        })
-        .collect()
+impl Gathered {
+    /// Adds `user`'s events on `task`, and their inputs to `inputs`.
+    fn add(
+        &mut self,
+        task: &str,
+        user: &str,
+        events: Vec<ReadEvent>,
+        inputs: &mut BTreeSet<String>,
+    ) {
+        let known = self.users.iter().position(|u| u == user);
+        let user = known.unwrap_or_else(|| {
+            self.users.push(user.to_owned());
+            self.users.len() - 1
+        }) as u32;
+        if !self.tasks.contains_key(task) {
+            self.tasks.insert(task.to_owned(), BTreeMap::new());
+        }
+        let by_input = self.tasks.get_mut(task).expect("inserted above");
+        for ReadEvent {
+            line,
+            input,
+            stored,
+        } in events
+        {
+            let held = Held { user, line, stored };
+            match by_input.get_mut(&input) {
+                Some(events) => events.push(held),
+                None => {
+                    inputs.insert(input.clone());
+                    by_input.insert(input, vec![held]);
+                }
+            }
+        }
+    }
+
+    /// One input's events as the index keeps them: each user's together in file order, each
+    /// line once (as its row holds them; files are read in any order).
+    fn entries(users: &[String], mut held: Vec<Held>) -> Vec<store::Entry> {
+        held.sort_by(|a, b| {
+            (&users[a.user as usize], a.line).cmp(&(&users[b.user as usize], b.line))
+        });
+        // As the index keeps a line once: a hand-out that names an input twice is one event on it.
+        held.dedup_by(|a, b| a.user == b.user && a.line == b.line);
+        held.into_iter()
+            .map(|e| (users[e.user as usize].clone(), e.line, e.stored))
+            .collect()
+    }
 }
 
-/// How many inputs are encoded or replayed at a time before their rows are written.
+/// An event read in this sync, held until its input is written and replayed: its writer (by
+/// number), its line, and the event as the index keeps it.
+struct Held {
+    user: u32,
+    line: u32,
+    stored: Stored,
+}
+
+/// How many inputs are replayed at a time before their rows are written.
 const REPLAY_BATCH: usize = 8192;
 
 /// Computes each batch (as `batches` yields it, on this thread) on other threads, while the
@@ -647,31 +785,43 @@ fn pipelined<B: Send, T: Send>(
     })
 }
 
-/// Replays inputs (each with its users' events, and whether the task's source selects it) on
-/// every core, in their order: what each derives, with whether it is sampled for review;
-/// `None` for an input with no events left.
+/// An input replayed: what it derives, with whether it is sampled for review (`None`: it has no
+/// events left).
+type Replayed<'a> = (&'a str, Option<(InputState, bool)>);
+
+/// Replays inputs (each with its events as the index keeps them, and whether the task's source
+/// selects it) on every core, in their order: what each derives, with whether it is sampled
+/// for review; `None` for an input with no events left.
 fn replay_all<'a>(
     plans: &InputPlans,
-    jobs: Vec<(&'a str, Vec<UserEvents>, bool)>,
-) -> Vec<(&'a str, Option<(InputState, bool)>)> {
-    let one = |(input, users, selected): &(&'a str, Vec<UserEvents>, bool)| {
-        if users.is_empty() {
-            return (*input, None);
+    jobs: Vec<(&'a str, Vec<store::Entry>, bool)>,
+) -> store::Result<Vec<Replayed<'a>>> {
+    let task = plans.task().id();
+    let one = |(input, entries, selected): (&'a str, Vec<store::Entry>, bool)| {
+        if entries.is_empty() {
+            return Ok::<Replayed, store::StoreError>((input, None));
         }
+        let users = store::user_events(task, input, entries)?;
         let sampled = plans.sampled(input);
-        let planned = plans.planned(input, *selected);
-        let rules = Rules::of(plans.task(), sampled, *selected);
-        (
-            *input,
-            Some((work::replay(&rules, input, &planned, users), sampled)),
-        )
+        let planned = plans.planned(input, selected);
+        let rules = Rules::of(plans.task(), sampled, selected);
+        Ok((
+            input,
+            Some((work::replay(&rules, input, &planned, &users), sampled)),
+        ))
     };
     let threads = crate::cores::cores();
     let chunk = jobs.len().div_ceil(threads).max(1);
+    let mut jobs = jobs.into_iter();
+    let parts: Vec<Vec<_>> = std::iter::from_fn(|| {
+        let part: Vec<_> = jobs.by_ref().take(chunk).collect();
+        (!part.is_empty()).then_some(part)
+    })
+    .collect();
     thread::scope(|scope| {
-        let workers: Vec<_> = jobs
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+        let workers: Vec<_> = parts
+            .into_iter()
+            .map(|part| scope.spawn(move || part.into_iter().map(one).collect::<Vec<_>>()))
             .collect();
         workers
             .into_iter()
@@ -682,7 +832,174 @@ fn replay_all<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::PrefixHash;
+    use std::fs;
+
+    use super::*;
+    use crate::repo::Repo;
+
+    const AT: &str = r#""at":"2026-12-03T17:00:00.123456789Z""#;
+
+    /// `inputs` work lines of every kind over seven inputs: annotations (one of a concept
+    /// no task has), submits, a hand-out of two inputs, withdraws, deletes and decisions, with
+    /// a bad line, a blank one and a CRLF among them.
+    fn history(inputs: usize, seed: u64) -> String {
+        let mut seed = seed;
+        let mut text = String::new();
+        for i in 0..inputs {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let input = format!("in-{}", i % 7 + 1);
+            let concept = ["cat", "dog", "unicorn"][(seed >> 33) as usize % 3];
+            let other = ["ann", "bob", "carl"][(seed >> 40) as usize % 3];
+            let decision = ["APPROVE", "REJECT", "REQUEST_CHANGES"][(seed >> 45) as usize % 3];
+            text.push_str(&match (seed >> 50) % 9 {
+                0 => format!("{{{AT},\"start\":{{\"input_ids\":[\"{input}\",\"in-2\"]}}}}\n"),
+                1 => format!("{{{AT},\"withdraw\":{{\"input_id\":\"{input}\",\"submission\":1}}}}\r\n"),
+                2 => format!("{{{AT},\"delete\":{{\"input_id\":\"{input}\",\"id\":\"a-{input}\"}}}}\n"),
+                3 => format!("{{{AT},\"review\":{{\"input_id\":\"{input}\",\"worker\":\"{other}\",\"submission\":1,\"decision\":\"{decision}\",\"comment\":\"why {i}\"}}}}\n"),
+                4 => "{\"at\": oops}\n\n".to_owned(),
+                5 | 6 => format!("{{{AT},\"submit\":{{\"input_id\":\"{input}\"}}}}\n"),
+                _ => format!(
+                    "{{{AT},\"annotation\":{{\"id\":\"a-{input}\",\"input_id\":\"{input}\",\"data\":{{\"concepts\":[{{\"id\":\"{concept}\",\"value\":1}}]}},\"annotation_info\":{{\"n\":{i}}}}}}}\n"
+                ),
+            });
+        }
+        text
+    }
+
+    fn read_of(path: &str, size: u64) -> WorkRead {
+        WorkRead {
+            file: DiskFile {
+                path: path.to_owned(),
+                size,
+                mtime_ns: 1,
+                problem: None,
+            },
+            task: "t".into(),
+            user: "ann".into(),
+            before: None,
+            appended_by_us: false,
+        }
+    }
+
+    /// A file parsed in blocks of any size gives the events and diagnostics of its lines read
+    /// whole, as the sync kept them before it held them compact: every line's event under
+    /// each input it names, as the index keeps it.
+    #[test]
+    fn a_file_read_in_blocks_reads_as_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut text = history(400, 3);
+        let cut = format!("{{{AT},\"submit\":");
+        text.push_str(&cut);
+        let path = "work/t/ann.jsonl";
+        fs::create_dir_all(dir.path().join("work/t")).unwrap();
+        fs::write(dir.path().join(path), format!("\u{feff}{text}")).unwrap();
+        let size = text.len() as u64 + 3;
+        let shown = |events: &[ReadEvent]| -> Vec<String> {
+            events
+                .iter()
+                .map(|e| {
+                    format!(
+                        "{} {} {}",
+                        e.line,
+                        e.input,
+                        serde_json::to_string(&e.stored).unwrap()
+                    )
+                })
+                .collect()
+        };
+        let log = work::parse_log(text.as_bytes(), 1);
+        let expected: Vec<String> = log
+            .lines
+            .iter()
+            .flat_map(|(n, line)| {
+                line.event.inputs().iter().map(move |input| {
+                    format!(
+                        "{n} {input} {}",
+                        serde_json::to_string(&line.to_stored()).unwrap()
+                    )
+                })
+            })
+            .collect();
+        assert!(expected.len() > 300 && log.diagnostics.len() > 20);
+        for block in [1, 60, 333, 4096, usize::MAX / 2] {
+            let mut events = Vec::new();
+            let outcome = load_in_blocks(dir.path(), read_of(path, size), block, &mut |mut e| {
+                events.append(&mut e)
+            });
+            assert_eq!(shown(&events), expected, "blocks of {block}");
+            assert_eq!(outcome.diagnostics, log.diagnostics, "blocks of {block}");
+            assert_eq!(outcome.event_lines, log.lines.len() as u64);
+            assert_eq!(outcome.consumed, size - cut.len() as u64);
+        }
+    }
+
+    /// What a first sync derives from the events it holds is what syncs of the same files
+    /// appended bit by bit derive from the events they read back from the index: every row.
+    #[test]
+    fn a_first_sync_derives_what_appends_read_back_derive() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::repo::init(dir.path()).unwrap();
+        fs::create_dir_all(dir.path().join("inputs")).unwrap();
+        fs::create_dir_all(dir.path().join("work/t")).unwrap();
+        let inputs: String = (1..=6)
+            .map(|i| format!("{{\"id\": \"in-{i}\"}}\n"))
+            .collect();
+        fs::write(dir.path().join("inputs/ds.jsonl"), inputs).unwrap();
+        fs::write(
+            dir.path().join("tasks/t.yaml"),
+            "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog]\n\
+             input_source: {type: ALL_INPUTS}\n\
+             worker: {strategy: FULL, user_ids: [ann, bob, carl]}\n\
+             review: {strategy: CONSENSUS, user_ids: [rita], consensus_strategy_info: {approval_threshold: 2}}\n",
+        )
+        .unwrap();
+        let users = ["ann", "bob", "carl", "rita", "zed"];
+        let texts: Vec<String> = users
+            .iter()
+            .enumerate()
+            .map(|(i, _)| history(120, i as u64))
+            .collect();
+        let index = tempfile::tempdir().unwrap();
+        let mut appended = Repo::open(dir.path(), Some(&index.path().join("a.db"))).unwrap();
+        for part in 1..=4 {
+            for (user, text) in users.iter().zip(&texts) {
+                let lines: Vec<&str> = text.split_inclusive('\n').collect();
+                let upto = lines.len() * part / 4;
+                fs::write(
+                    dir.path().join(format!("work/t/{user}.jsonl")),
+                    lines[..upto].concat(),
+                )
+                .unwrap();
+            }
+            appended.sync().unwrap();
+        }
+        let mut first = Repo::open(dir.path(), Some(&index.path().join("f.db"))).unwrap();
+        first.sync().unwrap();
+        let rows = first.index().work_rows();
+        assert!(
+            rows.iter().any(|r| r.starts_with("work_refused")),
+            "{rows:#?}"
+        );
+        let again = appended.index().work_rows();
+        let count = |all: &[String], r: &String| all.iter().filter(|x| *x == r).count();
+        let differ: Vec<String> = rows
+            .iter()
+            .chain(&again)
+            .filter(|r| count(&rows, r) != count(&again, r))
+            .map(|r| {
+                format!(
+                    "{} {} {}",
+                    count(&rows, r),
+                    count(&again, r),
+                    &r[..r.len().min(200)]
+                )
+            })
+            .collect();
+        assert!(differ.is_empty(), "{differ:#?}");
+        assert_eq!(again, rows);
+    }
 
     /// Every byte changed anywhere, and every length, gives another hash; a hash extended
     /// piece by piece is the hash of the whole, wherever the pieces end.
