@@ -60,17 +60,21 @@ def main():
             labels[rng.randrange(3)] = "bird"
         for w, label in zip(WORKERS, labels):
             said[w].append(label)
+    todo = ids[:-keep_open] if keep_open else ids
+    # The k-th line pair of every worker has the same time: formatted once (a third of the
+    # time at 1,000,000 inputs).
+    ats = []
+    for k in range(len(todo)):
+        second, micro = divmod(k, 1000)
+        ats.append(f"2026-12-03T{8 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}.{micro:03d}000Z")
     for w in WORKERS:
-        todo = ids[:-keep_open] if keep_open else ids
         with open(os.path.join(out, "work", "consensus", f"{w}.jsonl"), "w") as f:
-            for k, (i, label) in enumerate(zip(todo, said[w])):
-                second, micro = divmod(k, 1000)
-                at = f"2026-12-03T{8 + second // 3600:02d}:{second // 60 % 60:02d}:{second % 60:02d}.{micro:03d}000Z"
-                f.write(
-                    f'{{"at":"{at}","annotation":{{"id":"{w}-{i}","input_id":"{i}",'
-                    f'"data":{{"concepts":[{{"id":"{label}","value":1.0}}]}}}}}}\n'
-                )
-                f.write(f'{{"at":"{at}","submit":{{"input_id":"{i}"}}}}\n')
+            f.writelines(
+                f'{{"at":"{at}","annotation":{{"id":"{w}-{i}","input_id":"{i}",'
+                f'"data":{{"concepts":[{{"id":"{label}","value":1.0}}]}}}}}}\n'
+                f'{{"at":"{at}","submit":{{"input_id":"{i}"}}}}\n'
+                for at, i, label in zip(ats, todo, said[w])
+            )
     open(os.path.join(out, "done"), "w").close()
 
 

@@ -1,7 +1,7 @@
 //! The work queues' fast paths against the slow ones, over generated histories: LABEL_START and
 //! ListNextTaskAssignments walked from each worker's frontier against a walk of every input,
-//! REVIEW_START against every row awaiting review, and writes synced path by path under a
-//! watcher against a rebuilt index.
+//! REVIEW_START against every row awaiting review, writes synced path by path under a
+//! watcher against a rebuilt index, and the frontiers a rebuild places against a full walk.
 
 use std::fs;
 use std::path::Path;
@@ -85,6 +85,46 @@ fn open_by_full_walk(repo: &Repo, plans: &InputPlans, user: &str, limit: usize) 
     open
 }
 
+/// Where a walk of every input leaves `user`'s frontier on `task`: at their first input the
+/// plan gives them without a row of theirs, else at the last input.
+fn frontier_by_full_walk(repo: &Repo, task: &str, user: &str) -> String {
+    let plans = repo.input_plans(&repo.get(task).unwrap()).unwrap();
+    let mut last = String::new();
+    let mut first_untouched = None;
+    repo.index
+        .each_input(plans.source(), |input| {
+            last = input.to_owned();
+            let mine = plans.planned(input, true).iter().any(|w| w == user);
+            if mine && !repo.index.has_row(task, input, user).unwrap() {
+                first_untouched = Some(input.to_owned());
+                return false;
+            }
+            true
+        })
+        .unwrap();
+    first_untouched.unwrap_or(last)
+}
+
+/// The frontier's invariant (`store::queues`): every input before `user`'s frontier that the
+/// plan gives them has a row of theirs.
+fn check_frontier_holds(repo: &Repo, task: &str, user: &str, at: &str) {
+    let plans = repo.input_plans(&repo.get(task).unwrap()).unwrap();
+    let frontier = repo.index.frontier(task, user).unwrap();
+    repo.index
+        .each_input(plans.source(), |input| {
+            if input >= frontier.as_str() {
+                return false;
+            }
+            let mine = plans.planned(input, true).iter().any(|w| w == user);
+            assert!(
+                !mine || repo.index.has_row(task, input, user).unwrap(),
+                "{user}'s frontier on {task} is {frontier}, past {input} they have not begun, {at}"
+            );
+            true
+        })
+        .unwrap();
+}
+
 /// `user`'s first page of open assignments on `task` by a full walk, as assignment ids.
 fn expected_page(repo: &Repo, task: &str, user: &str) -> Vec<String> {
     let plans = repo.input_plans(&repo.get(task).unwrap()).unwrap();
@@ -148,6 +188,7 @@ fn submit(repo: &mut Repo, task: &str, user: &str, input: &str) {
 fn check_queues(repo: &mut Repo, seed: u64, step: usize) {
     for (task, _) in TASKS {
         for user in WORKERS {
+            check_frontier_holds(repo, task, user, &format!("seed {seed}, step {step}"));
             assert_eq!(
                 ids(&repo.next_assignments(user, task).unwrap()),
                 expected_page(repo, task, user),
@@ -252,6 +293,12 @@ fn history(seed: u64, watched: bool) {
     rebuilt.sync().unwrap();
     for (task, _) in TASKS {
         for user in WORKERS {
+            // The rebuild placed every frontier where a first walk would have left it.
+            assert_eq!(
+                rebuilt.index.frontier(task, user).unwrap(),
+                frontier_by_full_walk(&rebuilt, task, user),
+                "{user}'s frontier on {task} after a rebuild, seed {seed}"
+            );
             assert_eq!(
                 ids(&repo.next_assignments(user, task).unwrap()),
                 ids(&rebuilt.next_assignments(user, task).unwrap()),
@@ -265,6 +312,13 @@ fn history(seed: u64, watched: bool) {
             "counts of {task}, seed {seed}"
         );
     }
+    // Queues walked from the placed frontiers, right after the rebuild and as work goes on.
+    drop(repo);
+    for n in 60..90 {
+        check_queues(&mut rebuilt, seed, n);
+        step(&mut rebuilt, root, &mut rng, &mut inputs);
+    }
+    check_queues(&mut rebuilt, seed, 90);
 }
 
 #[test]

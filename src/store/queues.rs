@@ -7,11 +7,16 @@
 //! but 60 of 300,000 inputs had every input walked on each call (310 ms). It is a shortcut
 //! with one invariant, "every input before it that the plan gives the worker has a
 //! `work_state` row of theirs": LABEL_START moves it forward, a row that goes moves it back
-//! ([`Writer::move_frontier_back`]), and a new plan drops it.
+//! ([`Writer::move_frontier_back`]), and a new plan drops it. A sync places the frontier of
+//! every worker who has none on the tasks it replayed ([`Writer::place_frontiers`]), so the
+//! first LABEL_START after a rebuilt index or a new plan costs its page too.
+
+use std::collections::{BTreeSet, HashMap};
 
 use rusqlite::{OptionalExtension, params};
 
 use super::{Result, Store, Writer};
+use crate::plans::{Source, Walker};
 use crate::work::State;
 
 impl Store {
@@ -109,6 +114,105 @@ impl Store {
 }
 
 impl Writer<'_> {
+    /// Places the frontier of each worker of these tasks (those with work) who has none
+    /// where a walk from the first input would leave it: at their first input the plan gives
+    /// them and they have no row on, else at the source's last input. One pass over the
+    /// task's inputs and its rows together, in input order, for all its workers at once, and
+    /// only as far as the last of them needs: a rebuild, which has just written every row,
+    /// pays for it once instead of each worker's first LABEL_START.
+    pub fn place_frontiers(&self, tasks: &BTreeSet<String>) -> Result<()> {
+        for id in self.tasks_with_work()?.0 {
+            if !tasks.contains(&id) {
+                continue;
+            }
+            let Some(task) = self.task(&id)? else {
+                continue;
+            };
+            let workers = task.worker_ids();
+            let placed: BTreeSet<String> = self
+                .conn
+                .prepare_cached("SELECT worker FROM work_frontier WHERE task = ?1")?
+                .query_map([&id], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            let mut missing: Vec<bool> = workers.iter().map(|w| !placed.contains(w)).collect();
+            let mut left = missing.iter().filter(|m| **m).count();
+            if left == 0 {
+                continue;
+            }
+            let index: HashMap<&str, usize> = workers
+                .iter()
+                .enumerate()
+                .map(|(i, w)| (w.as_str(), i))
+                .collect();
+            let walker = Walker::new(&task);
+            let moves = self.plan_moves(&id)?;
+            let mut stmt = self.conn.prepare_cached(
+                "SELECT input, worker FROM work_state WHERE task = ?1 ORDER BY input, worker",
+            )?;
+            let mut rows = stmt.query([&id])?;
+            // The row under the cursor, in buffers reused from row to row.
+            let (mut row_input, mut row_worker) = (String::new(), String::new());
+            let mut advance = |input: &mut String, worker: &mut String| -> Result<bool> {
+                let Some(row) = rows.next()? else {
+                    return Ok(false);
+                };
+                input.clear();
+                input.push_str(row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?);
+                worker.clear();
+                worker.push_str(row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?);
+                Ok(true)
+            };
+            let mut on_row = advance(&mut row_input, &mut row_worker)?;
+            let mut frontiers: Vec<(usize, String)> = Vec::new();
+            let mut last: Option<String> = None;
+            let mut held = Vec::new();
+            let mut failed = None;
+            super::plans::each_input(self.conn, &Source::of(&task), "", |input| {
+                let last = last.get_or_insert_with(String::new);
+                last.clear();
+                last.push_str(input);
+                held.clear();
+                let mut step = || -> Result<()> {
+                    while on_row && row_input.as_str() <= input {
+                        if row_input == input {
+                            held.extend(index.get(row_worker.as_str()));
+                        }
+                        on_row = advance(&mut row_input, &mut row_worker)?;
+                    }
+                    Ok(())
+                };
+                if let Err(e) = step() {
+                    failed = Some(e);
+                    return false;
+                }
+                let moved = moves.get(input).map_or(&[][..], Vec::as_slice);
+                for w in walker.workers_of(input, moved) {
+                    if missing[w] && !held.contains(&w) {
+                        missing[w] = false;
+                        left -= 1;
+                        frontiers.push((w, input.to_owned()));
+                    }
+                }
+                left > 0
+            })?;
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            if let Some(last) = last.filter(|_| left > 0) {
+                for (w, _) in missing.iter().enumerate().filter(|(_, m)| **m) {
+                    frontiers.push((w, last.clone()));
+                }
+            }
+            let mut insert = self.conn.prepare_cached(
+                "INSERT INTO work_frontier (task, worker, input) VALUES (?1, ?2, ?3)",
+            )?;
+            for (w, input) in frontiers {
+                insert.execute(params![id, workers[w], input])?;
+            }
+        }
+        Ok(())
+    }
+
     /// `worker` has no row on `input` any more: their frontier may not stay past it.
     pub fn move_frontier_back(&self, task: &str, worker: &str, input: &str) -> Result<()> {
         self.conn

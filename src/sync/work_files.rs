@@ -598,6 +598,7 @@ pub(super) fn write_work(
     } else {
         replay(&mut deltas)?;
     }
+    writer.place_frontiers(&tasks)?;
     writer.add_counts(deltas)
 }
 
