@@ -221,7 +221,8 @@ CREATE TABLE work_counts (
 -- every input before `input` that the task's plan gives the worker has a work_state row of
 -- theirs. A shortcut only (no row: the walk starts at the first input), so a rebuilt index
 -- answers the same: LABEL_START moves it forward, a work_state row that goes moves it back to
--- its input, and a new plan drops the task's rows.
+-- its input, a new plan drops the task's rows, and every sync places the missing ones (so the
+-- first LABEL_START after a rebuild costs a page).
 CREATE TABLE work_frontier (
     task   TEXT NOT NULL,
     worker TEXT NOT NULL,
