@@ -415,8 +415,8 @@ const HEADERS: u8 = 1;
 const RST_STREAM: u8 = 3;
 const GOAWAY: u8 = 7;
 
-/// Reads HTTP/2 frames until one of type `wanted` arrives (true) or the server closes the
-/// connection (false), failing after `deadline`.
+/// Reads HTTP/2 frames until one of type `wanted` arrives (its type) or the server closes the
+/// connection (`None`), failing after `deadline`.
 fn frame_until(stream: &mut TcpStream, wanted: &[u8], deadline: Duration) -> Option<u8> {
     let start = Instant::now();
     stream
@@ -503,11 +503,10 @@ fn at_the_connection_cap_idle_connections_make_room() {
         .map(|_| TcpStream::connect(server.addr()).unwrap())
         .collect();
     answered_promptly(&server, "450 idle connections");
-    // The oldest idle HTTP/2 connection was told to go away.
-    assert_eq!(
-        frame_until(&mut idle[0], &[GOAWAY], Duration::from_secs(30)),
-        Some(GOAWAY)
-    );
+    // The oldest connection was shed: told to go away (GOAWAY) once the server had read its
+    // preface, or closed outright when a loaded server shed it before reading a byte of it.
+    // `frame_until` fails the test should it stay open.
+    frame_until(&mut idle[0], &[GOAWAY], Duration::from_secs(30));
     drop(silent);
 }
 
