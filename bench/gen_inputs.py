@@ -27,7 +27,7 @@ def main():
     for k in range(files):
         ids = range(k * PER_FILE, min(n, (k + 1) * PER_FILE))
         lines = [
-            f'{{"id": "img-{i:07d}", "data": {{"image": {{"url": "https://cdn.example.com/b/{i:07d}.jpg"}}, "metadata": {{"batch": {rng.randint(1, 400)}}}}}}\n'
+            f'{{"id": "img-{i:07d}", "data": {{"image": {{"url": "https://cdn.example.com/b/{i:07d}.jpg"}}, "metadata": {{"batch": {rng.randint(1, 400)}}}}}}}\n'
             for i in ids
         ]
         rng.shuffle(lines)
