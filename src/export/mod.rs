@@ -15,7 +15,7 @@ pub mod yolo;
 
 use std::collections::HashMap;
 use std::fmt;
-use std::path::{Component, Path};
+use std::path::Path;
 
 use serde::Serialize;
 use serde_json::Value;
@@ -24,6 +24,7 @@ pub use output::{Folder, Tar, check_out, write_out};
 pub use size::of_file as size_of_file;
 
 use crate::error::{Error, Result};
+use crate::layout;
 use crate::model::{ReviewStrategy, Task, TaskType};
 use crate::repo::Repo;
 use crate::store::{Entry, WorkRow, entry_data};
@@ -147,7 +148,7 @@ impl How {
 pub struct Image {
     /// `data.image.url` as the dataset line has it.
     pub url: Option<String>,
-    /// The image's path under the project, when the url is a relative path (under `inputs/`).
+    /// The image's path in the project, when the url is a path from the project's root.
     pub local: Option<String>,
     /// Width and height in pixels.
     pub size: Option<(u32, u32)>,
@@ -504,7 +505,8 @@ fn no_sizes(missing: &[String]) -> Error {
         },
         sample_of(missing)
     );
-    let hint = "put the image under inputs/ and name it by a relative path in `data.image.url`, \
+    let hint = "put the image in the project and name it by its path from the project's root in \
+                `data.image.url`, \
                 or give its dataset line `data.image.image_info.width` and `height` (or \
                 `data.metadata.width` and `height`), or pass --allow-missing-sizes to leave these \
                 inputs out";
@@ -568,18 +570,14 @@ pub fn image_of(json: &serde_json::value::RawValue) -> Image {
     }
 }
 
-/// The project path of an image url that is a relative path: under `inputs/`, beside the
-/// datasets. A URL with a scheme, an absolute path, or one that climbs out (`..`) is not a
-/// project file.
+/// The project path of an image url that names a file of the project, by the rule the app
+/// serves images by ([`layout::local_media_path`]: relative to the project's root, never out
+/// of it or into its private folders). A URL with a scheme is not a project file.
 fn local_path(url: &str) -> Option<String> {
-    if url.contains("://") || url.starts_with("data:") || url.contains('\\') {
-        return None;
+    match layout::media_source(url) {
+        layout::MediaSource::Local(path) => layout::local_media_path(path).ok().map(|(p, _)| p),
+        layout::MediaSource::Remote(_) => None,
     }
-    let path = Path::new(url);
-    let plain = path
-        .components()
-        .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-    plain.then(|| format!("{}/{url}", crate::layout::INPUTS_DIR))
 }
 
 /// The label of one input with work on it, when it is final (or, with `include_pending`, when
@@ -810,8 +808,14 @@ mod tests {
     #[test]
     fn only_relative_paths_are_project_images() {
         for (url, local) in [
-            ("img/a.png", Some("inputs/img/a.png")),
-            ("./a.png", Some("inputs/./a.png")),
+            ("img/a.png", Some("img/a.png")),
+            (
+                "images/garden/photo-01.png",
+                Some("images/garden/photo-01.png"),
+            ),
+            ("./a.png", Some("a.png")),
+            ("work/t/a.png", None),
+            (".git/a.png", None),
             ("https://x/a.png", None),
             ("file:///etc/passwd", None),
             ("/etc/passwd", None),

@@ -137,8 +137,9 @@ fn dataset(project: &Project, inputs: &[Line<'_>]) {
 /// image with its size in the line, a polygon, an input nobody labeled.
 fn detection() -> Project {
     let project = Project::new();
-    fs::create_dir_all(project.path("inputs/img")).unwrap();
-    fs::write(project.path("inputs/img/a.png"), png(640, 480)).unwrap();
+    // By its path from the project's root, as the app shows it.
+    fs::create_dir_all(project.path("img")).unwrap();
+    fs::write(project.path("img/a.png"), png(640, 480)).unwrap();
     dataset(
         &project,
         &[
@@ -291,7 +292,7 @@ fn yolo_folder_reads_back_as_ultralytics_lays_it_out() {
     let linked = |p: &Path| fs::metadata(p).unwrap().ino();
     assert_eq!(
         linked(&out.join("images/a.png")),
-        linked(&project.path("inputs/img/a.png"))
+        linked(&project.path("img/a.png"))
     );
     // A reader as YOLO tools have it: names from data.yaml, `class cx cy w h` lines.
     let script = r##"
