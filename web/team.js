@@ -150,7 +150,12 @@ export async function show(main, taskId) {
     clear(metrics,
       h("dt", {}, "inputs"), h("dd", {}, m.input_source?.inputs_count_estimated ?? "?"),
       h("dt", {}, "labeled"), h("dd", {}, `${m.work?.inputs_percent_estimated ?? 0}%`),
-      h("dt", {}, "reviewed"), h("dd", {}, `${m.review?.inputs_percent_estimated ?? 0}% of ${m.review?.inputs_count_estimated ?? 0} to review`),
+      // Both shares are of all the task's inputs; a review sample planned up front (MANUAL)
+      // is a count of its own, which other review strategies do not have.
+      h("dt", {}, "decided"), h("dd", {}, `${m.review?.inputs_percent_estimated ?? 0}%`),
+      m.review?.inputs_count_estimated
+        ? [h("dt", {}, "sampled for review"), h("dd", {}, m.review.inputs_count_estimated)]
+        : [],
       totals.map(([words, n]) => [h("dt", {}, words), h("dd", { "data-total": words }, n)]));
     clear(waiting, awaiting.annotations.length
       ? awaiting.annotations.map((a) => h("li", {}, h("code", {}, a.input_id), ` by ${a.worker.user.id}`))
