@@ -72,6 +72,7 @@ pub struct HeldRow {
 pub struct AnnotationRow {
     pub task: String,
     pub worker: String,
+    pub id: String,
     pub state: State,
     /// Microseconds since 1970.
     pub created_at: i64,
@@ -332,7 +333,7 @@ impl Store {
             format!("WHERE {}", clauses.join(" AND "))
         };
         let sql = format!(
-            "SELECT task, input, worker, state, created_at, modified_at, line FROM annotations
+            "SELECT task, input, worker, state, created_at, modified_at, line, id FROM annotations
              {filter_sql} ORDER BY task, input, worker, id LIMIT {} OFFSET {}",
             filter.limit.min(i64::MAX as u64),
             filter.offset.min(i64::MAX as u64),
@@ -364,6 +365,7 @@ impl Store {
                 state: state_of(r.get(3)?, "annotations")?,
                 created_at: r.get(4)?,
                 modified_at: r.get(5)?,
+                id: r.get(7)?,
                 task,
                 worker,
                 json,
@@ -691,11 +693,13 @@ impl Writer<'_> {
             ])?;
             deltas.add(task, &a.worker, Counted::Annotations, a.state, 1);
         }
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO work_refused (task, input, file, line, col, field, message, hint)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
+        // Statements are prepared only when used: looking one up costs as much as a small
+        // insert, and most inputs have nothing refused.
         for flagged in &state.flagged {
+            let mut insert = self.conn.prepare_cached(
+                "INSERT INTO work_refused (task, input, file, line, col, field, message, hint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
             let d = &flagged.diagnostic;
             let at = d
                 .location
