@@ -433,7 +433,9 @@ fn located(place: Place, message: &str, bytes: &[u8]) -> Error {
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(Error::io("open", path))?;
-    let mut bytes = Vec::new();
+    // Sized once: grown as it is read, a large file was copied over and over.
+    let size = file.metadata().map_or(0, |m| m.len().min(MAX_BYTES + 1));
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     file.take(MAX_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(Error::io("read", path))?;
