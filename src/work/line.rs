@@ -554,10 +554,7 @@ pub fn to_line(line: &Line) -> String {
 pub fn annotation_line(at: Timestamp, annotation_json: &str, out: &mut String) {
     use std::fmt::Write as _;
     // As `RawLine` orders its keys; jiff writes a timestamp as serde writes it.
-    let _ = write!(
-        out,
-        "{{\"at\":\"{at}\",\"annotation\":{annotation_json}}}\n"
-    );
+    let _ = writeln!(out, "{{\"at\":\"{at}\",\"annotation\":{annotation_json}}}");
 }
 
 #[cfg(test)]
