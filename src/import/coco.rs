@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use serde::Deserialize;
+use serde::de::IgnoredAny;
 use serde_json::Value;
 
 use super::{Content, ImageKey, Place, Problem, Read, invalid};
@@ -30,12 +31,12 @@ struct Dataset {
     annotations: Option<Vec<Annotation>>,
 }
 
-/// An image's keys that an import reads, each as the JSON it is.
+/// An image's keys that an import reads, each as loosely typed as its checks need.
 #[derive(Deserialize)]
 #[serde(expecting = "a COCO image (an object)")]
 struct Image {
     #[serde(default)]
-    id: Value,
+    id: Key,
     #[serde(default)]
     annotask_input_id: Value,
     #[serde(default)]
@@ -46,21 +47,173 @@ struct Image {
     height: Value,
 }
 
-/// An annotation's (or a result's) keys that an import reads, each as the JSON it is, so that
-/// a wrong one is refused at its field.
+/// An annotation's (or a result's) keys that an import reads, each as loosely typed as its
+/// checks need, so that a wrong one is refused at its field.
 #[derive(Deserialize)]
 #[serde(expecting = "a COCO annotation (an object)")]
 struct Annotation {
     #[serde(default)]
-    image_id: Value,
+    image_id: Key,
     #[serde(default)]
-    category_id: Value,
+    category_id: Key,
     #[serde(default)]
-    bbox: Value,
+    bbox: Numbers,
     #[serde(default)]
     segmentation: Value,
     #[serde(default)]
-    score: Value,
+    score: Number,
+}
+
+/// An image or category id, numbers and strings alike, as its JSON text (a string's without
+/// quotes); `None` for anything else. Read without building a [`Value`]: a file of 300,000
+/// boxes names an image and a category in each.
+#[derive(Default)]
+struct Key(Option<String>);
+
+/// A list of finite numbers (`None`: absent, or anything else), read without a [`Value`] for
+/// each number.
+#[derive(Default)]
+struct Numbers(Option<Vec<f64>>);
+
+/// A number that may be absent: [`Number::Other`] when it is there but is no finite number.
+#[derive(Default)]
+enum Number {
+    #[default]
+    Absent,
+    Finite(f64),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Key, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Key;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an id")
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Key, E> {
+                Ok(Key(Some(v.to_owned())))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Key, E> {
+                Ok(Key(Some(v.to_string())))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Key, E> {
+                Ok(Key(Some(v.to_string())))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Key, E> {
+                // As the JSON number prints.
+                Ok(Key(serde_json::Number::from_f64(v).map(|n| n.to_string())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Key, E> {
+                Ok(Key(None))
+            }
+            fn visit_unit<E>(self) -> Result<Key, E> {
+                Ok(Key(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Key, A::Error> {
+                IgnoredAny.visit_seq(seq).map(|_| Key(None))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Key, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| Key(None))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl Number {
+    fn of(v: f64) -> Number {
+        if v.is_finite() {
+            Number::Finite(v)
+        } else {
+            Number::Other
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Number {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Number, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Number;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a number")
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Number, E> {
+                Ok(Number::of(v))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Number, E> {
+                Ok(Number::of(v as f64))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Number, E> {
+                Ok(Number::of(v as f64))
+            }
+            fn visit_unit<E>(self) -> Result<Number, E> {
+                Ok(Number::Absent)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Number, E> {
+                Ok(Number::Other)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Number, E> {
+                Ok(Number::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<Number, A::Error> {
+                IgnoredAny.visit_seq(seq).map(|_| Number::Other)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Number, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| Number::Other)
+            }
+        }
+        d.deserialize_any(Visit)
+    }
+}
+
+impl<'de> Deserialize<'de> for Numbers {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Numbers, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Numbers;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a list of numbers")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Numbers, A::Error> {
+                let mut numbers = Some(Vec::with_capacity(seq.size_hint().unwrap_or(4)));
+                while let Some(n) = seq.next_element::<Number>()? {
+                    match (&mut numbers, n) {
+                        (Some(list), Number::Finite(n)) => list.push(n),
+                        _ => numbers = None,
+                    }
+                }
+                Ok(Numbers(numbers))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Numbers, A::Error> {
+                IgnoredAny.visit_map(map).map(|_| Numbers(None))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Numbers, E> {
+                Ok(Numbers(None))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Numbers, E> {
+                Ok(Numbers(None))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Numbers, E> {
+                Ok(Numbers(None))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Numbers, E> {
+                Ok(Numbers(None))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Numbers, E> {
+                Ok(Numbers(None))
+            }
+            fn visit_unit<E>(self) -> Result<Numbers, E> {
+                Ok(Numbers(None))
+            }
+        }
+        d.deserialize_any(Visit)
+    }
 }
 
 pub fn read(path: &Path, name: &str, concepts: &[String]) -> Result<Vec<Read>> {
@@ -125,7 +278,7 @@ pub fn read(path: &Path, name: &str, concepts: &[String]) -> Result<Vec<Read>> {
     let mut image_of: HashMap<String, (ImageKey, Option<(u32, u32)>)> = HashMap::new();
     for (i, image) in images.into_iter().flatten().enumerate() {
         let at = format!("images[{i}]");
-        let Some(id) = key(&image.id) else {
+        let Some(id) = image.id.0 else {
             problems.push(place(format!("{at}.id")).error("an image needs an `id`"));
             continue;
         };
@@ -176,11 +329,11 @@ pub fn read(path: &Path, name: &str, concepts: &[String]) -> Result<Vec<Read>> {
                 place(format!("annotations[{i}]{field}"))
             }
         };
-        let Some(image_id) = key(&annotation.image_id) else {
+        let Some(image_id) = &annotation.image_id.0 else {
             problems.push(at(".image_id").error("an annotation needs an `image_id`"));
             continue;
         };
-        let (image, size) = match image_of.get(&image_id) {
+        let (image, size) = match image_of.get(image_id) {
             Some((image, size)) => (image.clone(), *size),
             // A results file names images by what they are: an input id or a file name.
             None if results => (ImageKey::Name(image_id.clone()), None),
@@ -190,11 +343,11 @@ pub fn read(path: &Path, name: &str, concepts: &[String]) -> Result<Vec<Read>> {
                 continue;
             }
         };
-        let Some(category) = key(&annotation.category_id) else {
+        let Some(category) = &annotation.category_id.0 else {
             problems.push(at(".category_id").error("an annotation needs a `category_id`"));
             continue;
         };
-        let Some(concept) = category_of.get(&category) else {
+        let Some(concept) = category_of.get(category) else {
             let hint = if results {
                 format!(
                     "a results file's categories are the task's concepts in order, 1 to {}",
@@ -210,11 +363,7 @@ pub fn read(path: &Path, name: &str, concepts: &[String]) -> Result<Vec<Read>> {
             );
             continue;
         };
-        let bbox: Option<Vec<f64>> = annotation
-            .bbox
-            .as_array()
-            .and_then(|b| b.iter().map(number).collect());
-        let Some(&[x, y, w, h]) = bbox.as_deref() else {
+        let Some(&[x, y, w, h]) = annotation.bbox.0.as_deref() else {
             problems
                 .push(at(".bbox").error("`bbox` is 4 numbers: [x, y, width, height] in pixels"));
             continue;
@@ -248,15 +397,13 @@ pub fn read(path: &Path, name: &str, concepts: &[String]) -> Result<Vec<Read>> {
                 continue;
             }
         };
-        let score = match &annotation.score {
-            Value::Null => None,
-            v => match number(v) {
-                Some(s) => Some(s),
-                None => {
-                    problems.push(at(".score").error("`score` is a number"));
-                    continue;
-                }
-            },
+        let score = match annotation.score {
+            Number::Absent => None,
+            Number::Finite(s) => Some(s),
+            Number::Other => {
+                problems.push(at(".score").error("`score` is a number"));
+                continue;
+            }
         };
         reads.push(Read {
             place: at(""),
@@ -286,7 +433,9 @@ fn located(place: Place, message: &str, bytes: &[u8]) -> Error {
 pub fn read_file(path: &Path) -> Result<Vec<u8>> {
     use std::io::Read as _;
     let file = std::fs::File::open(path).map_err(Error::io("open", path))?;
-    let mut bytes = Vec::new();
+    // Sized once: grown as it is read, a large file was copied over and over.
+    let size = file.metadata().map_or(0, |m| m.len().min(MAX_BYTES + 1));
+    let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
     file.take(MAX_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(Error::io("read", path))?;

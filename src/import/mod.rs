@@ -131,15 +131,21 @@ pub fn run(
     let task = export::task_for(repo, task_id, format.export_format())?;
     let concepts = task.doc().concept_ids.clone();
     let name = path.display().to_string();
-    let reads = match format {
-        Format::Coco => coco::read(path, &name, &concepts),
-        Format::Yolo => yolo::read(path, &concepts),
-        Format::Jsonl => jsonl::read(path, &name),
-    }?;
-    let inputs = repo.source_inputs(&task, |_| true)?;
+    // The file is read on another core while the task's inputs are read from the index.
+    let (reads, inputs) = std::thread::scope(|scope| {
+        let reads = scope.spawn(|| match format {
+            Format::Coco => coco::read(path, &name, &concepts),
+            Format::Yolo => yolo::read(path, &concepts),
+            Format::Jsonl => jsonl::read(path, &name),
+        });
+        let inputs = repo.source_inputs(&task, |_| true);
+        let reads = reads.join().expect("reading an import file never panics");
+        (reads, inputs)
+    });
+    let (reads, inputs) = (reads?, inputs?);
     let matcher = Matcher::new(&inputs);
     let mut problems = Vec::new();
-    let mut regions: BTreeMap<String, (Place, Vec<Region>)> = BTreeMap::new();
+    let mut regions: BTreeMap<&str, (Place, Vec<Region>)> = BTreeMap::new();
     let mut whole = Vec::new();
     for read in reads {
         let input = match matcher.find(&read.image) {
@@ -189,10 +195,11 @@ pub fn run(
                 }
                 match region_of(&content, &input, repo.root()) {
                     Ok(region) => {
-                        let entry = regions
-                            .entry(input.id.to_owned())
-                            .or_insert_with(|| (read.place.clone(), Vec::new()));
-                        entry.1.push(region);
+                        regions
+                            .entry(input.id)
+                            .or_insert_with(|| (read.place, Vec::new()))
+                            .1
+                            .push(region);
                     }
                     Err(message) => problems.push(read.place.error(message)),
                 }
@@ -211,8 +218,8 @@ pub fn run(
         annotations.push((
             at,
             Annotation {
-                id: import_id(&input),
-                input_id: input,
+                id: import_id(input),
+                input_id: input.to_owned(),
                 data: Data {
                     concepts: Vec::new(),
                     regions,

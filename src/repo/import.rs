@@ -45,18 +45,20 @@ impl Repo {
             limit: u64::MAX,
             ..AnnotationFilter::default()
         };
-        let mut current: HashMap<String, Annotation> = HashMap::new();
-        if task.assistant() == Some(user) {
+        // The person's current annotations by id, as the JSON the index keeps: an imported one
+        // is compared by its own JSON, not parsed back (a typed parse of 100,000 annotations
+        // was a third of importing the same file again).
+        let current: HashMap<String, String> = if task.assistant() == Some(user) {
             // The index answers only the predictions shown (at or above min_threshold); the
             // file holds them all.
-            current = self.predictions(task_id, user)?;
+            self.predictions(task_id, user)?
         } else {
-            for row in self.index.annotations(&filter)? {
-                if let Ok(annotation) = serde_json::from_str::<Annotation>(&row.json) {
-                    current.insert(annotation.id.clone(), annotation);
-                }
-            }
-        }
+            self.index
+                .annotations(&filter)?
+                .into_iter()
+                .map(|row| (row.id, row.json))
+                .collect()
+        };
         let held: HashMap<String, State> = self
             .index
             .worker_states(task_id, user)?
@@ -68,9 +70,22 @@ impl Repo {
             plan.as_ref(),
             self.index.plan_moves(task_id, false)?,
         );
+        // Asking the index whether the source selects each of many inputs took longer than
+        // reading the source's inputs once.
+        let mut selected: Option<HashSet<String>> = None;
+        if annotations.len() > SELECTED_BY_QUERY {
+            let mut ids = HashSet::new();
+            self.index.each_input(plans.source(), |id| {
+                ids.insert(id.to_owned());
+                true
+            })?;
+            selected = Some(ids);
+        }
         let mut problems = Vec::new();
         let mut seen = HashSet::new();
-        let mut events = Vec::new();
+        // The lines to append, written as each annotation passes, all with one time.
+        let at_now = super::now();
+        let mut text = String::new();
         let mut imported = Imported::default();
         for (at, annotation) in annotations {
             let found = work::annotation::check(&annotation, &task, &at);
@@ -95,7 +110,10 @@ impl Repo {
                 _ if task.assistant() == Some(user) => Some(State::Pending),
                 Some(state) => Some(*state),
                 None => {
-                    let selected = self.index.in_source(plans.source(), input)?;
+                    let selected = match &selected {
+                        Some(ids) => ids.contains(input),
+                        None => self.index.in_source(plans.source(), input)?,
+                    };
                     let planned = plans.planned(input, selected);
                     planned.iter().any(|w| w == user).then_some(State::Pending)
                 }
@@ -110,17 +128,26 @@ impl Repo {
                     )
                     .hint("import as one of the task's workers"),
                 ),
-                Some(_) if current.get(&annotation.id) == Some(&annotation) => {
-                    imported.unchanged += 1
+                Some(state) => {
+                    let json = serde_json::to_string(&annotation).expect("annotations serialise");
+                    if current
+                        .get(&annotation.id)
+                        .is_some_and(|known| same(known, &json, &annotation))
+                    {
+                        imported.unchanged += 1;
+                    } else if state == State::Pending {
+                        work::annotation_line(at_now, &json, &mut text);
+                        imported.appended += 1;
+                    } else {
+                        problems.push(Diagnostic::error(
+                            at,
+                            format!(
+                                "`{user}` has submitted input `{input}` of task `{task_id}` ({}): it takes new annotations again only if a reviewer requests changes",
+                                state.description()
+                            ),
+                        ));
+                    }
                 }
-                Some(State::Pending) => events.push(Event::Annotation(annotation)),
-                Some(state) => problems.push(Diagnostic::error(
-                    at,
-                    format!(
-                        "`{user}` has submitted input `{input}` of task `{task_id}` ({}): it takes new annotations again only if a reviewer requests changes",
-                        state.description()
-                    ),
-                )),
             }
         }
         if !problems.is_empty() {
@@ -129,15 +156,15 @@ impl Repo {
                 diagnostics: problems,
             }]));
         }
-        imported.appended = events.len() as u64;
-        self.append(task_id, user, &events)?;
+        self.append_text(task_id, user, text)?;
         Ok(imported)
     }
 }
 
 impl Repo {
-    /// The assistant's current predictions by id, from its own work file.
-    fn predictions(&self, task_id: &str, user: &str) -> Result<HashMap<String, Annotation>> {
+    /// The assistant's current predictions by id, as the index keeps an annotation's JSON,
+    /// from its own work file.
+    fn predictions(&self, task_id: &str, user: &str) -> Result<HashMap<String, String>> {
         let path = layout::work_path(task_id, user);
         let bytes = match crate::files::read(self.root(), &path, None) {
             Ok(bytes) => bytes,
@@ -148,7 +175,8 @@ impl Repo {
         for (_, line) in work::parse_log(&bytes, 1).lines {
             match line.event {
                 Event::Annotation(a) => {
-                    current.insert(a.id.clone(), a);
+                    let json = serde_json::to_string(&a).expect("annotations serialise");
+                    current.insert(a.id, json);
                 }
                 Event::Delete { id, .. } => {
                     current.remove(&id);
@@ -160,9 +188,45 @@ impl Repo {
     }
 }
 
+/// How many annotations an import checks against the task's source one query each; more, and
+/// the source's inputs are read once.
+const SELECTED_BY_QUERY: usize = 1000;
+
+/// Whether an annotation (and `json`, its JSON) is the one the index keeps as `known`: the
+/// same text, or (rarely, as for `-0.0` beside `0.0`) text that reads as the same annotation.
+fn same(known: &str, json: &str, annotation: &Annotation) -> bool {
+    known == json || serde_json::from_str::<Annotation>(known).is_ok_and(|k| k == *annotation)
+}
+
 fn invalid(file: &str, field: &str, message: impl Into<String>) -> Error {
     Error::Invalid(vec![Report {
         file: file.to_owned(),
         diagnostics: vec![Diagnostic::error(field, message)],
     }])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_annotation_is_the_same_by_its_text_or_by_what_it_reads_as() {
+        let read = |json: &str| serde_json::from_str::<Annotation>(json).unwrap();
+        let box_at = |top: &str| {
+            format!(
+                r#"{{"id":"a","input_id":"in","data":{{"regions":[{{"region_info":{{"bounding_box":{{"top_row":{top},"left_col":0.25,"bottom_row":0.5,"right_col":1.0}}}},"data":{{"concepts":[{{"id":"car","value":1.0}}]}}}}]}}}}"#
+            )
+        };
+        let zero = box_at("0.0");
+        assert_eq!(serde_json::to_string(&read(&zero)).unwrap(), zero);
+        for (known, new, same_one) in [
+            (box_at("0.0"), box_at("0.0"), true),
+            // Another text of the same annotation.
+            (box_at("-0.0"), box_at("0.0"), true),
+            (box_at("0.1"), box_at("0.0"), false),
+            ("not json".to_owned(), box_at("0.0"), false),
+        ] {
+            assert_eq!(same(&known, &new, &read(&new)), same_one, "{known} / {new}");
+        }
+    }
 }

@@ -290,6 +290,14 @@ impl Repo {
                 })
             })
             .collect();
+        self.append_text(task, user, text)
+    }
+
+    /// Appends whole lines to `user`'s work file on `task`, durably, and syncs it.
+    fn append_text(&mut self, task: &str, user: &str, text: String) -> Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
         let path = layout::work_path(task, user);
         // The file as the index last read it (size and time alike, as a sync judges files
         // unchanged): what was read of it stays as it was, and only the append is read.
@@ -304,6 +312,8 @@ impl Repo {
                 None => Error::io("append to", self.root.join(&path))(e),
             }
         })?;
+        // The sync reads the lines back from the file.
+        drop(text);
         let appended = as_read.then_some(path.as_str());
         self.sync_paths_appended(std::slice::from_ref(&path), appended)?;
         Ok(())

@@ -72,6 +72,7 @@ pub struct HeldRow {
 pub struct AnnotationRow {
     pub task: String,
     pub worker: String,
+    pub id: String,
     pub state: State,
     /// Microseconds since 1970.
     pub created_at: i64,
@@ -332,7 +333,7 @@ impl Store {
             format!("WHERE {}", clauses.join(" AND "))
         };
         let sql = format!(
-            "SELECT task, input, worker, state, created_at, modified_at, line FROM annotations
+            "SELECT task, input, worker, state, created_at, modified_at, line, id FROM annotations
              {filter_sql} ORDER BY task, input, worker, id LIMIT {} OFFSET {}",
             filter.limit.min(i64::MAX as u64),
             filter.offset.min(i64::MAX as u64),
@@ -364,6 +365,7 @@ impl Store {
                 state: state_of(r.get(3)?, "annotations")?,
                 created_at: r.get(4)?,
                 modified_at: r.get(5)?,
+                id: r.get(7)?,
                 task,
                 worker,
                 json,
@@ -571,6 +573,18 @@ impl Writer<'_> {
             .is_none())
     }
 
+    /// Whether the index holds work events of a task: when it holds none, events added to
+    /// its inputs have none to join (a file of 100,000 inputs new to the task otherwise looked
+    /// each up in vain).
+    pub fn has_work_events(&self, task: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM work_events WHERE task = ?1 LIMIT 1")?
+            .query_row([task], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
     /// One input's events as its row holds them, as this transaction sees them ([`user_events`]
     /// makes them what replaying takes).
     pub fn input_entries(&self, task: &str, input: &str) -> Result<Vec<Entry>> {
@@ -691,11 +705,13 @@ impl Writer<'_> {
             ])?;
             deltas.add(task, &a.worker, Counted::Annotations, a.state, 1);
         }
-        let mut insert = self.conn.prepare_cached(
-            "INSERT INTO work_refused (task, input, file, line, col, field, message, hint)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        )?;
+        // Statements are prepared only when used: looking one up costs as much as a small
+        // insert, and most inputs have nothing refused.
         for flagged in &state.flagged {
+            let mut insert = self.conn.prepare_cached(
+                "INSERT INTO work_refused (task, input, file, line, col, field, message, hint)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?;
             let d = &flagged.diagnostic;
             let at = d
                 .location
@@ -863,5 +879,81 @@ impl Store {
             }
         }
         rows
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fs;
+
+    use crate::repo::Repo;
+
+    /// Events of a task new to the index are added without looking up each input's row (the
+    /// task has none): the rows are those a first sync of the same files makes, and those of
+    /// appends to the task once it has events.
+    #[test]
+    fn events_of_a_task_new_to_the_index_add_what_a_first_sync_adds() {
+        let dir = tempfile::tempdir().unwrap();
+        crate::repo::init(dir.path()).unwrap();
+        let write = |path: &str, text: &str| {
+            let path = dir.path().join(path);
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        };
+        let inputs: String = (1..=4)
+            .map(|i| format!("{{\"id\": \"in-{i}\"}}\n"))
+            .collect();
+        write("inputs/ds.jsonl", &inputs);
+        for task in ["a", "b"] {
+            write(
+                &format!("tasks/{task}.yaml"),
+                "type: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat, dog]\n\
+                 input_source: {type: ALL_INPUTS}\nworker: {strategy: FULL, user_ids: [ann, bob]}\n",
+            );
+        }
+        let line = |event: String| format!("{{\"at\":\"2026-12-03T17:00:00Z\",{event}}}\n");
+        let annotation = |id: &str, input: &str, concept: &str| {
+            line(format!(
+                "\"annotation\":{{\"id\":\"{id}\",\"input_id\":\"{input}\",\"data\":{{\"concepts\":[{{\"id\":\"{concept}\"}}]}}}}"
+            ))
+        };
+        let submit = |input: &str| line(format!("\"submit\":{{\"input_id\":\"{input}\"}}"));
+        let index = tempfile::tempdir().unwrap();
+        let mut appended = Repo::open(dir.path(), Some(&index.path().join("a.db"))).unwrap();
+        let mut ann_b = String::new();
+        let steps: [(&str, String); 4] = [
+            (
+                "work/a/ann.jsonl",
+                annotation("x", "in-1", "cat") + &submit("in-1"),
+            ),
+            // Task b has no events yet: its inputs' rows are added without a look-up.
+            (
+                "work/b/ann.jsonl",
+                annotation("y", "in-1", "dog") + &annotation("z", "in-2", "cat") + &submit("in-2"),
+            ),
+            ("work/b/bob.jsonl", annotation("w", "in-2", "dog")),
+            (
+                "work/b/ann.jsonl",
+                annotation("y", "in-1", "cat") + &submit("in-1"),
+            ),
+        ];
+        for (path, text) in steps {
+            let whole = if path == "work/b/ann.jsonl" {
+                ann_b.push_str(&text);
+                ann_b.clone()
+            } else {
+                text
+            };
+            write(path, &whole);
+            appended.sync().unwrap();
+        }
+        let mut first = Repo::open(dir.path(), Some(&index.path().join("f.db"))).unwrap();
+        first.sync().unwrap();
+        let rows = first.index().work_rows();
+        assert!(
+            rows.iter().any(|r| r.starts_with("work_events: b | in-2")),
+            "{rows:#?}"
+        );
+        assert_eq!(appended.index().work_rows(), rows);
     }
 }

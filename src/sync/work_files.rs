@@ -570,11 +570,12 @@ pub(super) fn write_work(
         Ok(())
     })?;
     for (task, by_input) in &gathered.tasks {
+        let fresh = read_now || !writer.has_work_events(task)?;
         for (input, events) in by_input {
             let entries = events
                 .iter()
                 .map(|e| (gathered.users[e.user as usize].as_str(), e.line, &e.stored));
-            writer.add_work_events(task, input, entries, read_now)?;
+            writer.add_work_events(task, input, entries, fresh)?;
         }
     }
     // A first sync's events are all read now: inputs are replayed from them rather than

@@ -548,6 +548,15 @@ pub fn to_line(line: &Line) -> String {
     text
 }
 
+/// Appends to `out` the line [`to_line`] writes for an annotation at `at`, from the
+/// annotation's JSON (`serde_json::to_string` of it), which a writer that compared it already
+/// holds: the annotation is not serialised again.
+pub fn annotation_line(at: Timestamp, annotation_json: &str, out: &mut String) {
+    use std::fmt::Write as _;
+    // As `RawLine` orders its keys; jiff writes a timestamp as serde writes it.
+    let _ = writeln!(out, "{{\"at\":\"{at}\",\"annotation\":{annotation_json}}}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -705,6 +714,31 @@ mod tests {
             b"not json\n",
             &["1:2 Error  expected ident; the line is left out"],
         );
+    }
+
+    #[test]
+    fn an_annotation_line_from_its_json_is_the_line_written() {
+        let annotation: Annotation = serde_json::from_value(serde_json::json!({
+            "id": "a1", "input_id": "in", "data": {"regions": [{"region_info": {"bounding_box":
+                {"top_row": 0.1, "left_col": 0.25, "bottom_row": 0.5, "right_col": 1}},
+                "data": {"concepts": [{"id": "cat", "value": 0.75}]}}]},
+            "annotation_info": {"note": "a \"kite\"\n"}
+        }))
+        .unwrap();
+        let json = serde_json::to_string(&annotation).unwrap();
+        for at in [
+            Timestamp::from_second(1_800_000_000).unwrap(),
+            Timestamp::from_microsecond(1_800_000_000_000_001).unwrap(),
+            Timestamp::from_microsecond(1_800_000_000_120_000).unwrap(),
+        ] {
+            let mut text = String::from("before\n");
+            annotation_line(at, &json, &mut text);
+            let line = Line {
+                at,
+                event: Event::Annotation(annotation.clone()),
+            };
+            assert_eq!(text, format!("before\n{}", to_line(&line)));
+        }
     }
 
     #[test]

@@ -10,7 +10,9 @@ pub mod line;
 pub mod replay;
 
 pub use annotation::{Annotation, Kind};
-pub use line::{COMMENT_MAX, Decided, Event, Line, Log, Stored, parse_log, to_line};
+pub use line::{
+    COMMENT_MAX, Decided, Event, Line, Log, Stored, annotation_line, parse_log, to_line,
+};
 pub use replay::{
     AnnotationState, AssignmentState, InputState, Outcome, Review, Rules, UserEvents, explain,
     replay,

@@ -892,7 +892,7 @@ fn bad_import_files_are_located_and_append_nothing() {
         &DETECT.replace("id: street", "id: twins"),
     );
     #[rustfmt::skip]
-    let cases: [(&str, &str, &str, String, &str); 12] = [
+    let cases: [(&str, &str, &str, String, &str); 17] = [
         ("again", "coco", "x.json", "{\"images\": [".into(), "not JSON: EOF while parsing a list at line 1 column 12"),
         ("again", "coco", "x.json", "[1, 2]".into(), "x.json:1:2: error: not COCO: invalid type: integer `1`, expected a COCO annotation (an object)"),
         ("again", "coco", "x.json", coco(r#"[{"id": 1, "file_name": "nothing.png"}]"#, r#"[{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2]}]"#), "annotations[0]: `nothing.png` matches no input of the task"),
@@ -901,6 +901,11 @@ fn bad_import_files_are_located_and_append_nothing() {
         ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 1, "category_id": 2, "bbox": [1, 1, 2, 2]}]"#), "`truk` is not one of task `again`'s concepts\n    hint: did you mean `truck`?"),
         ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 1, "category_id": 7, "bbox": [1, 1, 2, 2]}]"#), "annotations[0].category_id: category 7 is not in `categories`"),
         ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 9, "category_id": 1, "bbox": [1, 1, 2, 2]}]"#), "annotations[0].image_id: no image in `images` has id 9"),
+        ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 1.0, "category_id": 1, "bbox": [1, 1, 2, 2]}]"#), "annotations[0].image_id: no image in `images` has id 1.0"),
+        ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": {"id": 1}, "category_id": 1, "bbox": [1, 1, 2, 2]}]"#), "annotations[0].image_id: an annotation needs an `image_id`"),
+        ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 1, "category_id": 1, "bbox": [1, [1], 2, 2]}, {"image_id": 1, "category_id": 1, "bbox": {"x": 1}}]"#), "annotations[1].bbox: `bbox` is 4 numbers"),
+        ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 1, "category_id": 1, "bbox": [1, "1", 2, 2]}]"#), "annotations[0].bbox: `bbox` is 4 numbers"),
+        ("again", "coco", "x.json", coco(one_image, r#"[{"image_id": 1, "category_id": 1, "bbox": [1, 1, 2, 2], "score": "high"}]"#), "annotations[0].score: `score` is a number"),
         ("again", "jsonl", "x.jsonl", "{\"input_id\": \"a\", \"annotations\": []}\n{\"input_id\": \"zz\"}\n".into(), "x.jsonl:2:1: error: no input of the task has id `zz`"),
         ("again", "jsonl", "x.jsonl", r#"{"input_id": "a", "annotations": [{"id": "x", "data": {"concept": "bird"}}]}"#.into(), "x.jsonl:1:1: error: annotations[0].data.concept: unknown key `concept`\n    hint: did you mean `concepts`?"),
         ("again", "jsonl", "x.jsonl", r#"{"input_id": "a", "annotations": [{"id": "x", "bogus": 1, "data": {"regions": [{"region_info": {"bounding_box": {"top_row": 0, "left_col": 0, "bottom_row": 1, "rigth_col": 1}}}]}}]}"#.into(), "annotations[0].data.regions[0].region_info.bounding_box.rigth_col: unknown key `rigth_col`\n    hint: did you mean `right_col`?"),
