@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Result, Store, Writer, key_of};
+use super::{Result, Store, Writer, dataset_key};
 use crate::inputs::{self, Dataset, InputRow};
 use crate::validate::Diagnostic;
 
@@ -135,7 +135,7 @@ impl Store {
     /// One dataset's inputs in id order, with where each line is: `None` when the index has
     /// no such dataset.
     pub fn dataset_inputs(&self, dataset: &str) -> Result<Option<Vec<InputRow>>> {
-        let key = key_of(&self.conn, "datasets", dataset)?;
+        let key = dataset_key(&self.conn, dataset)?;
         key.map(|key| read_inputs(&self.conn, key)).transpose()
     }
 }
@@ -181,7 +181,7 @@ impl Writer<'_> {
     /// blocks), not the whole dataset.
     pub fn put_dataset(&mut self, id: &str, file: &str, dataset: &Dataset) -> Result<InputsChange> {
         let (rows, blocks) = (&dataset.inputs, encode_blocks(&dataset.blocks));
-        let key = key_of(self.conn, "datasets", id)?;
+        let key = dataset_key(self.conn, id)?;
         let mut change = InputsChange::default();
         let Some(key) = key else {
             let key = self
@@ -243,7 +243,7 @@ impl Writer<'_> {
 
     /// Removes a dataset and its inputs; how many inputs it had.
     pub fn delete_dataset(&self, id: &str) -> Result<u64> {
-        let key = key_of(self.conn, "datasets", id)?;
+        let key = dataset_key(self.conn, id)?;
         let Some(key) = key else { return Ok(0) };
         let removed = self
             .conn

@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use super::{
-    Journal, LOAD_CACHE_KIB, Result, SCHEMA, Store, StoreError, Writer, connect, io_error,
-    is_empty, secondary_indexes,
+    HeldLinks, Journal, LOAD_CACHE_KIB, Result, SCHEMA, Store, StoreError, Writer, connect,
+    io_error, is_empty, secondary_indexes,
 };
 
 /// The lock file beside the index at `path` (see [`Store::load_fresh`]).
@@ -150,9 +150,11 @@ impl Writer<'_> {
         self.fresh
     }
 
-    /// Drops the secondary indexes for a bulk load; [`Writer::end_bulk_load`] builds them
-    /// again, which is faster than maintaining them row by row.
-    pub fn begin_bulk_load(&self) -> Result<()> {
+    /// Drops the secondary indexes for a bulk load and holds the links the load writes;
+    /// [`Writer::end_bulk_load`] writes the links in key order and builds the indexes again,
+    /// which is faster than maintaining them row by row.
+    pub fn begin_bulk_load(&mut self) -> Result<()> {
+        self.held = Some(HeldLinks::default());
         for line in secondary_indexes().lines() {
             if let Some(name) = line
                 .strip_prefix("CREATE INDEX ")
@@ -175,7 +177,10 @@ impl Writer<'_> {
         }
     }
 
-    pub fn end_bulk_load(&self) -> Result<()> {
+    pub fn end_bulk_load(&mut self) -> Result<()> {
+        if let Some(held) = self.held.take() {
+            held.write(self.conn, &mut self.links)?;
+        }
         // The threads that read the files are done: SQLite's sorter may use their cores.
         let helpers = crate::cores::cores() - 1;
         let cache: i64 = self

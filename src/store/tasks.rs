@@ -4,7 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::{Result, Store, StoreError, Writer, key_of, user_key};
+use super::{Result, Store, StoreError, Writer, user_key};
 use crate::model::Task;
 use crate::plans::Source;
 
@@ -285,7 +285,7 @@ impl Writer<'_> {
                  WHERE key = ?1",
             )?
             .execute(params![key, file, task.json, task.proto, source, source_id])?;
-        self.delete_links(key)?;
+        self.delete_links(key, &task.id, &old_json)?;
         self.insert_links(key, task)?;
         let previous = Previous {
             file: old_file,
@@ -320,26 +320,51 @@ impl Writer<'_> {
     }
 
     pub(super) fn insert_links(&mut self, key: i64, task: &TaskRow) -> Result<()> {
-        for (users, links) in [
-            (&task.workers, &mut self.workers),
-            (&task.reviewers, &mut self.reviewers),
-        ] {
-            self.user_keys.clear();
-            for user in users {
-                self.user_keys
-                    .push(user_key(self.conn, &mut self.users, user)?);
+        let users = [&task.workers, &task.reviewers];
+        if let Some(held) = &mut self.held {
+            let at = held.tasks.len() as u32;
+            held.tasks.push((key, task.id.as_str().into()));
+            for (links, users) in held.links.iter_mut().zip(users) {
+                for user in users {
+                    links.push((user_key(self.conn, &mut self.users, user)?, at));
+                }
             }
-            links.insert(self.conn, key, &task.id, &self.user_keys)?;
+            return Ok(());
+        }
+        for (inserts, users) in self.links.iter_mut().zip(users) {
+            let links = users
+                .iter()
+                .map(|user| {
+                    Ok((
+                        user_key(self.conn, &mut self.users, user)?,
+                        task.id.as_str(),
+                        key,
+                    ))
+                })
+                .collect::<Result<Vec<_>>>()?;
+            inserts.insert(self.conn, &links)?;
         }
         Ok(())
     }
 
-    pub(super) fn delete_links(&self, key: i64) -> Result<()> {
-        for sql in [
-            "DELETE FROM task_workers WHERE task = ?1",
-            "DELETE FROM task_reviewers WHERE task = ?1",
+    /// Removes the links of task `id`, whose key is `key` and whose body in the index is
+    /// `json`: the links are keyed by user, and the body names the users.
+    fn delete_links(&mut self, key: i64, id: &str, json: &str) -> Result<()> {
+        if let Some(held) = &mut self.held {
+            held.deleted.insert(key);
+            return Ok(());
+        }
+        let task = decode_body(id, json)?;
+        for (users, table) in [
+            (task.worker_ids(), "task_workers"),
+            (task.reviewer_ids(), "task_reviewers"),
         ] {
-            self.conn.prepare_cached(sql)?.execute([key])?;
+            let mut stmt = self.conn.prepare_cached(&format!(
+                "DELETE FROM {table} WHERE user = (SELECT key FROM users WHERE id = ?2) AND id = ?1"
+            ))?;
+            for user in users {
+                stmt.execute([id, user.as_str()])?;
+            }
         }
         Ok(())
     }
@@ -383,13 +408,51 @@ impl Writer<'_> {
     }
 
     /// Removes a task; false when the index had none with that id.
-    pub fn delete_task(&self, id: &str) -> Result<bool> {
-        let key = key_of(self.conn, "tasks", id)?;
-        let Some(key) = key else { return Ok(false) };
-        self.delete_links(key)?;
+    pub fn delete_task(&mut self, id: &str) -> Result<bool> {
+        let row: Option<(i64, String)> = self
+            .conn
+            .prepare_cached("SELECT key, json FROM tasks WHERE id = ?1")?
+            .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        let Some((key, json)) = row else {
+            return Ok(false);
+        };
+        self.delete_links(key, id, &json)?;
         self.conn
             .prepare_cached("DELETE FROM tasks WHERE key = ?1")?
             .execute([key])?;
         Ok(true)
+    }
+}
+
+#[cfg(test)]
+impl Store {
+    /// Every link as (table, user id, task id), checking that each names its task's key.
+    pub(crate) fn link_rows(&self) -> Vec<(String, String, String)> {
+        let mut rows = Vec::new();
+        for table in ["task_workers", "task_reviewers"] {
+            let mut stmt = self
+                .conn
+                .prepare(&format!(
+                    "SELECT u.id, l.id, t.id FROM {table} l JOIN users u ON u.key = l.user
+                     LEFT JOIN tasks t ON t.key = l.task ORDER BY u.id, l.id"
+                ))
+                .unwrap();
+            let found = stmt
+                .query_map([], |r| {
+                    Ok((
+                        r.get::<_, String>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Option<String>>(2)?,
+                    ))
+                })
+                .unwrap();
+            for link in found {
+                let (user, id, task) = link.unwrap();
+                assert_eq!(task.as_deref(), Some(id.as_str()), "{table}: {user} {id}");
+                rows.push((table.to_owned(), user, id));
+            }
+        }
+        rows
     }
 }

@@ -111,7 +111,7 @@ pub fn apply(
 
 /// Applies a plan through `writer`, and commits.
 fn write(
-    writer: Writer<'_>,
+    mut writer: Writer<'_>,
     root: &Path,
     plan: &mut Changes,
     known: &HashMap<String, FileState>,
@@ -249,6 +249,77 @@ mod tests {
         let open = Store::open(repo.db()).unwrap();
         assert_eq!(repo.sync().unwrap().added.len(), n);
         assert_eq!(open.task_count().unwrap(), n as u64);
+    }
+
+    /// A task whose file name sorts apart from its id, with workers and reviewers that vary.
+    fn linked_task(i: usize, workers: &[usize]) -> String {
+        let workers: Vec<String> = workers.iter().map(|w| format!("u{w}")).collect();
+        format!(
+            "id: t{i}\ninput_source: {{type: ALL_INPUTS}}\n\
+             worker: {{strategy: FULL, user_ids: [{}]}}\n\
+             review: {{strategy: MANUAL, user_ids: [u{}], manual_strategy_info: {{sample_percentage: 0.5}}}}\n",
+            workers.join(", "),
+            i % 5
+        )
+    }
+
+    #[test]
+    fn a_bulk_load_links_users_and_tasks_as_syncs_task_by_task_do() {
+        let dir = tempfile::tempdir().unwrap();
+        repo::init(dir.path()).unwrap();
+        let file = |i: usize| format!("tasks/f{:04}.yaml", BULK_LOAD_MIN_FILES - i);
+        let files: Vec<(String, String)> = (0..BULK_LOAD_MIN_FILES)
+            .map(|i| (file(i), linked_task(i, &[i % 7, 7 + i % 3])))
+            .collect();
+        let index = tempfile::tempdir().unwrap();
+        let open = |name: &str| Repo::open(dir.path(), Some(&index.path().join(name))).unwrap();
+        // One index is written task by task: a few files first, then the rest into an index
+        // that is no longer empty.
+        let mut by_task = open("by-task.db");
+        for (path, text) in &files[..10] {
+            write(&dir, path, text);
+        }
+        // Two files claim one id: neither defines the task, which each load wrote first.
+        write(&dir, "tasks/zz-copy.yaml", &files[3].1);
+        by_task.sync().unwrap();
+        for (path, text) in &files[10..] {
+            write(&dir, path, text);
+        }
+        by_task.sync().unwrap();
+        let mut bulk = open("bulk.db");
+        assert!(bulk.sync().unwrap().added.len() >= BULK_LOAD_MIN_FILES - 1);
+        let links = bulk.index().link_rows();
+        assert!(
+            !links.iter().any(|(_, _, id)| id == "t3"),
+            "t3 is in conflict"
+        );
+        assert_eq!(links.len(), 3 * (BULK_LOAD_MIN_FILES - 1));
+        same_links(&by_task.index().link_rows(), &links);
+        // Then both change some tasks' people and lose others, through the links as keyed.
+        for i in (0..BULK_LOAD_MIN_FILES).step_by(9) {
+            write(&dir, &file(i), &linked_task(i, &[20 + i % 2]));
+        }
+        for i in (5..BULK_LOAD_MIN_FILES).step_by(50) {
+            fs::remove_file(dir.path().join(file(i))).unwrap();
+        }
+        by_task.sync().unwrap();
+        bulk.sync().unwrap();
+        let links = bulk.index().link_rows();
+        assert!(links.iter().any(|(_, user, _)| user == "u20"));
+        assert!(!links.iter().any(|(_, _, id)| id == "t5"));
+        same_links(&by_task.index().link_rows(), &links);
+    }
+
+    fn same_links(a: &[(String, String, String)], b: &[(String, String, String)]) {
+        let first = a.iter().zip(b).position(|(a, b)| a != b);
+        assert_eq!(
+            first,
+            None,
+            "{:?} / {:?}",
+            first.map(|i| &a[i]),
+            first.map(|i| &b[i])
+        );
+        assert_eq!(a.len(), b.len());
     }
 
     #[test]
