@@ -728,11 +728,21 @@ fn replay_tasks(
         };
         let plan = writer.task_plan(id)?;
         let plans = InputPlans::new(task, plan.as_ref(), writer.plan_moves(id)?);
+        let held = remembered
+            .as_mut()
+            .map(|m| m.remove(id).unwrap_or_default());
+        // Inputs whose events are held are replayed anyway (and a first sync holds every
+        // input's): they are not copied into the set of the others.
+        let other = |input: &String| held.as_ref().is_none_or(|h| !h.contains_key(input));
         let mut inputs: BTreeSet<String> = touched.remove(id).unwrap_or_default();
         if redefined.contains(id) {
-            inputs.extend(writer.work_inputs(id)?.into_iter().map(|(input, _)| input));
+            let all = writer.work_inputs(id)?.into_iter().map(|(input, _)| input);
+            inputs.extend(all.filter(other));
         } else if replanned.contains(id) {
             for (input, sampled) in writer.work_inputs(id)? {
+                if !other(&input) {
+                    continue;
+                }
                 let selected = writer.in_source(plans.source(), &input)?;
                 let moved = sampled != Some(plans.sampled(&input))
                     || writer.planned_holders(id, &input)? != plans.planned(&input, selected);
@@ -742,13 +752,10 @@ fn replay_tasks(
             }
         }
         let fresh = !derived.contains(id);
-        let held = remembered
-            .as_mut()
-            .map(|m| m.remove(id).unwrap_or_default());
-        let inputs = in_order(inputs, held);
+        let (count, mut inputs) = in_order(inputs, held);
         // Asking the index whether the source selects each of many inputs took longer than
         // reading the source's inputs once.
-        let selected: Option<Vec<String>> = (inputs.len() > REPLAY_BATCH)
+        let selected: Option<Vec<String>> = (count > REPLAY_BATCH)
             .then(|| writer.source_inputs(plans.source()))
             .transpose()?
             .map(|mut ids| {
@@ -767,7 +774,6 @@ fn replay_tasks(
                 };
             Ok((input, entries, selected))
         };
-        let mut inputs = inputs.into_iter();
         let jobs = std::iter::from_fn(|| {
             let batch: store::Result<Vec<_>> =
                 inputs.by_ref().take(REPLAY_BATCH).map(job).collect();
@@ -909,27 +915,36 @@ fn pipelined<B: Send, T: Send>(
 /// events left).
 type Replayed = (String, Option<(InputState, bool)>);
 
-/// The inputs to replay, in order, each with its events when the sync holds every event of
-/// the task (`held`, which has the inputs whose events were read; the others have none left),
-/// or to be read from the index.
+/// How many inputs to replay, and each in order with its events when the sync holds every
+/// event of the task (`held`, which has the inputs whose events were read; the others have
+/// none left), or to be read from the index. The held events are handed on as they come, not
+/// copied.
 fn in_order(
     inputs: BTreeSet<String>,
     held: Option<BTreeMap<String, Vec<Held>>>,
-) -> Vec<(String, Option<Vec<Held>>)> {
-    let Some(held) = held else {
-        return inputs.into_iter().map(|input| (input, None)).collect();
+) -> (usize, impl Iterator<Item = (String, Option<Vec<Held>>)>) {
+    let count = match &held {
+        Some(held) => held.len() + inputs.iter().filter(|i| !held.contains_key(*i)).count(),
+        None => inputs.len(),
     };
-    let mut all = Vec::with_capacity(inputs.len().max(held.len()));
     let mut others = inputs.into_iter().peekable();
-    for (input, events) in held {
-        while let Some(other) = others.next_if(|other| *other < input) {
-            all.push((other, Some(Vec::new())));
+    let mut held = held.map(|held| held.into_iter().peekable());
+    let next = move || {
+        let Some(held) = &mut held else {
+            return others.next().map(|input| (input, None));
+        };
+        let none = |input| (input, Some(Vec::new()));
+        match (others.peek(), held.peek()) {
+            (Some(other), Some((input, _))) if other < input => others.next().map(none),
+            (Some(other), Some((input, _))) if other == input => {
+                others.next();
+                held.next().map(|(input, events)| (input, Some(events)))
+            }
+            (_, Some(_)) => held.next().map(|(input, events)| (input, Some(events))),
+            (_, None) => others.next().map(none),
         }
-        others.next_if(|other| *other == input);
-        all.push((input, Some(events)));
-    }
-    all.extend(others.map(|other| (other, Some(Vec::new()))));
-    all
+    };
+    (count, std::iter::from_fn(next))
 }
 
 /// Replays inputs (each with its events as the index keeps them, and whether the task's source
@@ -1185,8 +1200,10 @@ mod tests {
                 data: None,
             },
         };
-        let shown = |all: Vec<(String, Option<Vec<Held>>)>| -> Vec<String> {
-            all.into_iter()
+        fn shown(
+            (count, all): (usize, impl Iterator<Item = (String, Option<Vec<Held>>)>),
+        ) -> Vec<String> {
+            let all: Vec<String> = all
                 .map(|(input, events)| match events {
                     Some(events) => {
                         let lines: Vec<String> =
@@ -1195,8 +1212,10 @@ mod tests {
                     }
                     None => format!("{input}?"),
                 })
-                .collect()
-        };
+                .collect();
+            assert_eq!(all.len(), count);
+            all
+        }
         let touched: BTreeSet<String> = ["a", "c", "d", "f"].map(String::from).into();
         let events: BTreeMap<String, Vec<Held>> = [
             ("b".to_owned(), vec![held(1)]),
