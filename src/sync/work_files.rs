@@ -170,8 +170,8 @@ fn keep(lines: Vec<(u32, Line)>, events: &mut Vec<ReadEvent>) {
 /// How many bytes of work files are read and parsed at a time for each core: a file is never
 /// held whole, and its parsed lines are made compact a block at a time. (A block is parsed in
 /// pieces of a MiB on every core; see [`work::parse_log`].) A first sync of 600,000 lines in
-/// three files peaked at 168 MB holding two of them whole, 140 MB with blocks of 4 MiB, and
-/// 106-111 MB with blocks of 1 MiB, in the same time.
+/// three files peaked at 168 MB holding two of them whole, 140-150 MB with blocks of 4 MiB,
+/// and 106-111 MB with blocks of 1 MiB, in the same time.
 const PARSE_BLOCK_PER_CORE: usize = 1 << 20;
 
 /// A work file read a block of whole lines at a time, up to the size it was listed at, through
@@ -830,8 +830,8 @@ impl Gathered {
             let held = Held { user, line, stored };
             match by_input.get_mut(&input) {
                 Some(events) => {
-                    // An input has a few events from each of a few users: growing by half
-                    // (a pair of events at least) rather than doubling held a quarter less.
+                    // An input has a few events from each of a few users: grown by half (a
+                    // pair at least), the usual six take room for six, not eight.
                     if events.len() == events.capacity() {
                         events.reserve_exact((events.len() / 2).max(2));
                     }
@@ -883,7 +883,7 @@ struct Held {
 
 /// How many inputs are replayed at a time before their rows are written. Two batches are held
 /// at once, with every event parsed: batches of 8,192 inputs raised a first sync's peak by
-/// 10-20 MB over batches of 2,048, in the same time.
+/// 5-10 MB over batches of 2,048, in the same time.
 const REPLAY_BATCH: usize = 2048;
 
 /// Computes each batch (as `batches` yields it, on this thread) on other threads, while the
