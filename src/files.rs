@@ -603,6 +603,11 @@ pub fn read_span(root: &Path, path: &str, offset: u64, len: usize) -> io::Result
     Ok(bytes)
 }
 
+/// Opens a file of the project to read it in parts, refusing a link as [`read_span`] does.
+pub fn open(root: &Path, path: &str) -> io::Result<File> {
+    open_no_follow(&root.join(path))
+}
+
 /// Opens a file for reading, refusing a link where the file should be: a link swapped in after
 /// the listing must not make annotask read a file outside the project.
 fn open_no_follow(path: &Path) -> io::Result<File> {
