@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use rusqlite::Connection;
 
 use super::{
-    HeldLinks, Journal, LOAD_CACHE_KIB, Result, SCHEMA, Store, StoreError, Writer, connect,
+    Journal, LOAD_CACHE_KIB, PendingLinks, Result, SCHEMA, Store, StoreError, Writer, connect,
     io_error, is_empty, secondary_indexes,
 };
 
@@ -150,11 +150,11 @@ impl Writer<'_> {
         self.fresh
     }
 
-    /// Drops the secondary indexes for a bulk load and holds the links the load writes;
+    /// Drops the secondary indexes for a bulk load and keeps the links the load writes;
     /// [`Writer::end_bulk_load`] writes the links in key order and builds the indexes again,
     /// which is faster than maintaining them row by row.
     pub fn begin_bulk_load(&mut self) -> Result<()> {
-        self.held = Some(HeldLinks::default());
+        self.pending = Some(PendingLinks::new());
         for line in secondary_indexes().lines() {
             if let Some(name) = line
                 .strip_prefix("CREATE INDEX ")
@@ -178,8 +178,8 @@ impl Writer<'_> {
     }
 
     pub fn end_bulk_load(&mut self) -> Result<()> {
-        if let Some(held) = self.held.take() {
-            held.write(self.conn, &mut self.links)?;
+        if let Some(pending) = self.pending.take() {
+            pending.write(self.conn, &mut self.links)?;
         }
         // The threads that read the files are done: SQLite's sorter may use their cores.
         let helpers = crate::cores::cores() - 1;

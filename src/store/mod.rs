@@ -32,7 +32,7 @@ pub use work_events::{
     user_events,
 };
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -296,7 +296,7 @@ pub struct Writer<'c> {
     /// task_workers, then task_reviewers.
     links: [LinkInserts<'c>; 2],
     /// During a bulk load, the links not yet written.
-    held: Option<HeldLinks>,
+    pending: Option<PendingLinks>,
     /// The file of a load into a new file (see [`Store::load_fresh`]).
     new_file: Option<&'c Path>,
     committed: bool,
@@ -349,45 +349,70 @@ impl<'c> LinkInserts<'c> {
     }
 }
 
-/// The links a bulk load holds until its end, when they are written in key order. A link
-/// table is keyed by user and task id, so links written task by task land in the middle of
-/// it (at the end of each user's run), and each split there rewrites three pages; appended in
-/// order, every page is written once (a fifth of a 100,000-file load was link inserts and an
-/// index built by sorting them again).
+/// The links a bulk load keeps until its end, when it writes them in key order. A link table
+/// is keyed by user and task id, so links written task by task land in the middle of it (at
+/// the end of each user's run), and each split there rewrites three pages; appended in order,
+/// every page is written once (a fifth of a 100,000-file load was link inserts and an index
+/// built by sorting them again).
 #[derive(Default)]
-struct HeldLinks {
-    /// Each task's key and id, in the order they were written.
-    tasks: Vec<(i64, Box<str>)>,
-    /// Per link table: the user's key and the task's place in `tasks`.
-    links: [Vec<(i64, u32)>; 2],
-    /// Tasks deleted after they were written (a conflict found later in the load).
-    deleted: HashSet<i64>,
+struct PendingLinks {
+    /// Per link table: the user's key and the task's key.
+    links: [Vec<(u32, u32)>; 2],
+    /// The key of the next task inserted: a bulk load numbers tasks itself, so that a key
+    /// is never given again after its task is deleted (a conflict found later in the load)
+    /// and the links kept for it cannot be taken for another task's.
+    next_task: i64,
 }
 
-impl HeldLinks {
-    /// Writes the links, each table in key order.
-    fn write<'c>(self, conn: &'c Connection, inserts: &mut [LinkInserts<'c>; 2]) -> Result<()> {
-        let HeldLinks {
-            tasks,
-            links,
-            deleted,
-        } = self;
-        // Each task's rank in id order, so that links sort by two integers.
-        let mut by_id: Vec<u32> = (0..tasks.len() as u32).collect();
-        by_id.sort_unstable_by(|a, b| tasks[*a as usize].1.cmp(&tasks[*b as usize].1));
-        let mut rank = vec![0u32; tasks.len()];
-        for (r, t) in by_id.into_iter().enumerate() {
-            rank[t as usize] = r as u32;
+impl PendingLinks {
+    fn new() -> PendingLinks {
+        PendingLinks {
+            links: Default::default(),
+            next_task: 1,
         }
-        for (inserts, mut links) in inserts.iter_mut().zip(links) {
-            links.retain(|(_, t)| !deleted.contains(&tasks[*t as usize].0));
-            links.sort_unstable_by_key(|(user, t)| (*user, rank[*t as usize]));
+    }
+
+    /// Keeps a link of table `table` (0: task_workers, 1: task_reviewers).
+    fn keep(&mut self, table: usize, user: i64, task: i64) -> Result<()> {
+        let narrow = |key: i64| {
+            u32::try_from(key).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, key))
+        };
+        self.links[table].push((narrow(user)?, narrow(task)?));
+        Ok(())
+    }
+
+    /// Writes the links in key order, but those of tasks deleted since.
+    fn write<'c>(self, conn: &'c Connection, inserts: &mut [LinkInserts<'c>; 2]) -> Result<()> {
+        // The tasks' ids in id order, in one buffer, and each task key's place in that order.
+        let mut ids = String::new();
+        let mut ends = Vec::new();
+        let mut place = Vec::new();
+        let mut stmt = conn.prepare("SELECT key, id FROM tasks ORDER BY id")?;
+        let mut rows = stmt.query([])?;
+        while let Some(row) = rows.next()? {
+            let key: i64 = row.get(0)?;
+            let key = usize::try_from(key)
+                .map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, key))?;
+            if place.len() <= key {
+                place.resize(key + 1, u32::MAX);
+            }
+            place[key] = ends.len() as u32;
+            ids.push_str(row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?);
+            ends.push(ids.len());
+        }
+        let place_of = |task: u32| place.get(task as usize).copied().unwrap_or(u32::MAX);
+        let id_at = |at: u32| {
+            let at = at as usize;
+            &ids[at.checked_sub(1).map_or(0, |before| ends[before])..ends[at]]
+        };
+        for (inserts, mut links) in inserts.iter_mut().zip(self.links) {
+            links.retain(|(_, task)| place_of(*task) != u32::MAX);
+            links.sort_unstable_by_key(|(user, task)| (*user, place_of(*task)));
             let mut rows = Vec::with_capacity(LinkInserts::MAX_ROWS);
             for chunk in links.chunks(LinkInserts::MAX_ROWS) {
                 rows.clear();
-                rows.extend(chunk.iter().map(|(user, t)| {
-                    let (key, id) = &tasks[*t as usize];
-                    (*user, &**id, *key)
+                rows.extend(chunk.iter().map(|(user, task)| {
+                    (i64::from(*user), id_at(place_of(*task)), i64::from(*task))
                 }));
                 inserts.insert(conn, &rows)?;
             }
@@ -417,8 +442,8 @@ impl<'c> Writer<'c> {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
             )?,
             insert_task: conn.prepare(
-                "INSERT INTO tasks (id, file, json, proto, source, source_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO tasks (key, id, file, json, proto, source, source_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?,
             insert_input: conn
                 .prepare("INSERT INTO inputs (dataset, id, line, len) VALUES (?1, ?2, ?3, ?4)")?,
@@ -426,7 +451,7 @@ impl<'c> Writer<'c> {
                 LinkInserts::new("task_workers"),
                 LinkInserts::new("task_reviewers"),
             ],
-            held: None,
+            pending: None,
             new_file: None,
             committed: false,
         };

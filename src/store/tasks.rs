@@ -143,6 +143,21 @@ pub(super) fn decode_body(id: &str, json: &str) -> Result<Task> {
         .map_err(|_| StoreError::CorruptBody(id.to_owned()))
 }
 
+/// Adds to `tasks` the rows of `stmt`, a query of (id, source, source_id), run with `args`.
+fn push_sources(
+    stmt: &mut rusqlite::CachedStatement<'_>,
+    args: &[&str],
+    tasks: &mut Vec<(String, Source)>,
+) -> Result<()> {
+    let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
+    while let Some(row) = rows.next()? {
+        let kind = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+        let id = row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
+        tasks.push((row.get(0)?, Source::from_key(kind, id)));
+    }
+    Ok(())
+}
+
 pub(super) fn claimants(conn: &Connection, id: &str) -> Result<Vec<String>> {
     let mut stmt = conn.prepare_cached("SELECT path FROM files WHERE claim = ?1 ORDER BY path")?;
     let rows = stmt.query_map([id], |r| r.get(0))?;
@@ -257,6 +272,7 @@ impl Writer<'_> {
     /// Writes a task read from `file`. When the row existed and anything of it changed (its
     /// body or its file), also returns what it was.
     pub fn put_task(&mut self, task: &TaskRow, file: &str) -> Result<(Change, Option<Previous>)> {
+        debug_assert!(self.pending.is_none(), "a bulk load only inserts tasks");
         let existing: Option<(i64, String, String)> = self
             .conn
             .prepare_cached("SELECT key, file, json FROM tasks WHERE id = ?1")?
@@ -285,7 +301,7 @@ impl Writer<'_> {
                  WHERE key = ?1",
             )?
             .execute(params![key, file, task.json, task.proto, source, source_id])?;
-        self.delete_links(key, &task.id, &old_json)?;
+        self.delete_links(&task.id, &old_json)?;
         self.insert_links(key, task)?;
         let previous = Previous {
             file: old_file,
@@ -312,8 +328,13 @@ impl Writer<'_> {
     /// Writes a task the index is known not to have.
     pub fn insert_task(&mut self, task: &TaskRow, file: &str) -> Result<Change> {
         let (source, source_id) = task.source.key();
+        // NULL lets SQLite choose the key.
+        let chosen = self.pending.as_mut().map(|pending| {
+            pending.next_task += 1;
+            pending.next_task - 1
+        });
         let key = self.insert_task.insert(params![
-            task.id, file, task.json, task.proto, source, source_id
+            chosen, task.id, file, task.json, task.proto, source, source_id
         ])?;
         self.insert_links(key, task)?;
         Ok(Change::Added)
@@ -321,12 +342,10 @@ impl Writer<'_> {
 
     pub(super) fn insert_links(&mut self, key: i64, task: &TaskRow) -> Result<()> {
         let users = [&task.workers, &task.reviewers];
-        if let Some(held) = &mut self.held {
-            let at = held.tasks.len() as u32;
-            held.tasks.push((key, task.id.as_str().into()));
-            for (links, users) in held.links.iter_mut().zip(users) {
+        if let Some(pending) = &mut self.pending {
+            for (table, users) in users.into_iter().enumerate() {
                 for user in users {
-                    links.push((user_key(self.conn, &mut self.users, user)?, at));
+                    pending.keep(table, user_key(self.conn, &mut self.users, user)?, key)?;
                 }
             }
             return Ok(());
@@ -347,11 +366,11 @@ impl Writer<'_> {
         Ok(())
     }
 
-    /// Removes the links of task `id`, whose key is `key` and whose body in the index is
-    /// `json`: the links are keyed by user, and the body names the users.
-    fn delete_links(&mut self, key: i64, id: &str, json: &str) -> Result<()> {
-        if let Some(held) = &mut self.held {
-            held.deleted.insert(key);
+    /// Removes the links of task `id`, whose body in the index is `json`: the links are keyed
+    /// by user, and the body names the users. The links a bulk load keeps are dropped as it
+    /// writes them, since the task is gone.
+    fn delete_links(&mut self, id: &str, json: &str) -> Result<()> {
+        if self.pending.is_some() {
             return Ok(());
         }
         let task = decode_body(id, json)?;
@@ -383,27 +402,32 @@ impl Writer<'_> {
     /// ALL_INPUTS and INPUT task, and the DATASET tasks of these datasets.
     pub fn tasks_over(&self, datasets: &[String]) -> Result<Vec<(String, Source)>> {
         let mut tasks = Vec::new();
-        let mut push = |stmt: &mut rusqlite::CachedStatement<'_>, args: &[&str]| -> Result<()> {
-            let mut rows = stmt.query(rusqlite::params_from_iter(args))?;
-            while let Some(row) = rows.next()? {
-                let kind = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
-                let id = row.get_ref(2)?.as_str().map_err(rusqlite::Error::from)?;
-                tasks.push((row.get(0)?, Source::from_key(kind, id)));
-            }
-            Ok(())
-        };
-        push(
+        push_sources(
             &mut self.conn.prepare_cached(
                 "SELECT id, source, source_id FROM tasks WHERE source IN ('ALL_INPUTS', 'INPUT')",
             )?,
             &[],
+            &mut tasks,
         )?;
         let mut by_dataset = self.conn.prepare_cached(
             "SELECT id, source, source_id FROM tasks WHERE source = 'DATASET' AND source_id = ?1",
         )?;
         for dataset in datasets {
-            push(&mut by_dataset, &[dataset])?;
+            push_sources(&mut by_dataset, &[dataset], &mut tasks)?;
         }
+        Ok(tasks)
+    }
+
+    /// Every task with its source.
+    pub fn task_sources(&self) -> Result<Vec<(String, Source)>> {
+        let mut tasks = Vec::new();
+        push_sources(
+            &mut self
+                .conn
+                .prepare_cached("SELECT id, source, source_id FROM tasks")?,
+            &[],
+            &mut tasks,
+        )?;
         Ok(tasks)
     }
 
@@ -417,7 +441,7 @@ impl Writer<'_> {
         let Some((key, json)) = row else {
             return Ok(false);
         };
-        self.delete_links(key, id, &json)?;
+        self.delete_links(id, &json)?;
         self.conn
             .prepare_cached("DELETE FROM tasks WHERE key = ?1")?
             .execute([key])?;

@@ -9,10 +9,10 @@ use super::Summary;
 use crate::plans::{self, Source, TaskPlan};
 use crate::store::{self, Writer};
 
-/// Remakes the plans of the tasks this sync wrote (`written`, with their sources), and of the
-/// tasks whose source may select inputs of a dataset whose set of ids changed. A plan is a
-/// pure function of the task and the set of its inputs, so remaking one that did not change
-/// changes nothing. A task whose source selects no input gets the empty plan, which is not
+/// Remakes the plans of the tasks this sync wrote (`written`, with their sources; every task,
+/// in an index that was empty as the sync began), and of the tasks whose source may select
+/// inputs of a dataset whose set of ids changed. A plan is a pure function of the task and the
+/// set of its inputs, so remaking one that did not change changes nothing. A task whose source selects no input gets the empty plan, which is not
 /// stored, so it is not even read. Returns the tasks whose plans it remade.
 pub(super) fn replan(
     writer: &Writer<'_>,
@@ -27,7 +27,11 @@ pub(super) fn replan(
             writer.delete_plan(id)?;
         }
     }
-    let mut sources = written;
+    let mut sources = if fresh {
+        writer.task_sources()?.into_iter().collect()
+    } else {
+        written
+    };
     if !fresh && !summary.datasets_changed.is_empty() {
         for (id, source) in writer.tasks_over(&summary.datasets_changed)? {
             sources.entry(id).or_insert(source);

@@ -225,7 +225,9 @@ pub(super) struct Apply<'a, 'w> {
     pub(super) known: &'a HashMap<String, FileState>,
     pub(super) seen: Seen,
     pub(super) summary: &'a mut Summary,
-    /// The tasks this sync added or changed, with their sources, for [`super::replan`].
+    /// The tasks this sync added or changed, with their sources, for [`super::replan`]. A
+    /// sync into an empty index keeps none: it wrote every task in the index, and replan reads
+    /// them from there (kept here, 100,000 of them were the largest part of the load's peak).
     pub(super) written: BTreeMap<String, Source>,
 }
 
@@ -311,7 +313,9 @@ impl Apply<'_, '_> {
                 return Ok(());
             }
         }
-        self.written.insert(id, task.source.clone());
+        if !matches!(self.seen, Seen::Fresh(_)) {
+            self.written.insert(id, task.source.clone());
+        }
         Ok(())
     }
 
