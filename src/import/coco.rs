@@ -275,6 +275,9 @@ pub fn read(path: &Path, name: &str, concepts: &[String]) -> Result<Vec<Read>> {
             ));
         }
     };
+    // Parsed, the file's text is needed again only to place problems: it is read again then
+    // rather than held beside all that was read from it.
+    drop(bytes);
     let mut image_of: HashMap<String, (ImageKey, Option<(u32, u32)>)> = HashMap::new();
     for (i, image) in images.into_iter().flatten().enumerate() {
         let at = format!("images[{i}]");
@@ -320,7 +323,7 @@ pub fn read(path: &Path, name: &str, concepts: &[String]) -> Result<Vec<Read>> {
             category_of.insert((i + 1).to_string(), concept.clone());
         }
     }
-    for (i, annotation) in annotations.iter().enumerate() {
+    for (i, annotation) in annotations.into_iter().enumerate() {
         let at = |field: &str| place(format!("[{i}]{field}"));
         let at = |field: &str| {
             if results {
@@ -420,6 +423,7 @@ pub fn read(path: &Path, name: &str, concepts: &[String]) -> Result<Vec<Read>> {
     if problems.is_empty() {
         Ok(reads)
     } else {
+        let bytes = read_file(path).unwrap_or_default();
         Err(invalid(problems).in_body(&bytes, name))
     }
 }

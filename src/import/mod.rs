@@ -10,8 +10,11 @@ mod coco;
 mod jsonl;
 mod yolo;
 
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
+
+use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
 use crate::export::{self, image_of};
@@ -143,7 +146,22 @@ pub fn run(
         (reads, inputs)
     });
     let (reads, inputs) = (reads?, inputs?);
-    let matcher = Matcher::new(&inputs);
+    let annotations = annotations_of(reads, &inputs, &concepts, task_id, repo.root())?;
+    // The inputs, and all that was read, go before the annotations are written and synced.
+    drop(inputs);
+    repo.import_annotations(user, task_id, &name, annotations)
+}
+
+/// What `reads` say, as annotations on the task's `inputs` (each with where it was read), or
+/// every problem.
+fn annotations_of(
+    reads: Vec<Read>,
+    inputs: &[(String, Box<RawValue>)],
+    concepts: &[String],
+    task_id: &str,
+    root: &Path,
+) -> Result<Vec<(String, Annotation)>> {
+    let matcher = Matcher::new(inputs);
     let mut problems = Vec::new();
     let mut regions: BTreeMap<&str, (Place, Vec<Region>)> = BTreeMap::new();
     let mut whole = Vec::new();
@@ -193,7 +211,7 @@ pub fn run(
                     problems.push(p);
                     continue;
                 }
-                match region_of(&content, &input, repo.root()) {
+                match region_of(&content, &input, root) {
                     Ok(region) => {
                         regions
                             .entry(input.id)
@@ -228,7 +246,7 @@ pub fn run(
             },
         ));
     }
-    repo.import_annotations(user, task_id, &name, annotations)
+    Ok(annotations)
 }
 
 /// The id of the annotation an import makes on an input: the same for every import, so that
@@ -255,15 +273,23 @@ fn invalid(problems: Vec<Problem>) -> Error {
     Error::Invalid(reports)
 }
 
-/// An input an import matched, with its image as the export finds it.
+/// An input an import matched, with its dataset line (where the export finds its image).
 struct Input<'a> {
     id: &'a str,
-    image: &'a export::Image,
+    json: &'a RawValue,
 }
 
-/// Finds inputs by id, url, file name and file stem.
+/// Finds inputs by id, url, file name and file stem. Files that name inputs by id (as the
+/// export's own do) need no more: the maps by name are built at the first name looked up.
 struct Matcher<'a> {
-    ids: HashMap<&'a str, export::Image>,
+    inputs: &'a [(String, Box<RawValue>)],
+    ids: HashMap<&'a str, &'a RawValue>,
+    names: OnceCell<Names<'a>>,
+}
+
+/// The inputs by url, file name and file stem.
+#[derive(Default)]
+struct Names<'a> {
     by_url: HashMap<String, Vec<&'a str>>,
     by_name: HashMap<String, Vec<&'a str>>,
     by_stem: HashMap<String, Vec<&'a str>>,
@@ -283,35 +309,42 @@ fn stem(name: &str) -> &str {
 }
 
 impl<'a> Matcher<'a> {
-    fn new(inputs: &'a [(String, Box<serde_json::value::RawValue>)]) -> Matcher<'a> {
-        let mut matcher = Matcher {
-            ids: HashMap::new(),
-            by_url: HashMap::new(),
-            by_name: HashMap::new(),
-            by_stem: HashMap::new(),
-        };
-        for (id, json) in inputs {
-            let image = image_of(json);
-            if let Some(url) = image.url.clone() {
+    fn new(inputs: &'a [(String, Box<RawValue>)]) -> Matcher<'a> {
+        Matcher {
+            inputs,
+            ids: inputs
+                .iter()
+                .map(|(id, json)| (id.as_str(), json.as_ref()))
+                .collect(),
+            names: OnceCell::new(),
+        }
+    }
+
+    fn names(&self) -> &Names<'a> {
+        self.names.get_or_init(|| {
+            let mut names = Names::default();
+            for (id, json) in self.inputs {
+                let Some(url) = image_of(json).url else {
+                    continue;
+                };
                 let name = file_name(&url).to_owned();
-                matcher
+                names
                     .by_stem
                     .entry(stem(&name).to_owned())
                     .or_default()
                     .push(id);
-                matcher.by_name.entry(name).or_default().push(id);
-                matcher.by_url.entry(url).or_default().push(id);
+                names.by_name.entry(name).or_default().push(id);
+                names.by_url.entry(url).or_default().push(id);
             }
-            matcher.ids.insert(id, image);
-        }
-        matcher
+            names
+        })
     }
 
     /// The one input an image names: by id, then url, then file name, then stem.
     fn find(&self, key: &ImageKey) -> Result<Input<'_>, String> {
         let one = |id: &'a str| Input {
             id,
-            image: &self.ids[id],
+            json: self.ids[id],
         };
         let name = match key {
             ImageKey::Id(id) => {
@@ -343,16 +376,17 @@ impl<'a> Matcher<'a> {
                 )),
             }
         };
-        if let Some(found) = self.by_url.get(name.as_str()) {
+        let names = self.names();
+        if let Some(found) = names.by_url.get(name.as_str()) {
             return decide("url", found);
         }
-        if let Some(found) = self.by_name.get(base) {
+        if let Some(found) = names.by_name.get(base) {
             return decide("file name", found);
         }
         if let Some((id, _)) = self.ids.get_key_value(stem(base)) {
             return Ok(one(id));
         }
-        if let Some(found) = self.by_stem.get(stem(base)) {
+        if let Some(found) = names.by_stem.get(stem(base)) {
             return decide("file stem", found);
         }
         Err(format!(
@@ -386,12 +420,16 @@ fn region_of(content: &Content, input: &Input<'_>, root: &Path) -> Result<Region
             size,
             ..
         } => {
-            let image = input.image;
-            let local = image
-                .local
-                .as_ref()
-                .and_then(|l| export::size_of_file(&root.join(l)));
-            let Some((w, h)) = size.or(local).or(image.size) else {
+            // The file's size, else the local image's, else the dataset line's.
+            let known = || {
+                let image = image_of(input.json);
+                let local = image
+                    .local
+                    .as_ref()
+                    .and_then(|l| export::size_of_file(&root.join(l)));
+                local.or(image.size)
+            };
+            let Some((w, h)) = size.or_else(known) else {
                 return Err(format!(
                     "the size of input `{}`'s image is unknown, so pixels cannot be placed: give the file's image its `width` and `height`",
                     input.id

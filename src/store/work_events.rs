@@ -35,16 +35,25 @@ pub enum Counted {
     Annotations = 2,
 }
 
-/// Changes to `work_counts` being gathered, by (task, worker, kind, state).
+/// Changes to `work_counts` being gathered, by task, worker, and (kind, state): looked up by
+/// the names as borrowed, so that counting each of 100,000 rows copies no name.
 #[derive(Debug, Default)]
-pub struct CountDeltas(HashMap<(String, String, Counted, State), i64>);
+pub struct CountDeltas(HashMap<String, HashMap<String, WorkerDeltas>>);
+
+/// One worker's changes of counts on a task.
+type WorkerDeltas = HashMap<(Counted, State), i64>;
 
 impl CountDeltas {
     fn add(&mut self, task: &str, worker: &str, kind: Counted, state: State, n: i64) {
-        *self
-            .0
-            .entry((task.to_owned(), worker.to_owned(), kind, state))
-            .or_default() += n;
+        if !self.0.contains_key(task) {
+            self.0.insert(task.to_owned(), HashMap::new());
+        }
+        let workers = self.0.get_mut(task).expect("inserted above");
+        if !workers.contains_key(worker) {
+            workers.insert(worker.to_owned(), HashMap::new());
+        }
+        let counts = workers.get_mut(worker).expect("inserted above");
+        *counts.entry((kind, state)).or_default() += n;
     }
 }
 
@@ -514,30 +523,16 @@ impl Writer<'_> {
         Ok(touched)
     }
 
-    /// Adds events of one input of a task, each as (user, line, event) (`fresh`: the index
-    /// holds none for it yet).
-    pub fn add_work_events<'a>(
+    /// Writes an input's row of events, each `(user, line, event)`, each user's together in
+    /// file order, each line once (none: the row goes). A sync merges what the row held
+    /// ([`Writer::input_entries`]) with what it read, and replays the input from the same.
+    pub fn put_work_events(
         &self,
         task: &str,
         input: &str,
-        added: impl IntoIterator<Item = (&'a str, u32, &'a Stored)>,
-        fresh: bool,
+        entries: &[(&str, u32, &Stored)],
     ) -> Result<()> {
-        let known = if fresh {
-            Vec::new()
-        } else {
-            read_entries(self.conn, task, input)?
-        };
-        let added: Vec<(&str, u32, &Stored)> = added.into_iter().collect();
-        let mut entries: Vec<(&str, u32, &Stored)> = known
-            .iter()
-            .map(|(user, line, stored)| (user.as_str(), *line, stored))
-            .collect();
-        entries.extend(added);
-        entries.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
-        // A line is read once; should one come again, it is the same line.
-        entries.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
-        self.write_entries(task, input, &entries)
+        self.write_entries(task, input, entries)
     }
 
     /// Writes an input's row of events, `(user, line, event)` each (an [`Entry`], owned or
@@ -791,9 +786,13 @@ impl Writer<'_> {
             "INSERT INTO work_counts (task, worker, kind, state, n) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (task, worker, kind, state) DO UPDATE SET n = n + excluded.n",
         )?;
-        for ((task, worker, kind, state), n) in deltas.0 {
-            if n != 0 {
-                add.execute(params![task, worker, kind as i64, state.to_i64(), n])?;
+        for (task, workers) in deltas.0 {
+            for (worker, counts) in workers {
+                for ((kind, state), n) in counts {
+                    if n != 0 {
+                        add.execute(params![task, worker, kind as i64, state.to_i64(), n])?;
+                    }
+                }
             }
         }
         Ok(())

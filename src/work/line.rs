@@ -373,18 +373,36 @@ pub struct Log {
 /// A large file is read in pieces of whole lines on every core: one worker's file of a
 /// 100,000-input task holds 200,000 lines, and a sync reads several.
 pub fn parse_log(bytes: &[u8], first_line: u32) -> Log {
-    let threads = crate::cores::cores();
-    parse_in_pieces(
-        bytes,
-        first_line,
-        (bytes.len() / PARSE_PIECE_BYTES).clamp(1, threads),
-    )
+    let mut log = Log::default();
+    for mut part in parse_log_each(bytes, first_line, |part| part) {
+        log.lines.append(&mut part.lines);
+        log.diagnostics.append(&mut part.diagnostics);
+    }
+    log
 }
 
-/// [`parse_log`] in (up to) `pieces` pieces of whole lines, each on its own thread.
-fn parse_in_pieces(bytes: &[u8], first_line: u32, pieces: usize) -> Log {
+/// [`parse_log`] in pieces, each piece's [`Log`] handed to `each` on the piece's thread (what
+/// a caller makes of the lines is made on every core too): what `each` makes of them, in the
+/// order of the pieces.
+pub fn parse_log_each<T: Send>(
+    bytes: &[u8],
+    first_line: u32,
+    each: impl Fn(Log) -> T + Sync,
+) -> Vec<T> {
+    let threads = crate::cores::cores();
+    let pieces = (bytes.len() / PARSE_PIECE_BYTES).clamp(1, threads);
+    parse_in_pieces(bytes, first_line, pieces, &each)
+}
+
+/// [`parse_log_each`] in (up to) `pieces` pieces of whole lines, each on its own thread.
+fn parse_in_pieces<T: Send>(
+    bytes: &[u8],
+    first_line: u32,
+    pieces: usize,
+    each: &(impl Fn(Log) -> T + Sync),
+) -> Vec<T> {
     if pieces <= 1 {
-        return parse_lines(bytes, first_line);
+        return vec![each(parse_lines(bytes, first_line))];
     }
     // Each piece ends after the first newline at or past its share of the bytes.
     let mut spans = Vec::with_capacity(pieces);
@@ -405,15 +423,12 @@ fn parse_in_pieces(bytes: &[u8], first_line: u32, pieces: usize) -> Log {
     std::thread::scope(|scope| {
         let parts: Vec<_> = spans
             .iter()
-            .map(|&(from, to, line)| scope.spawn(move || parse_lines(&bytes[from..to], line)))
+            .map(|&(from, to, line)| scope.spawn(move || each(parse_lines(&bytes[from..to], line))))
             .collect();
-        let mut log = Log::default();
-        for part in parts {
-            let mut part = part.join().expect("reading a line never panics");
-            log.lines.append(&mut part.lines);
-            log.diagnostics.append(&mut part.diagnostics);
-        }
-        log
+        parts
+            .into_iter()
+            .map(|part| part.join().expect("reading a line never panics"))
+            .collect()
     })
 }
 
@@ -612,7 +627,11 @@ mod tests {
             assert_eq!(whole.lines.len(), 3000 - 2 * 31);
             assert_eq!(whole.diagnostics.len(), 31 + 1);
             for pieces in 2..8 {
-                let log = parse_in_pieces(text.as_bytes(), first_line, pieces);
+                let mut log = Log::default();
+                for mut part in parse_in_pieces(text.as_bytes(), first_line, pieces, &|p| p) {
+                    log.lines.append(&mut part.lines);
+                    log.diagnostics.append(&mut part.diagnostics);
+                }
                 assert_eq!(log.lines, whole.lines, "{pieces} pieces");
                 assert_eq!(log.diagnostics, whole.diagnostics, "{pieces} pieces");
             }

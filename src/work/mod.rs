@@ -11,7 +11,8 @@ pub mod replay;
 
 pub use annotation::{Annotation, Kind};
 pub use line::{
-    COMMENT_MAX, Decided, Event, Line, Log, Stored, annotation_line, parse_log, to_line,
+    COMMENT_MAX, Decided, Event, Line, Log, Stored, annotation_line, parse_log, parse_log_each,
+    to_line,
 };
 pub use replay::{
     AnnotationState, AssignmentState, InputState, Outcome, Review, Rules, UserEvents, explain,
