@@ -114,7 +114,8 @@ export async function show(main, taskId) {
     }
     position.textContent = it ? `${cur + 1} of ${items.length} in this session (${done} submitted)` : "";
     position.dataset.input = it ? it.input.id : "";
-    badge.textContent = it ? (it.submitted ? (it.dirty ? "Submitted · changed, Enter to resubmit" : "Submitted") : "To label") : "";
+    const toLabel = it?.predicted && !it.dirty ? `To label · ${it.predicted}'s predictions drawn: check them` : "To label";
+    badge.textContent = it ? (it.submitted ? (it.dirty ? "Submitted · changed, Enter to resubmit" : "Submitted") : toLabel) : "";
     badge.classList.toggle("done", !!it?.submitted);
     back.disabled = cur <= 0;
     forward.disabled = cur >= items.length - 1;
@@ -211,6 +212,8 @@ export async function show(main, taskId) {
           chosen: new Set((start?.concepts || []).filter((c) => c.value > 0).map((c) => c.id)),
           regions: (start?.regions || []).map((r) => fromApi(r, concepts)).filter(Boolean),
           submitted: false,
+          // Who predicted what is drawn, while the person has not changed it.
+          predicted: !earlier && predicted.has(a.input.id) ? assistantOf(task) : null,
           comment: a.status?.details || null,
         });
       }
@@ -393,13 +396,18 @@ export async function show(main, taskId) {
   };
 }
 
+/// The user id of the task's assistant, if it has one (`workflow_id` is the deprecated name).
+function assistantOf(task) {
+  return task.ai_assistant?.workflow?.id || task.ai_assistant?.workflow_id || null;
+}
+
 /// AI assist: the task's assistant's predictions on `inputIds`, merged per input, as the
 /// starting point of an input the person has not annotated (they edit it and submit it as
 /// their own). ListAnnotations filtered to the assistant answers only the predictions shown
 /// (at or above `min_threshold`); without them, or without an answer, people start empty.
 async function predictions(task, inputIds) {
   const byInput = new Map();
-  const assistant = task.ai_assistant?.workflow?.id || task.ai_assistant?.workflow_id;
+  const assistant = assistantOf(task);
   if (!assistant || inputIds.length === 0) return byInput;
   const q = inputIds.map((id) => `input_ids=${encodeURIComponent(id)}`).join("&");
   let answer;

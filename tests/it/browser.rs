@@ -726,6 +726,7 @@ fn the_team_view_shows_how_often_workers_agree() {
         "the agreement follows the new submit",
         &format!("{figure} === 'ann and bob agree on 2 of 4'"),
     );
+    snapshot(&browser, "team-agreement");
     // A task without consensus shows no agreement.
     browser.goto(&format!("{base}/tasks/day"));
     browser.find("[aria-label=\"Counts per worker and state\"] tbody tr");
@@ -1242,6 +1243,12 @@ fn the_assistants_predictions_are_the_starting_point() {
         "the prediction is drawn",
         "return document.querySelectorAll('svg.overlay .region').length === 1",
     );
+    // The labeler is told where the drawing came from.
+    browser.wait(
+        "the badge names the assistant",
+        "return document.querySelector('[aria-label=\"Input state\"]').textContent === \"To label · model's predictions drawn: check them\"",
+    );
+    snapshot(&browser, "label-prefilled");
     browser.keys(&[ENTER]);
     // photo-03 was decided by the prediction: the next input is photo-02, with nothing drawn.
     assert_eq!(on_input(&browser, 2), "photo-02");
