@@ -244,6 +244,19 @@ async fn next_assignments(
     .await
 }
 
+/// The acting user of an annotations write, and its body, refused when an annotation in it has
+/// a key the API does not know (serde would drop it silently).
+fn annotations_request(
+    path: Result<Path<WorkPath>, PathRejection>,
+    caller: &Caller,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(String, Bytes), Failure> {
+    let (_, user) = work_path(path, caller)?;
+    let body = body?;
+    requests::refuse_unknown_annotation_keys(&body).map_err(|e| e.in_body(&body, BODY))?;
+    Ok((user, body))
+}
+
 /// PostAnnotations, as the caller.
 async fn post_annotations(
     State(repos): State<Arc<Repos>>,
@@ -252,9 +265,7 @@ async fn post_annotations(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
-    let (_, user) = work_path(path, &caller)?;
-    let body = body?;
-    requests::refuse_unknown_annotation_keys(&body).map_err(|e| e.in_body(&body, BODY))?;
+    let (user, body) = annotations_request(path, &caller, body)?;
     write(
         repos,
         raw,
@@ -279,9 +290,7 @@ async fn patch_annotations(
     RawQuery(raw): RawQuery,
     body: Result<Bytes, BytesRejection>,
 ) -> Reply {
-    let (_, user) = work_path(path, &caller)?;
-    let body = body?;
-    requests::refuse_unknown_annotation_keys(&body).map_err(|e| e.in_body(&body, BODY))?;
+    let (user, body) = annotations_request(path, &caller, body)?;
     write(
         repos,
         raw,

@@ -33,21 +33,27 @@ fn project() -> Project {
         {"image_id": "c", "category_id": 1, "bbox": [10, 10, 20, 20], "score": 0.1},
     ]);
     project.write("predictions.json", &results.to_string());
-    let out = project.run(&[
-        "import",
-        "cars",
-        "--format",
-        "coco",
-        project.path("predictions.json").to_str().unwrap(),
-        "--as",
-        "model",
-    ]);
+    let out = import_predictions(&project);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
     project
+}
+
+/// `annotask import cars --format coco predictions.json --as model`.
+fn import_predictions(project: &Project) -> std::process::Output {
+    let file = project.path("predictions.json");
+    project.run(&[
+        "import",
+        "cars",
+        "--format",
+        "coco",
+        file.to_str().unwrap(),
+        "--as",
+        "model",
+    ])
 }
 
 #[test]
@@ -57,15 +63,7 @@ fn a_prediction_at_max_threshold_is_final_and_one_below_min_is_not_shown() {
     let work = std::fs::read_to_string(project.path("work/cars/model.jsonl")).unwrap();
     assert!(work.contains(r#""value":0.97"#), "{work}");
     // Importing again changes nothing, the prediction not shown included.
-    let again = project.run(&[
-        "import",
-        "cars",
-        "--format",
-        "coco",
-        project.path("predictions.json").to_str().unwrap(),
-        "--as",
-        "model",
-    ]);
+    let again = import_predictions(&project);
     let said = String::from_utf8_lossy(&again.stderr);
     assert!(said.starts_with("0 annotations appended"), "{said}");
     assert_eq!(
