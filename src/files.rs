@@ -147,60 +147,88 @@ pub fn list_work(root: &Path) -> Vec<DiskFile> {
     files
 }
 
-/// Appends `bytes` (whole lines) to a work file, creating it and its folders, and returns
-/// once they are on disk. A file whose last line was cut off (a crash mid-append) gets a line
-/// break first, so the cut line stays alone and the new ones read whole.
+/// An append of whole lines to a work file, creating it and its folders, written in as many parts as its writer likes and on disk once
+/// [`Appender::finish`] returns, so that a large append (an import's 300,000 lines) is never
+/// held whole in memory. A file whose last line was cut off (a crash mid-append) gets a line
+/// break first, so the cut line stays alone and the new ones read whole. A part that fails to
+/// write takes the file back to its length before the append, as far as the file system lets
+/// it, so that a full disk does not leave half an append behind.
 ///
 /// A folder on the way that is a link is refused ([`Linked`]), as the scan refuses to read
 /// through one: a write there would land outside the project and never be read back.
-pub fn append(root: &Path, path: &str, bytes: &[u8]) -> io::Result<()> {
-    use std::os::unix::fs::{FileExt, OpenOptionsExt};
-    if let Some(folder) = linked_folder(root, path) {
-        return Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            Linked { folder },
-        ));
-    }
-    let target = root.join(path);
-    let dir = target.parent().unwrap_or(root);
-    // The folders this append creates, deepest first: the task's, and `work/` itself the
-    // first time anyone works.
-    let mut created = Vec::new();
-    let mut missing = dir;
-    while !missing.exists() {
-        created.push(missing);
-        match missing.parent() {
-            Some(parent) => missing = parent,
-            None => break,
-        }
-    }
-    fs::create_dir_all(dir)?;
-    let mut file = File::options()
-        .read(true)
-        .append(true)
-        .create(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(&target)?;
-    let size = file.metadata()?.len();
-    let mut last = [0u8];
-    let torn = size > 0 && file.read_at(&mut last, size - 1)? == 1 && last[0] != b'\n';
-    if torn {
-        file.write_all(b"\n")?;
-    }
-    file.write_all(bytes)?;
-    file.sync_data()?;
-    if size == 0 {
-        sync_dir(dir)?;
-        // A new folder's entry lives in its parent: each is synced, so that a crash cannot
-        // lose the path to a file already on disk.
-        for folder in &created {
-            sync_dir(folder.parent().unwrap_or(root))?;
-        }
-    }
-    Ok(())
+pub struct Appender {
+    file: File,
+    /// The file's length before the append.
+    start: u64,
+    /// The folders to sync once the file is on disk, when the file is new: its own, then
+    /// each folder this append created, whose entry lives in its parent.
+    new_entries: Vec<PathBuf>,
 }
 
-/// Why [`append`] refused: a folder on the way to the file is a symbolic link.
+impl Appender {
+    pub fn open(root: &Path, path: &str) -> io::Result<Appender> {
+        use std::os::unix::fs::{FileExt, OpenOptionsExt};
+        if let Some(folder) = linked_folder(root, path) {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                Linked { folder },
+            ));
+        }
+        let target = root.join(path);
+        let dir = target.parent().unwrap_or(root);
+        // The folders this append creates, deepest first: the task's, and `work/` itself the
+        // first time anyone works.
+        let mut created = Vec::new();
+        let mut missing = dir;
+        while !missing.exists() {
+            created.push(missing);
+            match missing.parent() {
+                Some(parent) => missing = parent,
+                None => break,
+            }
+        }
+        fs::create_dir_all(dir)?;
+        let mut file = File::options()
+            .read(true)
+            .append(true)
+            .create(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&target)?;
+        let start = file.metadata()?.len();
+        let mut last = [0u8];
+        if start > 0 && file.read_at(&mut last, start - 1)? == 1 && last[0] != b'\n' {
+            file.write_all(b"\n")?;
+        }
+        let new_entries = if start == 0 {
+            std::iter::once(dir)
+                .chain(created.iter().map(|folder| folder.parent().unwrap_or(root)))
+                .map(Path::to_path_buf)
+                .collect()
+        } else {
+            Vec::new()
+        };
+        Ok(Appender {
+            file,
+            start,
+            new_entries,
+        })
+    }
+
+    /// Appends whole lines.
+    pub fn write(&mut self, lines: &[u8]) -> io::Result<()> {
+        self.file.write_all(lines).inspect_err(|_| {
+            let _ = self.file.set_len(self.start);
+        })
+    }
+
+    /// Puts the append on disk, with the path to a new file.
+    pub fn finish(self) -> io::Result<()> {
+        self.file.sync_data()?;
+        self.new_entries.iter().try_for_each(|dir| sync_dir(dir))
+    }
+}
+
+/// Why [`Appender::open`] refused: a folder on the way to the file is a symbolic link.
 #[derive(Debug, thiserror::Error)]
 #[error(
     "{folder} is a symbolic link, and annotask writes only inside the project (a write through it would never be read back): replace the link with a folder"

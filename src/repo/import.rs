@@ -1,8 +1,10 @@
 //! Imported annotations as a person's unsubmitted work: each checked as PostAnnotations checks
 //! what it posts (against the task, and the person's assignment on its input, which must be
-//! open), all or nothing, appended to their own work file in one write. Idempotent: an
-//! annotation identical to the person's current one with its id is not appended again. Must
-//! not parse import files: [`crate::import`] does.
+//! open), all before any is written; then appended to their own work file a batch at a time
+//! ([`crate::files::Appender`]: a write that fails part way takes the file back to what it
+//! was) and on disk before the import returns. Idempotent: an annotation identical to the
+//! person's current one with its id is not appended again. Must not parse import files:
+//! [`crate::import`] does.
 
 use std::collections::{HashMap, HashSet};
 
@@ -84,23 +86,16 @@ impl Repo {
         }
         let mut problems = Vec::new();
         let mut seen = HashSet::new();
-        // The lines to append, written as each annotation passes, all with one time.
-        let at_now = super::now();
-        let mut text = String::new();
         let mut imported = Imported::default();
-        // Checked and written a batch at a time on every core, so that only a batch's JSON is
-        // held beside the lines.
+        // Every annotation is checked before any is written, so that an import with a
+        // problem appends nothing; the lines are then written a batch at a time.
+        let mut to_append = Vec::new();
         for (n, batch) in annotations.chunks(CHECK_BATCH).enumerate() {
-            if n == 1 {
-                // Room for the rest, reckoned from the first batch: the text of 100,000
-                // annotations grown by doubling was copied, and twice its size held at once.
-                let rest = (annotations.len() - CHECK_BATCH) as f64;
-                let each = text.len() as f64 / CHECK_BATCH as f64;
-                text.reserve((rest * each * 1.05) as usize);
-            }
-            for ((at, annotation), checked) in batch.iter().zip(checked(batch, &task)) {
-                let json = match checked {
-                    Ok(json) => json,
+            for (i, ((at, annotation), verdict)) in
+                batch.iter().zip(judged(batch, &task, &current)).enumerate()
+            {
+                let unchanged = match verdict {
+                    Ok(unchanged) => unchanged,
                     Err(found) => {
                         problems.extend(found);
                         continue;
@@ -141,25 +136,15 @@ impl Repo {
                     )
                     .hint("import as one of the task's workers"),
                 ),
-                Some(state) => {
-                    if current
-                        .get(&annotation.id)
-                        .is_some_and(|known| same(known, &json, annotation))
-                    {
-                        imported.unchanged += 1;
-                    } else if state == State::Pending {
-                        work::annotation_line(at_now, &json, &mut text);
-                        imported.appended += 1;
-                    } else {
-                        problems.push(Diagnostic::error(
-                            at,
-                            format!(
-                                "`{user}` has submitted input `{input}` of task `{task_id}` ({}): it takes new annotations again only if a reviewer requests changes",
-                                state.description()
-                            ),
-                        ));
-                    }
-                }
+                Some(_) if unchanged => imported.unchanged += 1,
+                Some(State::Pending) => to_append.push(n * CHECK_BATCH + i),
+                Some(state) => problems.push(Diagnostic::error(
+                    at,
+                    format!(
+                        "`{user}` has submitted input `{input}` of task `{task_id}` ({}): it takes new annotations again only if a reviewer requests changes",
+                        state.description()
+                    ),
+                )),
             }
             }
         }
@@ -169,10 +154,17 @@ impl Repo {
                 diagnostics: problems,
             }]));
         }
-        // What the checks held goes before the sync, which reads the lines back.
+        // What the checks held goes before the lines are written and read back.
         drop((current, held, selected, seen, plans));
-        drop(annotations);
-        self.append_text(task_id, user, text)?;
+        if to_append.is_empty() {
+            return Ok(imported);
+        }
+        imported.appended = to_append.len() as u64;
+        let at_now = super::now();
+        // The annotations go once written, before the sync.
+        self.append_with(task_id, user, move |out| {
+            write_lines(&annotations, &to_append, at_now, out)
+        })?;
         Ok(imported)
     }
 }
@@ -204,34 +196,79 @@ impl Repo {
     }
 }
 
-/// Each annotation's problems against the task, or its JSON, on every core: checking and
-/// writing 100,000 annotations on one core took a tenth of importing them.
-fn checked(
+/// Each annotation's problems against the task, or whether it is the person's current
+/// annotation with its id as it is (`current`), on every core.
+fn judged(
     annotations: &[(String, Annotation)],
     task: &Task,
-) -> Vec<Result<String, Vec<Diagnostic>>> {
+    current: &HashMap<String, String>,
+) -> Vec<Result<bool, Vec<Diagnostic>>> {
     let one = |(at, annotation): &(String, Annotation)| {
         let found = work::annotation::check(annotation, task, at);
-        if found.is_empty() {
-            Ok(serde_json::to_string(annotation).expect("annotations serialise"))
-        } else {
-            Err(found)
+        if !found.is_empty() {
+            return Err(found);
         }
+        Ok(current.get(&annotation.id).is_some_and(|known| {
+            let json = serde_json::to_string(annotation).expect("annotations serialise");
+            same(known, &json, annotation)
+        }))
     };
-    let chunk = annotations.len().div_ceil(crate::cores::cores()).max(1);
+    by_core(annotations, |part| part.iter().map(one).collect::<Vec<_>>())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// Writes the lines of `annotations[i]` for each `i` of `chosen`, all at `at`: a batch is
+/// written while the next is serialised on every core.
+fn write_lines(
+    annotations: &[(String, Annotation)],
+    chosen: &[usize],
+    at: jiff::Timestamp,
+    out: &mut crate::files::Appender,
+) -> std::io::Result<()> {
+    let serialised = |batch: &[usize]| {
+        let parts = by_core(batch, |part| {
+            let mut text = String::new();
+            for &i in part {
+                let json = serde_json::to_string(&annotations[i].1).expect("annotations serialise");
+                work::annotation_line(at, &json, &mut text);
+            }
+            text
+        });
+        parts.concat()
+    };
     std::thread::scope(|scope| {
-        let parts: Vec<_> = annotations
+        let (tx, rx) = std::sync::mpsc::sync_channel::<String>(1);
+        scope.spawn(move || {
+            for batch in chosen.chunks(CHECK_BATCH) {
+                if tx.send(serialised(batch)).is_err() {
+                    break;
+                }
+            }
+        });
+        rx.into_iter()
+            .try_for_each(|text| out.write(text.as_bytes()))
+    })
+}
+
+/// `f` of each of `items`' parts, one part a core, in order: checking and writing 100,000
+/// annotations on one core took a tenth of importing them.
+fn by_core<T: Sync, R: Send>(items: &[T], f: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let chunk = items.len().div_ceil(crate::cores::cores()).max(1);
+    std::thread::scope(|scope| {
+        let parts: Vec<_> = items
             .chunks(chunk)
-            .map(|part| scope.spawn(move || part.iter().map(one).collect::<Vec<_>>()))
+            .map(|part| scope.spawn(|| f(part)))
             .collect();
         parts
             .into_iter()
-            .flat_map(|part| part.join().expect("checking an annotation never panics"))
+            .map(|part| part.join().expect("checking an annotation never panics"))
             .collect()
     })
 }
 
-/// How many annotations are checked and written at a time.
+/// How many annotations are checked, and written, at a time.
 const CHECK_BATCH: usize = 8192;
 
 /// How many annotations an import checks against the task's source one query each; more, and

@@ -290,14 +290,17 @@ impl Repo {
                 })
             })
             .collect();
-        self.append_text(task, user, text)
+        self.append_with(task, user, |out| out.write(text.as_bytes()))
     }
 
-    /// Appends whole lines to `user`'s work file on `task`, durably, and syncs it.
-    fn append_text(&mut self, task: &str, user: &str, text: String) -> Result<()> {
-        if text.is_empty() {
-            return Ok(());
-        }
+    /// Appends to `user`'s work file on `task` the lines `write` gives the appender, durably,
+    /// and syncs it.
+    fn append_with(
+        &mut self,
+        task: &str,
+        user: &str,
+        write: impl FnOnce(&mut files::Appender) -> std::io::Result<()>,
+    ) -> Result<()> {
         let path = layout::work_path(task, user);
         // The file as the index last read it (size and time alike, as a sync judges files
         // unchanged): what was read of it stays as it was, and only the append is read.
@@ -306,14 +309,12 @@ impl Repo {
         let as_read = before.zip(known.get(&path)).is_some_and(|(disk, k)| {
             disk.size == k.size && disk.mtime_ns == k.mtime_ns && k.mtime_ns != files::UNREAD
         });
-        files::append(&self.root, &path, text.as_bytes()).map_err(|e| {
-            match files::Linked::of(&e) {
+        files::Appender::open(&self.root, &path)
+            .and_then(|mut out| write(&mut out).and_then(|()| out.finish()))
+            .map_err(|e| match files::Linked::of(&e) {
                 Some(linked) => Error::PermissionDenied(format!("cannot write {path}: {linked}")),
                 None => Error::io("append to", self.root.join(&path))(e),
-            }
-        })?;
-        // The sync reads the lines back from the file.
-        drop(text);
+            })?;
         let appended = as_read.then_some(path.as_str());
         self.sync_paths_appended(std::slice::from_ref(&path), appended)?;
         Ok(())

@@ -874,6 +874,74 @@ fn export_then_import_then_export_gives_the_same_file() {
     }
 }
 
+/// A disk that fills up part way through an import: the work file goes back to what it was,
+/// and the next import appends it whole.
+#[test]
+fn an_import_that_cannot_be_written_whole_leaves_the_work_file_as_it_was() {
+    let project = importable();
+    Work::new()
+        .boxes("mine", "b", &[([0.1, 0.1, 0.2, 0.2], "car")])
+        .save(&project, "again", "zoe");
+    let boxes: Vec<String> = (0..2000)
+        .map(|i| {
+            format!(
+                r#"{{"image_id": 1, "category_id": 1, "bbox": [{}, 1, 2, 2]}}"#,
+                i % 600
+            )
+        })
+        .collect();
+    project.write(
+        "many.json",
+        &format!(
+            r#"{{"images": [{{"id": 1, "file_name": "img/a.png", "width": 640, "height": 480}}], "categories": [{{"id": 1, "name": "car"}}], "annotations": [{}]}}"#,
+            boxes.join(", ")
+        ),
+    );
+    assert!(project.run(&["sync"]).status.success());
+    let work = project.path("work/again/zoe.jsonl");
+    let before = fs::read(&work).unwrap();
+    let many = project.path("many.json");
+    let import = [
+        "import",
+        "again",
+        "--format",
+        "coco",
+        many.to_str().unwrap(),
+        "--as",
+        "zoe",
+    ];
+    // The import's one line is some 300 KB; no file may grow past 64 KB (128 blocks of 512
+    // bytes), room enough for the index's shared memory file. The signal a process gets for
+    // writing past the limit is ignored, so the write fails instead.
+    let mut limited = Command::new("sh");
+    limited
+        .args(["-c", r#"trap "" XFSZ; ulimit -f 128; exec "$0" "$@""#])
+        .arg(crate::common::BIN)
+        .arg("--root")
+        .arg(project.root())
+        .args(import);
+    let out = limited.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("File too large"), "{stderr}");
+    let after = fs::read(&work).unwrap();
+    assert!(
+        after == before,
+        "the work file has {} bytes, not its {}",
+        after.len(),
+        before.len()
+    );
+    let out = project.run(&import);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = fs::read_to_string(&work).unwrap();
+    assert!(text.starts_with(std::str::from_utf8(&before).unwrap()));
+    assert_eq!(text.lines().count(), 2);
+}
+
 #[test]
 fn bad_import_files_are_located_and_append_nothing() {
     let project = importable();
