@@ -31,6 +31,16 @@ pub struct DiskFile {
 }
 
 impl DiskFile {
+    /// A file listed but not yet described.
+    fn unread(path: String) -> DiskFile {
+        DiskFile {
+            path,
+            size: 0,
+            mtime_ns: UNREAD,
+            problem: None,
+        }
+    }
+
     fn problem(path: String, problem: impl Into<Box<str>>) -> DiskFile {
         DiskFile {
             path,
@@ -48,6 +58,20 @@ pub const UNREAD: i64 = i64::MIN;
 /// Every task file under `root/tasks`, sorted by path.
 pub fn scan(root: &Path) -> Vec<DiskFile> {
     walk(root, TASKS_DIR)
+}
+
+/// [`scan`] without a stat of each file: sizes and times are left [`UNREAD`] for
+/// [`read_listed`] to fill in from the open file. For a sync that reads every file anyway (into
+/// an empty index), where a stat each was a sixth of the system's time.
+pub fn scan_unstated(root: &Path) -> Vec<DiskFile> {
+    walk_listing(root, TASKS_DIR, Listing::NamesOnly)
+}
+
+/// Whether a walk describes each file it lists.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Listing {
+    Stat,
+    NamesOnly,
 }
 
 /// Every dataset file directly in `root/inputs` (`*.jsonl`, `*.csv`), sorted by path.
@@ -290,8 +314,12 @@ pub fn not_datasets(root: &Path) -> Vec<String> {
 /// sit in one folder or in many: folders are listed by whichever thread is free, and a thread
 /// listing a folder queues batches of its files for the others.
 pub fn walk(root: &Path, dir: &str) -> Vec<DiskFile> {
+    walk_listing(root, dir, Listing::Stat)
+}
+
+fn walk_listing(root: &Path, dir: &str, listing: Listing) -> Vec<DiskFile> {
     let threads = crate::cores::cores();
-    let queue = Queue::new(dir.trim_end_matches('/').to_owned(), threads);
+    let queue = Queue::new(dir.trim_end_matches('/').to_owned(), threads, listing);
     let parts = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|_| scope.spawn(|| queue.work(root)))
@@ -344,6 +372,7 @@ struct Queue {
     state: Mutex<QueueState>,
     changed: Condvar,
     threads: usize,
+    listing: Listing,
 }
 
 struct QueueState {
@@ -353,9 +382,10 @@ struct QueueState {
 }
 
 impl Queue {
-    fn new(dir: String, threads: usize) -> Queue {
+    fn new(dir: String, threads: usize, listing: Listing) -> Queue {
         Queue {
             threads,
+            listing,
             state: Mutex::new(QueueState {
                 work: vec![Work::List(dir)],
                 busy: 0,
@@ -472,6 +502,10 @@ impl Queue {
             } else if file_type.is_symlink() {
                 files.extend(link(path, &entry.path()));
             } else if file_type.is_file() && is_task_file(&name) {
+                if self.listing == Listing::NamesOnly {
+                    files.push(DiskFile::unread(path));
+                    continue;
+                }
                 batch.push((path, entry));
                 if batch.len() == STAT_BATCH
                     && let Some(batch) = self.offer(std::mem::take(&mut batch))
@@ -557,41 +591,59 @@ fn describe(path: String, metadata: io::Result<fs::Metadata>) -> Option<DiskFile
     if !metadata.is_file() {
         return None;
     }
-    // A file system without modification times gives every file the same one, so changes
-    // show only in sizes; annotask then re-reads on size changes alone.
-    let mtime_ns = metadata
-        .modified()
-        .ok()
-        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i64);
     Some(DiskFile {
         path,
         size: metadata.len(),
-        mtime_ns,
+        mtime_ns: mtime_ns(&metadata),
         problem: None,
     })
 }
 
+fn mtime_ns(metadata: &fs::Metadata) -> i64 {
+    // A file system without modification times gives every file the same one, so changes
+    // show only in sizes; annotask then re-reads on size changes alone.
+    metadata
+        .modified()
+        .ok()
+        .and_then(|m| m.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos() as i64)
+}
+
 /// Reads a task file, refusing to read more than the size limit plus one byte, so a file that
 /// grew after it was listed still cannot exhaust memory.
+pub fn read(root: &Path, path: &str) -> io::Result<Vec<u8>> {
+    read_up_to(root, path, None, MAX_FILE_BYTES)
+}
+
+/// Reads a listed task file and describes it again, from the open file as it was just before
+/// the read: the size and time the index keeps are those of the text it read, and a file
+/// listed without a stat ([`scan_unstated`]) costs no path lookup more.
+pub fn read_listed(root: &Path, file: &mut DiskFile) -> io::Result<Vec<u8>> {
+    let open = open_no_follow(&root.join(&file.path))?;
+    let metadata = open.metadata()?;
+    file.size = metadata.len();
+    file.mtime_ns = mtime_ns(&metadata);
+    read_open(open, Some(file.size), MAX_FILE_BYTES)
+}
+
+/// [`read`] with another size limit (a dataset file's).
 ///
 /// `listed_size` is the size a listing found, when there was one: a first read that returns
 /// just that many bytes is taken to have reached the end, without asking the system once more
 /// (a third of the system calls of a sync). A file that grew since it was listed is still read
 /// to its end.
-pub fn read(root: &Path, path: &str, listed_size: Option<u64>) -> io::Result<Vec<u8>> {
-    read_up_to(root, path, listed_size, MAX_FILE_BYTES)
-}
-
-/// [`read`] with another size limit (a dataset file's).
 pub fn read_up_to(
     root: &Path,
     path: &str,
     listed_size: Option<u64>,
     max_bytes: u64,
 ) -> io::Result<Vec<u8>> {
+    read_open(open_no_follow(&root.join(path))?, listed_size, max_bytes)
+}
+
+fn read_open(file: File, listed_size: Option<u64>, max_bytes: u64) -> io::Result<Vec<u8>> {
     let limit = max_bytes + 1;
-    let mut file = open_no_follow(&root.join(path))?.take(limit);
+    let mut file = file.take(limit);
     let expected = listed_size.map_or(limit, |size| size.min(limit));
     let mut bytes = vec![0; expected.min(4096) as usize + 1];
     let mut len = 0;
@@ -843,9 +895,17 @@ mod tests {
         let size = text.len() as u64;
         // As listed, grown since, shrunk since, not listed.
         for listed in [Some(size), Some(size / 2), Some(size * 2), Some(0), None] {
-            let bytes = read(dir.path(), "a.yaml", listed).unwrap();
+            let bytes = read_up_to(dir.path(), "a.yaml", listed, MAX_FILE_BYTES).unwrap();
             assert_eq!(bytes, text.as_bytes(), "listed as {listed:?}");
         }
+        // Listed without a stat, or with a stale one: the read describes the file.
+        let mut listed = DiskFile::unread("a.yaml".into());
+        assert_eq!(
+            read_listed(dir.path(), &mut listed).unwrap(),
+            text.as_bytes()
+        );
+        let stat = stat(dir.path(), "a.yaml").unwrap();
+        assert_eq!((listed.size, listed.mtime_ns), (stat.size, stat.mtime_ns));
     }
 
     #[test]

@@ -95,7 +95,7 @@ impl Config {
     /// The remote `name` of the project at `root`.
     pub fn remote(root: &Path, name: &str) -> Result<NamedRemote, ConfigError> {
         let path = root.join(CONFIG_FILE);
-        let bytes = files::read(root, CONFIG_FILE, None).map_err(|source| ConfigError::Read {
+        let bytes = files::read(root, CONFIG_FILE).map_err(|source| ConfigError::Read {
             name: name.to_owned(),
             path: path.clone(),
             source,

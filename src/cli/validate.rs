@@ -163,7 +163,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         if let Some(task) = &loaded.task {
             let mut found = input_source_warnings(&task.json, &dataset_ids);
             if !found.is_empty() {
-                let bytes = files::read(&base, &loaded.file.path, None).unwrap_or_default();
+                let bytes = files::read(&base, &loaded.file.path).unwrap_or_default();
                 annotask::yaml::locate(&bytes, &mut found);
                 loaded.diagnostics.extend(found);
             }
@@ -227,7 +227,7 @@ pub fn run(global: &Global, args: Args) -> anyhow::Result<Outcome> {
         for path in paths {
             let others: Vec<String> = paths.iter().filter(|p| *p != path).cloned().collect();
             let mut d = sync::conflict_diagnostic(id, &others);
-            let bytes = files::read(&base, path, None).unwrap_or_default();
+            let bytes = files::read(&base, path).unwrap_or_default();
             annotask::yaml::locate(&bytes, std::slice::from_mut(&mut d));
             if let Some(report) = reports.iter_mut().find(|r| &r.file == path) {
                 report.diagnostics.push(d);

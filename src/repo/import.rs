@@ -174,7 +174,7 @@ impl Repo {
     /// from its own work file.
     fn predictions(&self, task_id: &str, user: &str) -> Result<HashMap<String, String>> {
         let path = layout::work_path(task_id, user);
-        let bytes = match crate::files::read(self.root(), &path, None) {
+        let bytes = match crate::files::read(self.root(), &path) {
             Ok(bytes) => bytes,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(HashMap::new()),
             Err(e) => return Err(Error::io("read", &path)(e)),

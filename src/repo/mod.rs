@@ -161,10 +161,16 @@ impl Repo {
 
     /// [`Repo::sync`], telling `progress` after each file read how many of how many are done.
     pub fn sync_with_progress(&mut self, progress: &dyn Fn(usize, usize)) -> Result<Summary> {
+        // An index that knows no task file reads every one, and a read describes its file.
+        let scan = if self.index.knows_task_files()? {
+            files::scan
+        } else {
+            files::scan_unstated
+        };
         // The index's files are read while the folders are listed rather than after, which
         // took a tenth longer at 100,000 files: the listing leaves a core idle now and then.
         let (disk, indexed) = thread::scope(|scope| {
-            let scan = scope.spawn(|| files::scan(&self.root));
+            let scan = scope.spawn(|| scan(&self.root));
             let indexed = self.index.known_files();
             (scan.join().expect("a scan never panics"), indexed)
         });

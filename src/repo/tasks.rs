@@ -205,7 +205,7 @@ impl Repo {
             .iter()
             .map(|(path, _)| match placement {
                 Placement::New => None,
-                Placement::Replace => files::read(&self.root, path, None).ok(),
+                Placement::Replace => files::read(&self.root, path).ok(),
             })
             .collect();
         let texts: Vec<String> = writes
@@ -291,8 +291,8 @@ impl Repo {
                 taken.push(new.clone());
                 continue;
             }
-            let bytes = files::read(&self.root, &path, None)
-                .map_err(Error::io("read", self.root.join(&path)))?;
+            let bytes =
+                files::read(&self.root, &path).map_err(Error::io("read", self.root.join(&path)))?;
             let text = String::from_utf8_lossy(&bytes);
             let edited = yaml::set_id(&text, new);
             edits.push((path, bytes, edited));

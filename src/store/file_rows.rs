@@ -134,6 +134,13 @@ fn files_where(filter: &str) -> String {
 const CONFLICTED: &str = "conflict";
 
 impl Store {
+    /// Whether the index has a row for any task file.
+    pub fn knows_task_files(&self) -> Result<bool> {
+        Ok(self
+            .conn
+            .query_row("SELECT EXISTS (SELECT 1 FROM files)", [], |r| r.get(0))?)
+    }
+
     /// Every file the index knows: a sync compares them with the disk to find the few that
     /// changed.
     pub fn known_files(&self) -> Result<KnownFiles> {

@@ -245,6 +245,25 @@ mod tests {
         assert_eq!(next.task_count().unwrap(), n as u64);
     }
 
+    /// A first sync lists files without a stat each and describes them as it reads them: what
+    /// it records must be what the next sync's listing finds, or that sync reads everything.
+    #[test]
+    fn a_first_sync_records_files_as_the_next_sync_lists_them() {
+        for many in [false, true] {
+            let (dir, mut repo) = project();
+            if many {
+                many_tasks(&dir);
+            }
+            write(&dir, "tasks/team/odd name.yaml", &task("odd"));
+            write(&dir, "tasks/broken.yaml", "id: [");
+            let first = repo.sync().unwrap();
+            assert!(first.added.contains(&"odd".to_owned()));
+            assert_eq!(first.invalid, ["tasks/broken.yaml"]);
+            let again = repo.sync().unwrap();
+            assert!(again.is_empty(), "{again:?}");
+        }
+    }
+
     #[test]
     fn a_bulk_load_is_seen_by_a_connection_open_during_it() {
         let (dir, mut repo) = project();

@@ -178,7 +178,7 @@ pub fn load(root: &Path, mut file: DiskFile) -> Outcome {
         let diagnostic = Diagnostic::error("", problem.to_string());
         return failed(file, None, diagnostic);
     }
-    let bytes = match files::read(root, &file.path, Some(file.size)) {
+    let bytes = match files::read_listed(root, &mut file) {
         Ok(bytes) if bytes.len() as u64 > yaml::MAX_FILE_BYTES => {
             let size = file.size.max(bytes.len() as u64);
             return failed(file, None, yaml::too_large(size));
@@ -351,7 +351,7 @@ impl Apply<'_, '_> {
 
     /// Conflicts are rare, so their location is found by reading the file again.
     fn located(&self, path: &str, mut diagnostic: Diagnostic) -> Diagnostic {
-        if let Ok(bytes) = files::read(self.root, path, None) {
+        if let Ok(bytes) = files::read(self.root, path) {
             yaml::locate(&bytes, std::slice::from_mut(&mut diagnostic));
         }
         diagnostic
