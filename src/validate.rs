@@ -353,14 +353,22 @@ fn check_type(doc: &TaskDoc, out: &mut Vec<Diagnostic>) {
 
 /// Ids in a list must be non-empty and unique; the error points at the offending element.
 fn check_id_list(field: &str, what: &str, ids: &[String], out: &mut Vec<Diagnostic>) {
+    // Lists are short: comparing with the ids before is cheaper than hashing, up to a length
+    // past which a long list must not cost its square.
+    const COMPARED: usize = 16;
     let mut seen = HashSet::new();
     for (i, id) in ids.iter().enumerate() {
+        let repeated = if ids.len() <= COMPARED {
+            ids[..i].contains(id)
+        } else {
+            !seen.insert(id.as_str())
+        };
         if id.trim().is_empty() {
             out.push(Diagnostic::error(
                 format!("{field}[{i}]"),
                 format!("empty {what} id"),
             ));
-        } else if !seen.insert(id.as_str()) {
+        } else if repeated {
             out.push(
                 Diagnostic::error(format!("{field}[{i}]"), format!("duplicate {what} `{id}`"))
                     .hint("list each id once"),

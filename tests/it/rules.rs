@@ -395,6 +395,19 @@ fn concepts_and_inputs() {
         &with("concept_ids: [cat]", "concept_ids: [cat, dog, cat]"),
         &["10:25 error concept_ids[2]: duplicate concept `cat`"],
     );
+    // A long list is checked by hashing, not by comparing each id with those before it.
+    let many: Vec<String> = (0..20).map(|i| format!("c{i}")).collect();
+    check(
+        &with(
+            "concept_ids: [cat]",
+            &format!("concept_ids: [{}, c3, '', '']", many.join(", ")),
+        ),
+        &[
+            "10:105 error concept_ids[20]: duplicate concept `c3`",
+            "10:109 error concept_ids[21]: empty concept id",
+            "10:113 error concept_ids[22]: empty concept id",
+        ],
+    );
     check(
         &with("concept_ids: [cat]", "concept_ids: [' ']"),
         &["10:15 error concept_ids[0]: empty concept id"],
