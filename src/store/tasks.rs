@@ -418,14 +418,30 @@ impl Writer<'_> {
         Ok(tasks)
     }
 
-    /// Every task with its source.
-    pub fn task_sources(&self) -> Result<Vec<(String, Source)>> {
+    /// Every source some task has, each once, read off `tasks_source` without a task's row.
+    pub fn sources(&self) -> Result<Vec<Source>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT DISTINCT source, source_id FROM tasks")?;
+        let mut rows = stmt.query([])?;
+        let mut sources = Vec::new();
+        while let Some(row) = rows.next()? {
+            let kind = row.get_ref(0)?.as_str().map_err(rusqlite::Error::from)?;
+            let id = row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?;
+            sources.push(Source::from_key(kind, id));
+        }
+        Ok(sources)
+    }
+
+    /// The tasks whose source is `source`, with it.
+    pub fn tasks_of(&self, source: &Source) -> Result<Vec<(String, Source)>> {
+        let (kind, id) = source.key();
         let mut tasks = Vec::new();
         push_sources(
-            &mut self
-                .conn
-                .prepare_cached("SELECT id, source, source_id FROM tasks")?,
-            &[],
+            &mut self.conn.prepare_cached(
+                "SELECT id, source, source_id FROM tasks WHERE source = ?1 AND source_id = ?2",
+            )?,
+            &[kind, id],
             &mut tasks,
         )?;
         Ok(tasks)

@@ -702,17 +702,25 @@ pub(super) fn write_work(
         }
     }
     writer.sync_behind();
-    let tasks: BTreeSet<String> = touched
-        .keys()
-        .chain(gathered.tasks.keys())
-        .chain(redefined)
-        .chain(replanned)
+    // Only a task with work can need a replay: a first sync of 100,000 tasks must not prepare
+    // each, nor copy every id.
+    let (derived, with_events) = writer.tasks_with_work()?;
+    let derived: BTreeSet<String> = derived.into_iter().collect();
+    let tasks: BTreeSet<String> = derived
+        .iter()
         .cloned()
+        .chain(with_events)
+        .filter(|id| {
+            touched.contains_key(id)
+                || gathered.tasks.contains_key(id)
+                || redefined.contains(id)
+                || replanned.contains(id)
+        })
         .collect();
     let mut deltas = CountDeltas::default();
     let replay = |deltas: &mut CountDeltas| {
         replay_tasks(
-            writer, &tasks, touched, redefined, replanned, gathered, read_now, deltas,
+            writer, &tasks, &derived, touched, redefined, replanned, gathered, read_now, deltas,
         )
     };
     if read_now {
@@ -724,7 +732,8 @@ pub(super) fn write_work(
     writer.add_counts(deltas)
 }
 
-/// Replays the inputs of `tasks` that need it (see [`write_work`]): those with events `read`
+/// Replays the inputs of `tasks` (each with work; `derived`: those with rows replayed before)
+/// that need it (see [`write_work`]): those with events `read`
 /// (each with all its events, as its row holds them) from those, the others from the index,
 /// or, when the sync read every event (`complete`), as having none; adding the changes of
 /// counts to `deltas`.
@@ -732,6 +741,7 @@ pub(super) fn write_work(
 fn replay_tasks(
     writer: &Writer<'_>,
     tasks: &BTreeSet<String>,
+    derived: &BTreeSet<String>,
     mut touched: BTreeMap<String, BTreeSet<String>>,
     redefined: &BTreeSet<String>,
     replanned: &BTreeSet<String>,
@@ -743,14 +753,7 @@ fn replay_tasks(
         tasks: mut read,
         users,
     } = read;
-    let (derived, with_events) = writer.tasks_with_work()?;
-    let derived: BTreeSet<String> = derived.into_iter().collect();
-    let with_events: BTreeSet<String> = with_events.into_iter().collect();
     for id in tasks {
-        // Most tasks have no work yet: a first sync of 100,000 tasks must not prepare each.
-        if !derived.contains(id) && !with_events.contains(id) {
-            continue;
-        }
         let Some(task) = writer.task(id)? else {
             writer.clear_task_work(id)?;
             continue;
