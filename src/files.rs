@@ -171,12 +171,13 @@ pub fn list_work(root: &Path) -> Vec<DiskFile> {
     files
 }
 
-/// An append of whole lines to a work file, creating it and its folders, written in as many parts as its writer likes and on disk once
-/// [`Appender::finish`] returns, so that a large append (an import's 300,000 lines) is never
-/// held whole in memory. A file whose last line was cut off (a crash mid-append) gets a line
-/// break first, so the cut line stays alone and the new ones read whole. A part that fails to
-/// write takes the file back to its length before the append, as far as the file system lets
-/// it, so that a full disk does not leave half an append behind.
+/// An append of whole lines to a work file, creating it and its folders: written in as many
+/// parts as its writer likes, so that a large append (an import's 300,000 lines) is never held
+/// whole in memory, and on disk once [`Appender::finish`] returns. A file whose last line was
+/// cut off (a crash mid-append) gets a line break first, so the cut line stays alone and the
+/// new ones read whole. A part that fails to write takes the file back to its length before
+/// the append, as far as the file system lets it, so that a full disk does not leave half an
+/// append behind.
 ///
 /// A folder on the way that is a link is refused ([`Linked`]), as the scan refuses to read
 /// through one: a write there would land outside the project and never be read back.
