@@ -5,7 +5,6 @@
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, VecDeque};
-use std::ops::Range;
 
 /// Who gets work on one task, as the assignment needs it.
 #[derive(Debug, Clone, PartialEq)]
@@ -78,7 +77,7 @@ fn partition_on(spec: &Spec, inputs: &[&str], threads: usize) -> Partition {
         };
     }
     // Each input's preference on its own, on every core; the parts are joined in input order.
-    let parts = in_parallel(n, threads, |range| {
+    let parts = crate::cores::in_parallel(n, threads, |range| {
         let mut hashes = Vec::with_capacity(range.len());
         let mut chosen = vec![0u32; range.len() * p];
         let mut counts = vec![0u64; workers.len()];
@@ -625,30 +624,6 @@ fn inclusion(rates: &[f64], p: usize) -> Vec<f64> {
     out
 }
 
-/// Splits `0..len` into `threads` ranges and runs `f` on each, the results in range order.
-/// Callers keep the parts independent, so the result does not depend on the number of threads.
-fn in_parallel<T: Send>(
-    len: usize,
-    threads: usize,
-    f: impl Fn(Range<usize>) -> T + Sync,
-) -> Vec<T> {
-    let threads = threads.clamp(1, len.max(1));
-    if threads == 1 {
-        return vec![f(0..len)];
-    }
-    let chunk = len.div_ceil(threads);
-    std::thread::scope(|scope| {
-        let f = &f;
-        let handles: Vec<_> = (0..threads)
-            .map(|t| scope.spawn(move || f(t * chunk..((t + 1) * chunk).min(len))))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
-}
-
 /// A sum that does not depend on the order the terms come in.
 fn sum_sorted(terms: impl Iterator<Item = f64>) -> f64 {
     let mut terms: Vec<f64> = terms.collect();
@@ -802,7 +777,7 @@ impl<'a> Repair<'a> {
                     excess.min(self.quotas[to] - self.counts[to]) as usize;
             }
         }
-        let parts = in_parallel(self.inputs.len(), self.threads, |range| {
+        let parts = crate::cores::in_parallel(self.inputs.len(), self.threads, |range| {
             let mut heaps: Vec<BinaryHeap<Candidate<'a>>> =
                 (0..w_count * w_count).map(|_| BinaryHeap::new()).collect();
             let mut scores = vec![0.0; w_count];
