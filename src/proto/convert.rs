@@ -107,7 +107,7 @@ pub fn task_with_metrics_to_wire(doc: &TaskDoc, metrics: &TaskMetrics) -> wire::
                 inputs_count_estimated: input_source.inputs_count_estimated,
             }),
         }),
-        ..task_to_wire(doc)
+        ..task_to_wire(doc.clone())
     }
 }
 
@@ -122,46 +122,44 @@ pub fn status(status: ApiStatus) -> wire::Status {
 /// A task as the answers carry it: the document's fields, in the forms the JSON face's answers
 /// and the task files use (`worker.user_ids`, `review.user_ids`, `approval_threshold`), so the
 /// two faces answer with the same task.
-pub fn task_to_wire(doc: &TaskDoc) -> wire::Task {
+pub fn task_to_wire(doc: TaskDoc) -> wire::Task {
     wire::Task {
-        id: doc.id.clone().unwrap_or_default(),
+        id: doc.id.unwrap_or_default(),
         created_at: doc.created_at.map(timestamp_to_wire),
         modified_at: doc.modified_at.map(timestamp_to_wire),
         r#type: doc.task_type.map_or(0, task_type_number),
-        description: doc.description.clone().unwrap_or_default(),
-        worker: doc.worker.as_ref().map(|w| wire::TaskWorker {
+        description: doc.description.unwrap_or_default(),
+        worker: doc.worker.map(|w| wire::TaskWorker {
             strategy: w.strategy.map_or(0, worker_strategy_number),
-            user_ids: w.user_ids.clone(),
-            partitioned_strategy_info: w.partitioned_strategy_info.as_ref().map(|p| {
+            user_ids: w.user_ids,
+            partitioned_strategy_info: w.partitioned_strategy_info.map(|p| {
                 wire::PartitionedStrategyInfo {
                     r#type: p.partition_type.map_or(0, partition_type_number),
                     workers_per_input: p.workers_per_input.unwrap_or_default(),
-                    weights: p.weights.as_ref().map(|w| prost_types::Struct {
+                    weights: p.weights.map(|w| prost_types::Struct {
                         fields: w
                             .0
-                            .iter()
-                            .map(|(user, weight)| (user.clone(), number_value(*weight)))
+                            .into_iter()
+                            .map(|(user, weight)| (user, number_value(weight)))
                             .collect(),
                     }),
                 }
             }),
             workers: Vec::new(),
         }),
-        concept_ids: doc.concept_ids.clone(),
-        input_source: doc.input_source.as_ref().map(|s| wire::TaskInputSource {
+        concept_ids: doc.concept_ids,
+        input_source: doc.input_source.map(|s| wire::TaskInputSource {
             r#type: s.source_type.map_or(0, input_source_type_number),
-            id: s.id.clone().unwrap_or_default(),
+            id: s.id.unwrap_or_default(),
         }),
         sample_ms: doc.sample_ms.unwrap_or_default(),
-        review: doc.review.as_ref().map(|r| wire::TaskReview {
+        review: doc.review.map(|r| wire::TaskReview {
             strategy: r.strategy.map_or(0, review_strategy_number),
-            user_ids: r.user_ids.clone(),
-            manual_strategy_info: r.manual_strategy_info.as_ref().map(|m| {
-                wire::ManualStrategyInfo {
-                    sample_percentage: m.sample_percentage.unwrap_or_default() as f32,
-                }
+            user_ids: r.user_ids,
+            manual_strategy_info: r.manual_strategy_info.map(|m| wire::ManualStrategyInfo {
+                sample_percentage: m.sample_percentage.unwrap_or_default() as f32,
             }),
-            consensus_strategy_info: r.consensus_strategy_info.as_ref().map(|c| {
+            consensus_strategy_info: r.consensus_strategy_info.map(|c| {
                 wire::ConsensusStrategyInfo {
                     approval_threshold: c.approval_threshold.unwrap_or_default(),
                     approval_threshold_labelers: 0,
@@ -169,27 +167,21 @@ pub fn task_to_wire(doc: &TaskDoc) -> wire::Task {
             }),
             users: Vec::new(),
         }),
-        status: doc.status.as_ref().map(|s| wire::Status {
+        status: doc.status.map(|s| wire::Status {
             code: s.code.number() as i32,
-            description: s.description.clone().unwrap_or_default(),
+            description: s.description.unwrap_or_default(),
             details: String::new(),
         }),
-        name: doc.name.clone().unwrap_or_default(),
-        ai_assistant: doc.ai_assistant.as_ref().map(|a| wire::TaskAiAssistant {
-            workflow_id: a.workflow_id.clone().unwrap_or_default(),
-            workflow: a
-                .workflow
-                .as_ref()
-                .map(|w| wire::Workflow { id: w.id.clone() }),
+        name: doc.name.unwrap_or_default(),
+        ai_assistant: doc.ai_assistant.map(|a| wire::TaskAiAssistant {
+            workflow_id: a.workflow_id.unwrap_or_default(),
+            workflow: a.workflow.map(|w| wire::Workflow { id: w.id }),
         }),
-        ai_assist_params: doc
-            .ai_assist_params
-            .as_ref()
-            .map(|p| wire::AiAssistParameters {
-                min_threshold: p.min_threshold.unwrap_or_default() as f32,
-                max_threshold: p.max_threshold.unwrap_or_default() as f32,
-                concept_relation_ids: p.concept_relation_ids.clone(),
-            }),
+        ai_assist_params: doc.ai_assist_params.map(|p| wire::AiAssistParameters {
+            min_threshold: p.min_threshold.unwrap_or_default() as f32,
+            max_threshold: p.max_threshold.unwrap_or_default() as f32,
+            concept_relation_ids: p.concept_relation_ids,
+        }),
         metrics: None,
         priority: doc.priority.map_or(0, priority_number),
         metadata: doc.metadata.as_ref().map(|m| struct_to_wire(&m.0)),
@@ -695,7 +687,10 @@ mod tests {
             "created_at": "2026-11-29T10:00:00.123456Z", "modified_at": "2026-11-29T10:00:01Z"
         }))
         .unwrap();
-        assert_eq!(task_from_wire(task_to_wire(&doc), "tasks[0]").unwrap(), doc);
+        assert_eq!(
+            task_from_wire(task_to_wire(doc.clone()), "tasks[0]").unwrap(),
+            doc
+        );
     }
 
     #[test]

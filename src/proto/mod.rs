@@ -15,8 +15,8 @@ use crate::model::Task;
 
 /// A valid task as a protobuf `clarifai.api.Task`. The index stores it beside the task's
 /// JSON, so that gRPC reads, like JSON reads, send what a sync encoded once.
-pub fn encode_task(task: &Task) -> Vec<u8> {
-    convert::task_to_wire(task.doc()).encode_to_vec()
+pub fn encode_task(task: Task) -> Vec<u8> {
+    convert::task_to_wire(task.into_doc()).encode_to_vec()
 }
 
 /// A task with its metrics, as `additional_fields` asks for them: encoded for each request,
@@ -117,19 +117,19 @@ mod tests {
         .unwrap();
         let task = crate::validate::validate(doc, None).0.unwrap();
         let status = convert::status(crate::api::ok());
-        let bytes = encode_task(&task);
+        let bytes = encode_task(task.clone());
         let single = wire::SingleTaskResponse::decode(
             &*Encoded::task_response(&status, &bytes).encode_to_vec(),
         )
         .unwrap();
         assert_eq!(single.status.as_ref(), Some(&status));
-        assert_eq!(single.task, Some(convert::task_to_wire(task.doc())));
+        assert_eq!(single.task, Some(convert::task_to_wire(task.doc().clone())));
         // A page larger than the pieces it is copied in.
         let page = Encoded::tasks_response(&status, vec![&bytes[..]; 300]).encode_to_vec();
         assert!(page.len() > 2 * PIECE, "{} bytes", page.len());
         let multi = wire::MultiTaskResponse::decode(&*page).unwrap();
         assert_eq!(multi.tasks.len(), 300);
-        assert_eq!(multi.tasks[299], convert::task_to_wire(task.doc()));
+        assert_eq!(multi.tasks[299], convert::task_to_wire(task.doc().clone()));
         let failed =
             wire::MultiTaskResponse::decode(&*Encoded::status(&status).encode_to_vec()).unwrap();
         assert!(failed.tasks.is_empty());

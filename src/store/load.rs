@@ -152,9 +152,10 @@ impl Writer<'_> {
 
     /// Drops the secondary indexes for a bulk load and keeps the links the load writes;
     /// [`Writer::end_bulk_load`] writes the links in key order and builds the indexes again,
-    /// which is faster than maintaining them row by row.
-    pub fn begin_bulk_load(&mut self) -> Result<()> {
-        self.pending = Some(PendingLinks::new());
+    /// which is faster than maintaining them row by row. `tasks` is how many tasks the load
+    /// may insert, at most: room is made for their ids once.
+    pub fn begin_bulk_load(&mut self, tasks: usize) -> Result<()> {
+        self.pending = Some(PendingLinks::new(tasks));
         for line in secondary_indexes().lines() {
             if let Some(name) = line
                 .strip_prefix("CREATE INDEX ")

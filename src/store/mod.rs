@@ -32,7 +32,7 @@ pub use work_events::{
     user_events,
 };
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -356,20 +356,57 @@ impl<'c> LinkInserts<'c> {
 /// built by sorting them again).
 #[derive(Default)]
 struct PendingLinks {
-    /// Per link table: the user's key and the task's key.
-    links: [Vec<(u32, u32)>; 2],
-    /// The key of the next task inserted: a bulk load numbers tasks itself, so that a key
-    /// is never given again after its task is deleted (a conflict found later in the load)
-    /// and the links kept for it cannot be taken for another task's.
-    next_task: i64,
+    /// Per link table: the user's key in the high half, the task's in the low one.
+    links: [Vec<u64>; 2],
+    /// The ids of the tasks inserted, one after another, task key `k` ending at `ends[k - 1]`:
+    /// the link rows name them, and reading them back from the index cost a sixth of the
+    /// links' time.
+    ids: String,
+    ends: Vec<u32>,
+    /// Whether each task was inserted after every task with a smaller id, as a load in file
+    /// name order inserts them: then task keys are in id order already.
+    ascending: bool,
+    /// The keys of the tasks deleted since they were inserted (a conflict found later in the
+    /// load), whose links are not written.
+    deleted: HashSet<u32>,
 }
 
 impl PendingLinks {
-    fn new() -> PendingLinks {
+    /// Room for the ids of `tasks` tasks, at the length of the ids annotask makes: grown by
+    /// doubling, the buffers held up to twice what they use at the load's peak.
+    fn new(tasks: usize) -> PendingLinks {
         PendingLinks {
-            links: Default::default(),
-            next_task: 1,
+            ids: String::with_capacity(tasks * 32),
+            ends: Vec::with_capacity(tasks),
+            ascending: true,
+            ..PendingLinks::default()
         }
+    }
+
+    /// The key of a new task: a bulk load numbers tasks itself, from 1, so that a key is never
+    /// given again after its task is deleted and the links kept for it cannot be taken for
+    /// another task's.
+    fn add_task(&mut self, id: &str) -> Result<i64> {
+        let last = self.ends.len().checked_sub(1).map(|at| self.id(at));
+        self.ascending &= last.is_none_or(|last| last < id);
+        let end = self.ids.len() + id.len();
+        let end = u32::try_from(end)
+            .map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, end as i64))?;
+        self.ids.push_str(id);
+        self.ends.push(end);
+        Ok(self.ends.len() as i64)
+    }
+
+    fn delete_task(&mut self, key: i64) {
+        self.deleted.extend(u32::try_from(key));
+    }
+
+    /// The id of the task at `at` in insertion order (key `at + 1`).
+    fn id(&self, at: usize) -> &str {
+        let start = at
+            .checked_sub(1)
+            .map_or(0, |before| self.ends[before] as usize);
+        &self.ids[start..self.ends[at] as usize]
     }
 
     /// Keeps a link of table `table` (0: task_workers, 1: task_reviewers).
@@ -377,42 +414,56 @@ impl PendingLinks {
         let narrow = |key: i64| {
             u32::try_from(key).map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, key))
         };
-        self.links[table].push((narrow(user)?, narrow(task)?));
+        self.links[table].push(u64::from(narrow(user)?) << 32 | u64::from(narrow(task)?));
         Ok(())
     }
 
     /// Writes the links in key order, but those of tasks deleted since.
-    fn write<'c>(self, conn: &'c Connection, inserts: &mut [LinkInserts<'c>; 2]) -> Result<()> {
-        // The tasks' ids in id order, in one buffer, and each task key's place in that order.
-        let mut ids = String::new();
-        let mut ends = Vec::new();
-        let mut place = Vec::new();
-        let mut stmt = conn.prepare("SELECT key, id FROM tasks ORDER BY id")?;
-        let mut rows = stmt.query([])?;
-        while let Some(row) = rows.next()? {
-            let key: i64 = row.get(0)?;
-            let key = usize::try_from(key)
-                .map_err(|_| rusqlite::Error::IntegralValueOutOfRange(0, key))?;
-            if place.len() <= key {
-                place.resize(key + 1, u32::MAX);
+    fn write<'c>(mut self, conn: &'c Connection, inserts: &mut [LinkInserts<'c>; 2]) -> Result<()> {
+        // Each task's place in id order stands in for its key while the links are sorted.
+        let by_id: Option<Vec<u32>> = (!self.ascending).then(|| {
+            let mut order: Vec<u32> = (0..self.ends.len() as u32).collect();
+            order.sort_unstable_by(|a, b| self.id(*a as usize).cmp(self.id(*b as usize)));
+            order
+        });
+        let places: Option<Vec<u32>> = by_id.as_ref().map(|order| {
+            let mut places = vec![0; order.len()];
+            for (place, at) in order.iter().enumerate() {
+                places[*at as usize] = place as u32;
             }
-            place[key] = ends.len() as u32;
-            ids.push_str(row.get_ref(1)?.as_str().map_err(rusqlite::Error::from)?);
-            ends.push(ids.len());
-        }
-        let place_of = |task: u32| place.get(task as usize).copied().unwrap_or(u32::MAX);
-        let id_at = |at: u32| {
-            let at = at as usize;
-            &ids[at.checked_sub(1).map_or(0, |before| ends[before])..ends[at]]
-        };
-        for (inserts, mut links) in inserts.iter_mut().zip(self.links) {
-            links.retain(|(_, task)| place_of(*task) != u32::MAX);
-            links.sort_unstable_by_key(|(user, task)| (*user, place_of(*task)));
+            places
+        });
+        // Where the task with key `key` is in insertion order, and back.
+        let at_of_key = |key: u64| (key as u32 - 1) as usize;
+        let place_of = |at: usize| places.as_ref().map_or(at as u32, |p| p[at]);
+        let at_of_place = |place: u32| by_id.as_ref().map_or(place, |o| o[place as usize]) as usize;
+        let [workers, reviewers] = std::mem::take(&mut self.links).map(|mut links| {
+            if !self.deleted.is_empty() {
+                links.retain(|link| !self.deleted.contains(&(*link as u32)));
+            }
+            for link in &mut links {
+                *link = *link & !u64::from(u32::MAX) | u64::from(place_of(at_of_key(*link)));
+            }
+            links
+        });
+        // The two tables' links sort at once, on two cores where there are.
+        let sorted = std::thread::scope(|scope| {
+            let reviewers = scope.spawn(move || {
+                let mut links = reviewers;
+                links.sort_unstable();
+                links
+            });
+            let mut workers = workers;
+            workers.sort_unstable();
+            [workers, reviewers.join().expect("sorting does not panic")]
+        });
+        for (inserts, links) in inserts.iter_mut().zip(sorted) {
             let mut rows = Vec::with_capacity(LinkInserts::MAX_ROWS);
             for chunk in links.chunks(LinkInserts::MAX_ROWS) {
                 rows.clear();
-                rows.extend(chunk.iter().map(|(user, task)| {
-                    (i64::from(*user), id_at(place_of(*task)), i64::from(*task))
+                rows.extend(chunk.iter().map(|link| {
+                    let at = at_of_place(*link as u32);
+                    ((link >> 32) as i64, self.id(at), at as i64 + 1)
                 }));
                 inserts.insert(conn, &rows)?;
             }

@@ -23,14 +23,14 @@ pub struct TaskRow {
 }
 
 impl TaskRow {
-    pub fn new(task: &Task) -> TaskRow {
+    pub fn new(task: Task) -> TaskRow {
         TaskRow {
             id: task.id().to_owned(),
-            json: canonical_json(task),
-            proto: crate::proto::encode_task(task),
+            json: canonical_json(&task),
             workers: task.worker_ids().to_vec(),
             reviewers: task.reviewer_ids().to_vec(),
-            source: Source::of(task),
+            source: Source::of(&task),
+            proto: crate::proto::encode_task(task),
         }
     }
 }
@@ -319,7 +319,7 @@ impl Writer<'_> {
             }
             Some(previous) => {
                 let task = decode_body(id, &previous.json)?;
-                self.put_task(&TaskRow::new(&task), &previous.file)?;
+                self.put_task(&TaskRow::new(task), &previous.file)?;
             }
         }
         Ok(())
@@ -329,10 +329,10 @@ impl Writer<'_> {
     pub fn insert_task(&mut self, task: &TaskRow, file: &str) -> Result<Change> {
         let (source, source_id) = task.source.key();
         // NULL lets SQLite choose the key.
-        let chosen = self.pending.as_mut().map(|pending| {
-            pending.next_task += 1;
-            pending.next_task - 1
-        });
+        let chosen = match &mut self.pending {
+            Some(pending) => Some(pending.add_task(&task.id)?),
+            None => None,
+        };
         let key = self.insert_task.insert(params![
             chosen, task.id, file, task.json, task.proto, source, source_id
         ])?;
@@ -458,6 +458,9 @@ impl Writer<'_> {
             return Ok(false);
         };
         self.delete_links(id, &json)?;
+        if let Some(pending) = &mut self.pending {
+            pending.delete_task(key);
+        }
         self.conn
             .prepare_cached("DELETE FROM tasks WHERE key = ?1")?
             .execute([key])?;

@@ -3,9 +3,10 @@
 //! (which file defines which task, conflicts, invalid files). Must not print.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::hash::{BuildHasher, RandomState};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::thread;
 
 use super::{Changes, Summary};
@@ -212,7 +213,7 @@ pub fn load(root: &Path, mut file: DiskFile) -> Outcome {
     diagnostics.sort_by_key(|d| d.location.map(|l| (l.line, l.column)));
     Outcome {
         file,
-        task: task.as_ref().map(TaskRow::new),
+        task: task.map(TaskRow::new),
         claim,
         decoded: true,
         diagnostics,
@@ -235,10 +236,26 @@ pub(super) struct Apply<'a, 'w> {
 pub(super) enum Seen {
     /// The index was empty as the sync began: the ids claimed so far. An id not among them has
     /// no other claimant, and any task row is this sync's, so the index need not be asked.
-    Fresh(HashSet<Box<str>>),
+    Fresh(Claimed),
     /// The ids whose task row this sync changed, with the row as it was before (`None`: there
     /// was none), so that a conflict found later in the same sync can put it back.
     Written(HashMap<String, Option<Previous>>),
+}
+
+/// The ids claimed so far, as hashes under a key of this process's own: an id whose hash is
+/// new was never claimed, and one whose hash was seen (claimed, or a collision) is looked up
+/// in the index. Eight bytes an id, against some sixty for a copy of it, at the load's peak.
+#[derive(Default)]
+pub(super) struct Claimed {
+    hasher: RandomState,
+    hashes: HashSet<u64>,
+}
+
+impl Claimed {
+    /// Whether `id`'s hash is new, noting it.
+    fn insert(&mut self, id: &str) -> bool {
+        self.hashes.insert(self.hasher.hash_one(id))
+    }
 }
 
 impl Apply<'_, '_> {
@@ -279,7 +296,7 @@ impl Apply<'_, '_> {
         }
         let Some(id) = claim else { return Ok(()) };
         let first_claim = match &mut self.seen {
-            Seen::Fresh(ids) => ids.insert(id.as_str().into()),
+            Seen::Fresh(claimed) => claimed.insert(&id),
             Seen::Written(_) => false,
         };
         let others: Vec<String> = if first_claim {
@@ -369,38 +386,50 @@ pub fn conflict_diagnostic(id: &str, others: &[String]) -> Diagnostic {
 }
 
 /// Loads files on every core and hands the outcomes to `sink` in the order of `files`, so a
-/// sync writes the same index whatever the thread timing.
+/// sync writes the same index whatever the thread timing. One thread per core reads, this one
+/// among them: it applies the chunks in order and reads one whenever the next is not there
+/// yet. A separate thread for `sink` made three threads on two cores, and a chunk read on one
+/// core was applied, and its memory freed, on another (a tenth of a 100,000-file load).
 pub fn load_all<E: Send>(
     root: &Path,
     files: Vec<DiskFile>,
     mut sink: impl FnMut(Outcome) -> Result<(), E>,
 ) -> Result<(), E> {
-    // Workers take files a chunk at a time and hand over whole chunks, so a sync of 100,000
-    // files is not 100,000 channel wake-ups.
+    // Files are read a chunk at a time and handed over whole, so a sync of 100,000 files is
+    // not 100,000 channel wake-ups.
     const CHUNK: usize = 32;
-    // How far the readers may run ahead of the sink. The sink takes chunks in order, and the
-    // reading and inserting threads outnumber the cores; with little room, a reader that is
-    // done waits for a slow one and a core idles (a fifth of a 100,000-file load with room for
-    // 4 chunks). 2,048 outcomes are a few MiB.
-    const AHEAD: usize = 2048 / CHUNK;
+    // How far the other readers may run ahead of the chunk applied next; with little room, a
+    // reader that is done waits for a slow one and a core idles. 2,048 outcomes are a few MiB.
+    const AHEAD: usize = 1024 / CHUNK;
     let threads = crate::cores::cores().min(files.len() / (2 * CHUNK));
     if threads <= 1 {
         return files.into_iter().try_for_each(|f| sink(load(root, f)));
     }
+    // Each chunk is taken whole by one thread, which owns its files from then on.
+    let mut files = files.into_iter();
+    let chunks: Vec<Mutex<Vec<DiskFile>>> = std::iter::from_fn(|| {
+        let chunk: Vec<DiskFile> = files.by_ref().take(CHUNK).collect();
+        (!chunk.is_empty()).then(|| Mutex::new(chunk))
+    })
+    .collect();
     let next = AtomicUsize::new(0);
+    let read_next = || {
+        let at = next.fetch_add(1, Ordering::Relaxed);
+        let chunk = chunks.get(at)?;
+        let chunk = std::mem::take(&mut *chunk.lock().unwrap_or_else(|e| e.into_inner()));
+        Some((
+            at,
+            chunk.into_iter().map(|f| load(root, f)).collect::<Vec<_>>(),
+        ))
+    };
     thread::scope(|scope| {
         let (tx, rx) = mpsc::sync_channel::<(usize, Vec<Outcome>)>(AHEAD);
-        for _ in 0..threads {
+        for _ in 1..threads {
             let tx = tx.clone();
-            let (next, files) = (&next, &files);
+            let read_next = &read_next;
             scope.spawn(move || {
-                loop {
-                    let start = next.fetch_add(CHUNK, Ordering::Relaxed);
-                    let Some(chunk) = files.get(start..(start + CHUNK).min(files.len())) else {
-                        break;
-                    };
-                    let outcomes = chunk.iter().map(|f| load(root, f.clone())).collect();
-                    if chunk.is_empty() || tx.send((start, outcomes)).is_err() {
+                while let Some(read) = read_next() {
+                    if tx.send(read).is_err() {
                         break;
                     }
                 }
@@ -409,14 +438,26 @@ pub fn load_all<E: Send>(
         drop(tx);
         let mut pending = BTreeMap::new();
         let mut wanted = 0;
-        for (start, outcomes) in rx {
-            pending.insert(start, outcomes);
-            while let Some(outcomes) = pending.remove(&wanted) {
+        while wanted < chunks.len() {
+            if let Some(outcomes) = pending.remove(&wanted) {
                 for outcome in outcomes {
                     sink(outcome)?;
                 }
-                wanted += CHUNK;
+                wanted += 1;
+                continue;
             }
+            let (at, outcomes) = match rx.try_recv() {
+                Ok(read) => read,
+                // The chunk wanted is being read; read another meanwhile, or wait.
+                Err(_) => match read_next() {
+                    Some(read) => read,
+                    None => match rx.recv() {
+                        Ok(read) => read,
+                        Err(_) => break,
+                    },
+                },
+            };
+            pending.insert(at, outcomes);
         }
         Ok(())
     })

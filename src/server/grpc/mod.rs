@@ -301,10 +301,10 @@ fn ok_status() -> wire::Status {
     convert::status(api::ok())
 }
 
-fn tasks_to_wire(tasks: &[Task]) -> Vec<wire::Task> {
+fn tasks_to_wire(tasks: Vec<Task>) -> Vec<wire::Task> {
     tasks
-        .iter()
-        .map(|t| convert::task_to_wire(t.doc()))
+        .into_iter()
+        .map(|t| convert::task_to_wire(t.into_doc()))
         .collect()
 }
 
@@ -326,7 +326,7 @@ async fn post_tasks(
         let tasks = repos.checkout()?.create(docs)?;
         Ok(wire::MultiTaskResponse {
             status: ok(),
-            tasks: tasks_to_wire(&tasks),
+            tasks: tasks_to_wire(tasks),
         })
     })
     .await
@@ -642,7 +642,7 @@ async fn patch_tasks(
         let tasks = repos.checkout()?.update(requests::task_overwrite(patch)?)?;
         Ok(wire::MultiTaskResponse {
             status: ok(),
-            tasks: tasks_to_wire(&tasks),
+            tasks: tasks_to_wire(tasks),
         })
     })
     .await
