@@ -13,10 +13,26 @@ use prost::encoding::{self, DecodeContext, WireType};
 use crate::api::TaskMetrics;
 use crate::model::Task;
 
-/// A valid task as a protobuf `clarifai.api.Task`. The index stores it beside the task's
-/// JSON, so that gRPC reads, like JSON reads, send what a sync encoded once.
-pub fn encode_task(task: Task) -> Vec<u8> {
-    convert::task_to_wire(task.into_doc()).encode_to_vec()
+/// A valid task as a protobuf `clarifai.api.Task`, with the ids the encoding is done with.
+pub struct EncodedTask {
+    pub proto: Vec<u8>,
+    pub id: String,
+    pub workers: Vec<String>,
+    pub reviewers: Vec<String>,
+}
+
+/// Encodes a valid task. The index stores the protobuf beside the task's JSON, so that gRPC
+/// reads, like JSON reads, send what a sync encoded once, and keeps the task's id and users
+/// beside it, which are moved out of the message once it is encoded rather than copied (a
+/// sync encodes every task file it reads).
+pub fn encode_task(task: Task) -> EncodedTask {
+    let wire = convert::task_to_wire(task.into_doc());
+    EncodedTask {
+        proto: wire.encode_to_vec(),
+        id: wire.id,
+        workers: wire.worker.map(|w| w.user_ids).unwrap_or_default(),
+        reviewers: wire.review.map(|r| r.user_ids).unwrap_or_default(),
+    }
 }
 
 /// A task with its metrics, as `additional_fields` asks for them: encoded for each request,
@@ -117,7 +133,7 @@ mod tests {
         .unwrap();
         let task = crate::validate::validate(doc, None).0.unwrap();
         let status = convert::status(crate::api::ok());
-        let bytes = encode_task(task.clone());
+        let bytes = encode_task(task.clone()).proto;
         let single = wire::SingleTaskResponse::decode(
             &*Encoded::task_response(&status, &bytes).encode_to_vec(),
         )

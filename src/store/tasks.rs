@@ -24,13 +24,16 @@ pub struct TaskRow {
 
 impl TaskRow {
     pub fn new(task: Task) -> TaskRow {
+        let json = canonical_json(&task);
+        let source = Source::of(&task);
+        let encoded = crate::proto::encode_task(task);
         TaskRow {
-            id: task.id().to_owned(),
-            json: canonical_json(&task),
-            workers: task.worker_ids().to_vec(),
-            reviewers: task.reviewer_ids().to_vec(),
-            source: Source::of(&task),
-            proto: crate::proto::encode_task(task),
+            id: encoded.id,
+            json,
+            proto: encoded.proto,
+            workers: encoded.workers,
+            reviewers: encoded.reviewers,
+            source,
         }
     }
 }
