@@ -616,11 +616,55 @@ pub fn read(root: &Path, path: &str) -> io::Result<Vec<u8>> {
     read_up_to(root, path, None, MAX_FILE_BYTES)
 }
 
+/// A folder held open, so that files under it are opened by their paths relative to it: the
+/// system then looks up the names of the relative path only, not the folder's own path again
+/// for every file (a project root given as an absolute path is most of the names a task
+/// file's path has).
+pub struct OpenFolder {
+    path: PathBuf,
+    /// None when the folder cannot be opened: files are then opened by their whole paths,
+    /// and each one's error says why.
+    handle: Option<File>,
+}
+
+impl OpenFolder {
+    pub fn new(path: &Path) -> OpenFolder {
+        OpenFolder {
+            path: path.to_owned(),
+            handle: File::open(path).ok(),
+        }
+    }
+
+    /// Opens the file at `relative` for reading, without following a link in its place.
+    fn open_no_follow(&self, relative: &str) -> io::Result<File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let Some(handle) = &self.handle else {
+            return open_no_follow(&self.path.join(relative));
+        };
+        let relative = std::ffi::CString::new(relative)
+            .map_err(|_| io::Error::other("the path holds a NUL byte"))?;
+        // SAFETY: `relative` is a NUL-terminated string and `handle` an open descriptor; the
+        // new descriptor is owned by the returned File alone.
+        let fd = unsafe {
+            libc::openat(
+                handle.as_raw_fd(),
+                relative.as_ptr(),
+                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: `fd` was just opened and is not owned elsewhere.
+        Ok(unsafe { File::from_raw_fd(fd) })
+    }
+}
+
 /// Reads a listed task file and describes it again, from the open file as it was just before
 /// the read: the size and time the index keeps are those of the text it read, and a file
 /// listed without a stat ([`scan_unstated`]) costs no path lookup more.
-pub fn read_listed(root: &Path, file: &mut DiskFile) -> io::Result<Vec<u8>> {
-    let open = open_no_follow(&root.join(&file.path))?;
+pub fn read_listed(root: &OpenFolder, file: &mut DiskFile) -> io::Result<Vec<u8>> {
+    let open = root.open_no_follow(&file.path)?;
     let metadata = open.metadata()?;
     file.size = metadata.len();
     file.mtime_ns = mtime_ns(&metadata);
@@ -902,11 +946,38 @@ mod tests {
         // Listed without a stat, or with a stale one: the read describes the file.
         let mut listed = DiskFile::unread("a.yaml".into());
         assert_eq!(
-            read_listed(dir.path(), &mut listed).unwrap(),
+            read_listed(&OpenFolder::new(dir.path()), &mut listed).unwrap(),
             text.as_bytes()
         );
         let stat = stat(dir.path(), "a.yaml").unwrap();
         assert_eq!((listed.size, listed.mtime_ns), (stat.size, stat.mtime_ns));
+    }
+
+    /// A file under an open folder is opened as its whole path would be: through linked
+    /// folders, but not through a link in the file's own place; and a folder that cannot be
+    /// opened leaves each file's own error.
+    #[test]
+    fn an_open_folder_opens_files_as_their_paths_would() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        fs::create_dir_all(root.join("tasks/team")).unwrap();
+        fs::write(root.join("tasks/team/a.yaml"), "id: a\n").unwrap();
+        std::os::unix::fs::symlink(root.join("tasks/team"), root.join("tasks/linked")).unwrap();
+        std::os::unix::fs::symlink(root.join("tasks/team/a.yaml"), root.join("tasks/b.yaml"))
+            .unwrap();
+        let check = |folder: &OpenFolder, path: &str, expected: Result<&str, i32>| {
+            let got = read_listed(folder, &mut DiskFile::unread(path.into()));
+            let got = got.as_deref().map(|b| std::str::from_utf8(b).unwrap());
+            let got = got.map_err(|e| e.raw_os_error().unwrap());
+            assert_eq!(got, expected, "{path}");
+        };
+        let folder = OpenFolder::new(root);
+        check(&folder, "tasks/team/a.yaml", Ok("id: a\n"));
+        check(&folder, "tasks/linked/a.yaml", Ok("id: a\n"));
+        check(&folder, "tasks/b.yaml", Err(libc::ELOOP));
+        check(&folder, "tasks/none.yaml", Err(libc::ENOENT));
+        let missing = OpenFolder::new(&root.join("gone"));
+        check(&missing, "tasks/team/a.yaml", Err(libc::ENOENT));
     }
 
     #[test]

@@ -10,7 +10,7 @@ use std::sync::{Mutex, mpsc};
 use std::thread;
 
 use super::{Changes, Summary};
-use crate::files::{self, DiskFile};
+use crate::files::{self, DiskFile, OpenFolder};
 use crate::layout::{self};
 use crate::plans::Source;
 use crate::store::{self, Change, FileState, KnownFile, Previous, TaskRow, Writer};
@@ -167,7 +167,7 @@ pub struct Outcome {
 }
 
 /// Reads, decodes and validates one task file.
-pub fn load(root: &Path, mut file: DiskFile) -> Outcome {
+pub fn load(root: &OpenFolder, mut file: DiskFile) -> Outcome {
     let failed = |file, claim, diagnostic| Outcome {
         file,
         task: None,
@@ -399,8 +399,9 @@ pub fn load_all<E: Send>(
     // not 100,000 channel wake-ups.
     const CHUNK: usize = 32;
     // How far the other readers may run ahead of the chunk applied next; with little room, a
-    // reader that is done waits for a slow one and a core idles. 2,048 outcomes are a few MiB.
+    // reader that is done waits for a slow one and a core idles. 1,024 outcomes are a few MiB.
     const AHEAD: usize = 1024 / CHUNK;
+    let root = &OpenFolder::new(root);
     let threads = crate::cores::cores().min(files.len() / (2 * CHUNK));
     if threads <= 1 {
         return files.into_iter().try_for_each(|f| sink(load(root, f)));
