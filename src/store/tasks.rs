@@ -10,7 +10,7 @@ use crate::plans::Source;
 
 /// What the index keeps of a valid task: its canonical JSON and its protobuf, each served as
 /// is by its face, and the ids the link tables and the sources' index hold. Made where the
-/// file is read, so that the inserting thread receives only this and not the whole document.
+/// file is read, so that only this, not the whole document, waits to be inserted.
 #[derive(Debug)]
 pub struct TaskRow {
     pub id: String,
