@@ -637,27 +637,33 @@ impl OpenFolder {
 
     /// Opens the file at `relative` for reading, without following a link in its place.
     fn open_no_follow(&self, relative: &str) -> io::Result<File> {
-        use std::os::fd::{AsRawFd, FromRawFd};
-        let Some(handle) = &self.handle else {
-            return open_no_follow(&self.path.join(relative));
-        };
-        let relative = std::ffi::CString::new(relative)
-            .map_err(|_| io::Error::other("the path holds a NUL byte"))?;
-        // SAFETY: `relative` is a NUL-terminated string and `handle` an open descriptor; the
-        // new descriptor is owned by the returned File alone.
-        let fd = unsafe {
-            libc::openat(
-                handle.as_raw_fd(),
-                relative.as_ptr(),
-                libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
+        match &self.handle {
+            Some(handle) => open_at(handle, relative, 0),
+            None => open_no_follow(&self.path.join(relative)),
         }
-        // SAFETY: `fd` was just opened and is not owned elsewhere.
-        Ok(unsafe { File::from_raw_fd(fd) })
     }
+}
+
+/// Opens `relative`, under the open folder `dir`, for reading with `flags` added, without
+/// following a link in the last name's place.
+fn open_at(dir: &File, relative: &str, flags: libc::c_int) -> io::Result<File> {
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let relative = std::ffi::CString::new(relative)
+        .map_err(|_| io::Error::other("the path holds a NUL byte"))?;
+    // SAFETY: `relative` is a NUL-terminated string and `dir` an open descriptor; the new
+    // descriptor is owned by the returned File alone.
+    let fd = unsafe {
+        libc::openat(
+            dir.as_raw_fd(),
+            relative.as_ptr(),
+            flags | libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just opened and is not owned elsewhere.
+    Ok(unsafe { File::from_raw_fd(fd) })
 }
 
 /// Reads a listed task file and describes it again, from the open file as it was just before
@@ -786,32 +792,15 @@ pub fn read_no_links(
     max_bytes: u64,
     never: &[PathBuf],
 ) -> io::Result<Vec<u8>> {
-    use std::ffi::CString;
-    use std::os::fd::{AsRawFd, FromRawFd};
     use std::os::unix::fs::MetadataExt;
     let refuse = |why: &str| io::Error::other(why.to_owned());
-    let open_at = |dir: &File, name: &str, flags: libc::c_int| -> io::Result<File> {
-        let name = CString::new(name).map_err(|_| refuse("the path holds a NUL byte"))?;
-        // SAFETY: `name` is a NUL-terminated string and `dir` an open descriptor; the new
-        // descriptor is owned by the returned File alone.
-        let fd = unsafe {
-            libc::openat(
-                dir.as_raw_fd(),
-                name.as_ptr(),
-                flags | libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
-            )
-        };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            return Err(match e.raw_os_error() {
-                Some(libc::ELOOP) | Some(libc::ENOTDIR) => {
-                    refuse("a link or a file is in its place on the path")
-                }
-                _ => e,
-            });
-        }
-        // SAFETY: `fd` was just opened and is not owned elsewhere.
-        Ok(unsafe { File::from_raw_fd(fd) })
+    let open_at = |dir: &File, name: &str, flags: libc::c_int| {
+        open_at(dir, name, flags).map_err(|e| match e.raw_os_error() {
+            Some(libc::ELOOP) | Some(libc::ENOTDIR) => {
+                refuse("a link or a file is in its place on the path")
+            }
+            _ => e,
+        })
     };
     let parts: Vec<&str> = path.split('/').collect();
     let Some((name, folders)) = parts.split_last() else {
