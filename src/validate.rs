@@ -471,10 +471,11 @@ fn check_weights(
     }
     let mut total = 0.0;
     for (user, &weight) in &weights.0 {
-        let at = format!("{field}.{user}");
+        // Made only for a problem: a valid file would format one per weight.
+        let at = || format!("{field}.{user}");
         if !workers.contains(&user.as_str()) {
             let mut d =
-                Diagnostic::error(&at, format!("`{user}` has a weight but is not a worker"));
+                Diagnostic::error(at(), format!("`{user}` has a weight but is not a worker"));
             d = match did_you_mean(user, workers.iter().copied()) {
                 Some(w) => d.hint(format!("did you mean `{w}`?")),
                 None => d.hint("add them to `worker.user_ids`, or remove the weight"),
@@ -482,7 +483,7 @@ fn check_weights(
             out.push(d);
         } else if !(weight.is_finite() && weight > 0.0) {
             out.push(Diagnostic::error(
-                &at,
+                at(),
                 format!("weight {weight} is not a positive number"),
             ));
         } else {

@@ -220,18 +220,29 @@ fn parse_document<T: DeserializeOwned>(bytes: &[u8], format: Format) -> Result<T
         }
     };
     let text = without_bom(text);
+    let fast = || fast::parse(text).and_then(|node| T::deserialize(node).ok());
+    // A small document cannot nest deeply enough to be slow, so it needs no nesting check; and
+    // one the fast reader reads has no NUL, a control character it refuses. So a small YAML
+    // document goes to the fast reader first, and only the rest are searched for a NUL.
+    let small = text.len() <= 4096;
+    if let Format::Yaml = format
+        && small
+        && let Some(doc) = fast()
+    {
+        return Ok(doc);
+    }
     if let Some(i) = text.find('\0') {
         return Err(
             Diagnostic::error("", "the file contains a NUL byte; it is not a text file")
                 .at(location_of_byte(text.as_bytes(), i)),
         );
     }
-    // A small document cannot nest deeply enough to be slow.
-    if text.len() > 4096 {
+    if !small {
         check_flow_nesting(text)?;
     }
     let result = match format {
-        Format::Yaml => match fast::parse(text).and_then(|node| T::deserialize(node).ok()) {
+        // A small document was tried above.
+        Format::Yaml => match if small { None } else { fast() } {
             Some(doc) => Ok(doc),
             None => {
                 let text = core::to_libyaml(text)?;
