@@ -49,6 +49,14 @@ fn canonical_json(task: &Task) -> String {
     String::from_utf8(json).expect("serde_json writes UTF-8")
 }
 
+/// A valid task file new to the index, and its task (see [`Writer::insert_new_files`]).
+pub struct NewFile<'a> {
+    pub path: &'a str,
+    pub size: u64,
+    pub mtime_ns: i64,
+    pub task: &'a TaskRow,
+}
+
 /// What writing a task did to the index.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
@@ -343,6 +351,47 @@ impl Writer<'_> {
         Ok(Change::Added)
     }
 
+    /// Writes valid files the index has never had, each claiming its task's id, with their
+    /// tasks: what [`Writer::put_file`] (without diagnostics) and [`Writer::insert_task`] write
+    /// for each, but many rows to a statement in a bulk load, which numbers the tasks itself.
+    pub fn insert_new_files(&mut self, files: &[NewFile<'_>]) -> Result<()> {
+        let Some(pending) = &mut self.pending else {
+            for file in files {
+                let claim = Some(file.task.id.as_str());
+                self.put_file(file.path, file.size, file.mtime_ns, claim, &[])?;
+                self.insert_task(file.task, file.path)?;
+            }
+            return Ok(());
+        };
+        let keyed = files
+            .iter()
+            .map(|file| Ok((pending.add_task(&file.task.id)?, file)))
+            .collect::<Result<Vec<_>>>()?;
+        self.new_files
+            .insert(self.conn, files, |stmt, first, file| {
+                stmt.raw_bind_parameter(first, file.path)?;
+                stmt.raw_bind_parameter(first + 1, file.size as i64)?;
+                stmt.raw_bind_parameter(first + 2, file.mtime_ns)?;
+                Ok(stmt.raw_bind_parameter(first + 3, &file.task.id)?)
+            })?;
+        self.new_tasks
+            .insert(self.conn, &keyed, |stmt, first, (key, file)| {
+                let task = file.task;
+                let (source, source_id) = task.source.key();
+                stmt.raw_bind_parameter(first, key)?;
+                stmt.raw_bind_parameter(first + 1, &task.id)?;
+                stmt.raw_bind_parameter(first + 2, file.path)?;
+                stmt.raw_bind_parameter(first + 3, &task.json)?;
+                stmt.raw_bind_parameter(first + 4, &task.proto)?;
+                stmt.raw_bind_parameter(first + 5, source)?;
+                Ok(stmt.raw_bind_parameter(first + 6, source_id)?)
+            })?;
+        for (key, file) in keyed {
+            self.insert_links(key, file.task)?;
+        }
+        Ok(())
+    }
+
     pub(super) fn insert_links(&mut self, key: i64, task: &TaskRow) -> Result<()> {
         let users = [&task.workers, &task.reviewers];
         if let Some(pending) = &mut self.pending {
@@ -364,7 +413,7 @@ impl Writer<'_> {
                     ))
                 })
                 .collect::<Result<Vec<_>>>()?;
-            inserts.insert(self.conn, &links)?;
+            inserts.insert_links(self.conn, &links)?;
         }
         Ok(())
     }

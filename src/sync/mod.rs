@@ -16,7 +16,7 @@ mod work_files;
 use datasets::write_datasets;
 pub use datasets::{DatasetChanges, DatasetOutcome, dataset_changes, load_dataset, load_datasets};
 use replan::replan;
-use tasks::{Apply, Claimed, Seen};
+use tasks::{Apply, Claimed, NEW_FILES_AT_ONCE, Seen};
 pub use tasks::{Differ, Outcome, changes, changes_at, conflict_diagnostic, load, load_all};
 pub use work_files::{WorkChanges, WorkRead, check_work, work_changes};
 
@@ -142,6 +142,7 @@ fn write(
         },
         summary: &mut summary,
         written: BTreeMap::new(),
+        new_files: Vec::with_capacity(NEW_FILES_AT_ONCE),
     };
     for path in &plan.remove {
         apply.writer.remove_file(path)?;
@@ -164,6 +165,7 @@ fn write(
         progress(done, total);
         apply.outcome(outcome)
     })?;
+    apply.write_new_files()?;
     let datasets = std::mem::take(&mut plan.datasets);
     write_datasets(&mut apply.writer, root, datasets, apply.summary)?;
     if bulk {
@@ -243,6 +245,44 @@ mod tests {
         assert_eq!(repo.index().task_count().unwrap(), n as u64);
         let next = Store::open(repo.db()).unwrap();
         assert_eq!(next.task_count().unwrap(), n as u64);
+    }
+
+    /// A first sync writes valid new files a batch at a time: a file claiming the id of one not
+    /// written yet must still find it, in a bulk load as in a small sync.
+    #[test]
+    fn a_first_sync_finds_the_claims_of_files_it_has_yet_to_write() {
+        // Without a warning, which would have the file written on its own.
+        let valid = |id: &str| {
+            format!(
+                "id: {id}\ntype: CONCEPTS_CLASSIFICATION\nconcept_ids: [cat]\ninput_source: {{type: ALL_INPUTS}}\n"
+            )
+        };
+        for many in [false, true] {
+            let (dir, mut repo) = project();
+            if many {
+                many_tasks(&dir);
+            }
+            write(&dir, "tasks/a.yaml", &valid("a"));
+            write(&dir, "tasks/b.yaml", &valid("twice"));
+            write(&dir, "tasks/c.yaml", &valid("twice"));
+            let summary = repo.sync().unwrap();
+            for path in ["tasks/b.yaml", "tasks/c.yaml"] {
+                assert!(
+                    repo.index()
+                        .file_report(path)
+                        .unwrap()
+                        .unwrap()
+                        .has_errors()
+                );
+            }
+            assert!(summary.added.contains(&"a".to_owned()));
+            assert!(!summary.added.contains(&"twice".to_owned()));
+            // Batched, as it has no diagnostic.
+            assert_eq!(repo.index().file_report("tasks/a.yaml").unwrap(), None);
+            assert!(repo.index().get_json("a").unwrap().is_some());
+            assert_eq!(repo.index().get_json("twice").unwrap(), None);
+            assert_eq!(repo.index().claimants("twice").unwrap().len(), 2);
+        }
     }
 
     /// A first sync lists files without a stat each and describes them as it reads them: what

@@ -13,7 +13,7 @@ use super::{Changes, Summary};
 use crate::files::{self, DiskFile, OpenFolder};
 use crate::layout::{self};
 use crate::plans::Source;
-use crate::store::{self, Change, FileState, KnownFile, Previous, TaskRow, Writer};
+use crate::store::{self, Change, FileState, KnownFile, NewFile, Previous, TaskRow, Writer};
 use crate::validate::{self, Diagnostic};
 use crate::yaml;
 
@@ -230,7 +230,15 @@ pub(super) struct Apply<'a, 'w> {
     /// sync into an empty index keeps none: it wrote every task in the index, and replan reads
     /// them from there (kept here, 100,000 of them were the largest part of the load's peak).
     pub(super) written: BTreeMap<String, Source>,
+    /// In a sync into an empty index, the valid files read last that claim ids no file claimed
+    /// before: written together ([`Writer::insert_new_files`]), before anything else is written
+    /// or read.
+    pub(super) new_files: Vec<(DiskFile, TaskRow)>,
 }
+
+/// How many new files are written together: a statement per file and table cost a quarter
+/// more time.
+pub(super) const NEW_FILES_AT_ONCE: usize = 32;
 
 /// What a sync remembers of the files it has applied so far.
 pub(super) enum Seen {
@@ -268,6 +276,13 @@ impl Apply<'_, '_> {
     }
 
     pub(super) fn outcome(&mut self, outcome: Outcome) -> store::Result<()> {
+        let Some(outcome) = self.keep_new(outcome) else {
+            if self.new_files.len() < NEW_FILES_AT_ONCE {
+                return Ok(());
+            }
+            return self.write_new_files();
+        };
+        self.write_new_files()?;
         let path = outcome.file.path.as_str();
         let previous = self.known.get(path).and_then(|s| s.claim.clone());
         // A file that no longer decodes keeps its old claim, and so its task's last valid
@@ -333,6 +348,47 @@ impl Apply<'_, '_> {
         if !matches!(self.seen, Seen::Fresh(_)) {
             self.written.insert(id, task.source.clone());
         }
+        Ok(())
+    }
+
+    /// Keeps a valid file that claims an id first in a sync into an empty index, to be written
+    /// with others; gives back any other outcome.
+    fn keep_new(&mut self, outcome: Outcome) -> Option<Outcome> {
+        let Seen::Fresh(claimed) = &mut self.seen else {
+            return Some(outcome);
+        };
+        let new = outcome.decoded
+            && outcome.diagnostics.is_empty()
+            && !self.known.contains_key(&outcome.file.path);
+        match outcome.task {
+            Some(task)
+                if new && outcome.claim.as_ref() == Some(&task.id) && claimed.insert(&task.id) =>
+            {
+                self.summary.added.push(task.id.clone());
+                self.new_files.push((outcome.file, task));
+                None
+            }
+            task => Some(Outcome { task, ..outcome }),
+        }
+    }
+
+    /// Writes the new files kept so far.
+    pub(super) fn write_new_files(&mut self) -> store::Result<()> {
+        if self.new_files.is_empty() {
+            return Ok(());
+        }
+        let files: Vec<NewFile<'_>> = self
+            .new_files
+            .iter()
+            .map(|(file, task)| NewFile {
+                path: &file.path,
+                size: file.size,
+                mtime_ns: file.mtime_ns,
+                task,
+            })
+            .collect();
+        self.writer.insert_new_files(&files)?;
+        self.new_files.clear();
         Ok(())
     }
 

@@ -295,7 +295,24 @@ fn starts_with_indicator(text: &str) -> bool {
     match bytes.first() {
         None => true,
         Some(b'-' | b'?' | b':') => bytes.get(1).is_none_or(|b| *b == b' '),
-        Some(b) => b"#&*!|>'\"%@`,[]{}".contains(b),
+        Some(b) => matches!(
+            b,
+            b'#' | b'&'
+                | b'*'
+                | b'!'
+                | b'|'
+                | b'>'
+                | b'\''
+                | b'"'
+                | b'%'
+                | b'@'
+                | b'`'
+                | b','
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+        ),
     }
 }
 
@@ -391,7 +408,7 @@ fn flow_scalar(s: &str) -> Option<(Node<'_>, &str)> {
     }
     let end = s
         .bytes()
-        .position(|b| b",]}[{:#".contains(&b))
+        .position(|b| matches!(b, b',' | b']' | b'}' | b'[' | b'{' | b':' | b'#'))
         .unwrap_or(s.len());
     let text = s[..end].trim_end_matches(' ');
     if !matches!(s.as_bytes().get(end), None | Some(b',' | b']' | b'}'))
