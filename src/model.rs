@@ -113,34 +113,36 @@ fn rfc3339<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Timestamp>, D::Erro
         .map_err(|_| de::Error::custom(EXAMPLE))
 }
 
-/// Writes a timestamp as jiff does: RFC 3339, in UTC. The whole seconds of years 0 to 9999,
-/// which is what annotask stamps, skip jiff's general printer, which wrote a task's two
-/// timestamps with a seventh of the instructions of the rest of its canonical JSON.
+/// Writes a timestamp as jiff does: RFC 3339, in UTC. Years 0 to 9999, every timestamp annotask
+/// stamps or reads from a file in practice, skip jiff's general printer, which wrote a task's
+/// two timestamps with a seventh of the instructions of the rest of its canonical JSON.
 fn rfc3339_out<S: Serializer>(at: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
     let Some(at) = at else {
         return s.serialize_none();
     };
-    match whole_seconds(*at) {
-        Some(text) => s.serialize_str(std::str::from_utf8(&text).expect("digits and marks")),
+    match utc_text(*at) {
+        Some((text, len)) => {
+            s.serialize_str(std::str::from_utf8(&text[..len]).expect("digits and marks"))
+        }
         None => at.serialize(s),
     }
 }
 
-/// `at` as `YYYY-MM-DDTHH:MM:SSZ`, when it is a whole second of years 0 to 9999.
-fn whole_seconds(at: Timestamp) -> Option<[u8; 20]> {
-    if at.subsec_nanosecond() != 0 {
-        return None;
-    }
+/// `at` as `YYYY-MM-DDTHH:MM:SS[.fraction]Z` (the fraction with as many digits as it needs),
+/// and the text's length, when its year is 0 to 9999.
+fn utc_text(at: Timestamp) -> Option<([u8; 30], usize)> {
     let time = jiff::tz::Offset::UTC.to_datetime(at);
-    let year = u16::try_from(time.year()).ok()?;
-    let mut text = *b"0000-00-00T00:00:00Z";
+    let year = u32::try_from(time.year()).ok()?;
+    let nanos = time.subsec_nanosecond() as u32;
+    let mut text = *b"0000-00-00T00:00:00.000000000Z";
     let fields = [
         (0..4, year),
-        (5..7, time.month() as u16),
-        (8..10, time.day() as u16),
-        (11..13, time.hour() as u16),
-        (14..16, time.minute() as u16),
-        (17..19, time.second() as u16),
+        (5..7, time.month() as u32),
+        (8..10, time.day() as u32),
+        (11..13, time.hour() as u32),
+        (14..16, time.minute() as u32),
+        (17..19, time.second() as u32),
+        (20..29, nanos),
     ];
     for (digits, mut value) in fields {
         for digit in text[digits].iter_mut().rev() {
@@ -148,7 +150,17 @@ fn whole_seconds(at: Timestamp) -> Option<[u8; 20]> {
             value /= 10;
         }
     }
-    Some(text)
+    // Whole seconds have no fraction; any other drops the fraction's trailing zeros.
+    let end = match nanos {
+        0 => 19,
+        _ => {
+            29 - (1..9)
+                .take_while(|i| nanos.is_multiple_of(10u32.pow(*i)))
+                .count()
+        }
+    };
+    text[end] = b'Z';
+    Some((text, end + 1))
 }
 
 fn timestamp_schema(_: &mut SchemaGenerator) -> Schema {
@@ -702,8 +714,8 @@ impl Task {
 mod tests {
     use super::*;
 
-    /// Written as jiff writes them, over the whole range jiff has: whole seconds by the fast
-    /// path, the rest by jiff.
+    /// Written as jiff writes them, over the whole range jiff has: years 0 to 9999 by the
+    /// fast path, the rest by jiff.
     #[test]
     fn timestamps_are_written_as_jiff_writes_them() {
         let check = |at: Timestamp| {
@@ -713,10 +725,8 @@ mod tests {
             };
             let json = serde_json::to_value(&doc).expect("a task serialises");
             assert_eq!(json["created_at"], at.to_string(), "{}", at.as_second());
-            assert_eq!(
-                whole_seconds(at).is_some(),
-                at.subsec_nanosecond() == 0 && at.as_second() >= -62_167_219_200
-            );
+            let year = jiff::tz::Offset::UTC.to_datetime(at).year();
+            assert_eq!(utc_text(at).is_some(), year >= 0);
         };
         // The seconds `Timestamp::new` takes.
         let (min, max) = (-377_705_023_201_i64, 253_402_207_200_i64);
@@ -726,15 +736,20 @@ mod tests {
             state ^= state >> 7;
             state ^= state << 17;
             let second = min + (state % (max - min + 1) as u64) as i64;
-            let nanos = if i % 4 == 0 {
-                (state >> 33) as i32 % 1_000_000_000
-            } else {
-                0
-            };
-            check(Timestamp::new(second, nanos.abs()).unwrap_or(Timestamp::MAX));
+            // Whole seconds, microseconds as annotask stamps them, and any nanoseconds.
+            let nanos = (state >> 34) as i32 % 1_000_000_000;
+            let nanos = [
+                0,
+                nanos / 1000 * 1000,
+                nanos,
+                nanos / 100_000_000 * 100_000_000,
+            ][i % 4];
+            check(Timestamp::new(second, nanos).unwrap_or(Timestamp::MAX));
         }
         for second in [min, -62_167_219_201, -62_167_219_200, 0, 1, max] {
-            check(Timestamp::new(second, 0).expect("in range"));
+            for nanos in [0, 1, 10, 500_000_000, 999_999_999] {
+                check(Timestamp::new(second, nanos).unwrap_or(Timestamp::MAX));
+            }
         }
     }
 }
