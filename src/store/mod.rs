@@ -306,8 +306,11 @@ pub struct Writer<'c> {
     committed: bool,
 }
 
+/// A link: the user's key, the task's id and the task's key.
+type Link<'a> = (i64, &'a str, i64);
+
 /// Inserts rows into one table, many rows a statement: a statement per row cost a fifth more
-/// instructions for links (callgrind, a bulk load of 10,000 tasks), and a quarter more time for
+/// instructions for links (callgrind, a bulk load of 10,000 tasks), and a third more time for
 /// a bulk load's task and file rows.
 struct RowInserts<'c> {
     /// `INSERT INTO table (columns)`.
@@ -357,12 +360,7 @@ impl<'c> RowInserts<'c> {
         }
         Ok(())
     }
-}
 
-/// A link: the user's key, the task's id and the task's key.
-type Link<'a> = (i64, &'a str, i64);
-
-impl<'c> RowInserts<'c> {
     /// Inserts links into a link table.
     fn insert_links(&mut self, conn: &'c Connection, links: &[Link<'_>]) -> Result<()> {
         self.insert(conn, links, |stmt, first, (user, id, task)| {

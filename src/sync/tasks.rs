@@ -236,8 +236,8 @@ pub(super) struct Apply<'a, 'w> {
     pub(super) new_files: Vec<(DiskFile, TaskRow)>,
 }
 
-/// How many new files are written together: a statement per file and table cost a quarter
-/// more time.
+/// How many new files are written together: a statement per file and table cost a third more
+/// time.
 pub(super) const NEW_FILES_AT_ONCE: usize = 32;
 
 /// What a sync remembers of the files it has applied so far.
