@@ -9,6 +9,9 @@ use rusqlite::params;
 use super::{Result, Store, Writer};
 use crate::validate::{Diagnostic, Location, Report, Severity};
 
+/// A `files` row to write: path, size, mtime, claim, and counts of errors and warnings.
+pub(super) type FileRow<'a> = (&'a str, u64, i64, Option<&'a str>, (usize, usize));
+
 /// What the index remembers of a task file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FileState {
@@ -288,15 +291,24 @@ impl Writer<'_> {
         diagnostics: &[Diagnostic],
     ) -> Result<()> {
         let errors = diagnostics.iter().filter(|d| d.is_error()).count();
-        self.insert_file.execute(params![
-            path,
-            size as i64,
-            mtime_ns,
-            claim,
-            errors as i64,
-            (diagnostics.len() - errors) as i64
-        ])?;
+        let counts = (errors, diagnostics.len() - errors);
+        self.insert_file_rows(&[(path, size, mtime_ns, claim, counts)])?;
         self.replace_diagnostics(path, diagnostics)
+    }
+
+    pub(super) fn insert_file_rows(&mut self, rows: &[FileRow<'_>]) -> Result<()> {
+        self.file_rows.insert(
+            self.conn,
+            rows,
+            |stmt, first, (path, size, mtime_ns, claim, (errors, warnings))| {
+                stmt.raw_bind_parameter(first, path)?;
+                stmt.raw_bind_parameter(first + 1, *size as i64)?;
+                stmt.raw_bind_parameter(first + 2, mtime_ns)?;
+                stmt.raw_bind_parameter(first + 3, claim)?;
+                stmt.raw_bind_parameter(first + 4, *errors as i64)?;
+                Ok(stmt.raw_bind_parameter(first + 5, *warnings as i64)?)
+            },
+        )
     }
 
     /// Marks a file as claiming an id that another file claims too, adding the error.

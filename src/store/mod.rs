@@ -290,15 +290,13 @@ pub struct Writer<'c> {
     /// The index held no file and no task when the transaction began.
     fresh: bool,
     users: HashMap<String, i64>,
-    insert_file: Statement<'c>,
-    insert_task: Statement<'c>,
+    /// Rows of `files`, and of `tasks`: one at a time, or a bulk load's new files together
+    /// ([`Writer::insert_new_files`]).
+    file_rows: RowInserts<'c>,
+    task_rows: RowInserts<'c>,
     insert_input: Statement<'c>,
     /// task_workers, then task_reviewers.
     links: [RowInserts<'c>; 2],
-    /// During a bulk load, valid files new to the index and their tasks (see
-    /// [`Writer::insert_new_files`]).
-    new_files: RowInserts<'c>,
-    new_tasks: RowInserts<'c>,
     /// During a bulk load, the links not yet written.
     pending: Option<PendingLinks>,
     /// The file of a load into a new file (see [`Store::load_fresh`]).
@@ -510,28 +508,20 @@ impl<'c> Writer<'c> {
             conn,
             fresh: false,
             users: HashMap::new(),
-            insert_file: conn.prepare(
-                "INSERT OR REPLACE INTO files (path, size, mtime_ns, claim, errors, warnings, conflict)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
-            )?,
-            insert_task: conn.prepare(
-                "INSERT INTO tasks (key, id, file, json, proto, source, source_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            )?,
+            file_rows: RowInserts::new(
+                "INSERT OR REPLACE INTO files (path, size, mtime_ns, claim, errors, warnings, conflict)",
+                "(?, ?, ?, ?, ?, ?, 0)",
+            ),
+            task_rows: RowInserts::new(
+                "INSERT INTO tasks (key, id, file, json, proto, source, source_id)",
+                "(?, ?, ?, ?, ?, ?, ?)",
+            ),
             insert_input: conn
                 .prepare("INSERT INTO inputs (dataset, id, line, len) VALUES (?1, ?2, ?3, ?4)")?,
             links: [
                 RowInserts::new("INSERT INTO task_workers (user, id, task)", "(?, ?, ?)"),
                 RowInserts::new("INSERT INTO task_reviewers (user, id, task)", "(?, ?, ?)"),
             ],
-            new_files: RowInserts::new(
-                "INSERT OR REPLACE INTO files (path, size, mtime_ns, claim, errors, warnings, conflict)",
-                "(?, ?, ?, ?, 0, 0, 0)",
-            ),
-            new_tasks: RowInserts::new(
-                "INSERT INTO tasks (key, id, file, json, proto, source, source_id)",
-                "(?, ?, ?, ?, ?, ?, ?)",
-            ),
             pending: None,
             new_file: None,
             committed: false,

@@ -4,6 +4,7 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::file_rows::FileRow;
 use super::{Result, Store, StoreError, Writer, user_key};
 use crate::model::Task;
 use crate::plans::Source;
@@ -338,17 +339,29 @@ impl Writer<'_> {
 
     /// Writes a task the index is known not to have.
     pub fn insert_task(&mut self, task: &TaskRow, file: &str) -> Result<Change> {
-        let (source, source_id) = task.source.key();
         // NULL lets SQLite choose the key.
         let chosen = match &mut self.pending {
             Some(pending) => Some(pending.add_task(&task.id)?),
             None => None,
         };
-        let key = self.insert_task.insert(params![
-            chosen, task.id, file, task.json, task.proto, source, source_id
-        ])?;
-        self.insert_links(key, task)?;
+        self.insert_task_rows(&[(chosen, task, file)])?;
+        self.insert_links(self.conn.last_insert_rowid(), task)?;
         Ok(Change::Added)
+    }
+
+    /// Writes `tasks` rows: each task's key (None: SQLite chooses), the task, and its file.
+    fn insert_task_rows(&mut self, rows: &[(Option<i64>, &TaskRow, &str)]) -> Result<()> {
+        self.task_rows
+            .insert(self.conn, rows, |stmt, first, (key, task, file)| {
+                let (source, source_id) = task.source.key();
+                stmt.raw_bind_parameter(first, key)?;
+                stmt.raw_bind_parameter(first + 1, &task.id)?;
+                stmt.raw_bind_parameter(first + 2, file)?;
+                stmt.raw_bind_parameter(first + 3, &task.json)?;
+                stmt.raw_bind_parameter(first + 4, &task.proto)?;
+                stmt.raw_bind_parameter(first + 5, source)?;
+                Ok(stmt.raw_bind_parameter(first + 6, source_id)?)
+            })
     }
 
     /// Writes valid files the index has never had, each claiming its task's id, with their
@@ -367,25 +380,16 @@ impl Writer<'_> {
             .iter()
             .map(|file| Ok((pending.add_task(&file.task.id)?, file)))
             .collect::<Result<Vec<_>>>()?;
-        self.new_files
-            .insert(self.conn, files, |stmt, first, file| {
-                stmt.raw_bind_parameter(first, file.path)?;
-                stmt.raw_bind_parameter(first + 1, file.size as i64)?;
-                stmt.raw_bind_parameter(first + 2, file.mtime_ns)?;
-                Ok(stmt.raw_bind_parameter(first + 3, &file.task.id)?)
-            })?;
-        self.new_tasks
-            .insert(self.conn, &keyed, |stmt, first, (key, file)| {
-                let task = file.task;
-                let (source, source_id) = task.source.key();
-                stmt.raw_bind_parameter(first, key)?;
-                stmt.raw_bind_parameter(first + 1, &task.id)?;
-                stmt.raw_bind_parameter(first + 2, file.path)?;
-                stmt.raw_bind_parameter(first + 3, &task.json)?;
-                stmt.raw_bind_parameter(first + 4, &task.proto)?;
-                stmt.raw_bind_parameter(first + 5, source)?;
-                Ok(stmt.raw_bind_parameter(first + 6, source_id)?)
-            })?;
+        let file_rows: Vec<FileRow<'_>> = files
+            .iter()
+            .map(|f| (f.path, f.size, f.mtime_ns, Some(f.task.id.as_str()), (0, 0)))
+            .collect();
+        self.insert_file_rows(&file_rows)?;
+        let task_rows: Vec<_> = keyed
+            .iter()
+            .map(|(key, file)| (Some(*key), file.task, file.path))
+            .collect();
+        self.insert_task_rows(&task_rows)?;
         for (key, file) in keyed {
             self.insert_links(key, file.task)?;
         }
